@@ -1,0 +1,24 @@
+"""The FastAPI application: the same app behind uvicorn (embedded) and mangum (Lambda)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from openpeek.api.errors import install_error_handlers
+from openpeek.api.routers import extractors, health, namespaces
+
+
+def create_app(services, runtime_name: str = "embedded") -> FastAPI:
+    """`services` is a runtime.Services or a runtime.LazyServices (anything with the same attributes)."""
+    app = FastAPI(
+        title="openpeek",
+        description="Self-hosted implementation of the Mixpeek v1 API",
+        version="0.1.0",
+    )
+    app.state.services = services
+    app.state.runtime_name = runtime_name
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(namespaces.router)
+    app.include_router(extractors.router)
+    return app

@@ -1,0 +1,108 @@
+"""The ErrorResponse envelope of the seeds, and the mapping of every failure onto it.
+
+Request-validation failures keep FastAPI's 422 `{"detail": [...]}`; everything else is
+`{"success": false, "status": N, "error": {"message", "type", "code", "details"}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openpeek.domain.errors import DomainError
+from openpeek.ports import ConditionFailed, DependencyUnavailable
+
+logger = logging.getLogger("openpeek.api")
+
+_HTTP_TYPES = {
+    400: "BadRequestError",
+    401: "UnauthorizedError",
+    403: "ForbiddenError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    409: "ConflictError",
+    413: "PayloadTooLargeError",
+    415: "UnsupportedMediaTypeError",
+    429: "TooManyRequestsError",
+    500: "InternalServerError",
+    502: "BadGatewayError",
+    503: "ServiceUnavailableError",
+}
+
+
+def envelope(status: int, message: str, *, type_: str | None = None, code: str | None = None,
+             details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {
+        "success": False,
+        "status": status,
+        "error": {
+            "message": message,
+            "type": type_ or _HTTP_TYPES.get(status, "Error"),
+            "code": code,
+            "details": details,
+        },
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's own shape, with inputs and contexts made JSON-safe (an input can be bytes or a NaN)."""
+    detail = []
+    for error in exc.errors():
+        item = {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
+        if "input" in error:
+            item["input"] = _json_safe(error["input"])
+        if error.get("ctx"):
+            item["ctx"] = {key: _json_safe(value) for key, value in error["ctx"].items()}
+        detail.append(item)
+    return detail
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value[:50]]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in list(value.items())[:50]}
+    if isinstance(value, bytes):
+        return value[:256].decode("utf-8", errors="replace")
+    return str(value)[:256]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return envelope(exc.status, exc.message, type_=exc.type, code=exc.code, details=exc.details)
+
+    @app.exception_handler(DependencyUnavailable)
+    async def dependency_unavailable(_: Request, exc: DependencyUnavailable) -> JSONResponse:
+        logger.warning("dependency unavailable: %s", exc)
+        return envelope(503, f"A backing service is unavailable: {exc}", code="dependency_unavailable",
+                        headers={"Retry-After": "1"})
+
+    @app.exception_handler(ConditionFailed)
+    async def condition_failed(_: Request, exc: ConditionFailed) -> JSONResponse:
+        return envelope(409, "The resource changed while this request was applied; try again",
+                        code="concurrent_modification")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else _HTTP_TYPES.get(exc.status_code, "Error")
+        code = "route_not_found" if exc.status_code == 404 else None
+        return envelope(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error")
+        return envelope(500, "Internal server error", code="internal_error")

@@ -1,0 +1,155 @@
+"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, FeatureExtractorResponseModel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openpeek.domain.extractors import FeatureExtractor
+from openpeek.domain.namespace import Namespace
+from openpeek.ports import CollectionInfo
+from openpeek.services.namespaces import NamespaceView
+
+_SUMMARY_OMITS = ("payload_indexes", "feature_extractors", "vector_inference_map", "vector_configs")
+
+
+def qdrant_status(info: CollectionInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "status": info.status,
+        "points_count": info.points_count,
+        "indexed_vectors_count": info.indexed_vectors_count,
+        "segments_count": info.segments_count,
+    }
+
+
+def infrastructure(namespace: Namespace) -> dict[str, Any] | None:
+    if namespace.infrastructure is None:
+        return None
+    shown = dict(namespace.infrastructure)
+    shown["qdrant_api_key_provided"] = bool(namespace.vector_store_api_key)
+    return shown
+
+
+def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, Any]:
+    namespace, info = view.namespace, view.info
+    user_indexes = namespace.user_payload_indexes()
+    body: dict[str, Any] = {
+        "object": "namespace",
+        "namespace_id": namespace.namespace_id,
+        "namespace_name": namespace.namespace_name,
+        "namespace_type": namespace.namespace_type,
+        "scope": namespace.scope,
+        "infrastructure": infrastructure(namespace),
+        "trusted_issuers": None,
+        "cost_cap_override": None,
+        "tiering": None,
+        "pinned": None,
+        "spend_budget": None,
+        "budget": None,
+        "cluster_id": None,
+        "description": namespace.description,
+        "feature_extractors": [
+            {
+                "feature_extractor_name": ref.name,
+                "version": ref.version,
+                "params": ref.params,
+                "feature_extractor_id": ref.feature_extractor_id,
+            }
+            for ref in namespace.feature_extractors
+        ],
+        "payload_indexes": [
+            {
+                "field_name": index.field_name,
+                "type": index.type,
+                "field_schema": index.field_schema,
+                "is_protected": index.is_protected,
+                **({"automatic": True} if index.automatic else {}),
+            }
+            for index in namespace.payload_indexes
+        ],
+        "payload_index_count": len(user_indexes),
+        "document_count": view.document_count,
+        "document_count_complete": info is not None,
+        "bucket_count": 0,
+        "collection_count": 0,
+        "object_count": 0,
+        "auto_create_indexes": namespace.auto_create_indexes,
+        "adaptive_indexing": False,
+        "vector_inference_map": namespace.vector_inference_map(),
+        "dynamic_vector_indexes": namespace.extra.get("dynamic_vector_indexes", False),
+        "mode": namespace.mode,
+        "vector_configs": [
+            {"name": config.name, "dimension": config.dimension, "metric": config.metric}
+            for config in namespace.vector_configs
+        ]
+        or None,
+        "qdrant_status": qdrant_status(info),
+        "clone_status": None,
+        "clone_error": None,
+        "clone_phase": None,
+        "clone_task_id": None,
+        "clone_dispatched_at": None,
+        "source_namespace_id": namespace.source_namespace_id,
+        "namespace_ready": info is not None,
+        "created_at": namespace.created_at,
+        "updated_at": namespace.updated_at,
+        "expires_at": namespace.expires_at,
+    }
+    if view.repaired_vector_indexes is not None:
+        body["repaired_vector_indexes"] = view.repaired_vector_indexes
+    if summary:
+        for key in _SUMMARY_OMITS:
+            body[key] = None
+    return body
+
+
+def feature_extractor_model(extractor: FeatureExtractor) -> dict[str, Any]:
+    vector_index = {
+        "name": extractor.vector_index_name,
+        "description": extractor.description,
+        "dimensions": extractor.dimension,
+        "type": "dense",
+        "distance": extractor.metric,
+        "inference_name": extractor.inference_service,
+        "inference_service_id": extractor.inference_service,
+    }
+    return {
+        "feature_extractor_name": extractor.name,
+        "version": extractor.version,
+        "feature_extractor_id": extractor.feature_extractor_id,
+        "description": extractor.description,
+        "icon": extractor.category,
+        "category": extractor.category,
+        "source": "builtin",
+        "type_mode": "multimodal" if len(extractor.supported_input_types) > 2 else "type_specific",
+        "expected_input_types": None,
+        "inference_type": "embedding",
+        "input_schema": extractor.input_schema,
+        "output_schema": {
+            "type": "object",
+            "properties": {extractor.vector_index_name: {"type": "array", "items": {"type": "number"}}},
+        },
+        "parameter_schema": None,
+        "supported_input_types": list(extractor.supported_input_types),
+        "max_inputs": {input_type: 1 for input_type in extractor.supported_input_types},
+        "default_parameters": {},
+        "costs": None,
+        "required_vector_indexes": [
+            {
+                "feature_uri": extractor.feature_uri,
+                "name": extractor.vector_output,
+                "description": extractor.description,
+                "type": "single",
+                "index": vector_index,
+            }
+        ],
+        "required_payload_indexes": [],
+        "position_fields": [],
+        "capabilities": ["batch", "realtime"],
+        "vector_index_name": extractor.vector_index_name,
+        "dimension": extractor.dimension,
+        "metric": extractor.metric,
+        "default_inference_service": extractor.inference_service,
+        "feature_uri": extractor.feature_uri,
+    }

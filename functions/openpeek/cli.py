@@ -1,0 +1,132 @@
+"""`openpeek serve` (the embedded runtime), `openpeek keys create|list|revoke`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from openpeek.domain.errors import DomainError
+from openpeek.settings import Settings
+
+DEFAULT_ORG = "default"
+
+
+def _settings(data_dir: str | None) -> Settings:
+    settings = Settings()
+    if data_dir:
+        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    return settings
+
+
+def _services(data_dir: str | None):
+    from openpeek.runtime import build_services
+
+    return build_services(_settings(data_dir))
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from openpeek.api.app import create_app
+
+    services = _services(args.data_dir)
+    issued = services.organizations.bootstrap(DEFAULT_ORG)
+    if issued is not None:
+        print(
+            f"openpeek: created organisation '{DEFAULT_ORG}' and its API key (shown only once):\n\n"
+            f"    {issued.plain_key}\n\n"
+            f"Keep it: `export MIXPEEK_API_KEY={issued.plain_key}`. "
+            f"More keys: `openpeek keys create --org {DEFAULT_ORG}`.",
+            flush=True,
+        )
+    print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
+    app = create_app(services, runtime_name="embedded")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        services.close()
+    return 0
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    services = _services(args.data_dir)
+    try:
+        org = services.organizations.ensure_org(args.org, enterprise=args.enterprise)
+        issued = services.organizations.issue_key(org["org_id"], name=args.name)
+    finally:
+        services.close()
+    print(issued.plain_key)
+    return 0
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    services = _services(args.data_dir)
+    try:
+        org = services.organizations.find_org(args.org)
+        if org is None:
+            print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
+            return 1
+        for key in services.organizations.list_keys(org["org_id"]):
+            state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
+            print(f"{key['key_id']}\t{key['prefix']}…\t{key['name']}\t{key['created_at']}\t{state}")
+    finally:
+        services.close()
+    return 0
+
+
+def keys_revoke(args: argparse.Namespace) -> int:
+    services = _services(args.data_dir)
+    try:
+        org = services.organizations.find_org(args.org)
+        if org is None:
+            print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
+            return 1
+        services.organizations.revoke_key(org["org_id"], args.key_id)
+    finally:
+        services.close()
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    data_dir_help = "data directory (default: $OPENPEEK_DATA_DIR or .openpeek)"
+    root = argparse.ArgumentParser(prog="openpeek", description="Self-hosted Mixpeek v1 API")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the embedded service")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    serve_cmd.set_defaults(run=serve)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an API key; prints only the key")
+    create.add_argument("--org", required=True)
+    create.add_argument("--enterprise", action="store_true", help="mark the organisation Enterprise")
+    create.add_argument("--name", default="default")
+    create.add_argument("--data-dir", default=None, help=data_dir_help)
+    create.set_defaults(run=keys_create)
+    listing = keys.add_parser("list", help="list an organisation's keys")
+    listing.add_argument("--org", required=True)
+    listing.add_argument("--data-dir", default=None, help=data_dir_help)
+    listing.set_defaults(run=keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--org", required=True)
+    revoke.add_argument("--data-dir", default=None, help=data_dir_help)
+    revoke.set_defaults(run=keys_revoke)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DomainError as error:
+        print(f"openpeek: {error.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

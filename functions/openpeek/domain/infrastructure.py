@@ -1,0 +1,114 @@
+"""NamespaceInfrastructure tier rules (seed 000) and the document-authorization config rules."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from openpeek.domain.errors import BadRequest, Forbidden
+
+DEDICATED_TIERS = ("dedicated_cpu", "dedicated_gpu")
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _require_url(value: str, field_name: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise BadRequest(
+            f"infrastructure.{field_name} must be a URL of the form {schemes[0]}://host:port",
+            code="invalid_infrastructure",
+            details={"field": field_name, "accepted_schemes": list(schemes)},
+        )
+
+
+def normalise_infrastructure(
+    requested: dict[str, Any], *, enterprise: bool, own_collection: str, stored_api_key: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """Check an infrastructure block and return (what is stored and shown, the write-only vector-store key).
+
+    The API key never goes into the first value; `qdrant_api_key_provided` says whether one is configured."""
+    infra = {key: value for key, value in requested.items() if key not in ("qdrant_api_key", "qdrant_api_key_provided")}
+    api_key = requested.get("qdrant_api_key") or stored_api_key
+    tier = infra.get("compute_tier") or "shared"
+    infra["compute_tier"] = tier
+
+    if tier in DEDICATED_TIERS:
+        if not enterprise:
+            raise Forbidden(
+                f"compute_tier '{tier}' needs an Enterprise organisation",
+                code="enterprise_required",
+                details={"compute_tier": tier},
+            )
+        missing = [name for name in ("qdrant_url", "ray_head_node_url") if not infra.get(name)]
+        if not api_key:
+            missing.append("qdrant_api_key")
+        if tier == "dedicated_gpu" and not infra.get("gpu_type"):
+            missing.append("gpu_type")
+        if missing:
+            raise BadRequest(
+                f"compute_tier '{tier}' requires {', '.join(missing)}",
+                code="infrastructure_incomplete",
+                details={"compute_tier": tier, "missing": missing},
+            )
+        infra.setdefault("qdrant_collection", own_collection)
+    else:
+        # The shared tier runs on this deployment's vector store: a namespace may not point at another collection.
+        collection = infra.get("qdrant_collection")
+        if collection not in (None, own_collection):
+            raise BadRequest(
+                f"qdrant_collection of a shared-tier namespace is '{own_collection}' and cannot be changed",
+                code="invalid_infrastructure",
+                details={"field": "qdrant_collection", "expected": own_collection},
+            )
+        infra["qdrant_collection"] = own_collection
+    if infra.get("qdrant_url"):
+        _require_url(infra["qdrant_url"], "qdrant_url", ("http", "https"))
+    if infra.get("ray_head_node_url"):
+        _require_url(infra["ray_head_node_url"], "ray_head_node_url", ("ray", "http", "https"))
+    if infra.get("ray_dashboard_url"):
+        _require_url(infra["ray_dashboard_url"], "ray_dashboard_url", ("http", "https"))
+    if api_key and not infra.get("qdrant_url") and requested.get("qdrant_api_key"):
+        raise BadRequest(
+            "qdrant_api_key is only meaningful with qdrant_url",
+            code="invalid_infrastructure",
+            details={"field": "qdrant_api_key"},
+        )
+    min_workers, max_workers = infra.get("min_workers"), infra.get("max_workers")
+    if min_workers is not None and max_workers is not None and min_workers > max_workers:
+        raise BadRequest(
+            "infrastructure.min_workers must not exceed max_workers",
+            code="invalid_infrastructure",
+            details={"min_workers": min_workers, "max_workers": max_workers},
+        )
+    if infra.get("authorization") is not None:
+        infra["authorization"] = check_authorization(infra["authorization"])
+    return infra, (api_key if infra.get("qdrant_url") else None)
+
+
+def check_authorization(config: dict[str, Any]) -> dict[str, Any]:
+    """NamespaceAuthorizationConfig: enabling it needs an OpenFGA endpoint and store; a plaintext token is only
+    accepted for a local (http or localhost) OpenFGA."""
+    if not config.get("enabled"):
+        return config
+    missing = [name for name in ("api_url", "store_id") if not config.get(name)]
+    if missing:
+        raise BadRequest(
+            f"authorization.enabled requires {', '.join(missing)}",
+            code="invalid_authorization",
+            details={"missing": missing},
+        )
+    parts = urlsplit(config["api_url"])
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(
+            "authorization.api_url must be an http(s) URL",
+            code="invalid_authorization",
+            details={"field": "api_url"},
+        )
+    local = parts.scheme == "http" or parts.hostname in _LOCAL_HOSTS
+    if config.get("api_token") and not local:
+        raise BadRequest(
+            "authorization.api_token is accepted only for a local OpenFGA; use api_token_secret_ref",
+            code="invalid_authorization",
+            details={"field": "api_token"},
+        )
+    return config

@@ -1,0 +1,229 @@
+"""The Namespace entity and its rules (seeds 000 and 001): extractors, vector schema, payload indexes, expiry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from openpeek.domain import extractors
+from openpeek.domain.clock import isoformat, parse
+from openpeek.domain.errors import BadRequest
+from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex
+from openpeek.ports import VectorIndexSpec
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
+MODES = ("managed", "standalone")
+METRICS = {"cosine": "cosine", "dot": "dot", "dot_product": "dot", "euclidean": "euclidean", "euclid": "euclidean"}
+
+
+def check_name(name: str) -> str:
+    """3–64 characters, letters, digits, '_', '-' and '.', starting with a letter or digit: the name travels in URL
+    paths and in the X-Namespace header, so it must survive both unescaped."""
+    if not NAME_PATTERN.match(name):
+        raise BadRequest(
+            "namespace_name must be 3-64 characters of letters, digits, '_', '-' or '.', starting with a letter "
+            "or digit",
+            code="invalid_namespace_name",
+            details={"namespace_name": name},
+        )
+    return name
+
+
+def collection_name(namespace_id: str) -> str:
+    """The vector collection of a namespace (DESIGN.md: `ns_<id>`; ids already carry the `ns_` prefix)."""
+    return namespace_id
+
+
+@dataclass(frozen=True)
+class ExtractorRef:
+    """A feature extractor configured on a namespace."""
+
+    name: str
+    version: str
+    params: dict[str, Any] | None = None
+
+    @property
+    def feature_extractor_id(self) -> str:
+        return f"{self.name}_{self.version}"
+
+    def definition(self) -> extractors.FeatureExtractor:
+        return extractors.resolve(self.name, self.version)
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    """A bring-your-own vector index of a standalone (or promoted) namespace."""
+
+    name: str
+    dimension: int
+    metric: str = "cosine"
+
+    def spec(self) -> VectorIndexSpec:
+        return VectorIndexSpec(self.name, self.dimension, self.metric)  # type: ignore[arg-type]
+
+
+def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
+    result: list[VectorConfig] = []
+    seen: set[str] = set()
+    for config in configs:
+        name = config["name"]
+        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", name):
+            raise BadRequest(
+                f"vector_configs name '{name}' must be 1-128 characters of letters, digits, '_', '-' or '.'",
+                code="invalid_vector_config",
+                details={"name": name},
+            )
+        if name in seen:
+            raise BadRequest(
+                f"vector_configs name '{name}' appears more than once",
+                code="invalid_vector_config",
+                details={"name": name},
+            )
+        seen.add(name)
+        metric = METRICS.get(str(config.get("metric") or "cosine").lower())
+        if metric is None:
+            raise BadRequest(
+                f"vector_configs '{name}': metric must be one of cosine, dot, euclidean",
+                code="invalid_vector_config",
+                details={"name": name, "metric": config.get("metric")},
+            )
+        dimension = config["dimension"]
+        if not 1 <= dimension <= 65536:
+            raise BadRequest(
+                f"vector_configs '{name}': dimension must be between 1 and 65536",
+                code="invalid_vector_config",
+                details={"name": name, "dimension": dimension},
+            )
+        result.append(VectorConfig(name, dimension, metric))
+    return result
+
+
+@dataclass(frozen=True)
+class Namespace:
+    namespace_id: str
+    org_id: str
+    namespace_name: str
+    mode: str = "managed"
+    namespace_type: str = "standard"
+    scope: str = "org"
+    description: str | None = None
+    feature_extractors: tuple[ExtractorRef, ...] = ()
+    vector_configs: tuple[VectorConfig, ...] = ()
+    payload_indexes: tuple[PayloadIndex, ...] = PROTECTED_INDEXES
+    auto_create_indexes: bool = False
+    infrastructure: dict[str, Any] | None = None
+    vector_store_api_key: str | None = None  # write-only: never leaves the service layer
+    created_at: str = ""
+    updated_at: str = ""
+    expires_at: str | None = None
+    source_namespace_id: str | None = None
+    version: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def collection(self) -> str:
+        return collection_name(self.namespace_id)
+
+    # -- derived schema -------------------------------------------------------------------------------------------
+
+    def vector_indexes(self) -> list[VectorIndexSpec]:
+        """Every vector index the namespace's vector collection must have."""
+        specs = [ref.definition().vector_index() for ref in self.feature_extractors]
+        specs += [config.spec() for config in self.vector_configs]
+        return specs
+
+    def vector_inference_map(self) -> dict[str, str]:
+        return {
+            ref.definition().vector_index_name: ref.definition().inference_service for ref in self.feature_extractors
+        }
+
+    def user_payload_indexes(self) -> list[PayloadIndex]:
+        return [index for index in self.payload_indexes if not index.is_protected]
+
+    # -- changes --------------------------------------------------------------------------------------------------
+
+    def with_extractors_appended(self, requested: list[ExtractorRef]) -> tuple["Namespace", list[ExtractorRef]]:
+        """PATCH feature_extractors: existing ones are kept, duplicates ignored, unknown ones refused."""
+        present = {ref.feature_extractor_id for ref in self.feature_extractors}
+        added: list[ExtractorRef] = []
+        for ref in requested:
+            ref.definition()  # raises feature_extractor_not_found
+            if ref.feature_extractor_id in present:
+                continue
+            present.add(ref.feature_extractor_id)
+            added.append(ref)
+        return replace(self, feature_extractors=self.feature_extractors + tuple(added)), added
+
+    def with_user_indexes(self, user_indexes: list[PayloadIndex]) -> "Namespace":
+        """PATCH/PUT payload_indexes replace the user-managed set; protected indexes stay as they are."""
+        protected = tuple(index for index in self.payload_indexes if index.is_protected)
+        return replace(self, payload_indexes=protected + tuple(user_indexes))
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and parse(self.expires_at) <= now
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "namespace_id": self.namespace_id,
+            "org_id": self.org_id,
+            "namespace_name": self.namespace_name,
+            "mode": self.mode,
+            "namespace_type": self.namespace_type,
+            "scope": self.scope,
+            "description": self.description,
+            "feature_extractors": [
+                {"feature_extractor_name": ref.name, "version": ref.version, "params": ref.params}
+                for ref in self.feature_extractors
+            ],
+            "vector_configs": [
+                {"name": config.name, "dimension": config.dimension, "metric": config.metric}
+                for config in self.vector_configs
+            ],
+            "payload_indexes": [index.to_record() for index in self.payload_indexes],
+            "auto_create_indexes": self.auto_create_indexes,
+            "infrastructure": self.infrastructure,
+            "vector_store_api_key": self.vector_store_api_key,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at_iso": self.expires_at,
+            "source_namespace_id": self.source_namespace_id,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], version: int) -> "Namespace":
+        return cls(
+            namespace_id=record["namespace_id"],
+            org_id=record["org_id"],
+            namespace_name=record["namespace_name"],
+            mode=record.get("mode") or "managed",
+            namespace_type=record.get("namespace_type") or "standard",
+            scope=record.get("scope") or "org",
+            description=record.get("description"),
+            feature_extractors=tuple(
+                ExtractorRef(ref["feature_extractor_name"], ref["version"], ref.get("params"))
+                for ref in record.get("feature_extractors") or []
+            ),
+            vector_configs=tuple(
+                VectorConfig(config["name"], config["dimension"], config.get("metric", "cosine"))
+                for config in record.get("vector_configs") or []
+            ),
+            payload_indexes=tuple(PayloadIndex.from_record(index) for index in record.get("payload_indexes") or []),
+            auto_create_indexes=bool(record.get("auto_create_indexes")),
+            infrastructure=record.get("infrastructure"),
+            vector_store_api_key=record.get("vector_store_api_key"),
+            created_at=record.get("created_at") or "",
+            updated_at=record.get("updated_at") or "",
+            expires_at=record.get("expires_at_iso"),
+            source_namespace_id=record.get("source_namespace_id"),
+            version=version,
+            extra=dict(record.get("extra") or {}),
+        )
+
+
+def expiry_from_ttl(now: datetime, ttl_seconds: int | None) -> str | None:
+    return isoformat(now + timedelta(seconds=ttl_seconds)) if ttl_seconds else None

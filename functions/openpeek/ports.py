@@ -1,0 +1,343 @@
+"""The ports the services depend on.
+
+Each port is small on purpose: it is the least a service needs, in the shape the AWS service gives it, so that an
+embedded adapter can honour the same contract (tests/contract/ runs the contract against every adapter).
+Adapters raise the exceptions defined here, never their SDK's, so services stay ignorant of which adapter runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Sequence, Union, runtime_checkable
+
+# --------------------------------------------------------------------------------------------------------------------
+# Failures every adapter reports in the same words
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class ConditionFailed(Exception):
+    """A conditional write did not hold (item exists / is absent / has another version). Nothing was written."""
+
+
+class DependencyUnavailable(Exception):
+    """The backing store could not be reached or refused the call for reasons of its own (maps to 502/503)."""
+
+
+class CollectionNotFound(Exception):
+    """The vector collection does not exist."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Table: the key-value shape DynamoDB gives
+# --------------------------------------------------------------------------------------------------------------------
+
+Item = dict[str, Any]
+"""An item: `pk` and `sk` strings plus JSON-compatible attributes (str, int, float, bool, None, list, dict).
+
+`version` (int) carries the optimistic-concurrency counter of mutable items; `expires_at` (epoch seconds, int) is the
+table's TTL attribute. Adapters return items exactly as they were put (same types, same nesting)."""
+
+
+@dataclass(frozen=True)
+class Put:
+    """Write a whole item. `if_absent`: only when no item has this key. `if_version`: only when the stored item's
+    `version` equals this number (the caller puts the incremented version in `item`)."""
+
+    item: Item
+    if_absent: bool = False
+    if_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove an item. `if_exists`: fail when there is none. `if_version`: only when the stored version matches."""
+
+    pk: str
+    sk: str
+    if_exists: bool = False
+    if_version: int | None = None
+
+
+class Table(Protocol):
+    def get(self, pk: str, sk: str) -> Item | None: ...
+
+    def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> None:
+        """Raises ConditionFailed when a condition does not hold."""
+
+    def delete(self, pk: str, sk: str, *, if_exists: bool = False, if_version: int | None = None) -> None:
+        """Deleting a missing item is a no-op unless `if_exists`. Raises ConditionFailed when a condition fails."""
+
+    def query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        limit: int | None = None,
+        start_after: str | None = None,
+        descending: bool = False,
+    ) -> list[Item]:
+        """Items of one partition whose sk starts with `sk_prefix`, ordered by sk (bytewise), after `start_after`."""
+
+    def transact_write(self, operations: Sequence[Put | Delete]) -> None:
+        """All or nothing (at most 100 operations, each key at most once). Raises ConditionFailed if any condition
+        fails, and then nothing was written."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# VectorStore: a collection per namespace, named vectors per vector index
+# --------------------------------------------------------------------------------------------------------------------
+
+Metric = Literal["cosine", "dot", "euclidean"]
+PayloadType = Literal["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"]
+
+
+@dataclass(frozen=True)
+class VectorIndexSpec:
+    """One named vector of a collection. Sparse vectors have no dimension (0) and no metric (dot product)."""
+
+    name: str
+    dimension: int
+    metric: Metric = "cosine"
+    sparse: bool = False
+
+
+@dataclass(frozen=True)
+class PayloadIndexSpec:
+    """A payload index: the field (dot notation for nested), its type, and the type's parameters (seed 000's
+    TextIndexParams, KeywordIndexParams{is_tenant}, IntegerIndexParams{lookup, range}, ...), without the `type` key."""
+
+    field_name: str
+    type: PayloadType
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+VectorValue = Union[list[float], SparseVector]
+
+
+@dataclass
+class VectorPoint:
+    """A point is a document: `id` is the caller's document_id (adapters map it to a uuid5 point id and give it back
+    unchanged), `vectors` by index name, `payload` as stored."""
+
+    id: str
+    vectors: dict[str, VectorValue] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+# -- filters: a neutral condition tree; the services translate the API's filter language into it -----------------
+
+
+@dataclass(frozen=True)
+class MatchValue:
+    """key == value (keyword, integer, bool, uuid). For an array field: any element equals value."""
+
+    key: str
+    value: str | int | bool
+
+
+@dataclass(frozen=True)
+class MatchAny:
+    """key is one of values."""
+
+    key: str
+    values: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class MatchText:
+    """Full-text match on a text-indexed field (needs a text payload index on Qdrant)."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Range:
+    """Numeric range on key; None bounds are open."""
+
+    key: str
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+
+@dataclass(frozen=True)
+class DatetimeRange:
+    """Range on an RFC 3339 datetime field; bounds are RFC 3339 strings."""
+
+    key: str
+    gt: str | None = None
+    gte: str | None = None
+    lt: str | None = None
+    lte: str | None = None
+
+
+@dataclass(frozen=True)
+class IsNull:
+    key: str
+
+
+@dataclass(frozen=True)
+class IsEmpty:
+    key: str
+
+
+@dataclass(frozen=True)
+class HasIds:
+    """The point is one of these documents (document_ids, as given to upsert)."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """must: all hold; should: at least one holds (when non-empty); must_not: none holds. Nests."""
+
+    must: tuple["Condition", ...] = ()
+    should: tuple["Condition", ...] = ()
+    must_not: tuple["Condition", ...] = ()
+
+
+Condition = Union[MatchValue, MatchAny, MatchText, Range, DatetimeRange, IsNull, IsEmpty, HasIds, Filter]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One nearest-neighbour search on one named vector."""
+
+    vector_name: str
+    vector: VectorValue
+    limit: int = 10
+    filter: Filter | None = None
+    score_threshold: float | None = None
+    with_payload: bool = True
+    with_vectors: bool = False
+
+
+@dataclass
+class ScoredPoint:
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[str, VectorValue] = field(default_factory=dict)
+
+
+@dataclass
+class CollectionInfo:
+    """Live state of a collection: what seed 000 calls qdrant_status, plus the schema actually in the store."""
+
+    status: Literal["green", "yellow", "red", "grey"]
+    points_count: int
+    indexed_vectors_count: int
+    segments_count: int
+    vectors: dict[str, VectorIndexSpec]
+    payload_indexes: dict[str, PayloadType]
+
+
+class VectorStore(Protocol):
+    def create_collection(
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+    ) -> None:
+        """Create the collection with these named vectors and payload indexes. Idempotent when it exists already."""
+
+    def drop_collection(self, collection: str) -> None:
+        """Remove the collection and all its points. A missing collection is a no-op."""
+
+    def collection_exists(self, collection: str) -> bool: ...
+
+    def add_vector_indexes(self, collection: str, vectors: Sequence[VectorIndexSpec]) -> list[str]:
+        """Add the named vectors the collection lacks, keeping every point (their new vectors are empty).
+        Returns the names that were added; those already present are left alone."""
+
+    def create_payload_index(self, collection: str, index: PayloadIndexSpec) -> None:
+        """Create (or replace with new params) the payload index on index.field_name."""
+
+    def drop_payload_index(self, collection: str, field_name: str) -> None:
+        """A missing index is a no-op."""
+
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace whole points (vectors and payload)."""
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        """Missing ids are ignored."""
+
+    def delete_by_filter(self, collection: str, filter: Filter) -> None: ...
+
+    def retrieve(self, collection: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[VectorPoint]:
+        """The points that exist among ids, in the order of ids."""
+
+    def query(self, collection: str, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
+        """One result list per request, best first."""
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[VectorPoint], str | None]:
+        """A page of points in a stable order and the opaque offset of the next page (None at the end)."""
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        """Exact count of points matching filter."""
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        """Merge these keys into the payload of each point."""
+
+    def info(self, collection: str) -> CollectionInfo:
+        """Raises CollectionNotFound when it does not exist."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# BlobStore: bytes by key (S3 or a folder)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class BlobNotFound(Exception):
+    pass
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def get(self, key: str) -> bytes:
+        """Raises BlobNotFound."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key under prefix, sorted."""
+
+    def delete(self, key: str) -> None:
+        """A missing key is a no-op."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under prefix; returns how many were deleted."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# EventBus: domain events out of the services
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    type: str  # e.g. "namespace.created"
+    org_id: str
+    namespace_id: str | None
+    data: dict[str, Any]
+    occurred_at: str  # RFC 3339
+
+
+@runtime_checkable
+class EventBus(Protocol):
+    def publish(self, event: DomainEvent) -> None: ...

@@ -1,0 +1,132 @@
+"""Namespaces on the Table port (single-table keys of DESIGN.md).
+
+`ORG#<org>` / `NS#<namespace_id>` holds the namespace; `ORG#<org>` / `NSNAME#<name>` reserves its name in the same
+transaction, so names are unique within an organisation without a scan; `NSID#<namespace_id>` / `NS` reserves the id
+across all organisations, because the id names the vector collection and a caller may choose it. Items a namespace owns elsewhere live in the
+partition `NS#<namespace_id>` so that deleting a namespace is one query away."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterator
+
+from openpeek.domain.clock import parse
+from openpeek.domain.namespace import Namespace
+from openpeek.ports import ConditionFailed, Delete, Put, Table
+
+EXPIRY_PARTITION = "NSEXP"  # gsi1pk of namespaces with an expiry, so the reaper finds them without a scan
+
+
+def _org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def _name_sk(name: str) -> str:
+    return f"NSNAME#{name}"
+
+
+def owned_partition(namespace_id: str) -> str:
+    return f"NS#{namespace_id}"
+
+
+class NameTaken(Exception):
+    pass
+
+
+class IdTaken(Exception):
+    pass
+
+
+class NamespaceRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _item(self, namespace: Namespace) -> dict:
+        item = {"pk": _org_pk(namespace.org_id), "sk": f"NS#{namespace.namespace_id}", "version": namespace.version}
+        item.update(namespace.to_record())
+        if namespace.expires_at:
+            expires = parse(namespace.expires_at)
+            item["expires_at"] = int(expires.timestamp())
+            item["gsi1pk"] = EXPIRY_PARTITION
+            item["gsi1sk"] = f"{namespace.expires_at}#{namespace.org_id}#{namespace.namespace_id}"
+        return item
+
+    def _name_item(self, namespace: Namespace) -> dict:
+        return {
+            "pk": _org_pk(namespace.org_id),
+            "sk": _name_sk(namespace.namespace_name),
+            "namespace_id": namespace.namespace_id,
+        }
+
+    def _id_item(self, namespace: Namespace) -> dict:
+        return {"pk": f"NSID#{namespace.namespace_id}", "sk": "NS", "org_id": namespace.org_id}
+
+    def id_in_use(self, namespace_id: str) -> bool:
+        return self._table.get(f"NSID#{namespace_id}", "NS") is not None
+
+    def create(self, namespace: Namespace) -> None:
+        """Raises NameTaken or IdTaken; then nothing was written."""
+        try:
+            self._table.transact_write(
+                [
+                    Put(self._item(namespace), if_absent=True),
+                    Put(self._name_item(namespace), if_absent=True),
+                    Put(self._id_item(namespace), if_absent=True),
+                ]
+            )
+        except ConditionFailed:
+            if self._table.get(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)) is not None:
+                raise NameTaken(namespace.namespace_name) from None
+            raise IdTaken(namespace.namespace_id) from None
+
+    def get(self, org_id: str, namespace_id: str) -> Namespace | None:
+        item = self._table.get(_org_pk(org_id), f"NS#{namespace_id}")
+        return Namespace.from_record(item, item["version"]) if item else None
+
+    def get_by_name(self, org_id: str, name: str) -> Namespace | None:
+        reservation = self._table.get(_org_pk(org_id), _name_sk(name))
+        return self.get(org_id, reservation["namespace_id"]) if reservation else None
+
+    def find(self, org_id: str, identifier: str) -> Namespace | None:
+        """By id or by name (seed 001: `namespace_identifier` is either); an id wins over a name."""
+        return self.get(org_id, identifier) or self.get_by_name(org_id, identifier)
+
+    def list(self, org_id: str) -> list[Namespace]:
+        return [Namespace.from_record(item, item["version"]) for item in self._table.query(_org_pk(org_id), "NS#")]
+
+    def save(self, namespace: Namespace, previous: Namespace) -> Namespace:
+        """Write `namespace` over `previous` if nobody changed it in between (version check); moves the name
+        reservation when the name changed. Raises ConditionFailed (someone else wrote first) or NameTaken."""
+        saved = replace(namespace, version=previous.version + 1)
+        operations: list[Put | Delete] = [Put(self._item(saved), if_version=previous.version)]
+        renamed = saved.namespace_name != previous.namespace_name
+        if renamed:
+            operations.append(Delete(_org_pk(previous.org_id), _name_sk(previous.namespace_name)))
+            operations.append(Put(self._name_item(saved), if_absent=True))
+        try:
+            self._table.transact_write(operations)
+        except ConditionFailed:
+            if renamed and self._table.get(_org_pk(saved.org_id), _name_sk(saved.namespace_name)) is not None:
+                raise NameTaken(saved.namespace_name) from None
+            raise
+        return saved
+
+    def delete(self, namespace: Namespace) -> None:
+        self._table.transact_write(
+            [
+                Delete(_org_pk(namespace.org_id), f"NS#{namespace.namespace_id}"),
+                Delete(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)),
+                Delete(f"NSID#{namespace.namespace_id}", "NS"),
+            ]
+        )
+
+    def owned_items(self, namespace_id: str) -> Iterator[tuple[str, str]]:
+        """Keys of every item in the namespace's own partition (retrievers, clusters, tasks, ...)."""
+        for item in self._table.query(owned_partition(namespace_id)):
+            yield item["pk"], item["sk"]
+
+    def delete_owned_items(self, namespace_id: str) -> int:
+        keys = list(self.owned_items(namespace_id))
+        for start in range(0, len(keys), 25):
+            self._table.transact_write([Delete(pk, sk) for pk, sk in keys[start : start + 25]])
+        return len(keys)

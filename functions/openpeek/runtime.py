@@ -1,0 +1,135 @@
+"""Builds the services from settings: the only place that picks adapters.
+
+Adapter modules are imported inside the builders so that a runtime pays only for the SDKs it uses (the API Lambda
+never imports Qdrant Edge; the embedded runtime never imports boto3)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from openpeek.ports import BlobStore, EventBus, Table, VectorStore
+from openpeek.repositories.namespaces import NamespaceRepository
+from openpeek.repositories.organizations import OrganizationRepository
+from openpeek.services.namespace_listing import NamespaceListing
+from openpeek.services.namespaces import NamespaceService
+from openpeek.services.organizations import OrganizationService
+from openpeek.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    table: Table
+    vectors: VectorStore
+    blobs: BlobStore
+    events: EventBus
+    organizations: OrganizationService
+    namespaces: NamespaceService
+    namespace_listing: NamespaceListing
+
+    def close(self) -> None:
+        for adapter in (self.vectors, self.table):
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
+
+
+def wire(settings: Settings, table: Table, vectors: VectorStore, blobs: BlobStore, events: EventBus) -> Services:
+    """Services over the given adapters (tests call this with adapters of their choosing)."""
+    organizations = OrganizationService(OrganizationRepository(table))
+    namespaces = NamespaceService(
+        NamespaceRepository(table), vectors, blobs, events, is_enterprise=organizations.is_enterprise
+    )
+    return Services(
+        settings=settings,
+        table=table,
+        vectors=vectors,
+        blobs=blobs,
+        events=events,
+        organizations=organizations,
+        namespaces=namespaces,
+        namespace_listing=NamespaceListing(namespaces),
+    )
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    settings = settings or Settings()
+    if settings.runtime == "embedded":
+        return _embedded(settings)
+    return _aws(settings)
+
+
+def _embedded(settings: Settings) -> Services:
+    from openpeek.adapters.local.event_bus import InProcessEventBus
+    from openpeek.adapters.local.folder_blobs import FolderBlobStore
+    from openpeek.adapters.local.sqlite_table import SqliteTable
+
+    root = settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    table = SqliteTable(root / "openpeek.db")
+    vectors = _vector_store(settings, default_edge_root=str(root / "vectors"))
+    return wire(settings, table, vectors, FolderBlobStore(root / "blobs"), InProcessEventBus())
+
+
+def _aws(settings: Settings) -> Services:
+    from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
+    from openpeek.adapters.aws.s3_blobs import S3BlobStore
+
+    table = DynamoDbTable(settings.table_name)
+    if not settings.bucket_name:
+        raise RuntimeError("OPENPEEK_BUCKET_NAME is required for the aws runtime")
+    blobs = S3BlobStore(settings.bucket_name, settings.bucket_prefix)
+    if settings.event_bus_name:
+        from openpeek.adapters.aws.eventbridge_bus import EventBridgeBus
+
+        events: EventBus = EventBridgeBus(settings.event_bus_name)
+    else:
+        from openpeek.adapters.local.event_bus import InProcessEventBus
+
+        events = InProcessEventBus()
+    return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events)
+
+
+def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorStore:
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from openpeek.adapters.qdrant.server import QdrantServerStore
+
+        if settings.qdrant_url == ":memory:":
+            return QdrantServerStore(QdrantClient(location=":memory:"))
+        return QdrantServerStore.connect(settings.qdrant_url, _qdrant_api_key(settings))
+    if default_edge_root is None:
+        raise RuntimeError("OPENPEEK_QDRANT_URL is required for the aws runtime")
+    from openpeek.adapters.qdrant.edge import QdrantEdgeStore
+
+    return QdrantEdgeStore(default_edge_root)
+
+
+def _qdrant_api_key(settings: Settings) -> str | None:
+    if settings.qdrant_api_key or not settings.qdrant_api_key_secret_arn:
+        return settings.qdrant_api_key
+    from openpeek.adapters.aws.secrets import read_secret
+
+    return read_secret(settings.qdrant_api_key_secret_arn)
+
+
+class LazyServices:
+    """Builds the services on first use: a Lambda's import stays cheap and its first request pays once."""
+
+    def __init__(self, factory: Callable[[], Services]) -> None:
+        self._factory = factory
+        self._services: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        if self._services is None:
+            with self._lock:
+                if self._services is None:
+                    self._services = self._factory()
+        return self._services
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)

@@ -1,0 +1,419 @@
+"""Namespace use cases: create, read, list, change and delete namespaces, keeping the vector store in step."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable
+
+from openpeek.domain import extractors
+from openpeek.domain.clock import isoformat, parse, utcnow
+from openpeek.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from openpeek.domain.ids import new_id
+from openpeek.domain.infrastructure import normalise_infrastructure
+from openpeek.domain.namespace import (
+    MODES,
+    ExtractorRef,
+    Namespace,
+    check_name,
+    check_vector_configs,
+    collection_name,
+    expiry_from_ttl,
+)
+from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
+from openpeek.ports import (
+    BlobStore,
+    CollectionInfo,
+    CollectionNotFound,
+    ConditionFailed,
+    DependencyUnavailable,
+    DomainEvent,
+    EventBus,
+    PayloadIndexSpec,
+    VectorStore,
+)
+from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
+from openpeek.services.organizations import Principal
+
+NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+# Fields of the SDK's request models whose features openpeek does not offer: refused when set, never ignored.
+UNSUPPORTED_WHEN_SET = ("trusted_issuers", "tiering", "spend_budget", "cost_cap_override", "pinned")
+WRITE_ATTEMPTS = 16
+
+
+@dataclass
+class NamespaceView:
+    """A namespace with its live vector-store state, as GET/PATCH return it."""
+
+    namespace: Namespace
+    info: CollectionInfo | None
+    repaired_vector_indexes: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def document_count(self) -> int | None:
+        return self.info.points_count if self.info else None
+
+
+def blob_prefix(namespace_id: str) -> str:
+    return f"namespaces/{namespace_id}/"
+
+
+def _spec(index: PayloadIndex) -> PayloadIndexSpec:
+    return PayloadIndexSpec(index.field_name, index.type, dict(index.params))  # type: ignore[arg-type]
+
+
+class NamespaceService:
+    def __init__(
+        self,
+        repository: NamespaceRepository,
+        vectors: VectorStore,
+        blobs: BlobStore,
+        events: EventBus,
+        is_enterprise: Callable[[str], bool],
+    ) -> None:
+        self._repository = repository
+        self._vectors = vectors
+        self._blobs = blobs
+        self._events = events
+        self._is_enterprise = is_enterprise
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    def resolve(self, principal: Principal, identifier: str) -> Namespace:
+        """The caller's namespace by id or name; another organisation's namespace is 'not found' too."""
+        namespace = self._repository.find(principal.org_id, identifier)
+        if namespace is None:
+            raise NotFound("namespace", identifier)
+        return namespace
+
+    def get(self, principal: Principal, identifier: str) -> NamespaceView:
+        namespace = self.resolve(principal, identifier)
+        return NamespaceView(namespace, self._live_info(namespace))
+
+    def list(self, principal: Principal) -> list[Namespace]:
+        return self._repository.list(principal.org_id)
+
+    def live_info(self, namespace: Namespace) -> CollectionInfo | None:
+        return self._live_info(namespace)
+
+    def _live_info(self, namespace: Namespace) -> CollectionInfo | None:
+        """None when the collection is missing or the vector store cannot be reached: a read still answers."""
+        try:
+            return self._vectors.info(namespace.collection)
+        except (CollectionNotFound, DependencyUnavailable):
+            return None
+
+    # -- create ---------------------------------------------------------------------------------------------------
+
+    def create(self, principal: Principal, request: dict[str, Any]) -> NamespaceView:
+        _refuse_unsupported(request)
+        name = check_name(request["namespace_name"])
+        namespace_id = request.get("namespace_id") or new_id("ns")
+        if not NAMESPACE_ID_PATTERN.match(namespace_id):
+            raise BadRequest(
+                "namespace_id must be 3-64 letters, digits, '_' or '-', starting with a letter or digit",
+                code="invalid_namespace_id",
+                details={"namespace_id": namespace_id},
+            )
+        if (request.get("scope") or "org") == "system":
+            raise Forbidden("SYSTEM namespaces require administrator credentials", code="admin_required")
+
+        mode = self._mode(request)
+        extractor_refs = self._requested_extractors(request, mode)
+        vector_configs = check_vector_configs(request.get("vector_configs") or [])
+        user_indexes = build_user_indexes(request.get("payload_indexes") or [])
+        now = utcnow()
+        infrastructure, api_key = self._infrastructure(principal, request.get("infrastructure"), namespace_id, None)
+        auto_indexes = request.get("auto_create_indexes")
+        namespace = Namespace(
+            namespace_id=namespace_id,
+            org_id=principal.org_id,
+            namespace_name=name,
+            mode=mode,
+            namespace_type=request.get("namespace_type") or "standard",
+            scope="org",
+            description=request.get("description"),
+            feature_extractors=tuple(extractor_refs),
+            vector_configs=tuple(vector_configs),
+            payload_indexes=PROTECTED_INDEXES + tuple(user_indexes),
+            auto_create_indexes=(mode == "standalone") if auto_indexes is None else auto_indexes,
+            infrastructure=infrastructure,
+            vector_store_api_key=api_key,
+            created_at=isoformat(now),
+            updated_at=isoformat(now),
+            expires_at=expiry_from_ttl(now, request.get("ttl_seconds")),
+            extra={"dynamic_vector_indexes": mode == "standalone" and request.get("vector_configs") is None},
+        )
+        _check_vector_names_unique(namespace)
+
+        if self._repository.find(principal.org_id, name) is not None:
+            raise _name_taken(name)
+        if self._repository.id_in_use(namespace_id):
+            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
+
+        self._vectors.create_collection(
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+        )
+        try:
+            self._repository.create(namespace)
+        except NameTaken:
+            self._vectors.drop_collection(namespace.collection)
+            raise _name_taken(name) from None
+        except IdTaken:
+            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken") from None
+        except DependencyUnavailable:
+            self._drop_quietly(namespace.collection)
+            raise
+        self._publish("namespace.created", namespace, {"namespace_name": name})
+        return NamespaceView(namespace, self._live_info(namespace))
+
+    def _mode(self, request: dict[str, Any]) -> str:
+        mode = request.get("mode")
+        if mode is None:
+            only_vectors = request.get("vector_configs") and not (
+                request.get("features") or request.get("feature_extractors")
+            )
+            mode = "standalone" if only_vectors else "managed"
+        if mode not in MODES:
+            raise BadRequest(
+                f"mode must be one of {list(MODES)}", code="invalid_mode", details={"mode": mode}
+            )
+        return mode
+
+    def _requested_extractors(self, request: dict[str, Any], mode: str) -> list[ExtractorRef]:
+        requested = request.get("feature_extractors") or []
+        features = request.get("features") or []
+        if mode == "standalone":
+            if requested or features:
+                raise BadRequest(
+                    "A standalone namespace takes vector_configs, not features or feature_extractors; create it "
+                    "managed or promote it later",
+                    code="invalid_mode",
+                )
+            return []
+        refs: list[ExtractorRef] = []
+        seen: set[str] = set()
+        for entry in requested:
+            ref = ExtractorRef(entry["feature_extractor_name"], entry["version"], entry.get("params"))
+            ref.definition()
+            if ref.feature_extractor_id not in seen:
+                seen.add(ref.feature_extractor_id)
+                refs.append(ref)
+        for feature in features:
+            definition = extractors.resolve_feature(feature)
+            if definition.feature_extractor_id not in seen:
+                seen.add(definition.feature_extractor_id)
+                refs.append(ExtractorRef(definition.name, definition.version, None))
+        if not requested and not features and not request.get("vector_configs"):
+            for extractor_id in extractors.BASELINE:
+                definition = extractors.find(extractor_id)
+                assert definition is not None
+                refs.append(ExtractorRef(definition.name, definition.version, None))
+        return refs
+
+    def _infrastructure(
+        self, principal: Principal, requested: dict[str, Any] | None, namespace_id: str, stored_key: str | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        if requested is None:
+            return None, stored_key
+        return normalise_infrastructure(
+            requested,
+            enterprise=self._is_enterprise(principal.org_id),
+            own_collection=collection_name(namespace_id),
+            stored_api_key=stored_key,
+        )
+
+    # -- change ---------------------------------------------------------------------------------------------------
+
+    def patch(self, principal: Principal, identifier: str, request: dict[str, Any]) -> NamespaceView:
+        """Seed 000's PATCH: absent or null fields are left alone (except expires_at / ttl_seconds, where null
+        removes the expiry, as the SDK documents). Concurrent changes are retried on a fresh read, never lost."""
+        _refuse_unsupported(request)
+        if request.get("expires_at") is not None and request.get("ttl_seconds") is not None:
+            raise BadRequest("Send expires_at or ttl_seconds, not both", code="conflicting_expiry")
+        for attempt in range(WRITE_ATTEMPTS):
+            current = self.resolve(principal, identifier)
+            changed, repaired = self._apply_patch(principal, current, request)
+            try:
+                saved = self._repository.save(changed, current) if changed != current else current
+            except NameTaken:
+                raise _name_taken(changed.namespace_name) from None
+            except ConditionFailed:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            if saved is not current:
+                self._publish("namespace.updated", saved, {"fields": sorted(k for k in request if k != "repair_vectors")})
+            return NamespaceView(saved, self._live_info(saved), repaired_vector_indexes=repaired)
+        raise Conflict(
+            "The namespace changed too often while this update was applied; try again",
+            code="concurrent_modification",
+        )
+
+    def _apply_patch(
+        self, principal: Principal, current: Namespace, request: dict[str, Any]
+    ) -> tuple[Namespace, list[str] | None]:
+        """The namespace after the patch, with the vector store already brought in line (every vector-store step is
+        idempotent, so a retried patch repeats them harmlessly)."""
+        changed = current
+        now = utcnow()
+        if request.get("namespace_name") is not None and request["namespace_name"] != current.namespace_name:
+            name = check_name(request["namespace_name"])
+            other = self._repository.find(principal.org_id, name)
+            if other is not None and other.namespace_id != current.namespace_id:
+                raise _name_taken(name)
+            changed = replace(changed, namespace_name=name)
+        if request.get("description") is not None:
+            changed = replace(changed, description=request["description"])
+        if request.get("auto_create_indexes") is not None:
+            changed = replace(changed, auto_create_indexes=request["auto_create_indexes"])
+        if request.get("infrastructure") is not None:
+            infrastructure, api_key = self._infrastructure(
+                principal, request["infrastructure"], current.namespace_id, current.vector_store_api_key
+            )
+            changed = replace(changed, infrastructure=infrastructure, vector_store_api_key=api_key)
+        if "ttl_seconds" in request:
+            changed = replace(changed, expires_at=expiry_from_ttl(now, request["ttl_seconds"]))
+        elif "expires_at" in request:
+            changed = replace(changed, expires_at=_expiry(request["expires_at"], now))
+
+        new_user_indexes: list[PayloadIndex] | None = None
+        if request.get("payload_indexes") is not None:
+            new_user_indexes = build_user_indexes(request["payload_indexes"])
+            changed = changed.with_user_indexes(new_user_indexes)
+
+        added_extractors: list[ExtractorRef] = []
+        if request.get("feature_extractors") is not None:
+            if current.mode == "standalone":
+                raise BadRequest(
+                    "A standalone namespace has no feature extractors; promote it to managed mode first",
+                    code="invalid_mode",
+                )
+            refs = [
+                ExtractorRef(entry["feature_extractor_name"], entry["version"], entry.get("params"))
+                for entry in request["feature_extractors"]
+            ]
+            changed, added_extractors = changed.with_extractors_appended(refs)
+            _check_vector_names_unique(changed)
+
+        # Vector store: bring the collection in line before the record says so.
+        if added_extractors:
+            self._vectors.add_vector_indexes(
+                changed.collection, [ref.definition().vector_index() for ref in added_extractors]
+            )
+        if new_user_indexes is not None:
+            self._sync_payload_indexes(current, new_user_indexes)
+        repaired: list[str] | None = None
+        if request.get("repair_vectors"):
+            repaired = self._repair_vectors(changed)
+        if changed != current:
+            changed = replace(changed, updated_at=isoformat(now))
+        return changed, repaired
+
+    def _sync_payload_indexes(self, current: Namespace, wanted: list[PayloadIndex]) -> None:
+        before = {index.field_name: index for index in current.user_payload_indexes()}
+        after = {index.field_name: index for index in wanted}
+        for name in before.keys() - after.keys():
+            self._vectors.drop_payload_index(current.collection, name)
+        for name, index in after.items():
+            previous = before.get(name)
+            if previous is None or (previous.type, previous.params) != (index.type, index.params):
+                self._vectors.create_payload_index(current.collection, _spec(index))
+
+    def _repair_vectors(self, namespace: Namespace) -> list[str]:
+        """Add every vector index the namespace's extractors and configs need but the collection lacks."""
+        wanted = namespace.vector_indexes()
+        if not self._vectors.collection_exists(namespace.collection):
+            self._vectors.create_collection(
+                namespace.collection, wanted, [_spec(index) for index in namespace.payload_indexes]
+            )
+            return [spec.name for spec in wanted]
+        return self._vectors.add_vector_indexes(namespace.collection, wanted)
+
+    def replace(self, principal: Principal, identifier: str, request: dict[str, Any]) -> NamespaceView:
+        """PUT (the SDK's UpdateNamespaceRequest): name and the user-managed payload index set."""
+        return self.patch(principal, identifier, request)
+
+    # -- delete ---------------------------------------------------------------------------------------------------
+
+    def delete(self, principal: Principal, identifier: str) -> Namespace:
+        """Every resource of the namespace goes. The order makes a failure resumable: the vector collection and
+        owned items first (each step idempotent), the namespace record last, so a DELETE that failed half way can
+        simply be sent again."""
+        namespace = self.resolve(principal, identifier)
+        self._vectors.drop_collection(namespace.collection)
+        self._repository.delete_owned_items(namespace.namespace_id)
+        self._blobs.delete_prefix(blob_prefix(namespace.namespace_id))
+        self._repository.delete(namespace)
+        self._publish("namespace.deleted", namespace, {"namespace_name": namespace.namespace_name})
+        return namespace
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+
+    def _drop_quietly(self, collection: str) -> None:
+        try:
+            self._vectors.drop_collection(collection)
+        except DependencyUnavailable:
+            pass  # the caller already reports the failure; an orphaned empty collection holds no user data
+
+    def _publish(self, event_type: str, namespace: Namespace, data: dict[str, Any]) -> None:
+        self._events.publish(
+            DomainEvent(
+                type=event_type,
+                org_id=namespace.org_id,
+                namespace_id=namespace.namespace_id,
+                data=data,
+                occurred_at=isoformat(utcnow()),
+            )
+        )
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"A namespace named '{name}' exists already in this organisation",
+        code="namespace_name_taken",
+        details={"namespace_name": name},
+    )
+
+
+def _refuse_unsupported(request: dict[str, Any]) -> None:
+    for name in UNSUPPORTED_WHEN_SET:
+        value = request.get(name)
+        if value not in (None, [], {}):
+            raise BadRequest(
+                f"'{name}' is not supported by this deployment; leave it unset",
+                code="unsupported_field",
+                details={"field": name},
+            )
+    if request.get("adaptive_indexing"):
+        raise BadRequest(
+            "adaptive_indexing is not supported by this deployment; leave it unset or false",
+            code="unsupported_field",
+            details={"field": "adaptive_indexing"},
+        )
+
+
+def _check_vector_names_unique(namespace: Namespace) -> None:
+    names = [spec.name for spec in namespace.vector_indexes()]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise BadRequest(
+            f"vector index names collide: {duplicates}",
+            code="invalid_vector_config",
+            details={"names": duplicates},
+        )
+
+
+def _expiry(value: Any, now: datetime) -> str | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else parse(str(value))
+    if moment.tzinfo is None:
+        raise BadRequest("expires_at must carry a timezone", code="invalid_expires_at")
+    if moment <= now:
+        raise BadRequest("expires_at must be in the future", code="invalid_expires_at")
+    return isoformat(moment)
+

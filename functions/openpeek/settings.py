@@ -1,0 +1,28 @@
+"""Settings from the environment (OPENPEEK_*). They choose the runtime shape; nothing else does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENPEEK_", extra="ignore")
+
+    runtime: Literal["embedded", "aws"] = "embedded"
+    """embedded: SQLite + Qdrant Edge + a folder, in one process. aws: DynamoDB + Qdrant server + S3."""
+
+    data_dir: Path = Path(".openpeek")
+    """Embedded runtime: where the SQLite file, the Qdrant Edge shards and the blobs live."""
+
+    table_name: str = "openpeek"
+    bucket_name: str | None = None
+    bucket_prefix: str = ""
+    qdrant_url: str | None = None
+    """Qdrant server URL (aws runtime); ':memory:' runs qdrant-client's in-process mode (tests)."""
+    qdrant_api_key: str | None = None
+    qdrant_api_key_secret_arn: str | None = None
+    event_bus_name: str | None = None
+    log_level: str = "INFO"

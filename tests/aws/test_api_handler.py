@@ -1,0 +1,84 @@
+"""The API Lambda entry point (mangum) with the sample API Gateway events, against moto's DynamoDB and S3."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.fixture
+def aws_handler(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "OPENPEEK_RUNTIME": "aws",
+        "OPENPEEK_TABLE_NAME": "openpeek-test",
+        "OPENPEEK_BUCKET_NAME": "openpeek-test-artifacts",
+        "OPENPEEK_QDRANT_URL": ":memory:",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="openpeek-test",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("s3").create_bucket(
+            Bucket="openpeek-test-artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        import openpeek.handlers.api as module
+
+        module = importlib.reload(module)  # fresh LazyServices bound to this moto session
+        yield module
+        module.services.get().close()
+
+
+def _event(name: str, key: str) -> dict:
+    event = json.loads((EVENTS / name).read_text())
+    event["headers"]["authorization"] = f"Bearer {key}"
+    return event
+
+
+def test_get_and_patch_events_through_the_handler(aws_handler):
+    services = aws_handler.services.get()
+    org = services.organizations.ensure_org("lambda-org")
+    key = services.organizations.issue_key(org["org_id"]).plain_key
+    principal = services.organizations.authenticate(f"Bearer {key}")
+    services.namespaces.create(principal, {"namespace_name": "products"})
+
+    response = aws_handler.handler(_event("api_get_namespace.json", key), None)
+    assert response["statusCode"] == 200, response["body"]
+    body = json.loads(response["body"])
+    assert body["namespace_name"] == "products" and body["qdrant_status"]["status"] == "green"
+
+    response = aws_handler.handler(_event("api_patch_namespace.json", key), None)
+    assert response["statusCode"] == 200, response["body"]
+    patched = json.loads(response["body"])
+    assert patched["description"] == "patched through API Gateway" and patched["auto_create_indexes"] is True
+
+    # the change is in DynamoDB itself, not only in the answer
+    item = boto3.client("dynamodb").get_item(
+        TableName="openpeek-test", Key={"pk": {"S": f"ORG#{org['org_id']}"}, "sk": {"S": f"NS#{body['namespace_id']}"}}
+    )["Item"]
+    assert "patched through API Gateway" in json.dumps(item)
+
+
+def test_handler_answers_401_in_the_envelope_without_a_valid_key(aws_handler):
+    event = json.loads((EVENTS / "api_get_namespace.json").read_text())
+    response = aws_handler.handler(event, None)
+    assert response["statusCode"] == 401
+    body = json.loads(response["body"])
+    assert body["success"] is False and body["error"]["code"] == "invalid_api_key"
