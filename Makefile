@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
-EXTRAS ?= local,dev
+EXTRAS ?= local,embed,dev
 
 .PHONY: run test venv bench clean
 

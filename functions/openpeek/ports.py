@@ -341,3 +341,49 @@ class DomainEvent:
 @runtime_checkable
 class EventBus(Protocol):
     def publish(self, event: DomainEvent) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# InferenceRegistry: name → embedder, with its dimension and modality
+# --------------------------------------------------------------------------------------------------------------------
+
+Modality = Literal["text", "image", "multimodal"]
+
+
+@dataclass(frozen=True)
+class InferenceService:
+    """A registered embedding service. `usable` says whether this deployment can call it (weights installed,
+    credentials configured); `how_to_enable` tells an operator what is missing when it is not."""
+
+    name: str
+    dimension: int
+    modality: Modality
+    provider: str  # "local", "bedrock", "openai"
+    description: str = ""
+    usable: bool = True
+    how_to_enable: str | None = None
+
+
+class InferenceUnavailable(Exception):
+    """The service is unknown or cannot be used here. `how_to_enable` is shown to the caller (400)."""
+
+    def __init__(self, name: str, how_to_enable: str) -> None:
+        super().__init__(f"inference service '{name}' is not available: {how_to_enable}")
+        self.name = name
+        self.how_to_enable = how_to_enable
+
+
+class Embedder(Protocol):
+    service: InferenceService
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector of service.dimension floats per text, in order. Provider failures raise
+        DependencyUnavailable (the API answers 502/503)."""
+
+
+class InferenceRegistry(Protocol):
+    def services(self) -> list[InferenceService]:
+        """Every registered service, usable here or not."""
+
+    def embedder(self, name: str) -> Embedder:
+        """Raises InferenceUnavailable for an unknown or unusable service."""

@@ -194,7 +194,7 @@ def test_feature_extractor_routes_parse(server):
     listed = api.list_feature_extractors()
     by_id = {extractor.feature_extractor_id: extractor for extractor in listed}
     assert {"text_extractor_v1", "image_extractor_v1", "multimodal_extractor_v1"} <= set(by_id)
-    text = api.get_feature_extractor("text_extractor_v1")
+    text = api.get_feature_extractor_by("text_extractor_v1")
     assert text.feature_extractor_name == "text_extractor" and text.version == "v1"
     assert text.required_vector_indexes[0].name == "embedding"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from openpeek.api.errors import install_error_handlers
+from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.routers import extractors, health, namespaces
 
 
@@ -14,6 +14,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
         title="openpeek",
         description="Self-hosted implementation of the Mixpeek v1 API",
         version="0.1.0",
+        default_response_class=SafeJSONResponse,
     )
     app.state.services = services
     app.state.runtime_name = runtime_name

@@ -5,6 +5,7 @@ Request-validation failures keep FastAPI's 422 `{"detail": [...]}`; everything e
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -17,6 +18,14 @@ from openpeek.domain.errors import DomainError
 from openpeek.ports import ConditionFailed, DependencyUnavailable
 
 logger = logging.getLogger("openpeek.api")
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a lone surrogate a client sent (valid JSON text, not encodable UTF-8) would
+    otherwise turn an answer that echoes it into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 _HTTP_TYPES = {
     400: "BadRequestError",
@@ -46,7 +55,7 @@ def envelope(status: int, message: str, *, type_: str | None = None, code: str |
             "details": details,
         },
     }
-    return JSONResponse(body, status_code=status, headers=headers)
+    return SafeJSONResponse(body, status_code=status, headers=headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -94,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+        return SafeJSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -96,8 +96,22 @@ def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
                 code="invalid_vector_config",
                 details={"name": name, "dimension": dimension},
             )
+        _check_not_an_extractor_index(name, dimension, metric)
         result.append(VectorConfig(name, dimension, metric))
     return result
+
+
+def _check_not_an_extractor_index(name: str, dimension: int, metric: str) -> None:
+    """A builtin extractor's index name means that extractor's vectors: a namespace promoted later, or one that adds
+    the extractor, would otherwise hold two incompatible indexes under one name."""
+    for extractor in extractors.all_extractors():
+        if extractor.vector_index_name == name and (extractor.dimension, extractor.metric) != (dimension, metric):
+            raise BadRequest(
+                f"vector_configs name '{name}' is the index of feature extractor {extractor.feature_extractor_id} "
+                f"({extractor.dimension}-d {extractor.metric}); use that dimension and metric or another name",
+                code="reserved_vector_name",
+                details={"name": name, "expected_dimension": extractor.dimension, "got_dimension": dimension},
+            )
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ class CreateNamespaceRequest(Strict):
 
 
 class PatchNamespaceRequest(Strict):
-    namespace_name: Optional[StrictStr] = NamespaceName
+    namespace_name: Optional[StrictStr] = Field(default=None, min_length=3, max_length=64)
     description: Optional[StrictStr] = Field(default=None, max_length=4096)
     feature_extractors: Optional[list[FeatureExtractorInput]] = Field(default=None, max_length=64)
     payload_indexes: Optional[list[PayloadIndexInput]] = Field(default=None, max_length=256)
@@ -121,7 +121,7 @@ class PatchNamespaceRequest(Strict):
 
 
 class UpdateNamespaceRequest(Strict):
-    namespace_name: Optional[StrictStr] = NamespaceName
+    namespace_name: Optional[StrictStr] = Field(default=None, min_length=3, max_length=64)
     payload_indexes: Optional[list[PayloadIndexInput]] = Field(default=None, max_length=256)
 
 

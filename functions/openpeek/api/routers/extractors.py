@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from openpeek.api.auth import principal
 from openpeek.api.presenters import feature_extractor_model
 from openpeek.domain import extractors
 from openpeek.domain.errors import NotFound
 
-router = APIRouter(prefix="/v1/collections/features/extractors", tags=["Feature Extractors"],
-                   dependencies=[Depends(principal)])
+# The catalog holds no tenant data, and the OpenAPI document declares these routes without auth: the SDK sends
+# no key to them.
+router = APIRouter(prefix="/v1/collections/features/extractors", tags=["Feature Extractors"])
 
 
 @router.get("")

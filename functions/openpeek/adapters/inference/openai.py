@@ -1,0 +1,134 @@
+"""OpenAI text-embedding-3-small over plain HTTP.
+
+httpx rather than the `openai` SDK: the API Lambda already carries httpx (qdrant-client depends on it), while the SDK
+would add pydantic models, jiter and its own retry layer for one POST. Errors are reported without the response body
+of authentication failures, because OpenAI echoes part of the offending key there.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Sequence
+
+import httpx
+
+from openpeek.ports import DependencyUnavailable, InferenceService
+
+SERVICE_NAME = "openai_text_3_small"
+MODEL = "text-embedding-3-small"
+DIMENSION = 1536
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+HOW_TO_ENABLE = "set OPENPEEK_OPENAI_API_KEY"
+MAX_INPUTS_PER_REQUEST = 2048  # OpenAI's limit on the `input` array of one embeddings request
+_MAX_ERROR_CHARS = 200
+# OpenAI's error messages quote keys partly masked ("sk-abc***xyz"); never pass anything key-shaped on.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-]+")
+
+
+class OpenAiEmbedder:
+    """Embedder for `openai_text_3_small` (1536-d text).
+
+    Without `api_key` the service is listed as not usable. `transport` replaces the network (tests); `timeout` bounds
+    each request so a slow provider turns into a 503 before the API Gateway's own 30-second limit.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._api_key = api_key or None
+        self._url = base_url.rstrip("/") + "/embeddings"
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        usable = self._api_key is not None
+        self.service = InferenceService(
+            name=SERVICE_NAME,
+            dimension=DIMENSION,
+            modality="text",
+            provider="openai",
+            description="OpenAI text-embedding-3-small (1536-d).",
+            usable=usable,
+            how_to_enable=None if usable else HOW_TO_ENABLE,
+        )
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        if self._api_key is None:
+            raise DependencyUnavailable(f"OpenAI embeddings are not configured: {HOW_TO_ENABLE}")
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), MAX_INPUTS_PER_REQUEST):
+            vectors.extend(self._request(list(texts[start : start + MAX_INPUTS_PER_REQUEST])))
+        return vectors
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def _request(self, texts: list[str]) -> list[list[float]]:
+        try:
+            response = self._http().post(
+                self._url,
+                json={"model": MODEL, "input": texts},
+                headers={"Authorization": f"Bearer {self._api_key}"},
+            )
+        except httpx.TimeoutException as error:
+            raise DependencyUnavailable(f"OpenAI embeddings timed out after {self._timeout:g}s") from error
+        except httpx.HTTPError as error:
+            # The exception text names the URL and the failure, never the headers, but scrub it all the same.
+            raise DependencyUnavailable(self._scrub(f"OpenAI embeddings could not be reached: {error}")) from error
+        if response.status_code >= 400:
+            raise DependencyUnavailable(self._describe_failure(response))
+        return self._parse(response, len(texts))
+
+    def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
+        try:
+            items = response.json()["data"]
+            # The API documents `index` as the position in `input`; ordering by it, not by list position, is what
+            # keeps each vector with its text.
+            ordered = sorted(items, key=lambda item: item["index"])
+            vectors = [[float(value) for value in item["embedding"]] for item in ordered]
+        except (ValueError, KeyError, TypeError) as error:
+            raise DependencyUnavailable("OpenAI embeddings answered with an unreadable body") from error
+        if len(vectors) != expected or [item["index"] for item in ordered] != list(range(expected)):
+            raise DependencyUnavailable(f"OpenAI embeddings returned {len(vectors)} vectors for {expected} inputs")
+        if any(len(vector) != DIMENSION for vector in vectors):
+            raise DependencyUnavailable(f"OpenAI embeddings returned vectors that are not {DIMENSION}-d")
+        return vectors
+
+    def _describe_failure(self, response: httpx.Response) -> str:
+        status = response.status_code
+        if status in (401, 403):
+            return f"OpenAI rejected the API key (HTTP {status}); check OPENPEEK_OPENAI_API_KEY"
+        if status == 429:
+            return "OpenAI embeddings are rate limited or out of quota (HTTP 429)"
+        detail = ""
+        try:
+            error = response.json().get("error")
+            if isinstance(error, dict) and isinstance(error.get("message"), str):
+                detail = ": " + error["message"]
+        except ValueError:
+            pass
+        return self._scrub(f"OpenAI embeddings failed (HTTP {status}){detail}")[:_MAX_ERROR_CHARS]
+
+    def _scrub(self, message: str) -> str:
+        if self._api_key:
+            message = message.replace(self._api_key, "***")
+        return _KEY_LIKE.sub("***", message)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    options: dict[str, Any] = {"timeout": self._timeout}
+                    if self._transport is not None:
+                        options["transport"] = self._transport
+                    self._client = httpx.Client(**options)
+        return self._client

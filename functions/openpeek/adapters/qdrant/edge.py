@@ -1,0 +1,616 @@
+"""VectorStore on Qdrant Edge (the embedded runtime): one EdgeShard directory per collection, in this process.
+
+Layout: `root/<collection>/` is a shard. Directories whose names start with a dot are this adapter's own scratch
+(`.creating-*`, `.dropping-*`) and never collections; both appear and vanish by rename, so a crash leaves either the
+old state or the new one, never a half-made collection.
+
+Concurrency: Edge locks a shard's WAL, so a directory can be opened once per process; shards live in a process-wide
+registry shared by every QdrantEdgeStore. EdgeShard is safe to call from several threads (its calls hold the GIL and
+the shard synchronises internally; tested with concurrent writers and readers), so reads run side by side. Writes are
+serialised per shard, so that each one is flushed before the next starts, and closing or dropping a shard waits until
+no call is using it.
+
+Durability (measured through this adapter on a Linux VM's disk, 384-d vectors, medians): upserting 1 point takes
+0.15 ms without flush and 8 ms with it; 1,000 points take 63-90 ms without and 82-100 ms with it (the conversion of
+the points dominates). Without flush a write is already in Edge's WAL, which survives a crash of this process (tested
+with os._exit) but not a crash of the machine; flush() fsyncs. Writes are flushed by default (`durable_writes=True`):
+8 ms per small write is cheap next to the embedding that precedes it, and a laptop is the machine most likely to lose
+power. Bulk loaders can pass `durable_writes=False`; close() flushes either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import qdrant_edge as qe
+
+from openpeek.adapters.qdrant.mapping import (
+    DOCUMENT_ID_KEY,
+    METRIC_BY_QDRANT_DISTANCE,
+    SPARSE_METRIC,
+    FilterTranslator,
+    check_payload_merge,
+    check_vector_specs,
+    document_id_of,
+    index_params,
+    ordered_unique,
+    point_id,
+    scroll_offset,
+    stored_payload,
+)
+from openpeek.ports import (
+    CollectionInfo,
+    CollectionNotFound,
+    DatetimeRange,
+    DependencyUnavailable,
+    Filter,
+    PayloadIndexSpec,
+    PayloadType,
+    Range,
+    ScoredPoint,
+    SearchRequest,
+    SparseVector,
+    VectorIndexSpec,
+    VectorPoint,
+    VectorValue,
+)
+
+_DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclidean": qe.Distance.Euclid}
+_TOKENIZER = {
+    "word": qe.TokenizerType.Word,
+    "whitespace": qe.TokenizerType.Whitespace,
+    "prefix": qe.TokenizerType.Prefix,
+    "multilingual": qe.TokenizerType.Multilingual,
+}
+_PAYLOAD_TYPE: dict[Any, PayloadType] = {
+    qe.PayloadSchemaType.Keyword: "keyword",
+    qe.PayloadSchemaType.Integer: "integer",
+    qe.PayloadSchemaType.Float: "float",
+    qe.PayloadSchemaType.Geo: "geo",
+    qe.PayloadSchemaType.Text: "text",
+    qe.PayloadSchemaType.Bool: "bool",
+    qe.PayloadSchemaType.Datetime: "datetime",
+    qe.PayloadSchemaType.Uuid: "uuid",
+}
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+_CONFIG_FILE = "edge_config.json"
+
+PLACEHOLDER_VECTOR = "__openpeek_placeholder"
+"""Edge refuses a shard without any vector while Qdrant server allows it (a namespace before its first extractor).
+Such a shard gets this sparse vector, which stores nothing, is never reported, and cannot be declared by callers."""
+
+_BAD_INPUT = (
+    "Wrong input",
+    "Bad input",
+    "Bad request",
+    "Vector dimension error",
+    "Not existing vector name",
+    "Validation",
+    "failed to parse",
+)
+"""How Edge's error messages begin when the caller, not the store, is at fault (Edge raises bare Exception)."""
+
+
+class _Conditions:
+    """qdrant_edge's filter model, for mapping.FilterTranslator."""
+
+    def match_value(self, key: str, value: str | int | bool) -> Any:
+        if isinstance(value, bool):
+            # qdrant-edge-py 0.9.0 converts a Python bool to an integer, so `== True` never matches a boolean;
+            # numpy.bool_ is not an int to PyO3 and arrives as a boolean.
+            value = np.bool_(value)  # type: ignore[assignment]
+        return qe.FieldCondition(key, match=qe.MatchValue(value))
+
+    def match_any(self, key: str, values: list[str] | list[int]) -> Any:
+        return qe.FieldCondition(key, match=qe.MatchAny(values))
+
+    def match_text(self, key: str, text: str) -> Any:
+        return qe.FieldCondition(key, match=qe.MatchText(text))
+
+    def range(self, c: Range) -> Any:
+        def f(v: float | None) -> float | None:
+            return None if v is None else float(v)
+
+        return qe.FieldCondition(c.key, range=qe.RangeFloat(gt=f(c.gt), gte=f(c.gte), lt=f(c.lt), lte=f(c.lte)))
+
+    def datetime_range(self, c: DatetimeRange) -> Any:
+        return qe.FieldCondition(c.key, range=qe.RangeDateTime(gt=c.gt, gte=c.gte, lt=c.lt, lte=c.lte))
+
+    def is_null(self, key: str) -> Any:
+        return qe.IsNullCondition(key)
+
+    def is_empty(self, key: str) -> Any:
+        return qe.IsEmptyCondition(key)
+
+    def has_ids(self, point_ids: list[str]) -> Any:
+        return qe.HasIdCondition(set(point_ids))
+
+    def filter(self, must: Any, should: Any, must_not: Any) -> Any:
+        return qe.Filter(must=must, should=should, must_not=must_not)
+
+
+_FILTERS: FilterTranslator[Any] = FilterTranslator(_Conditions())
+
+
+def _filter(f: Filter | None) -> Any:
+    return None if f is None else _FILTERS.filter(f)
+
+
+def _to_vector(value: VectorValue) -> Any:
+    if isinstance(value, SparseVector):
+        return qe.SparseVector(list(value.indices), [float(v) for v in value.values])
+    return [float(v) for v in value]
+
+
+def _from_vectors(stored: Any) -> dict[str, VectorValue]:
+    if not stored:
+        return {}
+    if not isinstance(stored, dict):
+        stored = {"": stored}
+    out: dict[str, VectorValue] = {}
+    for name, value in stored.items():
+        if isinstance(value, qe.SparseVector):
+            if name != PLACEHOLDER_VECTOR:
+                out[name] = SparseVector(tuple(value.indices), tuple(value.values))
+        else:
+            out[name] = list(value)
+    return out
+
+
+def _schema_params(spec: PayloadIndexSpec) -> Any:
+    p = index_params(spec)
+    t = spec.type
+    if t == "keyword":
+        return qe.KeywordIndexParams(is_tenant=p.get("is_tenant"))
+    if t == "integer":
+        return qe.IntegerIndexParams(lookup=p.get("lookup"), range=p.get("range"))
+    if t == "float":
+        return qe.FloatIndexParams()
+    if t == "bool":
+        return qe.BoolIndexParams()
+    if t == "geo":
+        return qe.GeoIndexParams()
+    if t == "datetime":
+        return qe.DatetimeIndexParams()
+    if t == "uuid":
+        return qe.UuidIndexParams(is_tenant=p.get("is_tenant"))
+    return qe.TextIndexParams(
+        tokenizer=_TOKENIZER[p["tokenizer"]] if "tokenizer" in p else None,
+        min_token_len=p.get("min_token_len"),
+        max_token_len=p.get("max_token_len"),
+        lowercase=p.get("lowercase"),
+    )
+
+
+def _vector_operation(spec: VectorIndexSpec) -> Any:
+    if spec.sparse:
+        return qe.UpdateOperation.create_sparse_vector(spec.name)
+    return qe.UpdateOperation.create_dense_vector(spec.name, spec.dimension, _DISTANCE[spec.metric])
+
+
+def _check_names(specs: Sequence[VectorIndexSpec]) -> None:
+    check_vector_specs(specs)
+    if any(s.name == PLACEHOLDER_VECTOR for s in specs):
+        raise ValueError(f"vector index name {PLACEHOLDER_VECTOR!r} is reserved")
+
+
+def _translate(exc: BaseException) -> Exception | None:
+    """Edge raises bare Exception with Qdrant's message; decide whose fault it is. Python's own errors pass."""
+    if isinstance(exc, OSError):
+        return DependencyUnavailable(f"qdrant edge storage: {exc}")
+    if type(exc) is not Exception:
+        return None
+    message = str(exc)
+    if message.startswith(_BAD_INPUT):
+        return ValueError(message)
+    return DependencyUnavailable(f"qdrant edge: {message}")
+
+
+def _is_collection_name(name: Any) -> bool:
+    return isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside path durable; a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _ReadWriteLock:
+    """Any number of `shared` holders, or one `exclusive` holder. A waiting exclusive holder stops new shared ones,
+    so closing a shard cannot starve under steady traffic. Not re-entrant: a call takes it once."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass(eq=False)
+class _OpenShard:
+    shard: Any  # qe.EdgeShard
+    gate: _ReadWriteLock = field(default_factory=_ReadWriteLock)
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
+
+
+class _Registry:
+    """The open shards of this process, by directory. An entry leaves the registry only after its shard is closed,
+    and a directory is loaded only when it has no entry, so no directory is ever open twice."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.shards: dict[Path, _OpenShard] = {}
+        self.stores: dict[Path, int] = {}  # live QdrantEdgeStore instances per root
+
+    def get(self, path: Path) -> _OpenShard:
+        with self.lock:
+            entry = self.shards.get(path)
+            if entry is None:
+                if not path.is_dir():
+                    raise CollectionNotFound(path.name)
+                entry = _OpenShard(qe.EdgeShard.load(str(path)))
+                self.shards[path] = entry
+            return entry
+
+    def retire(self, path: Path, then: Callable[[], None] | None = None) -> None:
+        """Flush and close the shard at path once no call uses it. `then` runs while nobody can open path again."""
+        while True:
+            with self.lock:
+                entry = self.shards.get(path)
+                if entry is None:
+                    if then is not None:
+                        then()
+                    return
+            with entry.gate.exclusive():
+                try:
+                    if not entry.closed:
+                        entry.shard.flush()
+                        entry.shard.close()
+                finally:
+                    entry.closed = True
+                    with self.lock:
+                        if self.shards.get(path) is entry:
+                            del self.shards[path]
+                            if then is not None:
+                                then()
+                            return
+
+
+_REGISTRY = _Registry()
+
+
+class QdrantEdgeStore:
+    """VectorStore on Qdrant Edge shards under root, one directory per collection, opened on first use."""
+
+    def __init__(self, root: str | Path, *, durable_writes: bool = True) -> None:
+        self._root = Path(root).resolve()
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._durable = durable_writes
+        with _REGISTRY.lock:
+            first = not _REGISTRY.stores.get(self._root)
+            _REGISTRY.stores[self._root] = _REGISTRY.stores.get(self._root, 0) + 1
+            self._closed = False
+            if first:
+                # Scratch left by a crash: a `.creating-*` never became visible, a `.dropping-*` was already gone.
+                # Only the first store of a root cleans, under the lock, so no create or drop of ours is under way.
+                for leftover in self._root.iterdir():
+                    if leftover.name.startswith((".creating-", ".dropping-")) and leftover.is_dir():
+                        shutil.rmtree(leftover, ignore_errors=True)
+
+    def close(self) -> None:
+        """Flush and close every shard under root, unless another live store in this process shares the root. A
+        later call on this store opens what it needs again."""
+        with _REGISTRY.lock:
+            if self._closed:
+                return
+            self._closed = True
+            remaining = _REGISTRY.stores[self._root] - 1
+            if remaining:
+                _REGISTRY.stores[self._root] = remaining
+                return
+            del _REGISTRY.stores[self._root]
+            paths = [p for p in _REGISTRY.shards if p.parent == self._root]
+        errors = []
+        for path in paths:
+            try:
+                _REGISTRY.retire(path)
+            except Exception as exc:  # close the others before reporting
+                errors.append(exc)
+        if errors:
+            raise DependencyUnavailable(f"closing qdrant edge shards failed: {errors[0]}") from errors[0]
+
+    # -- collections ---------------------------------------------------------------------------------------------
+
+    def create_collection(
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+    ) -> None:
+        _check_names(vectors)
+        schemas = [(ix.field_name, _schema_params(ix)) for ix in payload_indexes]
+        dense = {
+            s.name: qe.EdgeVectorParams(size=s.dimension, distance=_DISTANCE[s.metric]) for s in vectors if not s.sparse
+        }
+        sparse = {s.name: qe.EdgeSparseVectorParams() for s in vectors if s.sparse}
+        if not dense and not sparse:
+            sparse[PLACEHOLDER_VECTOR] = qe.EdgeSparseVectorParams()
+        config = qe.EdgeConfig(vectors=dense, sparse_vectors=sparse)
+        path = self._path(collection)
+        self._register()
+        # Under the registry lock: no other thread can open, create or drop this directory meanwhile.
+        with _REGISTRY.lock, self._errors():
+            if path.is_dir():
+                return
+            scratch = self._root / f".creating-{collection}-{uuid.uuid4().hex}"
+            try:
+                shard = qe.EdgeShard.create(str(scratch), config)
+                try:
+                    for name, schema in schemas:
+                        shard.update(qe.UpdateOperation.create_field_index(name, schema))
+                    shard.flush()
+                finally:
+                    shard.close()
+                os.rename(scratch, path)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+            _fsync_dir(self._root)
+
+    def drop_collection(self, collection: str) -> None:
+        if not _is_collection_name(collection):
+            return  # no such directory can exist, as on the server no such collection can
+        path = self._path(collection)
+        tomb = self._root / f".dropping-{collection}-{uuid.uuid4().hex}"
+
+        def hide() -> None:
+            if path.is_dir():
+                os.rename(path, tomb)
+                _fsync_dir(self._root)
+
+        with self._errors():
+            _REGISTRY.retire(path, then=hide)
+        shutil.rmtree(tomb, ignore_errors=True)
+
+    def collection_exists(self, collection: str) -> bool:
+        return _is_collection_name(collection) and self._path(collection).is_dir()
+
+    def add_vector_indexes(self, collection: str, vectors: Sequence[VectorIndexSpec]) -> list[str]:
+        """Edge 0.9 adds a named vector to a live shard (create_dense_vector / create_sparse_vector), existing
+        points keeping everything they have, so nothing is copied; each addition is one WAL-logged operation, and a
+        repeated call after a crash adds only what is still missing."""
+        _check_names(vectors)
+        with self._use(collection, write=True) as shard:
+            present = self._stored_vectors(collection)
+            added = [v for v in vectors if v.name not in present]
+            for spec in added:
+                shard.update(_vector_operation(spec))
+        return [v.name for v in added]
+
+    def create_payload_index(self, collection: str, index: PayloadIndexSpec) -> None:
+        schema = _schema_params(index)
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.create_field_index(index.field_name, schema))
+
+    def drop_payload_index(self, collection: str, field_name: str) -> None:
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.delete_field_index(field_name))
+
+    # -- points --------------------------------------------------------------------------------------------------
+
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        edge_points = [
+            qe.Point(
+                point_id(p.id), {name: _to_vector(v) for name, v in p.vectors.items()}, stored_payload(p)
+            )
+            for p in points
+        ]
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.delete_points([point_id(i) for i in ids]))
+
+    def delete_by_filter(self, collection: str, filter: Filter) -> None:
+        edge_filter = _FILTERS.filter(filter)
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+
+    def retrieve(self, collection: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[VectorPoint]:
+        wanted = ordered_unique(ids)
+        with self._use(collection) as shard:
+            records = shard.retrieve([point_id(i) for i in wanted], True, with_vectors)
+        found = {}
+        for r in records:
+            doc_id = document_id_of(r.id, r.payload)
+            found[doc_id] = VectorPoint(doc_id, _from_vectors(r.vector), dict(r.payload or {}))
+        return [found[i] for i in wanted if i in found]
+
+    def query(self, collection: str, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
+        batch = [
+            qe.QueryRequest(
+                limit=r.limit,
+                query=qe.Query.Nearest(_to_vector(r.vector), using=r.vector_name),
+                filter=_filter(r.filter),
+                score_threshold=r.score_threshold,
+                # The document_id is needed to name each hit even when the caller wants no payload.
+                with_payload=True if r.with_payload else qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
+                with_vector=r.with_vectors,
+            )
+            for r in requests
+        ]
+        with self._use(collection) as shard:
+            results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
+        return [
+            [
+                ScoredPoint(
+                    id=document_id_of(p.id, p.payload),
+                    score=p.score,
+                    payload=dict(p.payload or {}) if r.with_payload else {},
+                    vectors=_from_vectors(p.vector),
+                )
+                for p in hits
+            ]
+            for r, hits in zip(requests, results)
+        ]
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[VectorPoint], str | None]:
+        request = qe.ScrollRequest(
+            offset=scroll_offset(offset),
+            limit=limit,
+            filter=_filter(filter),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        with self._use(collection) as shard:
+            records, next_offset = shard.scroll(request)
+        points = [
+            VectorPoint(document_id_of(r.id, r.payload), _from_vectors(r.vector), dict(r.payload or {}))
+            for r in records
+        ]
+        return points, None if next_offset is None else str(next_offset)
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        request = qe.CountRequest(exact=True, filter=_filter(filter))
+        with self._use(collection) as shard:
+            return shard.count(request)
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        check_payload_merge(ids, payload)
+        # By filter, not by id list: Edge fails the whole operation on a missing id, the port ignores it.
+        selector = qe.Filter(must=[qe.HasIdCondition({point_id(i) for i in ids})])
+        with self._use(collection, write=True) as shard:
+            shard.update(qe.UpdateOperation.set_payload_by_filter(selector, payload))
+
+    def info(self, collection: str) -> CollectionInfo:
+        # Serialised with writes: adding a vector rewrites the config file that _stored_vectors reads.
+        with self._use(collection, serialise=True) as shard:
+            state = shard.info()
+            vectors = self._stored_vectors(collection)
+        return CollectionInfo(
+            # Edge exposes no optimizer state: a shard that loaded and answered is serving.
+            status="green",
+            points_count=state.points_count,
+            indexed_vectors_count=state.indexed_vectors_count,
+            segments_count=state.segments_count,
+            vectors=vectors,
+            payload_indexes={name: _PAYLOAD_TYPE[ix.data_type] for name, ix in state.payload_schema.items()},
+        )
+
+    # -- internals -----------------------------------------------------------------------------------------------
+
+    def _path(self, collection: str) -> Path:
+        # The name becomes a directory: refuse anything that could leave root or collide with scratch names.
+        if not _is_collection_name(collection):
+            raise ValueError(f"invalid collection name {collection!r}")
+        return self._root / collection
+
+    def _register(self) -> None:
+        if self._closed:
+            with _REGISTRY.lock:
+                if self._closed:
+                    _REGISTRY.stores[self._root] = _REGISTRY.stores.get(self._root, 0) + 1
+                    self._closed = False
+
+    @contextmanager
+    def _use(self, collection: str, *, write: bool = False, serialise: bool = False) -> Iterator[Any]:
+        """The open shard, held so that nobody closes it meanwhile. A write is serialised with the other writes of
+        the shard and flushed; `serialise` only serialises."""
+        path = self._path(collection)
+        self._register()
+        while True:
+            with self._errors():
+                entry = _REGISTRY.get(path)
+            with entry.gate.shared():
+                if entry.closed:
+                    continue  # closed between lookup and gate (dropped, or the store closed): look again
+                with self._errors():
+                    if not (write or serialise):
+                        yield entry.shard
+                        return
+                    with entry.write_lock:
+                        yield entry.shard
+                        if write and self._durable:
+                            entry.shard.flush()
+                return
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (CollectionNotFound, DependencyUnavailable):
+            raise
+        except Exception as exc:
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _stored_vectors(self, collection: str) -> dict[str, VectorIndexSpec]:
+        """The vector schema as the shard records it: Edge rewrites edge_config.json whenever a vector is added.
+        Callers hold the shard's write lock, so the file is not being rewritten under them."""
+        config = json.loads((self._path(collection) / _CONFIG_FILE).read_text())
+        vectors: dict[str, VectorIndexSpec] = {}
+        for name, params in (config.get("vectors") or {}).items():
+            metric = METRIC_BY_QDRANT_DISTANCE.get(str(params.get("distance", "")).lower())
+            if metric is not None:
+                vectors[name] = VectorIndexSpec(name, int(params["size"]), metric)
+        for name in config.get("sparse_vectors") or {}:
+            if name != PLACEHOLDER_VECTOR:
+                vectors[name] = VectorIndexSpec(name, 0, SPARSE_METRIC, sparse=True)
+        return vectors
