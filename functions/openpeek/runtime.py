@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from openpeek.ports import BlobStore, EventBus, Table, VectorStore
+from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Table, VectorStore
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.services.namespace_listing import NamespaceListing
@@ -25,6 +25,7 @@ class Services:
     vectors: VectorStore
     blobs: BlobStore
     events: EventBus
+    inference: InferenceRegistry
     organizations: OrganizationService
     namespaces: NamespaceService
     namespace_listing: NamespaceListing
@@ -36,8 +37,16 @@ class Services:
                 close()
 
 
-def wire(settings: Settings, table: Table, vectors: VectorStore, blobs: BlobStore, events: EventBus) -> Services:
+def wire(
+    settings: Settings,
+    table: Table,
+    vectors: VectorStore,
+    blobs: BlobStore,
+    events: EventBus,
+    inference: InferenceRegistry | None = None,
+) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing)."""
+    inference = inference or _inference_registry(settings)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
         NamespaceRepository(table), vectors, blobs, events, is_enterprise=organizations.is_enterprise
@@ -48,6 +57,7 @@ def wire(settings: Settings, table: Table, vectors: VectorStore, blobs: BlobStor
         vectors=vectors,
         blobs=blobs,
         events=events,
+        inference=inference,
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
@@ -106,6 +116,18 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
     from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 
     return QdrantEdgeStore(default_edge_root)
+
+
+def _inference_registry(settings: Settings) -> InferenceRegistry:
+    from openpeek.adapters.inference.registry import default_registry
+
+    embedded = settings.runtime == "embedded"
+    return default_registry(
+        openai_api_key=settings.openai_api_key,
+        bedrock_enabled=(not embedded) if settings.bedrock_enabled is None else settings.bedrock_enabled,
+        bedrock_region=settings.bedrock_region,
+        local_enabled=embedded if settings.local_inference is None else settings.local_inference,
+    )
 
 
 def _qdrant_api_key(settings: Settings) -> str | None:

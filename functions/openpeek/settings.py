@@ -25,4 +25,12 @@ class Settings(BaseSettings):
     qdrant_api_key: str | None = None
     qdrant_api_key_secret_arn: str | None = None
     event_bus_name: str | None = None
+    openai_api_key: str | None = None
+    """Enables the openai_text_3_small inference service."""
+    bedrock_enabled: bool | None = None
+    """Titan embeddings through bedrock-runtime; on by default in the aws runtime only."""
+    bedrock_region: str | None = None
+    local_inference: bool | None = None
+    """The bundled all-MiniLM-L6-v2 model (needs the `embed` extra); on by default in the embedded runtime only, so the
+    API Lambda never loads torch."""
     log_level: str = "INFO"
