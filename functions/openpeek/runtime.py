@@ -12,6 +12,7 @@ from typing import Any, Callable
 from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Table, VectorStore
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
+from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
@@ -26,6 +27,7 @@ class Services:
     blobs: BlobStore
     events: EventBus
     inference: InferenceRegistry
+    inference_gateway: InferenceGateway
     organizations: OrganizationService
     namespaces: NamespaceService
     namespace_listing: NamespaceListing
@@ -58,6 +60,7 @@ def wire(
         blobs=blobs,
         events=events,
         inference=inference,
+        inference_gateway=InferenceGateway(inference),
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),

@@ -59,9 +59,31 @@ class VectorConfig:
     name: str
     dimension: int
     metric: str = "cosine"
+    inference_service: str | None = None  # set by promotion: the service that embeds text queries for this index
+    sparse: bool = False  # sparse indexes take {indices, values}; dimension 0, dot product
 
     def spec(self) -> VectorIndexSpec:
+        if self.sparse:
+            return VectorIndexSpec(self.name, 0, "dot", sparse=True)
         return VectorIndexSpec(self.name, self.dimension, self.metric)  # type: ignore[arg-type]
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"name": self.name, "dimension": self.dimension, "metric": self.metric}
+        if self.inference_service:
+            record["inference_service"] = self.inference_service
+        if self.sparse:
+            record["sparse"] = True
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "VectorConfig":
+        return cls(
+            record["name"],
+            int(record["dimension"]),
+            record.get("metric", "cosine"),
+            record.get("inference_service"),
+            bool(record.get("sparse")),
+        )
 
 
 def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
@@ -149,9 +171,14 @@ class Namespace:
         return specs
 
     def vector_inference_map(self) -> dict[str, str]:
-        return {
+        """Index name → the inference service that embeds text queries for it (extractor indexes, and
+        bring-your-own indexes mapped by promotion)."""
+        mapping = {
             ref.definition().vector_index_name: ref.definition().inference_service for ref in self.feature_extractors
         }
+        mapping.update({config.name: config.inference_service for config in self.vector_configs
+                        if config.inference_service})
+        return mapping
 
     def user_payload_indexes(self) -> list[PayloadIndex]:
         return [index for index in self.payload_indexes if not index.is_protected]
@@ -193,10 +220,7 @@ class Namespace:
                 {"feature_extractor_name": ref.name, "version": ref.version, "params": ref.params}
                 for ref in self.feature_extractors
             ],
-            "vector_configs": [
-                {"name": config.name, "dimension": config.dimension, "metric": config.metric}
-                for config in self.vector_configs
-            ],
+            "vector_configs": [config.to_record() for config in self.vector_configs],
             "payload_indexes": [index.to_record() for index in self.payload_indexes],
             "auto_create_indexes": self.auto_create_indexes,
             "infrastructure": self.infrastructure,
@@ -222,10 +246,7 @@ class Namespace:
                 ExtractorRef(ref["feature_extractor_name"], ref["version"], ref.get("params"))
                 for ref in record.get("feature_extractors") or []
             ),
-            vector_configs=tuple(
-                VectorConfig(config["name"], config["dimension"], config.get("metric", "cosine"))
-                for config in record.get("vector_configs") or []
-            ),
+            vector_configs=tuple(VectorConfig.from_record(config) for config in record.get("vector_configs") or []),
             payload_indexes=tuple(PayloadIndex.from_record(index) for index in record.get("payload_indexes") or []),
             auto_create_indexes=bool(record.get("auto_create_indexes")),
             infrastructure=record.get("infrastructure"),
