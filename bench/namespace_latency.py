@@ -6,16 +6,11 @@ storage), so the numbers separate framework cost from openpeek's own."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+import support
 from fastapi.testclient import TestClient
 
 from openpeek.api.app import create_app
@@ -23,25 +18,10 @@ from openpeek.runtime import build_services
 from openpeek.settings import Settings
 
 CALLS = 1000
-WARMUP = 50
 
 
-def percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return {"p50_ms": round(pick(0.50), 3), "p99_ms": round(pick(0.99), 3),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 3), "calls": len(ordered)}
-
-
-def timed(call, calls: int = CALLS) -> dict:
-    for _ in range(WARMUP):
-        call()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return percentiles(samples)
+def timed(call) -> dict:
+    return support.timed(call, CALLS)
 
 
 def in_process(data_dir: Path) -> dict:
@@ -64,37 +44,12 @@ def in_process(data_dir: Path) -> dict:
 
 
 def over_http(data_dir: Path) -> dict:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    key = None
-    for _ in range(20):
-        line = process.stdout.readline()
-        key = key or next((word for word in line.split() if word.startswith("sk_")), None)
-        if "serving on" in line:
-            break
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {key}"}
-    try:
-        with httpx.Client(base_url=base, headers=headers) as client:
-            for _ in range(100):
-                try:
-                    client.get("/v1/health")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            client.post("/v1/namespaces", json={"namespace_name": "bench-http"}).raise_for_status()
-            return {
-                "HTTP GET /v1/health (baseline)": timed(lambda: client.get("/v1/health")),
-                "HTTP GET /v1/namespaces/bench-http": timed(lambda: client.get("/v1/namespaces/bench-http")),
-            }
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with support.live_server(data_dir) as client:
+        client.post("/v1/namespaces", json={"namespace_name": "bench-http"}).raise_for_status()
+        return {
+            "HTTP GET /v1/health (baseline)": timed(lambda: client.get("/v1/health")),
+            "HTTP GET /v1/namespaces/bench-http": timed(lambda: client.get("/v1/namespaces/bench-http")),
+        }
 
 
 def main() -> int:
