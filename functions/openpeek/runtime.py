@@ -12,10 +12,14 @@ from typing import Any, Callable
 from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Table, VectorStore
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
+from openpeek.repositories.retrievers import RetrieverRepository
+from openpeek.services.documents import DocumentService
 from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
+from openpeek.services.retrieval import RetrievalService
+from openpeek.services.retrievers import RetrieverService
 from openpeek.settings import Settings
 
 
@@ -31,6 +35,9 @@ class Services:
     organizations: OrganizationService
     namespaces: NamespaceService
     namespace_listing: NamespaceListing
+    documents: DocumentService
+    retrievers: RetrieverService
+    retrieval: RetrievalService
 
     def close(self) -> None:
         for adapter in (self.vectors, self.table):
@@ -49,6 +56,7 @@ def wire(
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing)."""
     inference = inference or _inference_registry(settings)
+    gateway = InferenceGateway(inference)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
         NamespaceRepository(table), vectors, blobs, events, is_enterprise=organizations.is_enterprise
@@ -60,10 +68,13 @@ def wire(
         blobs=blobs,
         events=events,
         inference=inference,
-        inference_gateway=InferenceGateway(inference),
+        inference_gateway=gateway,
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
+        documents=DocumentService(namespaces, table, vectors, events),
+        retrievers=RetrieverService(RetrieverRepository(table), events),
+        retrieval=RetrievalService(vectors, gateway),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
-from openpeek.api.routers import extractors, health, namespaces
+from openpeek.api.routers import documents, extractors, health, namespaces, retrievers
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -22,4 +22,6 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(health.router)
     app.include_router(namespaces.router)
     app.include_router(extractors.router)
+    app.include_router(documents.router)
+    app.include_router(retrievers.router)
     return app

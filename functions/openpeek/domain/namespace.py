@@ -104,6 +104,9 @@ def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
                 details={"name": name},
             )
         seen.add(name)
+        if config.get("type") == "sparse":
+            result.append(VectorConfig(name, 0, "dot", sparse=True))
+            continue
         metric = METRICS.get(str(config.get("metric") or "cosine").lower())
         if metric is None:
             raise BadRequest(
@@ -111,8 +114,8 @@ def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
                 code="invalid_vector_config",
                 details={"name": name, "metric": config.get("metric")},
             )
-        dimension = config["dimension"]
-        if not 1 <= dimension <= 65536:
+        dimension = config.get("dimension")
+        if dimension is None or not 1 <= dimension <= 65536:
             raise BadRequest(
                 f"vector_configs '{name}': dimension must be between 1 and 65536",
                 code="invalid_vector_config",

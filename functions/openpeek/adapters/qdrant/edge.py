@@ -149,7 +149,8 @@ def _filter(f: Filter | None) -> Any:
 def _to_vector(value: VectorValue) -> Any:
     if isinstance(value, SparseVector):
         return qe.SparseVector(list(value.indices), [float(v) for v in value.values])
-    return [float(v) for v in value]
+    # Edge reads numbers (ints included) natively; copying a checked list float by float cost more than the write.
+    return value if type(value) is list else [float(v) for v in value]
 
 
 def _from_vectors(stored: Any) -> dict[str, VectorValue]:

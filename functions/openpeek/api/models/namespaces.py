@@ -30,8 +30,10 @@ class PayloadIndexInput(Strict):
 
 class VectorConfigInput(Strict):
     name: StrictStr = Field(min_length=1, max_length=128)
-    dimension: StrictInt = Field(ge=1, le=65536)
+    # Sparse indexes (BM25-style {indices, values}) have no dimension; dense ones need it (checked in the domain).
+    dimension: Optional[StrictInt] = Field(default=None, ge=1, le=65536)
     metric: StrictStr = "cosine"
+    type: Literal["dense", "sparse"] = "dense"
 
 
 class AuthorizationInput(Strict):

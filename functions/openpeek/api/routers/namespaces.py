@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.auth import principal, services
 from openpeek.api.models.namespaces import (
     CreateNamespaceRequest,
@@ -18,7 +19,7 @@ from openpeek.services.namespace_listing import ListQuery, decode_cursor
 from openpeek.services.namespaces import NamespaceView
 from openpeek.services.organizations import Principal
 
-router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"])
+router = APIRouter(route_class=OrjsonRoute, prefix="/v1/namespaces", tags=["Namespaces"])
 
 
 @router.post("")

@@ -1,0 +1,46 @@
+"""Wire models of the bring-your-own documents API: the SDK's BYOUpsertRequest, BYODocument, BYODocumentACL and
+UpsertOptions. Vectors stay untyped here: their shape depends on the index (dense or sparse), which only the domain
+knows, and leaving them to numpy keeps a 1,000 × 384 batch cheap to check."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import Field, StrictBool, StrictStr
+
+from openpeek.api.models.namespaces import Strict
+
+
+class DocumentAcl(Strict):
+    read: Optional[list[StrictStr]] = Field(default=None, max_length=256)
+    write: Optional[list[StrictStr]] = Field(default=None, max_length=256)
+    public: Optional[StrictBool] = None
+
+
+class ByoDocument(Strict):
+    document_id: StrictStr = Field(min_length=1, max_length=512)
+    vectors: dict[str, Any] = Field(default_factory=dict)
+    payload: Optional[dict[str, Any]] = None
+    metadata: Optional[dict[str, Any]] = None
+    acl: Optional[DocumentAcl] = None
+    source_type: Optional[StrictStr] = Field(default=None, max_length=64)
+    root_object_id: Optional[StrictStr] = None
+    root_bucket_id: Optional[StrictStr] = None
+    source_object_id: Optional[StrictStr] = None
+    source_document_id: Optional[StrictStr] = None
+    source_collection_id: Optional[StrictStr] = None
+    lineage_path: Optional[StrictStr] = None
+    lineage_chain: Optional[list[dict[str, Any]]] = None
+    content_hash: Optional[StrictStr] = None
+
+
+class UpsertOptions(Strict):
+    write_token: StrictBool = False
+    idempotency_key: Optional[StrictStr] = Field(default=None, max_length=256)
+
+
+class ByoUpsertRequest(Strict):
+    collection_id: Optional[StrictStr] = Field(default=None, max_length=256)
+    # The 1,000 limit is a domain rule with its own 400 (too_many_documents), so it is not a schema bound here.
+    documents: list[ByoDocument]
+    options: Optional[UpsertOptions] = None

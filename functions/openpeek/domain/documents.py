@@ -1,0 +1,199 @@
+"""Bring-your-own documents (seed 002): the checks every vector passes before anything is written, and the point a
+document becomes in the vector store.
+
+Stored layout (DESIGN.md "Keys and identifiers"): the caller's payload keys at top level; system fields (document_id,
+namespace_id, internal_id as tenant key, collection_id, lineage, created_at, updated_at) written by the service; the
+caller's metadata and ACL under `_internal`. A payload key that collides with a system field is dropped and reported,
+as the SDK's BYOUpsertResponse.dropped_payload_fields documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from openpeek.domain.errors import BadRequest
+from openpeek.domain.namespace import Namespace
+from openpeek.ports import SparseVector, VectorIndexSpec, VectorPoint
+
+MAX_DOCUMENTS_PER_UPSERT = 1000
+MAX_DOCUMENT_ID_LENGTH = 512
+INTERNAL = "_internal"
+LINEAGE_FIELDS = (
+    "root_object_id", "root_bucket_id", "source_object_id", "source_document_id", "source_collection_id",
+    "lineage_path", "lineage_chain", "content_hash",
+)
+SYSTEM_FIELDS = frozenset({
+    "document_id", "namespace_id", "internal_id", "collection_id", "bucket_id", "object_id", "source_type",
+    "created_at", "updated_at", INTERNAL, "_acl", "metadata", *LINEAGE_FIELDS,
+})
+
+
+@dataclass
+class CheckedDocument:
+    document_id: str
+    vectors: dict[str, list[float] | SparseVector]
+    payload: dict[str, Any]
+    dropped_fields: list[str] = field(default_factory=list)
+
+
+def _reject(message: str, position: int, document_id: Any, **details: Any) -> BadRequest:
+    return BadRequest(
+        f"documents[{position}] ({document_id!r}): {message}",
+        code="invalid_document",
+        details={"index": position, "document_id": document_id, **details},
+    )
+
+
+def check_batch(namespace: Namespace, documents: list[dict[str, Any]]) -> list[CheckedDocument]:
+    """Every document and every vector of the request, checked before anything is written: one bad document
+    rejects the whole request."""
+    if not documents:
+        raise BadRequest("documents must hold at least one document", code="invalid_document")
+    if len(documents) > MAX_DOCUMENTS_PER_UPSERT:
+        raise BadRequest(
+            f"At most {MAX_DOCUMENTS_PER_UPSERT} documents per upsert; got {len(documents)}",
+            code="too_many_documents",
+            details={"max": MAX_DOCUMENTS_PER_UPSERT, "got": len(documents)},
+        )
+    indexes = {spec.name: spec for spec in namespace.vector_indexes()}
+    seen: set[str] = set()
+    checked = []
+    for position, document in enumerate(documents):
+        document_id = document["document_id"]
+        if not document_id.strip() or len(document_id) > MAX_DOCUMENT_ID_LENGTH:
+            raise _reject(f"document_id must be 1-{MAX_DOCUMENT_ID_LENGTH} characters, not blank", position,
+                          document_id)
+        if document_id in seen:
+            raise _reject("document_id appears more than once in this request", position, document_id)
+        seen.add(document_id)
+        vectors = {
+            name: _check_vector(indexes, name, value, position, document_id)
+            for name, value in (document.get("vectors") or {}).items()
+        }
+        payload, dropped = _user_payload(document.get("payload"))
+        checked.append(CheckedDocument(document_id, vectors, payload, dropped))
+    return checked
+
+
+def _check_vector(indexes: dict[str, VectorIndexSpec], name: str, value: Any, position: int,
+                  document_id: str) -> list[float] | SparseVector:
+    spec = indexes.get(name)
+    if spec is None:
+        raise _reject(
+            f"unknown vector index '{name}'; this namespace has: {', '.join(sorted(indexes)) or 'none'}",
+            position, document_id, vector_index=name, available_indexes=sorted(indexes),
+        )
+    if spec.sparse:
+        return check_sparse(name, value, position, document_id)
+    if isinstance(value, dict):
+        raise _reject(f"vector index '{name}' is dense: send a list of {spec.dimension} numbers", position,
+                      document_id, vector_index=name)
+    if not isinstance(value, list) or not value:
+        raise _reject(f"vector '{name}' must be a non-empty list of numbers", position, document_id,
+                      vector_index=name)
+    try:
+        array = np.asarray(value)  # no dtype: a string or an object must not be silently converted
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "fiu" or array.size == 0:
+        raise _reject(f"vector '{name}' must be a list of numbers", position, document_id,
+                      vector_index=name)
+    if array.ndim != 1:
+        raise _reject(f"vector '{name}' must be a flat list of numbers (multi-vectors are not supported)",
+                      position, document_id, vector_index=name)
+    if array.shape[0] != spec.dimension:
+        raise _reject(
+            f"vector '{name}' has dimension {array.shape[0]}; the index expects {spec.dimension}",
+            position, document_id, vector_index=name, expected_dimension=spec.dimension, got_dimension=array.shape[0],
+        )
+    if not np.isfinite(array).all():
+        raise _reject(f"vector '{name}' holds NaN or infinity", position, document_id, vector_index=name)
+    if spec.metric == "cosine" and not array.any():
+        raise _reject(f"vector '{name}' is all zeros, which has no direction under cosine", position, document_id,
+                      vector_index=name)
+    return value  # checked: a flat list of finite numbers of the right length
+
+
+def check_sparse(name: str, value: Any, position: int, document_id: str) -> SparseVector:
+    if not isinstance(value, dict) or set(value) != {"indices", "values"}:
+        raise _reject(f"vector index '{name}' is sparse: send {{\"indices\": [...], \"values\": [...]}}", position,
+                      document_id, vector_index=name)
+    indices, values = value["indices"], value["values"]
+    if not isinstance(indices, list) or not isinstance(values, list) or not indices:
+        raise _reject(f"sparse vector '{name}' needs non-empty indices and values lists", position, document_id,
+                      vector_index=name)
+    if len(indices) != len(values):
+        raise _reject(f"sparse vector '{name}' has {len(indices)} indices but {len(values)} values", position,
+                      document_id, vector_index=name)
+    if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 or i > 2**32 - 1 for i in indices):
+        raise _reject(f"sparse vector '{name}' indices must be integers from 0 to 4294967295", position,
+                      document_id, vector_index=name)
+    if len(set(indices)) != len(indices):
+        raise _reject(f"sparse vector '{name}' repeats an index", position, document_id, vector_index=name)
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise _reject(f"sparse vector '{name}' values must be numbers", position, document_id, vector_index=name)
+    if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+        raise _reject(f"sparse vector '{name}' holds NaN or infinity", position, document_id, vector_index=name)
+    return SparseVector(tuple(indices), tuple(float(v) for v in values))
+
+
+def _user_payload(payload: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    if not payload:
+        return {}, []
+    dropped = [key for key in payload if key in SYSTEM_FIELDS]
+    if not dropped:
+        return payload, []
+    return {key: value for key, value in payload.items() if key not in SYSTEM_FIELDS}, dropped
+
+
+def build_point(namespace: Namespace, document: CheckedDocument, source: dict[str, Any], *,
+                collection_id: str | None, created_at: str, updated_at: str) -> VectorPoint:
+    """The stored point: the caller's payload plus the system fields (which always win)."""
+    payload = dict(document.payload)
+    payload.update({
+        "document_id": document.document_id,
+        "namespace_id": namespace.namespace_id,
+        "internal_id": namespace.org_id,
+        "collection_id": collection_id,
+        "source_type": source.get("source_type") or "direct_upsert",
+        "created_at": created_at,
+        "updated_at": updated_at,
+    })
+    for name in LINEAGE_FIELDS:
+        if source.get(name) is not None:
+            payload[name] = source[name]
+    internal = {}
+    if source.get("metadata") is not None:
+        internal["metadata"] = source["metadata"]
+    if source.get("acl") is not None:
+        internal["_acl"] = {key: value for key, value in source["acl"].items() if value is not None}
+    if internal:
+        payload[INTERNAL] = internal
+    return VectorPoint(id=document.document_id, vectors=document.vectors, payload=payload)
+
+
+def unsearchable(namespace: Namespace, document: CheckedDocument) -> bool:
+    """Stored, but with no vector for any of the namespace's indexes, so no search can find it."""
+    return not document.vectors and bool(namespace.vector_indexes())
+
+
+def present(point: VectorPoint, *, with_vectors: bool) -> dict[str, Any]:
+    """A stored document as the caller sees it: payload and system fields at top level, metadata and ACL by name,
+    `_internal` never raw."""
+    view = {key: value for key, value in point.payload.items() if key != INTERNAL}
+    internal = point.payload.get(INTERNAL) or {}
+    view["document_id"] = point.id
+    if "metadata" in internal:
+        view["metadata"] = internal["metadata"]
+    if "_acl" in internal:
+        view["acl"] = internal["_acl"]
+    if with_vectors:
+        view["vectors"] = {
+            name: ({"indices": list(value.indices), "values": list(value.values)}
+                   if isinstance(value, SparseVector) else value)
+            for name, value in point.vectors.items()
+        }
+    return view

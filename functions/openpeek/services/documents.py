@@ -1,0 +1,122 @@
+"""Documents of a namespace written with the caller's own vectors (seed 002): upsert, get, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from openpeek.domain import documents as rules
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import Conflict, NotFound
+from openpeek.domain.namespace import Namespace
+from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus, Table, VectorStore
+from openpeek.repositories.namespaces import owned_partition
+from openpeek.services.namespaces import NamespaceService
+from openpeek.services.organizations import Principal
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class DocumentService:
+    def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus) -> None:
+        self._namespaces = namespaces
+        self._table = table
+        self._vectors = vectors
+        self._events = events
+
+    def upsert(self, principal: Principal, identifier: str, request: dict[str, Any]) -> dict[str, Any]:
+        namespace = self._namespaces.resolve(principal, identifier)
+        key = ((request.get("options") or {}).get("idempotency_key") or "").strip() or None
+        fingerprint = _fingerprint(request) if key else None
+        if key:
+            replay = self._replay(namespace, key, fingerprint)
+            if replay is not None:
+                return replay
+
+        checked = rules.check_batch(namespace, request["documents"])
+        ids = [document.document_id for document in checked]
+        created = {point.id: point.payload.get("created_at") for point in self._vectors.retrieve(namespace.collection, ids)}
+        now = isoformat(utcnow())
+        points = [
+            rules.build_point(namespace, document, source, collection_id=request.get("collection_id"),
+                              created_at=created.get(document.document_id) or now, updated_at=now)
+            for document, source in zip(checked, request["documents"])
+        ]
+        self._vectors.upsert(namespace.collection, points)
+
+        dropped = {document.document_id: document.dropped_fields for document in checked if document.dropped_fields}
+        response: dict[str, Any] = {
+            "inserted": len(points),
+            "document_ids": ids,
+            "dropped_payload_fields": dropped or None,
+            "unsearchable_document_ids": [d.document_id for d in checked if rules.unsearchable(namespace, d)] or None,
+            "warnings": None,
+        }
+        if (request.get("options") or {}).get("write_token"):
+            # Writes are visible to searches as soon as upsert returns, so the token only names the write.
+            response["write_token"] = f"wt_{namespace.namespace_id}_{now}"
+        if key and not self._remember(namespace, key, fingerprint, response):
+            response["warnings"] = ["the idempotency record could not be stored; a retry with this key may write again"]
+        self._events.publish(DomainEvent(
+            type="documents.upserted", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"count": len(ids), "document_ids": ids[:100], "created": len(ids) - len(created)},
+            occurred_at=now,
+        ))
+        return response
+
+    def get(self, principal: Principal, identifier: str, document_id: str, *, with_vectors: bool) -> dict[str, Any]:
+        namespace = self._namespaces.resolve(principal, identifier)
+        return rules.present(self._point(namespace, document_id, with_vectors=with_vectors), with_vectors=with_vectors)
+
+    def delete(self, principal: Principal, identifier: str, document_id: str,
+               *, collection_id: str | None = None) -> dict[str, Any]:
+        """Delete one document; through a collection route, only a document tagged with that collection."""
+        namespace = self._namespaces.resolve(principal, identifier)
+        point = self._point(namespace, document_id, with_vectors=False)
+        if collection_id is not None and point.payload.get("collection_id") != collection_id:
+            raise NotFound("document", document_id)
+        self._vectors.delete(namespace.collection, [document_id])
+        self._events.publish(DomainEvent(
+            type="document.deleted", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"document_id": document_id}, occurred_at=isoformat(utcnow()),
+        ))
+        return {"success": True, "document_id": document_id, "deleted": True}
+
+    def _point(self, namespace: Namespace, document_id: str, *, with_vectors: bool):
+        found = self._vectors.retrieve(namespace.collection, [document_id], with_vectors=with_vectors)
+        if not found:
+            raise NotFound("document", document_id)
+        return found[0]
+
+    # -- idempotency ------------------------------------------------------------------------------------------------
+
+    def _replay(self, namespace: Namespace, key: str, fingerprint: str) -> dict[str, Any] | None:
+        record = self._table.get(owned_partition(namespace.namespace_id), f"IDEMP#{key}")
+        if record is None or record.get("expires_at", 0) < time.time():
+            return None
+        if record["fingerprint"] != fingerprint:
+            raise Conflict(
+                "This idempotency_key was used with a different request body",
+                code="idempotency_key_reused",
+                details={"idempotency_key": key},
+            )
+        return json.loads(record["response"])
+
+    def _remember(self, namespace: Namespace, key: str, fingerprint: str, response: dict[str, Any]) -> bool:
+        try:
+            self._table.put({
+                "pk": owned_partition(namespace.namespace_id),
+                "sk": f"IDEMP#{key}",
+                "fingerprint": fingerprint,
+                "response": json.dumps(response),
+                "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
+            })
+            return True
+        except DependencyUnavailable:
+            return False
+
+
+def _fingerprint(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,101 @@
+"""Retriever definitions: create, read, list, patch, delete within the caller's namespace (X-Namespace)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openpeek.domain import retrievers as rules
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import Conflict, NotFound
+from openpeek.domain.ids import new_id
+from openpeek.domain.namespace import Namespace
+from openpeek.domain.retrievers import Retriever
+from openpeek.ports import ConditionFailed, DomainEvent, EventBus
+from openpeek.repositories.retrievers import RetrieverNameTaken, RetrieverRepository
+
+PATCH_ATTEMPTS = 16
+_STORED_FIELDS = ("description", "tags", "metadata", "display_config", "budget_limits", "collection_identifiers",
+                  "visibility")
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A retriever named '{name}' exists already in this namespace", code="retriever_name_taken",
+                    details={"retriever_name": name})
+
+
+class RetrieverService:
+    def __init__(self, repository: RetrieverRepository, events: EventBus) -> None:
+        self._repository = repository
+        self._events = events
+
+    def create(self, namespace: Namespace, request: dict[str, Any]) -> Retriever:
+        name = rules.check_name(request["retriever_name"])
+        schema = rules.check_input_schema(request.get("input_schema") or {})
+        stages = rules.check_stages(namespace, request["stages"], schema)
+        now = isoformat(utcnow())
+        retriever = Retriever(
+            retriever_id=new_id("ret"), namespace_id=namespace.namespace_id, retriever_name=name,
+            stages=tuple(stages), input_schema=schema, created_at=now, updated_at=now,
+            **{key: (tuple(request[key]) if key in ("tags", "collection_identifiers") else request[key])
+               for key in _STORED_FIELDS if request.get(key) is not None},
+        )
+        try:
+            self._repository.create(retriever)
+        except RetrieverNameTaken:
+            raise _name_taken(name) from None
+        self._publish("retriever.created", namespace, retriever)
+        return retriever
+
+    def get(self, namespace: Namespace, identifier: str) -> Retriever:
+        found = self._repository.find(namespace.namespace_id, identifier)
+        if found is None:
+            raise NotFound("retriever", identifier)
+        return found
+
+    def list(self, namespace: Namespace, *, search: str | None = None) -> list[Retriever]:
+        found = sorted(self._repository.list(namespace.namespace_id), key=lambda r: (r.created_at, r.retriever_id))
+        if search:
+            needle = search.lower()
+            found = [r for r in found if needle in r.retriever_name.lower() or needle in r.retriever_id.lower()
+                     or needle in (r.description or "").lower()]
+        return found
+
+    def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> Retriever:
+        """Absent or null fields are left alone. Concurrent patches are retried on a fresh read, so none is lost."""
+        for _ in range(PATCH_ATTEMPTS):
+            current = self.get(namespace, identifier)
+            updates: dict[str, Any] = {key: value for key, value in changes.items()
+                                       if value is not None and key in (*_STORED_FIELDS, "retriever_name")}
+            if "retriever_name" in updates:
+                rules.check_name(updates["retriever_name"])
+            schema = current.input_schema
+            if changes.get("input_schema") is not None:
+                schema = rules.check_input_schema(changes["input_schema"])
+                updates["input_schema"] = schema
+            stages = changes.get("stages") if changes.get("stages") is not None else list(current.stages)
+            if changes.get("stages") is not None or "input_schema" in updates:
+                updates["stages"] = rules.check_stages(namespace, stages, schema)
+            updates["updated_at"] = isoformat(utcnow())
+            try:
+                saved = self._repository.save(current.with_changes(updates), current)
+            except RetrieverNameTaken:
+                raise _name_taken(updates["retriever_name"]) from None
+            except ConditionFailed:
+                continue
+            self._publish("retriever.updated", namespace, saved)
+            return saved
+        raise Conflict("The retriever kept changing while this request was applied; try again",
+                       code="concurrent_modification")
+
+    def delete(self, namespace: Namespace, identifier: str) -> Retriever:
+        retriever = self.get(namespace, identifier)
+        self._repository.delete(retriever)
+        self._publish("retriever.deleted", namespace, retriever)
+        return retriever
+
+    def _publish(self, event_type: str, namespace: Namespace, retriever: Retriever) -> None:
+        self._events.publish(DomainEvent(
+            type=event_type, org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"retriever_id": retriever.retriever_id, "retriever_name": retriever.retriever_name},
+            occurred_at=isoformat(utcnow()),
+        ))
