@@ -18,6 +18,7 @@ from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
+from openpeek.services.promotion import PromotionService
 from openpeek.services.retrieval import RetrievalService
 from openpeek.services.retrievers import RetrieverService
 from openpeek.settings import Settings
@@ -38,6 +39,7 @@ class Services:
     documents: DocumentService
     retrievers: RetrieverService
     retrieval: RetrievalService
+    promotion: PromotionService
 
     def close(self) -> None:
         for adapter in (self.vectors, self.table):
@@ -57,9 +59,10 @@ def wire(
     """Services over the given adapters (tests call this with adapters of their choosing)."""
     inference = inference or _inference_registry(settings)
     gateway = InferenceGateway(inference)
+    namespace_repository = NamespaceRepository(table)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
-        NamespaceRepository(table), vectors, blobs, events, is_enterprise=organizations.is_enterprise
+        namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
     )
     return Services(
         settings=settings,
@@ -75,6 +78,7 @@ def wire(
         documents=DocumentService(namespaces, table, vectors, events),
         retrievers=RetrieverService(RetrieverRepository(table), events),
         retrieval=RetrievalService(vectors, gateway),
+        promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
     )
 
 

@@ -34,43 +34,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`openpeek serve` on a free port with an empty data dir; yields (base_url, first-run key)."""
-    data_dir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    key = None
-    deadline = time.monotonic() + 60
-    lines: list[str] = []
-    while time.monotonic() < deadline and key is None:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line)
-        if match:
-            key = match.group(1)
-    assert key, "serve printed no key: " + "".join(lines)
-    base = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base, key, data_dir
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
 def namespaces_api(server):
     base, key, _ = server
     client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))

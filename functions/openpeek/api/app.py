@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
-from openpeek.api.routers import documents, extractors, health, namespaces, retrievers
+from openpeek.api.routers import documents, extractors, health, inference, namespaces, retrievers, standalone
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -20,8 +20,10 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.state.runtime_name = runtime_name
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)
     app.include_router(extractors.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)
+    app.include_router(inference.router)
     return app

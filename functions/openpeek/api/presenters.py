@@ -79,7 +79,7 @@ def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, 
         "vector_inference_map": namespace.vector_inference_map(),
         "dynamic_vector_indexes": namespace.extra.get("dynamic_vector_indexes", False),
         "mode": namespace.mode,
-        "vector_configs": [vector_config_model(config) for config in namespace.vector_configs]
+        "vector_configs": [config.public() for config in namespace.vector_configs]
         or None,
         "qdrant_status": qdrant_status(info),
         "clone_status": None,
@@ -151,10 +151,3 @@ def feature_extractor_model(extractor: FeatureExtractor) -> dict[str, Any]:
         "feature_uri": extractor.feature_uri,
     }
 
-
-def vector_config_model(config) -> dict:
-    """name, dimension, metric as the seeds show them; sparse indexes say so."""
-    model = {"name": config.name, "dimension": config.dimension, "metric": config.metric}
-    if config.sparse:
-        model["type"] = "sparse"
-    return model

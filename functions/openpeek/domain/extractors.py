@@ -5,6 +5,7 @@ queries for it; a namespace's vector_inference_map and vector-store schema are b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,4 +128,18 @@ def resolve_feature(feature: str) -> FeatureExtractor:
             code="feature_not_found",
             details={"feature": feature, "available": sorted(_BY_FEATURE)},
         )
+    return extractor
+
+
+_FEATURE_URI = re.compile(r"^mixpeek://([A-Za-z0-9_]+)@([A-Za-z0-9_.]+)/([A-Za-z0-9_]+)$")
+
+
+def from_feature_uri(uri: str) -> FeatureExtractor | None:
+    """`mixpeek://text_extractor@v1/embedding` → text_extractor v1 (None when no builtin extractor has that output)."""
+    match = _FEATURE_URI.match(uri)
+    if match is None:
+        return None
+    extractor = find(f"{match.group(1)}_{match.group(2)}")
+    if extractor is None or match.group(3) not in (extractor.vector_output, extractor.vector_index_name):
+        return None
     return extractor

@@ -67,6 +67,13 @@ class VectorConfig:
             return VectorIndexSpec(self.name, 0, "dot", sparse=True)
         return VectorIndexSpec(self.name, self.dimension, self.metric)  # type: ignore[arg-type]
 
+    def public(self) -> dict[str, Any]:
+        """As the API shows it (seed 002): name, dimension, metric; sparse indexes say so."""
+        model: dict[str, Any] = {"name": self.name, "dimension": self.dimension, "metric": self.metric}
+        if self.sparse:
+            model["type"] = "sparse"
+        return model
+
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"name": self.name, "dimension": self.dimension, "metric": self.metric}
         if self.inference_service:

@@ -116,13 +116,9 @@ def resolve_feature_uri(namespace: Namespace, uri: Any) -> str:
     indexes = {spec.name: spec for spec in namespace.vector_indexes()}
     if isinstance(uri, str) and uri in indexes:
         return uri
-    if isinstance(uri, str) and uri.startswith("mixpeek://"):
-        match = re.match(r"^mixpeek://([A-Za-z0-9_]+)@([A-Za-z0-9_.]+)/([A-Za-z0-9_]+)$", uri)
-        if match:
-            extractor = extractors.find(f"{match.group(1)}_{match.group(2)}")
-            if extractor is not None and extractor.vector_output == match.group(3) \
-                    and extractor.vector_index_name in indexes:
-                return extractor.vector_index_name
+    extractor = extractors.from_feature_uri(uri) if isinstance(uri, str) else None
+    if extractor is not None and extractor.vector_index_name in indexes:
+        return extractor.vector_index_name
     raise _bad(
         f"feature_uri '{uri}' names no vector index of this namespace; it has: {', '.join(sorted(indexes)) or 'none'}",
         code="unknown_feature_uri", feature_uri=uri, available_indexes=sorted(indexes),

@@ -1,0 +1,58 @@
+"""Standalone (bring-your-own-vector) namespaces and their promotion to managed mode (seed 002)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from openpeek.api.auth import principal, services
+from openpeek.api.fast_json import OrjsonRoute
+from openpeek.api.models.standalone import CreateStandaloneNamespaceRequest, PromoteNamespaceRequest
+from openpeek.domain.errors import BadRequest
+from openpeek.services.organizations import Principal
+
+router = APIRouter(route_class=OrjsonRoute, prefix="/v1/namespaces", tags=["Standalone namespaces"])
+
+
+@router.post("/standalone")
+def create_standalone_namespace(request: Request, body: CreateStandaloneNamespaceRequest,
+                                caller: Principal = Depends(principal)) -> dict:
+    """namespace_id names the namespace (seed 002: "legal-docs" is then both its id and its name)."""
+    if body.storage or body.config:
+        field = "storage" if body.storage else "config"
+        raise BadRequest(f"'{field}' (bring-your-own storage, retention, tiering) is not supported by this "
+                         "deployment; omit it", code="unsupported_field", details={"field": field})
+    create = {"namespace_name": body.namespace_name or body.namespace_id, "namespace_id": body.namespace_id,
+              "mode": "standalone"}
+    if body.vector_configs is not None:
+        create["vector_configs"] = [config.model_dump() for config in body.vector_configs]
+    if body.auto_create_indexes is not None:
+        create["auto_create_indexes"] = body.auto_create_indexes
+    view = services(request).namespaces.create(caller, create)
+    namespace = view.namespace
+    return {
+        "namespace_id": namespace.namespace_id,
+        "namespace_name": namespace.namespace_name,
+        "mode": namespace.mode,
+        "status": "active",
+        "vector_configs": [config.public() for config in namespace.vector_configs],
+        "tiering": "auto",
+        "document_count": view.document_count or 0,
+    }
+
+
+@router.post("/{namespace_id}/promote")
+def promote_namespace(request: Request, namespace_id: str,
+                      body: Optional[PromoteNamespaceRequest] = Body(default=None),
+                      caller: Principal = Depends(principal)) -> dict:
+    changes = body.model_dump(exclude_none=True) if body else {}
+    return services(request).promotion.promote(caller, namespace_id, changes)
+
+
+@router.post("/{namespace_id}/promote/validate")
+def validate_promotion(request: Request, namespace_id: str,
+                       body: Optional[PromoteNamespaceRequest] = Body(default=None),
+                       caller: Principal = Depends(principal)) -> dict:
+    changes = body.model_dump(exclude_none=True) if body else {}
+    return services(request).promotion.validate(caller, namespace_id, changes)
