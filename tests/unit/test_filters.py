@@ -1,0 +1,124 @@
+"""The two filter languages: translation into the store's conditions, refusal of malformed filters, and the Python
+evaluator agreeing with the vector store itself (Qdrant Edge) on the same payloads."""
+
+from __future__ import annotations
+
+import pytest
+
+from openpeek.adapters.qdrant.edge import QdrantEdgeStore
+from openpeek.domain.errors import BadRequest
+from openpeek.domain.filters import matches, needs_python, parse_filter, strip_python_only
+from openpeek.ports import Filter, MatchAny, MatchValue, PayloadIndexSpec, Range, VectorIndexSpec, VectorPoint
+
+PAYLOADS = {
+    "a": {"category": "audio", "price": 10, "tags": ["new", "sale"], "title": "Wireless Headphones",
+          "created": "2026-01-05T00:00:00Z", "_internal": {"metadata": {"source": "crawl"}}},
+    "b": {"category": "video", "price": 25, "tags": ["sale"], "title": "Camera Kit", "created": "2026-03-01T00:00:00Z",
+          "_internal": {"metadata": {"source": "upload"}}},
+    "c": {"category": "audio", "price": 40, "tags": [], "title": "Speaker", "created": "2026-06-01T00:00:00Z",
+          "note": None},
+    "d": {"category": "books", "price": 5.5, "title": "Headphones Buying Guide", "created": "2025-12-31T00:00:00Z"},
+}
+
+CASES = [
+    ({"must": [{"key": "category", "match": {"value": "audio"}}]}, {"a", "c"}),
+    ({"AND": [{"field": "category", "operator": "eq", "value": "audio"}]}, {"a", "c"}),
+    ({"must_not": [{"key": "category", "match": {"value": "audio"}}]}, {"b", "d"}),
+    ({"AND": [{"field": "category", "operator": "ne", "value": "audio"}]}, {"b", "d"}),
+    ({"should": [{"key": "category", "match": {"value": "video"}}, {"key": "price", "range": {"lt": 6}}]}, {"b", "d"}),
+    ({"OR": [{"field": "category", "operator": "eq", "value": "video"},
+             {"field": "price", "operator": "lt", "value": 6}]}, {"b", "d"}),
+    ({"must": [{"key": "price", "range": {"gte": 10, "lte": 25}}]}, {"a", "b"}),
+    ({"AND": [{"field": "price", "operator": "gte", "value": 10}, {"field": "price", "operator": "lte", "value": 25}]},
+     {"a", "b"}),
+    ({"must": [{"key": "category", "match": {"any": ["video", "books"]}}]}, {"b", "d"}),
+    ({"AND": [{"field": "category", "operator": "in", "value": ["video", "books"]}]}, {"b", "d"}),
+    ({"AND": [{"field": "category", "operator": "nin", "value": ["video", "books"]}]}, {"a", "c"}),
+    ({"must": [{"key": "category", "match": {"except": ["video", "books"]}}]}, {"a", "c"}),
+    ({"AND": [{"field": "tags", "operator": "contains", "value": "sale"}]}, {"a", "b"}),
+    ({"must": [{"key": "tags", "match": {"value": "new"}}]}, {"a"}),
+    ({"AND": [{"field": "metadata.source", "operator": "eq", "value": "crawl"}]}, {"a"}),
+    ({"must": [{"key": "created", "range": {"gte": "2026-02-01T00:00:00Z"}}]}, {"b", "c"}),
+    ({"NOT": [{"field": "category", "operator": "eq", "value": "audio"},
+              {"field": "price", "operator": "gt", "value": 20}]}, {"d"}),
+    ({"AND": [{"OR": [{"field": "category", "operator": "eq", "value": "audio"},
+                      {"field": "category", "operator": "eq", "value": "books"}]},
+              {"NOT": [{"field": "price", "operator": "gt", "value": 30}]}]}, {"a", "d"}),
+    ({"must": [{"is_empty": {"key": "tags"}}]}, {"c", "d"}),
+    ({"AND": [{"field": "tags", "operator": "exists", "value": True}]}, {"a", "b"}),
+    ({"must": [{"has_id": ["a", "d"]}]}, {"a", "d"}),
+    ({"AND": [{"field": "price", "operator": "eq", "value": 5.5}]}, {"d"}),
+]
+
+
+def test_both_languages_translate_to_the_same_conditions():
+    assert parse_filter({"must": [{"key": "x", "match": {"value": "y"}}]}) == \
+        parse_filter({"AND": [{"field": "x", "operator": "eq", "value": "y"}]}) == Filter(must=(MatchValue("x", "y"),))
+    assert parse_filter({"AND": [{"field": "p", "operator": "in", "value": [1, 2]}]}) == \
+        Filter(must=(MatchAny("p", (1, 2)),))
+    assert parse_filter({"must": [{"key": "p", "range": {"gt": 1}}]}) == Filter(must=(Range("p", gt=1),))
+    assert parse_filter(None) is None and parse_filter({}) is None
+
+
+@pytest.mark.parametrize("spec, expected", CASES)
+def test_python_evaluator_selects_the_expected_documents(spec, expected):
+    parsed = parse_filter(spec)
+    assert {doc for doc, payload in PAYLOADS.items() if matches(parsed, payload, doc)} == expected
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    store = QdrantEdgeStore(tmp_path_factory.mktemp("edge"))
+    store.create_collection("f", [VectorIndexSpec("v", 2)], [PayloadIndexSpec("category", "keyword"),
+                                                            PayloadIndexSpec("price", "float")])
+    store.upsert("f", [VectorPoint(doc, {"v": [1.0, float(i)]}, {**payload, "document_id": doc})
+                       for i, (doc, payload) in enumerate(PAYLOADS.items())])
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("spec, expected", CASES)
+def test_the_vector_store_agrees_with_the_python_evaluator(edge, spec, expected):
+    points, _ = edge.scroll("f", filter=parse_filter(spec), limit=100)
+    assert {point.id for point in points} == expected
+
+
+@pytest.mark.parametrize("spec, where", [
+    ([], "object"),
+    ({"must": [{"key": "x"}]}, "match"),
+    ({"must": [{"key": "x", "match": {"value": 1.5}}]}, "range"),
+    ({"must": "x"}, "list"),
+    ({"AND": [{"field": "x", "operator": "like", "value": 1}]}, "unknown operator"),
+    ({"AND": [{"field": "x", "operator": "in", "value": "a"}]}, "non-empty list"),
+    ({"AND": [{"field": "x", "operator": "regex", "value": "("}]}, "regular expression"),
+    ({"AND": [{"field": "", "operator": "eq", "value": 1}]}, "field name"),
+    ({"AND": [], "must": []}, "not both"),
+    ({"must": [{"key": "d", "range": {"gt": "yesterday"}}]}, "RFC 3339"),
+    ({"AND": [{"field": "x"}]}, "needs a value"),
+])
+def test_malformed_filters_are_400_naming_the_problem(spec, where):
+    with pytest.raises(BadRequest) as refused:
+        parse_filter(spec)
+    assert refused.value.code == "invalid_filter" and where in refused.value.message
+
+
+def test_deep_or_huge_filters_are_refused():
+    deep: dict = {"field": "x", "operator": "eq", "value": 1}
+    for _ in range(40):
+        deep = {"AND": [deep]}
+    with pytest.raises(BadRequest):
+        parse_filter(deep)
+    with pytest.raises(BadRequest):
+        parse_filter({"OR": [{"field": "x", "operator": "eq", "value": i} for i in range(1000)]})
+
+
+def test_python_only_operators_are_marked_and_stripped_only_where_that_widens():
+    starts = parse_filter({"AND": [{"field": "title", "operator": "starts_with", "value": "Head"},
+                                   {"field": "category", "operator": "eq", "value": "books"}]})
+    assert needs_python(starts)
+    assert strip_python_only(starts) == Filter(must=(MatchValue("category", "books"),))
+    assert {doc for doc, p in PAYLOADS.items() if matches(starts, p, doc)} == {"d"}
+    negated = parse_filter({"NOT": [{"field": "title", "operator": "regex", "value": "^Head"}]})
+    assert strip_python_only(negated) is None  # dropping a negated condition would narrow: search unfiltered
+    ends = parse_filter({"AND": [{"field": "title", "operator": "ends_with", "value": "Kit"}]})
+    assert {doc for doc, p in PAYLOADS.items() if matches(ends, p, doc)} == {"b"}
