@@ -159,3 +159,23 @@ def test_high_level_client_standalone_and_promote(server):
         {"name": "image_embedding", "dimension": 512, "metric": "cosine"}])
     assert promoted["mode"] == "managed"
     assert [c["name"] for c in promoted["vector_configs"]] == ["text_embedding", "image_embedding"]
+
+
+def test_retriever_read_list_and_delete_parse_in_the_sdk(api_client, server):
+    base, key, _ = server
+    mixpeek.BYODocumentsApi(api_client).create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
+        namespace_id="sdk-retrievers", vector_configs=[{"name": "emb", "dimension": 3}]))
+    config = mixpeek.Configuration(host=base, access_token=key)
+    config.api_key["NamespaceHeader"] = "sdk-retrievers"
+    retrievers_api = mixpeek.RetrieversApi(mixpeek.ApiClient(config))
+    body = _retriever_body("listed", "vector")
+    body["stages"][0]["config"]["parameters"]["searches"][0]["feature_uri"] = "emb"
+    created = retrievers_api.create_retriever(CreateRetrieverRequest.from_dict(body))
+    fetched = retrievers_api.get_retriever(created.retriever_id)
+    assert fetched.retriever_name == "listed" and fetched.stages[0].parameters["final_top_k"] == 3
+    listed = retrievers_api.list_retrievers()
+    assert [r.retriever_id for r in listed.results] == [created.retriever_id] and listed.total == 1
+    retrievers_api.delete_retriever(created.retriever_id)
+    with pytest.raises(ApiException) as gone:
+        retrievers_api.get_retriever(created.retriever_id)
+    assert gone.value.status == 404
