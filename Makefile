@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
-EXTRAS ?= local,embed,dev
+EXTRAS ?= local,embed,dev,cdk
+ENVIRONMENTS := dev staging prod
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv bench synth clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,5 +26,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# The CloudFormation templates of every environment, one folder each (cdk.out/<env>). Lambda bundling is skipped, so
+# this needs no network; `cdk deploy` bundles for real. BUNDLE=1 bundles here too (pip, registry access).
+synth: $(STAMP)
+	@for env in $(ENVIRONMENTS); do \
+	  echo "synth $$env -> cdk.out/$$env"; \
+	  rm -rf cdk.out/$$env; \
+	  OPENPEEK_ENV=$$env CDK_OUTDIR=cdk.out/$$env \
+	  CDK_CONTEXT_JSON='$(if $(BUNDLE),{},{"aws:cdk:bundling-stacks":[]})' $(BIN)/python app.py || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) .openpeek .pytest_cache
+	rm -rf $(VENV) .openpeek .pytest_cache cdk.out

@@ -49,42 +49,40 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _organizations(data_dir: str | None):
+    """Keys live in the table alone: with OPENPEEK_RUNTIME=aws and OPENPEEK_TABLE_NAME this is the deployed table."""
+    from openpeek.runtime import build_organizations
+
+    return build_organizations(_settings(data_dir))
+
+
 def keys_create(args: argparse.Namespace) -> int:
-    services = _services(args.data_dir)
-    try:
-        org = services.organizations.ensure_org(args.org, enterprise=args.enterprise)
-        issued = services.organizations.issue_key(org["org_id"], name=args.name)
-    finally:
-        services.close()
+    organizations = _organizations(args.data_dir)
+    org = organizations.ensure_org(args.org, enterprise=args.enterprise)
+    issued = organizations.issue_key(org["org_id"], name=args.name)
     print(issued.plain_key)
     return 0
 
 
 def keys_list(args: argparse.Namespace) -> int:
-    services = _services(args.data_dir)
-    try:
-        org = services.organizations.find_org(args.org)
-        if org is None:
-            print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
-            return 1
-        for key in services.organizations.list_keys(org["org_id"]):
-            state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
-            print(f"{key['key_id']}\t{key['prefix']}…\t{key['name']}\t{key['created_at']}\t{state}")
-    finally:
-        services.close()
+    organizations = _organizations(args.data_dir)
+    org = organizations.find_org(args.org)
+    if org is None:
+        print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
+        return 1
+    for key in organizations.list_keys(org["org_id"]):
+        state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
+        print(f"{key['key_id']}\t{key['prefix']}…\t{key['name']}\t{key['created_at']}\t{state}")
     return 0
 
 
 def keys_revoke(args: argparse.Namespace) -> int:
-    services = _services(args.data_dir)
-    try:
-        org = services.organizations.find_org(args.org)
-        if org is None:
-            print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
-            return 1
-        services.organizations.revoke_key(org["org_id"], args.key_id)
-    finally:
-        services.close()
+    organizations = _organizations(args.data_dir)
+    org = organizations.find_org(args.org)
+    if org is None:
+        print(f"openpeek: no organisation named '{args.org}'", file=sys.stderr)
+        return 1
+    organizations.revoke_key(org["org_id"], args.key_id)
     print(f"revoked {args.key_id}")
     return 0
 

@@ -82,6 +82,11 @@ class Table(Protocol):
         """All or nothing (at most 100 operations, each key at most once). Raises ConditionFailed if any condition
         fails, and then nothing was written."""
 
+    def query_index(self, index: str, pk: str, *, sk_below: str | None = None, limit: int | None = None) -> list[Item]:
+        """Items of a secondary index (`gsi1`: keyed by the string attributes `gsi1pk`/`gsi1sk`) whose index key is
+        `pk` and whose index sort key is below `sk_below`, ordered by that sort key. Items without both index keys are
+        not in the index. Eventually consistent on DynamoDB: re-read an item by its key before acting on it."""
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # VectorStore: a collection per namespace, named vectors per vector index

@@ -14,6 +14,7 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.services.documents import DocumentService
+from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
@@ -40,6 +41,7 @@ class Services:
     retrievers: RetrieverService
     retrieval: RetrievalService
     promotion: PromotionService
+    expiry: ExpiryReaper
 
     def close(self) -> None:
         for adapter in (self.vectors, self.table):
@@ -79,6 +81,7 @@ def wire(
         retrievers=RetrieverService(RetrieverRepository(table), events),
         retrieval=RetrievalService(vectors, gateway),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
+        expiry=ExpiryReaper(namespaces, namespace_repository, events),
     )
 
 
@@ -92,20 +95,17 @@ def build_services(settings: Settings | None = None) -> Services:
 def _embedded(settings: Settings) -> Services:
     from openpeek.adapters.local.event_bus import InProcessEventBus
     from openpeek.adapters.local.folder_blobs import FolderBlobStore
-    from openpeek.adapters.local.sqlite_table import SqliteTable
 
     root = settings.data_dir
-    root.mkdir(parents=True, exist_ok=True)
-    table = SqliteTable(root / "openpeek.db")
+    table = build_table(settings)
     vectors = _vector_store(settings, default_edge_root=str(root / "vectors"))
     return wire(settings, table, vectors, FolderBlobStore(root / "blobs"), InProcessEventBus())
 
 
 def _aws(settings: Settings) -> Services:
-    from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
     from openpeek.adapters.aws.s3_blobs import S3BlobStore
 
-    table = DynamoDbTable(settings.table_name)
+    table = build_table(settings)
     if not settings.bucket_name:
         raise RuntimeError("OPENPEEK_BUCKET_NAME is required for the aws runtime")
     blobs = S3BlobStore(settings.bucket_name, settings.bucket_prefix)
@@ -118,6 +118,23 @@ def _aws(settings: Settings) -> Services:
 
         events = InProcessEventBus()
     return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events)
+
+
+def build_table(settings: Settings) -> Table:
+    if settings.runtime == "embedded":
+        from openpeek.adapters.local.sqlite_table import SqliteTable
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteTable(settings.data_dir / "openpeek.db")
+    from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
+
+    return DynamoDbTable(settings.table_name)
+
+
+def build_organizations(settings: Settings) -> OrganizationService:
+    """Key administration (`openpeek keys`) needs the table alone, so it runs from a laptop against a deployed table
+    (OPENPEEK_RUNTIME=aws, OPENPEEK_TABLE_NAME) with no route to Qdrant and no bucket name."""
+    return OrganizationService(OrganizationRepository(build_table(settings)))
 
 
 def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorStore:

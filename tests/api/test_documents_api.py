@@ -182,3 +182,66 @@ def test_managed_namespaces_take_upserts_on_their_extractor_index(client, tenant
 def test_a_document_without_vectors_is_stored_but_reported_unsearchable(client, tenant, standalone):
     response = upsert(client, tenant, [{"document_id": "bare", "payload": {"x": 1}}])
     assert response.status_code == 200 and response.json()["unsearchable_document_ids"] == ["bare"]
+
+
+def test_overlong_document_id_is_400_naming_its_place(client, tenant, standalone):
+    response = upsert(client, tenant, [doc("a"), doc("x" * 513)])
+    assert response.status_code == 400 and response.json()["error"]["details"]["index"] == 1
+    assert upsert(client, tenant, [doc("")]).status_code == 400
+    assert count(client, tenant) == 0
+
+
+def test_idempotency_record_lives_in_the_namespace_partition_and_goes_with_it(client, services, tenant, standalone):
+    import time
+
+    upsert(client, tenant, [doc("a")], options={"idempotency_key": "load-7"})
+    pk = f"NS#{standalone['namespace_id']}"
+    record = services.table.get(pk, "IDEMP#load-7")
+    assert record is not None and 23 * 3600 < record["expires_at"] - time.time() <= 24 * 3600
+    assert client.delete("/v1/namespaces/legal-docs", headers=tenant.headers).status_code == 200
+    assert services.table.get(pk, "IDEMP#load-7") is None
+
+
+def test_the_same_key_in_another_namespace_is_a_different_key(client, tenant, standalone):
+    client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
+        "namespace_id": "other-docs", "vector_configs": [{"name": "dense", "dimension": DIM}]})
+    options = {"options": {"idempotency_key": "k"}}
+    assert upsert(client, tenant, [doc("a")], **options).status_code == 200
+    assert upsert(client, tenant, [doc("b")], namespace="other-docs", **options).status_code == 200
+    assert count(client, tenant, "other-docs") == 1
+
+
+def test_a_rejected_request_is_not_remembered_under_its_key(client, tenant, standalone):
+    options = {"options": {"idempotency_key": "k"}}
+    assert upsert(client, tenant, [doc("a", (1.0,))], **options).status_code == 400
+    assert upsert(client, tenant, [doc("a")], **options).status_code == 200
+    assert count(client, tenant) == 1
+
+
+def test_write_token_and_consistency_are_reported(client, tenant, standalone):
+    plain = upsert(client, tenant, [doc("a")]).json()
+    assert "write_token" not in plain and plain["consistency"]["write_token_available"] is False
+    with_token = upsert(client, tenant, [doc("b")], options={"write_token": True}).json()
+    assert with_token["write_token"] and with_token["consistency"]["write_token_available"] is True
+
+
+def test_documents_without_a_collection_get_the_namespace_default_one(client, tenant, standalone):
+    upsert(client, tenant, [doc("a")])
+    got = client.get("/v1/namespaces/legal-docs/documents/a", headers=tenant.headers).json()
+    assert got["collection_id"] == "col_default"
+    headers = {**tenant.headers, "X-Namespace": "legal-docs"}
+    assert client.get("/v1/documents/a", headers=headers).json()["collection_id"] == "col_default"
+
+
+def test_source_type_outside_the_sdk_enum_is_422(client, tenant, standalone):
+    response = upsert(client, tenant, [doc("a", source_type="somewhere")])
+    assert response.status_code == 422 and count(client, tenant) == 0
+    assert upsert(client, tenant, [doc("b", source_type="bucket", source_object_id="obj_1")]).status_code == 200
+
+
+def test_namespace_responses_count_upserted_documents(client, tenant, standalone):
+    upsert(client, tenant, [doc(f"d{i}") for i in range(5)])
+    shown = client.get("/v1/namespaces/legal-docs", headers=tenant.headers).json()
+    assert shown["document_count"] == 5
+    assert shown["qdrant_status"]["points_count"] == 5
+    assert {"name": "keywords", "dimension": 0, "metric": "dot", "type": "sparse"} in shown["vector_configs"]

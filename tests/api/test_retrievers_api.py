@@ -254,3 +254,126 @@ def test_unsupported_execute_options_are_refused_clearly(client, ns):
     retriever = create(client, ns, [search_stage()]).json()
     response = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)}, stream=True)
     assert response.status_code == 400 and response.json()["error"]["details"]["field"] == "stream"
+
+
+def test_dynamic_values_of_seed_004_read_the_execution_request(client, ns):
+    dynamic = {"type": "dynamic", "field": "inputs.wanted_category"}
+    retriever = create(client, ns, [search_stage({"AND": [{"field": "category", "operator": "eq", "value": dynamic}]},
+                                                 top_k=8)],
+                       input_schema={**VECTOR_INPUT, "wanted_category": {"type": "string", "default": "video"}}).json()
+    assert ids(execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)})) == ["d1", "d3", "d5", "d7"]
+    audio = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0), "wanted_category": "audio"})
+    assert ids(audio) == ["d0", "d2", "d4", "d6"]
+    # A dynamic value naming an input the schema lacks is refused at create; one naming nothing at run time is 400.
+    undeclared = create(client, ns, [search_stage({"AND": [{"field": "category", "operator": "eq",
+                                                            "value": {"type": "dynamic", "field": "inputs.nope"}}]})],
+                        name="undeclared")
+    assert undeclared.status_code == 400 and undeclared.json()["error"]["code"] == "unknown_input"
+    from_filters = create(client, ns, [search_stage({"AND": [{"field": "category", "operator": "eq", "value": {
+        "type": "dynamic", "field": "filters.AND[0].value"}}]})], name="from-filters").json()
+    nothing = execute(client, ns, from_filters["retriever_id"], {"query_vector": vec(0)})
+    assert nothing.status_code == 400 and nothing.json()["error"]["details"]["path"] == "filters.AND[0].value"
+
+
+def test_metadata_keys_filter_the_callers_metadata(client, ns):
+    client.post("/v1/namespaces/shop/documents/upsert", headers=ns, json={"documents": [
+        {"document_id": "m1", "vectors": {"emb": vec(1), "alt": vec(1)}, "metadata": {"lang": "fr"}},
+        {"document_id": "m2", "vectors": {"emb": vec(2), "alt": vec(2)}, "metadata": {"lang": "en"}}]})
+    french = {"must": [{"key": "metadata.lang", "match": {"value": "fr"}}]}
+    retriever = create(client, ns, [search_stage(french)]).json()
+    response = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)})
+    assert ids(response) == ["m1"]
+    assert response.json()["documents"][0]["metadata"] == {"lang": "fr"}
+    assert "_internal" not in response.json()["documents"][0]
+
+
+def test_score_thresholds_drop_weak_hits(client, ns):
+    retriever = create(client, ns, [search_stage(top_k=8, score_threshold=math.cos(math.radians(25)))]).json()
+    assert ids(execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)})) == ["d0", "d1", "d2"]
+    assert create(client, ns, [search_stage(score_threshold="high")], name="bad").status_code == 400
+
+
+def test_templated_values_of_the_wrong_kind_are_400_at_execute(client, ns):
+    retriever = create(client, ns, [
+        search_stage(top_k="{{INPUT.k}}"),
+        {"stage_name": "order", "config": {"stage_id": "sort", "parameters": {"field": "price",
+                                                                              "direction": "{{INPUT.direction}}"}}},
+        {"stage_name": "cut", "config": {"stage_id": "limit", "parameters": {"limit": "{{INPUT.k}}"}}},
+    ], input_schema={**VECTOR_INPUT, "k": {"type": "number", "default": 3},
+                     "direction": {"type": "string", "default": "asc"}}).json()
+    assert ids(execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)})) == ["d0", "d1", "d2"]
+    fractional = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0), "k": 2.5})
+    assert fractional.status_code == 400 and "top_k" in fractional.json()["error"]["message"]
+    sideways = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0), "direction": "sideways"})
+    assert sideways.status_code == 400 and "direction" in sideways.json()["error"]["message"]
+
+
+def test_pagination_other_than_offset_or_cursor_is_refused(client, ns):
+    retriever = create(client, ns, [search_stage()]).json()
+    scroll = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)},
+                     pagination={"method": "scroll", "limit": 5})
+    assert scroll.status_code == 400 and scroll.json()["error"]["code"] == "invalid_pagination"
+    mixed = execute(client, ns, retriever["retriever_id"], {"query_vector": vec(0)},
+                    pagination={"method": "offset", "limit": 5})
+    assert mixed.status_code == 400 and "limit" in mixed.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("stage", [
+    {"stage_name": "s", "config": {"stage_id": ["feature_search"], "parameters": {}}},
+    {"stage_name": "s", "config": {"stage_id": "feature_search", "parameters": {"searches": [
+        {"feature_uri": "emb", "query": {"input_mode": ["vector"], "value": [1, 0, 0]}}]}}},
+    {"stage_name": "s", "config": {"stage_id": "feature_search", "parameters": {"searches": [
+        {"feature_uri": {"name": "emb"}, "query": {"value": [1, 0, 0]}}]}}},
+    {"stage_name": "s", "config": {"stage_id": "feature_search", "parameters": "searches"}},
+    {"stage_name": "s", "config": {"stage_id": "sort", "parameters": {"sort_by": [{"field": 1}]}}},
+    {"stage_name": "s", "config": {"stage_id": "limit", "parameters": {"limit": {"n": 1}}}},
+    {"stage_name": "s", "config": {"stage_id": "attribute_filter", "parameters": {"filters": [1]}}},
+])
+def test_malformed_stage_definitions_are_400_never_500(client, ns, stage):
+    response = create(client, ns, [stage])
+    assert response.status_code == 400, response.text
+
+
+def test_concurrent_patches_are_all_applied(client, ns):
+    from concurrent.futures import ThreadPoolExecutor
+
+    created = create(client, ns, [search_stage()]).json()
+
+    def tag(n: int) -> int:
+        return client.patch(f"/v1/retrievers/{created['retriever_id']}", headers=ns,
+                            json={"description": f"edit {n}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(tag, range(16))) == {200}
+    # Every patch was applied on top of the one before it: none was lost to a stale read.
+    assert client.get(f"/v1/retrievers/{created['retriever_id']}", headers=ns).json()["version"] == 17
+
+
+def test_renaming_onto_a_taken_name_is_409_and_changes_nothing(client, ns):
+    first = create(client, ns, [search_stage()], name="first").json()
+    create(client, ns, [search_stage()], name="second")
+    clash = client.patch(f"/v1/retrievers/{first['retriever_id']}", headers=ns,
+                         json={"retriever_name": "second", "description": "x"})
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "retriever_name_taken"
+    kept = client.get(f"/v1/retrievers/{first['retriever_id']}", headers=ns).json()
+    assert kept["retriever_name"] == "first" and kept["description"] is None and kept["version"] == 1
+    assert client.get("/v1/retrievers/first", headers=ns).status_code == 200
+
+
+def test_listing_searches_filters_sorts_and_pages(client, ns):
+    for name, description in (("alpha", "fast"), ("beta", "slow"), ("gamma", "fast and wide")):
+        client.post("/v1/retrievers", headers=ns, json={
+            "retriever_name": name, "description": description, "input_schema": VECTOR_INPUT,
+            "stages": [search_stage()], "tags": [description.split()[0]]})
+    listed = client.post("/v1/retrievers/list", headers=ns, json={
+        "filters": {"AND": [{"field": "tags", "operator": "contains", "value": "fast"}]},
+        "sort": {"field": "retriever_name", "direction": "desc"}}).json()
+    assert [r["retriever_name"] for r in listed["results"]] == ["gamma", "alpha"] and listed["total"] == 2
+    assert [r["retriever_name"] for r in client.post("/v1/retrievers/list", headers=ns,
+                                                     json={"search": "WIDE"}).json()["results"]] == ["gamma"]
+    assert client.post("/v1/retrievers/list", headers=ns,
+                       json={"search": "WIDE", "case_sensitive": True}).json()["results"] == []
+    page = client.get("/v1/retrievers", headers=ns, params={"page_size": 2, "page": 2}).json()
+    assert [r["retriever_name"] for r in page["results"]] == ["gamma"] and page["pagination"]["total_pages"] == 2
+    bad_sort = client.post("/v1/retrievers/list", headers=ns, json={"sort": {"field": "x", "direction": "up"}})
+    assert bad_sort.status_code == 400

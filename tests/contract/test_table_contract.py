@@ -34,6 +34,19 @@ def _create_dynamodb_table(client: Any, name: str) -> None:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "gsi1pk", "AttributeType": "S"},
+            {"AttributeName": "gsi1sk", "AttributeType": "S"},
+        ],
+        # The deployed table's index (stacks/data.py): query_index reads it.
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -645,6 +658,65 @@ def test_sqlite_file_that_is_not_a_database_is_reported_as_unavailable(tmp_path:
 
     with pytest.raises(DependencyUnavailable):
         SqliteTable(path)
+
+
+# -- secondary index ---------------------------------------------------------------------------------------------------
+
+
+def _put_indexed(table: Table, sk: str, gsi1pk: Any, gsi1sk: Any) -> None:
+    table.put({"pk": ORG, "sk": sk, "gsi1pk": gsi1pk, "gsi1sk": gsi1sk, "n": sk})
+
+
+def test_query_index_returns_the_index_partition_in_index_sort_key_order(table: Table) -> None:
+    _put_indexed(table, "NS#c", "NSEXP", "2030-01-01T00:00:00.000Z#c")
+    _put_indexed(table, "NS#a", "NSEXP", "2020-01-01T00:00:00.000Z#a")
+    _put_indexed(table, "NS#b", "NSEXP", "2025-01-01T00:00:00.000Z#b")
+    _put_indexed(table, "NS#other", "OTHER", "2000-01-01T00:00:00.000Z#o")
+
+    items = table.query_index("gsi1", "NSEXP")
+
+    assert sks(items) == ["NS#a", "NS#b", "NS#c"]
+    expected = {"pk": ORG, "sk": "NS#a", "gsi1pk": "NSEXP", "gsi1sk": "2020-01-01T00:00:00.000Z#a", "n": "NS#a"}
+    assert_identical(items[0], expected)
+
+
+def test_query_index_below_a_sort_key_and_with_a_limit(table: Table) -> None:
+    for year in ("2020", "2021", "2022", "2023"):
+        _put_indexed(table, f"NS#{year}", "NSEXP", f"{year}-06-01T00:00:00.000Z#{year}")
+
+    assert sks(table.query_index("gsi1", "NSEXP", sk_below="2022-06-01T00:00:00.000Z")) == ["NS#2020", "NS#2021"]
+    assert sks(table.query_index("gsi1", "NSEXP", sk_below="2022-06-01T00:00:00.000Z#2022~")) == [
+        "NS#2020",
+        "NS#2021",
+        "NS#2022",
+    ]
+    assert sks(table.query_index("gsi1", "NSEXP", limit=3)) == ["NS#2020", "NS#2021", "NS#2022"]
+    assert table.query_index("gsi1", "NSEXP", limit=0) == []
+
+
+def test_query_index_leaves_out_items_without_string_index_keys(table: Table) -> None:
+    _put_indexed(table, "NS#kept", "NSEXP", "2020")
+    _put_indexed(table, "NS#empty", "NSEXP", "")
+    _put_indexed(table, "NS#number", "NSEXP", 5)
+    table.put({"pk": ORG, "sk": "NS#no-sort-key", "gsi1pk": "NSEXP"})
+    table.put({"pk": ORG, "sk": "NS#plain"})
+
+    assert sks(table.query_index("gsi1", "NSEXP")) == ["NS#kept"]
+
+
+def test_query_index_follows_deletes_and_updates(table: Table) -> None:
+    _put_indexed(table, "NS#a", "NSEXP", "2020")
+    _put_indexed(table, "NS#b", "NSEXP", "2021")
+    table.delete(ORG, "NS#a")
+    table.put({"pk": ORG, "sk": "NS#b"})  # the expiry was removed: the item leaves the index
+
+    assert table.query_index("gsi1", "NSEXP") == []
+
+
+@pytest.mark.parametrize("index", ["", "gsi", "gsi1; DROP TABLE items", "GSI1", "lsi1"])
+def test_query_index_refuses_an_index_name_outside_the_convention(table: Table, index: str) -> None:
+    with pytest.raises(ValueError):
+        table.query_index(index, "NSEXP")
 
 
 # -- DynamoDB only ---------------------------------------------------------------------------------------------------

@@ -7,8 +7,20 @@ import pytest
 
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.domain.errors import BadRequest
-from openpeek.domain.filters import matches, needs_python, parse_filter, strip_python_only
-from openpeek.ports import Filter, MatchAny, MatchValue, PayloadIndexSpec, Range, VectorIndexSpec, VectorPoint
+from openpeek.domain.filters import PythonOnly, matches, needs_python, parse_filter, strip_python_only
+from openpeek.ports import (
+    DatetimeRange,
+    Filter,
+    IsEmpty,
+    IsNull,
+    MatchAny,
+    MatchText,
+    MatchValue,
+    PayloadIndexSpec,
+    Range,
+    VectorIndexSpec,
+    VectorPoint,
+)
 
 PAYLOADS = {
     "a": {"category": "audio", "price": 10, "tags": ["new", "sale"], "title": "Wireless Headphones",
@@ -48,6 +60,30 @@ CASES = [
     ({"AND": [{"field": "tags", "operator": "exists", "value": True}]}, {"a", "b"}),
     ({"must": [{"has_id": ["a", "d"]}]}, {"a", "d"}),
     ({"AND": [{"field": "price", "operator": "eq", "value": 5.5}]}, {"d"}),
+    ({"AND": [{"field": "price", "operator": "gt", "value": 10}]}, {"b", "c"}),
+    ({"AND": [{"field": "price", "operator": "lt", "value": 10}]}, {"d"}),
+    ({"AND": [{"field": "created", "operator": "lt", "value": "2026-01-05T00:00:00Z"}]}, {"d"}),
+    ({"AND": [{"field": "title", "operator": "contains", "value": "headphones"}]}, {"a", "d"}),
+    ({"AND": [{"field": "title", "operator": "contains", "value": "Head"}]}, set()),  # words, not fragments
+    ({"AND": [{"field": "title", "operator": "phrase", "value": "guide buying"}]}, {"d"}),
+    ({"AND": [{"field": "title", "operator": "text", "value": "Kit"}]}, {"b"}),
+    ({"must": [{"key": "title", "match": {"text": "SPEAKER"}}]}, {"c"}),
+    ({"must": [{"key": "title", "match": {"text": "Speak"}}]}, set()),
+    ({"AND": [{"field": "tags", "operator": "exists", "value": False}]}, {"c", "d"}),
+    ({"AND": [{"field": "note", "operator": "is_null", "value": True}]}, {"c"}),
+    ({"must": [{"is_null": {"key": "note"}}]}, {"c"}),
+    ({"AND": [{"field": "note", "operator": "is_null", "value": False}]}, {"a", "b", "d"}),
+    ({"AND": [{"field": "metadata.source", "operator": "in", "value": ["crawl", "upload"]}]}, {"a", "b"}),
+    ({"must": [{"key": "metadata.source", "match": {"value": "upload"}}]}, {"b"}),
+    ({"AND": [{"field": "missing", "operator": "ne", "value": "x"}]}, {"a", "b", "c", "d"}),
+    # The two languages nest inside each other.
+    ({"must": [{"OR": [{"field": "price", "operator": "lt", "value": 6},
+                       {"field": "price", "operator": "gt", "value": 30}]}],
+      "must_not": [{"key": "category", "match": {"value": "books"}}]}, {"c"}),
+    ({"AND": [{"should": [{"key": "category", "match": {"value": "video"}}, {"key": "price", "range": {"lte": 5.5}}]}]},
+     {"b", "d"}),
+    ({"OR": [{"field": "category", "operator": "eq", "value": "audio"}], "NOT": [{"field": "price", "operator": "eq",
+                                                                                  "value": 40}]}, {"a"}),
 ]
 
 
@@ -58,6 +94,55 @@ def test_both_languages_translate_to_the_same_conditions():
         Filter(must=(MatchAny("p", (1, 2)),))
     assert parse_filter({"must": [{"key": "p", "range": {"gt": 1}}]}) == Filter(must=(Range("p", gt=1),))
     assert parse_filter(None) is None and parse_filter({}) is None
+
+
+SEED_004_OPERATORS = ["eq", "ne", "gt", "lt", "gte", "lte", "in", "nin", "contains", "starts_with", "ends_with",
+                      "regex", "exists", "is_null", "text", "phrase"]
+
+
+@pytest.mark.parametrize("operator, value, expected", [
+    ("eq", "a", MatchValue("f", "a")),
+    ("ne", "a", Filter(must_not=(MatchValue("f", "a"),))),
+    ("gt", 1, Range("f", gt=1)),
+    ("lt", 1, Range("f", lt=1)),
+    ("gte", 1.5, Range("f", gte=1.5)),
+    ("lte", "2026-01-01T00:00:00Z", DatetimeRange("f", lte="2026-01-01T00:00:00Z")),
+    ("in", ["a", "b"], MatchAny("f", ("a", "b"))),
+    ("nin", [1, 2], Filter(must_not=(MatchAny("f", (1, 2)),))),
+    ("contains", 3, MatchValue("f", 3)),
+    ("contains", "word", Filter(should=(MatchValue("f", "word"), MatchText("f", "word")))),
+    ("starts_with", "ab", PythonOnly("f", "starts_with", "ab")),
+    ("ends_with", "yz", PythonOnly("f", "ends_with", "yz")),
+    ("regex", "^a.*z$", PythonOnly("f", "regex", "^a.*z$")),
+    ("exists", True, Filter(must_not=(IsEmpty("f"),))),
+    ("exists", False, IsEmpty("f")),
+    ("is_null", True, IsNull("f")),
+    ("is_null", False, Filter(must_not=(IsNull("f"),))),
+    ("text", "two words", MatchText("f", "two words")),
+    ("phrase", "two words", MatchText("f", "two words")),
+])
+def test_every_filter_operator_of_seed_004_translates(operator, value, expected):
+    assert parse_filter({"AND": [{"field": "f", "operator": operator, "value": value}]}) == Filter(must=(expected,))
+
+
+def test_the_operator_list_is_seed_004s():
+    from openpeek.domain.filters import OPERATORS
+    assert sorted(OPERATORS) == sorted(SEED_004_OPERATORS)
+
+
+def test_shapes_around_the_conditions():
+    # metadata.x lives under _internal.metadata (the payload contract); a lone condition is a filter of one;
+    # the operator defaults to eq (FilterCondition's default); OR and NOT map to should and must_not.
+    assert parse_filter({"field": "metadata.lang", "value": "en"}) == \
+        Filter(must=(MatchValue("_internal.metadata.lang", "en"),))
+    assert parse_filter({"key": "metadata.lang", "match": {"any": ["en", "fr"]}}) == \
+        Filter(must=(MatchAny("_internal.metadata.lang", ("en", "fr")),))
+    assert parse_filter({"OR": [{"field": "a", "value": 1}], "NOT": [{"field": "b", "value": 2}]}) == \
+        Filter(should=(MatchValue("a", 1),), must_not=(MatchValue("b", 2),))
+    assert parse_filter({"must": [{"must_not": [{"key": "a", "match": {"value": True}}]}]}) == \
+        Filter(must=(Filter(must_not=(MatchValue("a", True),)),))
+    assert parse_filter({"must": [{"is_null": {"key": "a"}}, {"is_empty": {"key": "b"}}]}) == \
+        Filter(must=(IsNull("a"), IsEmpty("b")))
 
 
 @pytest.mark.parametrize("spec, expected", CASES)
@@ -95,6 +180,15 @@ def test_the_vector_store_agrees_with_the_python_evaluator(edge, spec, expected)
     ({"AND": [], "must": []}, "not both"),
     ({"must": [{"key": "d", "range": {"gt": "yesterday"}}]}, "RFC 3339"),
     ({"AND": [{"field": "x"}]}, "needs a value"),
+    ({"AND": [{"field": "x", "operator": "eq", "value": {"a": 1}}]}, "strings, integers or booleans"),
+    ({"AND": [{"field": "x", "operator": "exists", "value": "yes"}]}, "true or false"),
+    ({"AND": [{"field": "x", "operator": "text", "value": ""}]}, "non-empty string"),
+    ({"AND": [{"field": "x", "operator": "gt", "value": [1]}]}, "number"),
+    ({"AND": [{"field": "x", "operator": "eq", "value": 1, "extra": 2}]}, "unknown keys"),
+    ({"must": [{"key": "x", "range": {"between": [1, 2]}}]}, "gt, gte, lt and lte"),
+    ({"must": [{"key": "x", "match": {"value": 1, "any": [1]}}]}, "exactly one"),
+    ({"must": [{"has_id": "a"}]}, "has_id"),
+    ({"must": [{"nonsense": 1}]}, "needs 'field'"),
 ])
 def test_malformed_filters_are_400_naming_the_problem(spec, where):
     with pytest.raises(BadRequest) as refused:

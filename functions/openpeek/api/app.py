@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
-from openpeek.api.routers import documents, extractors, health, inference, namespaces, retrievers, standalone
+from openpeek.api.routers import (documents, extractors, health, inference, namespaces, promotion, retrievers,
+                                  standalone)
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(health.router)
     app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)
+    app.include_router(promotion.router)
     app.include_router(extractors.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)

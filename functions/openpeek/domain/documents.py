@@ -9,6 +9,7 @@ as the SDK's BYOUpsertResponse.dropped_payload_fields documents.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from openpeek.domain.namespace import Namespace
 from openpeek.ports import SparseVector, VectorIndexSpec, VectorPoint
 
 MAX_DOCUMENTS_PER_UPSERT = 1000
+DEFAULT_COLLECTION_ID = "col_default"
+"""The namespace-level collection a document belongs to when the upsert names none (the SDK's BYOUpsertRequest):
+a document always has a collection_id, which the SDK's DocumentResponse requires."""
 MAX_DOCUMENT_ID_LENGTH = 512
 INTERNAL = "_internal"
 LINEAGE_FIELDS = (
@@ -40,10 +44,12 @@ class CheckedDocument:
 
 
 def _reject(message: str, position: int, document_id: Any, **details: Any) -> BadRequest:
+    long = isinstance(document_id, str) and len(document_id) > 80
+    shown = document_id[:80] + "…" if long else document_id  # an overlong id is itself the error: shorten it
     return BadRequest(
-        f"documents[{position}] ({document_id!r}): {message}",
+        f"documents[{position}] ({shown!r}): {message}",
         code="invalid_document",
-        details={"index": position, "document_id": document_id, **details},
+        details={"index": position, "document_id": shown, **details},
     )
 
 
@@ -62,8 +68,8 @@ def check_batch(namespace: Namespace, documents: list[dict[str, Any]]) -> list[C
     seen: set[str] = set()
     checked = []
     for position, document in enumerate(documents):
-        document_id = document["document_id"]
-        if not document_id.strip() or len(document_id) > MAX_DOCUMENT_ID_LENGTH:
+        document_id = document.get("document_id")
+        if not isinstance(document_id, str) or not document_id.strip() or len(document_id) > MAX_DOCUMENT_ID_LENGTH:
             raise _reject(f"document_id must be 1-{MAX_DOCUMENT_ID_LENGTH} characters, not blank", position,
                           document_id)
         if document_id in seen:
@@ -88,6 +94,26 @@ def _check_vector(indexes: dict[str, VectorIndexSpec], name: str, value: Any, po
         )
     if spec.sparse:
         return check_sparse(name, value, position, document_id)
+    if type(value) is list and len(value) == spec.dimension and _plainly_valid(value, spec.metric):
+        return value
+    return _explain_dense(spec, name, value, position, document_id)
+
+
+def _plainly_valid(vector: list, metric: str) -> bool:
+    """The common case, vouched for in C loops (a few microseconds for 384 numbers, against ~30 for numpy): sum()
+    raises on anything that is not a number and carries NaN or infinity through, and any() finds a non-zero entry.
+    False means "look closer", never "invalid": a finite vector whose sum overflows goes to the precise check too."""
+    try:
+        total = sum(vector)
+        finite = math.isfinite(total)
+    except (TypeError, OverflowError):
+        return False
+    return finite and (metric != "cosine" or any(vector))
+
+
+def _explain_dense(spec: VectorIndexSpec, name: str, value: Any, position: int,
+                   document_id: str) -> list[float]:
+    """The precise, slower check of a dense vector: raises the error that names what is wrong."""
     if isinstance(value, dict):
         raise _reject(f"vector index '{name}' is dense: send a list of {spec.dimension} numbers", position,
                       document_id, vector_index=name)
@@ -96,11 +122,11 @@ def _check_vector(indexes: dict[str, VectorIndexSpec], name: str, value: Any, po
                       vector_index=name)
     try:
         array = np.asarray(value)  # no dtype: a string or an object must not be silently converted
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         array = None
-    if array is None or array.dtype.kind not in "fiu" or array.size == 0:
-        raise _reject(f"vector '{name}' must be a list of numbers", position, document_id,
-                      vector_index=name)
+    # Booleans pass as 0 and 1, as they do through sum() in the fast path and in the vector store itself.
+    if array is None or array.dtype.kind not in "fiub" or array.size == 0:
+        raise _reject(f"vector '{name}' must be a list of numbers", position, document_id, vector_index=name)
     if array.ndim != 1:
         raise _reject(f"vector '{name}' must be a flat list of numbers (multi-vectors are not supported)",
                       position, document_id, vector_index=name)
@@ -109,7 +135,7 @@ def _check_vector(indexes: dict[str, VectorIndexSpec], name: str, value: Any, po
             f"vector '{name}' has dimension {array.shape[0]}; the index expects {spec.dimension}",
             position, document_id, vector_index=name, expected_dimension=spec.dimension, got_dimension=array.shape[0],
         )
-    if not np.isfinite(array).all():
+    if not np.isfinite(array.astype(np.float64)).all():
         raise _reject(f"vector '{name}' holds NaN or infinity", position, document_id, vector_index=name)
     if spec.metric == "cosine" and not array.any():
         raise _reject(f"vector '{name}' is all zeros, which has no direction under cosine", position, document_id,

@@ -11,6 +11,10 @@ Two shapes are accepted wherever a filter is:
 
 starts_with, ends_with and regex have no vector-store equivalent: a filter using them is evaluated in Python
 (`needs_python`), on candidates fetched without it.
+
+Text matching (`text`, `phrase`, `match.text`, and `contains` with a string) is the store's full-text match: every
+word of the query appears as a word of the field, case-insensitively ("kit" finds "Camera Kit", "Head" does not find
+"Headphones"; use starts_with or regex for fragments). `contains` on an array field means "has this element".
 """
 
 from __future__ import annotations
@@ -322,7 +326,8 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
     if isinstance(condition, MatchAny):
         return any(_equal(v, wanted) for v in _values(found) for wanted in condition.values)
     if isinstance(condition, MatchText):
-        return any(isinstance(v, str) and condition.text.lower() in v.lower() for v in _values(found))
+        wanted = _words(condition.text)
+        return bool(wanted) and any(isinstance(v, str) and wanted <= _words(v) for v in _values(found))
     if isinstance(condition, Range):
         return any(_in_range(v, condition) for v in _values(found)
                    if isinstance(v, (int, float)) and not isinstance(v, bool))
@@ -336,6 +341,15 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
             return any(v.endswith(condition.value) for v in strings)
         return any(re.search(condition.value, v) for v in strings)
     raise TypeError(f"unknown condition {condition!r}")
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str) -> set[str]:
+    """The tokens of Qdrant's word tokenizer (lower-cased; split on whitespace, punctuation and '_'): a text match
+    holds when every word of the query is a word of the value, in any order."""
+    return set(_WORD.findall(text.lower()))
 
 
 def _equal(stored: Any, wanted: Any) -> bool:

@@ -26,6 +26,8 @@ MAX_STAGES = 32
 MAX_SEARCHES = 8
 TEMPLATE = re.compile(r"\{\{\s*(?:INPUT|inputs)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 WHOLE_TEMPLATE = re.compile(r"^\{\{\s*(?:INPUT|inputs)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+DYNAMIC_INPUT = re.compile(r"^inputs\.([A-Za-z_][A-Za-z0-9_]*)")
+DYNAMIC_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}$")
 
 
@@ -125,14 +127,40 @@ def resolve_feature_uri(namespace: Namespace, uri: Any) -> str:
     )
 
 
-def _templates_in(value: Any) -> set[str]:
+def _dynamic_path(value: Any) -> str | None:
+    """The path of a DynamicValue (seed 004: `{"type": "dynamic", "field": "inputs.user_id"}`), else None."""
+    if isinstance(value, dict) and value.get("type") == "dynamic" and isinstance(value.get("field"), str) \
+            and set(value) <= {"type", "field"}:
+        return value["field"]
+    return None
+
+
+def _input_references(value: Any) -> set[str]:
+    """Input names a value refers to, by `{{INPUT.name}}` or by a DynamicValue on `inputs.name`."""
     if isinstance(value, str):
         return set(TEMPLATE.findall(value))
+    path = _dynamic_path(value)
+    if path is not None:
+        head = DYNAMIC_INPUT.match(path)
+        return {head.group(1)} if head else set()
     if isinstance(value, dict):
-        return set().union(*(_templates_in(v) for v in value.values())) if value else set()
+        return set().union(*(_input_references(v) for v in value.values())) if value else set()
     if isinstance(value, list):
-        return set().union(*(_templates_in(v) for v in value)) if value else set()
+        return set().union(*(_input_references(v) for v in value)) if value else set()
     return set()
+
+
+def _has_placeholders(value: Any) -> bool:
+    """Whether a value is only known at execution (a template or a DynamicValue somewhere inside)."""
+    if isinstance(value, str):
+        return "{{" in value and TEMPLATE.search(value) is not None
+    if _dynamic_path(value) is not None:
+        return True
+    if isinstance(value, dict):
+        return any(_has_placeholders(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_placeholders(v) for v in value)
+    return False
 
 
 def _positive_int(value: Any, name: str, maximum: int, stage: str) -> None:
@@ -140,6 +168,13 @@ def _positive_int(value: Any, name: str, maximum: int, stage: str) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise _bad(f"stage '{stage}': {name} must be an integer from 1 to {maximum}", stage=stage, parameter=name)
+
+
+def _number_or_placeholder(value: Any, name: str, stage: str) -> None:
+    if value is None or (isinstance(value, str) and WHOLE_TEMPLATE.match(value)):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _bad(f"stage '{stage}': {name} must be a number", stage=stage, parameter=name)
 
 
 def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schema: dict[str, Any]) -> list[dict]:
@@ -157,7 +192,7 @@ def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schem
         names.add(name)
         config = stage["config"]
         stage_id = config.get("stage_id")
-        if stage_id not in STAGE_TYPES:
+        if not isinstance(stage_id, str) or stage_id not in STAGE_TYPES:
             raise _bad(f"stage '{name}': unknown stage_id '{stage_id}'; known stages: {', '.join(STAGE_TYPES)}",
                        code="unknown_stage", stage=name, known_stages=list(STAGE_TYPES))
         unknown_keys = set(config) - {"stage_id", "parameters"}
@@ -167,7 +202,7 @@ def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schem
         if not isinstance(parameters, dict):
             raise _bad(f"stage '{name}': parameters must be an object", stage=name)
         _CHECKS[stage_id](namespace, name, parameters)
-        missing = _templates_in(parameters) - set(input_schema)
+        missing = _input_references(parameters) - set(input_schema)
         if missing:
             raise _bad(f"stage '{name}' uses {{{{INPUT.{sorted(missing)[0]}}}}} but input_schema has no such key",
                        code="unknown_input", stage=name, inputs=sorted(missing))
@@ -198,14 +233,19 @@ def _check_feature_search(namespace: Namespace, stage: str, parameters: dict) ->
         query = search.get("query")
         if not isinstance(query, dict) or "value" not in query:
             raise _bad(f"{where}: query must be {{input_mode, value}}", stage=stage)
-        if query.get("input_mode", "vector") not in INPUT_MODES:
+        mode = query.get("input_mode", "vector")
+        if not isinstance(mode, str) or mode not in INPUT_MODES:
             raise _bad(f"{where}: input_mode must be one of {', '.join(INPUT_MODES)}", stage=stage)
         if "top_k" in search:
             _positive_int(search["top_k"], "top_k", MAX_TOP_K, stage)
-        if not _templates_in(search.get("filters")):
+        if not _has_placeholders(search.get("filters")):
             parse_filter(search.get("filters"))
+        if "score_threshold" in search:
+            _number_or_placeholder(search["score_threshold"], "score_threshold", stage)
     if "final_top_k" in parameters:
         _positive_int(parameters["final_top_k"], "final_top_k", MAX_TOP_K, stage)
+    if "score_threshold" in parameters:
+        _number_or_placeholder(parameters["score_threshold"], "score_threshold", stage)
     fusion = parameters.get("fusion") or "rrf"
     if fusion not in FUSIONS:
         raise _bad(f"stage '{stage}': fusion must be one of {', '.join(FUSIONS)}", stage=stage)
@@ -219,7 +259,7 @@ def _check_feature_search(namespace: Namespace, stage: str, parameters: dict) ->
 def _check_attribute_filter(namespace: Namespace, stage: str, parameters: dict) -> None:
     if set(parameters) - {"filters"} or "filters" not in parameters:
         raise _bad(f"stage '{stage}': attribute_filter takes {{\"filters\": ...}}", stage=stage)
-    if not _templates_in(parameters["filters"]):
+    if not _has_placeholders(parameters["filters"]):
         parse_filter(parameters["filters"])
 
 
@@ -227,14 +267,17 @@ def _check_sort(namespace: Namespace, stage: str, parameters: dict) -> None:
     if set(parameters) - {"sort_by", "field", "direction", "order"}:
         raise _bad(f"stage '{stage}': sort takes field (or sort_by) and direction", stage=stage)
     field_name = parameters.get("field") or parameters.get("sort_by")
+    direction = parameters.get("direction") or parameters.get("order")
     if isinstance(field_name, list):  # the SDK's sort_by: [{field, direction}]
         if len(field_name) != 1 or not isinstance(field_name[0], dict):
             raise _bad(f"stage '{stage}': sort_by takes one {{field, direction}}", stage=stage)
+        direction = direction or field_name[0].get("direction")
         field_name = field_name[0].get("field")
     if not isinstance(field_name, str) or not field_name:
         raise _bad(f"stage '{stage}': sort needs a field", stage=stage)
-    direction = parameters.get("direction") or parameters.get("order") or "desc"
-    if str(direction).lower() not in ("asc", "desc"):
+    direction = direction or "desc"
+    if not (isinstance(direction, str) and WHOLE_TEMPLATE.match(direction)) and str(direction).lower() not in (
+            "asc", "desc"):
         raise _bad(f"stage '{stage}': direction must be asc or desc", stage=stage)
 
 
@@ -297,19 +340,41 @@ def check_inputs(schema: dict[str, dict[str, Any]], inputs: dict[str, Any]) -> d
     return resolved
 
 
-def substitute(value: Any, inputs: dict[str, Any]) -> Any:
+def substitute(value: Any, inputs: dict[str, Any], request: dict[str, Any] | None = None) -> Any:
     """`{{INPUT.name}}` anywhere in a stage's parameters. A string that is only the template takes the input's own
     value and type (a vector stays a list); a template inside a longer string is replaced by the value's text.
-    A template whose input was not given resolves to None."""
+    A template whose input was not given resolves to None. A DynamicValue takes the value at its path in the
+    execution request (`inputs.x` reads the checked inputs, defaults included)."""
     if isinstance(value, str):
+        if "{{" not in value:
+            return value
         whole = WHOLE_TEMPLATE.match(value)
         if whole:
             return inputs.get(whole.group(1))
-        if "{{" in value:
-            return TEMPLATE.sub(lambda m: "" if inputs.get(m.group(1)) is None else str(inputs[m.group(1)]), value)
-        return value
+        return TEMPLATE.sub(lambda m: "" if inputs.get(m.group(1)) is None else str(inputs[m.group(1)]), value)
     if isinstance(value, dict):
-        return {key: substitute(item, inputs) for key, item in value.items()}
+        path = _dynamic_path(value)
+        if path is not None:
+            return resolve_dynamic(path, {**(request or {}), "inputs": inputs})
+        return {key: substitute(item, inputs, request) for key, item in value.items()}
     if isinstance(value, list):
-        return [substitute(item, inputs) for item in value]
+        return [substitute(item, inputs, request) for item in value]
     return value
+
+
+def resolve_dynamic(path: str, request: dict[str, Any]) -> Any:
+    """`inputs.user_id`, `filters.AND[0].value`: dot notation with list indexes into the execution request.
+    A path that names nothing → 400 naming it (a silent None would turn a filter into a different one)."""
+    found: Any = request
+    parts = DYNAMIC_PATH_PART.findall(path)
+    if not parts:
+        raise _bad(f"dynamic value path '{path}' is empty", code="invalid_input", path=path)
+    for key, index in parts:
+        if key and isinstance(found, dict) and key in found:
+            found = found[key]
+        elif index and isinstance(found, list) and int(index) < len(found):
+            found = found[int(index)]
+        else:
+            raise _bad(f"dynamic value '{path}' names nothing in the execution request", code="invalid_input",
+                       path=path)
+    return found

@@ -15,6 +15,7 @@ from openpeek.domain.namespace import Namespace
 from openpeek.ports import ConditionFailed, Delete, Put, Table
 
 EXPIRY_PARTITION = "NSEXP"  # gsi1pk of namespaces with an expiry, so the reaper finds them without a scan
+EXPIRY_INDEX = "gsi1"  # the table's secondary index keyed by gsi1pk / gsi1sk (stacks/data.py creates it)
 
 
 def _org_pk(org_id: str) -> str:
@@ -119,6 +120,12 @@ class NamespaceRepository:
                 Delete(f"NSID#{namespace.namespace_id}", "NS"),
             ]
         )
+
+    def expired(self, now: str, limit: int | None = None) -> list[Namespace]:
+        """Namespaces whose expires_at is before `now` (RFC 3339 as clock.isoformat writes it), soonest first, read
+        through the expiry index without a scan. The index lags the table: re-read one with `get` before acting."""
+        items = self._table.query_index(EXPIRY_INDEX, EXPIRY_PARTITION, sk_below=now, limit=limit)
+        return [Namespace.from_record(item, item["version"]) for item in items]
 
     def owned_items(self, namespace_id: str) -> Iterator[tuple[str, str]]:
         """Keys of every item in the namespace's own partition (retrievers, clusters, tasks, ...)."""

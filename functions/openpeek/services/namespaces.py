@@ -111,7 +111,7 @@ class NamespaceService:
 
     def create(self, principal: Principal, request: dict[str, Any]) -> NamespaceView:
         _refuse_unsupported(request)
-        name = check_name(request["namespace_name"])
+        # The id is checked first: a standalone namespace is named by its id, and the caller sent only the id.
         namespace_id = request.get("namespace_id") or new_id("ns")
         if not NAMESPACE_ID_PATTERN.match(namespace_id):
             raise BadRequest(
@@ -119,6 +119,7 @@ class NamespaceService:
                 code="invalid_namespace_id",
                 details={"namespace_id": namespace_id},
             )
+        name = check_name(request["namespace_name"])
         if (request.get("scope") or "org") == "system":
             raise Forbidden("SYSTEM namespaces require administrator credentials", code="admin_required")
 

@@ -57,14 +57,14 @@ class RetrievalService:
     def execute(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         inputs = rules.check_inputs(retriever.input_schema, request.get("inputs") or {})
-        ad_hoc = filter_rules.parse_filter(request.get("filters"))
+        ad_hoc = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
         with_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
         searched = False
         for stage in retriever.stages:
             stage_id = stage["config"]["stage_id"]
-            parameters = rules.substitute(stage["config"].get("parameters") or {}, inputs)
+            parameters = rules.substitute(stage["config"].get("parameters") or {}, inputs, request)
             stage_started = time.perf_counter()
             before = len(candidates)
             candidates = self._stages[stage_id](namespace, stage["stage_name"], parameters, candidates,
@@ -82,6 +82,10 @@ class RetrievalService:
 
         page, pagination = _paginate(candidates, request)
         total_ms = round((time.perf_counter() - started) * 1000, 3)
+        explain_plan = None
+        if request.get("explain"):
+            explain_plan = {"stages": [{"stage_name": name, **figures} for name, figures in statistics.items()],
+                            "total_time_ms": total_ms, "optimization_summary": None}
         return {
             "retriever_id": retriever.retriever_id,
             "execution_id": new_id("exec"),
@@ -92,6 +96,7 @@ class RetrievalService:
                                  "server_service_ms": total_ms},
             "budget": {"credits_used": 0, "time_elapsed_ms": total_ms},
             "warnings": None,
+            **({"explain_plan": explain_plan} if explain_plan else {}),
         }
 
     # -- stages -------------------------------------------------------------------------------------------------
@@ -99,14 +104,13 @@ class RetrievalService:
     def _feature_search(self, namespace: Namespace, stage: str, parameters: dict, _: list[Candidate], *,
                         ad_hoc: Filter | None, with_vectors: bool) -> list[Candidate]:
         searches = parameters["searches"]
-        final_top_k = parameters.get("final_top_k")
+        final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
+        stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
         requests, python_filters, limits = [], [], []
         for position, search in enumerate(searches):
             index = rules.resolve_feature_uri(namespace, search["feature_uri"])
             vector = self._query_vector(namespace, index, search["query"], stage, position)
-            top_k = search.get("top_k") or final_top_k or DEFAULT_TOP_K
-            if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= rules.MAX_TOP_K:
-                raise _bad(f"stage '{stage}': top_k must be an integer from 1 to {rules.MAX_TOP_K}")
+            top_k = _optional_top_k(search.get("top_k"), stage, "top_k") or final_top_k or DEFAULT_TOP_K
             wanted = filter_rules.combine(filter_rules.parse_filter(search.get("filters")), ad_hoc)
             store_filter = wanted
             limit = top_k
@@ -117,8 +121,9 @@ class RetrievalService:
             else:
                 python_filters.append(None)
             limits.append(top_k)
+            threshold = _optional_number(search.get("score_threshold"), stage, "score_threshold")
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
-                                          score_threshold=search.get("score_threshold"), with_vectors=with_vectors))
+                                          score_threshold=threshold, with_vectors=with_vectors))
         results = self._vectors.query(namespace.collection, requests)
 
         ranked: list[list[Candidate]] = []
@@ -129,8 +134,8 @@ class RetrievalService:
             ranked.append(found[:top_k])
         fused = ranked[0] if len(ranked) == 1 else _fuse(ranked, parameters.get("fusion") or "rrf",
                                                           parameters.get("weights"))
-        if parameters.get("score_threshold") is not None:
-            fused = [c for c in fused if c.score >= parameters["score_threshold"]]
+        if stage_threshold is not None:
+            fused = [c for c in fused if c.score >= stage_threshold]
         return fused[: final_top_k or max(limits)]
 
     def _query_vector(self, namespace: Namespace, index: str, query: dict, stage: str, position: int):
@@ -168,10 +173,15 @@ class RetrievalService:
               **_: Any) -> list[Candidate]:
         field = parameters.get("field") or parameters.get("sort_by")
         direction = parameters.get("direction") or parameters.get("order")
-        if isinstance(field, list):
+        if isinstance(field, list):  # the SDK's sort_by: [{field, direction}]
+            if len(field) != 1 or not isinstance(field[0], dict):
+                raise _bad(f"stage '{stage}': sort_by takes one {{field, direction}}")
             direction = direction or field[0].get("direction")
             field = field[0].get("field")
-        descending = str(direction or "desc").lower() == "desc"
+        direction = direction or "desc"
+        if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
+            raise _bad(f"stage '{stage}': direction must be asc or desc")
+        descending = direction.lower() == "desc"
         key = filter_rules.stored_key(field)
 
         def value_of(candidate: Candidate) -> Any:
@@ -195,6 +205,23 @@ class RetrievalService:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise _bad(f"stage '{stage}': {name} must be an integer of at least {low}")
         return candidates[offset: offset + limit]
+
+
+def _optional_top_k(value: Any, stage: str, name: str) -> int | None:
+    """A top_k after substitution (a template may have brought any type)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= rules.MAX_TOP_K:
+        raise _bad(f"stage '{stage}': {name} must be an integer from 1 to {rules.MAX_TOP_K}")
+    return value
+
+
+def _optional_number(value: Any, stage: str, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _bad(f"stage '{stage}': {name} must be a number")
+    return value
 
 
 def _checked_vector(spec, value: Any, where: str) -> list[float] | SparseVector:
@@ -266,7 +293,15 @@ def _paginate(candidates: list[Candidate], request: dict[str, Any]) -> tuple[lis
     the page size. Without any, everything the stages kept is one page."""
     pagination = request.get("pagination") or {}
     total = len(candidates)
-    if pagination.get("method") == "cursor" or "cursor" in pagination:
+    method = pagination.get("method") or ("cursor" if "cursor" in pagination else "offset")
+    allowed = _PAGINATION_KEYS.get(method) if isinstance(method, str) else None
+    if allowed is None:
+        raise _bad(f"pagination method '{method}' is not supported here; use offset (page_size, page_number) or "
+                   "cursor (limit, cursor)", code="invalid_pagination")
+    if set(pagination) - allowed:
+        raise _bad(f"{method} pagination takes {', '.join(sorted(allowed))}; not "
+                   f"{', '.join(sorted(set(pagination) - allowed))}", code="invalid_pagination")
+    if method == "cursor":
         size = _page_size(pagination.get("limit") or request.get("limit") or 10)
         start = _decode_cursor(pagination.get("cursor"))
         page = candidates[start: start + size]
@@ -284,10 +319,13 @@ def _paginate(candidates: list[Candidate], request: dict[str, Any]) -> tuple[lis
                   "total_pages": pages, "has_next": number < pages, "has_previous": number > 1}
 
 
+_PAGINATION_KEYS = {"offset": {"method", "page_size", "page_number"}, "cursor": {"method", "limit", "cursor"}}
+
+
 def _page_size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _bad("the page size must be a positive integer", code="invalid_pagination")
-    return min(value, MAX_PAGE_SIZE) if value <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
+    return min(value, MAX_PAGE_SIZE)
 
 
 def _encode_cursor(offset: int) -> str:

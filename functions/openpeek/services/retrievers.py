@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import Conflict, NotFound
+from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
@@ -52,12 +53,21 @@ class RetrieverService:
             raise NotFound("retriever", identifier)
         return found
 
-    def list(self, namespace: Namespace, *, search: str | None = None) -> list[Retriever]:
+    def list(self, namespace: Namespace, *, search: str | None = None, case_sensitive: bool = False,
+             filters: dict[str, Any] | None = None, sorts: list[dict[str, Any]] | None = None) -> list[Retriever]:
+        """Oldest first unless `sorts` ({field, direction}) says otherwise; `search` looks in name, id and
+        description; `filters` is the same filter language as everywhere, over the retriever's fields."""
+        wanted = filter_rules.parse_filter(filters)
         found = sorted(self._repository.list(namespace.namespace_id), key=lambda r: (r.created_at, r.retriever_id))
         if search:
-            needle = search.lower()
-            found = [r for r in found if needle in r.retriever_name.lower() or needle in r.retriever_id.lower()
-                     or needle in (r.description or "").lower()]
+            fold = (lambda text: text) if case_sensitive else str.lower
+            needle = fold(search)
+            found = [r for r in found if needle in fold(r.retriever_name) or needle in fold(r.retriever_id)
+                     or needle in fold(r.description or "")]
+        if wanted is not None:
+            found = [r for r in found if filter_rules.matches(wanted, _listing_view(r), r.retriever_id)]
+        for order in reversed(sorts or []):  # stable sorts, last key first
+            found = _sorted_by(found, order)
         return found
 
     def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> Retriever:
@@ -99,3 +109,20 @@ class RetrieverService:
             data={"retriever_id": retriever.retriever_id, "retriever_name": retriever.retriever_name},
             occurred_at=isoformat(utcnow()),
         ))
+
+
+def _listing_view(retriever: Retriever) -> dict[str, Any]:
+    return {**retriever.to_record(), "version": retriever.version}
+
+
+def _sorted_by(found: list[Retriever], order: Any) -> list[Retriever]:
+    """One sort key; retrievers without the field come last either way."""
+    field = order.get("field") if isinstance(order, dict) else None
+    direction = (order.get("direction") or "asc") if isinstance(order, dict) else None
+    if not isinstance(field, str) or not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
+        raise BadRequest("a sort is {field, direction: asc|desc}", code="invalid_sort", details={"sort": order})
+    keyed = [(_listing_view(r).get(field), r) for r in found]
+    present = [(value, r) for value, r in keyed if value is not None]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present)
+    present.sort(key=lambda pair: pair[0] if numbers else str(pair[0]), reverse=direction.lower() == "desc")
+    return [r for _, r in present] + [r for value, r in keyed if value is None]

@@ -9,6 +9,7 @@ and nesting exactly as they were put, which DynamoDB's own number type (Decimal)
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any, Sequence
 
@@ -23,6 +24,7 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard"})
 _MAX_TRANSACTION_OPERATIONS = 100
 _NUMBER_ATTRIBUTES = ("version", "expires_at")
 _INDEX_KEY_PREFIX = "gsi"
+_INDEX_NAME = re.compile(r"^gsi[0-9]{1,2}$")  # index gsiN keys on the string attributes gsiNpk / gsiNsk
 _DOC = "doc"
 
 
@@ -188,6 +190,39 @@ class DynamoDbTable:
                 parameters["ExclusiveStartKey"] = last_key
         except (ClientError, BotoCoreError) as error:
             raise _unavailable(f"query {pk!r}/{sk_prefix!r}", error) from error
+
+    def query_index(self, index: str, pk: str, *, sk_below: str | None = None, limit: int | None = None) -> list[Item]:
+        if not isinstance(index, str) or not _INDEX_NAME.match(index):
+            raise ValueError(f"index must be named like 'gsi1', got {index!r}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"query limit must not be negative, got {limit}")
+        if limit == 0:
+            return []
+        # No ConsistentRead: DynamoDB refuses it on a global secondary index (the port says so).
+        parameters: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#ipk = :pk",
+            "ExpressionAttributeNames": {"#ipk": f"{index}pk"},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        if sk_below is not None:
+            parameters["KeyConditionExpression"] += " AND #isk < :below"
+            parameters["ExpressionAttributeNames"]["#isk"] = f"{index}sk"
+            parameters["ExpressionAttributeValues"][":below"] = {"S": sk_below}
+        items: list[Item] = []
+        try:
+            while True:
+                if limit is not None:
+                    parameters["Limit"] = limit - len(items)
+                response = self._dynamodb().query(**parameters)
+                items.extend(_decode(stored) for stored in response.get("Items", ()))
+                last_key = response.get("LastEvaluatedKey")
+                if last_key is None or (limit is not None and len(items) >= limit):
+                    return items
+                parameters["ExclusiveStartKey"] = last_key
+        except (ClientError, BotoCoreError) as error:
+            raise _unavailable(f"query index {index!r} {pk!r}", error) from error
 
     def transact_write(self, operations: Sequence[Put | Delete]) -> None:
         if len(operations) > _MAX_TRANSACTION_OPERATIONS:

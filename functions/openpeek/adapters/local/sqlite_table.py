@@ -8,6 +8,7 @@ repositories cannot tell which adapter runs them. Each item is one row whose `bo
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ _MAX_TRANSACTION_OPERATIONS = 100  # DynamoDB's TransactWriteItems limit; keepin
 _BUSY_TIMEOUT_S = 5.0  # how long a call waits for another writer's lock before it fails as unavailable
 _MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = range(0xD800, 0xE000)  # not encodable as UTF-8, so never part of a stored key
+_INDEX_NAME = re.compile(r"^gsi[0-9]{1,2}$")  # the DynamoDB adapter's convention: index gsiN keys on gsiNpk/gsiNsk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -36,6 +38,11 @@ def _check_key(pk: Any, sk: Any) -> None:
     # DynamoDB refuses empty key strings; refusing them here too keeps a bug from passing only in the embedded runtime.
     if not isinstance(pk, str) or not pk or not isinstance(sk, str) or not sk:
         raise ValueError(f"item key must be two non-empty strings, got pk={pk!r} sk={sk!r}")
+
+
+def _check_index(index: str) -> None:
+    if not isinstance(index, str) or not _INDEX_NAME.match(index):
+        raise ValueError(f"index must be named like 'gsi1', got {index!r}")
 
 
 def _optional_int(item: Item, name: str) -> int | None:
@@ -149,6 +156,32 @@ class SqliteTable:
             rows = self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as error:
             raise DependencyUnavailable(f"SQLite query failed: {error}") from error
+        return [json.loads(body) for (body,) in rows]
+
+    def query_index(self, index: str, pk: str, *, sk_below: str | None = None, limit: int | None = None) -> list[Item]:
+        _check_index(index)
+        if limit is not None and limit < 0:
+            raise ValueError(f"query limit must not be negative, got {limit}")
+        if limit == 0:
+            return []
+        # The index name is checked above, so formatting it into the JSON path is safe; the expression matches the
+        # expression index created on first use, so SQLite reads the index instead of the whole table.
+        pk_path, sk_path = f"json_extract(body, '$.{index}pk')", f"json_extract(body, '$.{index}sk')"
+        clauses = [f"{pk_path} = ?", f"typeof({sk_path}) = 'text'", f"{sk_path} != ''"]
+        params: list[Any] = [pk]
+        if sk_below is not None:
+            clauses.append(f"{sk_path} < ?")
+            params.append(sk_below)
+        sql = f"SELECT body FROM items WHERE {' AND '.join(clauses)} ORDER BY {sk_path}, pk, sk"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        try:
+            connection = self._connection()
+            connection.execute(f"CREATE INDEX IF NOT EXISTS items_{index} ON items ({pk_path}, {sk_path})")
+            rows = connection.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise DependencyUnavailable(f"SQLite index query failed: {error}") from error
         return [json.loads(body) for (body,) in rows]
 
     def transact_write(self, operations: Sequence[Put | Delete]) -> None:

@@ -1,10 +1,11 @@
 """Wire models of the bring-your-own documents API: the SDK's BYOUpsertRequest, BYODocument, BYODocumentACL and
 UpsertOptions. Vectors stay untyped here: their shape depends on the index (dense or sparse), which only the domain
-knows, and leaving them to numpy keeps a 1,000 × 384 batch cheap to check."""
+knows, and leaving them to the domain's checks (C loops over each vector) keeps a 1,000 × 384 batch cheap: typed
+as list[float], pydantic would copy every number once more."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, StrictBool, StrictStr
 
@@ -18,12 +19,13 @@ class DocumentAcl(Strict):
 
 
 class ByoDocument(Strict):
-    document_id: StrictStr = Field(min_length=1, max_length=512)
+    # Length and blankness are domain rules (a 400 naming the document's place in the batch), not schema bounds.
+    document_id: StrictStr
     vectors: dict[str, Any] = Field(default_factory=dict)
     payload: Optional[dict[str, Any]] = None
     metadata: Optional[dict[str, Any]] = None
     acl: Optional[DocumentAcl] = None
-    source_type: Optional[StrictStr] = Field(default=None, max_length=64)
+    source_type: Optional[Literal["bucket", "collection", "direct_upsert", "signal"]] = None
     root_object_id: Optional[StrictStr] = None
     root_bucket_id: Optional[StrictStr] = None
     source_object_id: Optional[StrictStr] = None

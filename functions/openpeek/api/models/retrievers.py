@@ -69,6 +69,13 @@ class ListRetrieversRequest(Strict):
     case_sensitive: StrictBool = False
 
 
+class ReadConsistency(Strict):
+    """The SDK's ReadConsistencyOption. Reads here always see every acknowledged write, so any mode is honoured."""
+
+    mode: StrictStr
+    max_staleness_ms: Optional[StrictInt] = Field(default=None, ge=0)
+
+
 class ExecuteRetrieverRequest(Strict):
     inputs: Optional[dict[str, Any]] = None
     filters: Optional[dict[str, Any]] = None
@@ -81,6 +88,6 @@ class ExecuteRetrieverRequest(Strict):
     return_presigned_urls: StrictBool = False
     return_vectors: StrictBool = False
     write_token: Optional[StrictStr] = None
-    consistency: Optional[StrictStr] = None
+    consistency: Optional[ReadConsistency] = None
     target_collection_id: Optional[StrictStr] = None
     explain: StrictBool = False

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, StrictBool, StrictStr
 
 from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
-from openpeek.api.models.namespaces import Strict
-from openpeek.services.organizations import Principal
+from openpeek.api.models.inference import RawInferenceRequest
 
+# The SDK sends a Bearer key (and X-Namespace when configured) here. Services belong to the deployment, not to a
+# namespace, so the key is required and the namespace header is not.
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/inference", tags=["Inference"],
                    dependencies=[Depends(principal)])
-
-
-class RawInferenceRequest(Strict):
-    provider: Optional[StrictStr] = Field(default=None, max_length=64)
-    model: Optional[StrictStr] = Field(default=None, max_length=256)
-    inference_name: Optional[StrictStr] = Field(default=None, max_length=128)
-    feature_uri: Optional[StrictStr] = Field(default=None, max_length=512)
-    inputs: dict[str, Any]
-    parameters: Optional[dict[str, Any]] = None
-    enable_semantic_cache: StrictBool = False
-    cache_delta: Optional[float] = Field(default=None, ge=0, le=1)
 
 
 @router.get("/services")

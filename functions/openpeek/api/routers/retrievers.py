@@ -54,22 +54,31 @@ def create_retriever(request: Request, body: CreateRetrieverRequest,
     return retriever_model(created)
 
 
-def _list(request: Request, namespace: Namespace, search: str | None, limit: int, offset: int) -> dict:
-    found = services(request).retrievers.list(namespace, search=search)
-    page = found[offset: offset + limit]
+def _list(request: Request, namespace: Namespace, body: ListRetrieversRequest | None, limit: int,
+          page_size: int | None, offset: int, page: int | None) -> dict:
+    size = page_size or limit
+    start = (page - 1) * size if page else offset
+    sorts = list(body.sorts or []) if body else []
+    if body and body.sort:
+        sorts.insert(0, body.sort)
+    found = services(request).retrievers.list(
+        namespace, search=body.search if body else None, case_sensitive=bool(body and body.case_sensitive),
+        filters=body.filters if body else None, sorts=sorts)
+    window = found[start: start + size]
     return {
-        "results": [retriever_model(retriever) for retriever in page],
+        "results": [retriever_model(retriever) for retriever in window],
         "total": len(found),
-        "pagination": {"total": len(found), "page": offset // limit + 1, "page_size": limit,
-                       "total_pages": max(1, -(-len(found) // limit)), "next_page": None, "previous_page": None,
+        "pagination": {"total": len(found), "page": start // size + 1, "page_size": size,
+                       "total_pages": max(1, -(-len(found) // size)), "next_page": None, "previous_page": None,
                        "next_cursor": None},
     }
 
 
 @router.get("")
-def list_retrievers(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                    namespace: Namespace = Depends(current_namespace)) -> dict:
-    return _list(request, namespace, None, limit, offset)
+def list_retrievers(request: Request, limit: int = Query(100, ge=1, le=1000),
+                    page_size: Optional[int] = Query(None, ge=1, le=1000), offset: int = Query(0, ge=0),
+                    page: Optional[int] = Query(None, ge=1), namespace: Namespace = Depends(current_namespace)) -> dict:
+    return _list(request, namespace, None, limit, page_size, offset, page)
 
 
 @router.post("/list")
@@ -77,9 +86,7 @@ def search_retrievers(request: Request, body: Optional[ListRetrieversRequest] = 
                       limit: int = Query(100, ge=1, le=1000), page_size: Optional[int] = Query(None, ge=1, le=1000),
                       offset: int = Query(0, ge=0), page: Optional[int] = Query(None, ge=1),
                       namespace: Namespace = Depends(current_namespace)) -> dict:
-    size = page_size or limit
-    start = (page - 1) * size if page else offset
-    return _list(request, namespace, body.search if body else None, size, start)
+    return _list(request, namespace, body, limit, page_size, offset, page)
 
 
 @router.get("/{retriever_id}")
@@ -106,14 +113,21 @@ _UNSUPPORTED = {"stream": "streaming (SSE) execution", "target_collection_id": "
 
 @router.post("/{retriever_id}/execute")
 def execute_retriever(request: Request, retriever_id: str, body: ExecuteRetrieverRequest,
-                      return_vectors: bool = Query(False), namespace: Namespace = Depends(current_namespace)) -> dict:
+                      return_vectors: bool = Query(False), explain: bool = Query(False),
+                      include_legacy_results: bool = Query(False),
+                      namespace: Namespace = Depends(current_namespace)) -> dict:
     for field, what in _UNSUPPORTED.items():
         if getattr(body, field):
             raise BadRequest(f"{what} is not supported by this deployment; omit '{field}'", code="unsupported_field",
                              details={"field": field})
     execution = body.model_dump(exclude_none=True)
+    # The SDK sends these as query parameters or body fields; either one turns them on.
     execution["return_vectors"] = body.return_vectors or return_vectors
+    execution["explain"] = body.explain or explain
     execution.setdefault("limit", body.page_size)
     services_ = services(request)
     retriever = services_.retrievers.get(namespace, retriever_id)
-    return services_.retrieval.execute(namespace, retriever, execution)
+    result = services_.retrieval.execute(namespace, retriever, execution)
+    if include_legacy_results:
+        result["results"] = result["documents"]
+    return result

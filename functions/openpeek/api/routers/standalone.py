@@ -1,14 +1,13 @@
-"""Standalone (bring-your-own-vector) namespaces and their promotion to managed mode (seed 002)."""
+"""Standalone (bring-your-own-vector) namespaces (seed 002): created by id, with the vector indexes the caller's own
+embeddings need. Promotion lives in routers/promotion.py."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
-from openpeek.api.models.standalone import CreateStandaloneNamespaceRequest, PromoteNamespaceRequest
+from openpeek.api.models.standalone import CreateStandaloneNamespaceRequest
 from openpeek.domain.errors import BadRequest
 from openpeek.services.organizations import Principal
 
@@ -40,19 +39,3 @@ def create_standalone_namespace(request: Request, body: CreateStandaloneNamespac
         "tiering": "auto",
         "document_count": view.document_count or 0,
     }
-
-
-@router.post("/{namespace_id}/promote")
-def promote_namespace(request: Request, namespace_id: str,
-                      body: Optional[PromoteNamespaceRequest] = Body(default=None),
-                      caller: Principal = Depends(principal)) -> dict:
-    changes = body.model_dump(exclude_none=True) if body else {}
-    return services(request).promotion.promote(caller, namespace_id, changes)
-
-
-@router.post("/{namespace_id}/promote/validate")
-def validate_promotion(request: Request, namespace_id: str,
-                       body: Optional[PromoteNamespaceRequest] = Body(default=None),
-                       caller: Principal = Depends(principal)) -> dict:
-    changes = body.model_dump(exclude_none=True) if body else {}
-    return services(request).promotion.validate(caller, namespace_id, changes)

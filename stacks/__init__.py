@@ -1,0 +1,1 @@
+"""The CDK stacks of one openpeek environment, one concern each (data, vectors, automation, clustering, api)."""
