@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from openpeek.domain.errors import DomainError
@@ -41,12 +42,34 @@ def serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
+    warm_up_local_model(services)
     app = create_app(services, runtime_name="embedded")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         services.close()
     return 0
+
+
+def warm_up_local_model(services) -> threading.Thread | None:
+    """Load the bundled model and run its first forward pass in the background, so the first text query after
+    start-up does not wait seconds for it; requests that arrive meanwhile wait on the model's own load lock. Returns
+    the thread, or None when the local model is not usable here."""
+    from openpeek.adapters.inference.local_minilm import SERVICE_NAME
+
+    if not any(service.name == SERVICE_NAME and service.usable
+               for service in services.inference_gateway.list_services()):
+        return None
+
+    def run() -> None:
+        try:
+            services.inference_gateway.embed_texts(SERVICE_NAME, ["warm up"])
+        except Exception as error:  # noqa: BLE001 - a failed warm-up only means the first query loads the model
+            print(f"openpeek: warming up {SERVICE_NAME} failed ({error}); it will load on first use", flush=True)
+
+    thread = threading.Thread(target=run, name="openpeek-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _organizations(data_dir: str | None):

@@ -54,3 +54,31 @@ def test_feature_uri_and_provider_model_resolve_to_the_same_service(client, tena
 def test_bad_requests_are_clear_400s(client, tenant, body, status, code):
     response = client.post("/v1/inference", headers=tenant.headers, json=body)
     assert response.status_code == status and response.json()["error"]["code"] == code, response.text
+
+
+def test_auth_and_body_shape(client, tenant):
+    assert client.post("/v1/inference", json={"inference_name": "all_minilm_l6_v2",
+                                              "inputs": {"text": "x"}}).status_code == 401
+    unknown_key = client.post("/v1/inference", headers=tenant.headers, json={
+        "inference_name": "all_minilm_l6_v2", "inputs": {"text": "x"}, "temperature": 0.2})
+    assert unknown_key.status_code == 422
+    blank = client.post("/v1/inference", headers=tenant.headers, json={
+        "inference_name": "all_minilm_l6_v2", "inputs": {"texts": ["fine", "   "]}})
+    assert blank.status_code == 400 and blank.json()["error"]["code"] == "invalid_inference_inputs"
+
+
+def test_the_sdks_namespace_header_and_unused_parameters_are_accepted(client, tenant):
+    response = client.post("/v1/inference", headers={**tenant.headers, "X-Namespace": "anything"}, json={
+        "inference_name": "all_minilm_l6_v2", "inputs": {"text": "hello"}, "parameters": {},
+        "enable_semantic_cache": False})
+    assert response.status_code == 200 and len(response.json()["data"]["embedding"]) == 384
+    assert response.json()["cached"] is False and response.json()["tokens_used"] is None
+
+
+def test_a_text_longer_than_the_model_reads_is_cut_not_refused(client, tenant):
+    long_text = "the court ruled on the appeal " * 200  # about 1200 tokens; the model reads the first 256
+    response = client.post("/v1/inference", headers=tenant.headers, json={
+        "inference_name": "all_minilm_l6_v2", "inputs": {"texts": [long_text, long_text[:600]]}})
+    assert response.status_code == 200, response.text
+    full, prefix = (np.asarray(v) for v in response.json()["data"]["embeddings"])
+    assert np.isclose(np.linalg.norm(full), 1.0, atol=1e-3) and full @ prefix > 0.9

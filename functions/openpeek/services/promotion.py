@@ -3,7 +3,8 @@
 Everything is validated before anything changes: the namespace is standalone, every existing_index exists, every
 added name is new, every inference service is registered, usable here and of the index's dimension. Then the new
 indexes are added to the vector collection and the namespace record is saved conditionally; if either step fails the
-record is unchanged (an added, still empty index on a standalone namespace holds no data and is reused by a retry).
+record is unchanged (an added, still empty index on a standalone namespace holds no data and is reused by a retry
+that adds it with the same shape; see _leftover_problems).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import BadRequest, Conflict
+from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
 from openpeek.domain.namespace import METRICS, Namespace, VectorConfig, check_vector_configs
-from openpeek.ports import ConditionFailed, DomainEvent, EventBus, InferenceService, VectorStore
+from openpeek.ports import (CollectionInfo, CollectionNotFound, ConditionFailed, DomainEvent, EventBus,
+                            InferenceService, VectorIndexSpec, VectorStore)
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespaces import NamespaceService
@@ -34,6 +36,9 @@ class PromotionService:
         """What promote would do or why it would fail, changing nothing (PromoteValidateResponseModel)."""
         namespace = self._namespaces.resolve(principal, identifier)
         errors = self._problems(namespace, request)
+        if not errors:
+            # An unreachable store does not stop a dry run; promote itself will then answer 503.
+            errors = _leftover_problems(self._added_specs(namespace, request), self._namespaces.live_info(namespace))
         indexes = [config.public() for config in namespace.vector_configs]
         suggestions = [
             {"existing_index": config.name,
@@ -60,11 +65,20 @@ class PromotionService:
             first = problems[0]
             raise BadRequest(first["message"], code=first["code"],
                              details={**first.get("details", {}), "errors": problems})
-        promoted = self._promoted(namespace, request)
-        added = [config.spec() for config in promoted.vector_configs if config.name not in
-                 {existing.name for existing in namespace.vector_configs}]
+        added = self._added_specs(namespace, request)
         if added:
-            self._vectors.add_vector_indexes(namespace.collection, added)
+            try:
+                leftovers = _leftover_problems(added, self._vectors.info(namespace.collection))
+                if leftovers:
+                    first = leftovers[0]
+                    raise Conflict(first["message"], code=first["code"], details=first["details"])
+                self._vectors.add_vector_indexes(namespace.collection, added)
+            except CollectionNotFound:
+                raise DependencyFailed(
+                    f"The vector collection of namespace '{namespace.namespace_name}' is missing; nothing was promoted",
+                    code="vector_collection_missing", details={"namespace_id": namespace.namespace_id},
+                ) from None
+        promoted = self._promoted(namespace, request)
         try:
             saved = self._repository.save(promoted, namespace)
         except ConditionFailed:
@@ -158,6 +172,11 @@ class PromotionService:
             )]
         return []
 
+    def _added_specs(self, namespace: Namespace, request: dict[str, Any]) -> list[VectorIndexSpec]:
+        existing = {config.name for config in namespace.vector_configs}
+        return [config.spec() for config in self._promoted(namespace, request).vector_configs
+                if config.name not in existing]
+
     def _promoted(self, namespace: Namespace, request: dict[str, Any]) -> Namespace:
         services = {m["existing_index"]: m["inference_service"] for m in request.get("vector_mappings") or []}
         configs = [replace(config, inference_service=services.get(config.name, config.inference_service))
@@ -168,6 +187,25 @@ class PromotionService:
                                         vector.get("inference_service")))
         return replace(namespace, mode="managed", vector_configs=tuple(configs), updated_at=isoformat(utcnow()),
                        extra={**namespace.extra, "dynamic_vector_indexes": False})
+
+
+def _leftover_problems(added: list[VectorIndexSpec], live: CollectionInfo | None) -> list[dict[str, Any]]:
+    """A promotion whose record save failed after its indexes were added leaves them in the store (empty, and a
+    vector store cannot drop a named vector). A retry reuses one of the same shape; one of another shape would make
+    the record contradict the store, so it is refused with what the store holds."""
+    if live is None:
+        return []
+    problems = []
+    for spec in added:
+        present = live.vectors.get(spec.name)
+        if present is not None and present != spec:
+            problems.append(_problem(
+                "vector_index_shape_conflict",
+                f"the vector store already holds an empty index '{spec.name}' ({present.dimension}-d, "
+                f"{present.metric}) from an earlier, unfinished promotion; add it with that shape or pick another name",
+                name=spec.name, dimension=present.dimension, metric=present.metric,
+            ))
+    return problems
 
 
 def _problem(code: str, message: str, **details: Any) -> dict[str, Any]:
