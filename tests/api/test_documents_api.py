@@ -245,3 +245,42 @@ def test_namespace_responses_count_upserted_documents(client, tenant, standalone
     assert shown["document_count"] == 5
     assert shown["qdrant_status"]["points_count"] == 5
     assert {"name": "keywords", "dimension": 0, "metric": "dot", "type": "sparse"} in shown["vector_configs"]
+
+
+@pytest.fixture
+def dynamic(client, tenant):
+    response = client.post("/v1/namespaces/standalone", headers=tenant.headers, json={"namespace_id": "dyn-ns"})
+    assert response.status_code == 200, response.text
+    assert client.get("/v1/namespaces/dyn-ns", headers=tenant.headers).json()["dynamic_vector_indexes"] is True
+    return response.json()
+
+
+def test_a_namespace_without_vector_configs_infers_indexes_on_first_upsert(client, tenant, dynamic):
+    response = upsert(client, tenant, [
+        {"document_id": "a", "vectors": {"emb": [1.0, 0.0, 0.0], "kw": {"indices": [1], "values": [2.0]}}},
+        {"document_id": "b", "vectors": {"emb": [0.0, 1.0, 0.0]}},
+    ], namespace="dyn-ns")
+    assert response.status_code == 200, response.text
+    got = client.get("/v1/namespaces/dyn-ns", headers=tenant.headers).json()
+    assert got["vector_configs"] == [{"name": "emb", "dimension": 3, "metric": "cosine"},
+                                     {"name": "kw", "dimension": 0, "metric": "dot", "type": "sparse"}]
+    assert got["document_count"] == 2
+    # From then on the inferred index is checked like a declared one.
+    wrong = upsert(client, tenant, [{"document_id": "c", "vectors": {"emb": [1.0, 2.0]}}], namespace="dyn-ns")
+    assert wrong.status_code == 400 and wrong.json()["error"]["details"]["expected_dimension"] == 3
+
+
+def test_a_rejected_first_upsert_infers_nothing(client, tenant, dynamic):
+    disagree = upsert(client, tenant, [{"document_id": "a", "vectors": {"emb": [1.0, 0.0]}},
+                                       {"document_id": "b", "vectors": {"emb": [1.0, 0.0, 0.0]}}], namespace="dyn-ns")
+    assert disagree.status_code == 400 and "disagree" in disagree.json()["error"]["message"]
+    nan_later = upsert(client, tenant, [{"document_id": "a", "vectors": {"emb": [1.0, 0.0]}},
+                                        {"document_id": "b", "vectors": {"emb": [0.0, 0.0]}}], namespace="dyn-ns")
+    assert nan_later.status_code == 400  # all zeros under cosine, found before any index is created
+    got = client.get("/v1/namespaces/dyn-ns", headers=tenant.headers).json()
+    assert got["vector_configs"] is None and got["document_count"] == 0
+
+
+def test_declared_namespaces_never_infer(client, tenant, standalone):
+    response = upsert(client, tenant, [{"document_id": "a", "vectors": {"new_index": [1.0, 0.0]}}])
+    assert response.status_code == 400 and response.json()["error"]["details"]["vector_index"] == "new_index"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from openpeek.domain.errors import BadRequest
-from openpeek.domain.namespace import Namespace
+from openpeek.domain.namespace import Namespace, VectorConfig, check_vector_configs
 from openpeek.ports import SparseVector, VectorIndexSpec, VectorPoint
 
 MAX_DOCUMENTS_PER_UPSERT = 1000
@@ -223,3 +223,34 @@ def present(point: VectorPoint, *, with_vectors: bool) -> dict[str, Any]:
             for name, value in point.vectors.items()
         }
     return view
+
+
+def inferred_vector_configs(namespace: Namespace, documents: list[dict[str, Any]]) -> list[VectorConfig]:
+    """A standalone namespace created without vector_configs learns its indexes from its first upserts (the SDK's
+    CreateStandaloneNamespaceRequest: "if omitted, indexes are inferred"): a list of numbers makes a dense cosine index
+    of its length, {indices, values} a sparse one. Every document of the batch must agree on an index's shape; the
+    values themselves are checked afterwards like any other upsert."""
+    if not namespace.extra.get("dynamic_vector_indexes"):
+        return []
+    known = {spec.name for spec in namespace.vector_indexes()}
+    shapes: dict[str, tuple[bool, int]] = {}
+    for position, document in enumerate(documents):
+        for name, value in (document.get("vectors") or {}).items():
+            if name in known:
+                continue
+            sparse = isinstance(value, dict)
+            shape = (sparse, 0 if sparse else (len(value) if isinstance(value, list) else -1))
+            if shape[1] == -1 or (not sparse and shape[1] == 0):
+                raise _reject(f"vector '{name}' must be a non-empty list of numbers or {{indices, values}}",
+                              position, document.get("document_id"), vector_index=name)
+            if shapes.setdefault(name, shape) != shape:
+                raise _reject(
+                    f"vector '{name}' is new to this namespace and its documents disagree on its shape "
+                    f"({shapes[name][1]} vs {shape[1]} dimensions)", position, document.get("document_id"),
+                    vector_index=name,
+                )
+    configs = [VectorConfig(name, 0, "dot", sparse=True) if sparse else VectorConfig(name, dimension, "cosine")
+               for name, (sparse, dimension) in shapes.items()]
+    check_vector_configs([{"name": c.name, "dimension": c.dimension or None, "metric": c.metric,
+                           "type": "sparse" if c.sparse else "dense"} for c in configs])
+    return configs

@@ -7,6 +7,7 @@ import hashlib
 import json
 import time
 import zlib
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,6 +42,14 @@ class DocumentService:
             if replay is not None:
                 return replay
 
+        inferred = rules.inferred_vector_configs(namespace, request["documents"])
+        if inferred:
+            # Check the whole batch against the indexes it would create before creating them: a rejected request
+            # leaves the namespace as it was. Then check again against what was saved (a concurrent first upsert
+            # may have created the same names first).
+            rules.check_batch(replace(namespace, vector_configs=namespace.vector_configs + tuple(inferred)),
+                              request["documents"])
+            namespace = self._namespaces.add_vector_configs(namespace, inferred)
         checked = rules.check_batch(namespace, request["documents"])
         ids = [document.document_id for document in checked]
         existing = self._vectors.retrieve(namespace.collection, ids)

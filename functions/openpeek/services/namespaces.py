@@ -18,6 +18,7 @@ from openpeek.domain.namespace import (
     MODES,
     ExtractorRef,
     Namespace,
+    VectorConfig,
     check_name,
     check_vector_configs,
     collection_name,
@@ -253,6 +254,31 @@ class NamespaceService:
             "The namespace changed too often while this update was applied; try again",
             code="concurrent_modification",
         )
+
+    def add_vector_configs(self, namespace: Namespace, configs: list[VectorConfig]) -> Namespace:
+        """Add bring-your-own indexes to a namespace (its store first, then its record, conditionally); a concurrent
+        writer that added the same names first wins and is reused."""
+        for attempt in range(WRITE_ATTEMPTS):
+            current = self._repository.get(namespace.org_id, namespace.namespace_id)
+            if current is None:
+                raise NotFound("namespace", namespace.namespace_id)
+            present = {config.name for config in current.vector_configs}
+            missing = [config for config in configs if config.name not in present]
+            if not missing:
+                return current
+            self._vectors.add_vector_indexes(current.collection, [config.spec() for config in missing])
+            changed = replace(current, vector_configs=current.vector_configs + tuple(missing),
+                              updated_at=isoformat(utcnow()))
+            try:
+                saved = self._repository.save(changed, current)
+            except ConditionFailed:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            self._publish("namespace.updated", saved, {"fields": ["vector_configs"],
+                                                       "inferred_indexes": [c.name for c in missing]})
+            return saved
+        raise Conflict("The namespace changed too often while its indexes were added; try again",
+                       code="concurrent_modification")
 
     def _apply_patch(
         self, principal: Principal, current: Namespace, request: dict[str, Any]
