@@ -566,7 +566,9 @@ def interrupt_second_write(store: VectorStore, monkeypatch: pytest.MonkeyPatch) 
         return call
 
     if isinstance(store, QdrantServerStore):
-        monkeypatch.setattr(store._client, "upsert", failing(store._client.upsert))  # the second copy batch
+        # The second vector added in place, or the second copy batch on a server that cannot add in place.
+        monkeypatch.setattr(store._client, "create_vector_name", failing(store._client.create_vector_name))
+        monkeypatch.setattr(store._client, "upsert", failing(store._client.upsert))
     else:
         entry = edge_registry().shards[Path(store._root) / C]
 
@@ -603,6 +605,26 @@ def test_interrupted_add_vector_indexes_loses_nothing_and_can_be_retried(
     assert store.count(C) == 300
     if isinstance(store, QdrantServerStore):  # the partial copy was removed; only the switched-to collection is left
         assert [c.name for c in store._client.get_collections().collections] == [store._resolve(C)]
+
+
+def test_a_server_without_in_place_vectors_gets_the_copy_and_keeps_every_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Older Qdrant servers answer 404 to PUT /collections/{c}/vectors/{v}: the adapter copies into a new collection."""
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    store = QdrantServerStore(QdrantClient(location=":memory:"))
+    store.create_collection(C, [VectorIndexSpec("text", 2, "dot")])
+    store.upsert(C, [VectorPoint(f"d{i}", {"text": [float(i), 1.0]}, {"i": i}) for i in range(50)])
+
+    def old_server(*args: Any, **kwargs: Any) -> Any:
+        raise UnexpectedResponse(404, "Not Found", b"", None)
+
+    monkeypatch.setattr(store._client, "create_vector_name", old_server)
+    physical_before = store._resolve(C)
+    assert store.add_vector_indexes(C, [VectorIndexSpec("image", 2, "euclidean")]) == ["image"]
+    assert store._resolve(C) != physical_before  # the copy took over under the alias
+    assert set(store.info(C).vectors) == {"text", "image"} and store.count(C) == 50
 
 
 # -- info and threads ------------------------------------------------------------------------------------------------

@@ -224,7 +224,9 @@ class QdrantServerStore:
         the union schema receives a copy of every point, the alias moves to it in one atomic call, and only then is
         the old one deleted. A failure before the switch leaves the old collection as it was (the partial copy is
         deleted at once, or by drop_collection after a crash). Writes made to the old collection while the copy
-        runs are not carried over, so callers run this while the namespace takes no writes."""
+        runs are not carried over, so callers run this while the namespace takes no writes. Servers that can add a
+        named vector in place (the route came with qdrant-client 1.20's servers) take that path instead, which keeps
+        every write."""
         check_vector_specs(vectors)
         with self._call(collection):
             source = self._require(collection)
@@ -235,6 +237,8 @@ class QdrantServerStore:
             if not added:
                 return []
             new_dense, new_sparse = self._vector_config(added)
+            if self._create_in_place(source, new_dense, new_sparse):
+                return [v.name for v in added]
             target = self._next_physical(collection)
             try:
                 self._client.create_collection(
@@ -260,6 +264,26 @@ class QdrantServerStore:
             )
             self._client.delete_collection(source)
             return [v.name for v in added]
+
+    def _create_in_place(self, physical: str, dense: dict[str, Any], sparse: dict[str, Any]) -> bool:
+        """Add named vectors to the live collection (Qdrant servers with PUT /collections/{c}/vectors/{v}, and
+        qdrant-client's local mode): every point is kept and writes never pause, unlike the copy. False when the
+        server predates the route (404/405 before anything was created), so the caller falls back to the copy."""
+        configs: list[Any] = [
+            models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=params.size, distance=params.distance))
+            for params in dense.values()
+        ]
+        configs += [models.SparseVectorNameConfig(sparse=models.SparseVectorConfig(modifier=params.modifier))
+                    for params in sparse.values()]
+        names = list(dense) + list(sparse)
+        for position, (name, config) in enumerate(zip(names, configs)):
+            try:
+                self._client.create_vector_name(physical, name, config, wait=True)
+            except UnexpectedResponse as refused:
+                if position == 0 and refused.status_code in (404, 405):
+                    return False
+                raise
+        return True
 
     def create_payload_index(self, collection: str, index: PayloadIndexSpec) -> None:
         schema = _schema_params(index)
