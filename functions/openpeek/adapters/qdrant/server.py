@@ -219,14 +219,12 @@ class QdrantServerStore:
             return self._resolve(collection) is not None
 
     def add_vector_indexes(self, collection: str, vectors: Sequence[VectorIndexSpec]) -> list[str]:
-        """The deployed server may predate in-place vector creation (only recent servers and qdrant-client 1.20
-        have PUT /collections/{name}/vectors/{vector}), so the collection is rebuilt: a new physical collection with
-        the union schema receives a copy of every point, the alias moves to it in one atomic call, and only then is
-        the old one deleted. A failure before the switch leaves the old collection as it was (the partial copy is
-        deleted at once, or by drop_collection after a crash). Writes made to the old collection while the copy
-        runs are not carried over, so callers run this while the namespace takes no writes. Servers that can add a
-        named vector in place (the route came with qdrant-client 1.20's servers) take that path instead, which keeps
-        every write."""
+        """Servers that can add a named vector in place (PUT /collections/{name}/vectors/{vector}: Qdrant 1.18+,
+        qdrant/qdrant#8605; the CDK stack pins 1.19) do so, keeping every point and every concurrent write. An older
+        server gets a rebuild: a new physical collection with the union schema receives a copy of every point, the
+        alias moves to it in one atomic call, and only then is the old one deleted. A failure before the switch leaves
+        the old collection as it was (the partial copy is deleted at once, or by drop_collection after a crash).
+        Writes made to the old collection while that copy runs are not carried over."""
         check_vector_specs(vectors)
         with self._call(collection):
             source = self._require(collection)
