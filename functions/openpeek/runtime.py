@@ -139,12 +139,10 @@ def build_organizations(settings: Settings) -> OrganizationService:
 
 def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorStore:
     if settings.qdrant_url:
-        from qdrant_client import QdrantClient
-
         from openpeek.adapters.qdrant.server import QdrantServerStore
 
         if settings.qdrant_url == ":memory:":
-            return QdrantServerStore(QdrantClient(location=":memory:"))
+            return QdrantServerStore.in_memory()
         return QdrantServerStore.connect(settings.qdrant_url, _qdrant_api_key(settings))
     if default_edge_root is None:
         raise RuntimeError("OPENPEEK_QDRANT_URL is required for the aws runtime")

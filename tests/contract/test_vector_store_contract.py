@@ -669,9 +669,9 @@ def test_calls_from_many_threads(store: VectorStore) -> None:
     assert all(store.count(C, Filter(must=(MatchValue("t", t),))) == 10 for t in range(6))
 
 
-def test_edge_shards_outlive_the_store_and_are_shared_within_a_process(store: VectorStore, tmp_path: Path) -> None:
-    if not isinstance(store, QdrantEdgeStore):
-        pytest.skip("only Edge keeps collections on disk")
+def test_edge_shards_outlive_the_store_and_are_shared_within_a_process(tmp_path: Path) -> None:
+    """Edge only: it is the adapter that keeps collections on disk in this process."""
+    store = QdrantEdgeStore(tmp_path / "edge")
     store.create_collection(C, [TEXT], [PayloadIndexSpec("k", "keyword")])
     store.upsert(C, [VectorPoint("d1", {"text": [1.0, 0.0]}, {"k": "v"})])
     store.add_vector_indexes(C, [SPARSE])

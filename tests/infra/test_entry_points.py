@@ -41,12 +41,9 @@ def test_every_handler_named_in_the_stacks_imports_and_is_callable(synthesised) 
 def test_handlers_whose_service_comes_later_say_which_issue_brings_it(module_name: str, issue: str) -> None:
     module = importlib.import_module(module_name)
     event = {"Records": [{"messageId": "m1", "body": "{}"}]}
-    try:
+    # The issue that builds the service replaces this case with a test of the handler calling it.
+    with pytest.raises(NotImplementedError, match=issue):
         module.handler(event, None)
-    except NotImplementedError as error:
-        assert issue in str(error)
-    else:  # the later issue has landed: the handler now reaches its service, and this check has done its job
-        pytest.skip(f"{module_name}'s service exists now")
 
 
 def _entrypoint():

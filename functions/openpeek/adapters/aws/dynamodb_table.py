@@ -177,19 +177,7 @@ class DynamoDbTable:
                 parameters["ExclusiveStartKey"] = _key(pk, start_after)
             elif (start_after > sk_prefix) != descending:
                 return []
-        items: list[Item] = []
-        try:
-            while True:
-                if limit is not None:
-                    parameters["Limit"] = limit - len(items)
-                response = self._dynamodb().query(**parameters)
-                items.extend(_decode(stored) for stored in response.get("Items", ()))
-                last_key = response.get("LastEvaluatedKey")
-                if last_key is None or (limit is not None and len(items) >= limit):
-                    return items
-                parameters["ExclusiveStartKey"] = last_key
-        except (ClientError, BotoCoreError) as error:
-            raise _unavailable(f"query {pk!r}/{sk_prefix!r}", error) from error
+        return self._paged_query(parameters, limit, f"query {pk!r}/{sk_prefix!r}")
 
     def query_index(self, index: str, pk: str, *, sk_below: str | None = None, limit: int | None = None) -> list[Item]:
         if not isinstance(index, str) or not _INDEX_NAME.match(index):
@@ -210,6 +198,10 @@ class DynamoDbTable:
             parameters["KeyConditionExpression"] += " AND #isk < :below"
             parameters["ExpressionAttributeNames"]["#isk"] = f"{index}sk"
             parameters["ExpressionAttributeValues"][":below"] = {"S": sk_below}
+        return self._paged_query(parameters, limit, f"query index {index!r} {pk!r}")
+
+    def _paged_query(self, parameters: dict[str, Any], limit: int | None, what: str) -> list[Item]:
+        """Follow LastEvaluatedKey until the results end or `limit` items are read."""
         items: list[Item] = []
         try:
             while True:
@@ -222,7 +214,7 @@ class DynamoDbTable:
                     return items
                 parameters["ExclusiveStartKey"] = last_key
         except (ClientError, BotoCoreError) as error:
-            raise _unavailable(f"query index {index!r} {pk!r}", error) from error
+            raise _unavailable(what, error) from error
 
     def transact_write(self, operations: Sequence[Put | Delete]) -> None:
         if len(operations) > _MAX_TRANSACTION_OPERATIONS:

@@ -169,6 +169,11 @@ class QdrantServerStore:
         )
         return cls(client)
 
+    @classmethod
+    def in_memory(cls) -> "QdrantServerStore":
+        """qdrant-client's in-process local mode: the server's API with no server (tests, OPENPEEK_QDRANT_URL=:memory:)."""
+        return cls(QdrantClient(location=":memory:"))
+
     def close(self) -> None:
         """Release the client's connections (runtime.Services.close calls this at shutdown)."""
         self._client.close()
