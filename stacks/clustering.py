@@ -113,7 +113,8 @@ class ClusteringStack(Stack):
             )
         )
 
-        def step_function(name: str, handler: str, description: str, in_vpc: bool, **environment: str):
+        def step_function(name: str, handler: str, description: str, in_vpc: bool, extras: tuple[str, ...] = (),
+                          **environment: str):
             return OpenpeekFunction(
                 self,
                 name,
@@ -125,6 +126,7 @@ class ClusteringStack(Stack):
                 timeout=Duration.minutes(5),
                 in_vpc=in_vpc,
                 environment=environment,
+                extras=extras,
             )
 
         prepare = step_function(
@@ -132,15 +134,20 @@ class ClusteringStack(Stack):
             "openpeek.handlers.cluster_prepare.handler",
             "Cluster step 1: selected vectors into parquet",
             True,
+            ("steps",),
             OPENPEEK_PROCESSING_JOB_PREFIX=job_prefix,
         )
         prepare.allow_table(shared, *TABLE_READ, *TABLE_WRITE)
-        prepare.allow_objects(shared, CLUSTER_OBJECTS, "s3:PutObject")
+        # Writes the run's input; reads earlier runs' centroids (assign, composite) and the run's own input (the
+        # deferred map); clears what a failed attempt left before writing again.
+        prepare.allow_objects(shared, CLUSTER_OBJECTS, "s3:PutObject", "s3:GetObject", "s3:DeleteObject")
+        prepare.allow_listing(shared, "namespaces/")
         finalize = step_function(
-            "Finalize", "openpeek.handlers.cluster_finalize.handler", "Cluster step 3: record the results", True
+            "Finalize", "openpeek.handlers.cluster_finalize.handler", "Cluster step 3: record the results", True,
+            ("steps",),
         )
         finalize.allow_table(shared, *TABLE_READ, *TABLE_WRITE)
-        finalize.allow_objects(shared, CLUSTER_OBJECTS, "s3:GetObject")
+        finalize.allow_objects(shared, CLUSTER_OBJECTS, "s3:GetObject", "s3:PutObject")
         finalize.allow_listing(shared, "namespaces/")
         mark_failed = step_function(
             "MarkFailed",

@@ -47,8 +47,9 @@ def build_environment(
         functions_security_group=vectors.functions_security_group,
         qdrant_url=vectors.qdrant_url,
         qdrant_api_key=vectors.qdrant_api_key,
-        # One bundle, without the clustering and model extras, for every function.
-        code=lambda: lambda_code(project_root, config),
+        # One bundle without the clustering and model extras for every function; the cluster steps add `steps`
+        # (pyarrow, for the job's parquet files), which the API's bundle never carries.
+        code=lambda extras=(): lambda_code(project_root, config, extras),
     )
     automation = AutomationStack(scope, name("automation"), config=config, shared=shared, env=env)
     clustering = ClusteringStack(

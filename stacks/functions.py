@@ -39,8 +39,9 @@ class SharedResources:
     functions_security_group: ec2.ISecurityGroup
     qdrant_url: str
     qdrant_api_key: secretsmanager.ISecret
-    code: Callable[[], lambda_.Code]
-    """A new Code per function: CDK binds a Code to one stack, and bundles identical ones only once."""
+    code: Callable[..., lambda_.Code]
+    """A new Code per function (optionally with package extras): CDK binds a Code to one stack, and bundles identical
+    ones only once."""
 
 
 def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
@@ -66,6 +67,7 @@ class OpenpeekFunction(Construct):
         timeout: Duration = Duration.minutes(1),
         in_vpc: bool = True,
         environment: Mapping[str, str] | None = None,
+        extras: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(
@@ -95,7 +97,7 @@ class OpenpeekFunction(Construct):
             architecture=(
                 lambda_.Architecture.ARM_64 if config.lambda_architecture == "arm64" else lambda_.Architecture.X86_64
             ),
-            code=shared.code(),
+            code=shared.code(tuple(extras)),
             handler=handler,
             description=description,
             memory_size=memory_mb or config.worker_memory_mb,

@@ -1,4 +1,4 @@
-"""`openpeek serve` (the embedded runtime), `openpeek keys create|list|revoke`."""
+"""`openpeek serve` (the embedded runtime), `openpeek reap`, `openpeek autoindex`, `openpeek keys create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -43,12 +43,30 @@ def serve(args: argparse.Namespace) -> int:
         )
     print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
     warm_up_local_model(services)
+    scheduler = schedule_maintenance(services)
     app = create_app(services, runtime_name="embedded")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
+        scheduler.stop()
         services.close()
     return 0
+
+
+REAP_EVERY_S = 3600  # EventBridge's rate(1 hour) in AWS (stacks/automation.py)
+AUTOINDEX_EVERY_S = 6 * 3600  # rate(6 hours)
+
+
+def schedule_maintenance(services):
+    """What EventBridge schedules in AWS, on a thread here: the expiry reaper hourly (first run a minute after start,
+    so namespaces that expired while the server was down go soon) and the auto-indexer every 6 hours."""
+    from openpeek.adapters.local.scheduler import Scheduler
+
+    scheduler = Scheduler()
+    scheduler.every(REAP_EVERY_S, "expiry-reaper", services.expiry.reap, first_after_s=60)
+    scheduler.every(AUTOINDEX_EVERY_S, "auto-index", services.auto_index.run, first_after_s=AUTOINDEX_EVERY_S)
+    scheduler.start()
+    return scheduler
 
 
 def warm_up_local_model(services) -> threading.Thread | None:
@@ -110,6 +128,31 @@ def keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def reap(args: argparse.Namespace) -> int:
+    """One expiry run now (what the hourly schedule does): prints what it found and did."""
+    services = _services(args.data_dir)
+    try:
+        result = services.expiry.reap()
+    finally:
+        services.close()
+    print(f"openpeek reap: {result.found} expired, {result.deleted} deleted, {result.kept} kept (extended), "
+          f"{result.already_gone} already gone, {result.failed} failed (retried next run)")
+    return 1 if result.failed else 0
+
+
+def autoindex(args: argparse.Namespace) -> int:
+    """One auto-index run now (what the 6-hourly schedule does)."""
+    services = _services(args.data_dir)
+    try:
+        result = services.auto_index.run()
+    finally:
+        services.close()
+    for created in result.created:
+        print(f"openpeek autoindex: {created['namespace_id']}: {created['field']} ({created['type']}) indexed")
+    print(f"openpeek autoindex: {len(result.created)} index(es) created, {len(result.skipped)} field(s) skipped")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     data_dir_help = "data directory (default: $OPENPEEK_DATA_DIR or .openpeek)"
     root = argparse.ArgumentParser(prog="openpeek", description="Self-hosted Mixpeek v1 API")
@@ -120,6 +163,14 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
     serve_cmd.set_defaults(run=serve)
+
+    reap_cmd = commands.add_parser("reap", help="delete the namespaces whose expires_at has passed, now")
+    reap_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    reap_cmd.set_defaults(run=reap)
+
+    autoindex_cmd = commands.add_parser("autoindex", help="index the payload fields filtered often, now")
+    autoindex_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    autoindex_cmd.set_defaults(run=autoindex)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create an API key; prints only the key")

@@ -328,6 +328,9 @@ class BlobStore(Protocol):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every key under prefix; returns how many were deleted."""
 
+    def uri(self, key: str) -> str:
+        """Where another service finds the key (s3://bucket/key; file:///path embedded), e.g. a processing job."""
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # EventBus: domain events out of the services
@@ -392,3 +395,47 @@ class InferenceRegistry(Protocol):
 
     def embedder(self, name: str) -> Embedder:
         """Raises InferenceUnavailable for an unknown or unusable service."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Orchestrator: runs a cluster job's steps (prepare → engine → finalize, mark-failed on error) somewhere else
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterJob:
+    """What the steps need to find everything else. `kind` is "cluster" (an execution) or "layout" (the deferred map
+    of a completed execution)."""
+
+    org_id: str
+    namespace_id: str
+    cluster_id: str
+    run_id: str
+    task_id: str
+    kind: str = "cluster"
+
+    def state(self) -> dict[str, str]:
+        """The state machine's input (and the step handlers' event)."""
+        return {"org_id": self.org_id, "namespace_id": self.namespace_id, "cluster_id": self.cluster_id,
+                "run_id": self.run_id, "task_id": self.task_id, "kind": self.kind}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "ClusterJob":
+        return cls(**{name: state[name] for name in ("org_id", "namespace_id", "cluster_id", "run_id", "task_id")},
+                   kind=state.get("kind", "cluster"))
+
+
+class Orchestrator(Protocol):
+    worker_id: str | None
+    """Names the process that runs jobs when that is this process (embedded): a task recorded with another worker
+    id was orphaned by a restart. None where jobs run elsewhere (Step Functions)."""
+
+    def start(self, job: ClusterJob) -> None:
+        """Start the job's steps and return at once. Raises DependencyUnavailable when it could not be started."""
+
+    def cancel(self, job: ClusterJob) -> None:
+        """Stop the job if it still runs (best effort; the task is already CANCELED)."""
+
+    def run_now(self, job: ClusterJob) -> bool:
+        """Run a small job to its end before returning, where this runtime can (True); False when it was started
+        asynchronously instead."""

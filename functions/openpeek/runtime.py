@@ -9,12 +9,31 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Table, VectorStore
+from openpeek.ports import (
+    BlobStore,
+    ClusterJob,
+    DependencyUnavailable,
+    EventBus,
+    InferenceRegistry,
+    Orchestrator,
+    Table,
+    VectorStore,
+)
+from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
+from openpeek.repositories.tasks import TaskRepository
+from openpeek.services.cluster_ledger import ClusterLedger
+from openpeek.services.cluster_results import ClusterResults
+from openpeek.services.cluster_runs import ClusterRunService
+from openpeek.services.clone import NamespaceCloner, inline, thread_runner
+from openpeek.services.cluster_steps import ClusterSteps
+from openpeek.services.clusters import ClusterService
+from openpeek.services.auto_index import AutoIndexer
 from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
+from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
@@ -22,6 +41,7 @@ from openpeek.services.organizations import OrganizationService
 from openpeek.services.promotion import PromotionService
 from openpeek.services.retrieval import RetrievalService
 from openpeek.services.retrievers import RetrieverService
+from openpeek.services.tasks import TaskService
 from openpeek.settings import Settings
 
 
@@ -42,6 +62,15 @@ class Services:
     retrieval: RetrievalService
     promotion: PromotionService
     expiry: ExpiryReaper
+    clusters: ClusterService
+    cluster_runs: ClusterRunService
+    cluster_results: ClusterResults
+    cluster_steps: ClusterSteps
+    tasks: TaskService
+    orchestrator: Orchestrator
+    cloner: NamespaceCloner
+    filter_usage: FilterUsage
+    auto_index: AutoIndexer
 
     def close(self) -> None:
         for adapter in (self.vectors, self.table):
@@ -57,8 +86,10 @@ def wire(
     blobs: BlobStore,
     events: EventBus,
     inference: InferenceRegistry | None = None,
+    orchestrator: Callable[[ClusterSteps], Orchestrator] | None = None,
 ) -> Services:
-    """Services over the given adapters (tests call this with adapters of their choosing)."""
+    """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
+    cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
     inference = inference or _inference_registry(settings)
     gateway = InferenceGateway(inference)
     namespace_repository = NamespaceRepository(table)
@@ -66,6 +97,16 @@ def wire(
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
     )
+    usage = FilterUsage(table)
+    cluster_repository = ClusterRepository(table)
+    task_repository = TaskRepository(table)
+    ledger = ClusterLedger(table, cluster_repository, task_repository, events)
+    clusters = ClusterService(cluster_repository, blobs, events, check_labeling=_labeling_check())
+    steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs,
+                         job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
+    runner = (orchestrator or _local_orchestrator(blobs))(steps)
+    cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
+                                     max_runtime_s=settings.cluster_max_runtime_s)
     return Services(
         settings=settings,
         table=table,
@@ -79,10 +120,82 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, table, vectors, events),
         retrievers=RetrieverService(RetrieverRepository(table), events),
-        retrieval=RetrievalService(vectors, gateway),
+        retrieval=RetrievalService(vectors, gateway, usage),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
+        clusters=clusters,
+        cluster_runs=cluster_runs,
+        cluster_results=ClusterResults(table, clusters, cluster_repository, blobs, cluster_runs),
+        cluster_steps=steps,
+        tasks=TaskService(task_repository, ledger, live_worker=runner.worker_id),
+        orchestrator=runner,
+        cloner=NamespaceCloner(namespaces, table, vectors, RetrieverRepository(table), cluster_repository,
+                               task_repository,
+                               # a Lambda ends with its response: there the copy runs before answering
+                               background=thread_runner if settings.runtime == "embedded" else inline),
+        filter_usage=usage,
+        auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
     )
+
+
+def _local_orchestrator(blobs: BlobStore) -> Callable[[ClusterSteps], Orchestrator]:
+    def build(steps: ClusterSteps) -> Orchestrator:
+        from openpeek.adapters.local.cluster_worker import LocalOrchestrator
+
+        return LocalOrchestrator(steps, blobs)
+
+    return build
+
+
+class UnconfiguredOrchestrator:
+    """The aws runtime without OPENPEEK_CLUSTER_STATE_MACHINE_ARN: cluster jobs cannot start, and say why (503)."""
+
+    worker_id = None
+
+    def __init__(self, _steps: Any = None) -> None:
+        pass
+
+    def start(self, job: ClusterJob) -> None:
+        raise DependencyUnavailable("clustering is not configured here (OPENPEEK_CLUSTER_STATE_MACHINE_ARN is unset)")
+
+    def cancel(self, job: ClusterJob) -> None:
+        pass
+
+    def run_now(self, job: ClusterJob) -> bool:
+        self.start(job)
+        return False
+
+
+def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator]:
+    if not settings.cluster_state_machine_arn:
+        return UnconfiguredOrchestrator
+
+    def build(_steps: ClusterSteps) -> Orchestrator:
+        from openpeek.adapters.aws.step_functions import StepFunctionsOrchestrator
+
+        return StepFunctionsOrchestrator(settings.cluster_state_machine_arn or "")
+
+    return build
+
+
+def _labeling_check() -> Callable[[dict[str, Any]], Any] | None:
+    try:
+        from openpeek.services.cluster_labeling import validate_config
+    except ImportError:
+        return None
+    return validate_config
+
+
+def _labeler(settings: Settings, table: Table) -> Any:
+    """LLM labeling for cluster runs whose llm_labeling is enabled; the providers without a key say so per run."""
+    try:
+        from openpeek.adapters.llm import build_clients
+        from openpeek.services.cluster_labeling import ClusterLabeler
+    except ImportError:
+        return None
+    clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+                            anthropic_api_key=settings.anthropic_api_key)
+    return ClusterLabeler(table, clients)
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -117,7 +230,8 @@ def _aws(settings: Settings) -> Services:
         from openpeek.adapters.local.event_bus import InProcessEventBus
 
         events = InProcessEventBus()
-    return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events)
+    return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
+                orchestrator=_step_functions(settings))
 
 
 def build_table(settings: Settings) -> Table:

@@ -33,4 +33,13 @@ class Settings(BaseSettings):
     local_inference: bool | None = None
     """The bundled all-MiniLM-L6-v2 model (needs the `embed` extra); on by default in the embedded runtime only, so the
     API Lambda never loads torch."""
+    cluster_state_machine_arn: str | None = None
+    """aws runtime: the Step Functions state machine that runs cluster jobs (stacks/clustering.py)."""
+    processing_job_prefix: str = "openpeek-"
+    """Names of the SageMaker Processing jobs start with this (the stack scopes the steps' IAM to it)."""
+    cluster_max_runtime_s: int = 3 * 3600
+    """A cluster task still active this long after it started is ended FAILED (its worker is gone)."""
+    google_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    """LLM cluster labeling: the providers' keys (openai's is openai_api_key)."""
     log_level: str = "INFO"

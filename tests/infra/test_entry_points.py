@@ -31,11 +31,7 @@ def test_every_handler_named_in_the_stacks_imports_and_is_callable(synthesised) 
 @pytest.mark.parametrize(
     ("module_name", "issue"),
     [
-        ("openpeek.handlers.autoindex", "issue 6"),
         ("openpeek.handlers.webhook_delivery", "issue 6"),
-        ("openpeek.handlers.cluster_prepare", "issue 4"),
-        ("openpeek.handlers.cluster_finalize", "issue 4"),
-        ("openpeek.handlers.cluster_mark_failed", "issue 4"),
     ],
 )
 def test_handlers_whose_service_comes_later_say_which_issue_brings_it(module_name: str, issue: str) -> None:

@@ -393,3 +393,13 @@ def strip_python_only(condition: Any) -> Any:
             continue
         must.append(stripped)
     return Filter(must=tuple(must), should=condition.should, must_not=condition.must_not)
+
+
+def filter_keys(condition: Any) -> set[str]:
+    """The payload keys a filter tests (what the auto-indexer counts)."""
+    if condition is None or isinstance(condition, PythonOnly):
+        return set()
+    if isinstance(condition, Filter):
+        return set().union(*(filter_keys(c) for c in (*condition.must, *condition.should, *condition.must_not)))
+    key = getattr(condition, "key", None)
+    return {key} if isinstance(key, str) else set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from openpeek.handlers._pending import require_service
 from openpeek.runtime import LazyServices, build_services
 from openpeek.settings import Settings
 
@@ -12,5 +11,4 @@ services = LazyServices(lambda: build_services(Settings()))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    require_service("cluster_steps", "issue 4 (clustering)")
     return services.cluster_steps.finalize(event)

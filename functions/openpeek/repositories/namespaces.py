@@ -62,6 +62,11 @@ class NamespaceRepository:
     def _id_item(self, namespace: Namespace) -> dict:
         return {"pk": f"NSID#{namespace.namespace_id}", "sk": "NS", "org_id": namespace.org_id}
 
+    def get_by_id(self, namespace_id: str) -> Namespace | None:
+        """By id alone (jobs that run for every organisation, like the auto-indexer)."""
+        pointer = self._table.get(f"NSID#{namespace_id}", "NS")
+        return None if pointer is None else self.get(pointer["org_id"], namespace_id)
+
     def id_in_use(self, namespace_id: str) -> bool:
         return self._table.get(f"NSID#{namespace_id}", "NS") is not None
 
@@ -134,6 +139,9 @@ class NamespaceRepository:
 
     def delete_owned_items(self, namespace_id: str) -> int:
         keys = list(self.owned_items(namespace_id))
+        # A task is also reachable by id alone through its TASKID# pointer (repositories/tasks.py): pointers go first,
+        # so a run that dies half way never leaves a pointer whose task is already gone unnoticed by the next run.
+        keys = [(f"TASKID#{sk[len('TASK#'):]}", "TASK") for _, sk in keys if sk.startswith("TASK#")] + keys
         for start in range(0, len(keys), 25):
             self._table.transact_write([Delete(pk, sk) for pk, sk in keys[start : start + 25]])
         return len(keys)

@@ -173,6 +173,55 @@ class NamespaceService:
         self._publish("namespace.created", namespace, {"namespace_name": name})
         return NamespaceView(namespace, self._live_info(namespace))
 
+    def create_copy(self, principal: Principal, source: Namespace, name: str, *, description: str | None,
+                    ttl_seconds: int | None) -> NamespaceView:
+        """A new, empty namespace with the source's configuration (mode, extractors, vector and payload indexes,
+        settings) and its own collection: the first step of a clone."""
+        name = check_name(name)
+        if self._repository.find(principal.org_id, name) is not None:
+            raise _name_taken(name)
+        now = utcnow()
+        namespace = replace(
+            source, namespace_id=new_id("ns"), namespace_name=name, version=1,
+            description=description if description is not None else source.description,
+            created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
+            source_namespace_id=source.namespace_id, extra=dict(source.extra),
+        )
+        self._vectors.create_collection(
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+        )
+        try:
+            self._repository.create(namespace)
+        except NameTaken:
+            self._drop_quietly(namespace.collection)
+            raise _name_taken(name) from None
+        except (IdTaken, DependencyUnavailable):
+            self._drop_quietly(namespace.collection)
+            raise
+        self._publish("namespace.created", namespace, {"namespace_name": name,
+                                                       "source_namespace_id": source.namespace_id})
+        return NamespaceView(namespace, self._live_info(namespace))
+
+    def add_automatic_index(self, namespace_id: str, index: PayloadIndex) -> Namespace | None:
+        """The auto-indexer's change: one more payload index, marked automatic, unless the field has one already
+        (then None, and nothing changes). The index is built before the record says so."""
+        for attempt in range(WRITE_ATTEMPTS):
+            current = self._repository.get_by_id(namespace_id)
+            if current is None or any(i.field_name == index.field_name for i in current.payload_indexes):
+                return None
+            self._vectors.create_payload_index(current.collection, _spec(index))
+            changed = replace(current, payload_indexes=current.payload_indexes + (index,),
+                              updated_at=isoformat(utcnow()))
+            try:
+                saved = self._repository.save(changed, current)
+            except ConditionFailed:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            self._publish("namespace.updated", saved, {"fields": ["payload_indexes"], "automatic_index":
+                                                       index.field_name})
+            return saved
+        return None
+
     def _mode(self, request: dict[str, Any]) -> str:
         mode = request.get("mode")
         if mode is None:

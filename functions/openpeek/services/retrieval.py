@@ -23,6 +23,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
 from openpeek.ports import Filter, SearchRequest, SparseVector, VectorPoint, VectorStore
+from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
 
 RRF_K = 60
@@ -44,9 +45,10 @@ def _bad(message: str, code: str = "invalid_query", **details: Any) -> BadReques
 
 
 class RetrievalService:
-    def __init__(self, vectors: VectorStore, inference: InferenceGateway) -> None:
+    def __init__(self, vectors: VectorStore, inference: InferenceGateway, usage: FilterUsage | None = None) -> None:
         self._vectors = vectors
         self._inference = inference
+        self._usage = usage  # counts filtered fields for namespaces with auto_create_indexes
         self._stages: dict[str, Callable[..., list[Candidate]]] = {
             "feature_search": self._feature_search,
             "attribute_filter": self._attribute_filter,
@@ -125,6 +127,9 @@ class RetrievalService:
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
                                           score_threshold=threshold, with_vectors=with_vectors))
         results = self._vectors.query(namespace.collection, requests)
+        if self._usage is not None and namespace.auto_create_indexes:
+            self._usage.record(namespace.namespace_id, set().union(
+                *(filter_rules.filter_keys(request.filter) for request in requests)))
 
         ranked: list[list[Candidate]] = []
         for hits, python_filter, top_k in zip(results, python_filters, limits):

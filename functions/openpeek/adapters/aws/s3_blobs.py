@@ -51,6 +51,9 @@ class S3BlobStore:
     def bucket(self) -> str:
         return self._bucket
 
+    def uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{self._full_key(key)}"
+
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         try:
             self._s3().put_object(Bucket=self._bucket, Key=self._full_key(key), Body=data, ContentType=content_type)

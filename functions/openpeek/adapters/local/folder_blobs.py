@@ -62,6 +62,12 @@ class FolderBlobStore:
     def root(self) -> Path:
         return self._root
 
+    def uri(self, key: str) -> str:
+        # A prefix (trailing "/") names a folder; the path stays inside root like every other key.
+        folder = key.endswith("/")
+        path = self._path(key.rstrip("/")) if key.strip("/") else self._root
+        return path.as_uri() + ("/" if folder else "")
+
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
         for attempt in range(1, _CREATE_ATTEMPTS + 1):

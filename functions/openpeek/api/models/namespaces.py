@@ -144,3 +144,21 @@ class ListNamespacesRequest(Strict):
     case_sensitive: StrictBool = False
     include_total: Optional[StrictBool] = None
     cursor: Optional[StrictStr] = Field(default=None, max_length=64)
+
+
+class CloneResources(Strict):
+    collections: Optional[StrictBool] = True
+    retrievers: Optional[StrictBool] = True
+    taxonomies: Optional[StrictBool] = False
+    clusters: Optional[StrictBool] = False  # our addition: cluster definitions (not their runs)
+
+
+class CloneNamespaceRequest(Strict):
+    """The SDK's CloneNamespaceRequest."""
+
+    namespace_name: StrictStr = Field(min_length=1, max_length=128)
+    include_resources: Optional[CloneResources] = None
+    description: Optional[StrictStr] = Field(default=None, max_length=4096)
+    source_organization_id: Optional[StrictStr] = None
+    mode: Optional[StrictStr] = "copy"
+    ttl_seconds: Optional[StrictInt] = Field(default=None, ge=60)

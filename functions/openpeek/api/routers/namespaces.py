@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.auth import principal, services
 from openpeek.api.models.namespaces import (
+    CloneNamespaceRequest,
     CreateNamespaceRequest,
     ListNamespacesRequest,
     PatchNamespaceRequest,
@@ -160,3 +161,12 @@ def namespace_stats(request: Request, namespace_identifier: str, caller: Princip
 def _fields(body: Any) -> dict[str, Any]:
     """The keys the client sent, with their values (null included: for expiry fields null means 'remove')."""
     return body.model_dump(exclude_unset=True, mode="python")
+
+
+@router.post("/{namespace_identifier}/clone")
+def clone_namespace(request: Request, namespace_identifier: str, body: CloneNamespaceRequest,
+                    caller: Principal = Depends(principal)) -> dict:
+    """CloneNamespaceResponse: the new namespace at once; its documents copied before the answer (`ready`) or in the
+    background (`cloning`, with the task to poll)."""
+    outcome = services(request).cloner.clone(caller, namespace_identifier, body.model_dump(exclude_none=True))
+    return {"namespace": namespace_model(outcome.pop("view")), **outcome}

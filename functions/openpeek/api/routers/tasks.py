@@ -1,0 +1,51 @@
+"""Tasks API: poll, list and cancel asynchronous operations (seed 004's TaskResponse). A task is found by its id
+alone (no X-Namespace needed); another organisation's task is 404."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from openpeek.api.auth import current_namespace, principal, services
+from openpeek.api.fast_json import OrjsonRoute
+from openpeek.api.models.clusters import ListTasksRequest
+from openpeek.domain.namespace import Namespace
+from openpeek.services.organizations import Principal
+from openpeek.services.tasks import check_status
+
+router = APIRouter(route_class=OrjsonRoute, prefix="/v1/tasks", tags=["Tasks"])
+
+
+def _namespace_of(request: Request, caller: Principal, task_id: str) -> Namespace:
+    services_ = services(request)
+    namespace_id = services_.tasks.locate(caller.org_id, task_id)
+    return services_.namespaces.resolve(caller, namespace_id)
+
+
+@router.get("/{task_id}")
+def get_task(request: Request, task_id: str, caller: Principal = Depends(principal)) -> dict:
+    return services(request).tasks.get(_namespace_of(request, caller, task_id), task_id).public()
+
+
+@router.delete("/{task_id}")
+def cancel_task(request: Request, task_id: str, caller: Principal = Depends(principal)) -> dict:
+    services_ = services(request)
+    namespace = _namespace_of(request, caller, task_id)
+    return services_.cluster_runs.cancel(namespace, services_.tasks.get(namespace, task_id)).public()
+
+
+@router.post("/list")
+def list_tasks(request: Request, body: Optional[ListTasksRequest] = Body(default=None),
+               limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+               page: Optional[int] = Query(None, ge=1), page_size: Optional[int] = Query(None, ge=1, le=1000),
+               namespace: Namespace = Depends(current_namespace)) -> dict:
+    size = page_size or limit
+    start = (page - 1) * size if page else offset
+    found = services(request).tasks.list(namespace, status=check_status(body.status if body else None),
+                                         task_type=body.task_type if body else None,
+                                         search=body.search if body else None)
+    return {"results": [task.public() for task in found[start:start + size]],
+            "pagination": {"total": len(found), "page": start // size + 1, "page_size": size,
+                           "total_pages": max(1, -(-len(found) // size)), "next_page": None, "previous_page": None,
+                           "next_cursor": None}}

@@ -1,0 +1,248 @@
+"""Reading what cluster executions produced: execution records (ClusterExecutionResult), the map (visualization),
+the groups, and the per-run edits a user may make afterwards (label overrides, run name)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from openpeek.domain.errors import BadRequest, Conflict, NotFound
+from openpeek.domain.namespace import Namespace
+from openpeek.ports import BlobNotFound, BlobStore, ConditionFailed, Table
+from openpeek.repositories.clusters import ClusterRepository
+from openpeek.services.cluster_runs import ClusterRunService
+from openpeek.services.cluster_steps import centroids_key, points_key
+from openpeek.services.clusters import ClusterService
+
+LABEL_MAX = 200
+RUN_NAME_MAX = 120
+PATCH_ATTEMPTS = 16
+_RECONCILIATION = ("source_documents", "vectors_retrieved", "vectors_clustered", "index_gap", "pipeline_drop",
+                   "input_reconciliation_ok", "input_reconciliation_reasons", "pipeline_drop_expected_as_noise")
+
+
+class ClusterResults:
+    def __init__(self, table: Table, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
+                 runs: ClusterRunService) -> None:
+        self._table = table
+        self._clusters = clusters
+        self._repository = repository
+        self._blobs = blobs
+        self._runs = runs
+
+    # -- executions --------------------------------------------------------------------------------------------------
+
+    def latest(self, namespace: Namespace, identifier: str, *, include_vectors: bool = False) -> dict[str, Any] | None:
+        cluster = self._clusters.get(namespace, identifier)
+        runs = self._repository.runs(namespace.namespace_id, cluster.cluster_id)
+        return self.present(namespace, runs[0], include_vectors=include_vectors) if runs else None
+
+    def execution(self, namespace: Namespace, identifier: str, run_id: str, *,
+                  include_vectors: bool = False) -> dict[str, Any]:
+        return self.present(namespace, self._run(namespace, identifier, run_id), include_vectors=include_vectors)
+
+    def executions(self, namespace: Namespace, identifier: str, *, status: str | None = None,
+                   search: str | None = None, ascending: bool = False) -> list[dict[str, Any]]:
+        cluster = self._clusters.get(namespace, identifier)
+        runs = self._repository.runs(namespace.namespace_id, cluster.cluster_id)
+        if status:
+            runs = [run for run in runs if run["status"] == status.lower()]
+        if search:
+            needle = search.lower()
+            runs = [run for run in runs if needle in run["run_id"].lower()
+                    or needle in (run.get("error_message") or "").lower() or needle in (run.get("run_name") or "").lower()]
+        if ascending:
+            runs.reverse()
+        return [self.present(namespace, run) for run in runs]
+
+    def present(self, namespace: Namespace, run: dict[str, Any], *, include_vectors: bool = False) -> dict[str, Any]:
+        """ClusterExecutionResult."""
+        completed = run["status"] == "completed"
+        overrides = run.get("label_overrides") or {}
+        centroids = self._centroids(namespace, run, with_vectors=include_vectors) if completed else None
+        if centroids is not None:
+            for centroid in centroids:
+                centroid.pop("x", None), centroid.pop("y", None), centroid.pop("z", None), centroid.pop("extra", None)
+                if centroid["cluster_id"] in overrides:
+                    centroid["label"] = overrides[centroid["cluster_id"]]
+        view: dict[str, Any] = {
+            "run_id": run["run_id"], "cluster_id": run["cluster_id"], "status": run["status"],
+            "num_clusters": run.get("num_clusters") or 0, "num_points": run.get("num_points") or 0,
+            "metrics": run.get("metrics") if completed else None, "centroids": centroids,
+            "created_at": run["created_at"], "completed_at": run.get("completed_at"),
+            "error_message": run.get("error_message"), "llm_labeling_errors": run.get("llm_labeling_errors"),
+            "mode": run.get("mode"), "member_counts_stale": False,
+        }
+        view.update({key: run[key] for key in _RECONCILIATION if run.get(key) is not None})
+        for key in ("source_execution_ids", "composite_mapping", "run_name"):
+            if run.get(key):
+                view[key] = run[key]
+        if overrides:
+            view["label_overrides"] = overrides
+        view["layout_stability_applied"] = "none"
+        return view
+
+    def _centroids(self, namespace: Namespace, run: dict[str, Any], *, with_vectors: bool) -> list[dict[str, Any]]:
+        if run.get("centroids") is not None and not with_vectors:
+            return [dict(c) for c in run["centroids"]]
+        try:
+            stored = json.loads(self._blobs.get(centroids_key(namespace.namespace_id, run["cluster_id"],
+                                                              run["run_id"])))
+        except BlobNotFound:
+            return [dict(c) for c in run.get("centroids") or []]
+        if not with_vectors:
+            for centroid in stored:
+                centroid.pop("centroid_vector", None)
+        return stored
+
+    def task_id_of(self, namespace: Namespace, identifier: str, run_id: str) -> str:
+        return self._run(namespace, identifier, run_id)["task_id"]
+
+    def _run(self, namespace: Namespace, identifier: str, run_id: str) -> dict[str, Any]:
+        cluster = self._clusters.get(namespace, identifier)
+        run = self._repository.get_run(namespace.namespace_id, cluster.cluster_id, run_id)
+        if run is None:
+            raise NotFound("execution", run_id)
+        return run
+
+    def _chosen_run(self, namespace: Namespace, identifier: str, run_id: str | None) -> dict[str, Any]:
+        """The named run, or the cluster's newest completed one."""
+        if run_id:
+            run = self._run(namespace, identifier, run_id)
+        else:
+            cluster = self._clusters.get(namespace, identifier)
+            run = next((r for r in self._repository.runs(namespace.namespace_id, cluster.cluster_id)
+                        if r["status"] == "completed"), None)
+            if run is None:
+                raise NotFound("execution", f"{cluster.cluster_id} (no completed execution)",
+                               code="no_completed_execution")
+        if run["status"] != "completed":
+            raise BadRequest(f"execution '{run['run_id']}' is {run['status']}; its results exist once it completes",
+                             code="execution_not_completed", details={"run_id": run["run_id"], "status": run["status"]})
+        return run
+
+    # -- edits -------------------------------------------------------------------------------------------------------
+
+    def patch_labels(self, namespace: Namespace, identifier: str, run_id: str, labels: dict[str, Any]) -> dict:
+        if not isinstance(labels, dict):
+            raise BadRequest("labels maps cluster ids to new labels", code="invalid_labels")
+        for _ in range(PATCH_ATTEMPTS):
+            run = self._chosen_run(namespace, identifier, run_id)
+            known = {c["cluster_id"] for c in self._centroids(namespace, run, with_vectors=False)}
+            unknown = sorted(set(labels) - known)
+            if unknown:
+                raise BadRequest(f"execution '{run_id}' has no cluster(s) {', '.join(unknown)}",
+                                 code="unknown_cluster_label", details={"unknown": unknown, "known": sorted(known)})
+            overrides = dict(run.get("label_overrides") or {})
+            for key, value in labels.items():
+                if not isinstance(value, str):
+                    raise BadRequest("each label is a string (an empty string removes the override)",
+                                     code="invalid_labels", details={"cluster_id": key})
+                value = value.strip()
+                if len(value) > LABEL_MAX:
+                    raise BadRequest(f"labels are at most {LABEL_MAX} characters", code="invalid_labels",
+                                     details={"cluster_id": key})
+                if value:
+                    overrides[key] = value
+                else:
+                    overrides.pop(key, None)
+            try:
+                self._table.put(self._repository.update_run(namespace.namespace_id, run,
+                                                            {"label_overrides": overrides}).item,
+                                if_version=run["version"])
+            except ConditionFailed:
+                continue
+            return {"cluster_id": run["cluster_id"], "run_id": run["run_id"], "label_overrides": overrides}
+        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+
+    def rename(self, namespace: Namespace, identifier: str, run_id: str, name: Any) -> dict:
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > RUN_NAME_MAX:
+            raise BadRequest(f"run_name is a non-empty string of at most {RUN_NAME_MAX} characters",
+                             code="invalid_run_name")
+        for _ in range(PATCH_ATTEMPTS):
+            run = self._run(namespace, identifier, run_id)
+            try:
+                self._table.put(self._repository.update_run(namespace.namespace_id, run,
+                                                            {"run_name": name.strip()}).item, if_version=run["version"])
+            except ConditionFailed:
+                continue
+            return {"cluster_id": run["cluster_id"], "run_id": run_id, "run_name": name.strip()}
+        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+
+    # -- map and groups ----------------------------------------------------------------------------------------------
+
+    def groups(self, namespace: Namespace, identifier: str, run_id: str | None = None) -> dict[str, Any]:
+        run = self._chosen_run(namespace, identifier, run_id)
+        overrides = run.get("label_overrides") or {}
+        centroids = self._centroids(namespace, run, with_vectors=False)
+        return {
+            "cluster_id": run["cluster_id"], "run_id": run["run_id"], "total_groups": len(centroids),
+            "total_documents": sum(c["num_members"] for c in centroids), "member_counts_stale": False,
+            "groups": [{"cluster_id": c["cluster_id"], "label": overrides.get(c["cluster_id"], c.get("label")),
+                        "summary": c.get("summary"), "keywords": c.get("keywords") or [],
+                        "member_count": c["num_members"]} for c in centroids],
+        }
+
+    def visualization(self, namespace: Namespace, identifier: str, *, run_id: str | None = None,
+                      max_points: int | None = None, centroids_only: bool = False,
+                      compact: bool = False) -> tuple[dict[str, Any], bool]:
+        """(body, ready). A run whose map was deferred gets it now: computed before answering where the runtime can
+        (embedded), else started, and the body names the task to wait for (ready False)."""
+        run = self._chosen_run(namespace, identifier, run_id)
+        if run.get("layout") in ("deferred", "computing"):
+            cluster = self._clusters.get(namespace, identifier)
+            task = self._runs.layout_task(namespace, run) if run.get("layout") == "computing" else None
+            if task is None:  # never started, or its job ended without a map: (re)start it
+                task = self._runs.start_layout(namespace, cluster, run)
+            run = self._repository.get_run(namespace.namespace_id, cluster.cluster_id, run["run_id"]) or run
+            if run.get("layout") != "ready":
+                return {"cluster_id": run["cluster_id"], "run_id": run["run_id"], "status": "computing",
+                        "task_id": task.task_id,
+                        "message": "the map of this execution is being computed; poll the task, then ask again"}, False
+        points = json.loads(gzip.decompress(self._blobs.get(points_key(namespace.namespace_id, run["cluster_id"],
+                                                                           run["run_id"]))))
+        overrides = run.get("label_overrides") or {}
+        centroids = self._centroids(namespace, run, with_vectors=False)
+        labels = {c["cluster_id"]: overrides.get(c["cluster_id"], c.get("label")) for c in centroids}
+        three_d = (run.get("plan") or {}).get("vis_n_components") == 3
+        body: dict[str, Any] = {
+            "cluster_id": run["cluster_id"], "run_id": run["run_id"], "n_components": 3 if three_d else 2,
+            "total_points": len(points["document_id"]),
+            "centroids": [{"cluster_id": c["cluster_id"], "label": labels[c["cluster_id"]],
+                           "num_members": c["num_members"], "x": c.get("x"), "y": c.get("y"),
+                           **({"z": c.get("z")} if three_d else {})} for c in centroids],
+        }
+        if centroids_only:
+            body["points"] = []
+            body["returned_points"] = 0
+            return body, True
+        positions = _spread(len(points["document_id"]), max_points)
+        names = points["cluster_ids"]
+
+        def cluster_of(index: Any) -> str | None:
+            return names[index] if index is not None and 0 <= index < len(names) else None
+
+        if compact:
+            members: dict[str, Any] = {
+                "document_ids": [points["document_id"][i] for i in positions],
+                "cluster_ids": [cluster_of(points["cluster"][i]) for i in positions],
+                "x": [points["x"][i] for i in positions], "y": [points["y"][i] for i in positions]}
+            if three_d:
+                members["z"] = [points["z"][i] for i in positions]
+            body["members"] = members
+        else:
+            body["points"] = [{"document_id": points["document_id"][i], "x": points["x"][i], "y": points["y"][i],
+                               **({"z": points["z"][i]} if three_d else {}),
+                               "cluster_id": cluster_of(points["cluster"][i]),
+                               "cluster_label": labels.get(cluster_of(points["cluster"][i]))} for i in positions]
+        body["returned_points"] = len(positions)
+        return body, True
+
+
+def _spread(total: int, wanted: int | None) -> list[int]:
+    """Every point, or `wanted` of them evenly spread (the same ones every time)."""
+    if wanted is None or wanted >= total:
+        return list(range(total))
+    step = total / wanted
+    return [int(i * step) for i in range(wanted)]

@@ -1,0 +1,83 @@
+"""How often each payload field is filtered on, per namespace, in hourly windows: what the auto-indexer reads.
+
+Cheap on the hot path: an execution adds to counters in memory; they are written at most every `flush_every_s`
+(and when the auto-indexer runs), as one item per namespace and hour (`FILTERUSE#<hour>` / `<namespace_id>` in one
+partition the indexer can read without a scan), merged with a conditional write so concurrent writers (several Lambda
+instances) lose nothing. Counts held in memory by a process that dies unflushed are lost: statistics, not data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from openpeek.domain.clock import utcnow
+from openpeek.ports import ConditionFailed, Table
+
+PARTITION_PREFIX = "FILTERUSE#"
+RETENTION = timedelta(days=2)
+FLUSH_ATTEMPTS = 8
+
+
+def hour_of(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d%H")
+
+
+class FilterUsage:
+    def __init__(self, table: Table, *, flush_every_s: float = 30.0, clock: Callable[[], datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._table = table
+        self._flush_every_s = flush_every_s
+        self._clock = clock
+        self._monotonic = monotonic
+        self._pending: dict[tuple[str, str], Counter] = {}
+        self._lock = threading.Lock()
+        self._last_flush = monotonic()
+
+    def record(self, namespace_id: str, fields: Iterable[str]) -> None:
+        fields = list(fields)
+        if not fields:
+            return
+        key = (hour_of(self._clock()), namespace_id)
+        with self._lock:
+            self._pending.setdefault(key, Counter()).update(fields)
+            due = self._monotonic() - self._last_flush >= self._flush_every_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = self._monotonic()
+        for (hour, namespace_id), counts in pending.items():
+            self._merge(hour, namespace_id, counts)
+
+    def _merge(self, hour: str, namespace_id: str, counts: Counter) -> None:
+        pk = PARTITION_PREFIX + hour
+        for _ in range(FLUSH_ATTEMPTS):
+            current = self._table.get(pk, namespace_id)
+            merged = Counter(current["counts"] if current else {})
+            merged.update(counts)
+            item = {"pk": pk, "sk": namespace_id, "counts": dict(merged),
+                    "version": (current["version"] + 1) if current else 1,
+                    "expires_at": int((self._clock() + RETENTION).timestamp())}
+            try:
+                if current is None:
+                    self._table.put(item, if_absent=True)
+                else:
+                    self._table.put(item, if_version=current["version"])
+                return
+            except ConditionFailed:
+                continue
+
+    def last_day(self, now: datetime | None = None) -> dict[str, Counter]:
+        """Per namespace, how often each field was filtered in the 24 hours before `now`."""
+        now = now or self._clock()
+        totals: dict[str, Counter] = {}
+        for hours_back in range(24):
+            for item in self._table.query(PARTITION_PREFIX + hour_of(now - timedelta(hours=hours_back))):
+                totals.setdefault(item["sk"], Counter()).update(item["counts"])
+        return totals
