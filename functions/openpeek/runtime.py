@@ -35,6 +35,7 @@ from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
+from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
@@ -71,6 +72,7 @@ class Services:
     cloner: NamespaceCloner
     filter_usage: FilterUsage
     auto_index: AutoIndexer
+    manifests: ManifestService
 
     def close(self) -> None:
         for adapter in (self.vectors, self.table):
@@ -107,6 +109,7 @@ def wire(
     runner = (orchestrator or _local_orchestrator(blobs))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
+    retrievers = RetrieverService(RetrieverRepository(table), events)
     return Services(
         settings=settings,
         table=table,
@@ -119,7 +122,7 @@ def wire(
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, table, vectors, events),
-        retrievers=RetrieverService(RetrieverRepository(table), events),
+        retrievers=retrievers,
         retrieval=RetrievalService(vectors, gateway, usage),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
@@ -135,6 +138,7 @@ def wire(
                                background=thread_runner if settings.runtime == "embedded" else inline),
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
+        manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters)]),
     )
 
 

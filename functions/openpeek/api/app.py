@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
-from openpeek.api.routers import (clusters, documents, extractors, health, inference, namespaces, promotion, retrievers,
-                                  standalone, tasks)
+from openpeek.api.routers import (clusters, documents, extractors, health, inference, manifests, namespaces,
+                                  promotion, retrievers, standalone, tasks)
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -30,4 +30,5 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(inference.router)
     app.include_router(clusters.router)
     app.include_router(tasks.router)
+    app.include_router(manifests.router)
     return app
