@@ -43,6 +43,8 @@ from openpeek.services.promotion import PromotionService
 from openpeek.services.retrieval import RetrievalService
 from openpeek.services.retrievers import RetrieverService
 from openpeek.services.tasks import TaskService
+from openpeek.services.webhook_delivery import WebhookDelivery
+from openpeek.services.webhooks import WebhookService, build_webhooks
 from openpeek.settings import Settings
 
 
@@ -73,8 +75,14 @@ class Services:
     filter_usage: FilterUsage
     auto_index: AutoIndexer
     manifests: ManifestService
+    webhooks: WebhookService
+    webhook_delivery: WebhookDelivery
+    webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
 
     def close(self) -> None:
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.stop()
+        self.webhook_delivery.close()
         for adapter in (self.vectors, self.table):
             close = getattr(adapter, "close", None)
             if close is not None:
@@ -110,6 +118,7 @@ def wire(
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
+    webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     return Services(
         settings=settings,
         table=table,
@@ -139,6 +148,8 @@ def wire(
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
         manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters)]),
+        webhooks=webhooks,
+        webhook_delivery=webhook_delivery,
     )
 
 
@@ -216,7 +227,13 @@ def _embedded(settings: Settings) -> Services:
     root = settings.data_dir
     table = build_table(settings)
     vectors = _vector_store(settings, default_edge_root=str(root / "vectors"))
-    return wire(settings, table, vectors, FolderBlobStore(root / "blobs"), InProcessEventBus())
+    events = InProcessEventBus()
+    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events)
+    from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
+
+    # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
+    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events)
+    return services
 
 
 def _aws(settings: Settings) -> Services:

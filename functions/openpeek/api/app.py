@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.routers import (clusters, documents, extractors, health, inference, manifests, namespaces,
-                                  promotion, retrievers, standalone, tasks)
+                                  promotion, retrievers, standalone, tasks, webhooks)
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -31,4 +31,5 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(clusters.router)
     app.include_router(tasks.router)
     app.include_router(manifests.router)
+    app.include_router(webhooks.router)
     return app

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openpeek.handlers._pending import require_service
 from openpeek.runtime import LazyServices, build_services
 from openpeek.settings import Settings
 
@@ -17,7 +16,6 @@ services = LazyServices(lambda: build_services(Settings()))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    require_service("webhook_delivery", "issue 6 (webhooks)")
     failures = []
     for record in event.get("Records", []):
         try:

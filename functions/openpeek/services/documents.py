@@ -26,6 +26,9 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 MAX_IDEMPOTENCY_RECORD_BYTES = 300_000
 
 
+MAX_EVENT_IDS = 100  # an EventBridge entry holds at most 256 KB
+
+
 class DocumentService:
     def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus) -> None:
         self._namespaces = namespaces
@@ -82,12 +85,22 @@ class DocumentService:
         }
         if key and not self._remember(namespace, key, fingerprint, response):
             response["warnings"] = ["the idempotency record could not be stored; a retry with this key may write again"]
-        self._events.publish(DomainEvent(
-            type="documents.upserted", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
-            data={"count": len(ids), "document_ids": ids[:100], "created": len(ids) - len(created)},
-            occurred_at=now,
-        ))
+        self._publish_upserts(namespace, ids, created, now)
         return response
+
+    def _publish_upserts(self, namespace: Namespace, ids: list[str], existed: dict[str, Any], now: str) -> None:
+        """One event per kind and request (not per document: a 1,000-document batch is two events, not a thousand
+        EventBridge entries), naming the documents (the first MAX_EVENT_IDS of them) and how many there were."""
+        new = [document_id for document_id in ids if document_id not in existed]
+        replaced = [document_id for document_id in ids if document_id in existed]
+        for event_type, group in (("document.created", new), ("document.updated", replaced)):
+            if group:
+                self._events.publish(DomainEvent(
+                    type=event_type, org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+                    data={"count": len(group), "document_ids": group[:MAX_EVENT_IDS],
+                          "truncated": len(group) > MAX_EVENT_IDS},
+                    occurred_at=now,
+                ))
 
     def get(self, principal: Principal, identifier: str, document_id: str, *, with_vectors: bool) -> dict[str, Any]:
         namespace = self._namespaces.resolve(principal, identifier)

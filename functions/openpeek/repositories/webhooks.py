@@ -1,0 +1,125 @@
+"""Webhooks and their delivery log on the Table port.
+
+`WEBHOOKS#<org>` / `WH#<webhook_id>` holds a webhook (org-wide or namespace-scoped: its `namespace_id` says), and
+`WEBHOOKS#<org>` / `WHNAME#<name>` reserves its name in the same transaction (names are unique per organisation), so
+delivery finds an organisation's webhooks with one query. The delivery log lives in `WHLOG#<webhook_id>`:
+`ATT#<started_at>#<delivery_id>#<attempt>` is one attempt (newest first is a descending query) and
+`DLV#<delivery_id>` the state of one delivery (attempts so far, delivered/failed/dead), so a retried SQS record
+neither re-sends what was delivered nor restarts the attempt count. Log items expire (`expires_at`, the table's TTL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from openpeek.domain.webhooks import Webhook
+from openpeek.ports import ConditionFailed, Delete, Put, Table
+
+LOG_RETENTION_S = 30 * 24 * 3600
+
+
+class WebhookNameTaken(Exception):
+    pass
+
+
+def _pk(org_id: str) -> str:
+    return f"WEBHOOKS#{org_id}"
+
+
+def _name_sk(name: str) -> str:
+    return f"WHNAME#{name}"
+
+
+def _log_pk(webhook_id: str) -> str:
+    return f"WHLOG#{webhook_id}"
+
+
+class WebhookRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # -- webhooks ----------------------------------------------------------------------------------------------------
+
+    def _item(self, webhook: Webhook) -> dict[str, Any]:
+        return {"pk": _pk(webhook.org_id), "sk": f"WH#{webhook.webhook_id}", "version": webhook.version,
+                **webhook.to_record()}
+
+    def _name_item(self, webhook: Webhook) -> dict[str, Any]:
+        return {"pk": _pk(webhook.org_id), "sk": _name_sk(webhook.webhook_name), "webhook_id": webhook.webhook_id}
+
+    def create(self, webhook: Webhook) -> None:
+        try:
+            self._table.transact_write([Put(self._item(webhook), if_absent=True),
+                                        Put(self._name_item(webhook), if_absent=True)])
+        except ConditionFailed:
+            raise WebhookNameTaken(webhook.webhook_name) from None
+
+    def get(self, org_id: str, webhook_id: str) -> Webhook | None:
+        item = self._table.get(_pk(org_id), f"WH#{webhook_id}")
+        return None if item is None else Webhook.from_record(item, item["version"])
+
+    def find(self, org_id: str, identifier: str) -> Webhook | None:
+        """By id, then by name."""
+        found = self.get(org_id, identifier)
+        if found is not None:
+            return found
+        reservation = self._table.get(_pk(org_id), _name_sk(identifier))
+        return None if reservation is None else self.get(org_id, reservation["webhook_id"])
+
+    def list(self, org_id: str) -> list[Webhook]:
+        return [Webhook.from_record(item, item["version"]) for item in self._table.query(_pk(org_id), "WH#")]
+
+    def save(self, webhook: Webhook, previous: Webhook) -> Webhook:
+        """Conditional on the version read; moves the name reservation on rename. Raises ConditionFailed or
+        WebhookNameTaken, and then nothing was written."""
+        saved = replace(webhook, version=previous.version + 1)
+        operations: list[Put | Delete] = [Put(self._item(saved), if_version=previous.version)]
+        renamed = saved.webhook_name != previous.webhook_name
+        if renamed:
+            operations += [Delete(_pk(previous.org_id), _name_sk(previous.webhook_name)),
+                           Put(self._name_item(saved), if_absent=True)]
+        try:
+            self._table.transact_write(operations)
+        except ConditionFailed:
+            if renamed and self._table.get(_pk(saved.org_id), _name_sk(saved.webhook_name)):
+                raise WebhookNameTaken(saved.webhook_name) from None
+            raise
+        return saved
+
+    def delete(self, webhook: Webhook) -> None:
+        self._table.transact_write([Delete(_pk(webhook.org_id), f"WH#{webhook.webhook_id}"),
+                                    Delete(_pk(webhook.org_id), _name_sk(webhook.webhook_name))])
+        # The log goes with it (best effort; whatever is left expires with its TTL).
+        for item in self._table.query(_log_pk(webhook.webhook_id), limit=1000):
+            self._table.delete(item["pk"], item["sk"])
+
+    # -- delivery log ------------------------------------------------------------------------------------------------
+
+    def delivery_state(self, webhook_id: str, delivery_id: str) -> dict[str, Any] | None:
+        return self._table.get(_log_pk(webhook_id), f"DLV#{delivery_id}")
+
+    def record_attempt(self, webhook_id: str, attempt: dict[str, Any], *, expires_at: int) -> None:
+        """Append one attempt and move the delivery's state to it (attempts = this attempt, status = its status)."""
+        delivery_id = attempt["delivery_id"]
+        self._table.put({"pk": _log_pk(webhook_id),
+                         "sk": f"ATT#{attempt['started_at']}#{delivery_id}#{attempt['attempt']:04d}",
+                         "expires_at": expires_at, **attempt})
+        self._table.put({"pk": _log_pk(webhook_id), "sk": f"DLV#{delivery_id}", "expires_at": expires_at,
+                         "delivery_id": delivery_id, "attempts": attempt["attempt"], "status": attempt["status"],
+                         "updated_at": attempt["finished_at"]})
+
+    def record_dead(self, webhook_id: str, record: dict[str, Any], *, expires_at: int) -> None:
+        """The dead letter: the delivery gave up after its last attempt."""
+        delivery_id = record["delivery_id"]
+        self._table.put({"pk": _log_pk(webhook_id), "sk": f"ATT#{record['started_at']}#{delivery_id}#dead",
+                         "expires_at": expires_at, **record})
+        self._table.put({"pk": _log_pk(webhook_id), "sk": f"DLV#{delivery_id}", "expires_at": expires_at,
+                         "delivery_id": delivery_id, "attempts": record["attempt"], "status": "dead",
+                         "updated_at": record["finished_at"]})
+
+    def attempts(self, webhook_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Attempts, newest first."""
+        items = self._table.query(_log_pk(webhook_id), "ATT#", descending=True, limit=limit)
+        return [{key: value for key, value in item.items() if key not in ("pk", "sk", "expires_at")}
+                for item in items]

@@ -1,0 +1,243 @@
+"""Webhook delivery: one domain event → a signed JSON POST to each subscribed webhook, every attempt logged.
+
+`deliver(event)` takes the EventBridge event an SQS record carries ({"id", "detail-type", "time", "detail":
+{type, org_id, namespace_id, data, occurred_at}}), a DomainEvent, or a dict of DomainEvent's fields. It sends to every
+enabled webhook of the event's organisation that subscribes to its type (and to its namespace, for a namespace-scoped
+webhook) and has not received it yet, and raises WebhookDeliveryFailed when any attempt failed: the Lambda then
+reports that record so SQS retries it (and its DLQ takes it after the queue's last attempt). A retry re-sends only to
+the webhooks that have not answered 2xx, with the same delivery id, and counts attempts on from the log.
+
+What a receiver gets:
+    POST <url>  Content-Type: application/json
+    X-Openpeek-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>
+    X-Openpeek-Event: <event type>     X-Openpeek-Delivery: <delivery id, the same on every retry>
+    {"id": <event id>, "type": ..., "created_at": ..., "namespace_id": ..., "data": {...}}
+2xx within the webhook's timeout (10 s at most) is delivered; anything else (other status, redirect, timeout,
+connection error, a target that no longer passes the URL rules) is a failed attempt. The URL rules are checked again
+at every attempt on a fresh resolution, and the request goes to an address that was checked (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+
+from openpeek.domain import webhooks as rules
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import BadRequest
+from openpeek.domain.webhooks import Webhook, verify_signature  # noqa: F401 - re-exported for receivers and tests
+from openpeek.ports import DomainEvent
+from openpeek.repositories.webhooks import LOG_RETENTION_S, WebhookRepository
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "openpeek-webhooks/1"
+MAX_ERROR_LENGTH = 500
+
+
+class WebhookDeliveryFailed(Exception):
+    """At least one subscribed webhook did not accept the event; `results` has every failed attempt."""
+
+    def __init__(self, results: list["AttemptResult"]) -> None:
+        summary = "; ".join(f"{r.webhook_id}: {r.status_code or r.error}" for r in results)
+        super().__init__(f"webhook delivery failed for {len(results)} webhook(s): {summary}")
+        self.results = results
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """An event in the shape a receiver sees it."""
+
+    event_id: str
+    type: str
+    org_id: str
+    namespace_id: str | None
+    data: dict[str, Any]
+    created_at: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.event_id, "type": self.type, "created_at": self.created_at,
+                "namespace_id": self.namespace_id, "data": self.data}
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    webhook_id: str
+    delivery_id: str
+    attempt: int
+    ok: bool
+    status_code: int | None
+    error: str | None
+
+
+def _derived_id(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def normalize_event(event: DomainEvent | dict[str, Any]) -> WebhookEvent:
+    """The event any caller hands in, as a WebhookEvent. Its id is EventBridge's when there is one, else derived from
+    the content, so the same event always has the same id (and each webhook the same delivery id)."""
+    envelope_id = None
+    if isinstance(event, DomainEvent):
+        fields: dict[str, Any] = dataclasses.asdict(event)
+    elif isinstance(event, dict) and "detail" in event:
+        detail = event["detail"]
+        if isinstance(detail, str):
+            detail = json.loads(detail)
+        fields = {**detail, "type": event.get("detail-type") or detail.get("type")}
+        fields.setdefault("occurred_at", event.get("time"))
+        envelope_id = event.get("id")
+    elif isinstance(event, dict):
+        fields = dict(event)
+        envelope_id = event.get("id")
+    else:
+        raise TypeError(f"cannot deliver {type(event).__name__}")
+    if not fields.get("type") or not fields.get("org_id"):
+        raise ValueError("an event needs a type and an org_id")
+    occurred_at = fields.get("occurred_at") or isoformat(utcnow())
+    data = fields.get("data") or {}
+    event_id = f"evt_{envelope_id}" if envelope_id else "evt_" + _derived_id(
+        fields["type"], fields["org_id"], fields.get("namespace_id"), occurred_at, data)
+    return WebhookEvent(event_id=event_id, type=fields["type"], org_id=fields["org_id"],
+                        namespace_id=fields.get("namespace_id"), data=data, created_at=occurred_at)
+
+
+def delivery_id_for(event: WebhookEvent, webhook: Webhook) -> str:
+    return "dlv_" + _derived_id(event.event_id, webhook.webhook_id)
+
+
+class WebhookDelivery:
+    def __init__(self, repository: WebhookRepository, *, deployed: bool,
+                 transport: httpx.BaseTransport | None = None, resolver: rules.Resolver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._repository = repository
+        self._deployed = deployed
+        self._resolver = resolver
+        self._clock = clock
+        # No proxies from the environment: the request must go to the address the URL rules checked.
+        self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
+                                    headers={"User-Agent": USER_AGENT})
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- the SQS / synchronous entry point ---------------------------------------------------------------------------
+
+    def deliver(self, event: DomainEvent | dict[str, Any]) -> list[AttemptResult]:
+        """One attempt to every subscribed webhook that has not had this event yet. Raises WebhookDeliveryFailed
+        when any failed (after trying all of them)."""
+        normalized = normalize_event(event)
+        results = []
+        for webhook in self.targets(normalized):
+            state = self._repository.delivery_state(webhook.webhook_id, delivery_id_for(normalized, webhook))
+            if state is not None and state.get("status") in ("delivered", "dead"):
+                continue
+            results.append(self.attempt(webhook, normalized))
+        failed = [result for result in results if not result.ok]
+        if failed:
+            raise WebhookDeliveryFailed(failed)
+        return results
+
+    # -- the steps (the embedded dispatcher drives them with its own retry policy) -----------------------------------
+
+    def targets(self, event: WebhookEvent) -> list[Webhook]:
+        if event.type not in rules.EVENT_TYPES:
+            return []  # no webhook can subscribe to it: skip the read
+        return rules.subscribers(self._repository.list(event.org_id), event.type, event.namespace_id, event.data)
+
+    def current(self, webhook: Webhook) -> Webhook | None:
+        """The webhook as stored now (a retry uses its current URL and secret); None when it was deleted."""
+        return self._repository.get(webhook.org_id, webhook.webhook_id)
+
+    def attempt(self, webhook: Webhook, event: WebhookEvent, attempt: int | None = None) -> AttemptResult:
+        """POST the event to the webhook once and log the attempt. Never raises for a failed delivery."""
+        delivery_id = delivery_id_for(event, webhook)
+        if attempt is None:
+            state = self._repository.delivery_state(webhook.webhook_id, delivery_id)
+            attempt = (int(state["attempts"]) if state else 0) + 1
+        started = utcnow()
+        began = time.monotonic()
+        status_code, error = self._post(webhook, event, delivery_id)
+        ok = status_code is not None and 200 <= status_code < 300
+        if not ok and error is None:
+            error = f"HTTP {status_code}"
+        record = {
+            "delivery_id": delivery_id, "webhook_id": webhook.webhook_id, "event_id": event.event_id,
+            "event_type": event.type, "namespace_id": event.namespace_id, "attempt": attempt,
+            "status": "delivered" if ok else "failed", "status_code": status_code,
+            "error": None if ok else (error or "")[:MAX_ERROR_LENGTH],
+            "started_at": isoformat(started), "finished_at": isoformat(utcnow()),
+            "duration_ms": int((time.monotonic() - began) * 1000),
+        }
+        self._repository.record_attempt(webhook.webhook_id, record, expires_at=self._expiry())
+        if not ok:
+            logger.info("webhook %s attempt %d for %s failed: %s", webhook.webhook_id, attempt, event.type,
+                        record["error"])
+        return AttemptResult(webhook.webhook_id, delivery_id, attempt, ok, status_code, record["error"])
+
+    def dead_letter(self, webhook: Webhook, event: WebhookEvent, last: AttemptResult) -> None:
+        """Give up on this delivery: a 'dead' record in the log, after the last failed attempt."""
+        now = isoformat(utcnow())
+        self._repository.record_dead(webhook.webhook_id, {
+            "delivery_id": last.delivery_id, "webhook_id": webhook.webhook_id, "event_id": event.event_id,
+            "event_type": event.type, "namespace_id": event.namespace_id, "attempt": last.attempt, "status": "dead",
+            "status_code": last.status_code,
+            "error": f"gave up after {last.attempt} attempt(s); last: {last.error or last.status_code}"[
+                :MAX_ERROR_LENGTH],
+            "started_at": now, "finished_at": now, "duration_ms": 0,
+        }, expires_at=self._expiry())
+        logger.warning("webhook %s: delivery %s of %s is dead after %d attempts", webhook.webhook_id,
+                       last.delivery_id, event.type, last.attempt)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------------
+
+    def _expiry(self) -> int:
+        return int(self._clock()) + LOG_RETENTION_S
+
+    def _post(self, webhook: Webhook, event: WebhookEvent, delivery_id: str) -> tuple[int | None, str | None]:
+        try:
+            checked = rules.check_url(webhook.url, deployed=self._deployed, resolver=self._resolver)
+        except BadRequest as refused:
+            return None, f"target refused: {refused.message}"
+        body = json.dumps(event.payload(), separators=(",", ":"), default=str).encode("utf-8")
+        timestamp = int(self._clock())
+        headers = {
+            **webhook.headers,
+            "Content-Type": "application/json",
+            rules.SIGNATURE_HEADER: rules.sign(webhook.secret, body, timestamp),
+            rules.EVENT_HEADER: event.type,
+            rules.DELIVERY_HEADER: delivery_id,
+        }
+        url, extensions = _pinned(checked, headers)
+        try:
+            response = self._client.post(url, content=body, headers=headers, extensions=extensions,
+                                         timeout=min(webhook.timeout_s, rules.MAX_TIMEOUT_S))
+        except httpx.TimeoutException as exc:
+            return None, f"timeout after {webhook.timeout_s:g}s ({type(exc).__name__})"
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        return response.status_code, None
+
+
+def _pinned(checked: rules.CheckedUrl, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The URL rewritten to the first checked address, with Host (and TLS SNI / certificate name) kept as the host
+    name, so what is connected to is what was checked."""
+    parts = httpx.URL(checked.url)
+    address = checked.addresses[0]
+    default_port = 443 if checked.scheme == "https" else 80
+    if address == checked.host:
+        return checked.url, {}
+    headers["Host"] = checked.host if checked.port == default_port else f"{checked.host}:{checked.port}"
+    pinned = parts.copy_with(host=address)
+    extensions: dict[str, Any] = {}
+    if checked.scheme == "https":
+        extensions["sni_hostname"] = checked.host
+    return str(pinned), extensions
