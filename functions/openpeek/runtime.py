@@ -24,6 +24,9 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.adapters.llm import build_clients
+from openpeek.services.cluster_labeling import ClusterLabeler
+from openpeek.services.cluster_labeling import validate_config as validate_labeling_config
 from openpeek.services.cluster_ledger import ClusterLedger
 from openpeek.services.cluster_results import ClusterResults
 from openpeek.services.cluster_runs import ClusterRunService
@@ -111,7 +114,7 @@ def wire(
     cluster_repository = ClusterRepository(table)
     task_repository = TaskRepository(table)
     ledger = ClusterLedger(table, cluster_repository, task_repository, events)
-    clusters = ClusterService(cluster_repository, blobs, events, check_labeling=_labeling_check())
+    clusters = ClusterService(cluster_repository, blobs, events, check_labeling=validate_labeling_config)
     steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs,
                          job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
     runner = (orchestrator or _local_orchestrator(blobs))(steps)
@@ -193,21 +196,9 @@ def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator
     return build
 
 
-def _labeling_check() -> Callable[[dict[str, Any]], Any] | None:
-    try:
-        from openpeek.services.cluster_labeling import validate_config
-    except ImportError:
-        return None
-    return validate_config
-
-
-def _labeler(settings: Settings, table: Table) -> Any:
-    """LLM labeling for cluster runs whose llm_labeling is enabled; the providers without a key say so per run."""
-    try:
-        from openpeek.adapters.llm import build_clients
-        from openpeek.services.cluster_labeling import ClusterLabeler
-    except ImportError:
-        return None
+def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
+    """LLM labeling for cluster runs whose llm_labeling is enabled; a provider without a key says so in the run's
+    llm_labeling_errors, and its clusters keep their c-TF-IDF labels."""
     clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
                             anthropic_api_key=settings.anthropic_api_key)
     return ClusterLabeler(table, clients)

@@ -86,17 +86,28 @@ def normalise_infrastructure(
 
 
 def check_authorization(config: dict[str, Any]) -> dict[str, Any]:
-    """NamespaceAuthorizationConfig: enabling it needs an OpenFGA endpoint and store; a plaintext token is only
-    accepted for a local (http or localhost) OpenFGA."""
+    """NamespaceAuthorizationConfig: the pull modes (pull_list_objects, pull_batch_check, auto — the default) need an
+    OpenFGA endpoint and store; push mode filters on the documents' own ACLs and needs neither. Whatever the mode, a
+    plaintext api_token is only accepted for a local (http or localhost) OpenFGA; elsewhere use
+    api_token_secret_ref."""
     if not config.get("enabled"):
         return config
-    missing = [name for name in ("api_url", "store_id") if not config.get(name)]
+    push = config.get("mode") == "push"
+    missing = [] if push else [name for name in ("api_url", "store_id") if not config.get(name)]
     if missing:
         raise BadRequest(
             f"authorization.enabled requires {', '.join(missing)}",
             code="invalid_authorization",
             details={"missing": missing},
         )
+    if not config.get("api_url"):
+        if config.get("api_token"):
+            raise BadRequest(
+                "authorization.api_token is accepted only for a local OpenFGA api_url",
+                code="invalid_authorization",
+                details={"field": "api_token"},
+            )
+        return config
     parts = urlsplit(config["api_url"])
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest(

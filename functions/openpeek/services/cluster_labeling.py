@@ -300,7 +300,9 @@ class ClusterLabeler:
         self._embed_labels = embed_labels
         self._batch_size = max(1, batch_size)
 
-    def label(self, namespace_id: str, clusters: Sequence[ClusterSample], config: Mapping[str, Any] | None) -> LabelingOutcome:
+    def label(
+        self, namespace_id: str, clusters: Sequence[ClusterSample], config: Mapping[str, Any] | None
+    ) -> LabelingOutcome:
         labels = {cluster.cluster_id: _fallback(cluster) for cluster in clusters}
         if not config or not config.get("enabled") or not clusters:
             return LabelingOutcome(labels, [])

@@ -68,7 +68,7 @@ class ClusterSteps:
         self._vectors = vectors
         self._blobs = blobs
         self._job_prefix = job_prefix
-        self._labeler = labeler
+        self.labeler = labeler  # public: tests give it providers over a mocked transport
         self._clock = clock
 
     # -- prepare -----------------------------------------------------------------------------------------------------
@@ -217,14 +217,15 @@ class ClusterSteps:
         return {"recorded": True, "num_clusters": result["num_clusters"]}
 
     def _label(self, namespace: Namespace, clusters: list[dict[str, Any]], config: dict[str, Any] | None) -> list[str]:
-        if self._labeler is None or not (config or {}).get("enabled") or not clusters:
+        if self.labeler is None or not (config or {}).get("enabled") or not clusters:
             return []
         from openpeek.services.cluster_labeling import ClusterSample
 
         samples = [ClusterSample(cluster_id=c["cluster_id"], label=c.get("label"), keywords=c.get("keywords") or [],
                                  summary=c.get("summary"), representative_ids=c.get("representative_ids") or [],
-                                 representative_texts=c.get("representative_texts") or []) for c in clusters]
-        outcome = self._labeler.label(namespace.namespace_id, samples, config)
+                                 representative_texts=c.get("representative_texts") or [],
+                                 size=c.get("num_members")) for c in clusters]
+        outcome = self.labeler.label(namespace.namespace_id, samples, config)
         for c in clusters:
             found = outcome.labels.get(c["cluster_id"])
             if found is not None:

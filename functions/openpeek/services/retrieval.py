@@ -23,6 +23,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
 from openpeek.ports import Filter, SearchRequest, SparseVector, VectorPoint, VectorStore
+from openpeek.services.access_control import AccessControl, AccessPlan
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
 
@@ -45,8 +46,10 @@ def _bad(message: str, code: str = "invalid_query", **details: Any) -> BadReques
 
 
 class RetrievalService:
-    def __init__(self, vectors: VectorStore, inference: InferenceGateway, usage: FilterUsage | None = None) -> None:
+    def __init__(self, vectors: VectorStore, inference: InferenceGateway, usage: FilterUsage | None = None,
+                 access: AccessControl | None = None) -> None:
         self._vectors = vectors
+        self._access = access or AccessControl()  # acts only for namespaces whose authorization is enabled
         self._inference = inference
         self._usage = usage  # counts filtered fields for namespaces with auto_create_indexes
         self._stages: dict[str, Callable[..., list[Candidate]]] = {
@@ -56,10 +59,14 @@ class RetrievalService:
             "limit": self._limit,
         }
 
-    def execute(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any]) -> dict[str, Any]:
+    def execute(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
+                subject: str | None = None) -> dict[str, Any]:
+        """`subject`: the acting principal (X-Acting-Subject), for namespaces that enforce document authorization."""
         started = time.perf_counter()
         inputs = rules.check_inputs(retriever.input_schema, request.get("inputs") or {})
         ad_hoc = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
+        searches = any(stage["config"]["stage_id"] == "feature_search" for stage in retriever.stages)
+        access = self._access.plan(namespace, subject) if searches else None
         with_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
@@ -70,7 +77,7 @@ class RetrievalService:
             stage_started = time.perf_counter()
             before = len(candidates)
             candidates = self._stages[stage_id](namespace, stage["stage_name"], parameters, candidates,
-                                                ad_hoc=ad_hoc, with_vectors=with_vectors)
+                                                ad_hoc=ad_hoc, with_vectors=with_vectors, access=access)
             searched = searched or stage_id == "feature_search"
             statistics[stage["stage_name"]] = {
                 "input_count": before,
@@ -104,7 +111,8 @@ class RetrievalService:
     # -- stages -------------------------------------------------------------------------------------------------
 
     def _feature_search(self, namespace: Namespace, stage: str, parameters: dict, _: list[Candidate], *,
-                        ad_hoc: Filter | None, with_vectors: bool) -> list[Candidate]:
+                        ad_hoc: Filter | None, with_vectors: bool,
+                        access: AccessPlan | None = None) -> list[Candidate]:
         searches = parameters["searches"]
         final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
         stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
@@ -126,7 +134,10 @@ class RetrievalService:
             threshold = _optional_number(search.get("score_threshold"), stage, "score_threshold")
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
                                           score_threshold=threshold, with_vectors=with_vectors))
-        results = self._vectors.query(namespace.collection, requests)
+        if access is None:
+            results = self._vectors.query(namespace.collection, requests)
+        else:  # the namespace enforces document authorization: the plan restricts (and may repeat) the searches
+            results = access.query(lambda batch: self._vectors.query(namespace.collection, batch), requests)
         if self._usage is not None and namespace.auto_create_indexes:
             self._usage.record(namespace.namespace_id, set().union(
                 *(filter_rules.filter_keys(request.filter) for request in requests)))

@@ -43,9 +43,9 @@ class AnthropicClient(HttpLlmClient):
                 body[api_name] = [value] if api_name == "stop_sequences" and isinstance(value, str) else value
         if schema is not None:
             input_schema = schema if schema.get("type") == "object" else {"type": "object", "properties": {}}
-            body["tools"] = [
-                {"name": TOOL_NAME, "description": "Record the answer as structured JSON.", "input_schema": input_schema}
-            ]
+            description = "Record the answer as structured JSON."
+            tool = {"name": TOOL_NAME, "description": description, "input_schema": input_schema}
+            body["tools"] = [tool]
             body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         else:
             body["system"] = "Answer with JSON only, no prose and no code fences."

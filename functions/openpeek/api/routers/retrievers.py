@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from openpeek.api.auth import current_namespace, services
 from openpeek.api.fast_json import OrjsonRoute
@@ -115,7 +115,16 @@ _UNSUPPORTED = {"stream": "streaming (SSE) execution", "target_collection_id": "
 def execute_retriever(request: Request, retriever_id: str, body: ExecuteRetrieverRequest,
                       return_vectors: bool = Query(False), explain: bool = Query(False),
                       include_legacy_results: bool = Query(False),
+                      acting_subject: Optional[str] = Header(default=None, alias="X-Acting-Subject"),
                       namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Run the retriever's stages.
+
+    `X-Acting-Subject` names the principal the search runs for (an end user's id, as written in documents' ACLs and
+    in OpenFGA as `<user_type>:<id>`). It matters only in a namespace whose `infrastructure.authorization.enabled`
+    is true: then only documents that principal may read come back (push mode: `acl.public` or the id in
+    `acl.read`; pull modes: OpenFGA's `relation` on `<object_type>:<document_id>`). Without the header such a
+    namespace returns public documents only (push) or nothing (pull modes); an OpenFGA failure is a 503, never
+    unfiltered results. Elsewhere the header is ignored."""
     for field, what in _UNSUPPORTED.items():
         if getattr(body, field):
             raise BadRequest(f"{what} is not supported by this deployment; omit '{field}'", code="unsupported_field",
@@ -127,7 +136,7 @@ def execute_retriever(request: Request, retriever_id: str, body: ExecuteRetrieve
     execution.setdefault("limit", body.page_size)
     services_ = services(request)
     retriever = services_.retrievers.get(namespace, retriever_id)
-    result = services_.retrieval.execute(namespace, retriever, execution)
+    result = services_.retrieval.execute(namespace, retriever, execution, subject=acting_subject)
     if include_legacy_results:
         result["results"] = result["documents"]
     return result
