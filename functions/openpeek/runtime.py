@@ -33,6 +33,7 @@ from openpeek.services.cluster_runs import ClusterRunService
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.cluster_steps import ClusterSteps
 from openpeek.services.clusters import ClusterService
+from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
 from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
@@ -135,7 +136,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, table, vectors, events),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage),
+        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings))),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,
@@ -194,6 +195,16 @@ def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator
         return StepFunctionsOrchestrator(settings.cluster_state_machine_arn or "")
 
     return build
+
+
+def _secret_reader(settings: Settings) -> Callable[[str], str]:
+    """How an OpenFGA token named by api_token_secret_ref is read: Secrets Manager in AWS, OPENPEEK_SECRET_<REF>
+    embedded."""
+    if settings.runtime == "aws":
+        from openpeek.adapters.aws.secrets import read_secret
+
+        return read_secret
+    return env_secret
 
 
 def _labeler(settings: Settings, table: Table) -> ClusterLabeler:

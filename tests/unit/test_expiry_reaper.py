@@ -3,6 +3,7 @@ not, or was extended, stays; a failed run is finished by the next."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -129,3 +130,43 @@ def test_the_expiry_index_lists_only_what_expired_before_now(services, principal
     assert [n.namespace_name for n in repository_expired(isoformat(utcnow()))] == []
     assert [n.namespace_name for n in repository_expired(isoformat(utcnow() + timedelta(minutes=2)))] == ["soon"]
     assert [n.namespace_name for n in repository_expired(isoformat(utcnow() + timedelta(hours=1)))] == ["soon", "later"]
+
+
+def test_an_expired_namespace_takes_its_clusters_executions_tasks_and_their_files(services, principal, tmp_path) -> None:
+    namespace = services.namespaces.create(principal, {"namespace_name": "mapped", "ttl_seconds": 60, "mode":
+                                                       "standalone", "vector_configs": [{"name": "emb",
+                                                                                         "dimension": 2}]}).namespace
+    services.documents.upsert(principal, namespace.namespace_id, {"documents": [{"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10]}}
+                                                        for i in range(4)]})
+    cluster = services.clusters.create(namespace, {"vector_config": {
+        "feature_uris": ["emb"], "clustering_method": "kmeans", "kmeans_parameters": {"n_clusters": 2}}})
+    task = services.cluster_runs.execute(namespace, cluster.cluster_id, {"defer_visualization": True})
+    services.orchestrator.wait_idle()
+    assert services.table.get(f"TASKID#{task.task_id}", "TASK") is not None
+    assert services.blobs.list(f"namespaces/{namespace.namespace_id}/clusters/")
+
+    result = services.expiry.reap(utcnow() + timedelta(minutes=5))
+
+    assert result.deleted == 1
+    assert _gone(services, namespace)
+    assert services.table.get(f"TASKID#{task.task_id}", "TASK") is None
+
+
+def test_openpeek_reap_runs_the_reaper_once_by_hand(tmp_path, capsys) -> None:
+    from openpeek import cli
+    from openpeek.runtime import build_services
+    from openpeek.settings import Settings
+
+    services = build_services(Settings(runtime="embedded", data_dir=tmp_path, local_inference=False))
+    org = services.organizations.ensure_org("acme")
+    namespace = services.namespaces.create(Principal(org["org_id"], "k"), {"namespace_name": "brief",
+                                                                           "ttl_seconds": 1}).namespace
+    services.close()
+    time.sleep(1.2)  # the shortest TTL is a second: let it pass
+
+    assert cli.main(["reap", "--data-dir", str(tmp_path)]) == 0
+
+    assert "1 deleted" in capsys.readouterr().out
+    again = build_services(Settings(runtime="embedded", data_dir=tmp_path, local_inference=False))
+    assert again.namespaces.list(Principal(org["org_id"], "k")) == []
+    again.close()

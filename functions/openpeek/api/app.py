@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
-from openpeek.api.routers import (clusters, documents, extractors, health, inference, manifests, namespaces,
-                                  promotion, retrievers, standalone, tasks, webhooks)
+from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
+                                  namespaces, promotion, retrievers, standalone, tasks, webhooks)
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -32,4 +32,5 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
+    app.include_router(document_acl.router)
     return app

@@ -38,6 +38,7 @@ MAX_REFETCH_ROUNDS = 3  # batch-check: further, larger fetches when too few hits
 MAX_FETCH = 1000  # the most hits one search asks the store for while post-filtering (the API's MAX_TOP_K)
 MAX_CACHED_SUBJECTS = 10_000
 MAX_CACHED_DECISIONS = 100_000
+TOKEN_TTL_S = 300  # a secret read (Secrets Manager in AWS) is reused this long
 DEFAULTS: dict[str, Any] = {"mode": "auto", "object_type": "document", "relation": "viewer", "user_type": "user",
                             "list_objects_max": 1000, "over_fetch_factor": 2, "cache_ttl_seconds": 30}
 
@@ -205,6 +206,7 @@ class AccessControl:
         self._lock = threading.Lock()
         self._listed = _TtlCache(MAX_CACHED_SUBJECTS, clock)  # (scope, subject) → frozenset of ids | _TOO_MANY
         self._decisions = _TtlCache(MAX_CACHED_DECISIONS, clock)  # (scope, subject, id) → bool
+        self._tokens = _TtlCache(256, clock)  # secret ref → token
 
     def plan(self, namespace: Namespace, subject: str | None) -> AccessPlan | None:
         """None when the namespace does not enforce authorization (then nothing changes)."""
@@ -237,7 +239,7 @@ class AccessControl:
 
     def _list(self, config: dict[str, Any], scope: tuple, subject: str) -> Any:
         key = (scope, subject)
-        cached = self._listed.get(key)
+        cached = self._listed.get(key) if config["cache_ttl_seconds"] > 0 else None  # 0: the cache is off
         if cached is not None:
             return cached
         client = self._client(config)
@@ -256,11 +258,13 @@ class AccessControl:
     # -- Check / BatchCheck -----------------------------------------------------------------------------------------
 
     def _post_check(self, config: dict[str, Any], scope: tuple, subject: str) -> PostCheck:
+        ttl = config["cache_ttl_seconds"]
+
         def allowed(ids: list[str]) -> set[str]:
             decided: dict[str, bool] = {}
             unknown = []
             for document_id in ids:
-                cached = self._decisions.get((scope, subject, document_id))
+                cached = self._decisions.get((scope, subject, document_id)) if ttl > 0 else None
                 if cached is None:
                     unknown.append(document_id)
                 else:
@@ -275,7 +279,7 @@ class AccessControl:
                 for document_id in unknown:
                     verdict = bool(fresh.get(document_id, False))
                     decided[document_id] = verdict
-                    self._decisions.put((scope, subject, document_id), verdict, config["cache_ttl_seconds"])
+                    self._decisions.put((scope, subject, document_id), verdict, ttl)
             return {document_id for document_id, verdict in decided.items() if verdict}
 
         return PostCheck(allowed, max(1, int(config["over_fetch_factor"])))
@@ -312,12 +316,16 @@ class AccessControl:
         ref = config.get("api_token_secret_ref")
         if not ref:
             return None
+        token = self._tokens.get(ref)
+        if token is not None:
+            return token
         try:
             token = self._secrets(ref) if self._secrets is not None else None
         except Exception:  # noqa: BLE001 — the secret store failed: fail closed
             token = None
         if not token:
             raise _unavailable(f"the OpenFGA token secret '{ref}' could not be read")
+        self._tokens.put(ref, token, TOKEN_TTL_S)
         return token
 
     def close(self) -> None:

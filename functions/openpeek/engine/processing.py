@@ -1,0 +1,444 @@
+"""The clustering engine: parquet in, result.json and assignments.parquet out (`run_job`). Arrays only: nothing here
+knows about tables, stores or the API; it runs in the SageMaker container, or in a child process embedded.
+
+Modes: `full` (cluster), `assign` (nearest earlier centroid above a cosine threshold, else noise), `composite`
+(cluster the centroids of earlier runs), `layout` (only the 2-D/3-D map, for a run whose map was deferred).
+
+Scale: kmeans clusters up to a million points (MiniBatchKMeans past 200,000); the O(N²) and density methods cluster a
+seeded sample (≤ 50,000; ≤ 10,000 for those that hold an N×N matrix) on a reduced representation (PCA, then UMAP to
+a few dimensions: on raw 384-d vectors HDBSCAN takes many minutes), and every other point goes to its nearest
+centroid. The map is UMAP fitted on a sample and extended to every point through its nearest sampled neighbours, so its
+cost does not grow with N.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+KMEANS_FULL_MAX = 200_000  # beyond this, MiniBatchKMeans
+MAX_POINTS = 1_000_000
+DENSITY_CAP = 50_000
+DENSE_MATRIX_CAP = 10_000  # agglomerative, spectral, mean shift: N×N memory or worse
+METRIC_SAMPLE = 10_000
+LAYOUT_SAMPLE = 10_000
+AUTO_K_SAMPLE = 5_000
+DENSITY_METHODS = frozenset({"dbscan", "hdbscan", "optics"})
+QUADRATIC_METHODS = frozenset({"agglomerative", "spectral", "mean_shift"})
+NOISE = -1
+
+
+class EngineInputError(ValueError):
+    """The job's input or parameters cannot be clustered: the user's to fix (exit status 2 in the runner)."""
+
+
+# -- input -------------------------------------------------------------------------------------------------------------
+
+
+def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], normalize: bool
+                 ) -> tuple[list[str], np.ndarray, list[str | None]]:
+    """document ids, the combined float32 matrix (each feature block L2-normalised when asked, then weighted, then
+    concatenated), and the label texts. Read in record batches into one preallocated matrix."""
+    import pyarrow.parquet as pq
+
+    files = [pq.ParquetFile(str(path)) for path in parquet_files]
+    total = sum(f.metadata.num_rows for f in files)
+    if total > MAX_POINTS:
+        raise EngineInputError(f"{total:,} points is more than the {MAX_POINTS:,} a run clusters")
+    columns = [feature["column"] for feature in features]
+    names = set(files[0].schema_arrow.names) if files else set()
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise EngineInputError(f"the input has no column(s) {', '.join(missing)}")
+    has_text = "text" in names
+    ids: list[str] = []
+    texts: list[str | None] = []
+    matrix: np.ndarray | None = None
+    row = 0
+    for parquet in files:
+        wanted = ["document_id", *columns] + (["text"] if has_text else [])
+        for batch in parquet.iter_batches(batch_size=65_536, columns=wanted):
+            blocks = []
+            for feature in features:
+                column = batch.column(feature["column"])
+                flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+                block = flat.reshape(len(column), -1)
+                if normalize:
+                    block = _normalised(block)
+                weight = float(feature.get("weight", 1.0))
+                blocks.append(block * weight if weight != 1.0 else block)
+            combined = blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+            if matrix is None:
+                matrix = np.empty((total, combined.shape[1]), dtype=np.float32)
+            matrix[row:row + len(combined)] = combined
+            row += len(combined)
+            ids.extend(batch.column("document_id").to_pylist())
+            texts.extend(batch.column("text").to_pylist() if has_text else [None] * len(combined))
+    if matrix is None:
+        raise EngineInputError("the input holds no points")
+    if not np.isfinite(matrix).all():
+        raise EngineInputError("the input holds NaN or infinite values")
+    return ids, matrix, texts
+
+
+def _normalised(block: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(block, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return block / norms
+
+
+# -- clustering --------------------------------------------------------------------------------------------------------
+
+
+def _reduce(points: np.ndarray, seed: int, dimensions: int = 10) -> np.ndarray:
+    """PCA to ≤ 50-d, then UMAP to a few dimensions: what density clustering works on."""
+    from sklearn.decomposition import PCA
+
+    reduced = points
+    if points.shape[1] > 50 and len(points) > 50:
+        reduced = PCA(n_components=50, random_state=seed).fit_transform(points)
+    if len(points) <= dimensions + 2:
+        return reduced
+    import umap
+
+    return umap.UMAP(n_components=dimensions, n_neighbors=min(15, len(points) - 1), min_dist=0.0,
+                     random_state=seed).fit_transform(reduced)
+
+
+def _pick_k(points: np.ndarray, seed: int, upper: int = 12) -> int:
+    """k by silhouette on a sample (2 ≤ k ≤ min(upper, n-1))."""
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    sample = points[rng.choice(len(points), min(AUTO_K_SAMPLE, len(points)), replace=False)]
+    best_k, best_score = 2, -2.0
+    for k in range(2, min(upper, len(sample) - 1) + 1):
+        labels = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit_predict(sample)
+        if len(set(labels)) < 2:
+            continue
+        score = silhouette_score(sample, labels, metric="cosine")
+        if score > best_score:
+            best_k, best_score = k, score
+    return best_k
+
+
+def _n_clusters(params: dict[str, Any], n: int, default: int = 8) -> int:
+    k = params.get("n_clusters", default)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise EngineInputError("n_clusters must be a positive integer")
+    if k > n:
+        raise EngineInputError(f"n_clusters ({k}) is more than the {n} points to cluster")
+    return k
+
+
+def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) -> tuple[np.ndarray, str]:
+    """Labels (NOISE for noise) of every row of `points`, and the method actually used."""
+    from sklearn import cluster as sk
+
+    n = len(points)
+    if method == "auto":
+        method, params = "kmeans", {**params, "n_clusters": params.get("n_clusters") or _pick_k(points, seed)}
+    if method == "kmeans":
+        k = _n_clusters(params, n)
+        if n > KMEANS_FULL_MAX:
+            model = sk.MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=8192,
+                                       max_iter=int(params.get("max_iter", 100)))
+        else:
+            model = sk.KMeans(n_clusters=k, random_state=seed, n_init=int(params.get("n_init", 1)),
+                              max_iter=int(params.get("max_iter", 300)))
+        return model.fit_predict(points).astype(np.int32), "kmeans"
+    if method == "gaussian_mixture":
+        from sklearn.decomposition import PCA
+        from sklearn.mixture import GaussianMixture
+
+        reduced = PCA(n_components=min(50, points.shape[1], n), random_state=seed).fit_transform(points)
+        model = GaussianMixture(n_components=_n_clusters(params, n), covariance_type="diag", random_state=seed)
+        return model.fit_predict(reduced).astype(np.int32), method
+    reduced = _reduce(points, seed)
+    if method == "hdbscan":
+        model = sk.HDBSCAN(min_cluster_size=int(params.get("min_cluster_size", 5)),
+                           min_samples=params.get("min_samples"),
+                           cluster_selection_epsilon=float(params.get("cluster_selection_epsilon", 0.0)),
+                           cluster_selection_method=params.get("cluster_selection_method", "eom"),
+                           allow_single_cluster=bool(params.get("allow_single_cluster", False)))
+    elif method == "dbscan":
+        model = sk.DBSCAN(eps=float(params.get("eps", 0.5)), min_samples=int(params.get("min_samples", 5)))
+    elif method == "optics":
+        model = sk.OPTICS(min_samples=int(params.get("min_samples", 5)), max_eps=float(params.get("max_eps", np.inf)))
+    elif method == "agglomerative":
+        model = sk.AgglomerativeClustering(n_clusters=_n_clusters(params, n),
+                                           linkage=params.get("linkage", "ward"))
+    elif method == "spectral":
+        model = sk.SpectralClustering(n_clusters=_n_clusters(params, n), affinity="nearest_neighbors",
+                                      n_neighbors=min(10, n - 1), random_state=seed, assign_labels="cluster_qr")
+    elif method == "mean_shift":
+        model = sk.MeanShift(bandwidth=params.get("bandwidth"), bin_seeding=True)
+    else:
+        raise EngineInputError(f"unknown clustering method '{method}'")
+    return model.fit_predict(reduced).astype(np.int32), method
+
+
+def _sample_cap(method: str, sample_size: int | None) -> int:
+    cap = MAX_POINTS
+    if method in DENSITY_METHODS:
+        cap = DENSITY_CAP
+    elif method in QUADRATIC_METHODS:
+        cap = DENSE_MATRIX_CAP
+    return min(cap, sample_size) if sample_size else cap
+
+
+def centroids_of(points: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    sums = np.zeros((count, points.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels[labels >= 0], points[labels >= 0])
+    return _normalised(sums.astype(np.float32))
+
+
+def nearest(points: np.ndarray, centroids: np.ndarray, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Index of, and cosine similarity to, each point's nearest centroid (in chunks: bounded memory)."""
+    unit = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    best = np.empty(len(points), dtype=np.int32)
+    similarity = np.empty(len(points), dtype=np.float32)
+    for start in range(0, len(points), chunk):
+        block = points[start:start + chunk]
+        norms = np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+        scores = (block / norms) @ unit.T
+        best[start:start + chunk] = scores.argmax(axis=1)
+        similarity[start:start + chunk] = scores.max(axis=1)
+    return best, similarity
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber clusters 0..k-1 by size, largest first; noise stays NOISE."""
+    found, counts = np.unique(labels[labels >= 0], return_counts=True)
+    order = found[np.argsort(-counts, kind="stable")]
+    mapping = np.full(labels.max() + 1 if len(found) else 1, NOISE, dtype=np.int32)
+    mapping[order] = np.arange(len(order), dtype=np.int32)
+    renumbered = np.full_like(labels, NOISE)
+    renumbered[labels >= 0] = mapping[labels[labels >= 0]]
+    return renumbered
+
+
+# -- quality, layout, labels -------------------------------------------------------------------------------------------
+
+
+def metrics(points: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, float | None]:
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    kept = np.flatnonzero(labels >= 0)
+    empty = {"silhouette_score": None, "davies_bouldin_index": None, "calinski_harabasz_score": None}
+    if len(kept) > METRIC_SAMPLE:
+        kept = np.random.default_rng(seed).choice(kept, METRIC_SAMPLE, replace=False)
+    distinct = len(np.unique(labels[kept]))
+    if distinct < 2 or distinct >= len(kept):
+        return empty
+    sample, sample_labels = points[kept], labels[kept]
+    return {"silhouette_score": float(silhouette_score(sample, sample_labels, metric="cosine")),
+            "davies_bouldin_index": float(davies_bouldin_score(sample, sample_labels)),
+            "calinski_harabasz_score": float(calinski_harabasz_score(sample, sample_labels))}
+
+
+def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.ndarray:
+    """UMAP on a seeded sample, every other point placed at the similarity-weighted mean of its k nearest sampled
+    neighbours (found in a 50-d PCA space, so the cost is N × sample × 50)."""
+    import umap
+    from sklearn.decomposition import PCA
+
+    n = len(points)
+    if n <= components + 1:
+        return np.zeros((n, components), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, LAYOUT_SAMPLE, replace=False)) if n > LAYOUT_SAMPLE else np.arange(n)
+    projector = PCA(n_components=min(50, points.shape[1], len(sample)), random_state=seed).fit(points[sample])
+    sampled = projector.transform(points[sample]).astype(np.float32)
+    embedded = umap.UMAP(n_components=components, n_neighbors=min(15, len(sample) - 1), min_dist=0.1,
+                         random_state=seed).fit_transform(sampled).astype(np.float32)
+    if len(sample) == n:
+        return embedded
+    coordinates = np.empty((n, components), dtype=np.float32)
+    coordinates[sample] = embedded
+    rest = np.setdiff1d(np.arange(n), sample)
+    unit_sample = _normalised(sampled)
+    for start in range(0, len(rest), 8192):
+        rows = rest[start:start + 8192]
+        scores = _normalised(projector.transform(points[rows]).astype(np.float32)) @ unit_sample.T
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        weights = np.maximum(np.take_along_axis(scores, top, axis=1), 1e-6)
+        coordinates[rows] = (embedded[top] * weights[..., None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+    return coordinates
+
+
+def labels_by_ctfidf(texts: list[str | None], labels: np.ndarray, count: int, top: int = 10
+                     ) -> list[tuple[list[str], str | None]]:
+    """Per cluster: keywords by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' texts, and its label
+    (the top three, title case), or no label when the cluster has no text."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    documents = [[] for _ in range(count)]
+    for text, label in zip(texts, labels):
+        if text and label >= 0 and len(documents[label]) < 2_000:
+            documents[label].append(text)
+    joined = [" ".join(parts) for parts in documents]
+    if not any(joined):
+        return [([], None)] * count
+    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+                                 max_features=50_000)
+    try:
+        counts = vectorizer.fit_transform(joined).astype(np.float64)
+    except ValueError:  # only stop words
+        return [([], None)] * count
+    words = vectorizer.get_feature_names_out()
+    term_frequency = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
+    average_words = counts.sum() / count
+    idf = np.log(1 + average_words / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1))
+    scores = term_frequency.multiply(idf).tocsr()
+    found = []
+    for row in range(count):
+        values = scores.getrow(row).toarray().ravel()
+        order = [i for i in np.argsort(-values)[:top * 2] if values[i] > 0]
+        keywords = _distinct([str(words[i]) for i in order])[:top]
+        found.append((keywords, " ".join(k.title() for k in keywords[:3]) if keywords else None))
+    return found
+
+
+def _distinct(keywords: list[str]) -> list[str]:
+    """Drop a unigram already inside a kept bigram, and repeats."""
+    kept: list[str] = []
+    for keyword in keywords:
+        if any(keyword in other.split() for other in kept if " " in other) or keyword in kept:
+            continue
+        kept.append(keyword)
+    return kept
+
+
+def _summary(text: str | None, limit: int) -> str | None:
+    if not text:
+        return None
+    sentence = text.strip().split(". ")[0].strip()
+    return sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + "…"
+
+
+# -- the job -----------------------------------------------------------------------------------------------------------
+
+
+def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    mode = params.get("mode", "full")
+    seed = int(params.get("seed", 42))
+    features = params.get("features") or [{"column": "feature_0", "weight": 1.0}]
+    ids, points, texts = read_vectors([Path(p) for p in parquet_files], features,
+                                      bool(params.get("normalize_features", True)))
+    timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
+    components = int(params.get("vis_n_components", 2))
+    if components not in (2, 3):
+        raise EngineInputError("vis_n_components must be 2 or 3")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if mode == "layout":
+        coordinates = layout(points, components, seed)
+        _write_assignments(output_dir, ids, np.full(len(ids), NOISE, np.int32), None, coordinates, components)
+        return {"mode": mode, "num_points": len(ids), "timings_s": {"layout": time.perf_counter() - clock}}
+
+    method = params.get("method", "kmeans")
+    method_params = dict(params.get("method_params") or {})
+    if mode == "assign":
+        centroids = np.asarray(params.get("centroids") or [], dtype=np.float32)
+        if centroids.ndim != 2 or not len(centroids):
+            raise EngineInputError("mode assign needs the centroids of an earlier run")
+        if centroids.shape[1] != points.shape[1]:
+            raise EngineInputError(f"the centroids have {centroids.shape[1]} dimensions, the points {points.shape[1]}")
+        best, similarity = nearest(points, centroids)
+        labels = np.where(similarity >= float(params.get("assignment_threshold", 0.5)), best, NOISE).astype(np.int32)
+        cluster_ids = list(params.get("centroid_ids") or [f"cl_{i}" for i in range(len(centroids))])
+        used, sampled = "assign", len(points)
+    else:
+        if len(points) < 2:
+            raise EngineInputError(f"Insufficient documents for clustering: {len(points)} point(s), need at least 2")
+        if mode == "composite" and (method == "auto" or "n_clusters" not in method_params):
+            method = "kmeans"
+            method_params["n_clusters"] = _pick_k(points, seed, upper=len(points) - 1) if len(points) > 3 else 1
+        cap = _sample_cap(method, params.get("sample_size"))
+        chosen = np.arange(len(points))
+        if len(points) > cap:
+            chosen = np.sort(np.random.default_rng(seed).choice(len(points), cap, replace=False))
+        sample_labels, used = cluster(points[chosen], method, method_params, seed)
+        sample_labels = _by_size(sample_labels)
+        count = int(sample_labels.max()) + 1 if (sample_labels >= 0).any() else 0
+        centroids = centroids_of(points[chosen], sample_labels, count) if count else np.zeros((0, points.shape[1]))
+        labels = np.full(len(points), NOISE, dtype=np.int32)
+        labels[chosen] = sample_labels
+        if len(chosen) < len(points) and count:
+            rest = np.setdiff1d(np.arange(len(points)), chosen)
+            labels[rest] = nearest(points[rest], centroids)[0]
+        cluster_ids = [f"cl_{i}" for i in range(count)]
+        sampled = len(chosen)
+    timings["cluster"], clock = time.perf_counter() - clock, time.perf_counter()
+
+    count = len(cluster_ids)
+    similarity = np.full(len(points), np.nan, dtype=np.float32)
+    if count:
+        member = labels >= 0
+        unit_centroids = _normalised(centroids.astype(np.float32))
+        similarity[member] = np.einsum("ij,ij->i", _normalised(points[member]), unit_centroids[labels[member]])
+    quality = metrics(points, labels, seed) if mode != "assign" else {
+        "silhouette_score": None, "davies_bouldin_index": None, "calinski_harabasz_score": None}
+    timings["metrics"], clock = time.perf_counter() - clock, time.perf_counter()
+
+    coordinates = layout(points, components, seed) if params.get("layout", True) else None
+    timings["layout"], clock = time.perf_counter() - clock, time.perf_counter()
+
+    labeling = params.get("labeling") or {}
+    per_cluster = int(labeling.get("max_samples_per_cluster") or 5)
+    text_limit = int(labeling.get("sample_text_max_length") or 200)
+    words = labels_by_ctfidf(texts, labels, count) if count else []
+    clusters = []
+    for index in range(count):
+        members = np.flatnonzero(labels == index)
+        central = members[np.argsort(-similarity[members])[:per_cluster]] if len(members) else members
+        keywords, label = words[index] if words else ([], None)
+        representative_texts = [(texts[i] or "")[:text_limit] for i in central]
+        entry = {"cluster_id": cluster_ids[index], "index": index, "num_members": int(len(members)),
+                 "centroid": [float(v) for v in centroids[index]], "label": label or f"Cluster {index}",
+                 "keywords": keywords, "summary": _summary(next((t for t in representative_texts if t), None),
+                                                           text_limit),
+                 "representative_ids": [ids[i] for i in central], "representative_texts": representative_texts,
+                 "x": None, "y": None, "z": None}
+        if coordinates is not None and len(members):
+            centre = coordinates[members].mean(axis=0)
+            entry.update(x=float(centre[0]), y=float(centre[1]), z=float(centre[2]) if components == 3 else None)
+        clusters.append(entry)
+    timings["labels"] = time.perf_counter() - clock
+
+    _write_assignments(output_dir, ids, labels, similarity, coordinates, components)
+    result = {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
+              "noise_count": int((labels < 0).sum()), "sampled_points": sampled, "metrics": quality,
+              "clusters": clusters, "layout": coordinates is not None, "vis_n_components": components,
+              "timings_s": {name: round(value, 3) for name, value in timings.items()}}
+    (output_dir / "result.json").write_text(json.dumps(result))
+    return {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
+            "timings_s": result["timings_s"]}
+
+
+def _write_assignments(output_dir: Path, ids: list[str], labels: np.ndarray, similarity: np.ndarray | None,
+                       coordinates: np.ndarray | None, components: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def column(values: np.ndarray | None) -> pa.Array:
+        if values is None:
+            return pa.nulls(len(ids), pa.float32())
+        return pa.array(values, pa.float32(), mask=np.isnan(values))
+
+    table = pa.table({
+        "document_id": pa.array(ids, pa.string()),
+        "cluster": pa.array(labels, pa.int32()),
+        "similarity": column(similarity),
+        "x": column(coordinates[:, 0] if coordinates is not None else None),
+        "y": column(coordinates[:, 1] if coordinates is not None else None),
+        "z": column(coordinates[:, 2] if coordinates is not None and components == 3 else None),
+    })
+    pq.write_table(table, output_dir / "assignments.parquet")
