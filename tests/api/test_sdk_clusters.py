@@ -104,7 +104,7 @@ def test_full_assign_and_composite_through_the_sdk(sdk):
     renamed = executions.patch_execution_labels_clusters_id_run(
         first.cluster_id, listed.results[0].run_id, PatchExecutionLabelsRequest(labels={"cl_1": "Middle"}))
     assert renamed.label_overrides == {"cl_1": "Middle"}
-    page = tasks.list_tasks(list_tasks_request=ListTasksRequest(status="COMPLETED"))
+    page = tasks.list_tasks(list_tasks_request=ListTasksRequest(status="COMPLETED", task_type="engine_cluster_build"))
     assert len(page.results) == 4 and all(t.status.value == "COMPLETED" for t in page.results)
 
 

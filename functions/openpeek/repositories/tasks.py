@@ -1,5 +1,7 @@
-"""Tasks on the Table port: `TASK#<id>` in the partition their namespace owns (deleted with it), and a `TASKID#<id>`
-pointer naming the organisation and namespace, so `GET /v1/tasks/{id}` needs no X-Namespace header."""
+"""Tasks on the Table port: `TASK#<id>` in the partition their namespace owns (deleted with it), a `TASKID#<id>`
+pointer naming the organisation and namespace, so `GET /v1/tasks/{id}` needs no X-Namespace header, and an entry in
+the organisation's task list (`ORGTASKS#<org>`, newest last), which `POST /v1/tasks/list` reads when the caller names
+no namespace (the SDK sends none there). Entries whose task went with its namespace are skipped and cleaned up."""
 
 from __future__ import annotations
 
@@ -25,7 +27,20 @@ class TaskRepository:
     def creation(self, task: Task, org_id: str) -> list[Put]:
         """The writes that create a task; the caller adds them to its own transaction."""
         pointer = {"pk": _pointer_pk(task.task_id), "sk": "TASK", "org_id": org_id, "namespace_id": task.namespace_id}
-        return [Put(self.item(task), if_absent=True), Put(pointer, if_absent=True)]
+        listed = {"pk": f"ORGTASKS#{org_id}", "sk": f"{task.created_at}#{task.task_id}",
+                  "namespace_id": task.namespace_id, "task_id": task.task_id}
+        return [Put(self.item(task), if_absent=True), Put(pointer, if_absent=True), Put(listed, if_absent=True)]
+
+    def list_for_org(self, org_id: str, limit: int = 1000) -> list[Task]:
+        """The organisation's newest tasks, in every namespace."""
+        found = []
+        for entry in self._table.query(f"ORGTASKS#{org_id}", descending=True, limit=limit):
+            task = self.get(entry["namespace_id"], entry["task_id"])
+            if task is None:
+                self._table.delete(entry["pk"], entry["sk"])  # its namespace is gone
+                continue
+            found.append(task)
+        return found
 
     def locate(self, task_id: str) -> tuple[str, str] | None:
         """(org_id, namespace_id) of a task."""

@@ -35,12 +35,13 @@ class TaskService:
         task = self._tasks.get(namespace.namespace_id, task_id)
         if task is None:
             raise NotFound("task", task_id)
-        return self._expire_if_overdue(namespace, task)
+        return self._expire_if_overdue(namespace.org_id, task)
 
-    def list(self, namespace: Namespace, *, status: str | None = None, task_type: str | None = None,
-             search: str | None = None) -> list[Task]:
-        """Newest first."""
-        found = [self._expire_if_overdue(namespace, task) for task in self._tasks.list(namespace.namespace_id)]
+    def list(self, org_id: str, namespace: Namespace | None, *, status: str | None = None,
+             task_type: str | None = None, search: str | None = None) -> list[Task]:
+        """Newest first; one namespace's, or the organisation's in every namespace."""
+        tasks = self._tasks.list(namespace.namespace_id) if namespace else self._tasks.list_for_org(org_id)
+        found = [self._expire_if_overdue(org_id, task) for task in tasks]
         if status is not None:
             found = [task for task in found if task.status == status]
         if task_type is not None:
@@ -51,7 +52,7 @@ class TaskService:
                      or needle in str(task.additional_data).lower()]
         return sorted(found, key=lambda task: (task.created_at, task.task_id), reverse=True)
 
-    def _expire_if_overdue(self, namespace: Namespace, task: Task) -> Task:
+    def _expire_if_overdue(self, org_id: str, task: Task) -> Task:
         worker = task.additional_data.get("worker")
         orphaned = not task.terminal and worker is not None and worker != self._live_worker
         if not orphaned and not task.overdue(self._clock()):
@@ -59,7 +60,7 @@ class TaskService:
         data = task.additional_data
         if task.task_type != task_rules.CLUSTER_BUILD or "run_id" not in data:
             return task
-        job = ClusterJob(org_id=namespace.org_id, namespace_id=namespace.namespace_id, cluster_id=data["cluster_id"],
+        job = ClusterJob(org_id=org_id, namespace_id=task.namespace_id, cluster_id=data["cluster_id"],
                          run_id=data["run_id"], task_id=task.task_id, kind=data.get("kind", "cluster"))
         reason = task_rules.ORPHAN_MESSAGE if orphaned else task_rules.DEADLINE_MESSAGE
         self._ledger.move(job, task_rules.FAILED, error=reason,

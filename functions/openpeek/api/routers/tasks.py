@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
-from openpeek.api.auth import current_namespace, principal, services
+from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.clusters import ListTasksRequest
 from openpeek.domain.namespace import Namespace
@@ -39,10 +39,15 @@ def cancel_task(request: Request, task_id: str, caller: Principal = Depends(prin
 def list_tasks(request: Request, body: Optional[ListTasksRequest] = Body(default=None),
                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                page: Optional[int] = Query(None, ge=1), page_size: Optional[int] = Query(None, ge=1, le=1000),
-               namespace: Namespace = Depends(current_namespace)) -> dict:
+               caller: Principal = Depends(principal),
+               x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
+    """One namespace's tasks with X-Namespace; without it (the SDK sends none here), the organisation's."""
     size = page_size or limit
     start = (page - 1) * size if page else offset
-    found = services(request).tasks.list(namespace, status=check_status(body.status if body else None),
+    services_ = services(request)
+    namespace = services_.namespaces.resolve(caller, x_namespace.strip()) if x_namespace and x_namespace.strip() \
+        else None
+    found = services_.tasks.list(caller.org_id, namespace, status=check_status(body.status if body else None),
                                          task_type=body.task_type if body else None,
                                          search=body.search if body else None)
     return {"results": [task.public() for task in found[start:start + size]],
