@@ -106,7 +106,7 @@ def _reduce(points: np.ndarray, seed: int, dimensions: int = 10) -> np.ndarray:
     import umap
 
     return umap.UMAP(n_components=dimensions, n_neighbors=min(15, len(points) - 1), min_dist=0.0,
-                     random_state=seed).fit_transform(reduced)
+                     random_state=seed, n_jobs=1).fit_transform(reduced)
 
 
 def _pick_k(points: np.ndarray, seed: int, upper: int = 12) -> int:
@@ -165,7 +165,7 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
                            min_samples=params.get("min_samples"),
                            cluster_selection_epsilon=float(params.get("cluster_selection_epsilon", 0.0)),
                            cluster_selection_method=params.get("cluster_selection_method", "eom"),
-                           allow_single_cluster=bool(params.get("allow_single_cluster", False)))
+                           allow_single_cluster=bool(params.get("allow_single_cluster", False)), copy=True)
     elif method == "dbscan":
         model = sk.DBSCAN(eps=float(params.get("eps", 0.5)), min_samples=int(params.get("min_samples", 5)))
     elif method == "optics":
@@ -255,8 +255,9 @@ def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.nda
     sample = np.sort(rng.choice(n, LAYOUT_SAMPLE, replace=False)) if n > LAYOUT_SAMPLE else np.arange(n)
     projector = PCA(n_components=min(50, points.shape[1], len(sample)), random_state=seed).fit(points[sample])
     sampled = projector.transform(points[sample]).astype(np.float32)
+    # Seeded, so the same data gives the same map (UMAP then runs on one thread, which 2-core machines barely miss).
     embedded = umap.UMAP(n_components=components, n_neighbors=min(15, len(sample) - 1), min_dist=0.1,
-                         random_state=seed).fit_transform(sampled).astype(np.float32)
+                         random_state=seed, n_jobs=1).fit_transform(sampled).astype(np.float32)
     if len(sample) == n:
         return embedded
     coordinates = np.empty((n, components), dtype=np.float32)
@@ -274,42 +275,53 @@ def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.nda
 
 def labels_by_ctfidf(texts: list[str | None], labels: np.ndarray, count: int, top: int = 10
                      ) -> list[tuple[list[str], str | None]]:
-    """Per cluster: keywords by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' texts, and its label
-    (the top three, title case), or no label when the cluster has no text."""
+    """Per cluster: keywords by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' texts, and a label of the
+    leading keywords' words (at most three, title case), or no label when the cluster has no text. Documents are
+    counted one by one and summed per cluster, so no bigram spans two documents."""
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    documents = [[] for _ in range(count)]
+    rows, classes, seen = [], [], [0] * count
     for text, label in zip(texts, labels):
-        if text and label >= 0 and len(documents[label]) < 2_000:
-            documents[label].append(text)
-    joined = [" ".join(parts) for parts in documents]
-    if not any(joined):
+        if text and label >= 0 and seen[label] < 2_000:  # a sample per cluster bounds the cost
+            rows.append(text)
+            classes.append(int(label))
+            seen[label] += 1
+    if not rows:
         return [([], None)] * count
     vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
                                  max_features=50_000)
     try:
-        counts = vectorizer.fit_transform(joined).astype(np.float64)
-    except ValueError:  # only stop words
+        per_document = vectorizer.fit_transform(rows)
+    except ValueError:  # nothing but stop words
         return [([], None)] * count
+    membership = sparse.csr_matrix((np.ones(len(rows)), (classes, np.arange(len(rows)))), shape=(count, len(rows)))
+    counts = (membership @ per_document).astype(np.float64).tocsr()
     words = vectorizer.get_feature_names_out()
-    term_frequency = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
+    term_frequency = sparse.diags(1.0 / np.maximum(np.asarray(counts.sum(axis=1)).ravel(), 1)) @ counts
     average_words = counts.sum() / count
     idf = np.log(1 + average_words / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1))
-    scores = term_frequency.multiply(idf).tocsr()
+    scores = (term_frequency @ sparse.diags(idf)).tocsr()
     found = []
     for row in range(count):
         values = scores.getrow(row).toarray().ravel()
-        order = [i for i in np.argsort(-values)[:top * 2] if values[i] > 0]
+        order = [i for i in np.argsort(-values)[:top * 3] if values[i] > 0]
         keywords = _distinct([str(words[i]) for i in order])[:top]
-        found.append((keywords, " ".join(k.title() for k in keywords[:3]) if keywords else None))
+        label_words: list[str] = []
+        for keyword in keywords:
+            label_words += [w for w in keyword.split() if w not in label_words]
+            if len(label_words) >= 3:
+                break
+        found.append((keywords, " ".join(w.title() for w in label_words[:3]) if label_words else None))
     return found
 
 
 def _distinct(keywords: list[str]) -> list[str]:
-    """Drop a unigram already inside a kept bigram, and repeats."""
+    """Drop repeats, and a bigram whose words are both already among the kept keywords."""
     kept: list[str] = []
     for keyword in keywords:
-        if any(keyword in other.split() for other in kept if " " in other) or keyword in kept:
+        parts = keyword.split()
+        if keyword in kept or (len(parts) > 1 and all(any(p in k.split() for k in kept) for p in parts)):
             continue
         kept.append(keyword)
     return kept
