@@ -43,6 +43,7 @@ def serve(args: argparse.Namespace) -> int:
         )
     print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
     warm_up_local_model(services)
+    warm_up_engine()
     scheduler = schedule_maintenance(services)
     app = create_app(services, runtime_name="embedded")
     try:
@@ -86,6 +87,37 @@ def warm_up_local_model(services) -> threading.Thread | None:
             print(f"openpeek: warming up {SERVICE_NAME} failed ({error}); it will load on first use", flush=True)
 
     thread = threading.Thread(target=run, name="openpeek-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up_engine() -> threading.Thread | None:
+    """Start the clustering engine's worker process and run a tiny job in it, in the background: importing the
+    engine and compiling UMAP take ~20 s once, which the first real cluster run would otherwise wait for."""
+    try:
+        import pyarrow  # noqa: F401 - the cluster extra is installed with `local`; without it there is no engine here
+    except ImportError:
+        return None
+
+    def run() -> None:
+        import tempfile
+
+        from openpeek.adapters.local.engine_worker import shared_worker
+        from openpeek.adapters.parquet_frames import VectorFrameWriter
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="openpeek-warm-up-") as work:
+                folder = Path(work)
+                writer = VectorFrameWriter(1)
+                for i in range(40):
+                    writer.add(f"w{i}", [[float(i % 4 == j) + 0.01 * i for j in range(4)]], None)
+                (folder / "part-00000.parquet").write_bytes(writer.flush() or b"")
+                (folder / "job.json").write_text('{"mode": "layout", "vis_n_components": 2}')
+                shared_worker().run("warm-up", folder, folder / "out")
+        except Exception as error:  # noqa: BLE001 - the first real run loads the engine instead
+            print(f"openpeek: warming up the clustering engine failed ({error})", flush=True)
+
+    thread = threading.Thread(target=run, name="openpeek-engine-warm-up", daemon=True)
     thread.start()
     return thread
 
