@@ -39,7 +39,7 @@ from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
-from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind
+from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind, WebhookKind
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
@@ -151,7 +151,8 @@ def wire(
                                background=thread_runner if settings.runtime == "embedded" else inline),
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
-        manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters)]),
+        manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters),
+                                               WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
     )

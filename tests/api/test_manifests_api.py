@@ -128,3 +128,38 @@ def test_the_sdk_multipart_form_is_accepted(client, tenant):
                            files={"manifest_file": (None, yaml.safe_dump(manifest()))})
     assert response.status_code == 200, response.text
     assert response.json()["valid"] is True and response.json()["resources"]["retrievers"] == 1
+
+
+def test_webhooks_are_part_of_the_manifest_without_their_secrets(client, tenant):
+    headers = standalone(client, tenant, "shop")
+    with_hook = {**manifest(), "webhooks": [{"webhook_name": "notify", "url": "http://localhost:9000/hook",
+                                             "events": ["document.created"]}]}
+
+    applied = client.post("/v1/manifest/apply", headers=headers, json=with_hook)
+
+    assert applied.status_code == 200, applied.text
+    exported = client.get("/v1/manifest/export", headers=headers).json()
+    assert exported["webhooks"] == [{"webhook_name": "notify", "url": "http://localhost:9000/hook",
+                                     "events": ["document.created"], "is_active": True}]
+    assert "whsec_" not in str(exported)
+    assert client.post("/v1/manifest/diff", headers=headers, json=with_hook).json()["differences"] == []
+    other = standalone(client, tenant, "other")
+    refused = assert_error(client.post("/v1/manifest/apply", headers=other, json=with_hook), 400, "invalid_manifest")
+    assert any("notify" in e for e in refused["error"]["details"]["errors"])
+    assert client.get("/v1/retrievers", headers=other).json()["results"] == []  # nothing was applied
+
+
+def test_feature_extractors_of_a_managed_namespace_round_trip(client, tenant):
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "managed", "feature_extractors": [
+        {"feature_extractor_name": "text_extractor", "version": "v1"}]})
+    headers = {**tenant.headers, "X-Namespace": "managed"}
+    exported = client.get("/v1/manifest/export", headers=headers).json()
+    assert exported["namespace"]["feature_extractors"] == [{"feature_extractor_name": "text_extractor",
+                                                             "version": "v1"}]
+    exported["namespace"]["namespace_name"] = "managed-copy"
+    created = client.post("/v1/manifest/apply", headers=tenant.headers, json=exported)
+    assert created.status_code == 200, created.text
+    copy = client.get("/v1/namespaces/managed-copy", headers=tenant.headers).json()
+    assert [e["feature_extractor_name"] for e in copy["feature_extractors"]] == ["text_extractor"]
+    bad = {"namespace": {"feature_extractors": [{"feature_extractor_name": "nope", "version": "v9"}]}}
+    assert client.post("/v1/manifest/validate", headers=headers, json=bad).json()["valid"] is False

@@ -39,7 +39,7 @@ _RETRIEVER_FIELDS = ("retriever_name", "description", "input_schema", "stages", 
 _CLUSTER_FIELDS = ("cluster_name", "description", "metadata", "vector_config", "filters", "llm_labeling",
                    "collection_ids", "source_cluster_ids", "enrich_source_collection")
 _CLUSTER_PATCHABLE = ("description", "metadata", "filters", "llm_labeling")
-_NAMESPACE_FIELDS = ("description", "auto_create_indexes", "payload_indexes", "vector_configs")
+_NAMESPACE_FIELDS = ("description", "auto_create_indexes", "payload_indexes", "vector_configs", "feature_extractors")
 
 
 class ManifestInvalid(BadRequest):
@@ -87,6 +87,9 @@ def _namespace_value(key: str, value: Any) -> Any:
         return _normal(_index_entries(build_user_indexes(value or [])))
     if key == "vector_configs":
         return _normal([config.public() for config in check_vector_configs(value or [])])
+    if key == "feature_extractors":
+        return _normal([{k: v for k, v in entry.items() if k in ("feature_extractor_name", "version", "params")
+                         and v is not None} for entry in value or [] if isinstance(entry, dict)])
     return _normal(value)
 
 
@@ -192,6 +195,58 @@ class ClusterKind:
         self._clusters.delete(namespace, name)
 
 
+class WebhookKind:
+    key, type_name = "webhooks", "webhook"
+    _FIELDS = ("webhook_name", "url", "events", "is_active")
+
+    def __init__(self, webhooks: Any, deployed: bool) -> None:
+        self._webhooks = webhooks
+        self._deployed = deployed
+
+    @staticmethod
+    def _caller(namespace: Namespace) -> Principal:
+        return Principal(namespace.org_id, "manifest")
+
+    def export(self, namespace: Namespace) -> list[dict[str, Any]]:
+        # Never the signing secret: a manifest is configuration, often kept in a repository.
+        return [_normal({"webhook_name": w.webhook_name, "url": w.url, "events": sorted(w.event_types),
+                         "is_active": w.is_active})
+                for w in self._webhooks.list(self._caller(namespace), namespace)]
+
+    def check(self, namespace: Namespace, entry: dict[str, Any]) -> None:
+        from openpeek.domain import webhooks as webhook_rules
+        from openpeek.domain.errors import Conflict, NotFound
+
+        name = webhook_rules.check_name(entry.get("webhook_name"))
+        webhook_rules.check_event_types(entry.get("events") or entry.get("event_types"))
+        webhook_rules.check_url(entry.get("url"), deployed=self._deployed)
+        try:
+            existing = self._webhooks.get(self._caller(namespace), name)
+        except NotFound:
+            return
+        if existing.namespace_id != namespace.namespace_id:
+            raise Conflict(f"webhook name '{name}' is used by another namespace of this organisation",
+                           code="webhook_name_taken")
+
+    def normalize(self, namespace: Namespace, entry: dict[str, Any]) -> dict[str, Any]:
+        events = entry.get("events") or entry.get("event_types") or []
+        return _normal({"webhook_name": entry.get("webhook_name"), "url": entry.get("url"),
+                        "events": sorted(dict.fromkeys(events)), "is_active": entry.get("is_active", True)})
+
+    def refused(self, fields: list[str]) -> list[str]:
+        return []
+
+    def create(self, namespace: Namespace, entry: dict[str, Any]) -> str:
+        return self._webhooks.create(self._caller(namespace), _declared(entry, self._FIELDS), namespace).webhook_id
+
+    def update(self, namespace: Namespace, name: str, entry: dict[str, Any]) -> str:
+        return self._webhooks.update(self._caller(namespace), name, _declared(entry, self._FIELDS),
+                                     namespace).webhook_id
+
+    def delete(self, namespace: Namespace, name: str) -> None:
+        self._webhooks.delete(self._caller(namespace), name, namespace)
+
+
 @dataclass
 class Plan:
     namespace_changes: dict[str, Any] = field(default_factory=dict)
@@ -257,6 +312,9 @@ class ManifestService:
             "auto_create_indexes": namespace.auto_create_indexes,
             "payload_indexes": _index_entries(i for i in namespace.user_payload_indexes() if not i.automatic),
             "vector_configs": [config.public() for config in namespace.vector_configs],
+            "feature_extractors": [{"feature_extractor_name": ref.name, "version": ref.version,
+                                    **({"params": ref.params} if ref.params else {})}
+                                   for ref in namespace.feature_extractors],
         })
 
     @staticmethod
@@ -290,6 +348,8 @@ class ManifestService:
             if section.get("vector_configs"):
                 configs = check_vector_configs(section["vector_configs"])
                 target = self._with_vector_configs(namespace, configs, errors)
+            if section.get("feature_extractors"):
+                target = self._with_extractors(target, section["feature_extractors"], errors)
         except DomainError as error:
             errors.append(f"namespace: {error.message}")
         counts["namespace"] = 1 if section else 0
@@ -326,6 +386,26 @@ class ManifestService:
             return namespace
         return replace(namespace, vector_configs=namespace.vector_configs + missing)
 
+    @staticmethod
+    def _with_extractors(namespace: Namespace, entries: Any, errors: list[str]) -> Namespace:
+        """The namespace with the manifest's extractors (unknown ones are errors), so retrievers naming their feature
+        URIs check out."""
+        from openpeek.domain import extractors as extractor_rules
+        from openpeek.domain.namespace import ExtractorRef
+
+        refs = []
+        for entry in entries if isinstance(entries, list) else []:
+            try:
+                extractor_rules.resolve(entry.get("feature_extractor_name"), entry.get("version"))
+            except (DomainError, AttributeError, KeyError) as error:
+                errors.append(f"namespace: feature extractor {entry!r}: {getattr(error, 'message', error)}")
+                continue
+            refs.append(ExtractorRef(entry["feature_extractor_name"], entry["version"], entry.get("params")))
+        if refs and namespace.mode == "standalone":
+            errors.append("namespace: a standalone namespace has no feature extractors")
+            return namespace
+        return namespace.with_extractors_appended(refs)[0] if refs else namespace
+
     def diff(self, principal: Principal, namespace: Namespace | None, manifest: dict[str, Any], *,
              prune: bool = False) -> dict[str, Any]:
         result: dict[str, list[dict[str, Any]]] = {"to_create": [], "in_system_only": [], "differences": []}
@@ -361,6 +441,14 @@ class ManifestService:
                     present = {c["name"] for c in current["vector_configs"]}
                     if all(c.get("name") in present for c in wanted[key]):
                         continue  # only adding is meaningful: indexes the manifest leaves out stay
+                if key == "feature_extractors":
+                    present = {(e["feature_extractor_name"], e["version"]) for e in current["feature_extractors"]}
+                    missing = [e for e in wanted[key] if isinstance(e, dict)
+                               and (e.get("feature_extractor_name"), e.get("version")) not in present]
+                    if not missing:
+                        continue  # extractors are only ever added
+                    plan.namespace_changes[key] = missing
+                    continue
                 plan.namespace_changes[key] = wanted[key]
         for kind in self._kinds:
             name_key = self._name_key(kind)
