@@ -171,3 +171,15 @@ def test_a_task_left_running_by_a_restarted_server_is_reported_failed(setup, tmp
     polled = client.get(f"/v1/tasks/{task['task_id']}", headers=headers).json()
 
     assert polled["status"] == "FAILED" and "restarted" in polled["error"]
+
+
+def test_the_sdk_cancel_route_cancels_the_execution_and_its_task(setup):
+    services, client, headers, cluster_id, _ = setup()
+    task = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers).json()
+    run_id = task["additional_data"]["run_id"]
+
+    response = client.post(f"/v1/clusters/{cluster_id}/executions/{run_id}/cancel", headers=headers)
+
+    assert response.status_code == 200 and response.json()["status"] == "canceled"
+    assert client.get(f"/v1/tasks/{task['task_id']}", headers=headers).json()["status"] == "CANCELED"
+    assert services.orchestrator.canceled and services.orchestrator.canceled[0].run_id == run_id
