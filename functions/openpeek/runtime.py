@@ -286,7 +286,7 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
         raise RuntimeError("OPENPEEK_QDRANT_URL is required for the aws runtime")
     from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(default_edge_root)
+    return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s)
 
 
 def _inference_registry(settings: Settings) -> InferenceRegistry:

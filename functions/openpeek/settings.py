@@ -42,4 +42,7 @@ class Settings(BaseSettings):
     google_api_key: str | None = None
     anthropic_api_key: str | None = None
     """LLM cluster labeling: the providers' keys (openai's is openai_api_key)."""
+    edge_flush_interval_s: float = 0.0
+    """Embedded: 0 flushes (fsyncs) every write before it returns; > 0 flushes each written shard at most this long
+    later (group commit: faster bulk upserts, and a power loss can lose the last interval's acknowledged writes)."""
     log_level: str = "INFO"
