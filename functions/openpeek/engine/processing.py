@@ -154,6 +154,19 @@ def _pick_k(points: np.ndarray, seed: int, upper: int = 12) -> int:
     return best_k
 
 
+def _seeds(points: np.ndarray, k: int, seed: int, starts: int, sample: int = 20_000) -> np.ndarray:
+    """Initial centroids: the best of `starts` mini-batch k-means runs on a seeded sample (by inertia)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    chosen = points
+    if len(points) > sample:
+        chosen = points[np.random.default_rng(seed).choice(len(points), sample, replace=False)]
+    if len(chosen) <= k:
+        return points[:k]
+    return MiniBatchKMeans(n_clusters=k, n_init=max(1, starts), random_state=seed, batch_size=4096,
+                           max_iter=100).fit(chosen).cluster_centers_.astype(points.dtype)
+
+
 def _n_clusters(params: dict[str, Any], n: int, default: int = 8) -> int:
     k = params.get("n_clusters", default)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -176,8 +189,10 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
             model = sk.MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=8192,
                                        max_iter=int(params.get("max_iter", 100)))
         else:
-            model = sk.KMeans(n_clusters=k, random_state=seed, n_init=int(params.get("n_init", 1)),
-                              max_iter=int(params.get("max_iter", 300)))
+            # Lloyd from one k-means++ start lands in a poor local optimum now and then (two true groups merged, one
+            # split); several cheap mini-batch starts on a sample choose the seeds, one full run refines them.
+            model = sk.KMeans(n_clusters=k, init=_seeds(points, k, seed, int(params.get("n_init", 5))), n_init=1,
+                              random_state=seed, max_iter=int(params.get("max_iter", 300)))
         return model.fit_predict(points).astype(np.int32), "kmeans"
     if method == "gaussian_mixture":
         from sklearn.decomposition import PCA
