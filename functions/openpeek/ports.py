@@ -289,8 +289,10 @@ class VectorStore(Protocol):
         limit: int = 100,
         offset: str | None = None,
         with_vectors: bool = False,
+        payload_fields: Sequence[str] | None = None,
     ) -> tuple[list[VectorPoint], str | None]:
-        """A page of points in a stable order and the opaque offset of the next page (None at the end)."""
+        """A page of points in a stable order and the opaque offset of the next page (None at the end).
+        `payload_fields`: only these top-level payload keys (and document_id) come back; None means all."""
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
         """Exact count of points matching filter."""

@@ -408,6 +408,16 @@ def test_filter_conditions_select_the_same_points_in_scroll_count_query_and_dele
 # -- scroll and count ------------------------------------------------------------------------------------------------
 
 
+def test_scroll_can_return_only_the_payload_fields_asked_for(store: VectorStore) -> None:
+    store.create_collection(C, [TEXT])
+    store.upsert(C, [VectorPoint("doc-a", {"text": [1.0, 0.0]}, {"text": "kept", "big": "x" * 100, "n": 1})])
+
+    (point,), _ = store.scroll(C, limit=5, with_vectors=True, payload_fields=["text"])
+
+    assert point.id == "doc-a" and point.vectors["text"] == pytest.approx([1.0, 0.0])
+    assert point.payload.get("text") == "kept" and "big" not in point.payload and "n" not in point.payload
+
+
 def test_scroll_pages_cover_every_point_exactly_once(store: VectorStore) -> None:
     store.create_collection(C, [TEXT])
     store.upsert(C, [VectorPoint(f"d{i:02}", {"text": [1.0, float(i)]}, {"i": i}) for i in range(25)])

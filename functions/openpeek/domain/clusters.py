@@ -263,15 +263,27 @@ def engine_parameters(cluster: Cluster, plan: ExecutionPlan, *, centroids: list[
     return parameters
 
 
+TEXT_FIELDS = ("text", "title", "description", "content", "name")
+
+
+def _mapped_paths(labeling: dict[str, Any] | None) -> list[str]:
+    mappings = ((labeling or {}).get("labeling_inputs") or {}).get("input_mappings") or []
+    return [m.get("path") for m in mappings
+            if isinstance(m, dict) and isinstance(m.get("path"), str)
+            and (m.get("source_type") in (None, "payload")) and "url" not in str(m.get("input_key", ""))]
+
+
+def labeling_fields(labeling: dict[str, Any] | None) -> list[str]:
+    """The top-level payload keys labeling_texts reads."""
+    return sorted({path.split(".")[0] for path in _mapped_paths(labeling)} or set(TEXT_FIELDS))
+
+
 def labeling_texts(payload: dict[str, Any], labeling: dict[str, Any] | None) -> str | None:
     """The text a document contributes to its cluster's label: the payload paths that labeling_inputs maps, else the
     usual text fields."""
-    mappings = ((labeling or {}).get("labeling_inputs") or {}).get("input_mappings") or []
-    paths = [m.get("path") for m in mappings
-             if isinstance(m, dict) and isinstance(m.get("path"), str)
-             and (m.get("source_type") in (None, "payload")) and "url" not in str(m.get("input_key", ""))]
+    paths = _mapped_paths(labeling)
     if not paths:
-        paths = [name for name in ("text", "title", "description", "content", "name") if name in payload]
+        paths = [name for name in TEXT_FIELDS if name in payload]
     parts = []
     for path in paths:
         value = _lookup(payload, path)

@@ -30,7 +30,7 @@ from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.cluster_ledger import ClusterLedger, JobGone
 
-SCROLL_PAGE = 1_000
+SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
 CENTROIDS_IN_RECORD_MAX_BYTES = 150_000  # table items stop at 400 KB; larger centroid lists stay in their blob
 ENRICH_CHUNK = 1_000
@@ -117,6 +117,8 @@ class ClusterSteps:
         if cluster.collection_ids:
             store_filter = filter_rules.combine(store_filter, MatchAny("collection_id", tuple(cluster.collection_ids)))
         collection = namespace.collection
+        # The labels' text is all the export needs of the payload (unless a filter must be evaluated here).
+        payload_fields = None if python_filter is not None else rules.labeling_fields(plan.llm_labeling)
         source_documents = 0
         retrieved = 0
         writer = VectorFrameWriter(len(cluster.feature_indexes))
@@ -131,7 +133,7 @@ class ClusterSteps:
         offset: str | None = None
         while True:
             points, offset = self._vectors.scroll(collection, filter=store_filter, limit=SCROLL_PAGE, offset=offset,
-                                                  with_vectors=True)
+                                                  with_vectors=True, payload_fields=payload_fields)
             for point in points:
                 if python_filter is not None and not filter_rules.matches(python_filter, point.payload, point.id):
                     continue

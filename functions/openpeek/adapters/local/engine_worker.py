@@ -1,95 +1,78 @@
-"""One long-lived child process that runs the clustering engine for the embedded runtime.
+"""One long-lived child process that runs the clustering engine for the embedded runtime
+(`python -m openpeek.engine.worker`, one job per line on its stdin).
 
 Why a process: the engine holds the GIL for seconds at a time, and its memory (a million vectors) should go back to the
-system. Why long-lived: scikit-learn and UMAP take seconds to import and UMAP's numba code ~20 s to compile, which a
-fresh process per job would pay every time. Jobs run one at a time (the machine's cores are the engine's). Cancel
-kills the process; the next job starts a new one.
+system. Why long-lived: scikit-learn and UMAP take seconds to import and their numba code long to compile, which a
+fresh process per job would pay every time. Why a plain subprocess rather than multiprocessing: spawn re-imports the
+parent's main module, which a script that starts the server need not allow. Jobs run one at a time (the machine's
+cores are the engine's). Cancel kills the process; the next job starts a new one.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 import threading
-import traceback
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+MARKER = "OPENPEEK-ENGINE "
 
 
 class EngineFailed(Exception):
     pass
 
 
-def _serve(connection: Connection) -> None:
-    from openpeek.engine.processing import run_job
-
-    while True:
-        try:
-            request = connection.recv()
-        except EOFError:
-            return
-        if request is None:
-            return
-        input_dir, output_dir = Path(request[0]), Path(request[1])
-        try:
-            files = sorted(input_dir.glob("*.parquet"))
-            import json
-
-            job_file = input_dir / "job.json"
-            parameters = json.loads(job_file.read_text()) if job_file.exists() else {}
-            if not files:
-                raise ValueError(f"no *.parquet input in {input_dir}")
-            connection.send(("ok", run_job(files, parameters, output_dir)))
-        except ValueError as error:  # the engine's input errors: the user's to fix
-            connection.send(("refused", str(error)))
-        except Exception as error:  # noqa: BLE001 - reported as the job's failure, the worker lives on
-            connection.send(("crashed", f"{type(error).__name__}: {error}\n{traceback.format_exc()[-1500:]}"))
-
-
 class EngineWorker:
-    def __init__(self) -> None:
+    def __init__(self, python: str = sys.executable) -> None:
+        self._python = python
         self._lock = threading.Lock()  # one job at a time
         self._state = threading.Lock()
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._connection: Connection | None = None
+        self._process: subprocess.Popen | None = None
         self._running_job: str | None = None
 
-    def _ensure(self) -> Connection:
-        if self._process is None or not self._process.is_alive():
-            parent, child = multiprocessing.get_context("spawn").Pipe()
-            process = multiprocessing.get_context("spawn").Process(target=_serve, args=(child,), daemon=True,
-                                                                   name="openpeek-engine")
-            process.start()
-            child.close()
-            self._process, self._connection = process, parent
-        assert self._connection is not None
-        return self._connection
+    def _ensure(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen([self._python, "-m", "openpeek.engine.worker"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                             bufsize=1)
+        return self._process
 
     def run(self, job_id: str, input_dir: Path, output_dir: Path, timeout_s: float | None = None) -> dict[str, Any]:
         with self._lock:
             with self._state:
-                connection = self._ensure()
+                process = self._ensure()
                 self._running_job = job_id
+            timer = threading.Timer(timeout_s, self.stop) if timeout_s else None
             try:
-                connection.send((str(input_dir), str(output_dir)))
-                if not connection.poll(timeout_s):
-                    self.stop()
-                    raise EngineFailed(f"the clustering engine ran past {timeout_s:.0f} s and was stopped")
-                status, payload = connection.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                self._discard()
-                raise EngineFailed("the clustering engine was stopped before it finished") from None
+                if timer:
+                    timer.start()
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(json.dumps({"input": str(input_dir), "output": str(output_dir)}) + "\n")
+                process.stdin.flush()
+                reply = None
+                for line in process.stdout:
+                    if line.startswith(MARKER):
+                        reply = json.loads(line[len(MARKER):])
+                        break
+            except (OSError, ValueError):
+                reply = None
             finally:
+                if timer:
+                    timer.cancel()
                 with self._state:
                     self._running_job = None
-        if status == "ok":
-            return payload
-        if status == "refused":
-            raise EngineFailed(payload)
-        raise EngineFailed(payload.splitlines()[0] if payload else "the clustering engine failed")
+            if reply is None:
+                self.stop()
+                raise EngineFailed("the clustering engine was stopped before it finished"
+                                   + (f" (it ran past {timeout_s:.0f} s)" if timeout_s else ""))
+        if reply["status"] == "ok":
+            return reply["summary"]
+        raise EngineFailed(reply["error"])
 
     def cancel(self, job_id: str) -> None:
-        """Stop the process if it runs this job (the job then fails with 'stopped'; its task is CANCELED already)."""
+        """Stop the process if it runs this job (the job then fails as stopped; its task is CANCELED already)."""
         with self._state:
             if self._running_job == job_id:
                 self._kill()
@@ -99,15 +82,10 @@ class EngineWorker:
             self._kill()
 
     def _kill(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             self._process.kill()
-            self._process.join(5)
-        self._discard()
-
-    def _discard(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-        self._process, self._connection = None, None
+            self._process.wait(5)
+        self._process = None
 
 
 _shared: EngineWorker | None = None

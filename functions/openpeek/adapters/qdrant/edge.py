@@ -56,6 +56,7 @@ from openpeek.adapters.qdrant.mapping import (
     document_id_of,
     index_params,
     ordered_unique,
+    payload_selection,
     point_id,
     scroll_offset,
     stored_payload,
@@ -583,20 +584,21 @@ class QdrantEdgeStore:
         limit: int = 100,
         offset: str | None = None,
         with_vectors: bool = False,
+        payload_fields: Sequence[str] | None = None,
     ) -> tuple[list[VectorPoint], str | None]:
         request = qe.ScrollRequest(
             offset=scroll_offset(offset),
             limit=limit,
             filter=_filter(filter),
-            with_payload=True,
+            with_payload=payload_selection(payload_fields),
             with_vector=with_vectors,
         )
         with self._use(collection) as shard:
             records, next_offset = shard.scroll(request)
-        points = [
-            VectorPoint(document_id_of(r.id, r.payload), _from_vectors(r.vector), dict(r.payload or {}))
-            for r in records
-        ]
+        points = []
+        for r in records:
+            payload = dict(r.payload or {})  # converted once: each access to r.payload converts again
+            points.append(VectorPoint(document_id_of(r.id, payload), _from_vectors(r.vector), payload))
         return points, None if next_offset is None else str(next_offset)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:

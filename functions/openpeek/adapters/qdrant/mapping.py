@@ -73,6 +73,12 @@ def document_id_of(stored_id: Any, payload: Mapping[str, Any] | None) -> str:
     return str(stored_id)
 
 
+def payload_selection(fields: Sequence[str] | None) -> bool | list[str]:
+    """with_payload for a scroll: everything, or the named keys plus the document id (a scroll that exports vectors
+    needs little of the payload, and converting it is most of the cost)."""
+    return True if fields is None else sorted({DOCUMENT_ID_KEY, *fields})
+
+
 def ordered_unique(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 

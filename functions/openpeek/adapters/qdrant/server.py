@@ -29,6 +29,7 @@ from openpeek.adapters.qdrant.mapping import (
     document_id_of,
     index_params,
     ordered_unique,
+    payload_selection,
     point_id,
     scroll_offset,
     stored_payload,
@@ -391,6 +392,7 @@ class QdrantServerStore:
         limit: int = 100,
         offset: str | None = None,
         with_vectors: bool = False,
+        payload_fields: Sequence[str] | None = None,
     ) -> tuple[list[VectorPoint], str | None]:
         start = scroll_offset(offset)
         with self._call(collection):
@@ -399,7 +401,7 @@ class QdrantServerStore:
                 scroll_filter=_filter(filter),
                 limit=limit,
                 offset=start,
-                with_payload=True,
+                with_payload=payload_selection(payload_fields),
                 with_vectors=with_vectors,
             )
         points = [

@@ -1,0 +1,44 @@
+"""`python -m openpeek.engine.worker`: the embedded runtime's long-lived engine process. Reads one job per line on
+stdin ({"input": dir, "output": dir}) and answers one line on stdout, prefixed with MARKER so that anything a library
+prints there is ignored: {"status": "ok", "summary": ...} | {"status": "refused" | "crashed", "error": ...}."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+MARKER = "OPENPEEK-ENGINE "
+
+
+def answer(message: dict) -> None:
+    sys.stdout.write(MARKER + json.dumps(message, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    from openpeek.engine.processing import run_job
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        input_dir, output_dir = Path(request["input"]), Path(request["output"])
+        try:
+            files = sorted(input_dir.glob("*.parquet"))
+            if not files:
+                raise ValueError(f"no *.parquet input in {input_dir}")
+            job_file = input_dir / "job.json"
+            parameters = json.loads(job_file.read_text()) if job_file.exists() else {}
+            answer({"status": "ok", "summary": run_job(files, parameters, output_dir)})
+        except ValueError as error:  # the engine's input errors: the user's to fix
+            answer({"status": "refused", "error": str(error)})
+        except Exception as error:  # noqa: BLE001 - the job fails; the worker lives on for the next one
+            answer({"status": "crashed", "error": f"{type(error).__name__}: {error}",
+                    "traceback": traceback.format_exc()[-1500:]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
