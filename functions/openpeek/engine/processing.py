@@ -27,6 +27,7 @@ DENSE_MATRIX_CAP = 10_000  # agglomerative, spectral, mean shift: N×N memory or
 METRIC_SAMPLE = 5_000  # silhouette is O(n²): 5,000 points give its value to ±0.01 here, in a quarter of the time
 LAYOUT_SAMPLE = 10_000
 AUTO_K_SAMPLE = 5_000
+SEED_SAMPLE = 20_000  # kmeans past this many points is seeded from mini-batch runs on a sample of this size
 DENSITY_METHODS = frozenset({"dbscan", "hdbscan", "optics"})
 QUADRATIC_METHODS = frozenset({"agglomerative", "spectral", "mean_shift"})
 NOISE = -1
@@ -154,15 +155,11 @@ def _pick_k(points: np.ndarray, seed: int, upper: int = 12) -> int:
     return best_k
 
 
-def _seeds(points: np.ndarray, k: int, seed: int, starts: int, sample: int = 20_000) -> np.ndarray:
+def _seeds(points: np.ndarray, k: int, seed: int, starts: int, sample: int = SEED_SAMPLE) -> np.ndarray:
     """Initial centroids: the best of `starts` mini-batch k-means runs on a seeded sample (by inertia)."""
     from sklearn.cluster import MiniBatchKMeans
 
-    chosen = points
-    if len(points) > sample:
-        chosen = points[np.random.default_rng(seed).choice(len(points), sample, replace=False)]
-    if len(chosen) <= k:
-        return points[:k]
+    chosen = points[np.random.default_rng(seed).choice(len(points), min(sample, len(points)), replace=False)]
     return MiniBatchKMeans(n_clusters=k, n_init=max(1, starts), random_state=seed, batch_size=4096,
                            max_iter=100).fit(chosen).cluster_centers_.astype(points.dtype)
 
@@ -191,8 +188,11 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
         else:
             # Lloyd from one k-means++ start lands in a poor local optimum now and then (two true groups merged, one
             # split); several cheap mini-batch starts on a sample choose the seeds, one full run refines them.
-            model = sk.KMeans(n_clusters=k, init=_seeds(points, k, seed, int(params.get("n_init", 3))), n_init=1,
-                              random_state=seed, max_iter=int(params.get("max_iter", 300)))
+            starts = max(1, int(params.get("n_init", 3)))
+            small = n <= SEED_SAMPLE  # several full k-means++ starts cost nothing here
+            model = sk.KMeans(n_clusters=k, init="k-means++" if small else _seeds(points, k, seed, starts),
+                              n_init=starts if small else 1, random_state=seed,
+                              max_iter=int(params.get("max_iter", 300)))
         return model.fit_predict(points).astype(np.int32), "kmeans"
     if method == "gaussian_mixture":
         from sklearn.decomposition import PCA
