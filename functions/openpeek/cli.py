@@ -103,12 +103,12 @@ def warm_up_engine() -> threading.Thread | None:
         import tempfile
 
         from openpeek.adapters.local.engine_worker import shared_worker
-        from openpeek.adapters.parquet_frames import VectorFrameWriter
+        from openpeek.adapters.parquet_frames import ParquetJobFiles
 
         try:
             with tempfile.TemporaryDirectory(prefix="openpeek-warm-up-") as work:
                 folder = Path(work)
-                writer = VectorFrameWriter(1)
+                writer = ParquetJobFiles().vector_writer(1)
                 for i in range(40):
                     writer.add(f"w{i}", [[float(i % 4 == j) + 0.01 * i for j in range(4)]], None)
                 (folder / "part-00000.parquet").write_bytes(writer.flush() or b"")

@@ -400,6 +400,26 @@ class InferenceRegistry(Protocol):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# JobFiles: the clustering job's file format (the prepare step writes vectors, the engine writes assignments)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class VectorWriter(Protocol):
+    def add(self, document_id: str, vectors: Sequence[Sequence[float]], text: str | None) -> bytes | None:
+        """Buffer one row; returns a finished file part when the buffer is full."""
+
+    def flush(self) -> bytes | None:
+        """The buffered rows as a file part, or None when there are none."""
+
+
+class JobFiles(Protocol):
+    def vector_writer(self, feature_count: int) -> VectorWriter: ...
+
+    def read_assignments(self, data: bytes) -> dict[str, list[Any]]:
+        """Columns document_id, cluster, similarity, x, y, z of the engine's assignments file."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Orchestrator: runs a cluster job's steps (prepare → engine → finalize, mark-failed on error) somewhere else
 # --------------------------------------------------------------------------------------------------------------------
 

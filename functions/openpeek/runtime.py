@@ -25,6 +25,8 @@ from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.adapters.llm import build_clients
+from openpeek.adapters.openfga import OpenFgaClients
+from openpeek.adapters.parquet_frames import ParquetJobFiles
 from openpeek.services.cluster_labeling import ClusterLabeler
 from openpeek.services.cluster_labeling import validate_config as validate_labeling_config
 from openpeek.services.cluster_ledger import ClusterLedger
@@ -116,7 +118,7 @@ def wire(
     task_repository = TaskRepository(table)
     ledger = ClusterLedger(table, cluster_repository, task_repository, events)
     clusters = ClusterService(cluster_repository, blobs, events, check_labeling=validate_labeling_config)
-    steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs,
+    steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs, ParquetJobFiles(),
                          job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
     runner = (orchestrator or _local_orchestrator(blobs))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
@@ -136,7 +138,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, table, vectors, events),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings))),
+        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,

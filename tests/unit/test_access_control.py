@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from openpeek.adapters.openfga import FgaUnavailable, OpenFgaClient
+from openpeek.adapters.openfga import FgaUnavailable, OpenFgaClient, OpenFgaClients
 from openpeek.domain.errors import BadRequest, DependencyFailed
 from openpeek.domain.infrastructure import check_authorization
 from openpeek.domain.namespace import Namespace
@@ -232,7 +232,7 @@ def test_client_reports_every_failure_as_unavailable(fga):
 
 
 def test_disabled_namespace_gets_no_plan_and_no_call(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     assert access.plan(namespace(), "alice") is None
     disabled = Namespace(namespace_id="ns_1", namespace_name="x", org_id="o",
                          infrastructure={"authorization": {"enabled": False, "api_url": fga.url, "store_id": STORE}})
@@ -241,7 +241,7 @@ def test_disabled_namespace_gets_no_plan_and_no_call(fga):
 
 
 def test_push_filters_on_public_or_subject_in_read():
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     plan = access.plan(namespace(mode="push"), "alice")
     assert isinstance(plan, PreFilter)
     assert plan.condition == Filter(should=(MatchValue("_internal._acl.public", True),
@@ -256,7 +256,7 @@ def test_push_filters_on_public_or_subject_in_read():
 
 
 def test_list_objects_becomes_a_document_id_prefilter(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     plan = access.plan(pull(fga, "pull_list_objects"), "alice")
     assert isinstance(plan, PreFilter) and plan.condition == HasIds(("d1", "d3", "d5"))
     seen = []
@@ -267,13 +267,13 @@ def test_list_objects_becomes_a_document_id_prefilter(fga):
 
 def test_custom_types_and_relation_are_sent(fga):
     fga.tuples.add(("member:carol", "reader", "doc:x1"))
-    plan = AccessControl().plan(pull(fga, "pull_list_objects", user_type="member", relation="reader",
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_list_objects", user_type="member", relation="reader",
                                      object_type="doc"), "carol")
     assert plan.condition == HasIds(("x1",))
 
 
 def test_pull_modes_without_subject_or_grant_find_nothing_and_skip_the_store(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     for mode in ("pull_list_objects", "pull_batch_check", "auto"):
         assert isinstance(access.plan(pull(fga, mode), None), NothingVisible)
     assert fga.requests == []  # no subject: not even a question to OpenFGA
@@ -284,7 +284,7 @@ def test_pull_modes_without_subject_or_grant_find_nothing_and_skip_the_store(fga
 
 def test_batch_check_overfetches_and_keeps_the_page_full(fga):
     fga.tuples |= {("user:dave", "viewer", f"document:d{i}") for i in (0, 2, 4, 6, 8, 9)}
-    plan = AccessControl().plan(pull(fga, "pull_batch_check", over_fetch_factor=2), "dave")
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_batch_check", over_fetch_factor=2), "dave")
     assert isinstance(plan, PostCheck)
     run, asked = fake_store()
     [hits] = plan.query(run, [request(limit=3)])
@@ -294,7 +294,7 @@ def test_batch_check_overfetches_and_keeps_the_page_full(fga):
 
 def test_batch_check_fetches_again_when_too_few_remain(fga):
     fga.tuples |= {("user:erin", "viewer", f"document:d{i}") for i in (1, 15, 17, 30)}
-    plan = AccessControl().plan(pull(fga, "pull_batch_check", over_fetch_factor=2), "erin")
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_batch_check", over_fetch_factor=2), "erin")
     run, asked = fake_store(count=40)
     [hits] = plan.query(run, [request(limit=3)])
     assert [h.id for h in hits] == ["d1", "d15", "d17"]
@@ -304,11 +304,11 @@ def test_batch_check_fetches_again_when_too_few_remain(fga):
 
 
 def test_batch_check_stops_when_the_store_has_no_more_and_after_a_bounded_number_of_rounds(fga):
-    plan = AccessControl().plan(pull(fga, "pull_batch_check"), "bob")
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_batch_check"), "bob")
     run, asked = fake_store(count=5)
     assert [[h.id for h in hits] for hits in plan.query(run, [request(limit=3)])] == [["d2"]]
     assert asked == [6]  # the store gave 5 < 6: there is nothing more to fetch
-    plan = AccessControl().plan(pull(fga, "pull_batch_check"), "nobody")
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_batch_check"), "nobody")
     run, asked = fake_store(count=10_000)
     assert plan.query(run, [request(limit=10)]) == [[]]
     assert asked == [20, 40, 80, 160]
@@ -316,7 +316,7 @@ def test_batch_check_stops_when_the_store_has_no_more_and_after_a_bounded_number
 
 def test_batch_check_without_batch_route_uses_check_per_id(fga):
     fga.batch_check = False
-    plan = AccessControl().plan(pull(fga, "pull_batch_check"), "alice")
+    plan = AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_batch_check"), "alice")
     run, _ = fake_store()
     [hits] = plan.query(run, [request(limit=2)])
     assert [h.id for h in hits] == ["d1", "d3"]
@@ -324,7 +324,7 @@ def test_batch_check_without_batch_route_uses_check_per_id(fga):
 
 
 def test_auto_uses_list_objects_under_the_cap_and_batch_check_at_it(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     plan = access.plan(pull(fga, "auto", list_objects_max=4), "alice")
     assert plan.condition == HasIds(("d1", "d3", "d5"))
     plan = access.plan(pull(fga, "auto", list_objects_max=3), "alice")
@@ -332,7 +332,7 @@ def test_auto_uses_list_objects_under_the_cap_and_batch_check_at_it(fga):
     run, _ = fake_store()
     assert [h.id for h in plan.query(run, [request(limit=2)])[0]] == ["d1", "d3"]
     # pull_list_objects has no cap: its set is used as listed
-    assert AccessControl().plan(pull(fga, "pull_list_objects", list_objects_max=1), "alice").condition == \
+    assert AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_list_objects", list_objects_max=1), "alice").condition == \
         HasIds(("d1", "d3", "d5"))
 
 
@@ -343,7 +343,7 @@ def test_auto_uses_list_objects_under_the_cap_and_batch_check_at_it(fga):
 
 def test_list_objects_cache_honours_the_ttl(fga):
     clock = Clock()
-    access = AccessControl(clock=clock)
+    access = AccessControl(clock=clock, client_factory=OpenFgaClients())
     ns = pull(fga, "pull_list_objects", cache_ttl_seconds=30)
     access.plan(ns, "alice")
     access.plan(ns, "alice")
@@ -357,7 +357,7 @@ def test_list_objects_cache_honours_the_ttl(fga):
 
 def test_batch_check_decisions_are_cached_per_document(fga):
     clock = Clock()
-    access = AccessControl(clock=clock)
+    access = AccessControl(clock=clock, client_factory=OpenFgaClients())
     ns = pull(fga, "pull_batch_check", cache_ttl_seconds=10)
     run, _ = fake_store()
     access.plan(ns, "alice").query(run, [request(limit=2)])
@@ -371,7 +371,7 @@ def test_batch_check_decisions_are_cached_per_document(fga):
 
 
 def test_ttl_zero_turns_the_cache_off(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     ns = pull(fga, "pull_list_objects", cache_ttl_seconds=0)
     access.plan(ns, "alice")
     access.plan(ns, "alice")
@@ -379,7 +379,7 @@ def test_ttl_zero_turns_the_cache_off(fga):
 
 
 def test_a_config_change_does_not_reuse_cached_decisions(fga):
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     access.plan(pull(fga, "pull_list_objects"), "alice")
     assert access.plan(pull(fga, "pull_list_objects", relation="editor"), "alice").condition == HasIds(("d7",))
     assert len(fga.calls("list-objects")) == 2
@@ -392,7 +392,7 @@ def test_a_config_change_does_not_reuse_cached_decisions(fga):
 
 def test_fga_down_is_a_503_never_unfiltered(fga):
     fga.down = True
-    access = AccessControl()
+    access = AccessControl(client_factory=OpenFgaClients())
     for mode in ("pull_list_objects", "auto"):
         with pytest.raises(DependencyFailed) as raised:
             access.plan(pull(fga, mode), "alice")
@@ -406,27 +406,27 @@ def test_fga_down_is_a_503_never_unfiltered(fga):
 def test_missing_endpoint_or_token_secret_fails_closed(fga, monkeypatch):
     ns = namespace(mode="pull_list_objects")  # not accepted by check_authorization; a stored config may still lack it
     with pytest.raises(DependencyFailed):
-        AccessControl().plan(ns, "alice")
+        AccessControl(client_factory=OpenFgaClients()).plan(ns, "alice")
     fga.token = "s3cret"
     secret = pull(fga, "pull_list_objects", api_token_secret_ref="fga-token")
     monkeypatch.delenv("OPENPEEK_SECRET_FGA_TOKEN", raising=False)
     with pytest.raises(DependencyFailed):
-        AccessControl().plan(secret, "alice")
+        AccessControl(client_factory=OpenFgaClients()).plan(secret, "alice")
     assert fga.requests == []
     monkeypatch.setenv("OPENPEEK_SECRET_FGA_TOKEN", "s3cret")
     assert env_secret("fga-token") == "s3cret"
-    assert AccessControl().plan(secret, "alice").condition == HasIds(("d1", "d3", "d5"))
+    assert AccessControl(client_factory=OpenFgaClients()).plan(secret, "alice").condition == HasIds(("d1", "d3", "d5"))
     assert fga.requests[-1][2] == "Bearer s3cret"
-    reader = AccessControl(secrets=lambda ref: {"fga-token": "s3cret"}.get(ref))
+    reader = AccessControl(secrets=lambda ref: {"fga-token": "s3cret"}.get(ref), client_factory=OpenFgaClients())
     assert reader.plan(secret, "alice").condition == HasIds(("d1", "d3", "d5"))
-    wrong = AccessControl(secrets=lambda ref: "wrong")
+    wrong = AccessControl(secrets=lambda ref: "wrong", client_factory=OpenFgaClients())
     with pytest.raises(DependencyFailed):  # OpenFGA refuses the token: 401 → 503
         wrong.plan(secret, "alice")
 
 
 def test_plaintext_token_is_sent_as_bearer(fga):
     fga.token = "dev"
-    assert AccessControl().plan(pull(fga, "pull_list_objects", api_token="dev"), "alice").condition == \
+    assert AccessControl(client_factory=OpenFgaClients()).plan(pull(fga, "pull_list_objects", api_token="dev"), "alice").condition == \
         HasIds(("d1", "d3", "d5"))
     assert fga.requests[-1][2] == "Bearer dev"
 
@@ -434,7 +434,7 @@ def test_plaintext_token_is_sent_as_bearer(fga):
 def test_malformed_subject_is_a_400():
     for bad in ("user:alice", "a b", "a#b", "x" * 257):
         with pytest.raises(BadRequest):
-            AccessControl().plan(namespace(mode="push"), bad)
+            AccessControl(client_factory=OpenFgaClients()).plan(namespace(mode="push"), bad)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -466,7 +466,8 @@ def test_the_token_secret_is_read_once_per_ttl_not_per_execution(fga):
     fga.token = "s3cret"
     reads = []
     clock = Clock()
-    access = AccessControl(secrets=lambda ref: reads.append(ref) or "s3cret", clock=clock)
+    access = AccessControl(secrets=lambda ref: reads.append(ref) or "s3cret", clock=clock,
+                           client_factory=OpenFgaClients())
     ns = pull(fga, "pull_list_objects", api_token_secret_ref="fga-token", cache_ttl_seconds=0)
     for _ in range(3):
         assert access.plan(ns, "alice").condition == HasIds(("d1", "d3", "d5"))

@@ -129,3 +129,25 @@ def _is_fga_error(response: httpx.Response) -> bool:
         return False
     code = body.get("code") if isinstance(body, dict) else None
     return isinstance(code, str) and code not in ("undefined_endpoint", "unimplemented", "not_found", "5")
+
+
+class OpenFgaClients:
+    """Builds OpenFgaClient objects for AccessControl (its `client_factory`): one shared HTTP connection pool for
+    every OpenFGA endpoint a namespace names."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self._timeout_s = timeout_s
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, config: dict, token: str | None) -> OpenFgaClient:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(timeout=self._timeout_s)
+        return OpenFgaClient(config["api_url"], config["store_id"], model_id=config.get("model_id"), token=token,
+                             http=self._http)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None

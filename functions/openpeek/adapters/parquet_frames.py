@@ -7,7 +7,7 @@ Lambda never does (its bundle has no pyarrow).
 from __future__ import annotations
 
 import io
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 
 class VectorFrameWriter:
@@ -60,12 +60,11 @@ def read_assignments(data: bytes) -> dict[str, list[Any]]:
             for name in ("document_id", "cluster", "similarity", "x", "y", "z")}
 
 
-def vector_rows(parts: Iterable[bytes], column: str = "feature_0") -> list[tuple[str, list[float]]]:
-    """(document_id, vector) of every row of the given parts (small inputs only: composite sources, tests)."""
-    import pyarrow.parquet as pq
+class ParquetJobFiles:
+    """ports.JobFiles in parquet: what the cluster steps hand to the engine and read back from it."""
 
-    rows: list[tuple[str, list[float]]] = []
-    for data in parts:
-        table = pq.read_table(io.BytesIO(data), columns=["document_id", column])
-        rows.extend(zip(table.column("document_id").to_pylist(), table.column(column).to_pylist()))
-    return rows
+    def vector_writer(self, feature_count: int, rows_per_part: int = 50_000) -> VectorFrameWriter:
+        return VectorFrameWriter(feature_count, rows_per_part)
+
+    def read_assignments(self, data: bytes) -> dict[str, list[Any]]:
+        return read_assignments(data)

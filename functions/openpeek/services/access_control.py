@@ -19,6 +19,8 @@ never unfiltered results. Decisions are cached per (namespace, config, subject) 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import os
 import re
 import threading
@@ -69,11 +71,12 @@ def _unavailable(message: str) -> DependencyFailed:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class AccessPlan:
+class AccessPlan(ABC):
     """How one execution's searches are restricted. `query(run, requests)` stands in for `vectors.query`."""
 
+    @abstractmethod
     def query(self, run: RunQuery, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
-        raise NotImplementedError
+        """The searches' results, with only what the subject may read."""
 
 
 @dataclass
@@ -193,8 +196,8 @@ class AccessControl:
     """Builds each execution's AccessPlan from the namespace's authorization config.
 
     `secrets` reads api_token_secret_ref (embedded: `env_secret`; AWS: Secrets Manager, wired by the runtime).
-    `client_factory(config, token)` builds the OpenFGA client (tests may pass their own); by default the httpx
-    adapter, imported on first use so that importing retrieval stays cheap."""
+    `client_factory(config, token)` builds the OpenFGA client (the runtime passes adapters.openfga.OpenFgaClients;
+    without one, the pull modes answer 503)."""
 
     def __init__(self, secrets: SecretReader | None = env_secret, *,
                  client_factory: Callable[[dict[str, Any], str | None], Any] | None = None,
@@ -202,7 +205,6 @@ class AccessControl:
         self._secrets = secrets
         self._client_factory = client_factory
         self._clients: dict[tuple, Any] = {}
-        self._http: Any = None
         self._lock = threading.Lock()
         self._listed = _TtlCache(MAX_CACHED_SUBJECTS, clock)  # (scope, subject) → frozenset of ids | _TOO_MANY
         self._decisions = _TtlCache(MAX_CACHED_DECISIONS, clock)  # (scope, subject, id) → bool
@@ -294,17 +296,9 @@ class AccessControl:
             if client is None:
                 if not config.get("api_url") or not config.get("store_id"):
                     raise _unavailable("authorization needs api_url and store_id for this mode")
-                if self._client_factory is not None:
-                    client = self._client_factory(config, token)
-                else:
-                    from openpeek.adapters.openfga import OpenFgaClient
-
-                    if self._http is None:
-                        import httpx
-
-                        self._http = httpx.Client(timeout=5.0)
-                    client = OpenFgaClient(config["api_url"], config["store_id"], model_id=config.get("model_id"),
-                                           token=token, http=self._http)
+                if self._client_factory is None:
+                    raise _unavailable("no OpenFGA client is configured in this deployment")
+                client = self._client_factory(config, token)
                 if len(self._clients) > 64:
                     self._clients.clear()
                 self._clients[key] = client
@@ -329,8 +323,9 @@ class AccessControl:
         return token
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        close = getattr(self._client_factory, "close", None)
+        if close is not None:
+            close()
 
 
 def _scope(namespace: Namespace, config: dict[str, Any]) -> tuple:

@@ -18,14 +18,13 @@ import json
 from datetime import datetime
 from typing import Any, Callable
 
-from openpeek.adapters.parquet_frames import VectorFrameWriter, read_assignments, vector_rows
 from openpeek.domain import clusters as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobStore, ClusterJob, MatchAny, SparseVector, VectorStore
+from openpeek.ports import BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.cluster_ledger import ClusterLedger, JobGone
@@ -60,13 +59,14 @@ def points_key(namespace_id: str, cluster_id: str, run_id: str) -> str:
 
 class ClusterSteps:
     def __init__(self, namespaces: NamespaceRepository, clusters: ClusterRepository, ledger: ClusterLedger,
-                 vectors: VectorStore, blobs: BlobStore, *, job_prefix: str = "openpeek-",
+                 vectors: VectorStore, blobs: BlobStore, files: JobFiles, *, job_prefix: str = "openpeek-",
                  labeler: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
         self._namespaces = namespaces
         self._clusters = clusters
         self._ledger = ledger
         self._vectors = vectors
         self._blobs = blobs
+        self._files = files
         self._job_prefix = job_prefix
         self.labeler = labeler  # public: tests give it providers over a mocked transport
         self._clock = clock
@@ -121,7 +121,7 @@ class ClusterSteps:
         payload_fields = None if python_filter is not None else rules.labeling_fields(plan.llm_labeling)
         source_documents = 0
         retrieved = 0
-        writer = VectorFrameWriter(len(cluster.feature_indexes))
+        writer = self._files.vector_writer(len(cluster.feature_indexes))
         parts = 0
 
         def write(data: bytes | None) -> None:
@@ -151,7 +151,7 @@ class ClusterSteps:
         return {"source_documents": source_documents, "vectors_retrieved": retrieved}
 
     def _export_centroids(self, job: ClusterJob, plan: ExecutionPlan, prefix: str) -> dict[str, Any]:
-        writer = VectorFrameWriter(1)
+        writer = self._files.vector_writer(1)
         count = 0
         for run_id in plan.source_execution_ids:
             source = self._find_run(job.namespace_id, run_id)
@@ -185,7 +185,7 @@ class ClusterSteps:
             return {"recorded": False, "status": task.status}
         namespace, cluster, run = self._load(job)
         target = output_prefix(job)
-        assignments = read_assignments(self._blobs.get(target + "assignments.parquet"))
+        assignments = self._files.read_assignments(self._blobs.get(target + "assignments.parquet"))
         if job.kind == "layout":
             return self._finalize_layout(job, run, assignments)
         result = json.loads(self._blobs.get(target + "result.json"))

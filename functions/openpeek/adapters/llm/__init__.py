@@ -10,6 +10,8 @@ httpx rather than the vendors' SDKs, as for the OpenAI embedder: one POST each, 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import json
 import re
 import threading
@@ -55,7 +57,7 @@ def parse_json_text(text: str) -> Any:
     raise ValueError("not JSON")
 
 
-class HttpLlmClient:
+class HttpLlmClient(ABC):
     """What the three providers share: the lazily built httpx client, error mapping, key scrubbing."""
 
     provider = ""
@@ -106,14 +108,15 @@ class HttpLlmClient:
 
     # Provider specifics ---------------------------------------------------------------------------------------------
 
+    @abstractmethod
     def _build_request(
         self, prompt: str, model: str, parameters: dict[str, Any], schema: dict[str, Any] | None
     ) -> tuple[str, dict[str, str], dict[str, Any]]:
-        raise NotImplementedError
+        """(URL, headers, JSON body) of the provider's request."""
 
+    @abstractmethod
     def _extract(self, payload: Any) -> Any:
         """The model's answer: its text (JSON to parse) or an already parsed JSON value."""
-        raise NotImplementedError
 
     # Shared plumbing ------------------------------------------------------------------------------------------------
 
