@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -34,21 +35,33 @@ def timed(call: Callable[[], object], calls: int, warmup: int = 50) -> dict:
     return percentiles(samples)
 
 
+WARM_UP_TIMEOUT_S = 180
+
+
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[httpx.Client]:
-    """`openpeek serve` as a user runs it; yields an HTTP client authenticated with the first-run key."""
+def live_server(data_dir: Path, *, functions: str | None = None, profile: str | None = None,
+                extra_env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    """`openpeek serve` as a user runs it; yields an HTTP client authenticated with the first-run key once the server
+    says its warm-up (local model, clustering engine) has finished: before that, the warm-up threads compete with the
+    requests being measured. `functions` puts another code version first on the server's path (bench/upsert_profile);
+    `profile` runs the server under cProfile, written when it stops."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    command = [sys.executable]
+    if profile:
+        command += ["-m", "cProfile", "-o", profile]
+    command += ["-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    if functions:
+        env["PYTHONPATH"] = functions
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     key = None
-    for _ in range(50):
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+    while time.monotonic() < deadline:
         line = process.stdout.readline()
         key = key or next((word for word in line.split() if word.startswith("sk_")), None)
-        if "serving on" in line or not line:
+        if "warm-up finished" in line or not line:
             break
     if key is None:
         process.terminate()
@@ -64,5 +77,10 @@ def live_server(data_dir: Path) -> Iterator[httpx.Client]:
                     time.sleep(0.1)
             yield client
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        # SIGINT, not SIGTERM: uvicorn shuts down and returns, so cProfile gets to write its file.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

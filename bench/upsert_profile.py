@@ -10,82 +10,43 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 import retrieval  # noqa: E402
+import support  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def serve(data_dir: Path, functions: str, profile: str | None):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable]
-    if profile:
-        command += ["-m", "cProfile", "-o", profile]
-    command += ["-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": functions}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    key = None
-    for _ in range(50):
-        line = process.stdout.readline()
-        key = key or next((w for w in line.split() if w.startswith("sk_")), None)
-        if "serving on" in line or not line:
-            break
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
-                          timeout=120)
-    for _ in range(200):
-        try:
-            client.get("/v1/health")
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, client
-
-
 def one_run(functions: str, bodies: list[bytes], profile: str | None = None) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        process, client = serve(Path(tmp) / "data", functions, profile)
-        try:
-            client.post("/v1/namespaces", json={
-                "namespace_name": "bench-upsert", "mode": "standalone",
-                "vector_configs": [{"name": "emb", "dimension": retrieval.DIM, "metric": "cosine"}],
-                "payload_indexes": [{"field_name": "category", "type": "keyword"},
-                                    {"field_name": "price", "type": "integer"}],
-            }).raise_for_status()
-            samples = []
-            start = time.perf_counter()
-            for body in bodies:
-                s = time.perf_counter()
-                client.post("/v1/namespaces/bench-upsert/documents/upsert", content=body,
-                            headers={"Content-Type": "application/json"}).raise_for_status()
-                samples.append(time.perf_counter() - s)
-            elapsed = time.perf_counter() - start
-            # Re-upsert of the first batch (replacing existing documents) is timed apart.
+    with tempfile.TemporaryDirectory() as tmp, \
+            support.live_server(Path(tmp) / "data", functions=functions, profile=profile) as client:
+        client.post("/v1/namespaces", json={
+            "namespace_name": "bench-upsert", "mode": "standalone",
+            "vector_configs": [{"name": "emb", "dimension": retrieval.DIM, "metric": "cosine"}],
+            "payload_indexes": [{"field_name": "category", "type": "keyword"},
+                                {"field_name": "price", "type": "integer"}],
+        }).raise_for_status()
+        samples = []
+        start = time.perf_counter()
+        for body in bodies:
             s = time.perf_counter()
-            client.post("/v1/namespaces/bench-upsert/documents/upsert", content=bodies[0],
+            client.post("/v1/namespaces/bench-upsert/documents/upsert", content=body,
                         headers={"Content-Type": "application/json"}).raise_for_status()
-            replace_ms = (time.perf_counter() - s) * 1000
-            count = client.post("/v1/namespaces/bench-upsert/documents/upsert", content=b"{}",
-                                headers={"Content-Type": "application/json"}).status_code
-        finally:
-            client.close()
-            process.terminate()
-            process.wait(timeout=60)
+            samples.append(time.perf_counter() - s)
+        elapsed = time.perf_counter() - start
+        # Re-upsert of the first batch (replacing existing documents) is timed apart.
+        s = time.perf_counter()
+        client.post("/v1/namespaces/bench-upsert/documents/upsert", content=bodies[0],
+                    headers={"Content-Type": "application/json"}).raise_for_status()
+        replace_ms = (time.perf_counter() - s) * 1000
     return {"docs_per_s": round(len(bodies) * retrieval.BATCH / elapsed),
-            "p50_request_ms": round(statistics.median(samples) * 1000, 1), "replace_ms": round(replace_ms, 1),
-            "bad_body_status": count}
+            "p50_request_ms": round(statistics.median(samples) * 1000, 1), "replace_ms": round(replace_ms, 1)}
 
 
 def main() -> None:

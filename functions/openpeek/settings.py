@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     google_api_key: str | None = None
     anthropic_api_key: str | None = None
     """LLM cluster labeling: the providers' keys (openai's is openai_api_key)."""
-    edge_flush_interval_s: float = 0.0
-    """Embedded: 0 flushes (fsyncs) every write before it returns; > 0 flushes each written shard at most this long
-    later (group commit: faster bulk upserts, and a power loss can lose the last interval's acknowledged writes)."""
+    edge_flush_interval_s: float = 5.0
+    """Embedded: every write fsyncs the shard's write-ahead log before it returns (nothing acknowledged is lost, even
+    to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes
+    the segments on every write too (slower upserts, shorter WAL replay after a crash)."""
     log_level: str = "INFO"

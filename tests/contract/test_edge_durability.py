@@ -1,8 +1,11 @@
-"""Qdrant Edge with group commit (OPENPEEK_EDGE_FLUSH_INTERVAL_S > 0): a write that returned survives the process
-being killed before any flush (Edge's WAL holds it and is replayed on load); and the flusher does flush in the end."""
+"""Durability of writes to Qdrant Edge (adapters/qdrant/edge.py, "Durability"): a write that returned survives the
+process being killed before any flush (Edge's WAL holds it and is replayed on load); every write fsyncs the WAL before
+it returns, so a power loss cannot take it either; the segments are flushed in the background within the interval,
+or on every write with an interval of 0."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -56,3 +59,54 @@ def test_the_flusher_flushes_written_shards_within_the_interval(tmp_path):
         time.sleep(0.02)
     assert all(e.dirty_since is None for e in entries)
     store.close()
+
+
+def _fsynced_paths(monkeypatch) -> list[str]:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    return synced
+
+
+def _entry(tmp_path):
+    from openpeek.adapters.qdrant import edge
+
+    return next(e for path, e in edge._REGISTRY.shards.items() if str(path).startswith(str(tmp_path.resolve())))
+
+
+def test_every_write_fsyncs_the_wal_before_returning_and_defers_the_segments(tmp_path, monkeypatch):
+    store = QdrantEdgeStore(tmp_path)  # the default policy
+    try:
+        store.create_collection("c", [VectorIndexSpec("emb", 2, "cosine")], [PayloadIndexSpec("k", "keyword")])
+        synced = _fsynced_paths(monkeypatch)
+        store.upsert("c", [VectorPoint("a", {"emb": [1.0, 0.0]}, {"k": "x"})])
+        wal = tmp_path.resolve() / "c" / "wal"
+        assert sorted(str(wal / name) for name in os.listdir(wal)) == sorted(p for p in synced if p != str(wal))
+        assert str(wal) in synced  # the directory too: segments the write created must not vanish on power loss
+        assert _entry(tmp_path).dirty_since is not None  # the segments wait for the background flush
+    finally:
+        store.close()
+
+
+def test_an_interval_of_zero_flushes_the_segments_on_every_write(tmp_path, monkeypatch):
+    store = QdrantEdgeStore(tmp_path, flush_interval_s=0)
+    try:
+        store.create_collection("c", [VectorIndexSpec("emb", 2, "cosine")])
+        synced = _fsynced_paths(monkeypatch)
+        store.upsert("c", [VectorPoint("a", {"emb": [1.0, 0.0]}, {})])
+        assert _entry(tmp_path).dirty_since is None
+        assert synced == []  # Edge's own flush did the syncing, not the WAL path
+    finally:
+        store.close()
+
+
+def test_a_shard_without_a_wal_directory_is_not_reported_synced(tmp_path):
+    from openpeek.adapters.qdrant.edge import _OpenShard, sync_wal
+
+    assert sync_wal(_OpenShard(shard=None, path=tmp_path)) is False  # the caller then flushes the whole shard
+    assert sync_wal(_OpenShard(shard=None)) is False
