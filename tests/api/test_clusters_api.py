@@ -355,3 +355,48 @@ def test_llm_labeling_config_is_checked_at_create_time(client, ns):
         "vector_config": {"feature_uris": ["emb"], "clustering_method": "kmeans"},
         "llm_labeling": {"enabled": True, "provider": "typesafe"}})
     assert_error(response, 400, "invalid_llm_labeling")
+
+
+def test_a_rerun_map_is_aligned_onto_the_previous_one_unless_the_run_says_none(client, ns, truth):
+    cluster_id = create_cluster(client, ns)["cluster_id"]
+
+    def latest() -> dict:
+        return client.get(f"/v1/clusters/{cluster_id}/executions", headers=ns).json()
+
+    def coordinates() -> dict[str, tuple[float, float]]:
+        body = client.get(f"/v1/clusters/{cluster_id}/visualization", headers=ns).json()
+        return {p["document_id"]: (p["x"], p["y"]) for p in body["points"]}, body["centroids"]
+
+    run(client, ns, cluster_id)
+    first = latest()
+    assert first["layout_stability_applied"] == "none"
+    assert first["layout_stability_reason"] == "no earlier completed run with a map to align to"
+    before, _ = coordinates()
+
+    upsert_topics(client, ns, prefix="late", seed=7)  # new documents: the re-run's layout is a different one
+    run(client, ns, cluster_id)
+
+    second = latest()
+    assert second["layout_stability_applied"] == "aligned"
+    assert second["layout_stability_reason"] == f"aligned to previous run on {len(truth)} shared documents"
+    after, centroids = coordinates()
+    # A least-squares registration puts the shared documents' centre of mass exactly where it was.
+    shared = sorted(truth)
+    np.testing.assert_allclose(np.mean([after[d] for d in shared], axis=0), np.mean([before[d] for d in shared], axis=0),
+                               atol=1e-4)
+    members = membership(client, ns, cluster_id)
+    for centre in centroids:  # the map's cluster centres moved with their members
+        mine = [after[d] for d, c in members.items() if c == centre["cluster_id"]]
+        np.testing.assert_allclose([centre["x"], centre["y"]], np.mean(mine, axis=0), atol=1e-4)
+
+    run(client, ns, cluster_id, layout_stability="none")
+    third = latest()
+    assert third["layout_stability_applied"] == "none"
+    assert third["layout_stability_reason"] == "layout_stability is none for this run"
+    refused = client.post(f"/v1/clusters/{cluster_id}/execute", headers=ns, json={"layout_stability": "sideways"})
+    assert refused.status_code in (400, 422)
+
+    run(client, ns, cluster_id, defer_visualization=True)  # a deferred map is aligned when it is computed
+    assert latest()["layout_stability_applied"] == "none"
+    coordinates()
+    assert latest()["layout_stability_applied"] == "aligned"

@@ -7,7 +7,7 @@ here, before anything is stored or started, so a bad request changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Callable
 
 from openpeek.domain import filters as filter_rules
 from openpeek.domain.errors import BadRequest
@@ -22,6 +22,8 @@ DENSITY_OR_QUADRATIC = frozenset({"dbscan", "hdbscan", "agglomerative", "spectra
 QUADRATIC_CAP = 50_000
 MAX_POINTS = 1_000_000
 MODES = ("full", "assign", "composite")
+LAYOUT_STABILITY = ("align", "transform", "none")
+DEFAULT_LAYOUT_STABILITY = "align"  # the SDK's default when neither the cluster nor the run names one
 MULTI_FEATURE_STRATEGIES = ("concatenate", "weighted")
 DEFAULT_ASSIGNMENT_THRESHOLD = 0.5
 NAME_MAX = 256
@@ -90,6 +92,7 @@ class ExecutionPlan:
     assignment_threshold: float
     source_execution_ids: tuple[str, ...] = ()
     base_run_id: str | None = None  # assign: the run whose centroids are used
+    layout_stability: str = DEFAULT_LAYOUT_STABILITY
 
     def to_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -100,6 +103,7 @@ class ExecutionPlan:
     def from_record(cls, record: dict[str, Any]) -> "ExecutionPlan":
         values = {f.name: record.get(f.name) for f in fields(cls)}
         values["source_execution_ids"] = tuple(values["source_execution_ids"] or ())
+        values["layout_stability"] = values["layout_stability"] or DEFAULT_LAYOUT_STABILITY  # runs recorded before it
         return cls(**values)
 
 
@@ -146,6 +150,8 @@ def check_vector_config(namespace: Namespace, config: dict[str, Any] | None) -> 
                    "invalid_feature_weights", feature_weights=weights)
     config["sample_size"] = check_sample_size(config.get("sample_size"))
     config["vis_n_components"] = check_vis_components(config.get("vis_n_components", 2))
+    if "layout_stability" in config:
+        config["layout_stability"] = check_layout_stability(config["layout_stability"])
     config["feature_uris"] = uris
     config.pop("feature_uri", None)
     config["multi_feature_strategy"] = strategy
@@ -168,6 +174,13 @@ def method_parameters(config: dict[str, Any]) -> dict[str, Any]:
     if n_clusters is not None and (isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 2):
         raise _bad("n_clusters must be an integer of at least 2", "invalid_algorithm_params", n_clusters=n_clusters)
     return merged
+
+
+def check_layout_stability(value: Any) -> str:
+    if value not in LAYOUT_STABILITY:
+        raise _bad(f"layout_stability must be one of {', '.join(LAYOUT_STABILITY)}", "invalid_layout_stability",
+                   layout_stability=value)
+    return value
 
 
 def check_sample_size(value: Any) -> int | None:
@@ -223,10 +236,14 @@ def plan_execution(cluster: Cluster, overrides: dict[str, Any], *, has_sources: 
     vis = overrides.get("vis_n_components")
     vis = check_vis_components(vis) if vis is not None else cluster.vector_config.get("vis_n_components", 2)
     labeling = overrides.get("llm_labeling") if overrides.get("llm_labeling") is not None else cluster.llm_labeling
+    stability = overrides.get("layout_stability")
+    stability = (check_layout_stability(stability) if stability is not None
+                 else cluster.vector_config.get("layout_stability") or DEFAULT_LAYOUT_STABILITY)
     return ExecutionPlan(
         mode=mode, filters=filters, sample_size=sample_size, vis_n_components=vis,
         defer_visualization=bool(overrides.get("defer_visualization")), llm_labeling=labeling,
         assignment_threshold=float(threshold), source_execution_ids=tuple(sources or ()),
+        layout_stability=stability,
     )
 
 
@@ -281,20 +298,30 @@ def labeling_fields(labeling: dict[str, Any] | None) -> list[str]:
 def labeling_texts(payload: dict[str, Any], labeling: dict[str, Any] | None) -> str | None:
     """The text a document contributes to its cluster's label: the payload paths that labeling_inputs maps, else the
     usual text fields."""
-    paths = _mapped_paths(labeling)
-    if not paths:
-        paths = [name for name in TEXT_FIELDS if name in payload]
-    parts = []
-    for path in paths:
-        value = _lookup(payload, path)
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-            parts.append(str(value).strip())
-    return " ".join(parts) or None
+    return labeling_text_reader(labeling)(payload)
 
 
-def _lookup(payload: dict[str, Any], path: str) -> Any:
+def labeling_text_reader(labeling: dict[str, Any] | None) -> Callable[[dict[str, Any]], str | None]:
+    """labeling_texts with the mapping read once: an export calls it for every document."""
+    mapped = [path.split(".") for path in _mapped_paths(labeling)]
+
+    def read(payload: dict[str, Any]) -> str | None:
+        paths = mapped or [[name] for name in TEXT_FIELDS if name in payload]
+        parts = []
+        for path in paths:
+            value = _lookup(payload, path)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                text = str(value).strip()
+                if text:
+                    parts.append(text)
+        return " ".join(parts) or None
+
+    return read
+
+
+def _lookup(payload: dict[str, Any], path: list[str]) -> Any:
     found: Any = payload
-    for part in path.split("."):
+    for part in path:
         if not isinstance(found, dict):
             return None
         found = found.get(part)

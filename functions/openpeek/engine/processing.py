@@ -65,34 +65,44 @@ def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], 
     for parquet in files:
         wanted = ["document_id", *columns] + (["text"] if has_text else [])
         for batch in parquet.iter_batches(batch_size=65_536, columns=wanted):
+            count = batch.num_rows
             blocks = []
             for feature in features:
                 column = batch.column(feature["column"])
                 flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                if column.null_count or (len(column) and flat.size % len(column)):
+                if column.null_count or (count and flat.size % count):
                     raise EngineInputError(f"column {feature['column']} has missing or unequal-length vectors")
-                block = flat.reshape(len(column), -1)
-                if not pa.types.is_fixed_size_list(column.type) and len(column):
+                if not pa.types.is_fixed_size_list(column.type) and count:
                     lengths = pc.list_value_length(column)
                     if pc.min(lengths).as_py() != pc.max(lengths).as_py():
                         raise EngineInputError(f"column {feature['column']} has vectors of different lengths")
-                if normalize:
-                    block = _normalised(block)
-                weight = float(feature.get("weight", 1.0))
-                blocks.append(block * weight if weight != 1.0 else block)
-            combined = blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+                blocks.append((flat.reshape(count, -1), float(feature.get("weight", 1.0))))
+            width = sum(block.shape[1] for block, _ in blocks)
             if matrix is None:
-                matrix = np.empty((total, combined.shape[1]), dtype=np.float32)
-            elif combined.shape[1] != matrix.shape[1]:
-                raise EngineInputError(f"vectors of {combined.shape[1]} and of {matrix.shape[1]} dimensions in one input")
-            matrix[row:row + len(combined)] = combined
-            row += len(combined)
+                matrix = np.empty((total, width), dtype=np.float32)
+            elif width != matrix.shape[1]:
+                raise EngineInputError(f"vectors of {width} and of {matrix.shape[1]} dimensions in one input")
+            # Each block goes straight into its place in the matrix (normalised, weighted) without temporaries: at a
+            # million points every extra copy is gigabytes of fresh memory.
+            start = 0
+            for block, weight in blocks:
+                target = matrix[row:row + count, start:start + block.shape[1]]
+                if normalize:
+                    norms = np.linalg.norm(block, axis=1, keepdims=True)
+                    norms[norms == 0] = 1.0
+                    np.divide(block, norms, out=target)
+                else:
+                    target[...] = block
+                if weight != 1.0:
+                    target *= weight
+                start += block.shape[1]
+            if not np.isfinite(matrix[row:row + count]).all():
+                raise EngineInputError("the input holds NaN or infinite values")
+            row += count
             ids.extend(batch.column("document_id").to_pylist())
-            texts.extend(batch.column("text").to_pylist() if has_text else [None] * len(combined))
+            texts.extend(batch.column("text").to_pylist() if has_text else [None] * count)
     if matrix is None:
         raise EngineInputError("the input holds no points")
-    if not np.isfinite(matrix).all():
-        raise EngineInputError("the input holds NaN or infinite values")
     return ids, matrix, texts
 
 

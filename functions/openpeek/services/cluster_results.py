@@ -80,7 +80,9 @@ class ClusterResults:
                 view[key] = run[key]
         if overrides:
             view["label_overrides"] = overrides
-        view["layout_stability_applied"] = "none"
+        view["layout_stability_applied"] = run.get("layout_stability_applied") or "none"
+        if run.get("layout_stability_reason"):
+            view["layout_stability_reason"] = run["layout_stability_reason"]
         return view
 
     def _centroids(self, namespace: Namespace, run: dict[str, Any], *, with_vectors: bool) -> list[dict[str, Any]]:
@@ -206,12 +208,13 @@ class ClusterResults:
         centroids = self._centroids(namespace, run, with_vectors=False)
         labels = {c["cluster_id"]: overrides.get(c["cluster_id"], c.get("label")) for c in centroids}
         three_d = (run.get("plan") or {}).get("vis_n_components") == 3
+        # Maps stored before centres were kept with the points fall back to the engine's (unaligned) centres.
+        centres = points.get("centres") or {c["cluster_id"]: [c.get("x"), c.get("y"), c.get("z")] for c in centroids}
         body: dict[str, Any] = {
             "cluster_id": run["cluster_id"], "run_id": run["run_id"], "n_components": 3 if three_d else 2,
             "total_points": len(points["document_id"]),
-            "centroids": [{"cluster_id": c["cluster_id"], "label": labels[c["cluster_id"]],
-                           "num_members": c["num_members"], "x": c.get("x"), "y": c.get("y"),
-                           **({"z": c.get("z")} if three_d else {})} for c in centroids],
+            "centroids": [_map_centroid(c, labels[c["cluster_id"]], centres.get(c["cluster_id"]), three_d)
+                          for c in centroids],
         }
         if centroids_only:
             body["points"] = []
@@ -238,6 +241,13 @@ class ClusterResults:
                                "cluster_label": labels.get(cluster_of(points["cluster"][i]))} for i in positions]
         body["returned_points"] = len(positions)
         return body, True
+
+
+def _map_centroid(centroid: dict[str, Any], label: str | None, centre: list[float | None] | None,
+                  three_d: bool) -> dict[str, Any]:
+    x, y, z = (list(centre or []) + [None, None, None])[:3]
+    return {"cluster_id": centroid["cluster_id"], "label": label, "num_members": centroid["num_members"], "x": x,
+            "y": y, **({"z": z} if three_d else {})}
 
 
 def _spread(total: int, wanted: int | None) -> list[int]:

@@ -18,6 +18,7 @@ import json
 from datetime import datetime
 from typing import Any, Callable
 
+from openpeek.collector import fewer_collections
 from openpeek.domain import clusters as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
@@ -27,7 +28,7 @@ from openpeek.domain.namespace import Namespace
 from openpeek.ports import BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
-from openpeek.services.cluster_ledger import ClusterLedger, JobGone
+from openpeek.services.cluster_ledger import RUN_STATUS, ClusterLedger, JobGone
 
 SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
@@ -121,6 +122,7 @@ class ClusterSteps:
         payload_fields = None if python_filter is not None else rules.labeling_fields(plan.llm_labeling)
         source_documents = 0
         retrieved = 0
+        label_text = rules.labeling_text_reader(plan.llm_labeling)
         writer = self._files.vector_writer(len(cluster.feature_indexes))
         parts = 0
 
@@ -131,22 +133,24 @@ class ClusterSteps:
                 parts += 1
 
         offset: str | None = None
-        while True:
-            points, offset = self._vectors.scroll(collection, filter=store_filter, limit=SCROLL_PAGE, offset=offset,
-                                                  with_vectors=True, payload_fields=payload_fields)
-            for point in points:
-                if python_filter is not None and not filter_rules.matches(python_filter, point.payload, point.id):
-                    continue
-                source_documents += 1
-                vectors = [point.vectors.get(name) for name in cluster.feature_indexes]
-                if any(v is None or isinstance(v, SparseVector) or not v for v in vectors):
-                    continue  # counted as an index gap
-                if retrieved >= rules.MAX_POINTS:
-                    continue
-                retrieved += 1
-                write(writer.add(point.id, vectors, rules.labeling_texts(point.payload, plan.llm_labeling)))
-            if offset is None:
-                break
+        with fewer_collections():  # see openpeek/collector.py
+            while True:
+                points, offset = self._vectors.scroll(collection, filter=store_filter, limit=SCROLL_PAGE,
+                                                      offset=offset, with_vectors=True, payload_fields=payload_fields)
+                for point in points:
+                    if python_filter is not None and not filter_rules.matches(python_filter, point.payload,
+                                                                              point.id):
+                        continue
+                    source_documents += 1
+                    vectors = [point.vectors.get(name) for name in cluster.feature_indexes]
+                    if any(v is None or isinstance(v, SparseVector) or not v for v in vectors):
+                        continue  # counted as an index gap
+                    if retrieved >= rules.MAX_POINTS:
+                        continue
+                    retrieved += 1
+                    write(writer.add(point.id, vectors, label_text(point.payload)))
+                if offset is None:
+                    break
         write(writer.flush())
         return {"source_documents": source_documents, "vectors_retrieved": retrieved}
 
@@ -195,6 +199,7 @@ class ClusterSteps:
         self._add_cohesion(clusters, assignments)
         self._blobs.put(centroids_key(job.namespace_id, job.cluster_id, job.run_id), json.dumps([
             {**_centroid_summary(c), "centroid_vector": c["centroid"]} for c in clusters]).encode(), "application/json")
+        stability = self._stabilise_layout(job, plan, assignments) if result.get("layout") else {}
         self._store_points(job, clusters, assignments)
         summaries = [_centroid_summary(c) for c in clusters]
         clustered = sum(1 for value in assignments["cluster"] if value is not None and value >= 0)
@@ -203,7 +208,7 @@ class ClusterSteps:
             "num_clusters": result["num_clusters"], "num_points": result["num_points"],
             "metrics": _metrics(result, clustered, len(assignments["cluster"])),
             "llm_labeling_errors": labeling_errors or None, "method": result.get("method"),
-            "layout": "ready" if result.get("layout") else "deferred",
+            "layout": "ready" if result.get("layout") else "deferred", **stability,
             **Reconciliation(run.get("source_documents", result["num_points"]),
                              run.get("vectors_retrieved", result["num_points"]), clustered, expects_noise).fields(),
         }
@@ -251,6 +256,7 @@ class ClusterSteps:
         points = {"document_id": assignments["document_id"], "cluster": assignments["cluster"],
                   "x": assignments["x"], "y": assignments["y"], "z": assignments["z"],
                   "cluster_ids": [c["cluster_id"] for c in clusters]}
+        points["centres"] = _map_centres(points)
         self._blobs.put(points_key(job.namespace_id, job.cluster_id, job.run_id),
                         gzip.compress(json.dumps(points).encode(), compresslevel=5), "application/gzip")
 
@@ -273,8 +279,50 @@ class ClusterSteps:
                 self._vectors.set_payload(namespace.collection, ids[start:start + ENRICH_CHUNK],
                                           {"cluster_id": cluster_id, "cluster_label": label})
 
+    def _stabilise_layout(self, job: ClusterJob, plan: ExecutionPlan, assignments: dict[str, list[Any]]
+                          ) -> dict[str, Any]:
+        """The new map registered onto the previous run's (the SDK's layout_stability): assignments' x, y, z are
+        moved in place; returns what the execution records about it."""
+        if plan.layout_stability == "none":
+            return _stability("none", "layout_stability is none for this run")
+        previous = next((run for run in self._clusters.runs(job.namespace_id, job.cluster_id)
+                         if run["run_id"] != job.run_id and run.get("status") == RUN_STATUS[task_rules.COMPLETED]
+                         and run.get("layout") == "ready"), None)
+        if previous is None:
+            return _stability("none", "no earlier completed run with a map to align to")
+        try:
+            earlier = json.loads(gzip.decompress(self._blobs.get(points_key(job.namespace_id, job.cluster_id,
+                                                                            previous["run_id"]))))
+        except KeyError:
+            return _stability("none", f"the map of run {previous['run_id']} is no longer stored")
+        import numpy as np
+
+        from openpeek.engine.alignment import align_layout
+
+        axes = ("x", "y", "z") if plan.vis_n_components == 3 else ("x", "y")
+        earlier_dimensions = 3 if any(value is not None for value in earlier.get("z") or []) else 2
+        if earlier_dimensions != len(axes):
+            return _stability("none", f"the previous run's map has {earlier_dimensions} dimensions, this one "
+                                      f"{len(axes)}")
+
+        def matrix(points: dict[str, list[Any]]) -> Any:
+            return np.array([[np.nan if value is None else value for value in points[axis]] for axis in axes],
+                            dtype=np.float64).T.reshape(-1, len(axes))
+
+        outcome = align_layout(assignments["document_id"], matrix(assignments), earlier["document_id"],
+                               matrix(earlier))
+        if outcome.aligned:
+            for position, axis in enumerate(axes):
+                assignments[axis] = [None if value is None else float(moved) for value, moved in
+                                     zip(assignments[axis], outcome.coordinates[:, position])]
+        reason = outcome.reason
+        if plan.layout_stability == "transform":
+            reason = f"{reason}; the previous run's projection is not kept here, so transform fell back to align"
+        return _stability("aligned" if outcome.aligned else "none", reason)
+
     def _finalize_layout(self, job: ClusterJob, run: dict[str, Any], assignments: dict[str, list[Any]]
                          ) -> dict[str, Any]:
+        stability = self._stabilise_layout(job, ExecutionPlan.from_record(run["plan"]), assignments)
         key = points_key(job.namespace_id, job.cluster_id, job.run_id)
         points = json.loads(gzip.decompress(self._blobs.get(key)))
         coordinates = {document_id: (x, y, z) for document_id, x, y, z in
@@ -282,9 +330,10 @@ class ClusterSteps:
         for axis, position in (("x", 0), ("y", 1), ("z", 2)):
             points[axis] = [coordinates.get(document_id, (None, None, None))[position]
                             for document_id in points["document_id"]]
+        points["centres"] = _map_centres(points)
         self._blobs.put(key, gzip.compress(json.dumps(points).encode(), compresslevel=5), "application/gzip")
-        self._ledger.move(job, task_rules.COMPLETED, run_changes={"layout": "ready", "layout_task_id": None},
-                          update_cluster=False)
+        self._ledger.move(job, task_rules.COMPLETED, run_changes={"layout": "ready", "layout_task_id": None,
+                                                                  **stability}, update_cluster=False)
         return {"recorded": True, "layout": "ready"}
 
     # -- mark failed -------------------------------------------------------------------------------------------------
@@ -327,6 +376,28 @@ def failure_message(error: Any) -> str:
         if text:
             return str(text)[:2000]
     return str(cause or error.get("Error") or "the clustering job failed")[:2000]
+
+
+def _map_centres(points: dict[str, Any]) -> dict[str, list[float]]:
+    """Each cluster's place on the map: the mean of its members' coordinates (those of the stored, possibly aligned
+    map, so the centres move with it; a deferred map gets them when it is computed)."""
+    sums: dict[int, list[float]] = {}
+    axes = [axis for axis in ("x", "y", "z") if any(value is not None for value in points.get(axis) or [])]
+    for row, index in enumerate(points["cluster"]):
+        values = [points[axis][row] for axis in axes]
+        if index is None or index < 0 or not axes or any(value is None for value in values):
+            continue
+        total = sums.setdefault(index, [0.0] * (len(axes) + 1))
+        for position, value in enumerate(values):
+            total[position] += value
+        total[-1] += 1
+    names = points["cluster_ids"]
+    return {names[index]: [value / total[-1] for value in total[:-1]]
+            for index, total in sums.items() if 0 <= index < len(names)}
+
+
+def _stability(applied: str, reason: str) -> dict[str, str]:
+    return {"layout_stability_applied": applied, "layout_stability_reason": reason}
 
 
 def _centroid_summary(c: dict[str, Any]) -> dict[str, Any]:

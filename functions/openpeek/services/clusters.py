@@ -110,10 +110,7 @@ class ClusterService:
                     config["algorithm_params"] = value
                     config["method_params"] = rules.method_parameters(config)
                 elif key == "layout_stability":
-                    if value not in ("none", "transform", "align"):
-                        raise BadRequest("layout_stability must be none, transform or align",
-                                         code="invalid_layout_stability")
-                    config["layout_stability"] = value
+                    config["layout_stability"] = rules.check_layout_stability(value)
                 elif key == "source_cluster_ids":
                     for source_id in value:
                         if self._repository.get(namespace.namespace_id, source_id) is None:

@@ -180,8 +180,14 @@ def _from_vectors(stored: Any) -> dict[str, VectorValue]:
             if name != PLACEHOLDER_VECTOR:
                 out[name] = SparseVector(tuple(value.indices), tuple(value.values))
         else:
-            out[name] = list(value)
+            out[name] = value if type(value) is list else list(value)  # Edge hands out a fresh list on each read
     return out
+
+
+def _scored(hit: Any, *, with_payload: bool) -> ScoredPoint:
+    payload = dict(hit.payload or {})  # converted once: each access to hit.payload converts again
+    return ScoredPoint(id=document_id_of(hit, payload), score=hit.score, payload=payload if with_payload else {},
+                       vectors=_from_vectors(hit.vector))
 
 
 def _schema_params(spec: PayloadIndexSpec) -> Any:
@@ -574,8 +580,9 @@ class QdrantEdgeStore:
             records = shard.retrieve([point_id(i) for i in wanted], True, with_vectors)
         found = {}
         for r in records:
-            doc_id = document_id_of(r.id, r.payload)
-            found[doc_id] = VectorPoint(doc_id, _from_vectors(r.vector), dict(r.payload or {}))
+            payload = dict(r.payload or {})  # converted once: each access to r.payload converts again
+            doc_id = document_id_of(r, payload)
+            found[doc_id] = VectorPoint(doc_id, _from_vectors(r.vector), payload)
         return [found[i] for i in wanted if i in found]
 
     def query(self, collection: str, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
@@ -593,18 +600,7 @@ class QdrantEdgeStore:
         ]
         with self._use(collection) as shard:
             results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
-        return [
-            [
-                ScoredPoint(
-                    id=document_id_of(p.id, p.payload),
-                    score=p.score,
-                    payload=dict(p.payload or {}) if r.with_payload else {},
-                    vectors=_from_vectors(p.vector),
-                )
-                for p in hits
-            ]
-            for r, hits in zip(requests, results)
-        ]
+        return [[_scored(p, with_payload=r.with_payload) for p in hits] for r, hits in zip(requests, results)]
 
     def scroll(
         self,
@@ -628,7 +624,7 @@ class QdrantEdgeStore:
         points = []
         for r in records:
             payload = dict(r.payload or {})  # converted once: each access to r.payload converts again
-            points.append(VectorPoint(document_id_of(r.id, payload), _from_vectors(r.vector), payload))
+            points.append(VectorPoint(document_id_of(r, payload), _from_vectors(r.vector), payload))
         return points, None if next_offset is None else str(next_offset)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:

@@ -66,11 +66,13 @@ def check_payload_merge(ids: Sequence[str], payload: Mapping[str, Any]) -> None:
         raise ValueError(f"set_payload cannot change {DOCUMENT_ID_KEY!r}")
 
 
-def document_id_of(stored_id: Any, payload: Mapping[str, Any] | None) -> str:
-    """The caller's id of a stored point; points written by other tools (no document_id) fall back to the raw id."""
+def document_id_of(record: Any, payload: Mapping[str, Any] | None) -> str:
+    """The caller's id of a stored point (a record with an `id`); points written by other tools (no document_id) fall
+    back to the raw id. The record's id is read only then: Edge builds a uuid.UUID for it on each read (~5 µs, half
+    a second over a 100,000-point export)."""
     if payload and isinstance(payload.get(DOCUMENT_ID_KEY), str):
         return payload[DOCUMENT_ID_KEY]
-    return str(stored_id)
+    return str(record.id)
 
 
 def payload_selection(fields: Sequence[str] | None) -> bool | list[str]:

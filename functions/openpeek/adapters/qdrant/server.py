@@ -348,7 +348,7 @@ class QdrantServerStore:
             )
         found = {}
         for r in records:
-            doc_id = document_id_of(r.id, r.payload)
+            doc_id = document_id_of(r, r.payload)
             found[doc_id] = VectorPoint(doc_id, _from_vectors(r.vector), dict(r.payload or {}))
         return [found[i] for i in wanted if i in found]
 
@@ -374,7 +374,7 @@ class QdrantServerStore:
         return [
             [
                 ScoredPoint(
-                    id=document_id_of(p.id, p.payload),
+                    id=document_id_of(p, p.payload),
                     score=p.score,
                     payload=dict(p.payload or {}) if r.with_payload else {},
                     vectors=_from_vectors(p.vector),
@@ -405,7 +405,7 @@ class QdrantServerStore:
                 with_vectors=with_vectors,
             )
         points = [
-            VectorPoint(document_id_of(r.id, r.payload), _from_vectors(r.vector), dict(r.payload or {}))
+            VectorPoint(document_id_of(r, r.payload), _from_vectors(r.vector), dict(r.payload or {}))
             for r in records
         ]
         return points, None if next_offset is None else str(next_offset)
