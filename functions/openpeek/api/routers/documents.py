@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from openpeek.api.fast_json import OrjsonRoute
+from openpeek.api.fast_json import BulkWriteRoute, OrjsonRoute
 from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.models.documents import ByoUpsertRequest
 from openpeek.domain.namespace import Namespace
@@ -15,13 +15,16 @@ from openpeek.services.organizations import Principal
 router = APIRouter(route_class=OrjsonRoute, tags=["Documents"])
 
 
-@router.post("/v1/namespaces/{namespace_id}/documents/upsert")
 async def upsert_documents(request: Request, namespace_id: str, body: ByoUpsertRequest,
                            caller: Principal = Depends(principal)) -> dict:
     # The body was validated against ByoUpsertRequest; the service takes the parsed JSON itself (Starlette caches
     # it), which spares copying a thousand vectors out of the model again.
     raw = await request.json()
     return await run_in_threadpool(services(request).documents.upsert, caller, namespace_id, raw)
+
+
+router.add_api_route("/v1/namespaces/{namespace_id}/documents/upsert", upsert_documents, methods=["POST"],
+                     route_class_override=BulkWriteRoute)
 
 
 @router.get("/v1/namespaces/{namespace_id}/documents/{document_id}")
