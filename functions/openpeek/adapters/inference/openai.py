@@ -7,12 +7,11 @@ of authentication failures, because OpenAI echoes part of the offending key ther
 
 from __future__ import annotations
 
-import re
-import threading
-from typing import Any, Sequence
+from typing import Sequence
 
 import httpx
 
+from openpeek.adapters.keyed_https import KeyedHttpsClient
 from openpeek.ports import DependencyUnavailable, InferenceService
 
 SERVICE_NAME = "openai_text_3_small"
@@ -21,9 +20,6 @@ DIMENSION = 1536
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 HOW_TO_ENABLE = "set OPENPEEK_OPENAI_API_KEY"
 MAX_INPUTS_PER_REQUEST = 2048  # OpenAI's limit on the `input` array of one embeddings request
-_MAX_ERROR_CHARS = 200
-# OpenAI's error messages quote keys partly masked ("sk-abc***xyz"); never pass anything key-shaped on.
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-]+")
 
 
 class OpenAiEmbedder:
@@ -43,10 +39,8 @@ class OpenAiEmbedder:
     ) -> None:
         self._api_key = api_key or None
         self._url = base_url.rstrip("/") + "/embeddings"
-        self._timeout = timeout
-        self._transport = transport
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._https = KeyedHttpsClient("OpenAI embeddings", self._api_key, key_setting="OPENPEEK_OPENAI_API_KEY",
+                                       timeout=timeout, transport=transport)
         usable = self._api_key is not None
         self.service = InferenceService(
             name=SERVICE_NAME,
@@ -69,23 +63,11 @@ class OpenAiEmbedder:
         return vectors
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._https.close()
 
     def _request(self, texts: list[str]) -> list[list[float]]:
-        try:
-            response = self._http().post(
-                self._url,
-                json={"model": MODEL, "input": texts},
-                headers={"Authorization": f"Bearer {self._api_key}"},
-            )
-        except httpx.TimeoutException as error:
-            raise DependencyUnavailable(f"OpenAI embeddings timed out after {self._timeout:g}s") from error
-        except httpx.HTTPError as error:
-            # The exception text names the URL and the failure, never the headers, but scrub it all the same.
-            raise DependencyUnavailable(self._scrub(f"OpenAI embeddings could not be reached: {error}")) from error
-        if response.status_code >= 400:
-            raise DependencyUnavailable(self._describe_failure(response))
+        response = self._https.post(self._url, json={"model": MODEL, "input": texts},
+                                    headers={"Authorization": f"Bearer {self._api_key}"})
         return self._parse(response, len(texts))
 
     def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
@@ -102,33 +84,3 @@ class OpenAiEmbedder:
         if any(len(vector) != DIMENSION for vector in vectors):
             raise DependencyUnavailable(f"OpenAI embeddings returned vectors that are not {DIMENSION}-d")
         return vectors
-
-    def _describe_failure(self, response: httpx.Response) -> str:
-        status = response.status_code
-        if status in (401, 403):
-            return f"OpenAI rejected the API key (HTTP {status}); check OPENPEEK_OPENAI_API_KEY"
-        if status == 429:
-            return "OpenAI embeddings are rate limited or out of quota (HTTP 429)"
-        detail = ""
-        try:
-            error = response.json().get("error")
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                detail = ": " + error["message"]
-        except ValueError:
-            pass
-        return self._scrub(f"OpenAI embeddings failed (HTTP {status}){detail}")[:_MAX_ERROR_CHARS]
-
-    def _scrub(self, message: str) -> str:
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return _KEY_LIKE.sub("***", message)
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    options: dict[str, Any] = {"timeout": self._timeout}
-                    if self._transport is not None:
-                        options["transport"] = self._transport
-                    self._client = httpx.Client(**options)
-        return self._client

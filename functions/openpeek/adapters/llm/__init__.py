@@ -14,16 +14,13 @@ from abc import ABC, abstractmethod
 
 import json
 import re
-import threading
 from typing import Any, Protocol
 
 import httpx
 
+from openpeek.adapters.keyed_https import KeyedHttpsClient
 from openpeek.ports import DependencyUnavailable
 
-_MAX_ERROR_CHARS = 200
-# Key shapes the providers (or their error messages) may echo: OpenAI/Anthropic "sk-...", Google "AIza...".
-_KEY_LIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_*\-]+|AIza[A-Za-z0-9_\-]{10,})")
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
 
@@ -58,7 +55,7 @@ def parse_json_text(text: str) -> Any:
 
 
 class HttpLlmClient(ABC):
-    """What the three providers share: the lazily built httpx client, error mapping, key scrubbing."""
+    """What the three providers share: the request and its failures (adapters/keyed_https.py), the JSON answer."""
 
     provider = ""
     display_name = ""
@@ -75,10 +72,8 @@ class HttpLlmClient(ABC):
     ) -> None:
         self._api_key = api_key or None
         self._base_url = (base_url or self.default_base_url).rstrip("/")
-        self._timeout = timeout
-        self._transport = transport
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._https = KeyedHttpsClient(self.display_name, self._api_key, key_setting=self.how_to_enable.split()[-1],
+                                       timeout=timeout, transport=transport)
 
     @property
     def usable(self) -> bool:
@@ -103,8 +98,7 @@ class HttpLlmClient(ABC):
             raise DependencyUnavailable(f"{self.display_name} answered with text that is not JSON") from error
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._https.close()
 
     # Provider specifics ---------------------------------------------------------------------------------------------
 
@@ -121,48 +115,11 @@ class HttpLlmClient(ABC):
     # Shared plumbing ------------------------------------------------------------------------------------------------
 
     def _post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Any:
-        try:
-            response = self._http().post(url, json=body, headers=headers)
-        except httpx.TimeoutException as error:
-            raise DependencyUnavailable(f"{self.display_name} timed out after {self._timeout:g}s") from error
-        except httpx.HTTPError as error:
-            raise DependencyUnavailable(self._scrub(f"{self.display_name} could not be reached: {error}")) from error
-        if response.status_code >= 400:
-            raise DependencyUnavailable(self._describe_failure(response))
+        response = self._https.post(url, json=body, headers=headers)
         try:
             return response.json()
         except ValueError as error:
             raise DependencyUnavailable(f"{self.display_name} answered with an unreadable body") from error
-
-    def _describe_failure(self, response: httpx.Response) -> str:
-        status = response.status_code
-        if status in (401, 403):
-            return f"{self.display_name} rejected the API key (HTTP {status}); check {self.how_to_enable.split()[-1]}"
-        if status == 429:
-            return f"{self.display_name} is rate limited or out of quota (HTTP 429)"
-        detail = ""
-        try:
-            error = response.json().get("error")
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                detail = ": " + error["message"]
-        except (ValueError, AttributeError):
-            pass
-        return self._scrub(f"{self.display_name} failed (HTTP {status}){detail}")[:_MAX_ERROR_CHARS]
-
-    def _scrub(self, message: str) -> str:
-        if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return _KEY_LIKE.sub("***", message)
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    options: dict[str, Any] = {"timeout": self._timeout}
-                    if self._transport is not None:
-                        options["transport"] = self._transport
-                    self._client = httpx.Client(**options)
-        return self._client
 
 
 def pick(parameters: dict[str, Any], *names: str) -> Any:
