@@ -8,11 +8,12 @@ Arrays in, arrays out; numpy only (the finalize step imports it, not the API Lam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 MIN_SHARED_DOCUMENTS = 20
+AXES = ("x", "y", "z")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,37 @@ def align_layout(document_ids: Sequence[str], coordinates: np.ndarray, previous_
     usable = np.isfinite(source).all(axis=1) & np.isfinite(target).all(axis=1)
     shared = int(usable.sum())
     if shared < minimum:
-        return Alignment(coordinates, False, f"only {shared} shared documents with the previous run (minimum {minimum})")
+        return Alignment(coordinates, False,
+                         f"only {shared} shared documents with the previous run (minimum {minimum})")
     scale, rotation, translation = similarity_transform(source[usable].astype(np.float64),
                                                         target[usable].astype(np.float64))
     moved = (scale * coordinates.astype(np.float64) @ rotation.T + translation).astype(coordinates.dtype)
     return Alignment(moved, True, f"aligned to previous run on {shared} shared documents")
+
+
+@dataclass(frozen=True)
+class MapAlignment:
+    columns: dict[str, list[float | None]] | None  # the moved x, y (z) columns; None when the map stays as it is
+    reason: str
+
+
+def align_map(new: Mapping[str, Any], previous: Mapping[str, Any], dimensions: int, *,
+              minimum: int = MIN_SHARED_DOCUMENTS) -> MapAlignment:
+    """align_layout on stored maps: columns document_id, x, y, z of Python values (None where a point has no place),
+    as the cluster steps keep them."""
+    axes = AXES[:dimensions]
+    previous_dimensions = 3 if any(value is not None for value in previous.get("z") or []) else 2
+    if previous_dimensions != dimensions:
+        return MapAlignment(None, f"the previous run's map has {previous_dimensions} dimensions, this one {dimensions}")
+    outcome = align_layout(new["document_id"], _matrix(new, axes), previous["document_id"], _matrix(previous, axes),
+                           minimum=minimum)
+    if not outcome.aligned:
+        return MapAlignment(None, outcome.reason)
+    columns = {axis: [None if value is None else float(moved) for value, moved in
+                      zip(new[axis], outcome.coordinates[:, position])] for position, axis in enumerate(axes)}
+    return MapAlignment(columns, outcome.reason)
+
+
+def _matrix(points: Mapping[str, Any], axes: Sequence[str]) -> np.ndarray:
+    return np.array([[np.nan if value is None else value for value in points[axis]] for axis in axes],
+                    dtype=np.float64).T.reshape(-1, len(axes))

@@ -88,9 +88,7 @@ def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], 
             for block, weight in blocks:
                 target = matrix[row:row + count, start:start + block.shape[1]]
                 if normalize:
-                    norms = np.linalg.norm(block, axis=1, keepdims=True)
-                    norms[norms == 0] = 1.0
-                    np.divide(block, norms, out=target)
+                    _normalised(block, out=target)
                 else:
                     target[...] = block
                 if weight != 1.0:
@@ -106,10 +104,11 @@ def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], 
     return ids, matrix, texts
 
 
-def _normalised(block: np.ndarray) -> np.ndarray:
+def _normalised(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Each row scaled to unit length (all-zero rows stay zero); into `out` when given."""
     norms = np.linalg.norm(block, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return block / norms
+    return np.divide(block, norms, out=out)
 
 
 # -- clustering --------------------------------------------------------------------------------------------------------

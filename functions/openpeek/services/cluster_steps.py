@@ -295,30 +295,15 @@ class ClusterSteps:
                                                                             previous["run_id"]))))
         except KeyError:
             return _stability("none", f"the map of run {previous['run_id']} is no longer stored")
-        import numpy as np
+        from openpeek.engine.alignment import align_map  # numpy: the steps' bundle has it, the API's never runs this
 
-        from openpeek.engine.alignment import align_layout
-
-        axes = ("x", "y", "z") if plan.vis_n_components == 3 else ("x", "y")
-        earlier_dimensions = 3 if any(value is not None for value in earlier.get("z") or []) else 2
-        if earlier_dimensions != len(axes):
-            return _stability("none", f"the previous run's map has {earlier_dimensions} dimensions, this one "
-                                      f"{len(axes)}")
-
-        def matrix(points: dict[str, list[Any]]) -> Any:
-            return np.array([[np.nan if value is None else value for value in points[axis]] for axis in axes],
-                            dtype=np.float64).T.reshape(-1, len(axes))
-
-        outcome = align_layout(assignments["document_id"], matrix(assignments), earlier["document_id"],
-                               matrix(earlier))
-        if outcome.aligned:
-            for position, axis in enumerate(axes):
-                assignments[axis] = [None if value is None else float(moved) for value, moved in
-                                     zip(assignments[axis], outcome.coordinates[:, position])]
+        outcome = align_map(assignments, earlier, plan.vis_n_components)
+        if outcome.columns is not None:
+            assignments.update(outcome.columns)
         reason = outcome.reason
         if plan.layout_stability == "transform":
             reason = f"{reason}; the previous run's projection is not kept here, so transform fell back to align"
-        return _stability("aligned" if outcome.aligned else "none", reason)
+        return _stability("aligned" if outcome.columns is not None else "none", reason)
 
     def _finalize_layout(self, job: ClusterJob, run: dict[str, Any], assignments: dict[str, list[Any]]
                          ) -> dict[str, Any]:
