@@ -400,3 +400,20 @@ def test_a_rerun_map_is_aligned_onto_the_previous_one_unless_the_run_says_none(c
     assert latest()["layout_stability_applied"] == "none"
     coordinates()
     assert latest()["layout_stability_applied"] == "aligned"
+
+
+def test_a_rerun_whose_previous_map_is_gone_keeps_its_own_map_and_says_why(client, services, ns, truth):
+    from openpeek.services.cluster_steps import points_key
+
+    cluster_id = create_cluster(client, ns)["cluster_id"]
+    run(client, ns, cluster_id)
+    first = client.get(f"/v1/clusters/{cluster_id}/executions", headers=ns).json()
+    namespace_id = client.get("/v1/namespaces/maps", headers=ns).json()["namespace_id"]
+    services.blobs.delete(points_key(namespace_id, cluster_id, first["run_id"]))
+
+    task = run(client, ns, cluster_id)
+
+    assert task["status"] == "COMPLETED", task
+    second = client.get(f"/v1/clusters/{cluster_id}/executions", headers=ns).json()
+    assert second["layout_stability_applied"] == "none"
+    assert second["layout_stability_reason"] == f"the map of run {first['run_id']} is no longer stored"

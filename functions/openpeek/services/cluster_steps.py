@@ -25,7 +25,7 @@ from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
+from openpeek.ports import BlobNotFound, BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.cluster_ledger import RUN_STATUS, ClusterLedger, JobGone
@@ -293,7 +293,7 @@ class ClusterSteps:
         try:
             earlier = json.loads(gzip.decompress(self._blobs.get(points_key(job.namespace_id, job.cluster_id,
                                                                             previous["run_id"]))))
-        except KeyError:
+        except BlobNotFound:
             return _stability("none", f"the map of run {previous['run_id']} is no longer stored")
         from openpeek.engine.alignment import align_map  # numpy: the steps' bundle has it, the API's never runs this
 
