@@ -435,16 +435,33 @@ class ClusterJob:
     run_id: str
     task_id: str
     kind: str = "cluster"
+    compute: str | None = None
+    """Where the engine step runs ("local", "sagemaker"), when the execution asked; None: the server's default."""
+    instance_type: str | None = None
+    """The SageMaker instance type the execution asked for; None: the configured one."""
 
     def state(self) -> dict[str, str]:
         """The state machine's input (and the step handlers' event)."""
-        return {"org_id": self.org_id, "namespace_id": self.namespace_id, "cluster_id": self.cluster_id,
-                "run_id": self.run_id, "task_id": self.task_id, "kind": self.kind}
+        state = {"org_id": self.org_id, "namespace_id": self.namespace_id, "cluster_id": self.cluster_id,
+                 "run_id": self.run_id, "task_id": self.task_id, "kind": self.kind}
+        state.update({name: value for name, value in (("compute", self.compute),
+                                                      ("instance_type", self.instance_type)) if value})
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "ClusterJob":
         return cls(**{name: state[name] for name in ("org_id", "namespace_id", "cluster_id", "run_id", "task_id")},
-                   kind=state.get("kind", "cluster"))
+                   kind=state.get("kind", "cluster"), compute=state.get("compute"),
+                   instance_type=state.get("instance_type"))
+
+
+class ComputeUnavailable(Exception):
+    """The compute an execution asked for cannot run jobs from here (no credentials, not configured, unknown): the
+    request is refused (400) and nothing is recorded. `how_to_enable` tells the caller what is missing."""
+
+    def __init__(self, message: str, how_to_enable: str | None = None) -> None:
+        super().__init__(message)
+        self.how_to_enable = how_to_enable
 
 
 class Orchestrator(Protocol):
@@ -453,7 +470,8 @@ class Orchestrator(Protocol):
     id was orphaned by a restart. None where jobs run elsewhere (Step Functions)."""
 
     def start(self, job: ClusterJob) -> None:
-        """Start the job's steps and return at once. Raises DependencyUnavailable when it could not be started."""
+        """Start the job's steps and return at once. Raises DependencyUnavailable when it could not be started, and
+        ComputeUnavailable when the compute the job asks for cannot be used from here."""
 
     def cancel(self, job: ClusterJob) -> None:
         """Stop the job if it still runs (best effort; the task is already CANCELED)."""

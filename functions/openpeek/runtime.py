@@ -120,7 +120,7 @@ def wire(
     clusters = ClusterService(cluster_repository, blobs, events, check_labeling=validate_labeling_config)
     steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs, ParquetJobFiles(),
                          job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
-    runner = (orchestrator or _local_orchestrator(blobs))(steps)
+    runner = (orchestrator or _local_orchestrator(blobs, settings))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
@@ -160,13 +160,28 @@ def wire(
     )
 
 
-def _local_orchestrator(blobs: BlobStore) -> Callable[[ClusterSteps], Orchestrator]:
+def _local_orchestrator(blobs: BlobStore, settings: Settings) -> Callable[[ClusterSteps], Orchestrator]:
     def build(steps: ClusterSteps) -> Orchestrator:
         from openpeek.adapters.local.cluster_worker import LocalOrchestrator
 
-        return LocalOrchestrator(steps, blobs)
+        return _with_sagemaker(settings, steps, blobs, LocalOrchestrator(steps, blobs))
 
     return build
+
+
+def _with_sagemaker(settings: Settings, steps: ClusterSteps, blobs: BlobStore, local: Orchestrator) -> Orchestrator:
+    """Embedded: the engine step runs here, or, per server (OPENPEEK_CLUSTER_COMPUTE) or per execution (`compute`),
+    as a SageMaker Processing job; the SDK is imported only when such a job starts."""
+    from openpeek.adapters.aws.sagemaker_processing import ProcessingJobSettings, SageMakerProcessingOrchestrator
+    from openpeek.adapters.compute_router import ComputeRouter
+
+    sagemaker = SageMakerProcessingOrchestrator(steps, blobs, ProcessingJobSettings(
+        image_uri=settings.sagemaker_image_uri, role_arn=settings.sagemaker_role_arn, bucket=settings.sagemaker_bucket,
+        prefix=settings.sagemaker_prefix, instance_type=settings.sagemaker_instance_type,
+        volume_gb=settings.sagemaker_volume_gb, max_runtime_s=settings.cluster_max_runtime_s,
+        region=settings.sagemaker_region, poll_interval_s=settings.sagemaker_poll_interval_s),
+        worker_id=local.worker_id)
+    return ComputeRouter({"local": local, "sagemaker": sagemaker}, default=settings.cluster_compute)
 
 
 class UnconfiguredOrchestrator:
@@ -194,8 +209,12 @@ def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator
 
     def build(_steps: ClusterSteps) -> Orchestrator:
         from openpeek.adapters.aws.step_functions import StepFunctionsOrchestrator
+        from openpeek.adapters.compute_router import ComputeRouter
 
-        return StepFunctionsOrchestrator(settings.cluster_state_machine_arn or "")
+        # Deployed, every job is the state machine's SageMaker job on the stack's instance type: a request for
+        # another compute is refused rather than ignored.
+        return ComputeRouter({"sagemaker": StepFunctionsOrchestrator(settings.cluster_state_machine_arn or "")},
+                             default="sagemaker")
 
     return build
 

@@ -47,3 +47,19 @@ class Settings(BaseSettings):
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes
     the segments on every write too (slower upserts, shorter WAL replay after a crash)."""
     log_level: str = "INFO"
+
+    # A cluster job's engine step on SageMaker Processing from the embedded runtime (adapters/aws/sagemaker_processing)
+    cluster_compute: Literal["local", "sagemaker"] = "local"
+    """embedded: where a cluster job's engine step runs unless its execution asks otherwise (`compute` in the body)."""
+    sagemaker_image_uri: str | None = None
+    """The clustering image in your ECR (`openpeek image build-push` prints it)."""
+    sagemaker_role_arn: str | None = None
+    """The role the processing job runs as: it reads and writes sagemaker_bucket and pulls the image."""
+    sagemaker_bucket: str | None = None
+    """Your S3 bucket for the jobs' inputs and outputs (under sagemaker_prefix; removed once a job is recorded)."""
+    sagemaker_prefix: str = "openpeek-jobs/"
+    sagemaker_instance_type: str = "ml.g4dn.xlarge"
+    sagemaker_volume_gb: int = 30
+    sagemaker_region: str | None = None
+    """Default: the AWS SDK's own (AWS_REGION, the profile's)."""
+    sagemaker_poll_interval_s: float = 15.0

@@ -15,7 +15,7 @@ from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
-from openpeek.ports import ClusterJob, Delete, DependencyUnavailable, Orchestrator, Put, Table
+from openpeek.ports import ClusterJob, ComputeUnavailable, Delete, DependencyUnavailable, Orchestrator, Put, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.namespaces import owned_partition
 from openpeek.repositories.tasks import TaskRepository
@@ -60,7 +60,7 @@ class ClusterRunService:
             plan = replace(plan, base_run_id=base["run_id"])
         if plan.mode == "composite":
             plan = replace(plan, source_execution_ids=self._composite_sources(namespace, cluster, plan))
-        return self._start(namespace, cluster, plan, kind="cluster")
+        return self._start(namespace, cluster, plan, kind="cluster", compute=overrides.get("compute"))
 
     def _composite_sources(self, namespace: Namespace, cluster: Cluster, plan: rules.ExecutionPlan) -> tuple[str, ...]:
         if plan.source_execution_ids:
@@ -98,14 +98,18 @@ class ClusterRunService:
         return self._start(namespace, cluster, plan, kind="layout", run=run)
 
     def _start(self, namespace: Namespace, cluster: Cluster, plan: rules.ExecutionPlan, *, kind: str,
-               run: dict[str, Any] | None = None) -> Task:
+               run: dict[str, Any] | None = None, compute: dict[str, Any] | None = None) -> Task:
+        """`compute`: the execution's choice of where the engine runs ({"backend", "instance_type"}), if it made
+        one."""
         now = self._clock()
         run_id = run["run_id"] if run else new_id("run")
+        compute = {key: value for key, value in (compute or {}).items() if value is not None} or None
         task = Task.new(new_id("task"), namespace.namespace_id, task_rules.CLUSTER_BUILD, now, self._max_runtime_s,
                         inputs=[{"cluster_id": cluster.cluster_id, "run_id": run_id, "mode": plan.mode,
                                  "kind": kind}],
                         additional_data={"cluster_id": cluster.cluster_id, "run_id": run_id, "mode": plan.mode,
-                                         "kind": kind, "worker": self._orchestrator.worker_id})
+                                         "kind": kind, "worker": self._orchestrator.worker_id,
+                                         **({"compute": compute} if compute else {})})
         operations = list(self._tasks.creation(task, namespace.org_id))
         if run is None:
             record = {"run_id": run_id, "cluster_id": cluster.cluster_id, "namespace_id": namespace.namespace_id,
@@ -121,7 +125,8 @@ class ClusterRunService:
                                                            {"layout": "computing", "layout_task_id": task.task_id}))
         self._table.transact_write(operations)
         job = ClusterJob(org_id=namespace.org_id, namespace_id=namespace.namespace_id, cluster_id=cluster.cluster_id,
-                         run_id=run_id, task_id=task.task_id, kind=kind)
+                         run_id=run_id, task_id=task.task_id, kind=kind,
+                         compute=(compute or {}).get("backend"), instance_type=(compute or {}).get("instance_type"))
         try:
             if kind == "layout":
                 self._orchestrator.run_now(job)  # embedded: the map exists when this returns; AWS: started
@@ -131,6 +136,11 @@ class ClusterRunService:
             self._undo_start(namespace, cluster, job, kind, run)
             raise DependencyFailed(f"the clustering job could not be started: {error}; nothing was recorded",
                                    code="orchestrator_unavailable") from error
+        except ComputeUnavailable as error:
+            self._undo_start(namespace, cluster, job, kind, run)
+            raise BadRequest(f"the clustering job could not be started: {error}; nothing was recorded",
+                             code="compute_unavailable",
+                             details={"compute": compute, "how_to_enable": error.how_to_enable}) from error
         return task
 
     def layout_task(self, namespace: Namespace, run: dict[str, Any]) -> Task | None:

@@ -42,6 +42,15 @@ class PatchClusterRequest(Strict):
     layout_stability: Optional[StrictStr] = None
 
 
+class ComputeRequest(Strict):
+    """openpeek's extension to ExecuteClusterByIdRequest (the SDK's model does not declare it; send the body as a
+    dict): where this execution's engine step runs. `local` is this server's engine worker; `sagemaker` a SageMaker
+    Processing job on `instance_type` (default: the server's OPENPEEK_SAGEMAKER_INSTANCE_TYPE)."""
+
+    backend: Literal["local", "sagemaker"]
+    instance_type: Optional[StrictStr] = Field(default=None, max_length=64, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
 class ExecuteClusterRequest(Strict):
     mode: Optional[Literal["full", "assign", "composite"]] = None
     source_execution_ids: Optional[list[StrictStr]] = Field(default=None, max_length=100)
@@ -52,6 +61,7 @@ class ExecuteClusterRequest(Strict):
     defer_visualization: Optional[StrictBool] = None
     layout_stability: Optional[Literal["none", "transform", "align"]] = None
     llm_labeling: Optional[dict[str, Any]] = None
+    compute: Optional[ComputeRequest] = None  # openpeek extension, see ComputeRequest
 
 
 class ListRequest(Strict):
