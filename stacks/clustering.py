@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, CfnOutput, Duration, IgnoreMode, Stack
+from aws_cdk import Aws, CfnOutput, Duration, IgnoreMode, Stack, Token
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -25,7 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.config import EnvironmentConfig
+from stacks.config import EnvironmentConfig, clustering_base_image
 from stacks.functions import (
     TABLE_READ,
     TABLE_WRITE,
@@ -83,6 +83,8 @@ class ClusteringStack(Stack):
             platform=ecr_assets.Platform.LINUX_AMD64,  # SageMaker Processing instances are x86_64
             exclude=IMAGE_CONTEXT,
             ignore_mode=IgnoreMode.DOCKER,
+            build_args={"BASE_IMAGE": config.clustering_base_image or clustering_base_image(
+                None if Token.is_unresolved(self.region) else self.region, config.clustering_instance_type)},
         )
 
         self.sagemaker_role = iam.Role(

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 Architecture = Literal["x86_64", "arm64"]
@@ -16,6 +18,24 @@ DEFAULT_CLUSTERING_INSTANCE = "ml.g4dn.xlarge"
 # Pinned on purpose: a Qdrant upgrade migrates its on-disk format, so it is a deliberate change, never a side effect of
 # a redeploy. Keep the minor version within one of the qdrant-client in pyproject.toml (its compatibility check).
 QDRANT_IMAGE = "qdrant/qdrant:v1.19.0"
+# The clustering image's base: an official SageMaker image per region, CPU or CUDA by instance type, pinned in
+# containers/clustering/base_images.json (generated with the SageMaker SDK's image-URI lookup by
+# `openpeek image pin-bases`; read here, so synthesis stays offline). Templates synthesised without a region (no
+# credentials: tests, `make synth`) take the base from CLUSTERING_BASE_REGION's registry; the image is the same.
+CLUSTERING_BASE_IMAGES = Path(__file__).resolve().parents[1] / "containers" / "clustering" / "base_images.json"
+CLUSTERING_BASE_REGION = "us-east-1"
+
+
+def clustering_base_image(region: str | None, instance_type: str) -> str:
+    """The pinned official base for the clustering image: the GPU (CUDA) one for the ml.g* and ml.p* families, the
+    SageMaker SDK's own rule, else the CPU one."""
+    table = json.loads(CLUSTERING_BASE_IMAGES.read_text())
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    images = table["regions"].get(region or CLUSTERING_BASE_REGION)
+    if images is None:
+        raise ValueError(f"no official clustering base image is pinned for region {region!r}; set "
+                         "-c clustering_base_image=<image> or run `openpeek image pin-bases` with a newer SDK")
+    return images["gpu" if family[:1] in ("g", "p") else "cpu"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,10 @@ class EnvironmentConfig:
 
     artifacts_noncurrent_days: int = 30
     """Overwritten or deleted artifact versions are kept this long, then expire."""
+
+    clustering_base_image: str | None = None
+    """The clustering image's base; None: the pinned official SageMaker image for the region and instance type
+    (clustering_base_image above). E.g. `-c clustering_base_image=python:3.12-slim` builds without AWS's registries."""
 
     @property
     def prefix(self) -> str:
