@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, IgnoreMode, Stack, Token
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -75,7 +76,7 @@ class ClusteringStack(Stack):
         job_prefix = f"{config.prefix}-"
         jobs_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:processing-job/{job_prefix}*"
 
-        self.image = ecr_assets.DockerImageAsset(
+        self.image = None if config.clustering_image_uri else ecr_assets.DockerImageAsset(
             self,
             "Image",
             directory=str(project_root),
@@ -93,7 +94,14 @@ class ClusteringStack(Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="The clustering processing job: its image, its cluster inputs and outputs, its logs",
         )
-        self.image.repository.grant_pull(self.sagemaker_role)
+        if self.image is not None:
+            self.image.repository.grant_pull(self.sagemaker_role)
+            image_uri = self.image.image_uri
+        else:  # pushed by `openpeek image build-push`
+            image_uri = config.clustering_image_uri
+            ecr.Repository.from_repository_attributes(
+                self, "PushedImageRepository", repository_arn=_repository_arn(image_uri),
+                repository_name=_repository_name(image_uri)).grant_pull(self.sagemaker_role)
         self.sagemaker_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"], resources=[shared.bucket.arn_for_objects(CLUSTER_OBJECTS)]
@@ -198,7 +206,7 @@ class ClusteringStack(Stack):
                     "ProcessingJobName.$": "$.prepared.job_name",
                     "RoleArn": self.sagemaker_role.role_arn,
                     "AppSpecification": {
-                        "ImageUri": self.image.image_uri,
+                        "ImageUri": image_uri,
                         "ContainerEntrypoint": ["python", "/opt/openpeek/entrypoint.py"],
                         "ContainerArguments": ["--input", PROCESSING_INPUT, "--output", PROCESSING_OUTPUT],
                     },
@@ -316,4 +324,14 @@ class ClusteringStack(Stack):
         )
 
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
-        CfnOutput(self, "ClusteringImageUri", value=self.image.image_uri)
+        CfnOutput(self, "ClusteringImageUri", value=image_uri)
+
+
+def _repository_name(image_uri: str) -> str:
+    """<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag|@digest] → <name>."""
+    return image_uri.partition("/")[2].split("@", 1)[0].rsplit(":", 1)[0]
+
+
+def _repository_arn(image_uri: str) -> str:
+    account, _, _, region = image_uri.partition("/")[0].split(".")[:4]
+    return f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{_repository_name(image_uri)}"

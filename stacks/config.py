@@ -85,6 +85,8 @@ class EnvironmentConfig:
     clustering_base_image: str | None = None
     """The clustering image's base; None: the pinned official SageMaker image for the region and instance type
     (clustering_base_image above). E.g. `-c clustering_base_image=python:3.12-slim` builds without AWS's registries."""
+    clustering_image_uri: str | None = None
+    """An image already in ECR (`openpeek image build-push` prints its URI): the stack then builds none."""
 
     @property
     def prefix(self) -> str:

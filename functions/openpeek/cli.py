@@ -1,4 +1,5 @@
-"""`openpeek serve` (the embedded runtime), `openpeek reap`, `openpeek autoindex`, `openpeek keys create|list|revoke`."""
+"""`openpeek serve` (the embedded runtime), `openpeek reap`, `openpeek autoindex`, `openpeek keys create|list|revoke`,
+`openpeek image build-push|base|pin-bases` (image_cli.py)."""
 
 from __future__ import annotations
 
@@ -241,6 +242,10 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("--org", required=True)
     revoke.add_argument("--data-dir", default=None, help=data_dir_help)
     revoke.set_defaults(run=keys_revoke)
+
+    from openpeek.image_cli import add_image_commands  # `openpeek image build-push | base | pin-bases`
+
+    add_image_commands(commands)
     return root
 
 

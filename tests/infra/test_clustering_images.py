@@ -75,3 +75,22 @@ def test_the_stack_builds_the_image_on_the_regions_pinned_base(tmp_path):
     assert "sagemaker-scikit-learn" in args["BASE_IMAGE"]
     # A base given in the context (`-c clustering_base_image=...`) wins over the table.
     assert load_config("dev", clustering_base_image="python:3.12-slim").clustering_base_image == "python:3.12-slim"
+
+
+def test_an_image_pushed_by_the_cli_is_used_as_it_is(tmp_path):
+    import aws_cdk as cdk
+
+    from app import cdk_json_context
+    from stacks.environment import build_environment
+
+    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/openpeek-clustering:gpu-0123456789abcdef"
+    app = cdk.App(outdir=str(tmp_path), context={**cdk_json_context(), "aws:cdk:bundling-stacks": []})
+    build_environment(app, load_config("dev", clustering_image_uri=uri), ROOT)
+    app.synth()
+
+    (manifest,) = [json.loads(path.read_text()) for path in tmp_path.glob("*clustering.assets.json")]
+    assert manifest.get("dockerImages", {}) == {}  # nothing to build
+    (template,) = [json.loads(path.read_text()) for path in tmp_path.glob("*clustering.template.json")]
+    text = json.dumps(template)
+    assert uri in text
+    assert "repository/openpeek-clustering" in text and "ecr:BatchGetImage" in text
