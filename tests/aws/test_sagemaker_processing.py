@@ -6,6 +6,7 @@ outside openpeek, a canceled task, and a server without credentials or configura
 from __future__ import annotations
 
 import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 
@@ -276,6 +277,20 @@ def test_a_server_whose_default_is_sagemaker_refuses_every_run_until_configured(
         local = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers,
                             json={"compute": {"backend": "local", "instance_type": "ml.g5.xlarge"}})
         assert local.status_code == 400 and local.json()["error"]["code"] == "compute_unavailable"
+    finally:
+        services.close()
+
+
+def test_without_the_sdk_the_run_is_refused_with_the_extra_to_install(unconfigured_laptop, monkeypatch):
+    services, client, headers, cluster_id = unconfigured_laptop(
+        sagemaker_image_uri=IMAGE, sagemaker_role_arn=ROLE, sagemaker_bucket=BUCKET)
+    monkeypatch.setitem(sys.modules, "sagemaker.core.processing", None)  # what an install without the extra has
+    try:
+        answer = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers,
+                             json={"compute": {"backend": "sagemaker"}})
+
+        assert answer.status_code == 400
+        assert "openpeek[sagemaker]" in answer.json()["error"]["details"]["how_to_enable"]
     finally:
         services.close()
 

@@ -115,16 +115,16 @@ class SageMakerProcessingOrchestrator:
 
     def usable_session(self) -> Any:
         """The boto3 session the job will use; ComputeUnavailable naming what is missing when there is none."""
-        try:
-            import sagemaker.core.processing  # noqa: F401
-        except ImportError as error:
-            raise ComputeUnavailable("the SageMaker Python SDK is not installed here", INSTALL_HINT) from error
         missing = [name for name, value in (("OPENPEEK_SAGEMAKER_IMAGE_URI", self._settings.image_uri),
                                             ("OPENPEEK_SAGEMAKER_ROLE_ARN", self._settings.role_arn),
                                             ("OPENPEEK_SAGEMAKER_BUCKET", self._settings.bucket)) if not value]
         if missing:
             raise ComputeUnavailable(f"SageMaker jobs are not configured on this server ({', '.join(missing)} unset)",
                                      "set " + ", ".join(missing) + " (README: 'A cluster run on a GPU instance')")
+        try:
+            import sagemaker.core.processing  # noqa: F401  (seconds, once: the first SageMaker run pays it)
+        except ImportError as error:
+            raise ComputeUnavailable("the SageMaker Python SDK is not installed here", INSTALL_HINT) from error
         session = self._boto_session(self._settings.region)
         if not session.region_name:
             raise ComputeUnavailable("no AWS region is configured for SageMaker jobs",
