@@ -50,13 +50,7 @@ def _base(args: argparse.Namespace, root: Path, region: str) -> str:
         raise SystemExit(f"openpeek image: {error}") from None
 
 
-def _boto_session(region: str | None) -> Any:
-    import boto3
-
-    return boto3.Session(region_name=region) if region else boto3.Session()
-
-
-def build_push(args: argparse.Namespace, *, boto_session: Callable[[str | None], Any] = _boto_session,
+def build_push(args: argparse.Namespace, *, boto_session: Callable[[str | None], Any] = ecr_images.aws_session,
                docker: ecr_images.DockerCli | None = None) -> int:
     root = Path(args.context).resolve() if args.context else repository_root()
     session = boto_session(args.region)
@@ -90,7 +84,7 @@ def build_push(args: argparse.Namespace, *, boto_session: Callable[[str | None],
 
 def show_base(args: argparse.Namespace) -> int:
     root = Path(args.context).resolve() if args.context else repository_root()
-    region = args.region or _boto_session(None).region_name or "us-east-1"
+    region = args.region or ecr_images.aws_session(None).region_name or "us-east-1"
     print(_base(args, root, region))
     return 0
 

@@ -21,6 +21,13 @@ class ImageBuildFailed(Exception):
     pass
 
 
+def aws_session(region: str | None) -> Any:
+    """A boto3 session on the default credential chain (and region, unless given)."""
+    import boto3
+
+    return boto3.Session(region_name=region) if region else boto3.Session()
+
+
 @dataclass(frozen=True)
 class RegistryLogin:
     username: str
