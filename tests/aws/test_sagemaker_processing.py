@@ -6,7 +6,6 @@ outside openpeek, a canceled task, and a server without credentials or configura
 from __future__ import annotations
 
 import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
+from openpeek.adapters.aws import sagemaker_processing
 from openpeek.adapters.aws.sagemaker_processing import ProcessingJobSettings, SageMakerProcessingOrchestrator
 from openpeek.adapters.compute_router import ComputeRouter
 from openpeek.adapters.local.cluster_worker import LocalOrchestrator
@@ -284,7 +284,7 @@ def test_a_server_whose_default_is_sagemaker_refuses_every_run_until_configured(
 def test_without_the_sdk_the_run_is_refused_with_the_extra_to_install(unconfigured_laptop, monkeypatch):
     services, client, headers, cluster_id = unconfigured_laptop(
         sagemaker_image_uri=IMAGE, sagemaker_role_arn=ROLE, sagemaker_bucket=BUCKET)
-    monkeypatch.setitem(sys.modules, "sagemaker.core.processing", None)  # what an install without the extra has
+    monkeypatch.setattr(sagemaker_processing, "sdk_installed", lambda: False)  # an install without the extra
     try:
         answer = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers,
                              json={"compute": {"backend": "sagemaker"}})

@@ -121,10 +121,8 @@ class SageMakerProcessingOrchestrator:
         if missing:
             raise ComputeUnavailable(f"SageMaker jobs are not configured on this server ({', '.join(missing)} unset)",
                                      "set " + ", ".join(missing) + " (README: 'A cluster run on a GPU instance')")
-        try:
-            import sagemaker.core.processing  # noqa: F401  (seconds, once: the first SageMaker run pays it)
-        except ImportError as error:
-            raise ComputeUnavailable("the SageMaker Python SDK is not installed here", INSTALL_HINT) from error
+        if not sdk_installed():
+            raise ComputeUnavailable("the SageMaker Python SDK is not installed here", INSTALL_HINT)
         session = self._boto_session(self._settings.region)
         if not session.region_name:
             raise ComputeUnavailable("no AWS region is configured for SageMaker jobs",
@@ -238,6 +236,18 @@ class SageMakerProcessingOrchestrator:
             if getattr(error, "response", {}).get("Error", {}).get("Code") == "ValidationException":
                 return  # it had ended already: nothing to stop
             raise DependencyUnavailable(f"SageMaker refused to stop the processing job: {error}") from error
+
+
+def sdk_installed() -> bool:
+    """Whether the SDK is installed, without importing it: its import takes seconds, which the job's thread pays,
+    not the execute request."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("sagemaker-core")
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def _value(field: Any) -> str | None:
