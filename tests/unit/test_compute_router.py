@@ -73,3 +73,16 @@ def test_cancel_asks_every_backend_since_a_task_does_not_record_its_own(backends
 
 def test_a_state_without_a_choice_is_unchanged():
     assert "compute" not in job().state() and ClusterJob.from_state(job().state()).compute is None
+
+
+def test_deployed_every_job_is_the_state_machines_and_other_choices_are_refused():
+    from openpeek.runtime import _step_functions
+    from openpeek.settings import Settings
+
+    router = _step_functions(Settings(runtime="aws", cluster_state_machine_arn=(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:openpeek-dev-clustering")))(None)
+
+    with pytest.raises(ComputeUnavailable):
+        router.start(job(compute="local"))
+    with pytest.raises(ComputeUnavailable, match="no instance type"):
+        router.start(job(compute="sagemaker", instance_type="ml.g5.xlarge"))
