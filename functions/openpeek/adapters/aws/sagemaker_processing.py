@@ -210,7 +210,8 @@ class SageMakerProcessingOrchestrator:
                 if path.is_file():
                     self._blobs.put(prepared["output_prefix"] + path.relative_to(outputs).as_posix(), path.read_bytes())
         # The blob store holds the job's files now; what stays in the user's bucket would only cost storage.
-        sagemaker_session.s3_resource.Bucket(settings.bucket).objects.filter(Prefix=settings.prefix + name + "/").delete()
+        bucket = sagemaker_session.s3_resource.Bucket(settings.bucket)
+        bucket.objects.filter(Prefix=f"{settings.prefix}{name}/").delete()
 
     def _wait(self, processing_job: Any, running: _Running) -> str:
         failures = 0
