@@ -461,3 +461,14 @@ class Orchestrator(Protocol):
     def run_now(self, job: ClusterJob) -> bool:
         """Run a small job to its end before returning, where this runtime can (True); False when it was started
         asynchronously instead."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Metrics: business numbers out of the services (CloudWatch EMF in both runtimes)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...
+
+    def milliseconds(self, name: str, value: float) -> None: ...

@@ -15,6 +15,7 @@ from openpeek.ports import (
     DependencyUnavailable,
     EventBus,
     InferenceRegistry,
+    Metrics,
     Orchestrator,
     Table,
     VectorStore,
@@ -24,6 +25,7 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.parquet_frames import ParquetJobFiles
@@ -83,6 +85,7 @@ class Services:
     manifests: ManifestService
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
+    metrics: Metrics
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
 
     def close(self) -> None:
@@ -103,10 +106,12 @@ def wire(
     events: EventBus,
     inference: InferenceRegistry | None = None,
     orchestrator: Callable[[ClusterSteps], Orchestrator] | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
     cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
     inference = inference or _inference_registry(settings)
+    metrics = metrics or EmfMetrics()
     gateway = InferenceGateway(inference)
     namespace_repository = NamespaceRepository(table)
     organizations = OrganizationService(OrganizationRepository(table))
@@ -116,7 +121,7 @@ def wire(
     usage = FilterUsage(table)
     cluster_repository = ClusterRepository(table)
     task_repository = TaskRepository(table)
-    ledger = ClusterLedger(table, cluster_repository, task_repository, events)
+    ledger = ClusterLedger(table, cluster_repository, task_repository, events, metrics=metrics)
     clusters = ClusterService(cluster_repository, blobs, events, check_labeling=validate_labeling_config)
     steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs, ParquetJobFiles(),
                          job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
@@ -136,7 +141,7 @@ def wire(
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
-        documents=DocumentService(namespaces, table, vectors, events),
+        documents=DocumentService(namespaces, table, vectors, events, metrics=metrics),
         retrievers=retrievers,
         retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -157,6 +162,7 @@ def wire(
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
+        metrics=metrics,
     )
 
 
@@ -233,11 +239,13 @@ def _embedded(settings: Settings) -> Services:
     table = build_table(settings)
     vectors = _vector_store(settings, default_edge_root=str(root / "vectors"))
     events = InProcessEventBus()
-    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events)
+    # the same EMF lines a Lambda prints, kept in the data folder
+    metrics = EmfMetrics(write=file_writer(root / "metrics.jsonl"))
+    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events, metrics=metrics)
     from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
 
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
-    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events)
+    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events, metrics=services.metrics)
     return services
 
 

@@ -9,8 +9,9 @@ from typing import Any, Callable
 
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.clock import parse as parse_time
 from openpeek.domain.tasks import Task, TerminalTask
-from openpeek.ports import ClusterJob, ConditionFailed, DomainEvent, EventBus, Put, Table
+from openpeek.ports import ClusterJob, ConditionFailed, DomainEvent, EventBus, Metrics, Put, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.tasks import TaskRepository
 
@@ -27,8 +28,9 @@ class JobGone(Exception):
 
 class ClusterLedger:
     def __init__(self, table: Table, clusters: ClusterRepository, tasks: TaskRepository, events: EventBus,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, *, metrics: Metrics | None = None) -> None:
         self._table = table
+        self._metrics = metrics
         self._clusters = clusters
         self._tasks = tasks
         self._events = events
@@ -74,6 +76,9 @@ class ClusterLedger:
                 continue
             if job.kind == "cluster" and status in _EVENTS:
                 self._publish(job, _EVENTS[status], {"error": error} if error else {})
+            if job.kind == "cluster" and status == task_rules.COMPLETED and self._metrics is not None:
+                started = parse_time(task.created_at)
+                self._metrics.milliseconds("ClusterRunDuration", (self._clock() - started).total_seconds() * 1000)
             return moved
         raise ConditionFailed(f"task {job.task_id} kept changing")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -34,6 +35,18 @@ SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
 CENTROIDS_IN_RECORD_MAX_BYTES = 150_000  # table items stop at 400 KB; larger centroid lists stay in their blob
 ENRICH_CHUNK = 1_000
+MAX_REASON_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """Where the engine reads and writes: blob prefixes for the embedded runtime, URIs and a job name for SageMaker."""
+
+    job_name: str
+    input_uri: str
+    output_uri: str
+    input_prefix: str
+    output_prefix: str
 
 
 class JobEnded(Exception):
@@ -74,8 +87,7 @@ class ClusterSteps:
 
     # -- prepare -----------------------------------------------------------------------------------------------------
 
-    def prepare(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
+    def prepare(self, job: ClusterJob) -> PreparedJob:
         if self._ledger.task(job).terminal:
             raise JobEnded(f"task {job.task_id} has ended; nothing to prepare")
         namespace, cluster, run = self._load(job)
@@ -104,8 +116,8 @@ class ClusterSteps:
                              "document(s) have vectors for the clustered feature(s) (need at least 2)")
         self._blobs.put(source + "job.json", json.dumps(parameters).encode(), "application/json")
         self._ledger.move(job, task_rules.PROCESSING, run_changes=counts)
-        return {"job_name": self._job_name(job), "input_uri": self._blobs.uri(source),
-                "output_uri": self._blobs.uri(target), "input_prefix": source, "output_prefix": target}
+        return PreparedJob(job_name=self._job_name(job), input_uri=self._blobs.uri(source),
+                           output_uri=self._blobs.uri(target), input_prefix=source, output_prefix=target)
 
     def _job_name(self, job: ClusterJob) -> str:
         return (self._job_prefix + job.task_id.replace("_", "-"))[:MAX_JOB_NAME]
@@ -182,8 +194,7 @@ class ClusterSteps:
 
     # -- finalize ----------------------------------------------------------------------------------------------------
 
-    def finalize(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
+    def finalize(self, job: ClusterJob) -> dict[str, Any]:
         task = self._ledger.task(job)
         if task.terminal:
             return {"recorded": False, "status": task.status}
@@ -323,9 +334,8 @@ class ClusterSteps:
 
     # -- mark failed -------------------------------------------------------------------------------------------------
 
-    def mark_failed(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
-        message = failure_message(state.get("error"))
+    def mark_failed(self, job: ClusterJob, reason: str) -> dict[str, Any]:
+        message = reason[:MAX_REASON_LENGTH]
         try:
             moved = self._ledger.move(job, task_rules.FAILED, error=message,
                                       run_changes={"layout": "deferred", "layout_task_id": None}
@@ -342,25 +352,6 @@ class ClusterSteps:
         if namespace is None or cluster is None or run is None:
             raise JobGone(f"the namespace, cluster or execution of task {job.task_id} was deleted")
         return namespace, cluster, run
-
-
-def failure_message(error: Any) -> str:
-    """A readable reason from the state machine's `$.error` ({Error, Cause}) or a plain message. Lambda puts its
-    errorMessage in a JSON Cause; SageMaker puts the job description (with FailureReason) there."""
-    if isinstance(error, str):
-        return error[:2000]
-    if not isinstance(error, dict):
-        return "the clustering job failed"
-    cause = error.get("Cause")
-    try:
-        parsed = json.loads(cause) if isinstance(cause, str) else None
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict):
-        text = parsed.get("errorMessage") or parsed.get("FailureReason") or parsed.get("message")
-        if text:
-            return str(text)[:2000]
-    return str(cause or error.get("Error") or "the clustering job failed")[:2000]
 
 
 def _map_centres(points: dict[str, Any]) -> dict[str, list[float]]:

@@ -16,7 +16,7 @@ from openpeek.domain import documents as rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus, Table, VectorStore
+from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus, Metrics, Table, VectorStore
 from openpeek.repositories.namespaces import owned_partition
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
@@ -30,8 +30,10 @@ MAX_EVENT_IDS = 100  # an EventBridge entry holds at most 256 KB
 
 
 class DocumentService:
-    def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus) -> None:
+    def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus, *,
+                 metrics: Metrics | None = None) -> None:
         self._namespaces = namespaces
+        self._metrics = metrics
         self._table = table
         self._vectors = vectors
         self._events = events
@@ -65,6 +67,8 @@ class DocumentService:
             for document, source in zip(checked, request["documents"])
         ]
         self._vectors.upsert(namespace.collection, points)
+        if self._metrics is not None:
+            self._metrics.count("DocumentsUpserted", len(points))
 
         dropped = {document.document_id: document.dropped_fields for document in checked if document.dropped_fields}
         response: dict[str, Any] = {
