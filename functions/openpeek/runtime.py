@@ -9,17 +9,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from openpeek.ports import (
-    BlobStore,
-    ClusterJob,
-    DependencyUnavailable,
-    EventBus,
-    InferenceRegistry,
-    Metrics,
-    Orchestrator,
-    Table,
-    VectorStore,
-)
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Metrics, Orchestrator, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository

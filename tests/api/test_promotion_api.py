@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openpeek.api.app import create_app
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import wire
 
 MAPPING = {"vector_mappings": [{"existing_index": "text_embedding", "inference_service": "all_minilm_l6_v2"}]}

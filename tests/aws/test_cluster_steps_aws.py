@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from openpeek.adapters.aws.step_functions import StepFunctionsOrchestrator
-from openpeek.ports import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 

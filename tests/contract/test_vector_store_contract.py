@@ -18,26 +18,11 @@ from openpeek.adapters.qdrant import edge as edge_adapter
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.adapters.qdrant.mapping import point_id
 from openpeek.adapters.qdrant.server import QdrantServerStore
-from openpeek.ports import (
-    CollectionNotFound,
-    Condition,
-    DependencyUnavailable,
-    DatetimeRange,
-    Filter,
-    HasIds,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchText,
-    MatchValue,
-    PayloadIndexSpec,
-    Range,
-    SearchRequest,
-    SparseVector,
-    VectorIndexSpec,
-    VectorPoint,
-    VectorStore,
-)
+from openpeek.domain.conditions import (Condition, DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText,
+                                        MatchValue, Range)
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
+from openpeek.domain.vectors import PayloadIndexSpec, SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
+from openpeek.ports import VectorStore
 
 C = "ns_contract"
 TEXT = VectorIndexSpec("text", 2, "cosine")

@@ -17,7 +17,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from openpeek.adapters.inference.bedrock import BedrockTitanMultimodalEmbedder, BedrockTitanTextEmbedder
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 REGION = "us-east-1"
 

@@ -13,7 +13,7 @@ from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.adapters.local.sqlite_table import SqliteTable
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.api.app import create_app
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import wire
 from openpeek.handlers.step_functions import failure_message
 from openpeek.services.cluster_steps import JobEnded

@@ -6,7 +6,7 @@ from typing import Any
 
 from openpeek.domain.extractors import FeatureExtractor
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import CollectionInfo
+from openpeek.domain.vectors import CollectionInfo
 from openpeek.services.namespaces import NamespaceView
 
 _SUMMARY_OMITS = ("payload_indexes", "feature_extractors", "vector_inference_map", "vector_configs")

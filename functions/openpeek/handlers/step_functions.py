@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from openpeek.ports import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob
 
 DEFAULT_REASON = "the clustering job failed"
 MAX_REASON_LENGTH = 2000

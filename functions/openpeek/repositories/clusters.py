@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from openpeek.domain.clusters import Cluster
-from openpeek.ports import Delete, Put, Table
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 from openpeek.repositories.namespaces import owned_partition
 
 

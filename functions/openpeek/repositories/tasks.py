@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openpeek.domain.tasks import Task
-from openpeek.ports import Put, Table
+from openpeek.domain.records import Put
+from openpeek.ports import Table
 from openpeek.repositories.namespaces import owned_partition
 
 

@@ -18,7 +18,8 @@ from openpeek.domain.errors import BadRequest
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task, TerminalTask
-from openpeek.ports import ConditionFailed, Table, VectorStore
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository

@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
-from openpeek.ports import DependencyUnavailable, Table
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import LlmClient, Table
 
 # -- models Mixpeek lists per provider (mixpeek.models.OpenAIModel / GoogleModel / AnthropicModel / TypeSafeModel) --
 
@@ -288,7 +289,7 @@ class ClusterLabeler:
     def __init__(
         self,
         table: Table,
-        clients: Mapping[str, Any],
+        clients: Mapping[str, LlmClient],
         *,
         clock: Callable[[], datetime] = utcnow,
         embed_labels: Callable[[list[str]], list[list[float]]] | None = None,

@@ -11,7 +11,11 @@ from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.clock import parse as parse_time
 from openpeek.domain.tasks import Task, TerminalTask
-from openpeek.ports import ClusterJob, ConditionFailed, DomainEvent, EventBus, Metrics, Put, Table
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Put
+from openpeek.ports import EventBus, Metrics, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.tasks import TaskRepository
 

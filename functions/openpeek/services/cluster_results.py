@@ -9,7 +9,8 @@ from typing import Any
 
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobNotFound, BlobStore, ConditionFailed, Table
+from openpeek.domain.failures import BlobNotFound, ConditionFailed
+from openpeek.ports import BlobStore, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.services.cluster_runs import ClusterRunService
 from openpeek.services.cluster_steps import centroids_key, points_key

@@ -15,7 +15,10 @@ from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
-from openpeek.ports import ClusterJob, Delete, DependencyUnavailable, Orchestrator, Put, Table
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Orchestrator, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.namespaces import owned_partition
 from openpeek.repositories.tasks import TaskRepository

@@ -26,7 +26,11 @@ from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobNotFound, BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.conditions import MatchAny
+from openpeek.domain.failures import BlobNotFound
+from openpeek.domain.vectors import SparseVector
+from openpeek.ports import BlobStore, JobFiles, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.cluster_ledger import RUN_STATUS, ClusterLedger, JobGone

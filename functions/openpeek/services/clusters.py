@@ -11,7 +11,9 @@ from openpeek.domain.clusters import Cluster
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobStore, ConditionFailed, DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import BlobStore, EventBus
 from openpeek.repositories.clusters import ClusterRepository, cluster_prefix
 
 PATCH_ATTEMPTS = 16

@@ -16,7 +16,9 @@ from openpeek.domain import documents as rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus, Metrics, Table, VectorStore
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import EventBus, Metrics, Table, VectorStore
 from openpeek.repositories.namespaces import owned_partition
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from openpeek.domain.clock import utcnow
-from openpeek.ports import ConditionFailed, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import Table
 
 PARTITION_PREFIX = "FILTERUSE#"
 RETENTION = timedelta(days=2)

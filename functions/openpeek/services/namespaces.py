@@ -25,17 +25,10 @@ from openpeek.domain.namespace import (
     expiry_from_ttl,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
-from openpeek.ports import (
-    BlobStore,
-    CollectionInfo,
-    CollectionNotFound,
-    ConditionFailed,
-    DependencyUnavailable,
-    DomainEvent,
-    EventBus,
-    PayloadIndexSpec,
-    VectorStore,
-)
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import CollectionNotFound, ConditionFailed, DependencyUnavailable
+from openpeek.domain.vectors import CollectionInfo, PayloadIndexSpec
+from openpeek.ports import BlobStore, EventBus, VectorStore
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
 from openpeek.services.organizations import Principal
 

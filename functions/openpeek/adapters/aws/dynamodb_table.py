@@ -17,7 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import ConditionFailed, Delete, DependencyUnavailable, Item, Put
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.domain.records import Delete, Item, Put
 
 # Standard mode retries throttling and transient 5xx with backoff; legacy mode retries less and without a quota.
 _CLIENT_CONFIG = Config(retries={"mode": "standard"})

@@ -16,7 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import DependencyUnavailable, DomainEvent
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 

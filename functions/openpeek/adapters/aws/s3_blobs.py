@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import BlobNotFound, DependencyUnavailable
+from openpeek.domain.failures import BlobNotFound, DependencyUnavailable
 
 # Standard mode retries throttling and transient 5xx with backoff; legacy mode retries less and without a quota.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import ClusterJob, DependencyUnavailable
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import DependencyUnavailable
 
 
 class StepFunctionsOrchestrator:

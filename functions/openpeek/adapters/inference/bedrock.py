@@ -15,7 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 
 TITAN_TEXT_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
 TITAN_MULTIMODAL_G1_MODEL_ID = "amazon.titan-embed-image-v1"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 
 SERVICE_NAME = "all_minilm_l6_v2"
 DIMENSION = 384

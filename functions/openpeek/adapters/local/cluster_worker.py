@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from openpeek.adapters.local.engine_worker import EngineWorker, shared_worker
-from openpeek.ports import BlobStore, ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.ports import BlobStore
 
 log = logging.getLogger("openpeek.cluster_worker")
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpeek.domain.webhooks import EVENT_TYPES, Webhook
-from openpeek.ports import DomainEvent, Metrics
+from openpeek.domain.events import DomainEvent
+from openpeek.ports import Metrics
 from openpeek.services.webhook_delivery import WebhookDelivery, WebhookEvent, normalize_event
 
 logger = logging.getLogger(__name__)

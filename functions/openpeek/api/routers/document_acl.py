@@ -20,7 +20,7 @@ from openpeek.domain import documents as document_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import DomainEvent
+from openpeek.domain.events import DomainEvent
 
 router = APIRouter(route_class=OrjsonRoute, tags=["Documents"])
 
