@@ -78,7 +78,7 @@ class Services:
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
     metrics: Metrics
-    webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
+    webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (embedded/webhook_dispatcher.py)
 
     def close(self) -> None:
         if self.webhook_dispatcher is not None:
@@ -160,9 +160,9 @@ def wire(
 
 def _local_orchestrator(blobs: BlobStore) -> Callable[[ClusterSteps], Orchestrator]:
     def build(steps: ClusterSteps) -> Orchestrator:
-        from openpeek.adapters.local.cluster_worker import LocalOrchestrator
+        from openpeek.embedded.orchestrator import EmbeddedOrchestrator
 
-        return LocalOrchestrator(steps, blobs)
+        return EmbeddedOrchestrator(steps, blobs)
 
     return build
 
@@ -234,10 +234,11 @@ def _embedded(settings: Settings) -> Services:
     # the same EMF lines a Lambda prints, kept in the data folder
     metrics = EmfMetrics(write=file_writer(root / "metrics.jsonl"))
     services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events, metrics=metrics)
-    from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
+    from openpeek.embedded.webhook_dispatcher import LocalWebhookDispatcher
 
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
-    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events, metrics=services.metrics)
+    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events,
+                                                         metrics=services.metrics)
     return services
 
 

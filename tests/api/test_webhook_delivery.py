@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
+from openpeek.embedded.webhook_dispatcher import LocalWebhookDispatcher
 from openpeek.api.app import create_app
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.events import DomainEvent

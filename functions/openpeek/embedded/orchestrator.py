@@ -1,5 +1,5 @@
 """The embedded runtime's Orchestrator: a cluster job's steps in a worker thread, with the engine in a long-lived child
-process (engine_worker.py), so a run never holds the server's GIL and cancel can stop it at once. The same steps as the
+process (engine_process.py), so a run never holds the server's GIL and cancel can stop it at once. The same steps as the
 AWS state machine: prepare → engine → finalize, mark-failed on any error."""
 
 from __future__ import annotations
@@ -11,22 +11,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from openpeek.adapters.local.engine_worker import EngineWorker, shared_worker
+from openpeek.embedded.engine_process import EngineProcess, shared_engine_process
 from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.ports import BlobStore
 
-log = logging.getLogger("openpeek.cluster_worker")
+log = logging.getLogger(__name__)
 
 
-class LocalOrchestrator:
+class EmbeddedOrchestrator:
     """`steps` is services.cluster_steps.ClusterSteps (prepare / finalize / mark_failed of a ClusterJob); the engine
-    runs in the process-wide EngineWorker."""
+    runs in the process-wide EngineProcess."""
 
-    def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineWorker | None = None,
+    def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineProcess | None = None,
                  timeout_s: float | None = None) -> None:
         self._steps = steps
         self._blobs = blobs
-        self._worker = worker or shared_worker()
+        self._worker = worker or shared_engine_process()
         self._timeout_s = timeout_s
         self._threads: list[threading.Thread] = []
         self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
