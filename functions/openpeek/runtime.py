@@ -13,6 +13,9 @@ from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Metrics, Orchestrator, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.filter_usage import FilterUsageRepository
+from openpeek.repositories.idempotency import IdempotencyRepository
+from openpeek.repositories.label_cache import LabelCacheRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
@@ -110,7 +113,7 @@ def wire(
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
     )
-    usage = FilterUsage(table)
+    usage = FilterUsage(FilterUsageRepository(table))
     cluster_repository = ClusterRepository(table)
     task_repository = TaskRepository(table)
     ledger = ClusterLedger(table, cluster_repository, task_repository, events, metrics=metrics)
@@ -133,7 +136,7 @@ def wire(
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
-        documents=DocumentService(namespaces, table, vectors, events, metrics=metrics),
+        documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
         retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -213,7 +216,7 @@ def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
     llm_labeling_errors, and its clusters keep their c-TF-IDF labels."""
     clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
                             anthropic_api_key=settings.anthropic_api_key)
-    return ClusterLabeler(table, clients)
+    return ClusterLabeler(LabelCacheRepository(table), clients)
 
 
 def build_services(settings: Settings | None = None) -> Services:

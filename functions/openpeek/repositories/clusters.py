@@ -69,6 +69,13 @@ class ClusterRepository:
     def get_run(self, namespace_id: str, cluster_id: str, run_id: str) -> dict[str, Any] | None:
         return self._table.get(owned_partition(namespace_id), f"RUN#{cluster_id}#{run_id}")
 
+    def runs_in_namespace(self, namespace_id: str) -> list[dict[str, Any]]:
+        """Every execution of every cluster of the namespace."""
+        return self._table.query(owned_partition(namespace_id), "RUN#")
+
+    def run_deletion(self, namespace_id: str, cluster_id: str, run_id: str) -> Delete:
+        return Delete(owned_partition(namespace_id), f"RUN#{cluster_id}#{run_id}")
+
     def runs(self, namespace_id: str, cluster_id: str) -> list[dict[str, Any]]:
         """Newest first."""
         found = self._table.query(owned_partition(namespace_id), f"RUN#{cluster_id}#")

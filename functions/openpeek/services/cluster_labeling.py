@@ -25,7 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.failures import DependencyUnavailable
-from openpeek.ports import LlmClient, Table
+from openpeek.ports import LlmClient
+from openpeek.repositories.label_cache import LabelCacheRepository
 
 # -- models Mixpeek lists per provider (mixpeek.models.OpenAIModel / GoogleModel / AnthropicModel / TypeSafeModel) --
 
@@ -52,7 +53,6 @@ DEFAULT_MODELS = {
 }
 
 BATCH_SIZE = 10  # clusters per LLM call
-CACHE_PK_PREFIX = "LABELCACHE#"
 CACHE_FORMAT = 1  # part of the cache key: bump when the prompt or the stored shape changes meaningfully
 DEFAULT_SAMPLES = 5  # when max_samples_per_cluster is null and the cluster's size is unknown
 MAX_LABEL_CHARS = 200
@@ -288,14 +288,14 @@ def _fallback(cluster: ClusterSample) -> ClusterLabel:
 class ClusterLabeler:
     def __init__(
         self,
-        table: Table,
+        cache: LabelCacheRepository,
         clients: Mapping[str, LlmClient],
         *,
         clock: Callable[[], datetime] = utcnow,
         embed_labels: Callable[[list[str]], list[list[float]]] | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        self._table = table
+        self._cache = cache
         self._clients = dict(clients)
         self._clock = clock
         self._embed_labels = embed_labels
@@ -388,7 +388,7 @@ class ClusterLabeler:
         if settings.ttl <= 0:
             return None
         try:
-            item = self._table.get(CACHE_PK_PREFIX + namespace_id, key)
+            item = self._cache.get(namespace_id, key)
         except DependencyUnavailable:
             return None
         if item is None or not isinstance(item.get("expires_at"), int) or item["expires_at"] <= now.timestamp():
@@ -401,13 +401,13 @@ class ClusterLabeler:
     def _cache_put(self, namespace_id: str, key: str, result: ClusterLabel, now: datetime, settings: _Settings) -> None:
         if settings.ttl <= 0:
             return
-        item = {
-            "pk": CACHE_PK_PREFIX + namespace_id, "sk": key, "label": result.label, "keywords": result.keywords,
-            "summary": result.summary, "extra": result.extra, "provider": settings.provider, "model": settings.model,
-            "created_at": isoformat(now), "expires_at": int(now.timestamp()) + settings.ttl,
+        entry = {
+            "label": result.label, "keywords": result.keywords, "summary": result.summary, "extra": result.extra,
+            "provider": settings.provider, "model": settings.model, "created_at": isoformat(now),
+            "expires_at": int(now.timestamp()) + settings.ttl,
         }  # fmt: skip
         try:
-            self._table.put(item)
+            self._cache.put(namespace_id, key, entry)
         except DependencyUnavailable:
             pass  # a cache that cannot be written only costs a later LLM call
 

@@ -17,10 +17,9 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
 from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.domain.failures import DependencyUnavailable
-from openpeek.domain.records import Delete, Put
+from openpeek.domain.records import Put
 from openpeek.ports import Orchestrator, Table
 from openpeek.repositories.clusters import ClusterRepository
-from openpeek.repositories.namespaces import owned_partition
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.services.cluster_ledger import ClusterLedger
 from openpeek.services.clusters import ClusterService
@@ -81,7 +80,7 @@ class ClusterRunService:
         if len(wanted) < 2:
             raise BadRequest("mode 'composite' needs at least 2 completed source executions with centroids",
                              code="too_few_source_executions", details={"source_execution_ids": wanted})
-        known = {item["run_id"]: item for item in self._table.query(owned_partition(namespace.namespace_id), "RUN#")}
+        known = {item["run_id"]: item for item in self._repository.runs_in_namespace(namespace.namespace_id)}
         for run_id in wanted:
             if run_id not in known:
                 raise BadRequest(f"source execution '{run_id}' does not exist in this namespace",
@@ -146,10 +145,9 @@ class ClusterRunService:
     def _undo_start(self, namespace: Namespace, cluster: Cluster, job: ClusterJob, kind: str,
                     run: dict[str, Any] | None) -> None:
         """Remove what _start wrote, so a job that never started leaves no trace (and no task stuck PENDING)."""
-        partition = owned_partition(namespace.namespace_id)
-        operations: list[Any] = [Delete(partition, f"TASK#{job.task_id}"), Delete(f"TASKID#{job.task_id}", "TASK")]
+        operations: list[Any] = self._tasks.deletion(namespace.namespace_id, job.task_id)
         if run is None:
-            operations.append(Delete(partition, f"RUN#{cluster.cluster_id}#{job.run_id}"))
+            operations.append(self._repository.run_deletion(namespace.namespace_id, cluster.cluster_id, job.run_id))
             current = self._repository.get(namespace.namespace_id, cluster.cluster_id)
             if current is not None:
                 operations.append(self._repository.update(current.with_changes(

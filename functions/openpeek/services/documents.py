@@ -18,8 +18,8 @@ from openpeek.domain.errors import Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import DependencyUnavailable
-from openpeek.ports import EventBus, Metrics, Table, VectorStore
-from openpeek.repositories.namespaces import owned_partition
+from openpeek.ports import EventBus, Metrics, VectorStore
+from openpeek.repositories.idempotency import IdempotencyRepository
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
 
@@ -32,11 +32,11 @@ MAX_EVENT_IDS = 100  # an EventBridge entry holds at most 256 KB
 
 
 class DocumentService:
-    def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus, *,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(self, namespaces: NamespaceService, idempotency: IdempotencyRepository, vectors: VectorStore,
+                 events: EventBus, *, metrics: Metrics | None = None) -> None:
         self._namespaces = namespaces
         self._metrics = metrics
-        self._table = table
+        self._idempotency = idempotency
         self._vectors = vectors
         self._events = events
 
@@ -135,7 +135,7 @@ class DocumentService:
     # -- idempotency ------------------------------------------------------------------------------------------------
 
     def _replay(self, namespace: Namespace, key: str, fingerprint: str) -> dict[str, Any] | None:
-        record = self._table.get(owned_partition(namespace.namespace_id), f"IDEMP#{key}")
+        record = self._idempotency.get(namespace.namespace_id, key)
         if record is None or record.get("expires_at", 0) < time.time():
             return None
         if record["fingerprint"] != fingerprint:
@@ -156,13 +156,8 @@ class DocumentService:
         if len(packed) > MAX_IDEMPOTENCY_RECORD_BYTES:
             return False
         try:
-            self._table.put({
-                "pk": owned_partition(namespace.namespace_id),
-                "sk": f"IDEMP#{key}",
-                "fingerprint": fingerprint,
-                "response": packed,
-                "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
-            })
+            self._idempotency.put(namespace.namespace_id, key, fingerprint=fingerprint, response=packed,
+                                  expires_at=int(time.time()) + IDEMPOTENCY_TTL_S)
             return True
         except DependencyUnavailable:
             return False
