@@ -24,14 +24,14 @@ from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.parquet_frames import ParquetJobFiles
-from openpeek.services.cluster_labeling import ClusterLabeler
-from openpeek.services.cluster_labeling import validate_config as validate_labeling_config
-from openpeek.services.cluster_ledger import ClusterLedger
-from openpeek.services.cluster_results import ClusterResults
-from openpeek.services.cluster_runs import ClusterRunService
+from openpeek.services.clustering.labeling import ClusterLabeler
+from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
+from openpeek.services.clustering.ledger import ClusterLedger
+from openpeek.services.clustering.results import ClusterResults
+from openpeek.services.clustering.runs import ClusterRunService
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
-from openpeek.services.cluster_steps import ClusterSteps
-from openpeek.services.clusters import ClusterService
+from openpeek.services.clustering.steps import ClusterSteps
+from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
 from openpeek.services.documents import DocumentService

@@ -319,7 +319,7 @@ def test_llm_labels_replace_the_offline_ones_and_a_failing_provider_keeps_them(c
 
     from openpeek.adapters.llm.openai import OpenAiClient
     from openpeek.repositories.label_cache import LabelCacheRepository
-    from openpeek.services.cluster_labeling import ClusterLabeler
+    from openpeek.services.clustering.labeling import ClusterLabeler
 
     prompts = []
 
@@ -404,7 +404,7 @@ def test_a_rerun_map_is_aligned_onto_the_previous_one_unless_the_run_says_none(c
 
 
 def test_a_rerun_whose_previous_map_is_gone_keeps_its_own_map_and_says_why(client, services, ns, truth):
-    from openpeek.services.cluster_steps import points_key
+    from openpeek.services.clustering.steps import points_key
 
     cluster_id = create_cluster(client, ns)["cluster_id"]
     run(client, ns, cluster_id)

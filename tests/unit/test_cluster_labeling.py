@@ -17,14 +17,14 @@ from openpeek.adapters.llm.openai import OpenAiClient
 from openpeek.adapters.local.sqlite_table import SqliteTable
 from openpeek.domain.errors import BadRequest
 from openpeek.repositories.label_cache import LabelCacheRepository
-from openpeek.services.cluster_labeling import (
-    ClusterLabeler,
+from openpeek.domain.cluster_labels import (
     ClusterSample,
     LabelingConfigError,
     config_problems,
     resolve_provider_and_model,
     validate_config,
 )
+from openpeek.services.clustering.labeling import ClusterLabeler
 
 NS = "ns_test"
 START = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

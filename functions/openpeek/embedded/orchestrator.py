@@ -37,7 +37,7 @@ class EmbeddedOrchestrator:
         thread.start()
 
     def run_now(self, job: ClusterJob) -> bool:
-        from openpeek.services.cluster_steps import JobEnded
+        from openpeek.services.clustering.steps import JobEnded
 
         try:
             prepared = self._steps.prepare(job)

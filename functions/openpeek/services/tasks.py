@@ -13,7 +13,7 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
 from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.repositories.tasks import TaskRepository
-from openpeek.services.cluster_ledger import ClusterLedger
+from openpeek.services.clustering.ledger import ClusterLedger
 
 
 class TaskService:

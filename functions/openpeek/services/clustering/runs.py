@@ -21,8 +21,8 @@ from openpeek.domain.records import Put
 from openpeek.ports import Orchestrator, Table
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.tasks import TaskRepository
-from openpeek.services.cluster_ledger import ClusterLedger
-from openpeek.services.clusters import ClusterService
+from openpeek.services.clustering.ledger import ClusterLedger
+from openpeek.services.clustering.clusters import ClusterService
 
 
 def usable_run(run: dict[str, Any] | None) -> bool:

@@ -24,6 +24,7 @@ from openpeek.domain import clusters as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
+from openpeek.domain.cluster_labels import ClusterSample
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.cluster_jobs import ClusterJob
@@ -33,7 +34,7 @@ from openpeek.domain.vectors import SparseVector
 from openpeek.ports import BlobStore, JobFiles, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
-from openpeek.services.cluster_ledger import RUN_STATUS, ClusterLedger, JobGone
+from openpeek.services.clustering.ledger import RUN_STATUS, ClusterLedger, JobGone
 
 SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
@@ -241,8 +242,6 @@ class ClusterSteps:
     def _label(self, namespace: Namespace, clusters: list[dict[str, Any]], config: dict[str, Any] | None) -> list[str]:
         if self.labeler is None or not (config or {}).get("enabled") or not clusters:
             return []
-        from openpeek.services.cluster_labeling import ClusterSample
-
         samples = [ClusterSample(cluster_id=c["cluster_id"], label=c.get("label"), keywords=c.get("keywords") or [],
                                  summary=c.get("summary"), representative_ids=c.get("representative_ids") or [],
                                  representative_texts=c.get("representative_texts") or [],

@@ -12,9 +12,9 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import BlobNotFound, ConditionFailed
 from openpeek.ports import BlobStore, Table
 from openpeek.repositories.clusters import ClusterRepository
-from openpeek.services.cluster_runs import ClusterRunService
-from openpeek.services.cluster_steps import centroids_key, points_key
-from openpeek.services.clusters import ClusterService
+from openpeek.services.clustering.runs import ClusterRunService
+from openpeek.services.clustering.steps import centroids_key, points_key
+from openpeek.services.clustering.clusters import ClusterService
 
 LABEL_MAX = 200
 RUN_NAME_MAX = 120
