@@ -143,7 +143,7 @@ def wire(
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,
         cluster_runs=cluster_runs,
-        cluster_results=ClusterResults(table, clusters, cluster_repository, blobs, cluster_runs),
+        cluster_results=ClusterResults(clusters, cluster_repository, blobs, cluster_runs),
         cluster_steps=steps,
         tasks=TaskService(task_repository, ledger, live_worker=runner.worker_id),
         orchestrator=runner,

@@ -81,6 +81,11 @@ class ClusterRepository:
         found = self._table.query(owned_partition(namespace_id), f"RUN#{cluster_id}#")
         return sorted(found, key=lambda run: (run["created_at"], run["run_id"]), reverse=True)
 
+    def save_run(self, namespace_id: str, run: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Write update_run's Put now (ConditionFailed when another writer changed the run since it was read)."""
+        write = self.update_run(namespace_id, run, changes)
+        self._table.put(write.item, if_version=write.if_version)
+
     def update_run(self, namespace_id: str, run: dict[str, Any], changes: dict[str, Any]) -> Put:
         """Conditional on the version read, like every other mutable item."""
         updated = {**run, **changes, "version": run["version"] + 1}

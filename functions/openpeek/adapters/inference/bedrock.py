@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from typing import Any, Literal, Sequence
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from openpeek.adapters.aws.clients import LazyClient
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.inference import InferenceService
 
@@ -54,8 +53,8 @@ class _TitanInvoker:
         self._model_id = model_id
         self._dimension = dimension
         self._region = region
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("bedrock-runtime", config=_CLIENT_CONFIG, region=region, client=client,
+                                  setup_failed=lambda error: _bedrock_failure(model_id, error))
 
     def embed(self, body: dict[str, Any]) -> list[float]:
         try:
@@ -79,17 +78,7 @@ class _TitanInvoker:
         return [float(value) for value in embedding]
 
     def _runtime(self) -> Any:
-        if self._client is None:
-            # boto3's default session is not thread-safe when it builds clients; build exactly once.
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = boto3.session.Session().client(
-                            "bedrock-runtime", region_name=self._region, config=_CLIENT_CONFIG
-                        )
-                    except BotoCoreError as error:
-                        raise _bedrock_failure(self._model_id, error) from error
-        return self._client
+        return self._client.get()
 
 
 class BedrockTitanTextEmbedder:

@@ -10,8 +10,9 @@ from typing import Any
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import BlobNotFound, ConditionFailed
-from openpeek.ports import BlobStore, Table
+from openpeek.ports import BlobStore
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.clustering.runs import ClusterRunService
 from openpeek.services.clustering.steps import centroids_key, points_key
 from openpeek.services.clustering.clusters import ClusterService
@@ -24,9 +25,8 @@ _RECONCILIATION = ("source_documents", "vectors_retrieved", "vectors_clustered",
 
 
 class ClusterResults:
-    def __init__(self, table: Table, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
+    def __init__(self, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
                  runs: ClusterRunService) -> None:
-        self._table = table
         self._clusters = clusters
         self._repository = repository
         self._blobs = blobs
@@ -130,7 +130,8 @@ class ClusterResults:
     def patch_labels(self, namespace: Namespace, identifier: str, run_id: str, labels: dict[str, Any]) -> dict:
         if not isinstance(labels, dict):
             raise BadRequest("labels maps cluster ids to new labels", code="invalid_labels")
-        for _ in range(PATCH_ATTEMPTS):
+
+        def attempt() -> dict[str, Any]:
             run = self._chosen_run(namespace, identifier, run_id)
             known = {c["cluster_id"] for c in self._centroids(namespace, run, with_vectors=False)}
             unknown = sorted(set(labels) - known)
@@ -150,28 +151,22 @@ class ClusterResults:
                     overrides[key] = value
                 else:
                     overrides.pop(key, None)
-            try:
-                self._table.put(self._repository.update_run(namespace.namespace_id, run,
-                                                            {"label_overrides": overrides}).item,
-                                if_version=run["version"])
-            except ConditionFailed:
-                continue
+            self._repository.save_run(namespace.namespace_id, run, {"label_overrides": overrides})
             return {"cluster_id": run["cluster_id"], "run_id": run["run_id"], "label_overrides": overrides}
-        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+
+        return retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=_kept_changing)
 
     def rename(self, namespace: Namespace, identifier: str, run_id: str, name: Any) -> dict:
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > RUN_NAME_MAX:
             raise BadRequest(f"run_name is a non-empty string of at most {RUN_NAME_MAX} characters",
                              code="invalid_run_name")
-        for _ in range(PATCH_ATTEMPTS):
+
+        def attempt() -> dict[str, Any]:
             run = self._run(namespace, identifier, run_id)
-            try:
-                self._table.put(self._repository.update_run(namespace.namespace_id, run,
-                                                            {"run_name": name.strip()}).item, if_version=run["version"])
-            except ConditionFailed:
-                continue
+            self._repository.save_run(namespace.namespace_id, run, {"run_name": name.strip()})
             return {"cluster_id": run["cluster_id"], "run_id": run_id, "run_name": name.strip()}
-        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+
+        return retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=_kept_changing)
 
     # -- map and groups ----------------------------------------------------------------------------------------------
 
@@ -257,3 +252,7 @@ def _spread(total: int, wanted: int | None) -> list[int]:
         return list(range(total))
     step = total / wanted
     return [int(i * step) for i in range(wanted)]
+
+
+def _kept_changing() -> Conflict:
+    return Conflict("The execution kept changing; try again", code="concurrent_modification")
