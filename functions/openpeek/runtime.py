@@ -124,6 +124,7 @@ def wire(
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
+    tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     return Services(
         settings=settings,
@@ -143,9 +144,9 @@ def wire(
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,
         cluster_runs=cluster_runs,
-        cluster_results=ClusterResults(clusters, cluster_repository, blobs, cluster_runs),
+        cluster_results=ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks),
         cluster_steps=steps,
-        tasks=TaskService(task_repository, ledger, live_worker=runner.worker_id),
+        tasks=tasks,
         orchestrator=runner,
         cloner=NamespaceCloner(namespaces, table, vectors, RetrieverRepository(table), cluster_repository,
                                task_repository,

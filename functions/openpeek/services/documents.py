@@ -14,7 +14,7 @@ import orjson
 
 from openpeek.domain import documents as rules
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import Conflict, NotFound
+from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import DependencyUnavailable
@@ -125,6 +125,29 @@ class DocumentService:
             data={"document_id": document_id}, occurred_at=isoformat(utcnow()),
         ))
         return {"success": True, "document_id": document_id, "deleted": True}
+
+    def update_acl(self, namespace: Namespace, collection_id: str, document_id: str,
+                   changes: dict[str, Any]) -> dict[str, Any]:
+        """The lists given (read, write) replace the stored ones, `public` replaces the flag, what is not given stays.
+        The ACL lives in the document's payload under `_internal._acl`, where push-mode authorization
+        (services/access_control.py) filters on it. Answers the document as GET shows it."""
+        if not changes:
+            raise BadRequest("send at least one of read, write, public", code="empty_acl_update")
+        found = self._vectors.retrieve(namespace.collection, [document_id])
+        if not found or found[0].payload.get("collection_id") != collection_id:
+            raise NotFound("document", document_id)
+        internal = dict(found[0].payload.get(rules.INTERNAL) or {})
+        internal["_acl"] = {**(internal.get("_acl") or {}), **changes}
+        now = isoformat(utcnow())
+        self._vectors.set_payload(namespace.collection, [document_id], {rules.INTERNAL: internal, "updated_at": now})
+        self._events.publish(DomainEvent(
+            type="document.updated", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"count": 1, "document_ids": [document_id], "truncated": False, "fields": ["acl"]}, occurred_at=now,
+        ))
+        updated = self._vectors.retrieve(namespace.collection, [document_id])
+        if not updated:  # deleted meanwhile
+            raise NotFound("document", document_id)
+        return rules.present(updated[0], with_vectors=False)
 
     def _point(self, namespace: Namespace, document_id: str, *, with_vectors: bool):
         found = self._vectors.retrieve(namespace.collection, [document_id], with_vectors=with_vectors)

@@ -16,6 +16,7 @@ from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.clustering.runs import ClusterRunService
 from openpeek.services.clustering.steps import centroids_key, points_key
 from openpeek.services.clustering.clusters import ClusterService
+from openpeek.services.tasks import TaskService
 
 LABEL_MAX = 200
 RUN_NAME_MAX = 120
@@ -26,7 +27,8 @@ _RECONCILIATION = ("source_documents", "vectors_retrieved", "vectors_clustered",
 
 class ClusterResults:
     def __init__(self, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
-                 runs: ClusterRunService) -> None:
+                 runs: ClusterRunService, tasks: TaskService) -> None:
+        self._tasks = tasks
         self._clusters = clusters
         self._repository = repository
         self._blobs = blobs
@@ -99,8 +101,13 @@ class ClusterResults:
                 centroid.pop("centroid_vector", None)
         return stored
 
-    def task_id_of(self, namespace: Namespace, identifier: str, run_id: str) -> str:
-        return self._run(namespace, identifier, run_id)["task_id"]
+    def cancel(self, namespace: Namespace, identifier: str, run_id: str) -> dict[str, Any]:
+        """POST .../executions/{run_id}/cancel: the execution's task is canceled as DELETE /v1/tasks/{id} would;
+        answers the execution's status afterwards."""
+        run = self._run(namespace, identifier, run_id)
+        self._runs.cancel(namespace, self._tasks.get(namespace, run["task_id"]))
+        return {"cluster_id": run["cluster_id"], "run_id": run_id,
+                "status": self._run(namespace, identifier, run_id)["status"]}
 
     def _run(self, namespace: Namespace, identifier: str, run_id: str) -> dict[str, Any]:
         cluster = self._clusters.get(namespace, identifier)
