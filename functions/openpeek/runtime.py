@@ -1,7 +1,9 @@
 """Builds the services from settings: the only place that picks adapters.
 
-Adapter modules are imported inside the builders so that a runtime pays only for the SDKs it uses (the API Lambda
-never imports Qdrant Edge; the embedded runtime never imports boto3)."""
+The adapters of one runtime only (DynamoDB, S3, EventBridge, Step Functions, Qdrant server or Edge, SQLite, the
+folder, the embedded entry points) are imported inside the builders, so a runtime pays only for the SDKs it uses: the
+API Lambda never imports Qdrant Edge, the embedded runtime never imports boto3's service clients. The adapters both
+runtimes use (EMF metrics, the LLM and OpenFGA clients, the parquet job files) are imported at the top."""
 
 from __future__ import annotations
 

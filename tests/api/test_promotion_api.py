@@ -133,7 +133,7 @@ def test_a_vector_store_failure_is_503_and_leaves_the_namespace_standalone(servi
 
 # -- standalone creation -------------------------------------------------------------------------------------------
 
-def test_standalone_accepts_the_sdks_metric_names_and_stores_them_normalised(client, tenant):
+def test_standalone_accepts_the_sdks_metric_names_and_stores_them_normalized(client, tenant):
     response = client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
         "namespace_id": "metrics", "vector_configs": [{"name": "d", "dimension": 4, "metric": "dot_product"},
                                                       {"name": "e", "dimension": 4, "metric": "euclidean"},

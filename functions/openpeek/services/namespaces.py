@@ -13,7 +13,7 @@ from openpeek.domain import extractors
 from openpeek.domain.clock import isoformat, parse, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpeek.domain.ids import new_id
-from openpeek.domain.infrastructure import normalise_infrastructure
+from openpeek.domain.infrastructure import normalize_infrastructure
 from openpeek.domain.namespace import (
     MODES,
     ExtractorRef,
@@ -264,7 +264,7 @@ class NamespaceService:
     ) -> tuple[dict[str, Any] | None, str | None]:
         if requested is None:
             return None, stored_key
-        return normalise_infrastructure(
+        return normalize_infrastructure(
             requested,
             enterprise=self._is_enterprise(principal.org_id),
             own_collection=collection_name(namespace_id),

