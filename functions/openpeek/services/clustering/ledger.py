@@ -73,7 +73,7 @@ class ClusterLedger:
             if cluster is not None and job.kind == "cluster":
                 cluster_changes: dict[str, Any] = {"status": status, "task_id": job.task_id,
                                                    "updated_at": isoformat(self._clock())}
-                if status == task_rules.COMPLETED and run is not None and run.get("mode") != "layout":
+                if status == task_rules.COMPLETED and run is not None and run.mode != "layout":
                     cluster_changes.update(last_run_id=job.run_id, num_clusters=(run_changes or {}).get("num_clusters"))
                 operations.append(self._clusters.update(cluster.with_changes(cluster_changes), cluster))
             self._table.transact_write(operations)

@@ -25,6 +25,7 @@ from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
 from openpeek.domain.cluster_labels import ClusterSample
+from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.cluster_jobs import ClusterJob
@@ -34,7 +35,7 @@ from openpeek.domain.vectors import SparseVector
 from openpeek.ports import BlobStore, JobFiles, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
-from openpeek.services.clustering.ledger import RUN_STATUS, ClusterLedger, JobGone
+from openpeek.services.clustering.ledger import ClusterLedger, JobGone
 
 SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
@@ -96,7 +97,7 @@ class ClusterSteps:
         if self._ledger.task(job).terminal:
             raise JobEnded(f"task {job.task_id} has ended; nothing to prepare")
         namespace, cluster, run = self._load(job)
-        plan = ExecutionPlan.from_record(run["plan"])
+        plan = run.execution_plan
         source, target = input_prefix(job), output_prefix(job)
         self._blobs.delete_prefix(source)  # a retried prepare starts from nothing
         self._blobs.delete_prefix(target)
@@ -176,7 +177,7 @@ class ClusterSteps:
         count = 0
         for run_id in plan.source_execution_ids:
             source = self._find_run(job.namespace_id, run_id)
-            for centroid in self._centroids(ClusterJob(job.org_id, job.namespace_id, source["cluster_id"], run_id,
+            for centroid in self._centroids(ClusterJob(job.org_id, job.namespace_id, source.cluster_id, run_id,
                                                        job.task_id), run_id):
                 writer.add(f"{run_id}:{centroid['cluster_id']}", [centroid["centroid_vector"]],
                            " ".join(filter(None, [centroid.get("label"), " ".join(centroid.get("keywords") or [])])))
@@ -186,7 +187,7 @@ class ClusterSteps:
             self._blobs.put(prefix + "part-00000.parquet", data)
         return {"source_documents": count, "vectors_retrieved": count}
 
-    def _find_run(self, namespace_id: str, run_id: str) -> dict[str, Any]:
+    def _find_run(self, namespace_id: str, run_id: str) -> ClusterRun:
         for cluster in self._clusters.list(namespace_id):
             run = self._clusters.get_run(namespace_id, cluster.cluster_id, run_id)
             if run is not None:
@@ -195,7 +196,7 @@ class ClusterSteps:
 
     def _centroids(self, job: ClusterJob, run_id: str | None) -> list[dict[str, Any]]:
         source = self._find_run(job.namespace_id, run_id or "")
-        return json.loads(self._blobs.get(centroids_key(job.namespace_id, source["cluster_id"], source["run_id"])))
+        return json.loads(self._blobs.get(centroids_key(job.namespace_id, source.cluster_id, source.run_id)))
 
     # -- finalize ----------------------------------------------------------------------------------------------------
 
@@ -209,7 +210,7 @@ class ClusterSteps:
         if job.kind == "layout":
             return self._finalize_layout(job, run, assignments)
         result = json.loads(self._blobs.get(target + "result.json"))
-        plan = ExecutionPlan.from_record(run["plan"])
+        plan = run.execution_plan
         clusters = result["clusters"]
         labeling_errors = self._label(namespace, clusters, plan.llm_labeling)
         self._add_cohesion(clusters, assignments)
@@ -225,8 +226,9 @@ class ClusterSteps:
             "metrics": _metrics(result, clustered, len(assignments["cluster"])),
             "llm_labeling_errors": labeling_errors or None, "method": result.get("method"),
             "layout": "ready" if result.get("layout") else "deferred", **stability,
-            **Reconciliation(run.get("source_documents", result["num_points"]),
-                             run.get("vectors_retrieved", result["num_points"]), clustered, expects_noise).fields(),
+            **Reconciliation(run.details.get("source_documents", result["num_points"]),
+                             run.details.get("vectors_retrieved", result["num_points"]), clustered,
+                             expects_noise).fields(),
         }
         if len(json.dumps(summaries)) <= CENTROIDS_IN_RECORD_MAX_BYTES:
             changes["centroids"] = summaries
@@ -300,15 +302,14 @@ class ClusterSteps:
         if plan.layout_stability == "none":
             return _stability("none", "layout_stability is none for this run")
         previous = next((run for run in self._clusters.runs(job.namespace_id, job.cluster_id)
-                         if run["run_id"] != job.run_id and run.get("status") == RUN_STATUS[task_rules.COMPLETED]
-                         and run.get("layout") == "ready"), None)
+                         if run.run_id != job.run_id and run.completed and run.layout == "ready"), None)
         if previous is None:
             return _stability("none", "no earlier completed run with a map to align to")
         try:
             earlier = json.loads(gzip.decompress(self._blobs.get(points_key(job.namespace_id, job.cluster_id,
-                                                                            previous["run_id"]))))
+                                                                            previous.run_id))))
         except BlobNotFound:
-            return _stability("none", f"the map of run {previous['run_id']} is no longer stored")
+            return _stability("none", f"the map of run {previous.run_id} is no longer stored")
         from openpeek.engine.alignment import align_map  # numpy: the steps' bundle has it, the API's never runs this
 
         outcome = align_map(assignments, earlier, plan.vis_n_components)
@@ -319,9 +320,9 @@ class ClusterSteps:
             reason = f"{reason}; the previous run's projection is not kept here, so transform fell back to align"
         return _stability("aligned" if outcome.columns is not None else "none", reason)
 
-    def _finalize_layout(self, job: ClusterJob, run: dict[str, Any], assignments: dict[str, list[Any]]
+    def _finalize_layout(self, job: ClusterJob, run: ClusterRun, assignments: dict[str, list[Any]]
                          ) -> dict[str, Any]:
-        stability = self._stabilise_layout(job, ExecutionPlan.from_record(run["plan"]), assignments)
+        stability = self._stabilise_layout(job, run.execution_plan, assignments)
         key = points_key(job.namespace_id, job.cluster_id, job.run_id)
         points = json.loads(gzip.decompress(self._blobs.get(key)))
         coordinates = {document_id: (x, y, z) for document_id, x, y, z in
@@ -348,7 +349,7 @@ class ClusterSteps:
             return {"marked": False, "reason": "the job's records no longer exist"}
         return {"marked": moved is not None, "error": message}
 
-    def _load(self, job: ClusterJob) -> tuple[Namespace, Cluster, dict[str, Any]]:
+    def _load(self, job: ClusterJob) -> tuple[Namespace, Cluster, ClusterRun]:
         namespace = self._namespaces.get(job.org_id, job.namespace_id)
         cluster = self._clusters.get(job.namespace_id, job.cluster_id)
         run = self._clusters.get_run(job.namespace_id, job.cluster_id, job.run_id)
