@@ -12,7 +12,6 @@ from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import ConditionFailed
 from openpeek.ports import BlobStore, EventBus
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.clusters import ClusterRepository, cluster_prefix

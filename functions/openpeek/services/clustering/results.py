@@ -10,7 +10,7 @@ from typing import Any
 from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.domain.failures import BlobNotFound, ConditionFailed
+from openpeek.domain.failures import BlobNotFound
 from openpeek.ports import BlobStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.optimistic import retry_on_conflict
