@@ -89,7 +89,7 @@ class Services:
         if self.webhook_dispatcher is not None:
             self.webhook_dispatcher.stop()
         self.webhook_delivery.close()
-        for adapter in (self.vectors, self.table):
+        for adapter in (self.vectors, self.table, self.metrics):
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()
