@@ -1,7 +1,7 @@
 """The clustering engine alone (`openpeek.engine.processing.run_job`), on parquet in a temporary folder, as the
 container runs it. Each run is a child process, so its peak memory (ru_maxrss) is its own.
 
-Data: a mixture of BENCH_ENGINE_K (default 20) Gaussian components in 384-d, unit-normalised, spread
+Data: a mixture of BENCH_ENGINE_K (default 20) Gaussian components in 384-d, unit-normalized, spread
 BENCH_ENGINE_SPREAD (default 0.035: scikit-learn's KMeans scores ARI ≈ 0.94 on it), written in batches so the
 generator never holds the whole matrix. Measured:
 - full kmeans (k known) on BENCH_ENGINE_DOCS (default 100,000) points, with and without the 2-D map: time, ARI;

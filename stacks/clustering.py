@@ -1,8 +1,8 @@
 """Clustering: the containers/clustering image (an ECR asset), the SageMaker execution role, and the Step Functions
 state machine prepare → SageMaker Processing job (.sync) → finalize, with mark-failed on any error.
 
-The state, step by step (the contract of the cluster step handlers, issue 4):
-- input: whatever the orchestrator starts the execution with (at least the ids of the execution and its task);
+The state, step by step (the contract of the cluster step handlers; handlers/step_functions.py parses it):
+- input: ClusterJob.state(): the ids of the organisation, namespace, cluster, execution (run) and task, and the kind;
 - prepare returns `job_name` (begins with OPENPEEK_PROCESSING_JOB_PREFIX, at most 63 of [a-zA-Z0-9-]), `input_uri` and
   `output_uri` (s3:// prefixes under `namespaces/<namespace_id>/clusters/`), stored at `$.prepared`;
 - the job reads `input_uri` at /opt/ml/processing/input and writes /opt/ml/processing/output to `output_uri`; its

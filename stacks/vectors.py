@@ -6,7 +6,7 @@ deployment stops the old task before it starts the new one (max 100 %, min 0 %),
 unavailability per Qdrant change and never a corrupted collection.
 
 Caveat the lead must weigh: Qdrant's installation guide says it needs block-level storage and "won't work with network
-file systems such as NFS"; EFS is NFS. It is what Fargate offers for durable storage, and the issue asks for it; for
+file systems such as NFS"; EFS is NFS. It is what Fargate offers for durable storage, and the design asks for Fargate; for
 heavy write loads, ECS on EC2 with an EBS volume is the supported shape (see README, Deploy).
 """
 

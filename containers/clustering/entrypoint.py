@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as error:
         if error.name not in (ENGINE_MODULE, "openpeek.engine"):
             raise  # a dependency of the engine is missing: the image is broken, say so loudly
-        return fail(f"{ENGINE_MODULE}.run_job is not in this image yet (it arrives with issue 4)", EXIT_NO_ENGINE)
+        return fail(f"{ENGINE_MODULE}.run_job is not in this image (it was built without the engine)", EXIT_NO_ENGINE)
     arguments.output.mkdir(parents=True, exist_ok=True)
     summary = run_job(parquet_files, parameters, arguments.output)
     print(json.dumps({"openpeek_clustering_job": "completed", "summary": summary}, default=str))

@@ -33,7 +33,9 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from openpeek.api.app import create_app
+    from openpeek.embedded.logs import structured_logging
 
+    structured_logging()
     services = _services(args.data_dir)
     issued = services.organizations.bootstrap(DEFAULT_ORG)
     if issued is not None:
@@ -63,7 +65,7 @@ AUTOINDEX_EVERY_S = 6 * 3600  # rate(6 hours)
 def schedule_maintenance(services):
     """What EventBridge schedules in AWS, on a thread here: the expiry reaper hourly (first run a minute after start,
     so namespaces that expired while the server was down go soon) and the auto-indexer every 6 hours."""
-    from openpeek.adapters.local.scheduler import Scheduler
+    from openpeek.embedded.scheduler import Scheduler
 
     scheduler = Scheduler()
     scheduler.every(REAP_EVERY_S, "expiry-reaper", services.expiry.reap, first_after_s=60)
@@ -124,7 +126,7 @@ def warm_up_engine() -> threading.Thread | None:
     def run() -> None:
         import tempfile
 
-        from openpeek.adapters.local.engine_worker import shared_worker
+        from openpeek.embedded.engine_process import shared_engine_process
         from openpeek.adapters.parquet_frames import ParquetJobFiles
 
         try:
@@ -135,7 +137,7 @@ def warm_up_engine() -> threading.Thread | None:
                     writer.add(f"w{i}", [[float(i % 4 == j) + 0.01 * i for j in range(4)]], None)
                 (folder / "part-00000.parquet").write_bytes(writer.flush() or b"")
                 (folder / "job.json").write_text('{"mode": "layout", "vis_n_components": 2}')
-                shared_worker().run("warm-up", folder, folder / "out")
+                shared_engine_process().run("warm-up", folder, folder / "out")
         except Exception as error:  # noqa: BLE001 - the first real run loads the engine instead
             print(f"openpeek: warming up the clustering engine failed ({error})", flush=True)
 

@@ -1,61 +1,28 @@
-"""The ports the services depend on.
+"""The ports the services depend on: protocols only.
 
 Each port is small on purpose: it is the least a service needs, in the shape the AWS service gives it, so that an
-embedded adapter can honour the same contract (tests/contract/ runs the contract against every adapter).
-Adapters raise the exceptions defined here, never their SDK's, so services stay ignorant of which adapter runs them.
+embedded adapter can honour the same contract (tests/contract/ runs the contract against every adapter). The values
+they exchange are domain vocabulary (openpeek.domain.records, .vectors, .conditions, .events, .inference,
+.cluster_jobs); adapters raise openpeek.domain.failures' exceptions, never their SDK's, so services stay ignorant of
+which adapter runs them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
-# --------------------------------------------------------------------------------------------------------------------
-# Failures every adapter reports in the same words
-# --------------------------------------------------------------------------------------------------------------------
-
-
-class ConditionFailed(Exception):
-    """A conditional write did not hold (item exists / is absent / has another version). Nothing was written."""
-
-
-class DependencyUnavailable(Exception):
-    """The backing store could not be reached or refused the call for reasons of its own (maps to 502/503)."""
-
-
-class CollectionNotFound(Exception):
-    """The vector collection does not exist."""
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.conditions import Filter
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.inference import InferenceService
+from openpeek.domain.records import Delete, Item, Put
+from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, ScoredPoint, SearchRequest, VectorIndexSpec,
+                                     VectorPoint)
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Table: the key-value shape DynamoDB gives
+# Table: the key-value shape DynamoDB gives (a failed condition: openpeek.domain.failures.ConditionFailed)
 # --------------------------------------------------------------------------------------------------------------------
-
-Item = dict[str, Any]
-"""An item: `pk` and `sk` strings plus JSON-compatible attributes (str, int, float, bool, None, list, dict).
-
-`version` (int) carries the optimistic-concurrency counter of mutable items; `expires_at` (epoch seconds, int) is the
-table's TTL attribute. Adapters return items exactly as they were put (same types, same nesting)."""
-
-
-@dataclass(frozen=True)
-class Put:
-    """Write a whole item. `if_absent`: only when no item has this key. `if_version`: only when the stored item's
-    `version` equals this number (the caller puts the incremented version in `item`)."""
-
-    item: Item
-    if_absent: bool = False
-    if_version: int | None = None
-
-
-@dataclass(frozen=True)
-class Delete:
-    """Remove an item. `if_exists`: fail when there is none. `if_version`: only when the stored version matches."""
-
-    pk: str
-    sk: str
-    if_exists: bool = False
-    if_version: int | None = None
 
 
 class Table(Protocol):
@@ -91,159 +58,6 @@ class Table(Protocol):
 # --------------------------------------------------------------------------------------------------------------------
 # VectorStore: a collection per namespace, named vectors per vector index
 # --------------------------------------------------------------------------------------------------------------------
-
-Metric = Literal["cosine", "dot", "euclidean"]
-PayloadType = Literal["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"]
-
-
-@dataclass(frozen=True)
-class VectorIndexSpec:
-    """One named vector of a collection. Sparse vectors have no dimension (0) and no metric (dot product)."""
-
-    name: str
-    dimension: int
-    metric: Metric = "cosine"
-    sparse: bool = False
-
-
-@dataclass(frozen=True)
-class PayloadIndexSpec:
-    """A payload index: the field (dot notation for nested), its type, and the type's parameters (seed 000's
-    TextIndexParams, KeywordIndexParams{is_tenant}, IntegerIndexParams{lookup, range}, ...), without the `type` key."""
-
-    field_name: str
-    type: PayloadType
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    indices: tuple[int, ...]
-    values: tuple[float, ...]
-
-
-VectorValue = Union[list[float], SparseVector]
-
-
-@dataclass
-class VectorPoint:
-    """A point is a document: `id` is the caller's document_id (adapters map it to a uuid5 point id and give it back
-    unchanged), `vectors` by index name, `payload` as stored."""
-
-    id: str
-    vectors: dict[str, VectorValue] = field(default_factory=dict)
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-# -- filters: a neutral condition tree; the services translate the API's filter language into it -----------------
-
-
-@dataclass(frozen=True)
-class MatchValue:
-    """key == value (keyword, integer, bool, uuid). For an array field: any element equals value."""
-
-    key: str
-    value: str | int | bool
-
-
-@dataclass(frozen=True)
-class MatchAny:
-    """key is one of values."""
-
-    key: str
-    values: tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class MatchText:
-    """Full-text match on a text-indexed field (needs a text payload index on Qdrant)."""
-
-    key: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Range:
-    """Numeric range on key; None bounds are open."""
-
-    key: str
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
-
-
-@dataclass(frozen=True)
-class DatetimeRange:
-    """Range on an RFC 3339 datetime field; bounds are RFC 3339 strings."""
-
-    key: str
-    gt: str | None = None
-    gte: str | None = None
-    lt: str | None = None
-    lte: str | None = None
-
-
-@dataclass(frozen=True)
-class IsNull:
-    key: str
-
-
-@dataclass(frozen=True)
-class IsEmpty:
-    key: str
-
-
-@dataclass(frozen=True)
-class HasIds:
-    """The point is one of these documents (document_ids, as given to upsert)."""
-
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Filter:
-    """must: all hold; should: at least one holds (when non-empty); must_not: none holds. Nests."""
-
-    must: tuple["Condition", ...] = ()
-    should: tuple["Condition", ...] = ()
-    must_not: tuple["Condition", ...] = ()
-
-
-Condition = Union[MatchValue, MatchAny, MatchText, Range, DatetimeRange, IsNull, IsEmpty, HasIds, Filter]
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """One nearest-neighbour search on one named vector."""
-
-    vector_name: str
-    vector: VectorValue
-    limit: int = 10
-    filter: Filter | None = None
-    score_threshold: float | None = None
-    with_payload: bool = True
-    with_vectors: bool = False
-
-
-@dataclass
-class ScoredPoint:
-    id: str
-    score: float
-    payload: dict[str, Any] = field(default_factory=dict)
-    vectors: dict[str, VectorValue] = field(default_factory=dict)
-
-
-@dataclass
-class CollectionInfo:
-    """Live state of a collection: what seed 000 calls qdrant_status, plus the schema actually in the store."""
-
-    status: Literal["green", "yellow", "red", "grey"]
-    points_count: int
-    indexed_vectors_count: int
-    segments_count: int
-    vectors: dict[str, VectorIndexSpec]
-    payload_indexes: dict[str, PayloadType]
 
 
 class VectorStore(Protocol):
@@ -309,10 +123,6 @@ class VectorStore(Protocol):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class BlobNotFound(Exception):
-    pass
-
-
 class BlobStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
 
@@ -339,15 +149,6 @@ class BlobStore(Protocol):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DomainEvent:
-    type: str  # e.g. "namespace.created"
-    org_id: str
-    namespace_id: str | None
-    data: dict[str, Any]
-    occurred_at: str  # RFC 3339
-
-
 @runtime_checkable
 class EventBus(Protocol):
     def publish(self, event: DomainEvent) -> None: ...
@@ -356,31 +157,6 @@ class EventBus(Protocol):
 # --------------------------------------------------------------------------------------------------------------------
 # InferenceRegistry: name → embedder, with its dimension and modality
 # --------------------------------------------------------------------------------------------------------------------
-
-Modality = Literal["text", "image", "multimodal"]
-
-
-@dataclass(frozen=True)
-class InferenceService:
-    """A registered embedding service. `usable` says whether this deployment can call it (weights installed,
-    credentials configured); `how_to_enable` tells an operator what is missing when it is not."""
-
-    name: str
-    dimension: int
-    modality: Modality
-    provider: str  # "local", "bedrock", "openai"
-    description: str = ""
-    usable: bool = True
-    how_to_enable: str | None = None
-
-
-class InferenceUnavailable(Exception):
-    """The service is unknown or cannot be used here. `how_to_enable` is shown to the caller (400)."""
-
-    def __init__(self, name: str, how_to_enable: str) -> None:
-        super().__init__(f"inference service '{name}' is not available: {how_to_enable}")
-        self.name = name
-        self.how_to_enable = how_to_enable
 
 
 class Embedder(Protocol):
@@ -424,46 +200,6 @@ class JobFiles(Protocol):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClusterJob:
-    """What the steps need to find everything else. `kind` is "cluster" (an execution) or "layout" (the deferred map
-    of a completed execution)."""
-
-    org_id: str
-    namespace_id: str
-    cluster_id: str
-    run_id: str
-    task_id: str
-    kind: str = "cluster"
-    compute: str | None = None
-    """Where the engine step runs ("local", "sagemaker"), when the execution asked; None: the server's default."""
-    instance_type: str | None = None
-    """The SageMaker instance type the execution asked for; None: the configured one."""
-
-    def state(self) -> dict[str, str]:
-        """The state machine's input (and the step handlers' event)."""
-        state = {"org_id": self.org_id, "namespace_id": self.namespace_id, "cluster_id": self.cluster_id,
-                 "run_id": self.run_id, "task_id": self.task_id, "kind": self.kind}
-        state.update({name: value for name, value in (("compute", self.compute),
-                                                      ("instance_type", self.instance_type)) if value})
-        return state
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "ClusterJob":
-        return cls(**{name: state[name] for name in ("org_id", "namespace_id", "cluster_id", "run_id", "task_id")},
-                   kind=state.get("kind", "cluster"), compute=state.get("compute"),
-                   instance_type=state.get("instance_type"))
-
-
-class ComputeUnavailable(Exception):
-    """The compute an execution asked for cannot run jobs from here (no credentials, not configured, unknown): the
-    request is refused (400) and nothing is recorded. `how_to_enable` tells the caller what is missing."""
-
-    def __init__(self, message: str, how_to_enable: str | None = None) -> None:
-        super().__init__(message)
-        self.how_to_enable = how_to_enable
-
-
 class Orchestrator(Protocol):
     worker_id: str | None
     """Names the process that runs jobs when that is this process (embedded): a task recorded with another worker
@@ -479,3 +215,48 @@ class Orchestrator(Protocol):
     def run_now(self, job: ClusterJob) -> bool:
         """Run a small job to its end before returning, where this runtime can (True); False when it was started
         asynchronously instead."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Metrics: business numbers out of the services (CloudWatch EMF in both runtimes)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...
+
+    def milliseconds(self, name: str, value: float) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# LlmClient: one JSON-answering prompt to a language model (cluster labels)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class LlmClient(Protocol):
+    provider: str
+    usable: bool
+
+    def complete_json(
+        self, prompt: str, *, model: str, parameters: dict[str, Any] | None = None, schema: dict[str, Any] | None = None
+    ) -> Any:
+        """The parsed JSON the model answered. Every failure (no key, HTTP error, timeout, an answer that is not
+        JSON) raises DependencyUnavailable with a short message that never carries the API key."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Authorizer: document-level authorization (OpenFGA relations) for the retrievers' pull modes
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class Authorizer(Protocol):
+    def list_objects(self, *, user: str, relation: str, object_type: str) -> list[str]:
+        """The ids of every object of object_type on which user has relation."""
+
+    def check_many(self, *, user: str, relation: str, object_ids: Iterable[str], object_type: str) -> dict[str, bool]:
+        """Whether user has relation on each of object_ids."""
+
+
+class AuthorizerFactory(Protocol):
+    def __call__(self, config: dict[str, Any], token: str | None) -> Authorizer:
+        """An Authorizer for a namespace's authorization config (api_url, store_id, model_id) and API token."""

@@ -1,7 +1,9 @@
 """Builds the services from settings: the only place that picks adapters.
 
-Adapter modules are imported inside the builders so that a runtime pays only for the SDKs it uses (the API Lambda
-never imports Qdrant Edge; the embedded runtime never imports boto3)."""
+The adapters of one runtime only (DynamoDB, S3, EventBridge, Step Functions, Qdrant server or Edge, SQLite, the
+folder, the embedded entry points) are imported inside the builders, so a runtime pays only for the SDKs it uses: the
+API Lambda never imports Qdrant Edge, the embedded runtime never imports boto3's service clients. The adapters both
+runtimes use (EMF metrics, the LLM and OpenFGA clients, the parquet job files) are imported at the top."""
 
 from __future__ import annotations
 
@@ -9,32 +11,29 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from openpeek.ports import (
-    BlobStore,
-    ClusterJob,
-    DependencyUnavailable,
-    EventBus,
-    InferenceRegistry,
-    Orchestrator,
-    Table,
-    VectorStore,
-)
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Metrics, Orchestrator, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.filter_usage import FilterUsageRepository
+from openpeek.repositories.idempotency import IdempotencyRepository
+from openpeek.repositories.label_cache import LabelCacheRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.parquet_frames import ParquetJobFiles
-from openpeek.services.cluster_labeling import ClusterLabeler
-from openpeek.services.cluster_labeling import validate_config as validate_labeling_config
-from openpeek.services.cluster_ledger import ClusterLedger
-from openpeek.services.cluster_results import ClusterResults
-from openpeek.services.cluster_runs import ClusterRunService
+from openpeek.services.clustering.labeling import ClusterLabeler
+from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
+from openpeek.services.clustering.ledger import ClusterLedger
+from openpeek.services.clustering.results import ClusterResults
+from openpeek.services.clustering.runs import ClusterRunService
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
-from openpeek.services.cluster_steps import ClusterSteps
-from openpeek.services.clusters import ClusterService
+from openpeek.services.clustering.steps import ClusterSteps
+from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
 from openpeek.services.documents import DocumentService
@@ -83,13 +82,14 @@ class Services:
     manifests: ManifestService
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
-    webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
+    metrics: Metrics
+    webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (embedded/webhook_dispatcher.py)
 
     def close(self) -> None:
         if self.webhook_dispatcher is not None:
             self.webhook_dispatcher.stop()
         self.webhook_delivery.close()
-        for adapter in (self.vectors, self.table):
+        for adapter in (self.vectors, self.table, self.metrics):
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()
@@ -103,20 +103,22 @@ def wire(
     events: EventBus,
     inference: InferenceRegistry | None = None,
     orchestrator: Callable[[ClusterSteps], Orchestrator] | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
     cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
     inference = inference or _inference_registry(settings)
+    metrics = metrics or EmfMetrics()
     gateway = InferenceGateway(inference)
     namespace_repository = NamespaceRepository(table)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
     )
-    usage = FilterUsage(table)
+    usage = FilterUsage(FilterUsageRepository(table))
     cluster_repository = ClusterRepository(table)
     task_repository = TaskRepository(table)
-    ledger = ClusterLedger(table, cluster_repository, task_repository, events)
+    ledger = ClusterLedger(table, cluster_repository, task_repository, events, metrics=metrics)
     clusters = ClusterService(cluster_repository, blobs, events, check_labeling=validate_labeling_config)
     steps = ClusterSteps(namespace_repository, cluster_repository, ledger, vectors, blobs, ParquetJobFiles(),
                          job_prefix=settings.processing_job_prefix, labeler=_labeler(settings, table))
@@ -124,6 +126,7 @@ def wire(
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
+    tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     return Services(
         settings=settings,
@@ -136,16 +139,16 @@ def wire(
         organizations=organizations,
         namespaces=namespaces,
         namespace_listing=NamespaceListing(namespaces),
-        documents=DocumentService(namespaces, table, vectors, events),
+        documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
         retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,
         cluster_runs=cluster_runs,
-        cluster_results=ClusterResults(table, clusters, cluster_repository, blobs, cluster_runs),
+        cluster_results=ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks),
         cluster_steps=steps,
-        tasks=TaskService(task_repository, ledger, live_worker=runner.worker_id),
+        tasks=tasks,
         orchestrator=runner,
         cloner=NamespaceCloner(namespaces, table, vectors, RetrieverRepository(table), cluster_repository,
                                task_repository,
@@ -157,14 +160,15 @@ def wire(
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
+        metrics=metrics,
     )
 
 
 def _local_orchestrator(blobs: BlobStore, settings: Settings) -> Callable[[ClusterSteps], Orchestrator]:
     def build(steps: ClusterSteps) -> Orchestrator:
-        from openpeek.adapters.local.cluster_worker import LocalOrchestrator
+        from openpeek.embedded.orchestrator import EmbeddedOrchestrator
 
-        return _with_sagemaker(settings, steps, blobs, LocalOrchestrator(steps, blobs))
+        return _with_sagemaker(settings, steps, blobs, EmbeddedOrchestrator(steps, blobs))
 
     return build
 
@@ -234,7 +238,7 @@ def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
     llm_labeling_errors, and its clusters keep their c-TF-IDF labels."""
     clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
                             anthropic_api_key=settings.anthropic_api_key)
-    return ClusterLabeler(table, clients)
+    return ClusterLabeler(LabelCacheRepository(table), clients)
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -252,11 +256,14 @@ def _embedded(settings: Settings) -> Services:
     table = build_table(settings)
     vectors = _vector_store(settings, default_edge_root=str(root / "vectors"))
     events = InProcessEventBus()
-    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events)
-    from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
+    # the same EMF lines a Lambda prints, kept in the data folder
+    metrics = EmfMetrics(write=file_writer(root / "metrics.jsonl"))
+    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events, metrics=metrics)
+    from openpeek.embedded.webhook_dispatcher import LocalWebhookDispatcher
 
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
-    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events)
+    services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events,
+                                                         metrics=services.metrics)
     return services
 
 

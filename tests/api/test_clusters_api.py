@@ -318,7 +318,8 @@ def test_llm_labels_replace_the_offline_ones_and_a_failing_provider_keeps_them(c
     import httpx
 
     from openpeek.adapters.llm.openai import OpenAiClient
-    from openpeek.services.cluster_labeling import ClusterLabeler
+    from openpeek.repositories.label_cache import LabelCacheRepository
+    from openpeek.services.clustering.labeling import ClusterLabeler
 
     prompts = []
 
@@ -329,7 +330,7 @@ def test_llm_labels_replace_the_offline_ones_and_a_failing_provider_keeps_them(c
                     for i in range(3)]
         return httpx.Response(200, json={"choices": [{"message": {"content": _json.dumps({"clusters": clusters})}}]})
 
-    services.cluster_steps.labeler = ClusterLabeler(services.table, {
+    services.cluster_steps.labeler = ClusterLabeler(LabelCacheRepository(services.table), {
         "openai": OpenAiClient("sk-test", transport=httpx.MockTransport(answer))})
     labeling = {"enabled": True, "provider": "openai", "model_name": "gpt-4o-mini-2024-07-18",
                 "labeling_inputs": {"input_mappings": [{"input_key": "text", "path": "text",
@@ -341,7 +342,7 @@ def test_llm_labels_replace_the_offline_ones_and_a_failing_provider_keeps_them(c
     assert sorted(g["label"] for g in groups) == ["Theme 0", "Theme 1", "Theme 2"]
     assert any(topic in prompts[0] for topic in TOPICS)  # the representative documents' text was sent
 
-    services.cluster_steps.labeler = ClusterLabeler(services.table, {"openai": OpenAiClient(
+    services.cluster_steps.labeler = ClusterLabeler(LabelCacheRepository(services.table), {"openai": OpenAiClient(
         "sk-test", transport=httpx.MockTransport(lambda request: httpx.Response(500, json={})))})
     second = create_cluster(client, ns, cluster_name="again", llm_labeling={**labeling, "cache_ttl_seconds": 0})
     assert run(client, ns, second["cluster_id"])["status"] == "COMPLETED"
@@ -403,7 +404,7 @@ def test_a_rerun_map_is_aligned_onto_the_previous_one_unless_the_run_says_none(c
 
 
 def test_a_rerun_whose_previous_map_is_gone_keeps_its_own_map_and_says_why(client, services, ns, truth):
-    from openpeek.services.cluster_steps import points_key
+    from openpeek.services.clustering.steps import points_key
 
     cluster_id = create_cluster(client, ns)["cluster_id"]
     run(client, ns, cluster_id)

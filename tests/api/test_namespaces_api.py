@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from openpeek.domain.payload_indexes import PROTECTED_FIELD_NAMES
-from openpeek.ports import VectorIndexSpec
+from openpeek.domain.vectors import VectorIndexSpec
 
 NAMESPACE_MODEL_KEYS = {
     "object", "namespace_id", "namespace_name", "namespace_type", "scope", "infrastructure", "cluster_id",

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openpeek.api.app import create_app
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import wire
 
 MAPPING = {"vector_mappings": [{"existing_index": "text_embedding", "inference_service": "all_minilm_l6_v2"}]}
@@ -133,7 +133,7 @@ def test_a_vector_store_failure_is_503_and_leaves_the_namespace_standalone(servi
 
 # -- standalone creation -------------------------------------------------------------------------------------------
 
-def test_standalone_accepts_the_sdks_metric_names_and_stores_them_normalised(client, tenant):
+def test_standalone_accepts_the_sdks_metric_names_and_stores_them_normalized(client, tenant):
     response = client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
         "namespace_id": "metrics", "vector_configs": [{"name": "d", "dimension": 4, "metric": "dot_product"},
                                                       {"name": "e", "dimension": 4, "metric": "euclidean"},

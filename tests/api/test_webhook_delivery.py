@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from openpeek.adapters.local.webhook_dispatcher import LocalWebhookDispatcher
+from openpeek.embedded.webhook_dispatcher import LocalWebhookDispatcher
 from openpeek.api.app import create_app
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.ports import DomainEvent
+from openpeek.domain.events import DomainEvent
 from openpeek.services.organizations import Principal
 from openpeek.services.webhook_delivery import WebhookDeliveryFailed, normalize_event, verify_signature
 from openpeek.services.webhooks import build_webhooks

@@ -10,6 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from test_lambda_observability import emf_and_log_lines, emf_metrics, log_lines, stdout  # noqa: F401
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
@@ -82,3 +84,28 @@ def test_handler_answers_401_in_the_envelope_without_a_valid_key(aws_handler):
     assert response["statusCode"] == 401
     body = json.loads(response["body"])
     assert body["success"] is False and body["error"]["code"] == "invalid_api_key"
+
+
+def test_the_api_lambda_logs_the_request_id_and_emits_documents_upserted(aws_handler, stdout, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "openpeek/test")
+    services = aws_handler.services.get()
+    org = services.organizations.ensure_org("lambda-org")
+    key = services.organizations.issue_key(org["org_id"]).plain_key
+    principal = services.organizations.authenticate(f"Bearer {key}")
+    services.namespaces.create(principal, {"namespace_name": "products", "mode": "standalone",
+                                           "vector_configs": [{"name": "emb", "dimension": 2}]})
+    event = _event("api_patch_namespace.json", key)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/namespaces/products/documents/upsert"
+    event["requestContext"]["http"]["method"] = "POST"
+    event["body"] = json.dumps({"documents": [{"document_id": f"d{i}", "vectors": {"emb": [1.0, float(i)]}}
+                                              for i in range(3)]})
+    stdout.readouterr()
+
+    response = aws_handler.handler(event, None)
+
+    assert response["statusCode"] == 200, response["body"]
+    lines = emf_and_log_lines(stdout.readouterr().out)
+    (ended,) = [line for line in log_lines(lines) if line["message"] == "invocation ended"]
+    assert ended["correlation_id"] == "JKJaXmPLvHcESHA=" and ended["service"] == "openpeek"
+    namespace, upserted = emf_metrics(lines)["DocumentsUpserted"]
+    assert upserted == 3 and namespace.startswith("openpeek/")

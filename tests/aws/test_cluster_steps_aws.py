@@ -4,6 +4,7 @@ with /opt/ml/processing)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from openpeek.adapters.aws.step_functions import StepFunctionsOrchestrator
-from openpeek.ports import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 
@@ -71,7 +72,14 @@ def _entrypoint():
     return module
 
 
-def test_prepare_process_finalize_on_dynamodb_and_s3(aws, tmp_path):
+def _step(name: str, services, state: dict, monkeypatch) -> dict:
+    """The step's Lambda handler, as the state machine invokes it, over these services."""
+    module = importlib.import_module(f"openpeek.handlers.{name}")
+    monkeypatch.setattr(module, "services", services)
+    return module.handler(state, None)
+
+
+def test_prepare_process_finalize_on_dynamodb_and_s3(aws, tmp_path, monkeypatch):
     services = build_services(Settings(runtime="aws", table_name="openpeek-test", bucket_name="openpeek-test-artifacts",
                                        qdrant_url=":memory:", cluster_state_machine_arn=aws,
                                        processing_job_prefix="openpeek-test-"))
@@ -94,7 +102,7 @@ def test_prepare_process_finalize_on_dynamodb_and_s3(aws, tmp_path):
     state = json.loads(boto3.client("stepfunctions").describe_execution(
         executionArn=execution["executionArn"])["input"])
     assert state["task_id"] == task.task_id
-    prepared = services.cluster_steps.prepare(state)
+    prepared = _step("cluster_prepare", services, state, monkeypatch)
     assert prepared["input_uri"].startswith("s3://openpeek-test-artifacts/namespaces/")
     assert prepared["job_name"].startswith("openpeek-test-")
 
@@ -108,7 +116,9 @@ def test_prepare_process_finalize_on_dynamodb_and_s3(aws, tmp_path):
     for path in outputs.iterdir():
         s3.upload_file(str(path), "openpeek-test-artifacts", prepared["output_prefix"] + path.name)
 
-    assert services.cluster_steps.finalize(state)["recorded"] is True
+    # the state machine passes the whole state on: prepare's result at $.prepared, the processing job's at $.job
+    state = {**state, "prepared": prepared, "job": {"job_name": prepared["job_name"], "status": "Completed"}}
+    assert _step("cluster_finalize", services, state, monkeypatch)["recorded"] is True
 
     finished = services.tasks.get(namespace, task.task_id)
     assert finished.status == "COMPLETED"

@@ -17,7 +17,9 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from openpeek.adapters.aws.eventbridge_bus import EventBridgeBus
-from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import EventBus
 
 REGION = "us-east-1"
 BUS = "openpeek-test"

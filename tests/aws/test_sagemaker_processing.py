@@ -20,7 +20,7 @@ from moto.sagemaker.models import sagemaker_backends
 from openpeek.adapters.aws import sagemaker_processing
 from openpeek.adapters.aws.sagemaker_processing import ProcessingJobSettings, SageMakerProcessingOrchestrator
 from openpeek.adapters.compute_router import ComputeRouter
-from openpeek.adapters.local.cluster_worker import LocalOrchestrator
+from openpeek.embedded.orchestrator import EmbeddedOrchestrator
 from openpeek.adapters.local.event_bus import InProcessEventBus
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.adapters.local.sqlite_table import SqliteTable
@@ -113,7 +113,7 @@ def laptop(aws, tmp_path):
     blobs = FolderBlobStore(tmp_path / "b")
 
     def orchestrator(steps):
-        local = LocalOrchestrator(steps, blobs)
+        local = EmbeddedOrchestrator(steps, blobs)
         sagemaker = SageMakerProcessingOrchestrator(steps, blobs, ProcessingJobSettings(
             image_uri=IMAGE, role_arn=ROLE, bucket=BUCKET, instance_type="ml.g4dn.xlarge", poll_interval_s=0.01),
             boto_session=lambda region: session, worker_id=local.worker_id)

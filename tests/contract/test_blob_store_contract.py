@@ -17,7 +17,8 @@ from moto import mock_aws
 
 from openpeek.adapters.aws.s3_blobs import S3BlobStore
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
-from openpeek.ports import BlobNotFound, BlobStore, DependencyUnavailable
+from openpeek.domain.failures import BlobNotFound, DependencyUnavailable
+from openpeek.ports import BlobStore
 
 BUCKET = "openpeek-test-blobs"
 REGION = "us-east-1"

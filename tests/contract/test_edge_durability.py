@@ -13,12 +13,13 @@ import textwrap
 import time
 
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
-from openpeek.ports import DatetimeRange, Filter, MatchValue, PayloadIndexSpec, VectorIndexSpec, VectorPoint
+from openpeek.domain.conditions import DatetimeRange, Filter, MatchValue
+from openpeek.domain.vectors import PayloadIndexSpec, VectorIndexSpec, VectorPoint
 
 WRITER = textwrap.dedent("""
     import os, signal, sys
     from openpeek.adapters.qdrant.edge import QdrantEdgeStore
-    from openpeek.ports import PayloadIndexSpec, VectorIndexSpec, VectorPoint
+    from openpeek.domain.vectors import PayloadIndexSpec, VectorIndexSpec, VectorPoint
     store = QdrantEdgeStore(sys.argv[1], flush_interval_s=3600)  # nothing but the WAL holds the writes
     store.create_collection("ns_kill", [VectorIndexSpec("emb", 4, "cosine")],
                             [PayloadIndexSpec("namespace_id", "keyword"), PayloadIndexSpec("created_at", "datetime")])

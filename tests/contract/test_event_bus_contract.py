@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from openpeek.adapters.local.event_bus import InProcessEventBus
-from openpeek.ports import DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.ports import EventBus
 
 
 def make_event(type_: str = "namespace.created", index: int = 0) -> DomainEvent:

@@ -21,7 +21,9 @@ from moto import mock_aws
 
 from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
 from openpeek.adapters.local.sqlite_table import SqliteTable
-from openpeek.ports import ConditionFailed, Delete, DependencyUnavailable, Put, Table
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 
 REGION = "us-east-1"
 ORG = "ORG#org_1"

@@ -18,26 +18,11 @@ from openpeek.adapters.qdrant import edge as edge_adapter
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.adapters.qdrant.mapping import point_id
 from openpeek.adapters.qdrant.server import QdrantServerStore
-from openpeek.ports import (
-    CollectionNotFound,
-    Condition,
-    DependencyUnavailable,
-    DatetimeRange,
-    Filter,
-    HasIds,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchText,
-    MatchValue,
-    PayloadIndexSpec,
-    Range,
-    SearchRequest,
-    SparseVector,
-    VectorIndexSpec,
-    VectorPoint,
-    VectorStore,
-)
+from openpeek.domain.conditions import (Condition, DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText,
+                                        MatchValue, Range)
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
+from openpeek.domain.vectors import PayloadIndexSpec, SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
+from openpeek.ports import VectorStore
 
 C = "ns_contract"
 TEXT = VectorIndexSpec("text", 2, "cosine")
@@ -148,7 +133,7 @@ def test_operations_on_a_missing_collection_raise_collection_not_found(
 
 
 def test_upsert_and_retrieve_round_trip_dense_sparse_and_nested_payload(store: VectorStore) -> None:
-    # Dot product: cosine collections store vectors normalised, so only a non-cosine vector comes back verbatim.
+    # Dot product: cosine collections store vectors normalized, so only a non-cosine vector comes back verbatim.
     store.create_collection(C, [VectorIndexSpec("raw", 3, "dot"), SPARSE])
     payload = {"title": "a", "meta": {"tags": ["x", "y"], "depth": {"n": 2, "ok": True}}, "score": 0.5, "none": None}
     store.upsert(
@@ -169,7 +154,7 @@ def test_upsert_and_retrieve_round_trip_dense_sparse_and_nested_payload(store: V
     assert store.retrieve(C, ["doc/1"])[0].vectors == {}
 
 
-def test_cosine_vectors_come_back_normalised(store: VectorStore) -> None:
+def test_cosine_vectors_come_back_normalized(store: VectorStore) -> None:
     store.create_collection(C, [TEXT])
     store.upsert(C, [VectorPoint("d1", {"text": [3.0, 4.0]})])
     assert store.retrieve(C, ["d1"], with_vectors=True)[0].vectors["text"] == pytest.approx([0.6, 0.8], rel=1e-6)

@@ -119,7 +119,7 @@ def test_composite_groups_centroids_of_several_runs(tmp_path):
     assert sorted(map(sorted, groups.values())) == [["cl_0"], ["cl_1"], ["cl_2"]]
 
 
-def test_several_features_are_normalised_weighted_and_concatenated(tmp_path):
+def test_several_features_are_normalized_weighted_and_concatenated(tmp_path):
     points, truth = blobs(per=20)
     noise = np.random.default_rng(3).normal(size=(len(points), 4)).astype(np.float32)
     files = write(tmp_path / "in", points, extra={"feature_1": noise})

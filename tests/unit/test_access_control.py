@@ -14,7 +14,8 @@ from openpeek.adapters.openfga import FgaUnavailable, OpenFgaClient, OpenFgaClie
 from openpeek.domain.errors import BadRequest, DependencyFailed
 from openpeek.domain.infrastructure import check_authorization
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import Filter, HasIds, MatchValue, ScoredPoint, SearchRequest
+from openpeek.domain.conditions import Filter, HasIds, MatchValue
+from openpeek.domain.vectors import ScoredPoint, SearchRequest
 from openpeek.services.access_control import (
     AccessControl,
     NothingVisible,

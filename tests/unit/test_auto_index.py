@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from openpeek.domain.clock import utcnow
+from openpeek.repositories.filter_usage import FilterUsageRepository
 from openpeek.services.auto_index import index_type, protected
 from openpeek.services.filter_usage import FilterUsage
 
@@ -64,9 +65,9 @@ def test_fields_filtered_often_get_indexes_of_their_type_marked_automatic(client
 
 
 def test_counts_older_than_a_day_do_not_count(services):
-    usage = FilterUsage(services.table, flush_every_s=0)
+    usage = FilterUsage(FilterUsageRepository(services.table), flush_every_s=0)
     then = utcnow() - timedelta(hours=30)
-    old = FilterUsage(services.table, flush_every_s=0, clock=lambda: then)
+    old = FilterUsage(FilterUsageRepository(services.table), flush_every_s=0, clock=lambda: then)
     old.record("ns_x", ["brand"] * 1)
     usage.record("ns_x", ["stock"])
     usage.record("ns_x", ["stock"])

@@ -17,7 +17,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from openpeek.adapters.inference.bedrock import BedrockTitanMultimodalEmbedder, BedrockTitanTextEmbedder
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 REGION = "us-east-1"
 
@@ -67,7 +67,7 @@ def vector(dimension: int, seed: float) -> list[float]:
     return [seed + i / 10_000 for i in range(dimension)]
 
 
-def test_titan_text_v2_sends_one_normalised_request_per_text_and_returns_vectors_in_order(runtime) -> None:
+def test_titan_text_v2_sends_one_normalized_request_per_text_and_returns_vectors_in_order(runtime) -> None:
     client, stubber = runtime
     first, second = vector(1024, 0.1), vector(1024, 0.2)
     expect_invoke(

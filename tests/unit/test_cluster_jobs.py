@@ -13,9 +13,10 @@ from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.adapters.local.sqlite_table import SqliteTable
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.api.app import create_app
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import wire
-from openpeek.services.cluster_steps import JobEnded, failure_message
+from openpeek.handlers.step_functions import failure_message
+from openpeek.services.clustering.steps import JobEnded
 from openpeek.settings import Settings
 from tests.api.test_namespaces_api import assert_error
 from tests.conftest import make_tenant
@@ -74,9 +75,9 @@ def test_a_canceled_task_stays_canceled_and_its_steps_then_do_nothing(setup):
     assert canceled.status_code == 200 and canceled.json()["status"] == "CANCELED"
     assert services.orchestrator.canceled == [job]
     with pytest.raises(JobEnded):
-        services.cluster_steps.prepare(job.state())
-    assert services.cluster_steps.finalize(job.state())["recorded"] is False
-    assert services.cluster_steps.mark_failed({**job.state(), "error": "late"})["marked"] is False
+        services.cluster_steps.prepare(job)
+    assert services.cluster_steps.finalize(job)["recorded"] is False
+    assert services.cluster_steps.mark_failed(job, "late")["marked"] is False
     assert client.get(f"/v1/tasks/{task['task_id']}", headers=headers).json()["status"] == "CANCELED"
     execution = client.get(f"/v1/clusters/{cluster_id}/executions", headers=headers).json()
     assert execution["status"] == "canceled"
@@ -119,13 +120,16 @@ def test_a_job_that_cannot_start_leaves_nothing_behind(setup):
     assert client.get(f"/v1/clusters/{cluster_id}", headers=headers).json()["status"] is None
 
 
-def test_mark_failed_records_the_reason_the_state_machine_caught(setup):
+def test_mark_failed_records_the_reason_the_state_machine_caught(setup, monkeypatch):
+    from openpeek.handlers import cluster_mark_failed
+
     services, client, headers, cluster_id, events = setup()
+    monkeypatch.setattr(cluster_mark_failed, "services", services)
     task = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers).json()
     (job,) = services.orchestrator.started
     cause = json.dumps({"ProcessingJobName": "x", "FailureReason": "AlgorithmError: out of memory"})
 
-    services.cluster_steps.mark_failed({**job.state(), "error": {"Error": "States.TaskFailed", "Cause": cause}})
+    cluster_mark_failed.handler({**job.state(), "error": {"Error": "States.TaskFailed", "Cause": cause}}, None)
 
     polled = client.get(f"/v1/tasks/{task['task_id']}", headers=headers).json()
     assert polled["status"] == "FAILED" and polled["error"] == "AlgorithmError: out of memory"
@@ -146,18 +150,18 @@ def test_prepare_exports_the_documents_and_moves_the_task_to_processing(setup):
     task = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers).json()
     (job,) = services.orchestrator.started
 
-    prepared = services.cluster_steps.prepare(job.state())
+    prepared = services.cluster_steps.prepare(job)
 
-    assert prepared["job_name"].startswith("openpeek-") and len(prepared["job_name"]) <= 63
-    assert "_" not in prepared["job_name"]
-    keys = services.blobs.list(prepared["input_prefix"])
+    assert prepared.job_name.startswith("openpeek-") and len(prepared.job_name) <= 63
+    assert "_" not in prepared.job_name
+    keys = services.blobs.list(prepared.input_prefix)
     assert any(k.endswith(".parquet") for k in keys) and any(k.endswith("job.json") for k in keys)
-    parameters = json.loads(services.blobs.get(prepared["input_prefix"] + "job.json"))
+    parameters = json.loads(services.blobs.get(prepared.input_prefix + "job.json"))
     assert parameters["mode"] == "full" and parameters["method_params"] == {"n_clusters": 2}
     assert client.get(f"/v1/tasks/{task['task_id']}", headers=headers).json()["status"] == "PROCESSING"
     # A retried prepare rewrites the same files and does not fail.
-    again = services.cluster_steps.prepare(job.state())
-    assert sorted(services.blobs.list(again["input_prefix"])) == sorted(keys)
+    again = services.cluster_steps.prepare(job)
+    assert sorted(services.blobs.list(again.input_prefix)) == sorted(keys)
 
 
 def test_a_task_left_running_by_a_restarted_server_is_reported_failed(setup, tmp_path):

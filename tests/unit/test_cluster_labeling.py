@@ -16,14 +16,15 @@ from openpeek.adapters.llm.google import GoogleClient
 from openpeek.adapters.llm.openai import OpenAiClient
 from openpeek.adapters.local.sqlite_table import SqliteTable
 from openpeek.domain.errors import BadRequest
-from openpeek.services.cluster_labeling import (
-    ClusterLabeler,
+from openpeek.repositories.label_cache import LabelCacheRepository
+from openpeek.domain.cluster_labels import (
     ClusterSample,
     LabelingConfigError,
     config_problems,
     resolve_provider_and_model,
     validate_config,
 )
+from openpeek.services.clustering.labeling import ClusterLabeler
 
 NS = "ns_test"
 START = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -98,7 +99,7 @@ def clock() -> Clock:
 def labeler_for(table: SqliteTable, fake: Callable[[httpx.Request], httpx.Response], clock: Clock | None = None,
                 **options: Any) -> ClusterLabeler:
     client = OpenAiClient("sk-test-key", transport=httpx.MockTransport(fake))
-    return ClusterLabeler(table, {"openai": client}, clock=clock or Clock(), **options)
+    return ClusterLabeler(LabelCacheRepository(table), {"openai": client}, clock=clock or Clock(), **options)
 
 
 def errors_of(outcome) -> list[dict[str, Any]]:
@@ -525,7 +526,7 @@ def test_clusters_missing_from_the_answer_or_without_a_label_are_reported(table)
 def test_an_unconfigured_provider_is_reported_without_a_call(table) -> None:
     seen: list[httpx.Request] = []
     client = GoogleClient(None, transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200)))
-    outcome = ClusterLabeler(table, {"google": client}).label(NS, [cluster("cl_0")], {"enabled": True})
+    outcome = ClusterLabeler(LabelCacheRepository(table), {"google": client}).label(NS, [cluster("cl_0")], {"enabled": True})
 
     assert seen == []
     assert errors_of(outcome) == [{"error": "LLM provider google is not configured: set OPENPEEK_GOOGLE_API_KEY",
@@ -552,7 +553,7 @@ def test_the_google_client_works_end_to_end_with_the_default_model(table) -> Non
         return httpx.Response(200, json={"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}}]})
 
     client = GoogleClient("AIza-test", transport=httpx.MockTransport(gemini))
-    labeler = ClusterLabeler(table, {"google": client})
+    labeler = ClusterLabeler(LabelCacheRepository(table), {"google": client})
     outcome = labeler.label(NS, [cluster("cl_0", ["boots for hiking"])], {"enabled": True})
 
     assert seen[0].url.path == "/v1beta/models/gemini-2.5-flash-lite:generateContent"

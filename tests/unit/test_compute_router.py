@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from openpeek.adapters.compute_router import ComputeRouter
-from openpeek.ports import ClusterJob, ComputeUnavailable
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import ComputeUnavailable
 
 
 class Recording:

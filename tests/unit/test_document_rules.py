@@ -10,7 +10,7 @@ import pytest
 from openpeek.domain import documents as rules
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace, VectorConfig, check_vector_configs
-from openpeek.ports import SparseVector
+from openpeek.domain.vectors import SparseVector
 
 NAMESPACE = Namespace(
     namespace_id="ns_legal", org_id="org_acme", namespace_name="legal-docs", mode="standalone",

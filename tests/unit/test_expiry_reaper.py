@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.repositories.namespaces import NamespaceRepository, owned_partition
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.namespaces import NamespaceService

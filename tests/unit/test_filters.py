@@ -8,19 +8,8 @@ import pytest
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.filters import PythonOnly, matches, needs_python, parse_filter, strip_python_only
-from openpeek.ports import (
-    DatetimeRange,
-    Filter,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchText,
-    MatchValue,
-    PayloadIndexSpec,
-    Range,
-    VectorIndexSpec,
-    VectorPoint,
-)
+from openpeek.domain.conditions import DatetimeRange, Filter, IsEmpty, IsNull, MatchAny, MatchText, MatchValue, Range
+from openpeek.domain.vectors import PayloadIndexSpec, VectorIndexSpec, VectorPoint
 
 PAYLOADS = {
     "a": {"category": "audio", "price": 10, "tags": ["new", "sale"], "title": "Wireless Headphones",

@@ -12,7 +12,8 @@ import pytest
 from openpeek.adapters.inference import local_minilm
 from openpeek.adapters.inference.openai import OpenAiEmbedder
 from openpeek.adapters.inference.registry import CachingEmbedder, StaticInferenceRegistry, default_registry
-from openpeek.ports import DependencyUnavailable, InferenceService, InferenceUnavailable
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService, InferenceUnavailable
 
 CATALOGUE_NOT_BUNDLED = {
     "clip_vit_b32",

@@ -14,7 +14,7 @@ from openpeek.adapters.llm import build_clients, parse_json_text
 from openpeek.adapters.llm.anthropic import AnthropicClient
 from openpeek.adapters.llm.google import GoogleClient, gemini_schema
 from openpeek.adapters.llm.openai import OpenAiClient
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 OPENAI_KEY = "sk-proj-openpeekTESTkey0123456789abcdef"
 GOOGLE_KEY = "AIzaSyOPENPEEKtestKEY0123456789abcdefg"

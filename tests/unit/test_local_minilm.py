@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from openpeek.adapters.inference.local_minilm import LocalMiniLmEmbedder
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 LONG_TEXT = " ".join(f"token{i}" for i in range(400))  # far past the 256-token limit
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from openpeek.adapters.inference.openai import OpenAiEmbedder
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 KEY = "sk-proj-openpeekTESTkey0123456789abcdef"
 

@@ -3,7 +3,7 @@ failing job neither stops the others nor its own next run."""
 
 from __future__ import annotations
 
-from openpeek.adapters.local.scheduler import Scheduler
+from openpeek.embedded.scheduler import Scheduler
 
 
 def test_jobs_run_when_due_and_a_failure_does_not_stop_the_schedule():

@@ -8,7 +8,8 @@ from typing import Sequence
 
 from openpeek.adapters.inference.registry import StaticInferenceRegistry
 from openpeek.cli import warm_up_local_model
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 from openpeek.services.inference import InferenceGateway
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from openpeek.ports import ClusterJob, ComputeUnavailable, Orchestrator
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import ComputeUnavailable
+from openpeek.ports import Orchestrator
 
 
 class ComputeRouter:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 MAX_ERROR_CHARS = 200
 # Keys that could come back inside a provider's error text or an exception: OpenAI's sk-..., Google's AIza...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
+from openpeek.api.route_metrics import RouteLatency
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 
@@ -33,4 +34,5 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.add_middleware(RouteLatency)
     return app

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openpeek.domain.errors import DomainError
-from openpeek.ports import ConditionFailed, DependencyUnavailable
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
 
 logger = logging.getLogger("openpeek.api")
 

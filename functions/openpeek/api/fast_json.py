@@ -9,7 +9,7 @@ from typing import Any, Callable, Coroutine
 import orjson
 from fastapi.routing import APIRoute
 
-from openpeek.collector import fewer_collections
+from openpeek.garbage_collection import fewer_collections
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,7 +34,7 @@ class OrjsonRoute(APIRoute):
 
 class BulkWriteRoute(OrjsonRoute):
     """A route whose requests carry thousands of vectors (documents upsert): parsed, checked and written with fewer
-    garbage-collector passes (openpeek/collector.py), which would otherwise walk each request's thousand lists of
+    garbage-collector passes (openpeek/garbage_collection.py), which would otherwise walk each request's thousand lists of
     floats several times before the request ends."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -1,12 +1,14 @@
-"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, FeatureExtractorResponseModel)."""
+"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, FeatureExtractorResponseModel,
+ClusterModel)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from openpeek.domain.clusters import Cluster
 from openpeek.domain.extractors import FeatureExtractor
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import CollectionInfo
+from openpeek.domain.vectors import CollectionInfo
 from openpeek.services.namespaces import NamespaceView
 
 _SUMMARY_OMITS = ("payload_indexes", "feature_extractors", "vector_inference_map", "vector_configs")
@@ -151,3 +153,23 @@ def feature_extractor_model(extractor: FeatureExtractor) -> dict[str, Any]:
         "feature_uri": extractor.feature_uri,
     }
 
+
+def cluster_model(cluster: Cluster) -> dict[str, Any]:
+    """ClusterModel (create / get) — also a valid ClusterMetadata for listings."""
+    config = cluster.vector_config
+    return {
+        "cluster_id": cluster.cluster_id, "cluster_name": cluster.cluster_name, "description": cluster.description,
+        "metadata": cluster.metadata, "namespace_id": cluster.namespace_id, "cluster_type": "vector",
+        "collection_ids": list(cluster.collection_ids) or None, "input_collections": list(cluster.collection_ids),
+        "source_cluster_ids": list(cluster.source_cluster_ids) or None, "filters": cluster.filters,
+        "vector_config": {key: value for key, value in config.items() if key != "method_params"},
+        "feature_uris": config["feature_uris"], "multi_feature_strategy": config.get("multi_feature_strategy"),
+        "algorithm": config["clustering_method"], "algorithm_params": config.get("method_params") or None,
+        "sample_size": config.get("sample_size"), "vis_n_components": config.get("vis_n_components"),
+        "layout_stability": config.get("layout_stability"),
+        "llm_labeling": cluster.llm_labeling, "enrich_source_collection": cluster.enrich_source_collection,
+        "enrich_source": cluster.enrich_source_collection, "source_enrichment_config": cluster.source_enrichment_config,
+        "status": cluster.status, "task_id": cluster.task_id, "last_execution_task_id": cluster.task_id,
+        "last_run_id": cluster.last_run_id, "num_clusters": cluster.num_clusters,
+        "created_at": cluster.created_at, "updated_at": cluster.updated_at,
+    }

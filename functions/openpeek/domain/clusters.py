@@ -269,7 +269,7 @@ def engine_parameters(cluster: Cluster, plan: ExecutionPlan, *, centroids: list[
         "seed": seed,
     }
     if plan.mode == "composite":
-        # The rows are earlier runs' centroids, already combined, L2-normalised vectors in one column.
+        # The rows are earlier runs' centroids, already combined, L2-normalized vectors in one column.
         parameters["features"] = [{"column": "feature_0", "weight": 1.0}]
         parameters["normalize_features"] = False
         if cluster.method in DENSITY_OR_QUADRATIC:

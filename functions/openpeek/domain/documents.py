@@ -17,7 +17,7 @@ import numpy as np
 
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace, VectorConfig, check_vector_configs
-from openpeek.ports import SparseVector, VectorIndexSpec, VectorPoint
+from openpeek.domain.vectors import SparseVector, VectorIndexSpec, VectorPoint
 
 MAX_DOCUMENTS_PER_UPSERT = 1000
 DEFAULT_COLLECTION_ID = "col_default"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpeek.domain.errors import BadRequest
-from openpeek.ports import VectorIndexSpec
+from openpeek.domain.vectors import VectorIndexSpec
 
 
 @dataclass(frozen=True)

@@ -26,18 +26,8 @@ from typing import Any, Iterable
 
 from openpeek.domain.clock import parse as parse_datetime
 from openpeek.domain.errors import BadRequest
-from openpeek.ports import (
-    Condition,
-    DatetimeRange,
-    Filter,
-    HasIds,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchText,
-    MatchValue,
-    Range,
-)
+from openpeek.domain.conditions import (Condition, DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText,
+                                        MatchValue, Range)
 
 OPERATORS = ("eq", "ne", "gt", "lt", "gte", "lte", "in", "nin", "contains", "starts_with", "ends_with", "regex",
              "exists", "is_null", "text", "phrase")

@@ -21,7 +21,7 @@ def _require_url(value: str, field_name: str, schemes: tuple[str, ...]) -> None:
         )
 
 
-def normalise_infrastructure(
+def normalize_infrastructure(
     requested: dict[str, Any], *, enterprise: bool, own_collection: str, stored_api_key: str | None
 ) -> tuple[dict[str, Any], str | None]:
     """Check an infrastructure block and return (what is stored and shown, the write-only vector-store key).

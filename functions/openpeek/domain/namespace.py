@@ -11,7 +11,7 @@ from openpeek.domain import extractors
 from openpeek.domain.clock import isoformat, parse
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex
-from openpeek.ports import VectorIndexSpec
+from openpeek.domain.vectors import VectorIndexSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
 MODES = ("managed", "standalone")

@@ -42,7 +42,7 @@ class EngineInputError(ValueError):
 
 def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], normalize: bool
                  ) -> tuple[list[str], np.ndarray, list[str | None]]:
-    """document ids, the combined float32 matrix (each feature block L2-normalised when asked, then weighted, then
+    """document ids, the combined float32 matrix (each feature block L2-normalized when asked, then weighted, then
     concatenated), and the label texts. Read in record batches into one preallocated matrix."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -82,13 +82,13 @@ def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], 
                 matrix = np.empty((total, width), dtype=np.float32)
             elif width != matrix.shape[1]:
                 raise EngineInputError(f"vectors of {width} and of {matrix.shape[1]} dimensions in one input")
-            # Each block goes straight into its place in the matrix (normalised, weighted) without temporaries: at a
+            # Each block goes straight into its place in the matrix (normalized, weighted) without temporaries: at a
             # million points every extra copy is gigabytes of fresh memory.
             start = 0
             for block, weight in blocks:
                 target = matrix[row:row + count, start:start + block.shape[1]]
                 if normalize:
-                    _normalised(block, out=target)
+                    _normalized(block, out=target)
                 else:
                     target[...] = block
                 if weight != 1.0:
@@ -104,7 +104,7 @@ def read_vectors(parquet_files: Sequence[Path], features: list[dict[str, Any]], 
     return ids, matrix, texts
 
 
-def _normalised(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _normalized(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Each row scaled to unit length (all-zero rows stay zero); into `out` when given."""
     norms = np.linalg.norm(block, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -244,13 +244,13 @@ def _sample_cap(method: str, sample_size: int | None) -> int:
 
 
 def centroids_of(points: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
-    """Mean of each cluster's members, L2-normalised (a sparse membership product: np.add.at takes seconds at 100k)."""
+    """Mean of each cluster's members, L2-normalized (a sparse membership product: np.add.at takes seconds at 100k)."""
     from scipy import sparse
 
     members = np.flatnonzero(labels >= 0)
     membership = sparse.csr_matrix((np.ones(len(members), dtype=np.float32), (labels[members], members)),
                                    shape=(count, len(points)))
-    return _normalised(np.asarray(membership @ points, dtype=np.float32))
+    return _normalized(np.asarray(membership @ points, dtype=np.float32))
 
 
 def nearest(points: np.ndarray, centroids: np.ndarray, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
@@ -319,10 +319,10 @@ def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.nda
     coordinates = np.empty((n, components), dtype=np.float32)
     coordinates[sample] = embedded
     rest = np.setdiff1d(np.arange(n), sample)
-    unit_sample = _normalised(sampled)
+    unit_sample = _normalized(sampled)
     for start in range(0, len(rest), 8192):
         rows = rest[start:start + 8192]
-        scores = _normalised(projector.transform(points[rows]).astype(np.float32)) @ unit_sample.T
+        scores = _normalized(projector.transform(points[rows]).astype(np.float32)) @ unit_sample.T
         top = np.argpartition(-scores, k, axis=1)[:, :k]
         weights = np.maximum(np.take_along_axis(scores, top, axis=1), 1e-6)
         coordinates[rows] = (embedded[top] * weights[..., None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
@@ -454,12 +454,12 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
     count = len(cluster_ids)
     similarity = np.full(len(points), np.nan, dtype=np.float32)
     if count:
-        unit_centroids = _normalised(centroids.astype(np.float32))
+        unit_centroids = _normalized(centroids.astype(np.float32))
         for start in range(0, len(points), 65_536):  # in chunks: no second copy of the matrix
             block, block_labels = points[start:start + 65_536], labels[start:start + 65_536]
             member = block_labels >= 0
             similarity[start:start + 65_536][member] = np.einsum(
-                "ij,ij->i", _normalised(block[member]), unit_centroids[block_labels[member]])
+                "ij,ij->i", _normalized(block[member]), unit_centroids[block_labels[member]])
     quality = metrics(points, labels, seed) if mode != "assign" else {
         "silhouette_score": None, "davies_bouldin_index": None, "calinski_harabasz_score": None}
     timings["metrics"], clock = time.perf_counter() - clock, time.perf_counter()

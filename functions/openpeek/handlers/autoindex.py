@@ -1,15 +1,23 @@
-"""Auto-index Lambda (EventBridge rate(6 hours)): payload indexes for fields filtered often (issue 6)."""
+"""Auto-index Lambda (EventBridge rate(6 hours)): payload indexes for the fields filters use often."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from openpeek.runtime import LazyServices, build_services
-from openpeek.settings import Settings
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-services = LazyServices(lambda: build_services(Settings()))
+from openpeek.handlers.bootstrap import container_services, entry_point, logger, metrics
+
+services = container_services()
 
 
-def handler(event: dict[str, Any], context: Any) -> Any:
+@entry_point(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: Any) -> Any:
     result = services.auto_index.run()
+    metrics.add_metric(name="PayloadIndexesCreated", unit=MetricUnit.Count, value=len(result.created))
+    logger.info("auto-index run", extra={"schedule": event.detail_type, "created": result.created,
+                                         "skipped": len(result.skipped)})
     return {"created": result.created, "skipped": result.skipped}

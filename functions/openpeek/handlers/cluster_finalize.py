@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from openpeek.runtime import LazyServices, build_services
-from openpeek.settings import Settings
+from aws_lambda_powertools.utilities.parser import parse
 
-services = LazyServices(lambda: build_services(Settings()))
+from openpeek.handlers.bootstrap import container_services, entry_point
+from openpeek.handlers.step_functions import ClusterJobState
+
+services = container_services()
 
 
+@entry_point(correlation_id_path="task_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return services.cluster_steps.finalize(event)
+    job = parse(event=event, model=ClusterJobState).job()
+    return services.cluster_steps.finalize(job)

@@ -5,14 +5,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from openpeek.runtime import LazyServices, build_services
-from openpeek.settings import Settings
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-services = LazyServices(lambda: build_services(Settings()))
+from openpeek.handlers.bootstrap import container_services, entry_point, logger, metrics
+
+services = container_services()
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+@entry_point(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: Any) -> dict[str, int]:
     result = services.expiry.reap()
+    metrics.add_metric(name="NamespacesReaped", unit=MetricUnit.Count, value=result.deleted)
+    logger.info("expired namespaces reaped", extra={"schedule": event.detail_type, **dataclasses.asdict(result)})
     if result.failed:
         # Failing the invocation makes the errors alarm fire and EventBridge retry; reaping is idempotent.
         raise RuntimeError(f"expiry reaper: {result.failed} namespace(s) could not be deleted: {result}")

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.clusters import Cluster
-from openpeek.ports import Delete, Put, Table
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 from openpeek.repositories.namespaces import owned_partition
 
 
@@ -61,19 +63,36 @@ class ClusterRepository:
 
     # -- executions --------------------------------------------------------------------------------------------------
 
-    def run_item(self, namespace_id: str, record: dict[str, Any]) -> dict:
-        return {"pk": owned_partition(namespace_id), "sk": f"RUN#{record['cluster_id']}#{record['run_id']}",
-                **record}
+    def run_item(self, run: ClusterRun) -> dict:
+        return {"pk": owned_partition(run.namespace_id), "sk": f"RUN#{run.cluster_id}#{run.run_id}",
+                **run.to_record()}
 
-    def get_run(self, namespace_id: str, cluster_id: str, run_id: str) -> dict[str, Any] | None:
-        return self._table.get(owned_partition(namespace_id), f"RUN#{cluster_id}#{run_id}")
+    def get_run(self, namespace_id: str, cluster_id: str, run_id: str) -> ClusterRun | None:
+        item = self._table.get(owned_partition(namespace_id), f"RUN#{cluster_id}#{run_id}")
+        return None if item is None else ClusterRun.from_record(item)
 
-    def runs(self, namespace_id: str, cluster_id: str) -> list[dict[str, Any]]:
+    def runs_in_namespace(self, namespace_id: str) -> list[ClusterRun]:
+        """Every execution of every cluster of the namespace."""
+        return [ClusterRun.from_record(item) for item in self._table.query(owned_partition(namespace_id), "RUN#")]
+
+    def run_deletion(self, namespace_id: str, cluster_id: str, run_id: str) -> Delete:
+        return Delete(owned_partition(namespace_id), f"RUN#{cluster_id}#{run_id}")
+
+    def runs(self, namespace_id: str, cluster_id: str) -> list[ClusterRun]:
         """Newest first."""
-        found = self._table.query(owned_partition(namespace_id), f"RUN#{cluster_id}#")
-        return sorted(found, key=lambda run: (run["created_at"], run["run_id"]), reverse=True)
+        found = [ClusterRun.from_record(item)
+                 for item in self._table.query(owned_partition(namespace_id), f"RUN#{cluster_id}#")]
+        return sorted(found, key=lambda run: (run.created_at, run.run_id), reverse=True)
 
-    def update_run(self, namespace_id: str, run: dict[str, Any], changes: dict[str, Any]) -> Put:
+    def create_run(self, run: ClusterRun) -> Put:
+        """The write that records a new run; the caller adds it to its own transaction."""
+        return Put(self.run_item(run), if_absent=True)
+
+    def save_run(self, namespace_id: str, run: ClusterRun, changes: dict[str, Any]) -> None:
+        """Write update_run's Put now (ConditionFailed when another writer changed the run since it was read)."""
+        write = self.update_run(namespace_id, run, changes)
+        self._table.put(write.item, if_version=write.if_version)
+
+    def update_run(self, namespace_id: str, run: ClusterRun, changes: dict[str, Any]) -> Put:
         """Conditional on the version read, like every other mutable item."""
-        updated = {**run, **changes, "version": run["version"] + 1}
-        return Put(self.run_item(namespace_id, updated), if_version=run["version"])
+        return Put(self.run_item(run.with_changes({**changes, "version": run.version + 1})), if_version=run.version)

@@ -12,7 +12,9 @@ from typing import Iterator
 
 from openpeek.domain.clock import parse
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import ConditionFailed, Delete, Put, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 
 EXPIRY_PARTITION = "NSEXP"  # gsi1pk of namespaces with an expiry, so the reaper finds them without a scan
 EXPIRY_INDEX = "gsi1"  # the table's secondary index keyed by gsi1pk / gsi1sk (stacks/data.py creates it)

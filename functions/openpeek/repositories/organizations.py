@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from openpeek.ports import ConditionFailed, Put, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Put
+from openpeek.ports import Table
 
 
 class OrganizationRepository:

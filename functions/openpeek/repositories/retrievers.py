@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openpeek.domain.retrievers import Retriever
-from openpeek.ports import ConditionFailed, Delete, Put, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 from openpeek.repositories.namespaces import owned_partition
 
 

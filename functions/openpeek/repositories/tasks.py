@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openpeek.domain.tasks import Task
-from openpeek.ports import Put, Table
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 from openpeek.repositories.namespaces import owned_partition
 
 
@@ -30,6 +31,10 @@ class TaskRepository:
         listed = {"pk": f"ORGTASKS#{org_id}", "sk": f"{task.created_at}#{task.task_id}",
                   "namespace_id": task.namespace_id, "task_id": task.task_id}
         return [Put(self.item(task), if_absent=True), Put(pointer, if_absent=True), Put(listed, if_absent=True)]
+
+    def deletion(self, namespace_id: str, task_id: str) -> list[Delete]:
+        """The writes that remove a task created a moment ago (the organisation's list skips what is gone)."""
+        return [Delete(owned_partition(namespace_id), f"TASK#{task_id}"), Delete(_pointer_pk(task_id), "TASK")]
 
     def list_for_org(self, org_id: str, limit: int = 1000) -> list[Task]:
         """The organisation's newest tasks, in every namespace."""

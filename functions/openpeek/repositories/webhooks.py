@@ -14,7 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from openpeek.domain.webhooks import Webhook
-from openpeek.ports import ConditionFailed, Delete, Put, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
 
 LOG_RETENTION_S = 30 * 24 * 3600
 

@@ -31,7 +31,9 @@ from typing import Any, Callable, Sequence
 
 from openpeek.domain.errors import BadRequest, DependencyFailed
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import Filter, HasIds, MatchValue, ScoredPoint, SearchRequest
+from openpeek.domain.conditions import Filter, HasIds, MatchValue
+from openpeek.domain.vectors import ScoredPoint, SearchRequest
+from openpeek.ports import Authorizer, AuthorizerFactory
 
 ACL_PUBLIC_KEY = "_internal._acl.public"
 ACL_READ_KEY = "_internal._acl.read"
@@ -196,15 +198,15 @@ class AccessControl:
     """Builds each execution's AccessPlan from the namespace's authorization config.
 
     `secrets` reads api_token_secret_ref (embedded: `env_secret`; AWS: Secrets Manager, wired by the runtime).
-    `client_factory(config, token)` builds the OpenFGA client (the runtime passes adapters.openfga.OpenFgaClients;
+    `client_factory(config, token)` builds the Authorizer (the runtime passes adapters.openfga.OpenFgaClients;
     without one, the pull modes answer 503)."""
 
     def __init__(self, secrets: SecretReader | None = env_secret, *,
-                 client_factory: Callable[[dict[str, Any], str | None], Any] | None = None,
+                 client_factory: AuthorizerFactory | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._secrets = secrets
         self._client_factory = client_factory
-        self._clients: dict[tuple, Any] = {}
+        self._clients: dict[tuple, Authorizer] = {}
         self._lock = threading.Lock()
         self._listed = _TtlCache(MAX_CACHED_SUBJECTS, clock)  # (scope, subject) → frozenset of ids | _TOO_MANY
         self._decisions = _TtlCache(MAX_CACHED_DECISIONS, clock)  # (scope, subject, id) → bool
@@ -288,7 +290,7 @@ class AccessControl:
 
     # -- the client -------------------------------------------------------------------------------------------------
 
-    def _client(self, config: dict[str, Any]) -> Any:
+    def _client(self, config: dict[str, Any]) -> Authorizer:
         token = self._token(config)
         key = (config.get("api_url"), config.get("store_id"), config.get("model_id"), token)
         with self._lock:

@@ -13,7 +13,8 @@ from typing import Any
 from openpeek.domain.clock import utcnow
 from openpeek.domain.documents import INTERNAL, SYSTEM_FIELDS
 from openpeek.domain.payload_indexes import PROTECTED_FIELD_NAMES, PayloadIndex
-from openpeek.ports import DependencyUnavailable, VectorStore
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import VectorStore
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.namespaces import NamespaceService
@@ -100,7 +101,7 @@ class AutoIndexer:
         return result
 
     def _sample(self, collection: str, field_name: str) -> list[Any]:
-        from openpeek.ports import Filter, IsEmpty
+        from openpeek.domain.conditions import Filter, IsEmpty
 
         points, _ = self._vectors.scroll(collection, filter=Filter(must_not=(IsEmpty(field_name),)), limit=SAMPLE)
         values = []

@@ -18,14 +18,17 @@ from openpeek.domain.errors import BadRequest
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task, TerminalTask
-from openpeek.ports import ConditionFailed, Table, VectorStore
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.services.namespaces import NamespaceService, NamespaceView
 from openpeek.services.organizations import Principal
 
 COPY_PAGE = 500
+TASK_MOVE_ATTEMPTS = 8
 INLINE_MAX_POINTS = 5_000  # copied before answering; larger namespaces are copied in the background
 CLONE_TASK_TYPE = "api_namespaces_create"
 Runner = Callable[[Callable[[], None]], bool]
@@ -121,7 +124,7 @@ class NamespaceCloner:
 
     def _move(self, target: Namespace, task_id: str, status: str, *, progress: dict[str, int] | None = None,
               error: str | None = None, outputs: list[Any] | None = None) -> None:
-        for _ in range(8):
+        def attempt() -> None:
             task = self._tasks.get(target.namespace_id, task_id)
             if task is None:
                 return  # the clone was deleted meanwhile
@@ -130,11 +133,12 @@ class NamespaceCloner:
                                    data={"progress": progress} if progress else None)
             except TerminalTask:
                 return
-            try:
-                self._table.transact_write([self._tasks.update(moved, task)])
-                return
-            except ConditionFailed:
-                continue
+            self._table.transact_write([self._tasks.update(moved, task)])
+
+        try:
+            retry_on_conflict(attempt, attempts=TASK_MOVE_ATTEMPTS)
+        except ConditionFailed:
+            pass  # another writer kept moving the task (a cancel, a delete): its state is the newer one
 
 
 def thread_runner(job: Callable[[], None]) -> bool:

@@ -14,10 +14,12 @@ import orjson
 
 from openpeek.domain import documents as rules
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import Conflict, NotFound
+from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus, Table, VectorStore
-from openpeek.repositories.namespaces import owned_partition
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import EventBus, Metrics, VectorStore
+from openpeek.repositories.idempotency import IdempotencyRepository
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
 
@@ -30,9 +32,11 @@ MAX_EVENT_IDS = 100  # an EventBridge entry holds at most 256 KB
 
 
 class DocumentService:
-    def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore, events: EventBus) -> None:
+    def __init__(self, namespaces: NamespaceService, idempotency: IdempotencyRepository, vectors: VectorStore,
+                 events: EventBus, *, metrics: Metrics | None = None) -> None:
         self._namespaces = namespaces
-        self._table = table
+        self._metrics = metrics
+        self._idempotency = idempotency
         self._vectors = vectors
         self._events = events
 
@@ -65,6 +69,8 @@ class DocumentService:
             for document, source in zip(checked, request["documents"])
         ]
         self._vectors.upsert(namespace.collection, points)
+        if self._metrics is not None:
+            self._metrics.count("DocumentsUpserted", len(points))
 
         dropped = {document.document_id: document.dropped_fields for document in checked if document.dropped_fields}
         response: dict[str, Any] = {
@@ -120,6 +126,29 @@ class DocumentService:
         ))
         return {"success": True, "document_id": document_id, "deleted": True}
 
+    def update_acl(self, namespace: Namespace, collection_id: str, document_id: str,
+                   changes: dict[str, Any]) -> dict[str, Any]:
+        """The lists given (read, write) replace the stored ones, `public` replaces the flag, what is not given stays.
+        The ACL lives in the document's payload under `_internal._acl`, where push-mode authorization
+        (services/access_control.py) filters on it. Answers the document as GET shows it."""
+        if not changes:
+            raise BadRequest("send at least one of read, write, public", code="empty_acl_update")
+        found = self._vectors.retrieve(namespace.collection, [document_id])
+        if not found or found[0].payload.get("collection_id") != collection_id:
+            raise NotFound("document", document_id)
+        internal = dict(found[0].payload.get(rules.INTERNAL) or {})
+        internal["_acl"] = {**(internal.get("_acl") or {}), **changes}
+        now = isoformat(utcnow())
+        self._vectors.set_payload(namespace.collection, [document_id], {rules.INTERNAL: internal, "updated_at": now})
+        self._events.publish(DomainEvent(
+            type="document.updated", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"count": 1, "document_ids": [document_id], "truncated": False, "fields": ["acl"]}, occurred_at=now,
+        ))
+        updated = self._vectors.retrieve(namespace.collection, [document_id])
+        if not updated:  # deleted meanwhile
+            raise NotFound("document", document_id)
+        return rules.present(updated[0], with_vectors=False)
+
     def _point(self, namespace: Namespace, document_id: str, *, with_vectors: bool):
         found = self._vectors.retrieve(namespace.collection, [document_id], with_vectors=with_vectors)
         if not found:
@@ -129,7 +158,7 @@ class DocumentService:
     # -- idempotency ------------------------------------------------------------------------------------------------
 
     def _replay(self, namespace: Namespace, key: str, fingerprint: str) -> dict[str, Any] | None:
-        record = self._table.get(owned_partition(namespace.namespace_id), f"IDEMP#{key}")
+        record = self._idempotency.get(namespace.namespace_id, key)
         if record is None or record.get("expires_at", 0) < time.time():
             return None
         if record["fingerprint"] != fingerprint:
@@ -150,13 +179,8 @@ class DocumentService:
         if len(packed) > MAX_IDEMPOTENCY_RECORD_BYTES:
             return False
         try:
-            self._table.put({
-                "pk": owned_partition(namespace.namespace_id),
-                "sk": f"IDEMP#{key}",
-                "fingerprint": fingerprint,
-                "response": packed,
-                "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
-            })
+            self._idempotency.put(namespace.namespace_id, key, fingerprint=fingerprint, response=packed,
+                                  expires_at=int(time.time()) + IDEMPOTENCY_TTL_S)
             return True
         except DependencyUnavailable:
             return False

@@ -16,7 +16,9 @@ from datetime import datetime
 
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import NotFound
-from openpeek.ports import DependencyUnavailable, DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.ports import EventBus
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal

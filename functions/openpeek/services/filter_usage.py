@@ -1,9 +1,9 @@
 """How often each payload field is filtered on, per namespace, in hourly windows: what the auto-indexer reads.
 
 Cheap on the hot path: an execution adds to counters in memory; they are written at most every `flush_every_s`
-(and when the auto-indexer runs), as one item per namespace and hour (`FILTERUSE#<hour>` / `<namespace_id>` in one
-partition the indexer can read without a scan), merged with a conditional write so concurrent writers (several Lambda
-instances) lose nothing. Counts held in memory by a process that dies unflushed are lost: statistics, not data.
+(and when the auto-indexer runs), as one item per namespace and hour (repositories/filter_usage.py: an hour's items in
+one partition the indexer can read without a scan), merged with a conditional write so concurrent writers (several
+Lambda instances) lose nothing; a merge that keeps losing the race is dropped (statistics, not data). Counts held in memory by a process that dies unflushed are lost: statistics, not data.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from openpeek.domain.clock import utcnow
-from openpeek.ports import ConditionFailed, Table
+from openpeek.domain.failures import ConditionFailed
+from openpeek.repositories.filter_usage import FilterUsageRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 
-PARTITION_PREFIX = "FILTERUSE#"
 RETENTION = timedelta(days=2)
 FLUSH_ATTEMPTS = 8
 
@@ -27,9 +28,9 @@ def hour_of(moment: datetime) -> str:
 
 
 class FilterUsage:
-    def __init__(self, table: Table, *, flush_every_s: float = 30.0, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, repository: FilterUsageRepository, *, flush_every_s: float = 30.0, clock: Callable[[], datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._table = table
+        self._repository = repository
         self._flush_every_s = flush_every_s
         self._clock = clock
         self._monotonic = monotonic
@@ -56,28 +57,23 @@ class FilterUsage:
             self._merge(hour, namespace_id, counts)
 
     def _merge(self, hour: str, namespace_id: str, counts: Counter) -> None:
-        pk = PARTITION_PREFIX + hour
-        for _ in range(FLUSH_ATTEMPTS):
-            current = self._table.get(pk, namespace_id)
+        def attempt() -> None:
+            current = self._repository.get(hour, namespace_id)
             merged = Counter(current["counts"] if current else {})
             merged.update(counts)
-            item = {"pk": pk, "sk": namespace_id, "counts": dict(merged),
-                    "version": (current["version"] + 1) if current else 1,
-                    "expires_at": int((self._clock() + RETENTION).timestamp())}
-            try:
-                if current is None:
-                    self._table.put(item, if_absent=True)
-                else:
-                    self._table.put(item, if_version=current["version"])
-                return
-            except ConditionFailed:
-                continue
+            self._repository.save(hour, namespace_id, merged, previous=current,
+                                  expires_at=int((self._clock() + RETENTION).timestamp()))
+
+        try:
+            retry_on_conflict(attempt, attempts=FLUSH_ATTEMPTS)
+        except ConditionFailed:
+            pass
 
     def last_day(self, now: datetime | None = None) -> dict[str, Counter]:
         """Per namespace, how often each field was filtered in the 24 hours before `now`."""
         now = now or self._clock()
         totals: dict[str, Counter] = {}
         for hours_back in range(24):
-            for item in self._table.query(PARTITION_PREFIX + hour_of(now - timedelta(hours=hours_back))):
-                totals.setdefault(item["sk"], Counter()).update(item["counts"])
+            for namespace_id, counts in self._repository.hour(hour_of(now - timedelta(hours=hours_back))).items():
+                totals.setdefault(namespace_id, Counter()).update(counts)
         return totals

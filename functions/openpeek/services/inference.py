@@ -11,7 +11,8 @@ from typing import Any, Sequence
 from openpeek.domain import extractors
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import Embedder, InferenceRegistry, InferenceService, InferenceUnavailable
+from openpeek.domain.inference import InferenceService, InferenceUnavailable
+from openpeek.ports import Embedder, InferenceRegistry
 
 MAX_TEXTS = 256
 MAX_TEXT_CHARACTERS = 32_768

@@ -27,7 +27,7 @@ from openpeek.domain import retrievers as retriever_rules
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.namespace import Namespace, check_vector_configs
 from openpeek.domain.payload_indexes import build_user_indexes
-from openpeek.services.clusters import ClusterService
+from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
 from openpeek.services.retrievers import RetrieverService

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 from openpeek.domain.errors import BadRequest
+from openpeek.domain.paging import Window
 from openpeek.services.namespaces import NamespaceService, NamespaceView
 from openpeek.services.organizations import Principal
 
@@ -31,20 +31,6 @@ class Page:
     total_count: int
     pagination: dict[str, Any]
     stats: dict[str, Any]
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> int:
-    try:
-        value = int(base64.urlsafe_b64decode(token.encode() + b"==").decode())
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("cursor is not one this service issued", code="invalid_cursor") from None
-    if value < 0:
-        raise BadRequest("cursor is not one this service issued", code="invalid_cursor")
-    return value
 
 
 class NamespaceListing:
@@ -86,22 +72,11 @@ class NamespaceListing:
         for name, descending in reversed(query.sorts):
             selected.sort(key=lambda record: (record.get(name) is None, record.get(name) or ""), reverse=descending)
 
-        total = len(selected)
-        window = selected[query.offset : query.offset + query.limit]
-        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"])) for record in window]
-        page_number = query.offset // query.limit + 1
-        has_next = query.offset + query.limit < total
-        total_pages = (total + query.limit - 1) // query.limit
-        pagination = {
-            "total": total if query.include_total else None,
-            "page": page_number,
-            "page_size": query.limit,
-            "total_pages": total_pages if query.include_total else None,
-            "next_page": str(page_number + 1) if has_next else None,
-            "previous_page": str(page_number - 1) if page_number > 1 else None,
-            "next_cursor": encode_cursor(query.offset + query.limit) if has_next else None,
-        }
-        return Page(views=views, total_count=total, pagination=pagination, stats=_stats(views))
+        window = Window(query.offset, query.limit)
+        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"]))
+                 for record in window.of_list(selected)]
+        pagination = window.cursor_pagination(len(selected), include_total=query.include_total)
+        return Page(views=views, total_count=len(selected), pagination=pagination, stats=_stats(views))
 
 
 def _stats(views: list[NamespaceView]) -> dict[str, Any]:

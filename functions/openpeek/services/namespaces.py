@@ -13,7 +13,7 @@ from openpeek.domain import extractors
 from openpeek.domain.clock import isoformat, parse, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpeek.domain.ids import new_id
-from openpeek.domain.infrastructure import normalise_infrastructure
+from openpeek.domain.infrastructure import normalize_infrastructure
 from openpeek.domain.namespace import (
     MODES,
     ExtractorRef,
@@ -25,17 +25,10 @@ from openpeek.domain.namespace import (
     expiry_from_ttl,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
-from openpeek.ports import (
-    BlobStore,
-    CollectionInfo,
-    CollectionNotFound,
-    ConditionFailed,
-    DependencyUnavailable,
-    DomainEvent,
-    EventBus,
-    PayloadIndexSpec,
-    VectorStore,
-)
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import CollectionNotFound, ConditionFailed, DependencyUnavailable
+from openpeek.domain.vectors import CollectionInfo, PayloadIndexSpec
+from openpeek.ports import BlobStore, EventBus, VectorStore
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
 from openpeek.services.organizations import Principal
 
@@ -271,7 +264,7 @@ class NamespaceService:
     ) -> tuple[dict[str, Any] | None, str | None]:
         if requested is None:
             return None, stored_key
-        return normalise_infrastructure(
+        return normalize_infrastructure(
             requested,
             enterprise=self._is_enterprise(principal.org_id),
             own_collection=collection_name(namespace_id),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from openpeek.domain.ids import new_id
-from openpeek.ports import ConditionFailed
+from openpeek.domain.failures import ConditionFailed
 from openpeek.repositories.organizations import OrganizationRepository
 
 KEY_PATTERN = re.compile(r"^sk_[A-Za-z0-9_-]{20,128}$")

@@ -15,8 +15,11 @@ from typing import Any
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
 from openpeek.domain.namespace import METRICS, Namespace, VectorConfig, check_vector_configs
-from openpeek.ports import (CollectionInfo, CollectionNotFound, ConditionFailed, DomainEvent, EventBus,
-                            InferenceService, VectorIndexSpec, VectorStore)
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import CollectionNotFound, ConditionFailed
+from openpeek.domain.inference import InferenceService
+from openpeek.domain.vectors import CollectionInfo, VectorIndexSpec
+from openpeek.ports import EventBus, VectorStore
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.services.inference import InferenceGateway
 from openpeek.services.namespaces import NamespaceService

@@ -22,7 +22,9 @@ from openpeek.domain.errors import BadRequest, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
-from openpeek.ports import Filter, SearchRequest, SparseVector, VectorPoint, VectorStore
+from openpeek.domain.conditions import Filter
+from openpeek.domain.vectors import SearchRequest, SparseVector, VectorPoint
+from openpeek.ports import VectorStore
 from openpeek.services.access_control import AccessControl, AccessPlan
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway

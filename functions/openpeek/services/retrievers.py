@@ -11,7 +11,9 @@ from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
-from openpeek.ports import ConditionFailed, DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import EventBus
 from openpeek.repositories.retrievers import RetrieverNameTaken, RetrieverRepository
 
 PATCH_ATTEMPTS = 16

@@ -11,9 +11,9 @@ from openpeek.domain.clock import utcnow
 from openpeek.domain.errors import BadRequest, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
-from openpeek.ports import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.repositories.tasks import TaskRepository
-from openpeek.services.cluster_ledger import ClusterLedger
+from openpeek.services.clustering.ledger import ClusterLedger
 
 
 class TaskService:

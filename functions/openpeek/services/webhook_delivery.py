@@ -33,7 +33,7 @@ from openpeek.domain import webhooks as rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.webhooks import Webhook, verify_signature  # noqa: F401 - re-exported for receivers and tests
-from openpeek.ports import DomainEvent
+from openpeek.domain.events import DomainEvent
 from openpeek.repositories.webhooks import LOG_RETENTION_S, WebhookRepository
 
 logger = logging.getLogger(__name__)

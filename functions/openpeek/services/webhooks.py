@@ -20,7 +20,9 @@ from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.webhooks import Webhook
-from openpeek.ports import ConditionFailed, DomainEvent, EventBus, Table
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import ConditionFailed
+from openpeek.ports import EventBus, Table
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
 from openpeek.services.organizations import Principal

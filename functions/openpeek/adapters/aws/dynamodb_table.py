@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any, Sequence
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import ConditionFailed, Delete, DependencyUnavailable, Item, Put
+from openpeek.adapters.aws.clients import LazyClient
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.domain.records import Delete, Item, Put
 
 # Standard mode retries throttling and transient 5xx with backoff; legacy mode retries less and without a quota.
 _CLIENT_CONFIG = Config(retries={"mode": "standard"})
@@ -108,8 +108,8 @@ class DynamoDbTable:
         if not table_name:
             raise ValueError("DynamoDbTable needs a table name")
         self._table_name = table_name
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("dynamodb", config=_CLIENT_CONFIG, client=client,
+                                  setup_failed=lambda error: _unavailable("client setup", error))
 
     @property
     def table_name(self) -> str:
@@ -247,12 +247,4 @@ class DynamoDbTable:
         return {"Delete": {"TableName": self._table_name, "Key": _key(operation.pk, operation.sk), **condition}}
 
     def _dynamodb(self) -> Any:
-        if self._client is None:
-            # boto3's default session is not thread-safe when it builds clients; build exactly once.
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = boto3.session.Session().client("dynamodb", config=_CLIENT_CONFIG)
-                    except BotoCoreError as error:
-                        raise _unavailable("client setup", error) from error
-        return self._client
+        return self._client.get()

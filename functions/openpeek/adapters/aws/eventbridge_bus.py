@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import DependencyUnavailable, DomainEvent
+from openpeek.adapters.aws.clients import LazyClient
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import DependencyUnavailable
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -39,8 +39,8 @@ class EventBridgeBus:
             raise ValueError("EventBridgeBus needs a bus name")
         self._bus_name = bus_name
         self._source = source
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("events", config=_CLIENT_CONFIG, client=client, setup_failed=lambda error: (
+            DependencyUnavailable(f"EventBridge client setup failed: {error}")))
 
     @property
     def bus_name(self) -> str:
@@ -70,12 +70,4 @@ class EventBridgeBus:
             )
 
     def _events(self) -> Any:
-        if self._client is None:
-            # boto3's default session is not thread-safe when it builds clients; build exactly once.
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = boto3.session.Session().client("events", config=_CLIENT_CONFIG)
-                    except BotoCoreError as error:
-                        raise DependencyUnavailable(f"EventBridge client setup failed: {error}") from error
-        return self._client
+        return self._client.get()

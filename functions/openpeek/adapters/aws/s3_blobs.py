@@ -6,14 +6,13 @@ needs no code change. Every SDK failure leaves here as a port exception, so serv
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Iterator
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import BlobNotFound, DependencyUnavailable
+from openpeek.adapters.aws.clients import LazyClient
+from openpeek.domain.failures import BlobNotFound, DependencyUnavailable
 
 # Standard mode retries throttling and transient 5xx with backoff; legacy mode retries less and without a quota.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -44,8 +43,8 @@ class S3BlobStore:
             raise ValueError("S3BlobStore needs a bucket name")
         self._bucket = bucket
         self._prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("s3", config=_CLIENT_CONFIG, client=client,
+                                  setup_failed=lambda error: _unavailable("client setup", error))
 
     @property
     def bucket(self) -> str:
@@ -123,15 +122,7 @@ class S3BlobStore:
     # ---------------------------------------------------------------------------------------------------------------
 
     def _s3(self) -> Any:
-        if self._client is None:
-            # boto3's default session is not thread-safe when it builds clients; build exactly once.
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = boto3.session.Session().client("s3", config=_CLIENT_CONFIG)
-                    except BotoCoreError as error:
-                        raise _unavailable("client setup", error) from error
-        return self._client
+        return self._client.get()
 
     def _full_key(self, key: str) -> str:
         if not isinstance(key, str) or not key:

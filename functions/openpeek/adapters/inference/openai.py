@@ -12,7 +12,8 @@ from typing import Sequence
 import httpx
 
 from openpeek.adapters.keyed_https import KeyedHttpsClient
-from openpeek.ports import DependencyUnavailable, InferenceService
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService
 
 SERVICE_NAME = "openai_text_3_small"
 MODEL = "text-embedding-3-small"

@@ -16,7 +16,9 @@ from typing import Iterable, Sequence
 from openpeek.adapters.inference import local_minilm
 from openpeek.adapters.inference.bedrock import BedrockTitanMultimodalEmbedder, BedrockTitanTextEmbedder
 from openpeek.adapters.inference.openai import OpenAiEmbedder
-from openpeek.ports import DependencyUnavailable, Embedder, InferenceService, InferenceUnavailable
+from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.inference import InferenceService, InferenceUnavailable
+from openpeek.ports import Embedder
 
 NOT_BUNDLED = (
     "not bundled with openpeek; register a provider for it or use all_minilm_l6_v2 / bedrock_titan_multimodal_g1"

@@ -14,23 +14,14 @@ from abc import ABC, abstractmethod
 
 import json
 import re
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from openpeek.adapters.keyed_https import KeyedHttpsClient
-from openpeek.ports import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
-
-
-class LlmClient(Protocol):
-    provider: str
-    usable: bool
-
-    def complete_json(
-        self, prompt: str, *, model: str, parameters: dict[str, Any] | None = None, schema: dict[str, Any] | None = None
-    ) -> Any: ...
 
 
 def parse_json_text(text: str) -> Any:

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from openpeek.ports import DomainEvent
+from openpeek.domain.events import DomainEvent
 
 logger = logging.getLogger(__name__)
 

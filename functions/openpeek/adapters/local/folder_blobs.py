@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Iterator
 
-from openpeek.ports import BlobNotFound, DependencyUnavailable
+from openpeek.domain.failures import BlobNotFound, DependencyUnavailable
 
 # Temp files live next to their target so os.replace stays a same-filesystem rename (atomic). This marker keeps them
 # out of `list`, and keys may not use it, so a half-written file can never be mistaken for a blob.

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from openpeek.ports import ConditionFailed, Delete, DependencyUnavailable, Item, Put
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.domain.records import Delete, Item, Put
 
 _MAX_TRANSACTION_OPERATIONS = 100  # DynamoDB's TransactWriteItems limit; keeping it here keeps both runtimes alike
 _BUSY_TIMEOUT_S = 5.0  # how long a call waits for another writer's lock before it fails as unavailable

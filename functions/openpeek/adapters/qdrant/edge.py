@@ -64,22 +64,10 @@ from openpeek.adapters.qdrant.mapping import (
     scroll_offset,
     stored_payload,
 )
-from openpeek.ports import (
-    CollectionInfo,
-    CollectionNotFound,
-    DatetimeRange,
-    DependencyUnavailable,
-    Filter,
-    PayloadIndexSpec,
-    PayloadType,
-    Range,
-    ScoredPoint,
-    SearchRequest,
-    SparseVector,
-    VectorIndexSpec,
-    VectorPoint,
-    VectorValue,
-)
+from openpeek.domain.conditions import DatetimeRange, Filter, Range
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
+from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, PayloadType, ScoredPoint, SearchRequest,
+                                     SparseVector, VectorIndexSpec, VectorPoint, VectorValue)
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclidean": qe.Distance.Euclid}
 _TOKENIZER = {

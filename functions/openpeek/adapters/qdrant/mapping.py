@@ -11,22 +11,9 @@ import hashlib
 import uuid
 from typing import Any, Generic, Mapping, Protocol, Sequence, TypeVar
 
-from openpeek.ports import (
-    DatetimeRange,
-    Filter,
-    HasIds,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchText,
-    MatchValue,
-    Metric,
-    PayloadIndexSpec,
-    PayloadType,
-    Range,
-    VectorIndexSpec,
-    VectorPoint,
-)
+from openpeek.domain.conditions import (DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText, MatchValue,
+                                        Range)
+from openpeek.domain.vectors import Metric, PayloadIndexSpec, PayloadType, VectorIndexSpec, VectorPoint
 
 DOCUMENT_ID_KEY = "document_id"
 """Payload key holding the caller's document_id, so that a point found by search can be named again."""

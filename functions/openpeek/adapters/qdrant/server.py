@@ -34,22 +34,10 @@ from openpeek.adapters.qdrant.mapping import (
     scroll_offset,
     stored_payload,
 )
-from openpeek.ports import (
-    CollectionInfo,
-    CollectionNotFound,
-    DatetimeRange,
-    DependencyUnavailable,
-    Filter,
-    PayloadIndexSpec,
-    PayloadType,
-    Range,
-    ScoredPoint,
-    SearchRequest,
-    SparseVector,
-    VectorIndexSpec,
-    VectorPoint,
-    VectorValue,
-)
+from openpeek.domain.conditions import DatetimeRange, Filter, Range
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
+from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, PayloadType, ScoredPoint, SearchRequest,
+                                     SparseVector, VectorIndexSpec, VectorPoint, VectorValue)
 
 _DISTANCE = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclidean": models.Distance.EUCLID}
 _TOKENIZER = {

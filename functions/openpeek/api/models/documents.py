@@ -46,3 +46,11 @@ class ByoUpsertRequest(Strict):
     # The 1,000 limit is a domain rule with its own 400 (too_many_documents), so it is not a schema bound here.
     documents: list[ByoDocument]
     options: Optional[UpsertOptions] = None
+
+
+class UpdateDocumentAclRequest(Strict):
+    """The SDK's UpdateDocumentACLRequest."""
+
+    read: Optional[list[StrictStr]] = Field(default=None, max_length=256)
+    write: Optional[list[StrictStr]] = Field(default=None, max_length=256)
+    public: Optional[StrictBool] = None

@@ -1,5 +1,6 @@
 """Clusters API (namespace from X-Namespace): definitions, execute, executions, the map and the groups (seed 004 and
-the SDK's clusters / cluster executions APIs). Thin: validate, call the services, present."""
+the SDK's clusters / cluster executions APIs). Each route parses its input, calls one service method and presents the
+answer (api/presenters.py, the listings' stats from domain/cluster_statistics.py)."""
 
 from __future__ import annotations
 
@@ -19,43 +20,22 @@ from openpeek.api.models.clusters import (
     PatchLabelsRequest,
     PatchRunNameRequest,
 )
-from openpeek.domain.clusters import Cluster
+from openpeek.api.presenters import cluster_model
+from openpeek.domain.cluster_statistics import cluster_stats, execution_stats
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.paging import Window
 
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/clusters", tags=["Clusters"])
 
 
-def cluster_model(cluster: Cluster) -> dict[str, Any]:
-    """ClusterModel (create / get) — also a valid ClusterMetadata for listings."""
-    config = cluster.vector_config
-    return {
-        "cluster_id": cluster.cluster_id, "cluster_name": cluster.cluster_name, "description": cluster.description,
-        "metadata": cluster.metadata, "namespace_id": cluster.namespace_id, "cluster_type": "vector",
-        "collection_ids": list(cluster.collection_ids) or None, "input_collections": list(cluster.collection_ids),
-        "source_cluster_ids": list(cluster.source_cluster_ids) or None, "filters": cluster.filters,
-        "vector_config": {key: value for key, value in config.items() if key != "method_params"},
-        "feature_uris": config["feature_uris"], "multi_feature_strategy": config.get("multi_feature_strategy"),
-        "algorithm": config["clustering_method"], "algorithm_params": config.get("method_params") or None,
-        "sample_size": config.get("sample_size"), "vis_n_components": config.get("vis_n_components"),
-        "layout_stability": config.get("layout_stability"),
-        "llm_labeling": cluster.llm_labeling, "enrich_source_collection": cluster.enrich_source_collection,
-        "enrich_source": cluster.enrich_source_collection, "source_enrichment_config": cluster.source_enrichment_config,
-        "status": cluster.status, "task_id": cluster.task_id, "last_execution_task_id": cluster.task_id,
-        "last_run_id": cluster.last_run_id, "num_clusters": cluster.num_clusters,
-        "created_at": cluster.created_at, "updated_at": cluster.updated_at,
-    }
-
-
-def _page(items: list, limit: int, page_size: int | None, offset: int, page: int | None,
-          body: ListRequest | None) -> tuple[list, dict[str, Any]]:
+def _window(limit: int, page_size: int | None, offset: int, page: int | None, body: ListRequest | None) -> Window:
+    """Body values win over query parameters (the SDK's merge rule)."""
     size = (body.limit or body.page_size if body else None) or page_size or limit
-    start = body.offset if body and body.offset is not None else (
-        ((body.page if body and body.page else page) - 1) * size if (body and body.page) or page else offset)
-    window = items[start:start + size]
-    return window, {"total": len(items), "page": start // size + 1, "page_size": size,
-                    "total_pages": max(1, -(-len(items) // size)), "next_page": None, "previous_page": None,
-                    "next_cursor": None}
+    if body and body.offset is not None:
+        return Window.of(size, offset=body.offset)
+    page = (body.page if body and body.page else None) or page
+    return Window.of(size, offset=None if page else offset, page=page)
 
 
 @router.post("")
@@ -71,15 +51,9 @@ def _list(request: Request, namespace: Namespace, body: ListRequest | None, limi
         sorts.insert(0, body.sort)
     found = services(request).clusters.list(namespace, search=body.search if body else None,
                                             filters=body.filters if body else None, sorts=sorts)
-    window, pagination = _page(found, limit, page_size, offset, page, body)
-    by_status: dict[str, int] = {}
-    for cluster in found:
-        by_status[cluster.status or "DRAFT"] = by_status.get(cluster.status or "DRAFT", 0) + 1
-    documents = sum(c.num_clusters or 0 for c in found)
-    return {"results": [cluster_model(c) for c in window], "pagination": pagination, "total_count": len(found),
-            "stats": {"total_clusters": len(found), "total_documents": documents,
-                      "avg_documents_per_cluster": documents / len(found) if found else 0.0,
-                      "clusters_by_status": by_status}}
+    window = _window(limit, page_size, offset, page, body)
+    return {"results": [cluster_model(c) for c in window.of_list(found)], "pagination": window.pagination(len(found)),
+            "total_count": len(found), "stats": cluster_stats(found)}
 
 
 @router.get("")
@@ -144,16 +118,9 @@ def list_executions(request: Request, cluster_id: str, body: Optional[ListExecut
     runs = services(request).cluster_results.executions(
         namespace, cluster_id, search=body.search if body else None,
         ascending=str(sort.get("direction", "desc")).lower() == "asc")
-    window, pagination = _page(runs, limit, page_size, offset, page, None)
-    by_status: dict[str, int] = {}
-    for run in runs:
-        by_status[run["status"]] = by_status.get(run["status"], 0) + 1
-    completed = [run for run in runs if run["status"] == "completed"]
-    return {"results": window, "pagination": pagination, "total_count": len(runs),
-            "stats": {"total_executions": len(runs), "executions_by_status": by_status,
-                      "total_documents_clustered": sum(run["num_points"] for run in completed),
-                      "avg_num_clusters": (sum(run["num_clusters"] for run in completed) / len(completed))
-                      if completed else 0.0}}
+    window = _window(limit, page_size, offset, page, None)
+    return {"results": window.of_list(runs), "pagination": window.pagination(len(runs)), "total_count": len(runs),
+            "stats": execution_stats(runs)}
 
 
 @router.get("/{cluster_id}/executions/{run_id}")
@@ -177,12 +144,7 @@ def patch_execution_name(request: Request, cluster_id: str, run_id: str, body: P
 @router.post("/{cluster_id}/executions/{run_id}/cancel")
 def cancel_execution(request: Request, cluster_id: str, run_id: str,
                      namespace: Namespace = Depends(current_namespace)) -> dict:
-    services_ = services(request)
-    execution = services_.cluster_results.execution(namespace, cluster_id, run_id)
-    task = services_.tasks.get(namespace, services_.cluster_results.task_id_of(namespace, cluster_id, run_id))
-    services_.cluster_runs.cancel(namespace, task)
-    return {"cluster_id": execution["cluster_id"], "run_id": run_id,
-            "status": services_.cluster_results.execution(namespace, cluster_id, run_id)["status"]}
+    return services(request).cluster_results.cancel(namespace, cluster_id, run_id)
 
 
 # -- map and groups ------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from openpeek.api.models.namespaces import (
     UpdateNamespaceRequest,
 )
 from openpeek.api.presenters import namespace_model
-from openpeek.services.namespace_listing import ListQuery, decode_cursor
+from openpeek.domain.paging import decode_cursor
+from openpeek.services.namespace_listing import ListQuery
 from openpeek.services.namespaces import NamespaceView
 from openpeek.services.organizations import Principal
 

@@ -11,6 +11,7 @@ from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.clusters import ListTasksRequest
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.paging import Window
 from openpeek.services.organizations import Principal
 from openpeek.services.tasks import check_status
 
@@ -42,15 +43,11 @@ def list_tasks(request: Request, body: Optional[ListTasksRequest] = Body(default
                caller: Principal = Depends(principal),
                x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
     """One namespace's tasks with X-Namespace; without it (the SDK sends none here), the organisation's."""
-    size = page_size or limit
-    start = (page - 1) * size if page else offset
+    window = Window.of(page_size or limit, offset=None if page else offset, page=page)
     services_ = services(request)
     namespace = services_.namespaces.resolve(caller, x_namespace.strip()) if x_namespace and x_namespace.strip() \
         else None
     found = services_.tasks.list(caller.org_id, namespace, status=check_status(body.status if body else None),
                                          task_type=body.task_type if body else None,
                                          search=body.search if body else None)
-    return {"results": [task.public() for task in found[start:start + size]],
-            "pagination": {"total": len(found), "page": start // size + 1, "page_size": size,
-                           "total_pages": max(1, -(-len(found) // size)), "next_page": None, "previous_page": None,
-                           "next_cursor": None}}
+    return {"results": [task.public() for task in window.of_list(found)], "pagination": window.pagination(len(found))}

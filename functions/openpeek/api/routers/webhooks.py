@@ -20,6 +20,7 @@ from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.webhooks import ListWebhooksRequest, WebhookRequest
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.paging import Window
 from openpeek.domain.webhooks import REDACTED, Webhook
 from openpeek.services.organizations import Principal
 
@@ -53,12 +54,8 @@ def webhook_model(webhook: Webhook, *, secret: str | None = None) -> dict[str, A
 
 
 def _page(items: list[Any], limit: int, page_size: int | None, offset: int, page: int | None) -> tuple[list, dict]:
-    size = page_size or limit
-    start = (page - 1) * size if page else offset
-    return items[start: start + size], {
-        "total": len(items), "page": start // size + 1, "page_size": size,
-        "total_pages": max(1, -(-len(items) // size)), "next_page": None, "previous_page": None,
-        "next_cursor": None}
+    window = Window.of(page_size or limit, offset=None if page else offset, page=page)
+    return window.of_list(items), window.pagination(len(items))
 
 
 def _list(request: Request, caller: Principal, namespace: Namespace | None, body: ListWebhooksRequest | None,

@@ -1,16 +1,7 @@
-"""LLM labels for a finished clustering run (Mixpeek's `llm_labeling`, LLMLabelingInput).
-
-Each cluster arrives with its offline c-TF-IDF label, keywords and summary, which stay as the fallback: labeling never
-fails a run. With `enabled: true` the clusters' representative texts (trimmed to `max_samples_per_cluster` samples of
-`sample_text_max_length` characters) go to the configured provider in batches of up to BATCH_SIZE clusters; the
-answers are validated (label present, candidate_labels respected, response_shape schema followed), cached per
-namespace for `cache_ttl_seconds` under a hash of everything that shapes the answer, and near-duplicate labels are
-made distinct. Whatever goes wrong for some clusters becomes one `llm_labeling_errors` entry
-(`{"error": ..., "clusters": [...]}` as a JSON string) and those clusters keep their fallback labels.
-
-`sample_selection_strategy` and `labeling_inputs` are accepted but not acted on here: the representative documents
-(and the text taken from them) are chosen upstream.
-"""
+"""The rules of LLM cluster labeling (Mixpeek's `llm_labeling`, LLMLabelingInput), pure: the config and its checks,
+the providers and their models, samples trimmed for the prompt, the prompt and the structured-output schema, reading
+and validating an answer, the cache key, and making near-duplicate labels distinct. services/clustering/labeling.py
+calls the providers and the cache with them."""
 
 from __future__ import annotations
 
@@ -19,14 +10,9 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
-from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
-from openpeek.ports import DependencyUnavailable, Table
-
-# -- models Mixpeek lists per provider (mixpeek.models.OpenAIModel / GoogleModel / AnthropicModel / TypeSafeModel) --
 
 PROVIDER_MODELS: dict[str, tuple[str, ...]] = {
     "openai": (
@@ -51,7 +37,6 @@ DEFAULT_MODELS = {
 }
 
 BATCH_SIZE = 10  # clusters per LLM call
-CACHE_PK_PREFIX = "LABELCACHE#"
 CACHE_FORMAT = 1  # part of the cache key: bump when the prompt or the stored shape changes meaningfully
 DEFAULT_SAMPLES = 5  # when max_samples_per_cluster is null and the cluster's size is unknown
 MAX_LABEL_CHARS = 200
@@ -214,7 +199,7 @@ def validate_config(config: Any) -> None:
 
 
 @dataclass(frozen=True)
-class _Settings:
+class LabelingSettings:
     provider: str
     model: str
     include_summary: bool
@@ -231,7 +216,7 @@ class _Settings:
     candidates: dict[str, str] | None  # label -> description ("" when given as a list)
 
     @classmethod
-    def of(cls, config: Mapping[str, Any]) -> _Settings:
+    def of(cls, config: Mapping[str, Any]) -> LabelingSettings:
         merged = {**DEFAULTS, **{key: value for key, value in config.items() if value is not None}}
         provider, model = resolve_provider_and_model(config)
         candidates = config.get("candidate_labels")
@@ -274,169 +259,20 @@ def sample_count(config_value: int | None, size: int | None) -> int:
     return max(3, min(20, round(math.sqrt(size))))
 
 
-def trim_samples(cluster: ClusterSample, settings: _Settings) -> list[str]:
+def trim_samples(cluster: ClusterSample, settings: LabelingSettings) -> list[str]:
     texts = [" ".join(str(text).split()) for text in cluster.representative_texts if text is not None]
     texts = [text for text in texts if text]
     return [text[: settings.text_length] for text in texts[: sample_count(settings.max_samples, cluster.size)]]
 
 
-def _fallback(cluster: ClusterSample) -> ClusterLabel:
+def fallback_label(cluster: ClusterSample) -> ClusterLabel:
     return ClusterLabel(label=cluster.label, keywords=list(cluster.keywords or []), summary=cluster.summary)
-
-
-class ClusterLabeler:
-    def __init__(
-        self,
-        table: Table,
-        clients: Mapping[str, Any],
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        embed_labels: Callable[[list[str]], list[list[float]]] | None = None,
-        batch_size: int = BATCH_SIZE,
-    ) -> None:
-        self._table = table
-        self._clients = dict(clients)
-        self._clock = clock
-        self._embed_labels = embed_labels
-        self._batch_size = max(1, batch_size)
-
-    def label(
-        self, namespace_id: str, clusters: Sequence[ClusterSample], config: Mapping[str, Any] | None
-    ) -> LabelingOutcome:
-        labels = {cluster.cluster_id: _fallback(cluster) for cluster in clusters}
-        if not config or not config.get("enabled") or not clusters:
-            return LabelingOutcome(labels, [])
-        errors = _Errors()
-        problems = config_problems(config)
-        if problems:
-            errors.add("; ".join(problems), [cluster.cluster_id for cluster in clusters])
-            return LabelingOutcome(labels, errors.render())
-        settings = _Settings.of(config)
-        now = self._clock()
-        pending: list[tuple[ClusterSample, list[str], str]] = []
-        for cluster in clusters:
-            samples = trim_samples(cluster, settings)
-            if not samples:
-                errors.add(f"No representative documents for cluster {cluster.cluster_id}", [cluster.cluster_id])
-                continue
-            key = _cache_key(settings, samples)
-            cached = self._cache_get(namespace_id, key, now, settings)
-            if cached is not None:
-                labels[cluster.cluster_id] = cached
-            else:
-                pending.append((cluster, samples, key))
-        if pending:
-            client = self._clients.get(settings.provider)
-            if client is None or not getattr(client, "usable", True):
-                how = getattr(client, "how_to_enable", None)
-                message = f"LLM provider {settings.provider} is not configured" + (f": {how}" if how else "")
-                errors.add(message, [cluster.cluster_id for cluster, _, _ in pending])
-            else:
-                used = [labels[cid].label for cid in labels if labels[cid].source == "cache" and labels[cid].label]
-                for start in range(0, len(pending), self._batch_size):
-                    batch = pending[start : start + self._batch_size]
-                    produced = self._label_batch(client, settings, batch, used, errors)
-                    for (cluster, _, key), result in zip(batch, produced):
-                        if result is None:
-                            continue
-                        labels[cluster.cluster_id] = result
-                        used.append(result.label or "")
-                        self._cache_put(namespace_id, key, result, now, settings)
-        if settings.candidates is None:  # chosen from a fixed vocabulary, repeats are legitimate
-            self._dedupe([cluster.cluster_id for cluster in clusters], labels, settings)
-        return LabelingOutcome(labels, errors.render())
-
-    # -- one LLM call ------------------------------------------------------------------------------------------------
-
-    def _label_batch(
-        self,
-        client: Any,
-        settings: _Settings,
-        batch: list[tuple[ClusterSample, list[str], str]],
-        used_labels: list[str],
-        errors: _Errors,
-    ) -> list[ClusterLabel | None]:
-        ids = [cluster.cluster_id for cluster, _, _ in batch]
-        prompt = build_prompt(settings, [(cluster.cluster_id, samples) for cluster, samples, _ in batch], used_labels)
-        schema = build_schema(settings, ids)
-        try:
-            answer = client.complete_json(prompt, model=settings.model, parameters=settings.parameters, schema=schema)
-        except DependencyUnavailable as error:
-            errors.add(f"LLM labeling failed for {len(ids)} clusters: {error}", ids)
-            return [None] * len(batch)
-        except Exception as error:  # noqa: BLE001 - labeling never fails the run
-            errors.add(f"LLM labeling failed for {len(ids)} clusters: {type(error).__name__}", ids)
-            return [None] * len(batch)
-        items = _answer_items(answer, ids)
-        results: list[ClusterLabel | None] = []
-        for cluster, _, _ in batch:
-            item = items.get(cluster.cluster_id)
-            if item is None:
-                errors.add("LLM answer did not include these clusters", [cluster.cluster_id])
-                results.append(None)
-                continue
-            result, problem = _read_item(item, cluster, settings)
-            if problem:
-                errors.add(problem, [cluster.cluster_id])
-            results.append(result)
-        return results
-
-    # -- cache -------------------------------------------------------------------------------------------------------
-
-    def _cache_get(self, namespace_id: str, key: str, now: datetime, settings: _Settings) -> ClusterLabel | None:
-        if settings.ttl <= 0:
-            return None
-        try:
-            item = self._table.get(CACHE_PK_PREFIX + namespace_id, key)
-        except DependencyUnavailable:
-            return None
-        if item is None or not isinstance(item.get("expires_at"), int) or item["expires_at"] <= now.timestamp():
-            return None  # the table's TTL sweep is lazy: an expired item may still be there
-        return ClusterLabel(
-            label=item.get("label"), keywords=list(item.get("keywords") or []), summary=item.get("summary"),
-            extra=dict(item.get("extra") or {}), source="cache",
-        )  # fmt: skip
-
-    def _cache_put(self, namespace_id: str, key: str, result: ClusterLabel, now: datetime, settings: _Settings) -> None:
-        if settings.ttl <= 0:
-            return
-        item = {
-            "pk": CACHE_PK_PREFIX + namespace_id, "sk": key, "label": result.label, "keywords": result.keywords,
-            "summary": result.summary, "extra": result.extra, "provider": settings.provider, "model": settings.model,
-            "created_at": isoformat(now), "expires_at": int(now.timestamp()) + settings.ttl,
-        }  # fmt: skip
-        try:
-            self._table.put(item)
-        except DependencyUnavailable:
-            pass  # a cache that cannot be written only costs a later LLM call
-
-    # -- de-duplication ----------------------------------------------------------------------------------------------
-
-    def _dedupe(self, order: list[str], labels: dict[str, ClusterLabel], settings: _Settings) -> None:
-        texts = [labels[cid].label or "" for cid in order]
-        similar = _jaccard_similar(texts, settings.threshold)
-        if settings.use_embedding_dedup and self._embed_labels is not None and any(texts):
-            try:
-                similar = _cosine_similar(self._embed_labels(texts), texts, settings.threshold)
-            except Exception:  # noqa: BLE001 - fall back to token overlap
-                pass
-        kept: list[int] = []
-        taken = {text.casefold() for text in texts if text}
-        for index, cid in enumerate(order):
-            if not texts[index]:
-                continue
-            if any(similar(index, other) for other in kept):
-                current = labels[cid]
-                distinct = _make_distinct(texts[index], current.keywords, taken)
-                taken.add(distinct.casefold())
-                current.label = distinct
-            kept.append(index)
 
 
 # -- prompt and schema -----------------------------------------------------------------------------------------------
 
 
-def build_prompt(settings: _Settings, clusters: list[tuple[str, list[str]]], used_labels: Sequence[str] = ()) -> str:
+def build_prompt(settings: LabelingSettings, clusters: list[tuple[str, list[str]]], used_labels: Sequence[str] = ()) -> str:
     parts: list[str] = []
     if settings.custom_prompt:
         parts.append(settings.custom_prompt.strip())
@@ -486,7 +322,7 @@ def build_prompt(settings: _Settings, clusters: list[tuple[str, list[str]]], use
     return "\n\n".join(parts)
 
 
-def build_schema(settings: _Settings, cluster_ids: list[str]) -> dict[str, Any] | None:
+def build_schema(settings: LabelingSettings, cluster_ids: list[str]) -> dict[str, Any] | None:
     """The structured-output schema passed to the provider: {"clusters": [item, ...]}.
 
     None for a custom prompt without a schema-shaped response_shape (the user chose the format)."""
@@ -516,7 +352,7 @@ def build_schema(settings: _Settings, cluster_ids: list[str]) -> dict[str, Any] 
 # -- reading the answer ----------------------------------------------------------------------------------------------
 
 
-def _answer_items(answer: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+def answer_items(answer: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The answer's per-cluster objects by cluster id, whatever wrapper the model chose."""
     items: Any = answer
     if isinstance(answer, dict):
@@ -541,7 +377,7 @@ def _answer_items(answer: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _read_item(item: dict[str, Any], cluster: ClusterSample, settings: _Settings) -> tuple[ClusterLabel | None, str]:
+def read_answer_item(item: dict[str, Any], cluster: ClusterSample, settings: LabelingSettings) -> tuple[ClusterLabel | None, str]:
     schema = settings.shape if isinstance(settings.shape, dict) else None
     if schema is not None:
         problem = _schema_problem(item, schema)
@@ -629,12 +465,12 @@ def _schema_problem(value: Any, schema: Any, path: str = "") -> str:
 # -- cache key, errors, similarity -----------------------------------------------------------------------------------
 
 
-def _cache_key(settings: _Settings, samples: list[str]) -> str:
+def cache_key(settings: LabelingSettings, samples: list[str]) -> str:
     material = json.dumps({**settings.cache_fields(), "samples": samples}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-class _Errors:
+class LabelingErrors:
     """Errors grouped by message, each naming its clusters, in first-seen order."""
 
     def __init__(self) -> None:
@@ -656,7 +492,7 @@ def _tokens(text: str) -> frozenset[str]:
     )
 
 
-def _jaccard_similar(texts: list[str], threshold: float) -> Callable[[int, int], bool]:
+def jaccard_similar(texts: list[str], threshold: float) -> Callable[[int, int], bool]:
     tokens = [_tokens(text) for text in texts]
 
     def similar(a: int, b: int) -> bool:
@@ -668,7 +504,7 @@ def _jaccard_similar(texts: list[str], threshold: float) -> Callable[[int, int],
     return similar
 
 
-def _cosine_similar(vectors: list[list[float]], texts: list[str], threshold: float) -> Callable[[int, int], bool]:
+def cosine_similar(vectors: list[list[float]], texts: list[str], threshold: float) -> Callable[[int, int], bool]:
     if len(vectors) != len(texts):
         raise ValueError("one vector per label expected")
     norms = [math.sqrt(sum(x * x for x in vector)) for vector in vectors]
@@ -684,7 +520,7 @@ def _cosine_similar(vectors: list[list[float]], texts: list[str], threshold: flo
     return similar
 
 
-def _make_distinct(label: str, keywords: Sequence[str], taken: set[str]) -> str:
+def make_distinct(label: str, keywords: Sequence[str], taken: set[str]) -> str:
     """The label plus its first keyword not already in it, else a number: "Gaming Laptops (RGB)", "... (2)"."""
     have = _tokens(label)
     for keyword in keywords:

@@ -1,10 +1,9 @@
 """The embedded runtime's Orchestrator: a cluster job's steps in a worker thread, with the engine in a long-lived child
-process (engine_worker.py), so a run never holds the server's GIL and cancel can stop it at once. The same steps as the
+process (engine_process.py), so a run never holds the server's GIL and cancel can stop it at once. The same steps as the
 AWS state machine: prepare → engine → finalize, mark-failed on any error."""
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -12,21 +11,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from openpeek.adapters.local.engine_worker import EngineWorker, shared_worker
-from openpeek.ports import BlobStore, ClusterJob
+from openpeek.embedded.engine_process import EngineProcess, shared_engine_process
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.ports import BlobStore
 
-log = logging.getLogger("openpeek.cluster_worker")
+log = logging.getLogger(__name__)
 
 
-class LocalOrchestrator:
-    """`steps` is services.cluster_steps.ClusterSteps (prepare / finalize / mark_failed on the job's state); the engine
-    runs in the process-wide EngineWorker."""
+class EmbeddedOrchestrator:
+    """`steps` is services.cluster_steps.ClusterSteps (prepare / finalize / mark_failed of a ClusterJob); the engine
+    runs in the process-wide EngineProcess."""
 
-    def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineWorker | None = None,
+    def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineProcess | None = None,
                  timeout_s: float | None = None) -> None:
         self._steps = steps
         self._blobs = blobs
-        self._worker = worker or shared_worker()
+        self._worker = worker or shared_engine_process()
         self._timeout_s = timeout_s
         self._threads: list[threading.Thread] = []
         self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
@@ -37,20 +37,18 @@ class LocalOrchestrator:
         thread.start()
 
     def run_now(self, job: ClusterJob) -> bool:
-        from openpeek.services.cluster_steps import JobEnded
+        from openpeek.services.clustering.steps import JobEnded
 
-        state = job.state()
         try:
-            prepared = self._steps.prepare(state)
+            prepared = self._steps.prepare(job)
             self._process(job, prepared)
-            self._steps.finalize(state)
+            self._steps.finalize(job)
         except JobEnded:
             pass
         except Exception as error:  # every failure ends the task FAILED with its reason, like the state machine's catch
             log.warning("cluster job %s failed: %s", job.task_id, error)
-            cause = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__})
             try:
-                self._steps.mark_failed({**state, "error": {"Error": type(error).__name__, "Cause": cause}})
+                self._steps.mark_failed(job, str(error))
             except Exception:  # noqa: BLE001 - the deadline still ends the task
                 log.exception("could not mark cluster job %s failed", job.task_id)
         return True
@@ -63,13 +61,13 @@ class LocalOrchestrator:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _process(self, job: ClusterJob, prepared: dict[str, Any]) -> None:
+    def _process(self, job: ClusterJob, prepared: Any) -> None:
         with tempfile.TemporaryDirectory(prefix="openpeek-cluster-") as work:
             inputs, outputs = Path(work, "input"), Path(work, "output")
             inputs.mkdir()
-            for key in self._blobs.list(prepared["input_prefix"]):
+            for key in self._blobs.list(prepared.input_prefix):
                 (inputs / key.rsplit("/", 1)[1]).write_bytes(self._blobs.get(key))
             self._worker.run(job.task_id, inputs, outputs, self._timeout_s)
             for path in sorted(outputs.rglob("*")):
                 if path.is_file():
-                    self._blobs.put(prepared["output_prefix"] + path.relative_to(outputs).as_posix(), path.read_bytes())
+                    self._blobs.put(prepared.output_prefix + path.relative_to(outputs).as_posix(), path.read_bytes())

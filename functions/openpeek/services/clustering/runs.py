@@ -10,22 +10,19 @@ from typing import Any, Callable
 from openpeek.domain import clusters as rules
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.cluster_runs import ACTIVE, PENDING, ClusterRun
 from openpeek.domain.clusters import Cluster
 from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
-from openpeek.ports import ClusterJob, ComputeUnavailable, Delete, DependencyUnavailable, Orchestrator, Put, Table
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.failures import ComputeUnavailable, DependencyUnavailable
+from openpeek.ports import Orchestrator, Table
 from openpeek.repositories.clusters import ClusterRepository
-from openpeek.repositories.namespaces import owned_partition
 from openpeek.repositories.tasks import TaskRepository
-from openpeek.services.cluster_ledger import ClusterLedger
-from openpeek.services.clusters import ClusterService
-
-
-def usable_run(run: dict[str, Any] | None) -> bool:
-    """A run whose centroids later runs may build on."""
-    return bool(run) and run.get("status") == "completed" and bool(run.get("num_clusters"))
+from openpeek.services.clustering.ledger import ClusterLedger
+from openpeek.services.clustering.clusters import ClusterService
 
 
 class ClusterRunService:
@@ -45,19 +42,18 @@ class ClusterRunService:
         cluster = self._clusters.get(namespace, identifier)
         plan = rules.plan_execution(cluster, overrides, has_sources=bool(cluster.source_cluster_ids))
         runs = self._repository.runs(namespace.namespace_id, cluster.cluster_id)
-        busy = [run for run in runs if run["status"] in ("pending", "processing")
-                and not self._overdue(namespace.namespace_id, run)]
+        busy = [run for run in runs if run.status in ACTIVE and not self._overdue(namespace.namespace_id, run)]
         if busy:
-            raise Conflict(f"cluster '{cluster.cluster_id}' is executing already (run {busy[0]['run_id']}); wait for "
+            raise Conflict(f"cluster '{cluster.cluster_id}' is executing already (run {busy[0].run_id}); wait for "
                            "its task to end or cancel it", code="execution_in_progress",
-                           details={"run_id": busy[0]["run_id"], "task_id": busy[0]["task_id"]})
+                           details={"run_id": busy[0].run_id, "task_id": busy[0].task_id})
         if plan.mode == "assign":
-            base = next((run for run in runs if usable_run(run) and run.get("mode") in ("full", "assign")), None)
+            base = next((run for run in runs if run.usable and run.mode in ("full", "assign")), None)
             if base is None:
                 raise BadRequest("mode 'assign' needs a completed execution of this cluster with centroids; run "
                                  "mode 'full' first", code="no_completed_execution",
                                  details={"cluster_id": cluster.cluster_id})
-            plan = replace(plan, base_run_id=base["run_id"])
+            plan = replace(plan, base_run_id=base.run_id)
         if plan.mode == "composite":
             plan = replace(plan, source_execution_ids=self._composite_sources(namespace, cluster, plan))
         return self._start(namespace, cluster, plan, kind="cluster", compute=overrides.get("compute"))
@@ -69,40 +65,39 @@ class ClusterRunService:
             wanted = []
             for source_id in cluster.source_cluster_ids:
                 newest = next((run for run in self._repository.runs(namespace.namespace_id, source_id)
-                               if usable_run(run)), None)
+                               if run.usable), None)
                 if newest is not None:
-                    wanted.append(newest["run_id"])
+                    wanted.append(newest.run_id)
         else:
             raise BadRequest("mode 'composite' needs source_execution_ids (at least 2 completed executions)",
                              code="composite_sources_required")
         if len(wanted) < 2:
             raise BadRequest("mode 'composite' needs at least 2 completed source executions with centroids",
                              code="too_few_source_executions", details={"source_execution_ids": wanted})
-        known = {item["run_id"]: item for item in self._table.query(owned_partition(namespace.namespace_id), "RUN#")}
+        known = {run.run_id: run for run in self._repository.runs_in_namespace(namespace.namespace_id)}
         for run_id in wanted:
             if run_id not in known:
                 raise BadRequest(f"source execution '{run_id}' does not exist in this namespace",
                                  code="unknown_source_execution", details={"run_id": run_id})
-            if not usable_run(known[run_id]):
-                raise BadRequest(f"source execution '{run_id}' is {known[run_id]['status']}, not completed with "
+            if not known[run_id].usable:
+                raise BadRequest(f"source execution '{run_id}' is {known[run_id].status}, not completed with "
                                  "centroids", code="source_execution_not_completed",
-                                 details={"run_id": run_id, "status": known[run_id]["status"]})
-            if known[run_id].get("mode") == "composite":
+                                 details={"run_id": run_id, "status": known[run_id].status})
+            if known[run_id].mode == "composite":
                 raise BadRequest(f"source execution '{run_id}' is itself a composite", code="invalid_source_execution",
                                  details={"run_id": run_id})
         return tuple(wanted)
 
-    def start_layout(self, namespace: Namespace, cluster: Cluster, run: dict[str, Any]) -> Task:
+    def start_layout(self, namespace: Namespace, cluster: Cluster, run: ClusterRun) -> Task:
         """The deferred map of a completed run, as its own job."""
-        plan = rules.ExecutionPlan.from_record(run["plan"])
-        return self._start(namespace, cluster, plan, kind="layout", run=run)
+        return self._start(namespace, cluster, run.execution_plan, kind="layout", run=run)
 
     def _start(self, namespace: Namespace, cluster: Cluster, plan: rules.ExecutionPlan, *, kind: str,
-               run: dict[str, Any] | None = None, compute: dict[str, Any] | None = None) -> Task:
+               run: ClusterRun | None = None, compute: dict[str, Any] | None = None) -> Task:
         """`compute`: the execution's choice of where the engine runs ({"backend", "instance_type"}), if it made
         one."""
         now = self._clock()
-        run_id = run["run_id"] if run else new_id("run")
+        run_id = run.run_id if run else new_id("run")
         compute = {key: value for key, value in (compute or {}).items() if value is not None} or None
         task = Task.new(new_id("task"), namespace.namespace_id, task_rules.CLUSTER_BUILD, now, self._max_runtime_s,
                         inputs=[{"cluster_id": cluster.cluster_id, "run_id": run_id, "mode": plan.mode,
@@ -112,12 +107,12 @@ class ClusterRunService:
                                          **({"compute": compute} if compute else {})})
         operations = list(self._tasks.creation(task, namespace.org_id))
         if run is None:
-            record = {"run_id": run_id, "cluster_id": cluster.cluster_id, "namespace_id": namespace.namespace_id,
-                      "task_id": task.task_id, "status": "pending", "mode": plan.mode, "plan": plan.to_record(),
-                      "created_at": isoformat(now), "num_clusters": 0, "num_points": 0, "version": 1,
-                      "layout": "deferred" if plan.defer_visualization else "inline",
-                      "source_execution_ids": list(plan.source_execution_ids) or None}
-            operations.append(Put(self._repository.run_item(namespace.namespace_id, record), if_absent=True))
+            created = ClusterRun(run_id=run_id, cluster_id=cluster.cluster_id, namespace_id=namespace.namespace_id,
+                                 task_id=task.task_id, status=PENDING, mode=plan.mode, plan=plan.to_record(),
+                                 created_at=isoformat(now), version=1,
+                                 layout="deferred" if plan.defer_visualization else "inline",
+                                 source_execution_ids=list(plan.source_execution_ids) or None)
+            operations.append(self._repository.create_run(created))
             operations.append(self._repository.update(cluster.with_changes(
                 {"status": task_rules.PENDING, "task_id": task.task_id, "updated_at": isoformat(now)}), cluster))
         else:
@@ -143,20 +138,19 @@ class ClusterRunService:
                              details={"compute": compute, "how_to_enable": error.how_to_enable}) from error
         return task
 
-    def layout_task(self, namespace: Namespace, run: dict[str, Any]) -> Task | None:
+    def layout_task(self, namespace: Namespace, run: ClusterRun) -> Task | None:
         """The running job computing a run's deferred map; None when there is none still going."""
-        task = self._tasks.get(namespace.namespace_id, run.get("layout_task_id") or "")
+        task = self._tasks.get(namespace.namespace_id, run.layout_task_id or "")
         if task is None or task.terminal or task.overdue(self._clock()):
             return None
         return task
 
     def _undo_start(self, namespace: Namespace, cluster: Cluster, job: ClusterJob, kind: str,
-                    run: dict[str, Any] | None) -> None:
+                    run: ClusterRun | None) -> None:
         """Remove what _start wrote, so a job that never started leaves no trace (and no task stuck PENDING)."""
-        partition = owned_partition(namespace.namespace_id)
-        operations: list[Any] = [Delete(partition, f"TASK#{job.task_id}"), Delete(f"TASKID#{job.task_id}", "TASK")]
+        operations: list[Any] = self._tasks.deletion(namespace.namespace_id, job.task_id)
         if run is None:
-            operations.append(Delete(partition, f"RUN#{cluster.cluster_id}#{job.run_id}"))
+            operations.append(self._repository.run_deletion(namespace.namespace_id, cluster.cluster_id, job.run_id))
             current = self._repository.get(namespace.namespace_id, cluster.cluster_id)
             if current is not None:
                 operations.append(self._repository.update(current.with_changes(
@@ -168,8 +162,8 @@ class ClusterRunService:
                                                               {"layout": "deferred", "layout_task_id": None}))
         self._table.transact_write(operations)
 
-    def _overdue(self, namespace_id: str, run: dict[str, Any]) -> bool:
-        task = self._tasks.get(namespace_id, run["task_id"])
+    def _overdue(self, namespace_id: str, run: ClusterRun) -> bool:
+        task = self._tasks.get(namespace_id, run.task_id)
         worker = task.additional_data.get("worker") if task else None
         orphaned = worker is not None and worker != self._orchestrator.worker_id
         return task is None or task.terminal or orphaned or task.overdue(self._clock())

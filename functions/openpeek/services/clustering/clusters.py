@@ -11,7 +11,9 @@ from openpeek.domain.clusters import Cluster
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobStore, ConditionFailed, DomainEvent, EventBus
+from openpeek.domain.events import DomainEvent
+from openpeek.ports import BlobStore, EventBus
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.clusters import ClusterRepository, cluster_prefix
 
 PATCH_ATTEMPTS = 16
@@ -89,7 +91,8 @@ class ClusterService:
 
     def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> Cluster:
         """Absent or null fields are left alone; concurrent patches retry on a fresh read, so none is lost."""
-        for _ in range(PATCH_ATTEMPTS):
+
+        def attempt() -> Cluster:
             current = self.get(namespace, identifier)
             updates: dict[str, Any] = {}
             config = dict(current.vector_config)
@@ -119,14 +122,12 @@ class ClusterService:
             if config != current.vector_config:
                 updates["vector_config"] = config
             updates["updated_at"] = isoformat(utcnow())
-            try:
-                saved = self._repository.save(current.with_changes(updates), current)
-            except ConditionFailed:
-                continue
-            self._publish("cluster.updated", namespace, saved)
-            return saved
-        raise Conflict("The cluster kept changing while this request was applied; try again",
-                       code="concurrent_modification")
+            return self._repository.save(current.with_changes(updates), current)
+
+        saved = retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=lambda: Conflict(
+            "The cluster kept changing while this request was applied; try again", code="concurrent_modification"))
+        self._publish("cluster.updated", namespace, saved)
+        return saved
 
     def delete(self, namespace: Namespace, identifier: str) -> Cluster:
         cluster = self.get(namespace, identifier)

@@ -1,4 +1,4 @@
-"""One long-lived child process that runs the clustering engine for the embedded runtime
+"""The embedded runtime's engine process: one long-lived child that runs the clustering engine
 (`python -m openpeek.engine.worker`, one job per line on its stdin).
 
 Why a process: the engine holds the GIL for seconds at a time, and its memory (a million vectors) should go back to the
@@ -24,7 +24,7 @@ class EngineFailed(Exception):
     pass
 
 
-class EngineWorker:
+class EngineProcess:
     def __init__(self, python: str = sys.executable) -> None:
         self._python = python
         self._lock = threading.Lock()  # one job at a time
@@ -88,15 +88,15 @@ class EngineWorker:
         self._process = None
 
 
-_shared: EngineWorker | None = None
+_shared: EngineProcess | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_worker() -> EngineWorker:
+def shared_engine_process() -> EngineProcess:
     """The process-wide worker: every embedded orchestrator in this process (one per data dir, many in tests) shares
     it, so the engine is loaded and compiled once."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = EngineWorker()
+            _shared = EngineProcess()
         return _shared

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from openpeek.collector import BULK_THRESHOLD, fewer_collections
+from openpeek.garbage_collection import BULK_THRESHOLD, fewer_collections
 
 
 def test_thresholds_are_raised_inside_and_restored_after_the_last_user_even_on_error():

@@ -7,13 +7,17 @@ import gzip
 import json
 from typing import Any
 
+from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobNotFound, BlobStore, ConditionFailed, Table
+from openpeek.domain.failures import BlobNotFound
+from openpeek.ports import BlobStore
 from openpeek.repositories.clusters import ClusterRepository
-from openpeek.services.cluster_runs import ClusterRunService
-from openpeek.services.cluster_steps import centroids_key, points_key
-from openpeek.services.clusters import ClusterService
+from openpeek.repositories.optimistic import retry_on_conflict
+from openpeek.services.clustering.runs import ClusterRunService
+from openpeek.services.clustering.steps import centroids_key, points_key
+from openpeek.services.clustering.clusters import ClusterService
+from openpeek.services.tasks import TaskService
 
 LABEL_MAX = 200
 RUN_NAME_MAX = 120
@@ -23,9 +27,9 @@ _RECONCILIATION = ("source_documents", "vectors_retrieved", "vectors_clustered",
 
 
 class ClusterResults:
-    def __init__(self, table: Table, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
-                 runs: ClusterRunService) -> None:
-        self._table = table
+    def __init__(self, clusters: ClusterService, repository: ClusterRepository, blobs: BlobStore,
+                 runs: ClusterRunService, tasks: TaskService) -> None:
+        self._tasks = tasks
         self._clusters = clusters
         self._repository = repository
         self._blobs = blobs
@@ -47,81 +51,87 @@ class ClusterResults:
         cluster = self._clusters.get(namespace, identifier)
         runs = self._repository.runs(namespace.namespace_id, cluster.cluster_id)
         if status:
-            runs = [run for run in runs if run["status"] == status.lower()]
+            runs = [run for run in runs if run.status == status.lower()]
         if search:
             needle = search.lower()
-            runs = [run for run in runs if needle in run["run_id"].lower()
-                    or needle in (run.get("error_message") or "").lower() or needle in (run.get("run_name") or "").lower()]
+            runs = [run for run in runs if needle in run.run_id.lower()
+                    or needle in (run.error_message or "").lower() or needle in (run.run_name or "").lower()]
         if ascending:
             runs.reverse()
         return [self.present(namespace, run) for run in runs]
 
-    def present(self, namespace: Namespace, run: dict[str, Any], *, include_vectors: bool = False) -> dict[str, Any]:
+    def present(self, namespace: Namespace, run: ClusterRun, *, include_vectors: bool = False) -> dict[str, Any]:
         """ClusterExecutionResult."""
-        completed = run["status"] == "completed"
-        overrides = run.get("label_overrides") or {}
+        completed = run.completed
+        overrides = run.label_overrides or {}
         centroids = self._centroids(namespace, run, with_vectors=include_vectors) if completed else None
         if centroids is not None:
             for centroid in centroids:
                 centroid.pop("x", None), centroid.pop("y", None), centroid.pop("z", None), centroid.pop("extra", None)
                 if centroid["cluster_id"] in overrides:
                     centroid["label"] = overrides[centroid["cluster_id"]]
+        details = run.details
         view: dict[str, Any] = {
-            "run_id": run["run_id"], "cluster_id": run["cluster_id"], "status": run["status"],
-            "num_clusters": run.get("num_clusters") or 0, "num_points": run.get("num_points") or 0,
-            "metrics": run.get("metrics") if completed else None, "centroids": centroids,
-            "created_at": run["created_at"], "completed_at": run.get("completed_at"),
-            "error_message": run.get("error_message"), "llm_labeling_errors": run.get("llm_labeling_errors"),
-            "mode": run.get("mode"), "member_counts_stale": False,
+            "run_id": run.run_id, "cluster_id": run.cluster_id, "status": run.status,
+            "num_clusters": run.num_clusters, "num_points": run.num_points,
+            "metrics": details.get("metrics") if completed else None, "centroids": centroids,
+            "created_at": run.created_at, "completed_at": run.completed_at,
+            "error_message": run.error_message, "llm_labeling_errors": details.get("llm_labeling_errors"),
+            "mode": run.mode, "member_counts_stale": False,
         }
-        view.update({key: run[key] for key in _RECONCILIATION if run.get(key) is not None})
-        for key in ("source_execution_ids", "composite_mapping", "run_name"):
-            if run.get(key):
-                view[key] = run[key]
+        view.update({key: details[key] for key in _RECONCILIATION if details.get(key) is not None})
+        for key, value in (("source_execution_ids", run.source_execution_ids),
+                           ("composite_mapping", details.get("composite_mapping")), ("run_name", run.run_name)):
+            if value:
+                view[key] = value
         if overrides:
             view["label_overrides"] = overrides
-        view["layout_stability_applied"] = run.get("layout_stability_applied") or "none"
-        if run.get("layout_stability_reason"):
-            view["layout_stability_reason"] = run["layout_stability_reason"]
+        view["layout_stability_applied"] = details.get("layout_stability_applied") or "none"
+        if details.get("layout_stability_reason"):
+            view["layout_stability_reason"] = details["layout_stability_reason"]
         return view
 
-    def _centroids(self, namespace: Namespace, run: dict[str, Any], *, with_vectors: bool) -> list[dict[str, Any]]:
-        if run.get("centroids") is not None and not with_vectors:
-            return [dict(c) for c in run["centroids"]]
+    def _centroids(self, namespace: Namespace, run: ClusterRun, *, with_vectors: bool) -> list[dict[str, Any]]:
+        summaries = run.details.get("centroids")
+        if summaries is not None and not with_vectors:
+            return [dict(c) for c in summaries]
         try:
-            stored = json.loads(self._blobs.get(centroids_key(namespace.namespace_id, run["cluster_id"],
-                                                              run["run_id"])))
+            stored = json.loads(self._blobs.get(centroids_key(namespace.namespace_id, run.cluster_id, run.run_id)))
         except BlobNotFound:
-            return [dict(c) for c in run.get("centroids") or []]
+            return [dict(c) for c in summaries or []]
         if not with_vectors:
             for centroid in stored:
                 centroid.pop("centroid_vector", None)
         return stored
 
-    def task_id_of(self, namespace: Namespace, identifier: str, run_id: str) -> str:
-        return self._run(namespace, identifier, run_id)["task_id"]
+    def cancel(self, namespace: Namespace, identifier: str, run_id: str) -> dict[str, Any]:
+        """POST .../executions/{run_id}/cancel: the execution's task is canceled as DELETE /v1/tasks/{id} would;
+        answers the execution's status afterwards."""
+        run = self._run(namespace, identifier, run_id)
+        self._runs.cancel(namespace, self._tasks.get(namespace, run.task_id))
+        return {"cluster_id": run.cluster_id, "run_id": run_id, "status": self._run(namespace, identifier, run_id).status}
 
-    def _run(self, namespace: Namespace, identifier: str, run_id: str) -> dict[str, Any]:
+    def _run(self, namespace: Namespace, identifier: str, run_id: str) -> ClusterRun:
         cluster = self._clusters.get(namespace, identifier)
         run = self._repository.get_run(namespace.namespace_id, cluster.cluster_id, run_id)
         if run is None:
             raise NotFound("execution", run_id)
         return run
 
-    def _chosen_run(self, namespace: Namespace, identifier: str, run_id: str | None) -> dict[str, Any]:
+    def _chosen_run(self, namespace: Namespace, identifier: str, run_id: str | None) -> ClusterRun:
         """The named run, or the cluster's newest completed one."""
         if run_id:
             run = self._run(namespace, identifier, run_id)
         else:
             cluster = self._clusters.get(namespace, identifier)
-            run = next((r for r in self._repository.runs(namespace.namespace_id, cluster.cluster_id)
-                        if r["status"] == "completed"), None)
+            run = next((r for r in self._repository.runs(namespace.namespace_id, cluster.cluster_id) if r.completed),
+                       None)
             if run is None:
                 raise NotFound("execution", f"{cluster.cluster_id} (no completed execution)",
                                code="no_completed_execution")
-        if run["status"] != "completed":
-            raise BadRequest(f"execution '{run['run_id']}' is {run['status']}; its results exist once it completes",
-                             code="execution_not_completed", details={"run_id": run["run_id"], "status": run["status"]})
+        if not run.completed:
+            raise BadRequest(f"execution '{run.run_id}' is {run.status}; its results exist once it completes",
+                             code="execution_not_completed", details={"run_id": run.run_id, "status": run.status})
         return run
 
     # -- edits -------------------------------------------------------------------------------------------------------
@@ -129,14 +139,15 @@ class ClusterResults:
     def patch_labels(self, namespace: Namespace, identifier: str, run_id: str, labels: dict[str, Any]) -> dict:
         if not isinstance(labels, dict):
             raise BadRequest("labels maps cluster ids to new labels", code="invalid_labels")
-        for _ in range(PATCH_ATTEMPTS):
+
+        def attempt() -> dict[str, Any]:
             run = self._chosen_run(namespace, identifier, run_id)
             known = {c["cluster_id"] for c in self._centroids(namespace, run, with_vectors=False)}
             unknown = sorted(set(labels) - known)
             if unknown:
                 raise BadRequest(f"execution '{run_id}' has no cluster(s) {', '.join(unknown)}",
                                  code="unknown_cluster_label", details={"unknown": unknown, "known": sorted(known)})
-            overrides = dict(run.get("label_overrides") or {})
+            overrides = dict(run.label_overrides or {})
             for key, value in labels.items():
                 if not isinstance(value, str):
                     raise BadRequest("each label is a string (an empty string removes the override)",
@@ -149,37 +160,31 @@ class ClusterResults:
                     overrides[key] = value
                 else:
                     overrides.pop(key, None)
-            try:
-                self._table.put(self._repository.update_run(namespace.namespace_id, run,
-                                                            {"label_overrides": overrides}).item,
-                                if_version=run["version"])
-            except ConditionFailed:
-                continue
-            return {"cluster_id": run["cluster_id"], "run_id": run["run_id"], "label_overrides": overrides}
-        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+            self._repository.save_run(namespace.namespace_id, run, {"label_overrides": overrides})
+            return {"cluster_id": run.cluster_id, "run_id": run.run_id, "label_overrides": overrides}
+
+        return retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=_kept_changing)
 
     def rename(self, namespace: Namespace, identifier: str, run_id: str, name: Any) -> dict:
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > RUN_NAME_MAX:
             raise BadRequest(f"run_name is a non-empty string of at most {RUN_NAME_MAX} characters",
                              code="invalid_run_name")
-        for _ in range(PATCH_ATTEMPTS):
+
+        def attempt() -> dict[str, Any]:
             run = self._run(namespace, identifier, run_id)
-            try:
-                self._table.put(self._repository.update_run(namespace.namespace_id, run,
-                                                            {"run_name": name.strip()}).item, if_version=run["version"])
-            except ConditionFailed:
-                continue
-            return {"cluster_id": run["cluster_id"], "run_id": run_id, "run_name": name.strip()}
-        raise Conflict("The execution kept changing; try again", code="concurrent_modification")
+            self._repository.save_run(namespace.namespace_id, run, {"run_name": name.strip()})
+            return {"cluster_id": run.cluster_id, "run_id": run_id, "run_name": name.strip()}
+
+        return retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=_kept_changing)
 
     # -- map and groups ----------------------------------------------------------------------------------------------
 
     def groups(self, namespace: Namespace, identifier: str, run_id: str | None = None) -> dict[str, Any]:
         run = self._chosen_run(namespace, identifier, run_id)
-        overrides = run.get("label_overrides") or {}
+        overrides = run.label_overrides or {}
         centroids = self._centroids(namespace, run, with_vectors=False)
         return {
-            "cluster_id": run["cluster_id"], "run_id": run["run_id"], "total_groups": len(centroids),
+            "cluster_id": run.cluster_id, "run_id": run.run_id, "total_groups": len(centroids),
             "total_documents": sum(c["num_members"] for c in centroids), "member_counts_stale": False,
             "groups": [{"cluster_id": c["cluster_id"], "label": overrides.get(c["cluster_id"], c.get("label")),
                         "summary": c.get("summary"), "keywords": c.get("keywords") or [],
@@ -192,26 +197,26 @@ class ClusterResults:
         """(body, ready). A run whose map was deferred gets it now: computed before answering where the runtime can
         (embedded), else started, and the body names the task to wait for (ready False)."""
         run = self._chosen_run(namespace, identifier, run_id)
-        if run.get("layout") in ("deferred", "computing"):
+        if run.layout in ("deferred", "computing"):
             cluster = self._clusters.get(namespace, identifier)
-            task = self._runs.layout_task(namespace, run) if run.get("layout") == "computing" else None
+            task = self._runs.layout_task(namespace, run) if run.layout == "computing" else None
             if task is None:  # never started, or its job ended without a map: (re)start it
                 task = self._runs.start_layout(namespace, cluster, run)
-            run = self._repository.get_run(namespace.namespace_id, cluster.cluster_id, run["run_id"]) or run
-            if run.get("layout") != "ready":
-                return {"cluster_id": run["cluster_id"], "run_id": run["run_id"], "status": "computing",
+            run = self._repository.get_run(namespace.namespace_id, cluster.cluster_id, run.run_id) or run
+            if run.layout != "ready":
+                return {"cluster_id": run.cluster_id, "run_id": run.run_id, "status": "computing",
                         "task_id": task.task_id,
                         "message": "the map of this execution is being computed; poll the task, then ask again"}, False
-        points = json.loads(gzip.decompress(self._blobs.get(points_key(namespace.namespace_id, run["cluster_id"],
-                                                                           run["run_id"]))))
-        overrides = run.get("label_overrides") or {}
+        points = json.loads(gzip.decompress(self._blobs.get(points_key(namespace.namespace_id, run.cluster_id,
+                                                                           run.run_id))))
+        overrides = run.label_overrides or {}
         centroids = self._centroids(namespace, run, with_vectors=False)
         labels = {c["cluster_id"]: overrides.get(c["cluster_id"], c.get("label")) for c in centroids}
-        three_d = (run.get("plan") or {}).get("vis_n_components") == 3
+        three_d = (run.plan or {}).get("vis_n_components") == 3
         # Maps stored before centres were kept with the points fall back to the engine's (unaligned) centres.
         centres = points.get("centres") or {c["cluster_id"]: [c.get("x"), c.get("y"), c.get("z")] for c in centroids}
         body: dict[str, Any] = {
-            "cluster_id": run["cluster_id"], "run_id": run["run_id"], "n_components": 3 if three_d else 2,
+            "cluster_id": run.cluster_id, "run_id": run.run_id, "n_components": 3 if three_d else 2,
             "total_points": len(points["document_id"]),
             "centroids": [_map_centroid(c, labels[c["cluster_id"]], centres.get(c["cluster_id"]), three_d)
                           for c in centroids],
@@ -256,3 +261,7 @@ def _spread(total: int, wanted: int | None) -> list[int]:
         return list(range(total))
     step = total / wanted
     return [int(i * step) for i in range(wanted)]
+
+
+def _kept_changing() -> Conflict:
+    return Conflict("The execution kept changing; try again", code="concurrent_modification")

@@ -15,25 +15,44 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from openpeek.collector import fewer_collections
+from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import clusters as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
+from openpeek.domain.cluster_labels import ClusterSample
+from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import BlobNotFound, BlobStore, ClusterJob, JobFiles, MatchAny, SparseVector, VectorStore
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.conditions import MatchAny
+from openpeek.domain.failures import BlobNotFound
+from openpeek.domain.vectors import SparseVector
+from openpeek.ports import BlobStore, JobFiles, VectorStore
 from openpeek.repositories.clusters import ClusterRepository, run_prefix
 from openpeek.repositories.namespaces import NamespaceRepository
-from openpeek.services.cluster_ledger import RUN_STATUS, ClusterLedger, JobGone
+from openpeek.services.clustering.ledger import ClusterLedger, JobGone
 
 SCROLL_PAGE = 2_000
 MAX_JOB_NAME = 63
 CENTROIDS_IN_RECORD_MAX_BYTES = 150_000  # table items stop at 400 KB; larger centroid lists stay in their blob
 ENRICH_CHUNK = 1_000
+MAX_REASON_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """Where the engine reads and writes: blob prefixes for the embedded runtime, URIs and a job name for SageMaker."""
+
+    job_name: str
+    input_uri: str
+    output_uri: str
+    input_prefix: str
+    output_prefix: str
 
 
 class JobEnded(Exception):
@@ -74,12 +93,11 @@ class ClusterSteps:
 
     # -- prepare -----------------------------------------------------------------------------------------------------
 
-    def prepare(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
+    def prepare(self, job: ClusterJob) -> PreparedJob:
         if self._ledger.task(job).terminal:
             raise JobEnded(f"task {job.task_id} has ended; nothing to prepare")
         namespace, cluster, run = self._load(job)
-        plan = ExecutionPlan.from_record(run["plan"])
+        plan = run.execution_plan
         source, target = input_prefix(job), output_prefix(job)
         self._blobs.delete_prefix(source)  # a retried prepare starts from nothing
         self._blobs.delete_prefix(target)
@@ -104,8 +122,8 @@ class ClusterSteps:
                              "document(s) have vectors for the clustered feature(s) (need at least 2)")
         self._blobs.put(source + "job.json", json.dumps(parameters).encode(), "application/json")
         self._ledger.move(job, task_rules.PROCESSING, run_changes=counts)
-        return {"job_name": self._job_name(job), "input_uri": self._blobs.uri(source),
-                "output_uri": self._blobs.uri(target), "input_prefix": source, "output_prefix": target}
+        return PreparedJob(job_name=self._job_name(job), input_uri=self._blobs.uri(source),
+                           output_uri=self._blobs.uri(target), input_prefix=source, output_prefix=target)
 
     def _job_name(self, job: ClusterJob) -> str:
         return (self._job_prefix + job.task_id.replace("_", "-"))[:MAX_JOB_NAME]
@@ -133,7 +151,7 @@ class ClusterSteps:
                 parts += 1
 
         offset: str | None = None
-        with fewer_collections():  # see openpeek/collector.py
+        with fewer_collections():  # see openpeek/garbage_collection.py
             while True:
                 points, offset = self._vectors.scroll(collection, filter=store_filter, limit=SCROLL_PAGE,
                                                       offset=offset, with_vectors=True, payload_fields=payload_fields)
@@ -159,7 +177,7 @@ class ClusterSteps:
         count = 0
         for run_id in plan.source_execution_ids:
             source = self._find_run(job.namespace_id, run_id)
-            for centroid in self._centroids(ClusterJob(job.org_id, job.namespace_id, source["cluster_id"], run_id,
+            for centroid in self._centroids(ClusterJob(job.org_id, job.namespace_id, source.cluster_id, run_id,
                                                        job.task_id), run_id):
                 writer.add(f"{run_id}:{centroid['cluster_id']}", [centroid["centroid_vector"]],
                            " ".join(filter(None, [centroid.get("label"), " ".join(centroid.get("keywords") or [])])))
@@ -169,7 +187,7 @@ class ClusterSteps:
             self._blobs.put(prefix + "part-00000.parquet", data)
         return {"source_documents": count, "vectors_retrieved": count}
 
-    def _find_run(self, namespace_id: str, run_id: str) -> dict[str, Any]:
+    def _find_run(self, namespace_id: str, run_id: str) -> ClusterRun:
         for cluster in self._clusters.list(namespace_id):
             run = self._clusters.get_run(namespace_id, cluster.cluster_id, run_id)
             if run is not None:
@@ -178,12 +196,11 @@ class ClusterSteps:
 
     def _centroids(self, job: ClusterJob, run_id: str | None) -> list[dict[str, Any]]:
         source = self._find_run(job.namespace_id, run_id or "")
-        return json.loads(self._blobs.get(centroids_key(job.namespace_id, source["cluster_id"], source["run_id"])))
+        return json.loads(self._blobs.get(centroids_key(job.namespace_id, source.cluster_id, source.run_id)))
 
     # -- finalize ----------------------------------------------------------------------------------------------------
 
-    def finalize(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
+    def finalize(self, job: ClusterJob) -> dict[str, Any]:
         task = self._ledger.task(job)
         if task.terminal:
             return {"recorded": False, "status": task.status}
@@ -193,7 +210,7 @@ class ClusterSteps:
         if job.kind == "layout":
             return self._finalize_layout(job, run, assignments)
         result = json.loads(self._blobs.get(target + "result.json"))
-        plan = ExecutionPlan.from_record(run["plan"])
+        plan = run.execution_plan
         clusters = result["clusters"]
         labeling_errors = self._label(namespace, clusters, plan.llm_labeling)
         self._add_cohesion(clusters, assignments)
@@ -209,8 +226,9 @@ class ClusterSteps:
             "metrics": _metrics(result, clustered, len(assignments["cluster"])),
             "llm_labeling_errors": labeling_errors or None, "method": result.get("method"),
             "layout": "ready" if result.get("layout") else "deferred", **stability,
-            **Reconciliation(run.get("source_documents", result["num_points"]),
-                             run.get("vectors_retrieved", result["num_points"]), clustered, expects_noise).fields(),
+            **Reconciliation(run.details.get("source_documents", result["num_points"]),
+                             run.details.get("vectors_retrieved", result["num_points"]), clustered,
+                             expects_noise).fields(),
         }
         if len(json.dumps(summaries)) <= CENTROIDS_IN_RECORD_MAX_BYTES:
             changes["centroids"] = summaries
@@ -226,8 +244,6 @@ class ClusterSteps:
     def _label(self, namespace: Namespace, clusters: list[dict[str, Any]], config: dict[str, Any] | None) -> list[str]:
         if self.labeler is None or not (config or {}).get("enabled") or not clusters:
             return []
-        from openpeek.services.cluster_labeling import ClusterSample
-
         samples = [ClusterSample(cluster_id=c["cluster_id"], label=c.get("label"), keywords=c.get("keywords") or [],
                                  summary=c.get("summary"), representative_ids=c.get("representative_ids") or [],
                                  representative_texts=c.get("representative_texts") or [],
@@ -286,15 +302,14 @@ class ClusterSteps:
         if plan.layout_stability == "none":
             return _stability("none", "layout_stability is none for this run")
         previous = next((run for run in self._clusters.runs(job.namespace_id, job.cluster_id)
-                         if run["run_id"] != job.run_id and run.get("status") == RUN_STATUS[task_rules.COMPLETED]
-                         and run.get("layout") == "ready"), None)
+                         if run.run_id != job.run_id and run.completed and run.layout == "ready"), None)
         if previous is None:
             return _stability("none", "no earlier completed run with a map to align to")
         try:
             earlier = json.loads(gzip.decompress(self._blobs.get(points_key(job.namespace_id, job.cluster_id,
-                                                                            previous["run_id"]))))
+                                                                            previous.run_id))))
         except BlobNotFound:
-            return _stability("none", f"the map of run {previous['run_id']} is no longer stored")
+            return _stability("none", f"the map of run {previous.run_id} is no longer stored")
         from openpeek.engine.alignment import align_map  # numpy: the steps' bundle has it, the API's never runs this
 
         outcome = align_map(assignments, earlier, plan.vis_n_components)
@@ -305,9 +320,9 @@ class ClusterSteps:
             reason = f"{reason}; the previous run's projection is not kept here, so transform fell back to align"
         return _stability("aligned" if outcome.columns is not None else "none", reason)
 
-    def _finalize_layout(self, job: ClusterJob, run: dict[str, Any], assignments: dict[str, list[Any]]
+    def _finalize_layout(self, job: ClusterJob, run: ClusterRun, assignments: dict[str, list[Any]]
                          ) -> dict[str, Any]:
-        stability = self._stabilise_layout(job, ExecutionPlan.from_record(run["plan"]), assignments)
+        stability = self._stabilise_layout(job, run.execution_plan, assignments)
         key = points_key(job.namespace_id, job.cluster_id, job.run_id)
         points = json.loads(gzip.decompress(self._blobs.get(key)))
         coordinates = {document_id: (x, y, z) for document_id, x, y, z in
@@ -323,9 +338,8 @@ class ClusterSteps:
 
     # -- mark failed -------------------------------------------------------------------------------------------------
 
-    def mark_failed(self, state: dict[str, Any]) -> dict[str, Any]:
-        job = ClusterJob.from_state(state)
-        message = failure_message(state.get("error"))
+    def mark_failed(self, job: ClusterJob, reason: str) -> dict[str, Any]:
+        message = reason[:MAX_REASON_LENGTH]
         try:
             moved = self._ledger.move(job, task_rules.FAILED, error=message,
                                       run_changes={"layout": "deferred", "layout_task_id": None}
@@ -335,32 +349,13 @@ class ClusterSteps:
             return {"marked": False, "reason": "the job's records no longer exist"}
         return {"marked": moved is not None, "error": message}
 
-    def _load(self, job: ClusterJob) -> tuple[Namespace, Cluster, dict[str, Any]]:
+    def _load(self, job: ClusterJob) -> tuple[Namespace, Cluster, ClusterRun]:
         namespace = self._namespaces.get(job.org_id, job.namespace_id)
         cluster = self._clusters.get(job.namespace_id, job.cluster_id)
         run = self._clusters.get_run(job.namespace_id, job.cluster_id, job.run_id)
         if namespace is None or cluster is None or run is None:
             raise JobGone(f"the namespace, cluster or execution of task {job.task_id} was deleted")
         return namespace, cluster, run
-
-
-def failure_message(error: Any) -> str:
-    """A readable reason from the state machine's `$.error` ({Error, Cause}) or a plain message. Lambda puts its
-    errorMessage in a JSON Cause; SageMaker puts the job description (with FailureReason) there."""
-    if isinstance(error, str):
-        return error[:2000]
-    if not isinstance(error, dict):
-        return "the clustering job failed"
-    cause = error.get("Cause")
-    try:
-        parsed = json.loads(cause) if isinstance(cause, str) else None
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict):
-        text = parsed.get("errorMessage") or parsed.get("FailureReason") or parsed.get("message")
-        if text:
-            return str(text)[:2000]
-    return str(cause or error.get("Error") or "the clustering job failed")[:2000]
 
 
 def _map_centres(points: dict[str, Any]) -> dict[str, list[float]]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpeek.domain.webhooks import EVENT_TYPES, Webhook
-from openpeek.ports import DomainEvent
+from openpeek.domain.events import DomainEvent
+from openpeek.ports import Metrics
 from openpeek.services.webhook_delivery import WebhookDelivery, WebhookEvent, normalize_event
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,15 @@ class _Attempt:
 
 class LocalWebhookDispatcher:
     def __init__(self, delivery: WebhookDelivery, bus: Any, *, max_attempts: int = 5, base_delay_s: float = 1.0,
-                 factor: float = 2.0, jitter: float = 0.2, max_delay_s: float = 300.0, autostart: bool = True) -> None:
+                 factor: float = 2.0, jitter: float = 0.2, max_delay_s: float = 300.0, autostart: bool = True,
+                 metrics: Metrics | None = None) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if base_delay_s < 0 or factor < 1 or not 0 <= jitter < 1:
             raise ValueError("need base_delay_s >= 0, factor >= 1 and 0 <= jitter < 1")
         self._delivery = delivery
         self._bus = bus
+        self._metrics = metrics
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s
         self.factor = factor
@@ -157,6 +160,9 @@ class LocalWebhookDispatcher:
         if webhook is None or not webhook.is_active:
             return  # deleted or disabled since: no more attempts
         result = self._delivery.attempt(webhook, job.event, job.attempt)
+        if self._metrics is not None:
+            # the names the delivery Lambda uses
+            self._metrics.count("WebhookDeliveries" if result.ok else "WebhookDeliveryFailures")
         if result.ok:
             return
         if job.attempt >= self.max_attempts:

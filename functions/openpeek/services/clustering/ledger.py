@@ -9,9 +9,15 @@ from typing import Any, Callable
 
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.clock import parse as parse_time
 from openpeek.domain.tasks import Task, TerminalTask
-from openpeek.ports import ClusterJob, ConditionFailed, DomainEvent, EventBus, Put, Table
+from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.records import Put
+from openpeek.ports import EventBus, Metrics, Table
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.tasks import TaskRepository
 
 ATTEMPTS = 16
@@ -27,8 +33,9 @@ class JobGone(Exception):
 
 class ClusterLedger:
     def __init__(self, table: Table, clusters: ClusterRepository, tasks: TaskRepository, events: EventBus,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, *, metrics: Metrics | None = None) -> None:
         self._table = table
+        self._metrics = metrics
         self._clusters = clusters
         self._tasks = tasks
         self._events = events
@@ -44,7 +51,8 @@ class ClusterLedger:
              outputs: list[Any] | None = None, update_cluster: bool = True) -> Task | None:
         """Move the job to `status`. Returns the moved task, or None when the task had ended already (nothing is
         written then). For a layout job only the execution's own fields change, never its status."""
-        for _ in range(ATTEMPTS):
+
+        def attempt() -> tuple[Task, Task] | None:
             task = self.task(job)
             try:
                 moved = task.moved(status, self._clock(), error=error, outputs=outputs)
@@ -65,17 +73,23 @@ class ClusterLedger:
             if cluster is not None and job.kind == "cluster":
                 cluster_changes: dict[str, Any] = {"status": status, "task_id": job.task_id,
                                                    "updated_at": isoformat(self._clock())}
-                if status == task_rules.COMPLETED and run is not None and run.get("mode") != "layout":
+                if status == task_rules.COMPLETED and run is not None and run.mode != "layout":
                     cluster_changes.update(last_run_id=job.run_id, num_clusters=(run_changes or {}).get("num_clusters"))
                 operations.append(self._clusters.update(cluster.with_changes(cluster_changes), cluster))
-            try:
-                self._table.transact_write(operations)
-            except ConditionFailed:
-                continue
-            if job.kind == "cluster" and status in _EVENTS:
-                self._publish(job, _EVENTS[status], {"error": error} if error else {})
-            return moved
-        raise ConditionFailed(f"task {job.task_id} kept changing")
+            self._table.transact_write(operations)
+            return task, moved
+
+        written = retry_on_conflict(attempt, attempts=ATTEMPTS, gave_up=lambda: ConditionFailed(
+            f"task {job.task_id} kept changing"))
+        if written is None:
+            return None
+        task, moved = written
+        if job.kind == "cluster" and status in _EVENTS:
+            self._publish(job, _EVENTS[status], {"error": error} if error else {})
+        if job.kind == "cluster" and status == task_rules.COMPLETED and self._metrics is not None:
+            started = parse_time(task.created_at)
+            self._metrics.milliseconds("ClusterRunDuration", (self._clock() - started).total_seconds() * 1000)
+        return moved
 
     def _publish(self, job: ClusterJob, event_type: str, extra: dict[str, Any]) -> None:
         self._events.publish(DomainEvent(
