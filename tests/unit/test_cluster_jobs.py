@@ -16,7 +16,7 @@ from openpeek.api.app import create_app
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import wire
 from openpeek.handlers.step_functions import failure_message
-from openpeek.services.clustering.steps import JobEnded
+from openpeek.domain.cluster_jobs import JobEnded
 from openpeek.settings import Settings
 from tests.api.test_namespaces_api import assert_error
 from tests.conftest import make_tenant

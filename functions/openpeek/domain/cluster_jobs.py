@@ -36,3 +36,7 @@ class ClusterJob:
         return cls(**{name: state[name] for name in ("org_id", "namespace_id", "cluster_id", "run_id", "task_id")},
                    kind=state.get("kind", "cluster"), compute=state.get("compute"),
                    instance_type=state.get("instance_type"))
+
+
+class JobEnded(Exception):
+    """The task ended (canceled, failed) before this step ran: the step does nothing."""

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from openpeek.embedded.engine_process import EngineProcess, shared_engine_process
-from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob, JobEnded
 from openpeek.ports import BlobStore
 
 log = logging.getLogger(__name__)
 
 
 class EmbeddedOrchestrator:
-    """`steps` is services.cluster_steps.ClusterSteps (prepare / finalize / mark_failed of a ClusterJob); the engine
+    """`steps` is services.clustering.steps.ClusterSteps (prepare / finalize / mark_failed of a ClusterJob); the engine
     runs in the process-wide EngineProcess."""
 
     def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineProcess | None = None,
@@ -37,8 +37,6 @@ class EmbeddedOrchestrator:
         thread.start()
 
     def run_now(self, job: ClusterJob) -> bool:
-        from openpeek.services.clustering.steps import JobEnded
-
         try:
             prepared = self._steps.prepare(job)
             self._process(job, prepared)

@@ -16,7 +16,6 @@ job is started, so a missing piece is refused at once (ComputeUnavailable) inste
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob, JobEnded
 from openpeek.domain.failures import ComputeUnavailable, DependencyUnavailable
 from openpeek.ports import BlobStore
 
@@ -66,7 +65,7 @@ class _Running:
 
 
 class SageMakerProcessingOrchestrator:
-    """`steps` is services.cluster_steps.ClusterSteps; `boto_session` builds the boto3 session the SDK uses (the
+    """`steps` is services.clustering.steps.ClusterSteps; `boto_session` builds the boto3 session the SDK uses (the
     default credential chain and region unless given; tests give one bound to moto)."""
 
     accepts_instance_type = True
@@ -138,20 +137,16 @@ class SageMakerProcessingOrchestrator:
     # -- one job -----------------------------------------------------------------------------------------------------
 
     def _run(self, job: ClusterJob, session: Any, running: _Running) -> None:
-        from openpeek.services.cluster_steps import JobEnded
-
-        state = job.state()
         try:
-            prepared = self._steps.prepare(state)
+            prepared = self._steps.prepare(job)
             self._process(job, prepared, session, running)
-            self._steps.finalize(state)
+            self._steps.finalize(job)
         except JobEnded:
             pass
         except Exception as error:  # every failure ends the task FAILED with its reason, like the state machine's
             log.warning("cluster job %s failed: %s", job.task_id, error)
-            cause = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__})
             try:
-                self._steps.mark_failed({**state, "error": {"Error": type(error).__name__, "Cause": cause}})
+                self._steps.mark_failed(job, str(error))
             except Exception:  # noqa: BLE001 - the deadline still ends the task
                 log.exception("could not mark cluster job %s failed", job.task_id)
         finally:
@@ -165,16 +160,14 @@ class SageMakerProcessingOrchestrator:
         from sagemaker.core.s3 import S3Downloader, S3Uploader
         from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 
-        from openpeek.services.cluster_steps import JobEnded
-
         settings = self._settings
-        name = prepared["job_name"]
+        name = prepared.job_name
         base = f"s3://{settings.bucket}/{settings.prefix}{name}/"
         sagemaker_session = Session(boto_session=boto_session)
         with tempfile.TemporaryDirectory(prefix="openpeek-sagemaker-") as work:
             inputs, outputs = Path(work, "input"), Path(work, "output")
             inputs.mkdir()
-            for key in self._blobs.list(prepared["input_prefix"]):
+            for key in self._blobs.list(prepared.input_prefix):
                 (inputs / key.rsplit("/", 1)[1]).write_bytes(self._blobs.get(key))
             S3Uploader.upload(str(inputs), base + "input", sagemaker_session=sagemaker_session)
             if running.canceled.is_set():
@@ -210,7 +203,7 @@ class SageMakerProcessingOrchestrator:
             S3Downloader.download(base + "output", str(outputs), sagemaker_session=sagemaker_session)
             for path in sorted(outputs.rglob("*")):
                 if path.is_file():
-                    self._blobs.put(prepared["output_prefix"] + path.relative_to(outputs).as_posix(), path.read_bytes())
+                    self._blobs.put(prepared.output_prefix + path.relative_to(outputs).as_posix(), path.read_bytes())
         # The blob store holds the job's files now; what stays in the user's bucket would only cost storage.
         bucket = sagemaker_session.s3_resource.Bucket(settings.bucket)
         bucket.objects.filter(Prefix=f"{settings.prefix}{name}/").delete()

@@ -28,7 +28,7 @@ from openpeek.domain.cluster_labels import ClusterSample
 from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.clusters import Cluster, ExecutionPlan, Reconciliation
 from openpeek.domain.namespace import Namespace
-from openpeek.domain.cluster_jobs import ClusterJob
+from openpeek.domain.cluster_jobs import ClusterJob, JobEnded
 from openpeek.domain.conditions import MatchAny
 from openpeek.domain.failures import BlobNotFound
 from openpeek.domain.vectors import SparseVector
@@ -53,10 +53,6 @@ class PreparedJob:
     output_uri: str
     input_prefix: str
     output_prefix: str
-
-
-class JobEnded(Exception):
-    """The task ended (canceled, failed) before this step ran: the step does nothing."""
 
 
 def input_prefix(job: ClusterJob) -> str:
