@@ -31,6 +31,8 @@ from openpeek.services.cluster_labeling import ClusterLabeler
 from openpeek.services.cluster_labeling import validate_config as validate_labeling_config
 from openpeek.services.cluster_ledger import ClusterLedger
 from openpeek.services.cluster_results import ClusterResults
+from openpeek.services.document_listing import DocumentListing
+from openpeek.services.map_points import MapPoints
 from openpeek.services.cluster_runs import ClusterRunService
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.cluster_steps import ClusterSteps
@@ -83,6 +85,8 @@ class Services:
     manifests: ManifestService
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
+    document_listing: DocumentListing
+    map_points: MapPoints
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
 
     def close(self) -> None:
@@ -157,6 +161,9 @@ def wire(
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
+        document_listing=DocumentListing(vectors),
+        map_points=MapPoints(clusters, ClusterResults(table, clusters, cluster_repository, blobs, cluster_runs),
+                             cluster_repository, blobs),
     )
 
 
