@@ -14,7 +14,7 @@ void main() {
   float size = u_size;
   bool dimmed = (u_searching == 1 && a_flag == 0u) || (u_focus >= 0 && a_cluster != u_focus);
   if (dimmed) { colour = vec4(colour.rgb * 0.35 + 0.1, 0.25); }
-  else if (u_searching == 1) { size *= 2.2; colour = vec4(min(colour.rgb + 0.25, 1.0), 1.0); }
+  else if (u_searching == 1) { size = max(size * 1.4, size + 2.0); colour = vec4(min(colour.rgb + 0.2, 1.0), 1.0); }
   if (gl_VertexID == u_hover) { size = max(size * 3.0, 9.0); colour = vec4(1.0, 1.0, 1.0, 1.0); }
   gl_PointSize = size;
   v_color = colour;
@@ -281,7 +281,7 @@ export class ClusterMap {
       const at = this.project(x, y, this.mode === "3d" ? z : 0);
       const hidden = !at || (this.focus >= 0 && c.index !== this.focus);
       node.style.display = hidden ? "none" : "";
-      if (at) node.style.transform = `translate(${at[0]}px, ${at[1]}px) translate(-50%, -50%)`;
+      if (at) node.style.transform = `translate(${at[0]}px, ${at[1]}px) translate(-50%, -140%)`;
     }
   }
 

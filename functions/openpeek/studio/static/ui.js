@@ -65,3 +65,14 @@ export function go(page, params = {}) {
   const search = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
   location.hash = `#/${page}${search.toString() ? `?${search}` : ""}`;
 }
+
+// A document's own fields as a compact list; the system fields (ids, timestamps, lineage) behind a disclosure.
+const SYSTEM = new Set(["namespace_id", "internal_id", "collection_id", "source_type", "created_at", "updated_at",
+                        "document_id", "score", "vectors", "acl", "metadata"]);
+export function Fields({ document }) {
+  const own = Object.entries(document).filter(([key]) => !SYSTEM.has(key));
+  const system = Object.fromEntries(Object.entries(document).filter(([key]) => SYSTEM.has(key) && key !== "vectors"));
+  return html`<dl class="fields">${own.map(([key, value]) => html`<dt>${key}</dt>
+    <dd>${typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)}</dd>`)}</dl>
+    <details class="system"><summary>system fields</summary><pre class="json">${JSON.stringify(system, null, 2)}</pre></details>`;
+}

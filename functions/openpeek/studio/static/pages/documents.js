@@ -2,7 +2,7 @@
 // document view with its payload and a summary of each vector (dimension, norm, range, first values).
 import { useState } from "preact/hooks";
 import { get, post } from "../api.js";
-import { html, useLoad, ErrorBox, Loading, Empty, Json, NeedsNamespace, go } from "../ui.js";
+import { html, useLoad, ErrorBox, Loading, Empty, Fields, NeedsNamespace, go } from "../ui.js";
 
 const OPERATORS = [["eq", "="], ["ne", "≠"], ["gt", ">"], ["gte", "≥"], ["lt", "<"], ["lte", "≤"], ["in", "in (a, b)"],
                    ["contains", "contains"], ["text", "has words"], ["starts_with", "starts with"], ["exists", "exists"]];
@@ -38,7 +38,7 @@ export function DocumentView({ id, onClose }) {
     <div class="card-head"><h3 class="mono">${id}</h3>${onClose && html`<button class="link" onClick=${onClose}>close</button>`}</div>
     ${loading ? html`<${Loading}/>` : error ? html`<${ErrorBox} error=${error}/>` : (() => {
       const { vectors = {}, ...payload } = data;
-      return html`<h4>Payload</h4><${Json} value=${payload}/>
+      return html`<h4>Payload</h4><${Fields} document=${payload}/>
         <h4>Vectors</h4>${!Object.keys(vectors).length ? html`<p class="muted">none stored</p>` : html`
         <table class="table"><thead><tr><th>Index</th><th>Kind</th><th>Dim.</th><th>Norm</th><th>Range</th><th>First values</th></tr></thead>
         <tbody>${Object.entries(vectors).map(([name, value]) => { const s = vectorSummary(value); return html`<tr>
@@ -76,7 +76,8 @@ export function DocumentsPage({ namespace, params }) {
                                    ...(cursor ? { cursor } : {}) }) : null), [namespace, applied, cursor]);
   if (!namespace) return html`<${NeedsNamespace}/>`;
   const results = data?.results || [];
-  const fields = [...new Set(results.flatMap((d) => Object.keys(d).filter((k) => !["document_id", "vectors"].includes(k))))];
+  const SYSTEM = ["document_id", "vectors", "namespace_id", "internal_id", "collection_id", "source_type", "created_at", "updated_at"];
+  const fields = [...new Set(results.flatMap((d) => Object.keys(d).filter((k) => !SYSTEM.includes(k))))];
   const apply = () => { setApplied(buildFilter(rows)); setCursors([null]); };
   const open = (id) => go("documents", { doc: id });
   return html`<div class="split">

@@ -150,6 +150,7 @@ export function MapPage({ params, namespace }) {
     } catch (caught) { setError(caught); return undefined; }
     const keepCamera = Boolean(mapRef.current);
     mapRef.current = map;
+    window.__studioMapInstance = map;
     map.afterRender = (s) => {
       const st = stats();
       st.renders = s.renders; st.drawn = s.drawn; st.lastRenderMs = s.lastRenderMs;

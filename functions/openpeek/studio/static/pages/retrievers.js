@@ -2,7 +2,7 @@
 // control), and a run shows every result's score and payload with each stage's timing.
 import { useState } from "preact/hooks";
 import { get, post } from "../api.js";
-import { html, useLoad, ErrorBox, Loading, Empty, Json, NeedsNamespace, go } from "../ui.js";
+import { html, useLoad, ErrorBox, Loading, Empty, Json, Fields, NeedsNamespace } from "../ui.js";
 
 function control(name, spec, value, set) {
   const common = { name, id: `input-${name}`, required: Boolean(spec.required), "data-input": name };
@@ -44,11 +44,11 @@ function Results({ result }) {
       <tbody>${stages.map(([name, s]) => html`<tr data-testid="stage-timing"><td>${name}</td><td>${s.metadata?.stage_id || ""}</td>
         <td>${s.input_count}</td><td>${s.output_count}</td><td>${s.duration_ms} ms</td></tr>`)}</tbody></table>
     <ol class="results">${result.documents.map((d) => {
-      const { document_id, score, vectors, ...payload } = d;
+      const { document_id, score } = d;
       return html`<li data-testid="result">
         <div class="result-head"><span class="score">${typeof score === "number" ? score.toFixed(4) : score}</span>
           <a href=${`#/documents?doc=${encodeURIComponent(document_id)}`} class="mono">${document_id}</a></div>
-        <${Json} value=${payload}/></li>`; })}</ol>
+        <${Fields} document=${d}/></li>`; })}</ol>
   </div>`;
 }
 
