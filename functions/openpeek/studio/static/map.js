@@ -2,6 +2,12 @@
 // search flag as vertex attributes; colours from a small palette texture), pan/zoom in 2-D, orbit in 3-D, labels at
 // the centroids as HTML over the canvas, and picking by projecting the points on the CPU (a few ms at a million).
 // It draws only when something changed (data, camera, hover, search), in the next animation frame.
+//
+// In 2-D the points are drawn into an offscreen layer twice the size of the view, and each frame shows that layer
+// shifted (and scaled while a zoom settles): panning costs one textured rectangle whatever the number of points, and
+// the points are drawn again only when the view leaves the layer, the zoom settles or the data, search or focus
+// change. With software WebGL a frame of 100,000 points is ~100 ms; a shifted layer is a few ms. 3-D orbits draw
+// every point each frame.
 
 const VERTEX = `#version 300 es
 in float a_x; in float a_y; in float a_z; in int a_cluster; in uint a_flag;
@@ -29,6 +35,19 @@ void main() {
   out_color = vec4(v_color.rgb, v_color.a * (r > 0.16 ? 0.75 : 1.0));
 }`;
 
+const COMPOSITE_VERTEX = `#version 300 es
+in vec2 a_corner; uniform vec2 u_scale; uniform vec2 u_offset; out vec2 v_uv;
+void main() { v_uv = 0.5 + a_corner * u_scale + u_offset; gl_Position = vec4(a_corner, 0.0, 1.0); }`;
+const COMPOSITE_FRAGMENT = `#version 300 es
+precision mediump float;
+in vec2 v_uv; uniform sampler2D u_layer; uniform vec4 u_background; out vec4 out_color;
+void main() {
+  bool outside = any(lessThan(v_uv, vec2(0.0))) || any(greaterThan(v_uv, vec2(1.0)));
+  out_color = outside ? u_background : texture(u_layer, v_uv);
+}`;
+const BACKGROUND = [0.059, 0.066, 0.09, 1];
+const SETTLE_MS = 140;
+
 const BASE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
               "#bab0ac", "#1f77b4", "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#2ca02c"];
 
@@ -46,6 +65,15 @@ export const cssColour = (index) => {
   const [r, g, b] = palette()[((index % 64) + 64) % 64];
   return index < 0 ? "#8b919e" : `rgb(${r},${g},${b})`;
 };
+
+function link(gl, vertex, fragment) {
+  const program = gl.createProgram();
+  gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, vertex));
+  gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, fragment));
+  gl.linkProgram(program);
+  if (!gl.getProgramParameter(program, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(program));
+  return program;
+}
 
 function compile(gl, type, source) {
   const shader = gl.createShader(type);
@@ -72,18 +100,26 @@ export class ClusterMap {
     const gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true, alpha: false });
     if (!gl) throw new Error("This browser has no WebGL2: the map cannot be drawn.");
     this.gl = gl;
-    const program = gl.createProgram();
-    gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, VERTEX));
-    gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT));
-    gl.linkProgram(program);
-    if (!gl.getProgramParameter(program, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(program));
+    const program = link(gl, VERTEX, FRAGMENT);
     this.program = program;
+    this.composite = link(gl, COMPOSITE_VERTEX, COMPOSITE_FRAGMENT);
+    this.compositeUni = Object.fromEntries(["u_scale", "u_offset", "u_layer", "u_background"]
+      .map((n) => [n, gl.getUniformLocation(this.composite, n)]));
+    this.quad = gl.createVertexArray();
+    gl.bindVertexArray(this.quad);
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    const corner = gl.getAttribLocation(this.composite, "a_corner");
+    gl.enableVertexAttribArray(corner);
+    gl.vertexAttribPointer(corner, 2, gl.FLOAT, false, 0, 0);
+    gl.bindVertexArray(null);
     this.loc = Object.fromEntries(["a_x", "a_y", "a_z", "a_cluster", "a_flag"].map((n) => [n, gl.getAttribLocation(program, n)]));
     this.uni = Object.fromEntries(["u_matrix", "u_size", "u_palette", "u_hover", "u_searching", "u_focus"]
       .map((n) => [n, gl.getUniformLocation(program, n)]));
     this.vao = gl.createVertexArray();
     this.buffers = {};
     const texture = gl.createTexture();
+    this.palette = texture;
     gl.bindTexture(gl.TEXTURE_2D, texture);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 64, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE,
                   new Uint8Array(palette().flatMap(([r, g, b]) => [r, g, b, 235])));
@@ -93,7 +129,8 @@ export class ClusterMap {
     this.hover = -1;
     this.focus = -1;
     this.searching = false;
-    this.stats = { renders: 0, drawn: 0, lastRenderMs: 0 };
+    this.stats = { renders: 0, layerRenders: 0, drawn: 0, lastRenderMs: 0 };
+    this.layer = null;
     this.camera = null;
     this._listen();
     this._resize = new ResizeObserver(() => this.requestRender());
@@ -123,6 +160,7 @@ export class ClusterMap {
     this.searching = false;
     this.hover = -1;
     if (data.dims < 3) this.mode = "2d";
+    this.layer = null;
     if (!keepCamera || !this.camera) this.fit();
     this._labels();
     this.requestRender();
@@ -137,6 +175,7 @@ export class ClusterMap {
       gl.bufferSubData(gl.ARRAY_BUFFER, start * size, values.subarray(start, end));
     }
     if (!this._bounds || start === 0) this.fit();
+    this.layer = null;
     this.requestRender();
   }
 
@@ -146,12 +185,13 @@ export class ClusterMap {
     this.searching = Boolean(flags);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.a_flag);
     gl.bufferData(gl.ARRAY_BUFFER, flags || new Uint8Array(this.data.total), gl.DYNAMIC_DRAW);
+    this.layer = null;
     this.requestRender();
   }
 
-  setFocus(clusterIndex) { this.focus = clusterIndex; this.requestRender(); }
+  setFocus(clusterIndex) { this.focus = clusterIndex; this.layer = null; this.requestRender(); }
 
-  setMode(mode) { this.mode = this.data?.dims === 3 ? mode : "2d"; this.fit(); }
+  setMode(mode) { this.mode = this.data?.dims === 3 ? mode : "2d"; this.layer = null; this.fit(); }
 
   fit() {
     const d = this.data;
@@ -174,6 +214,8 @@ export class ClusterMap {
     const radius = Math.max(spanX, spanY, Number.isFinite(hi[2] - lo[2]) ? hi[2] - lo[2] : 0) / 2;
     this.camera = { cx: centre[0], cy: centre[1], cz: centre[2], zoom: 0.78 * Math.min(w / spanX, h / spanY),
                     yaw: 0.6, pitch: 0.35, distance: radius * 3.2, radius };
+    this._fitZoom = this.camera.zoom;
+    this.layer = null;
     this.requestRender();
   }
 
@@ -207,29 +249,107 @@ export class ClusterMap {
     const dpr = window.devicePixelRatio || 1;
     const width = Math.max(1, Math.round(canvas.clientWidth * dpr)); const height = Math.max(1, Math.round(canvas.clientHeight * dpr));
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, width, height);
-    gl.clearColor(0.059, 0.066, 0.09, 1);
+    gl.clearColor(...BACKGROUND);
     gl.clear(gl.COLOR_BUFFER_BIT);
     if (!data || !data.loaded || !this.camera) return;
-    gl.enable(gl.BLEND);
-    gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
-    gl.useProgram(this.program);
-    gl.bindVertexArray(this.vao);
     this._matrix = this.matrix();
-    gl.uniformMatrix4fv(this.uni.u_matrix, false, this._matrix);
-    const size = data.total > 500000 ? 1.6 : data.total > 100000 ? 2.2 : data.total > 10000 ? 3.2 : 6;
-    gl.uniform1f(this.uni.u_size, size * dpr * (this.mode === "2d" ? Math.min(3, Math.max(1, Math.sqrt(this.camera.zoom / (this._fitZoom ||= this.camera.zoom)))) : 1));
-    gl.uniform1i(this.uni.u_hover, this.hover);
-    gl.uniform1i(this.uni.u_searching, this.searching ? 1 : 0);
-    gl.uniform1i(this.uni.u_focus, this.focus);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.uniform1i(this.uni.u_palette, 0);
-    gl.drawArrays(gl.POINTS, 0, data.loaded);
+    if (this.mode === "2d") {
+      this._composite(width, height, dpr);
+      if (this.hover >= 0 && this.hover < data.loaded) this._points(this._matrix, this.hover, 1, this.hover);
+    } else {
+      this._points(this._matrix, 0, data.loaded, this.hover);
+    }
     this.stats.renders += 1;
     this.stats.drawn = data.loaded;
     this.stats.lastRenderMs = performance.now() - started;
     this._placeLabels();
     if (this.afterRender) this.afterRender(this.stats);
+  }
+
+  _points(matrix, first, count, hover) {
+    const { gl, data } = this;
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+    gl.useProgram(this.program);
+    gl.bindVertexArray(this.vao);
+    gl.uniformMatrix4fv(this.uni.u_matrix, false, matrix);
+    const dpr = window.devicePixelRatio || 1;
+    const size = data.total > 500000 ? 1.6 : data.total > 100000 ? 2.2 : data.total > 10000 ? 3.2 : 6;
+    const zoomed = this.mode === "2d" ? Math.min(3, Math.max(1, Math.sqrt(this.camera.zoom / (this._fitZoom || this.camera.zoom)))) : 1;
+    gl.uniform1f(this.uni.u_size, size * dpr * zoomed);
+    gl.uniform1i(this.uni.u_hover, hover);
+    gl.uniform1i(this.uni.u_searching, this.searching ? 1 : 0);
+    gl.uniform1i(this.uni.u_focus, this.focus);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, this.palette);
+    gl.uniform1i(this.uni.u_palette, 0);
+    gl.drawArrays(gl.POINTS, first, count);
+  }
+
+  // The layer: every point drawn once around the camera's centre, at the camera's zoom.
+  _drawLayer(width, height, dpr) {
+    const { gl } = this;
+    const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    const w = Math.min(width * 2, max); const h = Math.min(height * 2, max);
+    let layer = this.layer && this.layer.w === w && this.layer.h === h ? this.layer : null;
+    if (!layer) {
+      if (this._layerTexture) { gl.deleteTexture(this._layerTexture); gl.deleteFramebuffer(this._layerBuffer); }
+      this._layerTexture = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, this._layerTexture);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, w, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, null);
+      for (const [name, value] of [[gl.TEXTURE_MIN_FILTER, gl.LINEAR], [gl.TEXTURE_MAG_FILTER, gl.LINEAR],
+                                   [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) {
+        gl.texParameteri(gl.TEXTURE_2D, name, value);
+      }
+      this._layerBuffer = gl.createFramebuffer();
+      gl.bindFramebuffer(gl.FRAMEBUFFER, this._layerBuffer);
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, this._layerTexture, 0);
+    }
+    const c = this.camera;
+    layer = { w, h, cx: c.cx, cy: c.cy, zoom: c.zoom, loaded: this.data.loaded };
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this._layerBuffer);
+    gl.viewport(0, 0, w, h);
+    gl.clearColor(...BACKGROUND);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    const sx = (2 * c.zoom * dpr) / w; const sy = (2 * c.zoom * dpr) / h;
+    this._points(new Float32Array([sx, 0, 0, 0, 0, sy, 0, 0, 0, 0, 0, 0, -c.cx * sx, -c.cy * sy, 0, 1]), 0, this.data.loaded, -1);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(0, 0, width, height);
+    this.layer = layer;
+    this.stats.layerRenders += 1;
+  }
+
+  _composite(width, height, dpr) {
+    const { gl, camera: c } = this;
+    let layer = this.layer;
+    const shift = (l) => [(c.cx - l.cx) * l.zoom * dpr, (c.cy - l.cy) * l.zoom * dpr];
+    const usable = layer && layer.loaded === this.data.loaded && layer.w === Math.min(width * 2, gl.getParameter(gl.MAX_TEXTURE_SIZE));
+    const ratio = usable ? c.zoom / layer.zoom : 1;
+    const [dx, dy] = usable ? shift(layer) : [0, 0];
+    const inside = usable && Math.abs(dx) + width / 2 / ratio <= layer.w / 2 && Math.abs(dy) + height / 2 / ratio <= layer.h / 2;
+    if (!usable || (ratio === 1 && !inside)) {
+      this._drawLayer(width, height, dpr);
+      layer = this.layer;
+    } else if (ratio !== 1) {
+      // Mid-zoom: show the layer scaled now, draw it sharp once the wheel settles.
+      clearTimeout(this._settle);
+      this._settle = setTimeout(() => { this.layer = null; this.requestRender(); }, SETTLE_MS);
+    }
+    const scale = c.zoom / layer.zoom;
+    const [ox, oy] = shift(layer);
+    gl.disable(gl.BLEND);
+    gl.useProgram(this.composite);
+    gl.bindVertexArray(this.quad);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, this._layerTexture);
+    gl.uniform1i(this.compositeUni.u_layer, 1);
+    gl.uniform2f(this.compositeUni.u_scale, width / 2 / scale / layer.w, height / 2 / scale / layer.h);
+    gl.uniform2f(this.compositeUni.u_offset, ox / layer.w, oy / layer.h);
+    gl.uniform4f(this.compositeUni.u_background, ...BACKGROUND);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    gl.activeTexture(gl.TEXTURE0);
   }
 
   // Screen position (CSS pixels) of a data point, or null behind the camera.
@@ -275,13 +395,23 @@ export class ClusterMap {
     });
   }
 
+  // Labels at the centroids, biggest clusters first; a label that would overlap one already placed is hidden.
   _placeLabels() {
-    for (const [c, node] of this._labelNodes || []) {
+    const placed = [];
+    const ordered = [...(this._labelNodes || [])].sort((a, b) => (b[0].num_members || 0) - (a[0].num_members || 0));
+    for (const [c, node] of ordered) {
       const [x, y, z = 0] = c.position;
       const at = this.project(x, y, this.mode === "3d" ? z : 0);
-      const hidden = !at || (this.focus >= 0 && c.index !== this.focus);
+      let hidden = !at || (this.focus >= 0 && c.index !== this.focus);
+      if (!hidden) {
+        if (!node._size) { node.style.display = ""; node._size = [node.offsetWidth, node.offsetHeight]; }
+        const [w, h] = node._size;
+        const box = [at[0] - w / 2, at[1] - h * 1.4, at[0] + w / 2, at[1] - h * 0.4];
+        hidden = placed.some((o) => box[0] < o[2] + 4 && box[2] + 4 > o[0] && box[1] < o[3] + 2 && box[3] + 2 > o[1]);
+        if (!hidden) placed.push(box);
+      }
       node.style.display = hidden ? "none" : "";
-      if (at) node.style.transform = `translate(${at[0]}px, ${at[1]}px) translate(-50%, -140%)`;
+      if (at && !hidden) node.style.transform = `translate(${at[0]}px, ${at[1]}px) translate(-50%, -140%)`;
     }
   }
 

@@ -158,6 +158,7 @@ export function MapPage({ params, namespace }) {
       if (st.fullDrawMs == null && s.drawn === st.total && st.total > 0) {
         st.fullDrawMs = performance.now() - started;
         st.fullDrawSinceNavigationMs = performance.now();
+        st.bytesAtFullDraw = st.bytes;
       }
     };
     let cancelled = false;
@@ -235,6 +236,13 @@ export function MapPage({ params, namespace }) {
   const hoveredId = hover && data?.ids?.[hover.index];
   const hoveredCluster = hover && data ? data.centroids[data.cluster[hover.index]] : null;
   const legend = data ? [...data.centroids].sort((a, b) => (b.num_members || 0) - (a.num_members || 0)) : [];
+  if (data && progress?.loaded === data.total && !data.counted) {
+    // Member counts from the points themselves once they are all here (the same as the run's, for a stored run).
+    const counts = new Map();
+    for (let i = 0; i < data.total; i += 1) counts.set(data.cluster[i], (counts.get(data.cluster[i]) || 0) + 1);
+    for (const c of data.centroids) c.num_members = counts.get(c.index) || 0;
+    data.counted = true;
+  }
   return html`<div class="map-page">
     <div class="map-toolbar">
       <label>Run <select data-testid="run-picker" value=${params.run || data?.runId || ""}
