@@ -42,7 +42,7 @@ TOPICS = {
     "aviation": "runway cockpit altitude airliner", "coffee": "espresso roast barista crema",
 }
 DIMENSION = 24
-READY = "window.__studioMap && window.__studioMap.fullDrawMs != null"
+READY = "() => window.__studioMap && window.__studioMap.fullDrawMs != null"
 
 
 def seed(client) -> tuple[str, str]:

@@ -171,6 +171,9 @@ def test_studio_and_reference_pages_are_served_from_the_package(world):
     index = client.get("/studio/")
     assert index.status_code == 200 and "text/html" in index.headers["content-type"]
     assert '<script type="module" src="./app.js">' in index.text
+    # The page talks to this server only, and runs only its own scripts (the browser tests run under this policy).
+    policy = index.headers["content-security-policy"]
+    assert "connect-src 'self'" in policy and "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
     script = client.get("/studio/app.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     for page in ("/docs", "/redoc"):

@@ -30,14 +30,15 @@ def api(server):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def seeded(server, api):  # noqa: F811
-    """A bring-your-own-vectors namespace with 120 documents, a retriever and a completed 2-D cluster run."""
+    """A bring-your-own-vectors namespace with 120 documents, a retriever, and a completed 2-D and 3-D cluster run."""
     api.post("/v1/namespaces/standalone", json={
         "namespace_id": "topics", "vector_configs": [{"name": "emb", "dimension": 16}]}).raise_for_status()
     upsert_topics(api, "topics")
     retriever = create_retriever(api, "topics")
     cluster_id, run_id = cluster_and_wait(api, "topics")
+    spatial_id, spatial_run = cluster_and_wait(api, "topics", vis_n_components=3, name="topics in 3-D")
     return {"namespace": "topics", "retriever_id": retriever["retriever_id"], "cluster_id": cluster_id,
-            "run_id": run_id}
+            "run_id": run_id, "spatial_id": spatial_id, "spatial_run": spatial_run}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,11 @@ uvicorn and through API Gateway + mangum. The studio calls only the public API, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import mimetypes
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -24,7 +28,21 @@ _VENDOR = "/studio/vendor"
 # The app's own files change with each release and are small: always revalidated. Vendored files are pinned.
 _REVALIDATE = "no-cache"
 _PINNED = "public, max-age=86400"
-_PAGE_HEADERS = {"Cache-Control": _REVALIDATE, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+_PAGE_HEADERS = {"Cache-Control": _REVALIDATE, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                 "X-Frame-Options": "DENY"}
+_INLINE_SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.S)
+
+
+@lru_cache(maxsize=1)
+def _content_security_policy() -> str:
+    """The studio's page may run its own files and its one inline script (the import map, allowed by its hash), and
+    talk to this server only: a script that got in could not send the signed-in key anywhere else."""
+    page = (STATIC_ROOT / "index.html").read_bytes()
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
+                      for body in _INLINE_SCRIPT.findall(page) if body.strip())
+    return ("default-src 'self'; script-src 'self' " + hashes + "; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+            "form-action 'self'")
 
 
 def _file(relative: str) -> Response:
@@ -52,6 +70,7 @@ def studio_without_slash() -> RedirectResponse:
 def studio_index() -> Response:
     response = _file("index.html")
     response.headers.update(_PAGE_HEADERS)
+    response.headers["Content-Security-Policy"] = _content_security_policy()
     return response
 
 
