@@ -5,6 +5,8 @@ check that it drew every point, and the offline API reference. Any console error
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -187,6 +189,45 @@ def test_tasks_page_and_not_yet_available_resources(page, server, seeded):
         assert notice.is_visible()
     page.goto("/studio/#/webhooks")
     page.wait_for_selector("text=No webhooks in this namespace")
+
+
+def test_webhooks_page_shows_the_delivery_log(page, server, seeded, api):
+    """A real delivery: a receiver on this machine, a webhook on document.created, one upsert."""
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        created = api.post("/v1/webhooks", headers={"X-Namespace": seeded["namespace"]}, json={
+            "webhook_name": "studio-hook", "url": f"http://127.0.0.1:{receiver.server_port}/hook",
+            "events": ["document.created"]}).raise_for_status().json()
+        api.post(f"/v1/namespaces/{seeded['namespace']}/documents/upsert", json={"documents": [
+            {"document_id": "hooked-1", "vectors": {"emb": [1.0] + [0.0] * 15}, "payload": {"text": "hook"}}]}
+        ).raise_for_status()
+        _, key, _ = server
+        sign_in(page, key)
+        use_namespace(page, seeded["namespace"])
+        for _ in range(40):  # delivery runs in the background; the page is reopened as a person would refresh it
+            page.goto(f"/studio/#/webhooks?id={created['webhook_id']}")
+            page.wait_for_selector("[data-testid=delivery-table], .card .empty")
+            if page.locator("[data-testid=delivery-table]").count():
+                break
+            page.wait_for_timeout(250)
+        row = page.locator("[data-testid=delivery-table] tbody tr").first.inner_text()
+        assert "document.created" in row and "delivered" in row and "204" in row
+        assert received, "the receiver got nothing"
+        shoot(page, "webhooks")
+    finally:
+        receiver.shutdown()
 
 
 def test_api_reference_pages_load_offline_with_the_authorize_button(page):

@@ -39,7 +39,7 @@ export function Json({ value, collapsed = false }) {
 
 export function Badge({ value }) {
   const tone = { COMPLETED: "ok", completed: "ok", ready: "ok", FAILED: "bad", failed: "bad", CANCELED: "muted",
-                 PROCESSING: "busy", PENDING: "busy", running: "busy", pending: "busy" }[value] || "muted";
+                 PROCESSING: "busy", PENDING: "busy", running: "busy", pending: "busy", delivered: "ok", dead: "bad" }[value] || "muted";
   return html`<span class=${`badge ${tone}`}>${value}</span>`;
 }
 

@@ -9,13 +9,14 @@ function Deliveries({ id }) {
   const rows = data.results || data.deliveries || [];
   return html`<div class="card"><h3>Delivery log</h3>
     ${!rows.length ? html`<${Empty}>No deliveries yet.</${Empty}>`
-      : html`<table class="table" data-testid="delivery-table"><thead><tr><th>When</th><th>Event</th><th>Attempt</th><th>Status</th><th>HTTP</th><th>Error</th></tr></thead>
-        <tbody>${rows.map((d) => html`<tr><td>${when(d.attempted_at || d.created_at)}</td><td>${d.event_type || d.event}</td>
-          <td>${d.attempt ?? ""}</td><td><${Badge} value=${d.status}/></td><td>${d.status_code ?? d.response_status ?? ""}</td>
-          <td class="wrap">${d.error || ""}</td></tr>`)}</tbody></table>`}</div>`;
+      : html`<table class="table" data-testid="delivery-table"><thead><tr><th>When</th><th>Event</th><th>Attempt</th><th>Status</th><th>HTTP</th><th>Time</th><th>Error</th></tr></thead>
+        <tbody>${rows.map((d) => html`<tr><td>${when(d.started_at || d.created_at)}</td><td>${d.event_type || d.event}</td>
+          <td>${d.attempt ?? ""}</td><td><${Badge} value=${d.status}/></td><td>${d.status_code ?? ""}</td>
+          <td>${d.duration_ms != null ? `${d.duration_ms} ms` : ""}</td><td class="wrap">${d.error || ""}</td></tr>`)}</tbody></table>`}</div>`;
 }
 
 export function WebhooksPage({ namespace, params }) {
+  // A delivery log fills in the background (retries with backoff): reopening the page shows the newest attempts.
   const { data, error, loading } = useLoad(
     () => (namespace ? post("/v1/webhooks/list", {}) : null), [namespace]);
   if (!namespace) return html`<${NeedsNamespace}/>`;
