@@ -182,6 +182,14 @@ def test_tasks_page_and_not_yet_available_resources(page, server, seeded):
     use_namespace(page, seeded["namespace"])
     page.goto("/studio/#/tasks")
     page.wait_for_selector("[data-testid=task-table] >> text=COMPLETED")
+    completed = page.locator("[data-testid=task-table] .badge.ok").count()
+    # Execute a cluster from the studio: the tasks page follows the new task live until it completes.
+    page.goto(f"/studio/#/clusters?id={seeded['cluster_id']}")
+    page.click("text=Execute now")
+    page.wait_for_selector("text=live — refreshing every second", timeout=15_000)
+    shoot(page, "tasks-live")
+    page.wait_for_selector("text=live — refreshing every second", state="detached", timeout=120_000)
+    assert page.locator("[data-testid=task-table] .badge.ok").count() == completed + 1
     shoot(page, "tasks")
     for resource in ("buckets", "collections", "batches"):
         page.goto(f"/studio/#/{resource}")

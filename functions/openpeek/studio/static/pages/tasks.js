@@ -20,12 +20,19 @@ export function TasksPage({ namespace }) {
     <div class="card-head"><h3>Tasks ${namespace ? `in ${namespace}` : "of the organisation"}</h3>
       <span class="muted">${live ? "live — refreshing every second" : ""}</span></div>
     ${!data.results.length ? html`<${Empty}>No tasks yet. Cluster executions and other long jobs appear here.</${Empty}>`
-      : html`<table class="table" data-testid="task-table"><thead><tr><th>Task</th><th>Type</th><th>Status</th><th>Progress</th><th>Created</th><th>Message</th></tr></thead>
+      : html`<table class="table" data-testid="task-table"><thead><tr><th>Task</th><th>Type</th><th>Status</th><th>Progress</th><th>Created</th><th>Error</th></tr></thead>
         <tbody>${data.results.map((t) => {
-          const progress = t.progress ?? t.progress_percentage ?? (t.status === "COMPLETED" ? 100 : LIVE.has(t.status) ? null : 0);
+          const extra = t.additional_data || {};
+          const created = extra.created_at || t.created_at;
+          const fraction = [extra.progress, extra.progress_percentage, t.progress].find((v) => typeof v === "number");
+          const progress = fraction !== undefined ? (fraction <= 1 ? fraction * 100 : fraction)
+            : t.status === "COMPLETED" ? 100 : null;
+          const live = LIVE.has(t.status);
+          const elapsed = created ? Math.max(0, Math.round((Date.now() - new Date(created).getTime()) / 1000)) : null;
+          const error = typeof t.error === "string" ? t.error : t.error?.message || t.error_message || "";
           return html`<tr><td class="mono">${t.task_id}</td><td>${t.task_type}</td><td><${Badge} value=${t.status}/></td>
-            <td>${progress === null ? html`<div class="progress indeterminate"><div></div></div>`
-              : html`<div class="progress"><div style=${`width:${Math.max(0, Math.min(100, progress))}%`}></div></div>`}</td>
-            <td>${when(t.created_at)}</td><td class="wrap">${t.error_message || t.message || ""}</td></tr>`; })}</tbody></table>`}
+            <td>${progress === null && live ? html`<div class="progress indeterminate"><div></div></div><small class="muted">${elapsed} s</small>`
+              : html`<div class="progress"><div style=${`width:${Math.max(0, Math.min(100, progress || 0))}%`}></div></div>`}</td>
+            <td>${when(created)}</td><td class="wrap">${error}</td></tr>`; })}</tbody></table>`}
   </div>`;
 }
