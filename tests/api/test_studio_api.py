@@ -81,6 +81,21 @@ def test_packed_map_pages_cover_every_point_once_and_3d_has_z(world):
     assert beyond["count"] == 0 and len(empty["x"]) == 0
 
 
+def test_document_id_pages_end_within_their_byte_budget(world, monkeypatch):
+    from openpeek.services import map_points
+
+    monkeypatch.setattr(map_points, "ID_PAGE_BYTES", 100)
+    everything = []
+    offset = 0
+    while offset < 90:
+        header, columns = packed(world, world["flat"], include="document_ids", offset=offset)
+        assert 1 <= header["count"] and len("\n".join(columns["document_id"]).encode()) <= 100
+        everything += columns["document_id"]
+        offset += header["count"]
+    reference = world["client"].get(f"/v1/clusters/{world['flat']}/visualization", headers=world["headers"]).json()
+    assert everything == [p["document_id"] for p in reference["points"]]
+
+
 def test_packed_map_follows_label_edits_and_refuses_bad_input(world):
     client, headers = world["client"], world["headers"]
     header, _ = packed(world, world["flat"])

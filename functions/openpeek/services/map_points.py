@@ -26,6 +26,9 @@ from openpeek.repositories.clusters import ClusterRepository
 from openpeek.services.cluster_steps import points_key
 
 MAX_PAGE = 200_000  # a page of 3-D points is 3.2 MB: under a Lambda response's 6 MB once base64-encoded
+# Document ids are up to 512 characters: their pages end at this many bytes (the header's `count` says where), so
+# a page stays under the Lambda limit whatever the ids; the reader asks again from offset + count.
+ID_PAGE_BYTES = 4_000_000
 CACHED_MAPS = 3
 POSITIONS = "positions"
 DOCUMENT_IDS = "document_ids"
@@ -69,6 +72,8 @@ class MapPoints:
         size = min(limit or MAX_PAGE, MAX_PAGE)
         start = min(offset, total)
         end = min(start + size, total)
+        if include == DOCUMENT_IDS:
+            end = _within_bytes(decoded.document_ids, start, end, ID_PAGE_BYTES)
         three_d = decoded.z is not None
         header: dict[str, Any] = {
             "cluster_id": run["cluster_id"], "run_id": run["run_id"], "n_components": 3 if three_d else 2,
@@ -120,6 +125,17 @@ class MapPoints:
             while len(self._decoded) > CACHED_MAPS:
                 self._decoded.popitem(last=False)
         return decoded
+
+
+def _within_bytes(ids: list[str], start: int, end: int, budget: int) -> int:
+    """The end of the longest run of ids from `start` (at least one) whose newline-joined UTF-8 fits in `budget`."""
+    position = start
+    while position < end:
+        budget -= len(ids[position].encode("utf-8")) + 1
+        if budget < 0 and position > start:
+            break
+        position += 1
+    return position
 
 
 def _floats(values: list[Any]) -> array:

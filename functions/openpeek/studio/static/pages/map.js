@@ -76,14 +76,21 @@ async function loadBinary(clusterId, runId, onData, onPage) {
   return data;
 }
 
+// Id pages may come back shorter than asked (the server bounds their bytes): each short page queues the rest of its
+// range. Four requests at a time.
 async function loadIds(clusterId, data) {
   const ids = new Array(data.total);
-  const offsets = [];
-  for (let offset = 0; offset < data.total; offset += ID_PAGE) offsets.push(offset);
-  for (let i = 0; i < offsets.length; i += 4) {
-    const pages = await Promise.all(offsets.slice(i, i + 4).map((offset) => fetchPacked(clusterId, data.runId, offset, ID_PAGE, "document_ids")));
-    for (const { header, columns } of pages) columns.document_id.forEach((id, j) => { ids[header.offset + j] = id; });
-  }
+  const ranges = [];
+  for (let offset = 0; offset < data.total; offset += ID_PAGE) ranges.push([offset, Math.min(data.total, offset + ID_PAGE)]);
+  const worker = async () => {
+    while (ranges.length) {
+      const [start, end] = ranges.shift();
+      const { header, columns } = await fetchPacked(clusterId, data.runId, start, end - start, "document_ids");
+      columns.document_id.forEach((id, j) => { ids[header.offset + j] = id; });
+      if (header.count > 0 && start + header.count < end) ranges.push([start + header.count, end]);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
   data.ids = ids;
 }
 
