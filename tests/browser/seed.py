@@ -52,6 +52,12 @@ def cluster_and_wait(client: httpx.Client, namespace: str, *, n_clusters: int = 
             "vis_n_components": vis_n_components}})
     response.raise_for_status()
     cluster_id = response.json()["cluster_id"]
+    return cluster_id, execute_and_wait(client, namespace, cluster_id, timeout=timeout)
+
+
+def execute_and_wait(client: httpx.Client, namespace: str, cluster_id: str, timeout: float = 240) -> str:
+    """Run the cluster once more; the new run's id once its task has completed."""
+    headers = {"X-Namespace": namespace}
     task = client.post(f"/v1/clusters/{cluster_id}/execute", headers=headers, json={}).raise_for_status().json()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -60,5 +66,4 @@ def cluster_and_wait(client: httpx.Client, namespace: str, *, n_clusters: int = 
             break
         time.sleep(0.25)
     assert task["status"] == "COMPLETED", task
-    run = client.get(f"/v1/clusters/{cluster_id}/executions", headers=headers).raise_for_status().json()
-    return cluster_id, run["run_id"]
+    return client.get(f"/v1/clusters/{cluster_id}/executions", headers=headers).raise_for_status().json()["run_id"]

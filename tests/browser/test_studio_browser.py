@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from tests.browser.conftest import shoot
+from tests.browser.seed import execute_and_wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -174,6 +175,22 @@ def test_cluster_map_draws_every_point_and_hover_search_and_click_work(page, ser
     shoot(page, "cluster-map-search")
     page.mouse.click(box["x"] + point[0], box["y"] + point[1])
     page.wait_for_selector("[data-testid=document-view] table")
+
+
+def test_cluster_map_switches_runs_and_keeps_the_view(page, server, seeded, api):
+    later = execute_and_wait(api, seeded["namespace"], seeded["cluster_id"])
+    _, key, _ = server
+    sign_in(page, key)
+    use_namespace(page, seeded["namespace"])
+    page.goto(f"/studio/#/map?cluster={seeded['cluster_id']}&run={seeded['run_id']}")
+    page.wait_for_function(MAP_READY, timeout=30_000)
+    zoom = page.evaluate("window.__studioMapInstance.camera.zoom")
+    page.wait_for_selector(f"[data-testid=run-picker] option[value={later}]", state="attached")
+    page.select_option("[data-testid=run-picker]", later)
+    page.wait_for_function(f"() => window.__studioMap.runId === '{later}' && window.__studioMap.drawn === 120")
+    # The re-run's map is aligned onto the first one server-side; the studio keeps the camera where it was.
+    assert page.evaluate("window.__studioMapInstance.camera.zoom") == zoom
+    assert sum(count for _, count in page.evaluate(LIT_PIXELS)) > 300
 
 
 def test_tasks_page_and_not_yet_available_resources(page, server, seeded):

@@ -177,6 +177,7 @@ export function MapPage({ params, namespace }) {
       if (cancelled) return;
       dataRef.current = d;
       stats().total = d.total;
+      stats().runId = d.runId;
       setData(d);
       map.setData(d, { keepCamera });
       setMode(map.mode);
