@@ -50,7 +50,7 @@ def seed(client) -> tuple[str, str]:
         "namespace_id": "atlas", "vector_configs": [{"name": "emb", "dimension": DIMENSION}]}).raise_for_status()
     rng = np.random.default_rng(7)
     documents = []
-    for topic, (name, words) in enumerate(TOPICS.items()):
+    for name, words in TOPICS.items():
         centre = rng.normal(0, 1, DIMENSION) * 4
         for number in range(60):
             documents.append({"document_id": f"{name}-{number}",

@@ -18,7 +18,6 @@ from openpeek.ports import Filter, MatchAny, VectorStore
 
 SCAN_LIMIT = 20_000
 MAX_OFFSET = 10_000
-_SEARCHED_TYPES = (str,)
 
 
 @dataclass(frozen=True)
