@@ -47,6 +47,8 @@ def serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
+    print(f"openpeek: studio on http://{args.host}:{args.port}/studio/ (sign in with an API key); "
+          f"API reference on http://{args.host}:{args.port}/docs", flush=True)
     settle_after_warm_up([warm_up_local_model(services), warm_up_engine()])
     scheduler = schedule_maintenance(services)
     app = create_app(services, runtime_name="embedded")

@@ -31,6 +31,8 @@ from openpeek.domain.cluster_labels import validate_config as validate_labeling_
 from openpeek.services.clustering.ledger import ClusterLedger
 from openpeek.services.clustering.results import ClusterResults
 from openpeek.services.clustering.runs import ClusterRunService
+from openpeek.services.document_listing import DocumentListing
+from openpeek.services.map_points import MapPoints
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.clustering.steps import ClusterSteps
 from openpeek.services.clustering.clusters import ClusterService
@@ -83,6 +85,8 @@ class Services:
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
     metrics: Metrics
+    document_listing: DocumentListing
+    map_points: MapPoints
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (embedded/webhook_dispatcher.py)
 
     def close(self) -> None:
@@ -128,6 +132,7 @@ def wire(
     retrievers = RetrieverService(RetrieverRepository(table), events)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
+    cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     return Services(
         settings=settings,
         table=table,
@@ -146,7 +151,7 @@ def wire(
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,
         cluster_runs=cluster_runs,
-        cluster_results=ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks),
+        cluster_results=cluster_results,
         cluster_steps=steps,
         tasks=tasks,
         orchestrator=runner,
@@ -161,6 +166,8 @@ def wire(
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         metrics=metrics,
+        document_listing=DocumentListing(vectors),
+        map_points=MapPoints(clusters, cluster_results, cluster_repository, blobs),
     )
 
 

@@ -8,6 +8,8 @@ from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.route_metrics import RouteLatency
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
+from openpeek.api.openapi_security import install_openapi_security
+from openpeek.api.routers import document_listing, map_points, studio
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -17,6 +19,8 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
         description="Self-hosted implementation of the Mixpeek v1 API",
         version="0.1.0",
         default_response_class=SafeJSONResponse,
+        docs_url=None,  # /docs and /redoc come from the studio router, with packaged assets instead of a CDN
+        redoc_url=None,
     )
     app.state.services = services
     app.state.runtime_name = runtime_name
@@ -35,4 +39,8 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
     app.add_middleware(RouteLatency)
+    app.include_router(document_listing.router)
+    app.include_router(map_points.router)
+    app.include_router(studio.router)
+    install_openapi_security(app)
     return app
