@@ -14,7 +14,9 @@ from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
-from openpeek.ports import Filter, MatchAny, VectorStore
+from openpeek.domain.conditions import MatchAny
+from openpeek.domain.conditions import Filter
+from openpeek.ports import VectorStore
 
 SCAN_LIMIT = 20_000
 MAX_OFFSET = 10_000
