@@ -220,9 +220,18 @@ def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
 
 def build_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
+    _use_linear_time_regex()
     if settings.runtime == "embedded":
         return _embedded(settings)
     return _aws(settings)
+
+
+def _use_linear_time_regex() -> None:
+    """The `regex` filter operator matches with RE2, in time linear in the text, in every runtime."""
+    from openpeek.adapters.re2_regex import compile_pattern
+    from openpeek.domain import filters
+
+    filters.use_regex_engine(compile_pattern)
 
 
 def _embedded(settings: Settings) -> Services:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from openpeek.domain.clock import parse as parse_datetime
 from openpeek.domain.errors import BadRequest
@@ -43,6 +43,29 @@ OPERATORS = ("eq", "ne", "gt", "lt", "gte", "lte", "in", "nin", "contains", "sta
              "exists", "is_null", "text", "phrase")
 MAX_DEPTH = 16
 MAX_CONDITIONS = 256
+MAX_REGEX_SUBJECT = 65_536
+"""The `regex` operator looks at most at this many characters of a field: with a linear-time engine that bounds
+the time one value can cost."""
+
+RegexCompiler = Callable[[str], Callable[[str], Any]]
+"""pattern → its search function; raises ValueError for a pattern the engine refuses."""
+
+
+def _stdlib_regex(pattern: str) -> Callable[[str], Any]:
+    try:
+        return re.compile(pattern).search
+    except re.error as error:
+        raise ValueError(str(error)) from None
+
+
+_regex_engine: RegexCompiler = _stdlib_regex
+
+
+def use_regex_engine(compile_pattern: RegexCompiler) -> None:
+    """The engine of the `regex` operator. The runtime installs a linear-time one (adapters/re2_regex.py): Python's
+    backtracking `re`, the default of this pure module, lets one hostile pattern hold the interpreter for seconds."""
+    global _regex_engine
+    _regex_engine = compile_pattern
 
 
 @dataclass(frozen=True)
@@ -261,8 +284,8 @@ def _operator_condition(item: dict) -> Condition | PythonOnly:
         raise _bad(f"'{key}': operator '{operator}' needs a string of 1-512 characters", field=key)
     if operator == "regex":
         try:
-            re.compile(value)
-        except re.error as error:
+            _regex_engine(value)
+        except (ValueError, UnicodeError) as error:
             raise _bad(f"'{key}': invalid regular expression: {error}", field=key) from None
     return PythonOnly(key, operator, value)
 
@@ -339,8 +362,15 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
             return any(v.startswith(condition.value) for v in strings)
         if condition.operator == "ends_with":
             return any(v.endswith(condition.value) for v in strings)
-        return any(re.search(condition.value, v) for v in strings)
+        return any(_regex_found(condition.value, v) for v in strings)
     raise TypeError(f"unknown condition {condition!r}")
+
+
+def _regex_found(pattern: str, value: str) -> bool:
+    try:
+        return _regex_engine(pattern)(value[:MAX_REGEX_SUBJECT]) is not None
+    except (ValueError, UnicodeError):  # a value the engine cannot read (a lone surrogate) does not match
+        return False
 
 
 _WORD = re.compile(r"[^\W_]+")
