@@ -400,8 +400,11 @@ def mutate(rng: random.Random, case: Case) -> tuple[Case, str]:
             mutated.body = b"\xef\xbb\xbf" + raw
         how = f"raw {choice}"
     else:
+        # Awkward but legal field values: a control character in a header is a malformed HTTP message, which the
+        # server's HTTP parser rightly answers 400 and closes.
+        legal = [value for value in AWKWARD_STRINGS if not any(ord(char) < 32 or ord(char) == 127 for char in value)]
         mutated.headers[rng.choice(["X-Namespace", "Content-Type", "Authorization"])] = rng.choice(
-            AWKWARD_STRINGS[:10] + ["application/xml", "Bearer sk_short", "text/plain", "ns_missing"])
+            legal[:14] + ["application/xml", "Bearer sk_short", "text/plain", "ns_missing"])
         how = "header"
     return mutated, how
 

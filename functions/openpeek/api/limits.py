@@ -10,10 +10,13 @@ are removed once per level; a body still holding brackets after MAX_JSON_DEPTH p
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Awaitable, Callable
 
 from openpeek.api.errors import envelope
+
+logger = logging.getLogger("openpeek.api")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """A thousand 1,536-dimension vectors (the largest upsert) are ~30 MB of JSON."""
@@ -59,7 +62,8 @@ def _checks_depth(scope: Scope) -> bool:
 
 class RequestLimits:
     """ASGI middleware: 413 for a body over max_body_bytes, 400 for one nested deeper than max_depth; both in the
-    error envelope, after the whole body was read, so the keep-alive connection stays usable."""
+    error envelope, after the whole body was read, so the keep-alive connection stays usable. An unexpected exception
+    becomes the envelope's 500 here, for the same reason."""
 
     def __init__(self, app: Callable, max_body_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
@@ -67,8 +71,11 @@ class RequestLimits:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await _answering_failures(self.app, scope, receive, send)
             return
         chunks: list[bytes] = []
         size, too_large = 0, False
@@ -97,7 +104,26 @@ class RequestLimits:
                                 code="request_too_deep", details={"max_depth": self.max_depth})
             await response(scope, receive, send)
             return
-        await self.app(scope, _replay([body], None, receive), send)
+        await _answering_failures(self.app, scope, _replay([body], None, receive), send)
+
+
+async def _answering_failures(app: Callable, scope: Scope, receive: Receive, send: Send) -> None:
+    """The app, with an unexpected exception answered here as the envelope's 500 instead of re-raised: re-raised, the
+    server would also drop the client's keep-alive connection (and every request queued on it)."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception:  # noqa: BLE001 - the last line of defence; the error is logged with its traceback
+        logger.exception("unhandled error")
+        if started:
+            raise  # half an answer is out: only closing the connection can tell the client
+        await envelope(500, "Internal server error", code="internal_error")(scope, receive, send)
 
 
 def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:

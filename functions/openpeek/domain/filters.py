@@ -81,10 +81,24 @@ def _bad(message: str, **details: Any) -> BadRequest:
     return BadRequest(f"Invalid filter: {message}", code="invalid_filter", details=details or None)
 
 
+_PATH_SEGMENT = r'(?:[\w-]+|"[^"]+")(?:\[\d*\])*'
+FIELD_PATH = re.compile(rf"{_PATH_SEGMENT}(?:\.{_PATH_SEGMENT})*")
+"""A payload path the vector store can address: dot-separated keys of letters, digits, '_' and '-' (or a "quoted"
+key), each optionally followed by [] or [N]. Anything else (`*`, `[`, `a..b`, spaces) the store rejects, so it is a
+400 here, before any store sees it."""
+
+
+def is_field_path(key: Any) -> bool:
+    return isinstance(key, str) and 0 < len(key) <= 512 and FIELD_PATH.fullmatch(key) is not None
+
+
 def stored_key(key: Any) -> str:
     """The payload path a user key names: `metadata.x` lives under `_internal.metadata.x` (domain/documents.py)."""
     if not isinstance(key, str) or not key.strip() or len(key) > 512:
         raise _bad("a field name must be a non-empty string of at most 512 characters", field=key)
+    if not is_field_path(key):
+        raise _bad(f"'{key[:100]}' is not a field path: use dot-separated names of letters, digits, '_' or '-', "
+                   "each optionally followed by [] or [N]", field=key[:100])
     if key == "metadata" or key.startswith("metadata."):
         return "_internal." + key
     return key

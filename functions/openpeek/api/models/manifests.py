@@ -6,7 +6,7 @@ never an exception inside validate, diff or apply."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
@@ -19,7 +19,7 @@ class _Open(BaseModel):
 
 class ManifestPayloadIndex(_Open):
     field_name: StrictStr = Field(min_length=1, max_length=255)
-    type: StrictStr = Field(max_length=32)
+    type: Literal["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"]
     field_schema: Optional[dict[str, Any]] = None
     params: Optional[dict[str, Any]] = None
 
