@@ -274,6 +274,8 @@ def build_table(settings: Settings) -> Table:
         from openpeek.adapters.local.sqlite_table import SqliteTable
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data dir holds keys' hashes, namespace secrets and every document: its owner's alone.
+        settings.data_dir.chmod(0o700)
         return SqliteTable(settings.data_dir / "openpeek.db")
     from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
 
