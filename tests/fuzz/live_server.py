@@ -36,8 +36,9 @@ def _drain(stream, log_path: str | None) -> None:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path | None = None) -> Iterator[tuple[str, str, Path]]:
-    """Yields (base_url, the first-run key, data dir); the server is stopped on exit."""
+def live_server(data_dir: Path | None = None, *, local_model: bool = False) -> Iterator[tuple[str, str, Path]]:
+    """Yields (base_url, the first-run key, data dir); the server is stopped on exit. Without local_model the
+    bundled text model is not loaded (a fuzz run sends vectors; loading torch would only slow its start)."""
     with contextlib.ExitStack() as stack:
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openpeek-fuzz-")))
@@ -45,7 +46,7 @@ def live_server(data_dir: Path | None = None) -> Iterator[tuple[str, str, Path]]
         process = subprocess.Popen(
             [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "OPENPEEK_LOCAL_INFERENCE": "true" if local_model else "false"})
         try:
             key, lines = None, []
             deadline = time.monotonic() + 120

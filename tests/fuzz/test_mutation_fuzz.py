@@ -8,18 +8,11 @@ import os
 
 import pytest
 
-from .live_server import live_server
 from .mutation import run
 
 pytestmark = pytest.mark.slow
 
 BOUNDED_CASES = int(os.environ.get("OPENPEEK_FUZZ_CASES", "2500"))
-
-
-@pytest.fixture(scope="module")
-def server():
-    with live_server() as running:
-        yield running
 
 
 def test_mutated_requests_of_every_route_never_break_the_server(server):

@@ -98,7 +98,11 @@ def test_embedded_still_refuses_metadata_and_private_targets():
 def test_event_types_are_the_sdk_enum_plus_the_seeds_own():
     assert rules.SDK_EVENT_TYPES == {member.value for member in WebhookEventType}
     assert rules.EVENT_TYPES == rules.SDK_EVENT_TYPES | {"batch.completed", "batch.failed", "namespace.created",
-                                                         "namespace.updated", "namespace.deleted", "namespace.expired"}
+                                                         "namespace.updated", "namespace.deleted", "namespace.expired",
+                                                         # what this deployment announces besides
+                                                         "retriever.created", "retriever.updated", "retriever.deleted",
+                                                         "namespace.promoted", "cluster.execution.canceled",
+                                                         "webhook.created", "webhook.updated", "webhook.deleted"}
     assert rules.check_event_types(["document.created", "cluster.execution.completed", "document.created"]) == (
         "document.created", "cluster.execution.completed")
     assert rules.check_event_types(["batch.completed", "batch.failed"]) == ("batch.completed", "batch.failed")

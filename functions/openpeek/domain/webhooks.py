@@ -44,7 +44,12 @@ SEED_EVENT_TYPES: frozenset[str] = frozenset({
     "batch.completed", "batch.failed", "namespace.created", "namespace.updated", "namespace.deleted",
     "namespace.expired",
 })
-EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES
+# What this deployment publishes beyond both lists: every event it announces can be subscribed to.
+ANNOUNCED_EVENT_TYPES: frozenset[str] = frozenset({
+    "retriever.created", "retriever.updated", "retriever.deleted", "namespace.promoted",
+    "cluster.execution.canceled", "webhook.created", "webhook.updated", "webhook.deleted",
+})
+EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES | ANNOUNCED_EVENT_TYPES
 
 SECRET_PREFIX = "whsec_"
 REDACTED = "redacted"
