@@ -205,3 +205,13 @@ def test_subscriptions_filter_by_type_namespace_state_and_resource_type():
 def test_record_round_trip():
     hook = _webhook(namespace_id="ns_1", resource_types=("a",), headers={"X": "y"}, timeout_s=3.0)
     assert Webhook.from_record(hook.to_record(), 1) == hook
+
+
+@pytest.mark.parametrize("address", ["2002:a00:1::1", "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+                                     "::10.0.0.1", "64:ff9b:1::a00:1"])
+def test_deployed_refuses_ipv6_ranges_that_embed_an_ipv4_address(address):
+    resolver = resolver_for({"tunnel.example.com": [address]})
+    assert code_of(f"https://[{address}]/x", deployed=True) == "webhook_url_forbidden_host"
+    with pytest.raises(BadRequest) as refused:
+        check_url("https://tunnel.example.com/x", deployed=True, resolver=resolver)
+    assert refused.value.details["reason"] == "IPv4-embedding IPv6"

@@ -75,6 +75,10 @@ _EXTRA_BLOCKED = tuple(ipaddress.ip_network(net) for net in (
     "0.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "64:ff9b::/96",
 ))
 
+# IPv6 ranges that carry an IPv4 address a router or relay will reach (6to4, Teredo, IPv4-compatible, local-use
+# NAT64): a target there can be any IPv4 host, private ones included, so none is accepted.
+_IPV4_EMBEDDING = tuple(ipaddress.ip_network(net) for net in ("2002::/16", "2001::/32", "::/96", "64:ff9b:1::/48"))
+
 Resolver = Callable[[str, int], Sequence[str]]
 
 
@@ -287,6 +291,8 @@ def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *
         return "link-local"
     if address.is_multicast:
         return "multicast"
+    if isinstance(address, ipaddress.IPv6Address) and any(address in net for net in _IPV4_EMBEDDING):
+        return "IPv4-embedding IPv6"
     if address.is_private or any(address in net for net in _EXTRA_BLOCKED if net.version == address.version):
         return "private"
     if address.is_reserved or not address.is_global:
