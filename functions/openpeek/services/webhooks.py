@@ -81,7 +81,7 @@ class WebhookService:
         return webhook
 
     def get(self, principal: Principal, identifier: str, namespace: Namespace | None = None) -> Webhook:
-        found = self._repository.find(principal.org_id, identifier)
+        found = self._repository.find(principal.org_id, identifier, namespace.namespace_id if namespace else None)
         if found is None or (namespace is not None and found.namespace_id != namespace.namespace_id):
             raise NotFound("webhook", identifier)
         return found
