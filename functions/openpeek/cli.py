@@ -1,4 +1,5 @@
-"""`openpeek serve` (the embedded runtime), `openpeek reap`, `openpeek autoindex`, `openpeek keys create|list|revoke`."""
+"""`openpeek serve` (the embedded runtime), `openpeek demo`, `openpeek reap`, `openpeek autoindex`,
+`openpeek keys create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def serve(args: argparse.Namespace) -> int:
         )
     print(f"openpeek: serving on http://{args.host}:{args.port} (data in {services.settings.data_dir})", flush=True)
     settle_after_warm_up([warm_up_local_model(services), warm_up_engine()])
+    if getattr(args, "demo", False):
+        load_demo_in_background(services, args.port)
     scheduler = schedule_maintenance(services)
     app = create_app(services, runtime_name="embedded")
     try:
@@ -143,6 +146,45 @@ def warm_up_engine() -> threading.Thread | None:
     return thread
 
 
+def _demo_principal(services):
+    from openpeek.services.organizations import Principal
+
+    return Principal(services.organizations.ensure_org(DEFAULT_ORG)["org_id"], "demo")
+
+
+def load_demo_in_background(services, port: int) -> threading.Thread:
+    """`serve --demo`: the demo dataset loaded by the server itself (no second process needs the data dir)."""
+    from openpeek import demo
+
+    def run() -> None:
+        try:
+            summary = demo.load(services, _demo_principal(services), echo=lambda line: print(line, flush=True))
+            print(demo.describe(summary, f"http://127.0.0.1:{port}"), flush=True)
+        except Exception as error:  # noqa: BLE001 - the server serves on; the demo is an extra
+            print(f"openpeek demo: loading failed ({error})", flush=True)
+
+    thread = threading.Thread(target=run, name="openpeek-demo", daemon=True)
+    thread.start()
+    return thread
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Loads the demo dataset into the data dir (no server may be running on it: use `serve --demo` then)."""
+    from openpeek import demo as demo_data
+
+    services = _services(args.data_dir)
+    try:
+        issued = services.organizations.bootstrap(DEFAULT_ORG)
+        if issued is not None:
+            print(f"openpeek: created organisation '{DEFAULT_ORG}' and its API key (shown only once):\n\n"
+                  f"    {issued.plain_key}\n", flush=True)
+        summary = demo_data.load(services, _demo_principal(services))
+    finally:
+        services.close()
+    print(demo_data.describe(summary))
+    return 0 if summary.cluster_status in (None, "COMPLETED") else 1
+
+
 def _organizations(data_dir: str | None):
     """Keys live in the table alone: with OPENPEEK_RUNTIME=aws and OPENPEEK_TABLE_NAME this is the deployed table."""
     from openpeek.runtime import build_organizations
@@ -215,7 +257,13 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    serve_cmd.add_argument("--demo", action="store_true",
+                           help="load the demo dataset (namespace demo-books) in the background if it is not there")
     serve_cmd.set_defaults(run=serve)
+
+    demo_cmd = commands.add_parser("demo", help="load the demo dataset: 231 books, a retriever and a cluster run")
+    demo_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    demo_cmd.set_defaults(run=demo)
 
     reap_cmd = commands.add_parser("reap", help="delete the namespaces whose expires_at has passed, now")
     reap_cmd.add_argument("--data-dir", default=None, help=data_dir_help)

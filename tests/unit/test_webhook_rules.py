@@ -9,7 +9,7 @@ from mixpeek.models.webhook_event_type import WebhookEventType
 
 from openpeek.domain import webhooks as rules
 from openpeek.domain.errors import BadRequest
-from openpeek.domain.webhooks import Webhook, check_url, sign, verify_signature
+from openpeek.domain.webhooks import Webhook, check_headers, check_url, sign, verify_signature
 
 
 def resolver_for(table: dict[str, list[str]]):
@@ -215,3 +215,12 @@ def test_deployed_refuses_ipv6_ranges_that_embed_an_ipv4_address(address):
     with pytest.raises(BadRequest) as refused:
         check_url("https://tunnel.example.com/x", deployed=True, resolver=resolver)
     assert refused.value.details["reason"] == "IPv4-embedding IPv6"
+
+
+def test_header_values_an_http_client_cannot_send_are_refused_at_the_door():
+    assert check_headers({"X-Team": "search", "Authorization": "Bearer abc.def"}) == {
+        "X-Team": "search", "Authorization": "Bearer abc.def"}
+    for headers in ({"X-Team": "💥" * 40}, {"X-Tëam": "x"}, {"X-Team": "\x00"}, {"X-Team": "a" * 9000}):
+        with pytest.raises(BadRequest) as refused:
+            check_headers(headers)
+        assert refused.value.code == "invalid_webhook_headers"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import socket
 import time
@@ -191,6 +192,9 @@ def check_resource_types(values: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values)) or None
 
 
+_HEADER_TEXT = re.compile(r"[\x20-\x7e\t]*")
+
+
 def check_headers(headers: Any) -> dict[str, str]:
     if headers is None:
         return {}
@@ -202,7 +206,11 @@ def check_headers(headers: Any) -> dict[str, str]:
                          code="reserved_webhook_header", details={"headers": reserved})
     for name, value in headers.items():
         if not name or any(ch in name for ch in " :\r\n\t") or any(ch in value for ch in "\r\n"):
-            raise BadRequest(f"invalid header '{name}'", code="invalid_webhook_headers")
+            raise BadRequest(f"invalid header '{name[:100]}'", code="invalid_webhook_headers")
+        # What an HTTP client can send: visible ASCII (and spaces) only, else every delivery would fail.
+        if not _HEADER_TEXT.fullmatch(name) or not _HEADER_TEXT.fullmatch(value) or len(value) > 8192:
+            raise BadRequest(f"header '{name[:100]}': names and values are printable ASCII (values up to 8192)",
+                             code="invalid_webhook_headers")
     return dict(headers)
 
 
