@@ -10,6 +10,7 @@ ENVIRONMENTS := dev staging prod
 .PHONY: run test venv bench synth clean fuzz
 
 $(STAMP): pyproject.toml
+	@echo "openpeek: installing the dependencies into $(VENV) (the first time takes a few minutes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from openpeek.domain.errors import DomainError
+from openpeek.ports import DependencyUnavailable
 from openpeek.settings import Settings
 
 DEFAULT_ORG = "default"
@@ -299,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"openpeek: {error.message}", file=sys.stderr)
         return 2
+    except DependencyUnavailable as error:
+        if "WouldBlock" in str(error):
+            # Qdrant Edge locks each shard's write-ahead log for the process that opened it.
+            print("openpeek: the data directory is in use by a running `openpeek serve` (it holds the vector "
+                  "shards' locks). Stop the server first, or use the API it serves; `openpeek keys ...` works "
+                  "beside it, and `openpeek serve --demo` loads the demo from inside the server.", file=sys.stderr)
+        else:
+            print(f"openpeek: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -115,8 +115,16 @@ def install_error_handlers(app: FastAPI) -> None:
                         code="concurrent_modification")
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return SafeJSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _validation_detail(exc)
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            # A JSON body sent without its Content-Type reaches validation as a string: say what is missing.
+            for item in detail:
+                if item.get("loc") == ["body"] and isinstance(item.get("input"), (str, bytes)):
+                    item["msg"] = (f"{item['msg']}; the body was not read as JSON because the request's Content-Type "
+                                   f"is {content_type or 'missing'}: send 'Content-Type: application/json'")
+        return SafeJSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
