@@ -134,10 +134,11 @@ def _parse(spec: dict, depth: int, counter: _Counter) -> Filter:
         unknown = set(spec) - {"AND", "OR", "NOT", "case_sensitive"}
         if unknown:
             raise _bad(f"unknown keys {sorted(unknown)} beside AND/OR/NOT")
+        case_sensitive = _case_sensitivity(spec)
         return Filter(
-            must=tuple(_logical_items(spec.get("AND"), "AND", depth, counter)),
-            should=tuple(_logical_items(spec.get("OR"), "OR", depth, counter)),
-            must_not=tuple(_logical_items(spec.get("NOT"), "NOT", depth, counter)),
+            must=tuple(_logical_items(_inherit(spec.get("AND"), case_sensitive), "AND", depth, counter)),
+            should=tuple(_logical_items(_inherit(spec.get("OR"), case_sensitive), "OR", depth, counter)),
+            must_not=tuple(_logical_items(_inherit(spec.get("NOT"), case_sensitive), "NOT", depth, counter)),
         )
     if qdrant:
         unknown = set(spec) - {"must", "should", "must_not", "min_should"}
@@ -148,8 +149,48 @@ def _parse(spec: dict, depth: int, counter: _Counter) -> Filter:
             should=tuple(_qdrant_items(spec.get("should"), "should", depth, counter)),
             must_not=tuple(_qdrant_items(spec.get("must_not"), "must_not", depth, counter)),
         )
+    shorthand = _shorthand(spec) if depth == 0 and not {"field", "key", "is_null", "is_empty", "has_id"} & set(spec) \
+        else None
+    if shorthand is not None:
+        return shorthand
     # A lone condition of either language is a filter of one.
     return Filter(must=(_condition(spec, depth, counter),))
+
+
+def _case_sensitivity(spec: dict) -> bool | None:
+    value = spec.get("case_sensitive")
+    if value is not None and not isinstance(value, bool):
+        raise _bad("case_sensitive takes true or false")
+    return value
+
+
+def _inherit(items: Any, case_sensitive: bool | None) -> Any:
+    """A LogicalOperator's case_sensitive holds for the conditions under it that do not say otherwise."""
+    if case_sensitive is None:
+        return items
+    listed = [items] if isinstance(items, dict) else items
+    if not isinstance(listed, list):
+        return items
+    return [{**item, "case_sensitive": item.get("case_sensitive", case_sensitive)}
+            if isinstance(item, dict) and ("field" in item or {"AND", "OR", "NOT"} & set(item)) else item
+            for item in listed]
+
+
+def _shorthand(item: dict) -> Filter | None:
+    """Seed 004's shorthand, `{"metadata.title": "x", "price": 5}`: equality on each named field (a list: any of)."""
+    if not item or not all(is_field_path(key) for key in item):
+        return None
+    if len(item) > MAX_CONDITIONS:
+        raise _bad(f"at most {MAX_CONDITIONS} conditions")
+    conditions = []
+    for key, value in item.items():
+        if isinstance(value, list):
+            if not value:
+                raise _bad(f"'{key}': a shorthand list needs at least one value", field=key)
+            conditions.append(MatchAny(stored_key(key), tuple(_scalar(v, key) for v in value)))
+        else:
+            conditions.append(MatchValue(stored_key(key), _scalar(value, key)))
+    return Filter(must=tuple(conditions))
 
 
 def _as_list(items: Any, where: str) -> list:
@@ -262,6 +303,15 @@ def _operator_condition(item: dict) -> Condition | PythonOnly:
     if "value" not in item and operator not in ("exists", "is_null"):
         raise _bad(f"'{key}': operator '{operator}' needs a value", field=key)
     value = item.get("value")
+    case_sensitive = _case_sensitivity(item)
+    if case_sensitive is False and operator in ("eq", "ne") and isinstance(value, str):
+        # Case-insensitive equality has no vector-store equivalent: evaluated in Python, like starts_with.
+        folded = PythonOnly(key, "eq_ci", value)
+        return folded if operator == "eq" else Filter(must_not=(folded,))
+    if case_sensitive is False and operator in ("in", "nin", "contains") and (
+            isinstance(value, str) or (isinstance(value, list) and any(isinstance(v, str) for v in value))):
+        raise _bad(f"'{key}': operator '{operator}' on strings is not available case-insensitively; use eq, "
+                   "starts_with, ends_with or regex with case_sensitive false", field=key)
     if operator == "eq":
         return MatchValue(key, _scalar(value, key)) if not isinstance(value, float) or value.is_integer() \
             else Range(key, gte=value, lte=value)
@@ -301,7 +351,7 @@ def _operator_condition(item: dict) -> Condition | PythonOnly:
             _regex_engine(value)
         except (ValueError, UnicodeError) as error:
             raise _bad(f"'{key}': invalid regular expression: {error}", field=key) from None
-    return PythonOnly(key, operator, value)
+    return PythonOnly(key, operator + "_ci" if case_sensitive is False else operator, value)
 
 
 def needs_python(condition: Any) -> bool:
@@ -372,12 +422,26 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
         return any(_in_datetime_range(v, condition) for v in _values(found) if isinstance(v, str))
     if isinstance(condition, PythonOnly):
         strings = [v for v in _values(found) if isinstance(v, str)]
+        if condition.operator.endswith("_ci"):
+            return _matches_folded(condition.operator[:-3], condition.value, strings)
         if condition.operator == "starts_with":
             return any(v.startswith(condition.value) for v in strings)
         if condition.operator == "ends_with":
             return any(v.endswith(condition.value) for v in strings)
         return any(_regex_found(condition.value, v) for v in strings)
     raise TypeError(f"unknown condition {condition!r}")
+
+
+def _matches_folded(operator: str, wanted: str, strings: list[str]) -> bool:
+    """case_sensitive false: the comparison on case-folded text ("Straße" equals "STRASSE")."""
+    if operator == "regex":
+        return any(_regex_found("(?i)" + wanted, v) for v in strings)
+    folded = wanted.casefold()
+    if operator == "eq":
+        return any(v.casefold() == folded for v in strings)
+    if operator == "starts_with":
+        return any(v.casefold().startswith(folded) for v in strings)
+    return any(v.casefold().endswith(folded) for v in strings)
 
 
 def _regex_found(pattern: str, value: str) -> bool:
