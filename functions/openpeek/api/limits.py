@@ -39,7 +39,8 @@ def nesting_exceeds(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     make a parser recurse deeper than that (more unmatched opening brackets than max_depth)."""
     if b"[" not in body and b"{" not in body:
         return False
-    skeleton = _STRING.sub(b"", _ESCAPE.sub(b"", body).translate(None, _NOT_STRUCTURE))
+    unescaped = _ESCAPE.sub(b"", body) if b"\\" in body else body
+    skeleton = _STRING.sub(b"", unescaped.translate(None, _NOT_STRUCTURE))
     for _ in range(max_depth):
         if not skeleton:
             return False
