@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.support import live_server  # noqa: E402
 from openpeek.adapters.local.folder_blobs import FolderBlobStore  # noqa: E402
-from openpeek.services.cluster_steps import points_key  # noqa: E402
+from openpeek.services.clustering.steps import points_key  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
-"""`openpeek serve` (the embedded runtime), `openpeek reap`, `openpeek autoindex`, `openpeek keys create|list|revoke`,
-`openpeek image build-push|base|pin-bases` (image_cli.py)."""
+"""`openpeek serve` (the embedded runtime), `openpeek demo`, `openpeek reap`, `openpeek autoindex`,
+`openpeek keys create|list|revoke`, `openpeek image build-push|base|pin-bases` (image_cli.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from openpeek.domain.errors import DomainError
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.settings import Settings
 
 DEFAULT_ORG = "default"
@@ -50,6 +51,8 @@ def serve(args: argparse.Namespace) -> int:
     print(f"openpeek: studio on http://{args.host}:{args.port}/studio/ (sign in with an API key); "
           f"API reference on http://{args.host}:{args.port}/docs", flush=True)
     settle_after_warm_up([warm_up_local_model(services), warm_up_engine()])
+    if getattr(args, "demo", False):
+        load_demo_in_background(services, args.port)
     scheduler = schedule_maintenance(services)
     app = create_app(services, runtime_name="embedded")
     try:
@@ -148,6 +151,45 @@ def warm_up_engine() -> threading.Thread | None:
     return thread
 
 
+def _demo_principal(services):
+    from openpeek.services.organizations import Principal
+
+    return Principal(services.organizations.ensure_org(DEFAULT_ORG)["org_id"], "demo")
+
+
+def load_demo_in_background(services, port: int) -> threading.Thread:
+    """`serve --demo`: the demo dataset loaded by the server itself (no second process needs the data dir)."""
+    from openpeek import demo
+
+    def run() -> None:
+        try:
+            summary = demo.load(services, _demo_principal(services), echo=lambda line: print(line, flush=True))
+            print(demo.describe(summary, f"http://127.0.0.1:{port}"), flush=True)
+        except Exception as error:  # noqa: BLE001 - the server serves on; the demo is an extra
+            print(f"openpeek demo: loading failed ({error})", flush=True)
+
+    thread = threading.Thread(target=run, name="openpeek-demo", daemon=True)
+    thread.start()
+    return thread
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Loads the demo dataset into the data dir (no server may be running on it: use `serve --demo` then)."""
+    from openpeek import demo as demo_data
+
+    services = _services(args.data_dir)
+    try:
+        issued = services.organizations.bootstrap(DEFAULT_ORG)
+        if issued is not None:
+            print(f"openpeek: created organisation '{DEFAULT_ORG}' and its API key (shown only once):\n\n"
+                  f"    {issued.plain_key}\n", flush=True)
+        summary = demo_data.load(services, _demo_principal(services))
+    finally:
+        services.close()
+    print(demo_data.describe(summary))
+    return 0 if summary.cluster_status in (None, "COMPLETED") else 1
+
+
 def _organizations(data_dir: str | None):
     """Keys live in the table alone: with OPENPEEK_RUNTIME=aws and OPENPEEK_TABLE_NAME this is the deployed table."""
     from openpeek.runtime import build_organizations
@@ -220,7 +262,13 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    serve_cmd.add_argument("--demo", action="store_true",
+                           help="load the demo dataset (namespace demo-books) in the background if it is not there")
     serve_cmd.set_defaults(run=serve)
+
+    demo_cmd = commands.add_parser("demo", help="load the demo dataset: 231 books, a retriever and a cluster run")
+    demo_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    demo_cmd.set_defaults(run=demo)
 
     reap_cmd = commands.add_parser("reap", help="delete the namespaces whose expires_at has passed, now")
     reap_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
@@ -260,6 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"openpeek: {error.message}", file=sys.stderr)
         return 2
+    except DependencyUnavailable as error:
+        if "WouldBlock" in str(error):
+            # Qdrant Edge locks each shard's write-ahead log for the process that opened it.
+            print("openpeek: the data directory is in use by a running `openpeek serve` (it holds the vector "
+                  "shards' locks). Stop the server first, or use the API it serves; `openpeek keys ...` works "
+                  "beside it, and `openpeek serve --demo` loads the demo from inside the server.", file=sys.stderr)
+        else:
+            print(f"openpeek: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -250,9 +250,18 @@ def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
 
 def build_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
+    _use_linear_time_regex()
     if settings.runtime == "embedded":
         return _embedded(settings)
     return _aws(settings)
+
+
+def _use_linear_time_regex() -> None:
+    """The `regex` filter operator matches with RE2, in time linear in the text, in every runtime."""
+    from openpeek.adapters.re2_regex import compile_pattern
+    from openpeek.domain import filters
+
+    filters.use_regex_engine(compile_pattern)
 
 
 def _embedded(settings: Settings) -> Services:
@@ -298,6 +307,8 @@ def build_table(settings: Settings) -> Table:
         from openpeek.adapters.local.sqlite_table import SqliteTable
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data dir holds keys' hashes, namespace secrets and every document: its owner's alone.
+        settings.data_dir.chmod(0o700)
         return SqliteTable(settings.data_dir / "openpeek.db")
     from openpeek.adapters.aws.dynamodb_table import DynamoDbTable
 

@@ -9,7 +9,7 @@ from mixpeek.models.webhook_event_type import WebhookEventType
 
 from openpeek.domain import webhooks as rules
 from openpeek.domain.errors import BadRequest
-from openpeek.domain.webhooks import Webhook, check_url, sign, verify_signature
+from openpeek.domain.webhooks import Webhook, check_headers, check_url, sign, verify_signature
 
 
 def resolver_for(table: dict[str, list[str]]):
@@ -98,7 +98,11 @@ def test_embedded_still_refuses_metadata_and_private_targets():
 def test_event_types_are_the_sdk_enum_plus_the_seeds_own():
     assert rules.SDK_EVENT_TYPES == {member.value for member in WebhookEventType}
     assert rules.EVENT_TYPES == rules.SDK_EVENT_TYPES | {"batch.completed", "batch.failed", "namespace.created",
-                                                         "namespace.updated", "namespace.deleted", "namespace.expired"}
+                                                         "namespace.updated", "namespace.deleted", "namespace.expired",
+                                                         # what this deployment announces besides
+                                                         "retriever.created", "retriever.updated", "retriever.deleted",
+                                                         "namespace.promoted", "cluster.execution.canceled",
+                                                         "webhook.created", "webhook.updated", "webhook.deleted"}
     assert rules.check_event_types(["document.created", "cluster.execution.completed", "document.created"]) == (
         "document.created", "cluster.execution.completed")
     assert rules.check_event_types(["batch.completed", "batch.failed"]) == ("batch.completed", "batch.failed")
@@ -201,3 +205,22 @@ def test_subscriptions_filter_by_type_namespace_state_and_resource_type():
 def test_record_round_trip():
     hook = _webhook(namespace_id="ns_1", resource_types=("a",), headers={"X": "y"}, timeout_s=3.0)
     assert Webhook.from_record(hook.to_record(), 1) == hook
+
+
+@pytest.mark.parametrize("address", ["2002:a00:1::1", "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+                                     "::10.0.0.1", "64:ff9b:1::a00:1"])
+def test_deployed_refuses_ipv6_ranges_that_embed_an_ipv4_address(address):
+    resolver = resolver_for({"tunnel.example.com": [address]})
+    assert code_of(f"https://[{address}]/x", deployed=True) == "webhook_url_forbidden_host"
+    with pytest.raises(BadRequest) as refused:
+        check_url("https://tunnel.example.com/x", deployed=True, resolver=resolver)
+    assert refused.value.details["reason"] == "IPv4-embedding IPv6"
+
+
+def test_header_values_an_http_client_cannot_send_are_refused_at_the_door():
+    assert check_headers({"X-Team": "search", "Authorization": "Bearer abc.def"}) == {
+        "X-Team": "search", "Authorization": "Bearer abc.def"}
+    for headers in ({"X-Team": "💥" * 40}, {"X-Tëam": "x"}, {"X-Team": "\x00"}, {"X-Team": "a" * 9000}):
+        with pytest.raises(BadRequest) as refused:
+            check_headers(headers)
+        assert refused.value.code == "invalid_webhook_headers"

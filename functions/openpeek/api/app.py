@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.route_metrics import RouteLatency
+from openpeek.api.limits import RequestLimits
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.openapi_security import install_openapi_security
@@ -25,6 +26,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.state.services = services
     app.state.runtime_name = runtime_name
     install_error_handlers(app)
+    app.add_middleware(RequestLimits)  # body size and nesting depth, before any route parses anything
     app.include_router(health.router)
     app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)

@@ -58,11 +58,18 @@ def envelope(status: int, message: str, *, type_: str | None = None, code: str |
     return SafeJSONResponse(body, status_code=status, headers=headers)
 
 
+MAX_VALIDATION_ERRORS = 50
+MAX_ECHOED_CHARS = 256
+MAX_ECHOED_DEPTH = 4
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """FastAPI's own shape, with inputs and contexts made JSON-safe (an input can be bytes or a NaN)."""
+    """FastAPI's own shape, with inputs and contexts made JSON-safe (an input can be bytes or a NaN) and short: a
+    422 never echoes megabytes, nor a structure deeper than a few levels, back to the client."""
     detail = []
-    for error in exc.errors():
-        item = {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
+    for error in exc.errors()[:MAX_VALIDATION_ERRORS]:
+        item = {"type": error.get("type"), "loc": [_json_safe(part) for part in list(error.get("loc", ()))[:32]],
+                "msg": _json_safe(error.get("msg"))}
         if "input" in error:
             item["input"] = _json_safe(error["input"])
         if error.get("ctx"):
@@ -71,18 +78,24 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return detail
 
 
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value if abs(value) < 2 ** 63 else str(value)[:MAX_ECHOED_CHARS]
+    if isinstance(value, str):
+        return value[:MAX_ECHOED_CHARS]
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, (list, tuple, dict)) and depth >= MAX_ECHOED_DEPTH:
+        return "…"
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value[:50]]
+        return [_json_safe(item, depth + 1) for item in value[:50]]
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in list(value.items())[:50]}
+        return {str(key)[:MAX_ECHOED_CHARS]: _json_safe(item, depth + 1) for key, item in list(value.items())[:50]}
     if isinstance(value, bytes):
-        return value[:256].decode("utf-8", errors="replace")
-    return str(value)[:256]
+        return value[:MAX_ECHOED_CHARS].decode("utf-8", errors="replace")
+    return str(value)[:MAX_ECHOED_CHARS]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -102,14 +115,27 @@ def install_error_handlers(app: FastAPI) -> None:
                         code="concurrent_modification")
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return SafeJSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _validation_detail(exc)
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            # A JSON body sent without its Content-Type reaches validation as a string: say what is missing.
+            for item in detail:
+                if item.get("loc") == ["body"] and isinstance(item.get("input"), (str, bytes)):
+                    item["msg"] = (f"{item['msg']}; the body was not read as JSON because the request's Content-Type "
+                                   f"is {content_type or 'missing'}: send 'Content-Type: application/json'")
+        return SafeJSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else _HTTP_TYPES.get(exc.status_code, "Error")
         code = "route_not_found" if exc.status_code == 404 else None
         return envelope(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RecursionError)
+    async def nested_too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        # The door (api/limits.py) refuses deep JSON; this catches what it cannot see (YAML block nesting, forms).
+        return envelope(400, "The request nests too deeply to be read", code="request_too_deep")
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Any
 
 from openpeek.domain.clusters import Cluster
 from openpeek.domain.extractors import FeatureExtractor
+from openpeek.domain.infrastructure import without_token
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.vectors import CollectionInfo
 from openpeek.services.namespaces import NamespaceView
@@ -28,7 +29,7 @@ def qdrant_status(info: CollectionInfo | None) -> dict[str, Any] | None:
 def infrastructure(namespace: Namespace) -> dict[str, Any] | None:
     if namespace.infrastructure is None:
         return None
-    shown = dict(namespace.infrastructure)
+    shown = dict(without_token(namespace.infrastructure) or {})
     shown["qdrant_api_key_provided"] = bool(namespace.vector_store_api_key)
     return shown
 

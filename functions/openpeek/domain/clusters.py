@@ -124,7 +124,12 @@ def check_vector_config(namespace: Namespace, config: dict[str, Any] | None) -> 
         raise _bad("vector_config is required for a vector cluster (feature_uris and clustering_method)",
                    "missing_vector_config")
     config = {key: value for key, value in config.items() if value is not None}
-    uris = list(config.get("feature_uris") or ([config["feature_uri"]] if config.get("feature_uri") else []))
+    listed, single = config.get("feature_uris"), config.get("feature_uri")
+    if (listed is not None and (not isinstance(listed, list) or not all(isinstance(uri, str) for uri in listed))) \
+            or (single is not None and not isinstance(single, str)):
+        raise _bad("vector_config.feature_uris is a list of feature URIs (strings), feature_uri one of them",
+                   "invalid_feature_uri")
+    uris = list(listed or ([single] if single else []))
     if not uris:
         raise _bad("vector_config needs feature_uris (or feature_uri): the vector index(es) to cluster",
                    "missing_feature_uri")

@@ -24,6 +24,14 @@ DEFAULT_COLLECTION_ID = "col_default"
 """The namespace-level collection a document belongs to when the upsert names none (the SDK's BYOUpsertRequest):
 a document always has a collection_id, which the SDK's DocumentResponse requires."""
 MAX_DOCUMENT_ID_LENGTH = 512
+MAX_PAYLOAD_DEPTH = 32
+"""How deep a document's payload, metadata or lineage chain may nest. Qdrant cannot decode a payload nested ~127
+levels: such a point poisons every search of its namespace, so the limit is kept well below that, at the door."""
+MAX_PAYLOAD_BYTES = 1_048_576
+"""A document's payload, metadata and lineage together, measured as the length of their strings and keys plus
+8 bytes per value: a vector-store payload is for filtering and display, not for blobs."""
+FLOAT32_MAX = 3.4028234663852886e38
+"""The vector store keeps float32: a larger magnitude would become infinity, so it is refused like NaN."""
 INTERNAL = "_internal"
 LINEAGE_FIELDS = (
     "root_object_id", "root_bucket_id", "source_object_id", "source_document_id", "source_collection_id",
@@ -79,6 +87,7 @@ def check_batch(namespace: Namespace, documents: list[dict[str, Any]]) -> list[C
             name: _check_vector(indexes, name, value, position, document_id)
             for name, value in (document.get("vectors") or {}).items()
         }
+        _check_free_form(document, position, document_id)
         payload, dropped = _user_payload(document.get("payload"))
         checked.append(CheckedDocument(document_id, vectors, payload, dropped))
     return checked
@@ -108,7 +117,8 @@ def _plainly_valid(vector: list, metric: str) -> bool:
         finite = math.isfinite(total)
     except (TypeError, OverflowError):
         return False
-    return finite and (metric != "cosine" or any(vector))
+    return finite and (metric != "cosine" or any(vector)) and -FLOAT32_MAX <= min(vector) and \
+        max(vector) <= FLOAT32_MAX
 
 
 def _explain_dense(spec: VectorIndexSpec, name: str, value: Any, position: int,
@@ -135,8 +145,12 @@ def _explain_dense(spec: VectorIndexSpec, name: str, value: Any, position: int,
             f"vector '{name}' has dimension {array.shape[0]}; the index expects {spec.dimension}",
             position, document_id, vector_index=name, expected_dimension=spec.dimension, got_dimension=array.shape[0],
         )
-    if not np.isfinite(array.astype(np.float64)).all():
+    as_float = array.astype(np.float64)
+    if not np.isfinite(as_float).all():
         raise _reject(f"vector '{name}' holds NaN or infinity", position, document_id, vector_index=name)
+    if (np.abs(as_float) > FLOAT32_MAX).any():
+        raise _reject(f"vector '{name}' holds a number beyond float32's range (±{FLOAT32_MAX:.4g})", position,
+                      document_id, vector_index=name)
     if spec.metric == "cosine" and not array.any():
         raise _reject(f"vector '{name}' is all zeros, which has no direction under cosine", position, document_id,
                       vector_index=name)
@@ -161,9 +175,42 @@ def check_sparse(name: str, value: Any, position: int, document_id: str) -> Spar
         raise _reject(f"sparse vector '{name}' repeats an index", position, document_id, vector_index=name)
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
         raise _reject(f"sparse vector '{name}' values must be numbers", position, document_id, vector_index=name)
-    if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+    as_float = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(as_float).all():
         raise _reject(f"sparse vector '{name}' holds NaN or infinity", position, document_id, vector_index=name)
+    if (np.abs(as_float) > FLOAT32_MAX).any():
+        raise _reject(f"sparse vector '{name}' holds a number beyond float32's range (±{FLOAT32_MAX:.4g})",
+                      position, document_id, vector_index=name)
     return SparseVector(tuple(indices), tuple(float(v) for v in values))
+
+
+def _check_free_form(document: dict[str, Any], position: int, document_id: str) -> None:
+    """The caller's free-form fields (payload, metadata, lineage_chain) within MAX_PAYLOAD_DEPTH and
+    MAX_PAYLOAD_BYTES; the error names the path where the limit was passed. Walked with an explicit stack, so a
+    hostile depth cannot exhaust Python's."""
+    size = 0
+    for name in ("payload", "metadata", "lineage_chain"):
+        stack: list[tuple[Any, str, int]] = [(document.get(name), name, 0)]
+        while stack:
+            value, path, depth = stack.pop()
+            size += 8
+            if isinstance(value, dict):
+                if depth >= MAX_PAYLOAD_DEPTH:
+                    raise _reject(f"'{path[:200]}' nests deeper than {MAX_PAYLOAD_DEPTH} levels", position,
+                                  document_id, path=path[:200], max_depth=MAX_PAYLOAD_DEPTH)
+                for key, item in value.items():
+                    size += len(key)
+                    stack.append((item, f"{path}.{key}", depth + 1))
+            elif isinstance(value, list):
+                if depth >= MAX_PAYLOAD_DEPTH:
+                    raise _reject(f"'{path[:200]}' nests deeper than {MAX_PAYLOAD_DEPTH} levels", position,
+                                  document_id, path=path[:200], max_depth=MAX_PAYLOAD_DEPTH)
+                stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+            elif isinstance(value, str):
+                size += len(value)
+            if size > MAX_PAYLOAD_BYTES:
+                raise _reject(f"payload, metadata and lineage exceed {MAX_PAYLOAD_BYTES} bytes (at '{path[:200]}')",
+                              position, document_id, path=path[:200], max_bytes=MAX_PAYLOAD_BYTES)
 
 
 def _user_payload(payload: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from openpeek.domain.clock import parse as parse_datetime
 from openpeek.domain.errors import BadRequest
@@ -33,6 +33,29 @@ OPERATORS = ("eq", "ne", "gt", "lt", "gte", "lte", "in", "nin", "contains", "sta
              "exists", "is_null", "text", "phrase")
 MAX_DEPTH = 16
 MAX_CONDITIONS = 256
+MAX_REGEX_SUBJECT = 65_536
+"""The `regex` operator looks at most at this many characters of a field: with a linear-time engine that bounds
+the time one value can cost."""
+
+RegexCompiler = Callable[[str], Callable[[str], Any]]
+"""pattern → its search function; raises ValueError for a pattern the engine refuses."""
+
+
+def _stdlib_regex(pattern: str) -> Callable[[str], Any]:
+    try:
+        return re.compile(pattern).search
+    except re.error as error:
+        raise ValueError(str(error)) from None
+
+
+_regex_engine: RegexCompiler = _stdlib_regex
+
+
+def use_regex_engine(compile_pattern: RegexCompiler) -> None:
+    """The engine of the `regex` operator. The runtime installs a linear-time one (adapters/re2_regex.py): Python's
+    backtracking `re`, the default of this pure module, lets one hostile pattern hold the interpreter for seconds."""
+    global _regex_engine
+    _regex_engine = compile_pattern
 
 
 @dataclass(frozen=True)
@@ -48,10 +71,24 @@ def _bad(message: str, **details: Any) -> BadRequest:
     return BadRequest(f"Invalid filter: {message}", code="invalid_filter", details=details or None)
 
 
+_PATH_SEGMENT = r'(?:[\w-]+|"[^"]+")(?:\[\d*\])*'
+FIELD_PATH = re.compile(rf"{_PATH_SEGMENT}(?:\.{_PATH_SEGMENT})*")
+"""A payload path the vector store can address: dot-separated keys of letters, digits, '_' and '-' (or a "quoted"
+key), each optionally followed by [] or [N]. Anything else (`*`, `[`, `a..b`, spaces) the store rejects, so it is a
+400 here, before any store sees it."""
+
+
+def is_field_path(key: Any) -> bool:
+    return isinstance(key, str) and 0 < len(key) <= 512 and FIELD_PATH.fullmatch(key) is not None
+
+
 def stored_key(key: Any) -> str:
     """The payload path a user key names: `metadata.x` lives under `_internal.metadata.x` (domain/documents.py)."""
     if not isinstance(key, str) or not key.strip() or len(key) > 512:
         raise _bad("a field name must be a non-empty string of at most 512 characters", field=key)
+    if not is_field_path(key):
+        raise _bad(f"'{key[:100]}' is not a field path: use dot-separated names of letters, digits, '_' or '-', "
+                   "each optionally followed by [] or [N]", field=key[:100])
     if key == "metadata" or key.startswith("metadata."):
         return "_internal." + key
     return key
@@ -87,10 +124,11 @@ def _parse(spec: dict, depth: int, counter: _Counter) -> Filter:
         unknown = set(spec) - {"AND", "OR", "NOT", "case_sensitive"}
         if unknown:
             raise _bad(f"unknown keys {sorted(unknown)} beside AND/OR/NOT")
+        case_sensitive = _case_sensitivity(spec)
         return Filter(
-            must=tuple(_logical_items(spec.get("AND"), "AND", depth, counter)),
-            should=tuple(_logical_items(spec.get("OR"), "OR", depth, counter)),
-            must_not=tuple(_logical_items(spec.get("NOT"), "NOT", depth, counter)),
+            must=tuple(_logical_items(_inherit(spec.get("AND"), case_sensitive), "AND", depth, counter)),
+            should=tuple(_logical_items(_inherit(spec.get("OR"), case_sensitive), "OR", depth, counter)),
+            must_not=tuple(_logical_items(_inherit(spec.get("NOT"), case_sensitive), "NOT", depth, counter)),
         )
     if qdrant:
         unknown = set(spec) - {"must", "should", "must_not", "min_should"}
@@ -101,8 +139,48 @@ def _parse(spec: dict, depth: int, counter: _Counter) -> Filter:
             should=tuple(_qdrant_items(spec.get("should"), "should", depth, counter)),
             must_not=tuple(_qdrant_items(spec.get("must_not"), "must_not", depth, counter)),
         )
+    shorthand = _shorthand(spec) if depth == 0 and not {"field", "key", "is_null", "is_empty", "has_id"} & set(spec) \
+        else None
+    if shorthand is not None:
+        return shorthand
     # A lone condition of either language is a filter of one.
     return Filter(must=(_condition(spec, depth, counter),))
+
+
+def _case_sensitivity(spec: dict) -> bool | None:
+    value = spec.get("case_sensitive")
+    if value is not None and not isinstance(value, bool):
+        raise _bad("case_sensitive takes true or false")
+    return value
+
+
+def _inherit(items: Any, case_sensitive: bool | None) -> Any:
+    """A LogicalOperator's case_sensitive holds for the conditions under it that do not say otherwise."""
+    if case_sensitive is None:
+        return items
+    listed = [items] if isinstance(items, dict) else items
+    if not isinstance(listed, list):
+        return items
+    return [{**item, "case_sensitive": item.get("case_sensitive", case_sensitive)}
+            if isinstance(item, dict) and ("field" in item or {"AND", "OR", "NOT"} & set(item)) else item
+            for item in listed]
+
+
+def _shorthand(item: dict) -> Filter | None:
+    """Seed 004's shorthand, `{"metadata.title": "x", "price": 5}`: equality on each named field (a list: any of)."""
+    if not item or not all(is_field_path(key) for key in item):
+        return None
+    if len(item) > MAX_CONDITIONS:
+        raise _bad(f"at most {MAX_CONDITIONS} conditions")
+    conditions = []
+    for key, value in item.items():
+        if isinstance(value, list):
+            if not value:
+                raise _bad(f"'{key}': a shorthand list needs at least one value", field=key)
+            conditions.append(MatchAny(stored_key(key), tuple(_scalar(v, key) for v in value)))
+        else:
+            conditions.append(MatchValue(stored_key(key), _scalar(value, key)))
+    return Filter(must=tuple(conditions))
 
 
 def _as_list(items: Any, where: str) -> list:
@@ -215,6 +293,15 @@ def _operator_condition(item: dict) -> Condition | PythonOnly:
     if "value" not in item and operator not in ("exists", "is_null"):
         raise _bad(f"'{key}': operator '{operator}' needs a value", field=key)
     value = item.get("value")
+    case_sensitive = _case_sensitivity(item)
+    if case_sensitive is False and operator in ("eq", "ne") and isinstance(value, str):
+        # Case-insensitive equality has no vector-store equivalent: evaluated in Python, like starts_with.
+        folded = PythonOnly(key, "eq_ci", value)
+        return folded if operator == "eq" else Filter(must_not=(folded,))
+    if case_sensitive is False and operator in ("in", "nin", "contains") and (
+            isinstance(value, str) or (isinstance(value, list) and any(isinstance(v, str) for v in value))):
+        raise _bad(f"'{key}': operator '{operator}' on strings is not available case-insensitively; use eq, "
+                   "starts_with, ends_with or regex with case_sensitive false", field=key)
     if operator == "eq":
         return MatchValue(key, _scalar(value, key)) if not isinstance(value, float) or value.is_integer() \
             else Range(key, gte=value, lte=value)
@@ -251,10 +338,10 @@ def _operator_condition(item: dict) -> Condition | PythonOnly:
         raise _bad(f"'{key}': operator '{operator}' needs a string of 1-512 characters", field=key)
     if operator == "regex":
         try:
-            re.compile(value)
-        except re.error as error:
+            _regex_engine(value)
+        except (ValueError, UnicodeError) as error:
             raise _bad(f"'{key}': invalid regular expression: {error}", field=key) from None
-    return PythonOnly(key, operator, value)
+    return PythonOnly(key, operator + "_ci" if case_sensitive is False else operator, value)
 
 
 def needs_python(condition: Any) -> bool:
@@ -325,12 +412,33 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
         return any(_in_datetime_range(v, condition) for v in _values(found) if isinstance(v, str))
     if isinstance(condition, PythonOnly):
         strings = [v for v in _values(found) if isinstance(v, str)]
+        if condition.operator.endswith("_ci"):
+            return _matches_folded(condition.operator[:-3], condition.value, strings)
         if condition.operator == "starts_with":
             return any(v.startswith(condition.value) for v in strings)
         if condition.operator == "ends_with":
             return any(v.endswith(condition.value) for v in strings)
-        return any(re.search(condition.value, v) for v in strings)
+        return any(_regex_found(condition.value, v) for v in strings)
     raise TypeError(f"unknown condition {condition!r}")
+
+
+def _matches_folded(operator: str, wanted: str, strings: list[str]) -> bool:
+    """case_sensitive false: the comparison on case-folded text ("Straße" equals "STRASSE")."""
+    if operator == "regex":
+        return any(_regex_found("(?i)" + wanted, v) for v in strings)
+    folded = wanted.casefold()
+    if operator == "eq":
+        return any(v.casefold() == folded for v in strings)
+    if operator == "starts_with":
+        return any(v.casefold().startswith(folded) for v in strings)
+    return any(v.casefold().endswith(folded) for v in strings)
+
+
+def _regex_found(pattern: str, value: str) -> bool:
+    try:
+        return _regex_engine(pattern)(value[:MAX_REGEX_SUBJECT]) is not None
+    except (ValueError, UnicodeError):  # a value the engine cannot read (a lone surrogate) does not match
+        return False
 
 
 _WORD = re.compile(r"[^\W_]+")

@@ -123,3 +123,24 @@ def check_authorization(config: dict[str, Any]) -> dict[str, Any]:
             details={"field": "api_token"},
         )
     return config
+
+
+def without_token(infrastructure: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The infrastructure block as it may be shown or copied: the OpenFGA `authorization.api_token` is write-only, like
+    the vector store's key (a clone does not inherit it either; `api_token_secret_ref` is the form that travels)."""
+    if not infrastructure or not isinstance(infrastructure.get("authorization"), dict):
+        return infrastructure
+    if infrastructure["authorization"].get("api_token") is None:
+        return infrastructure
+    return {**infrastructure, "authorization": {**infrastructure["authorization"], "api_token": None}}
+
+
+def keeping_stored_token(requested: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """An update that sends back the authorization block GET showed (its api_token null) keeps the stored token, as
+    long as it still points at the same OpenFGA."""
+    wanted, current = requested.get("authorization"), (stored or {}).get("authorization")
+    if not isinstance(wanted, dict) or not isinstance(current, dict) or wanted.get("api_token") is not None:
+        return requested
+    if not current.get("api_token") or wanted.get("api_url") != current.get("api_url"):
+        return requested
+    return {**requested, "authorization": {**wanted, "api_token": current["api_token"]}}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpeek.domain.errors import BadRequest
+from openpeek.domain.filters import is_field_path
 
 PAYLOAD_TYPES = ("keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid")
 TOKENIZERS = ("word", "whitespace", "prefix", "multilingual")
@@ -81,6 +82,12 @@ _PROTECTED_BY_NAME = {index.field_name: index for index in PROTECTED_INDEXES}
 def resolve_params(field_name: str, index_type: str, field_schema: dict[str, Any] | None) -> dict[str, Any]:
     """The index's parameters: the type's defaults overlaid with field_schema, after checking that field_schema
     belongs to this type and holds only this type's parameters with values of the right kind."""
+    if index_type not in _PARAM_DEFAULTS:
+        raise BadRequest(
+            f"Payload index '{field_name}': type must be one of {sorted(_PARAM_DEFAULTS)}",
+            code="invalid_field_schema",
+            details={"field_name": field_name},
+        )
     defaults = _PARAM_DEFAULTS[index_type]
     schema = dict(field_schema or {})
     declared = schema.pop("type", index_type)
@@ -146,6 +153,13 @@ def build_user_indexes(requested: list[dict[str, Any]]) -> list[PayloadIndex]:
                 details={"field_name": name},
             )
         seen.add(name)
+        if not is_field_path(name):
+            raise BadRequest(
+                f"Payload index field_name '{str(name)[:100]}' is not a field path: use dot-separated names of "
+                "letters, digits, '_' or '-', each optionally followed by [] or [N]",
+                code="invalid_field_name",
+                details={"field_name": str(name)[:100]},
+            )
         params = resolve_params(name, entry["type"], entry.get("field_schema"))
         if name in PROTECTED_FIELD_NAMES:
             protected = _PROTECTED_BY_NAME[name]

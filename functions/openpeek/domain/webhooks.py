@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import socket
 import time
@@ -44,7 +45,12 @@ SEED_EVENT_TYPES: frozenset[str] = frozenset({
     "batch.completed", "batch.failed", "namespace.created", "namespace.updated", "namespace.deleted",
     "namespace.expired",
 })
-EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES
+# What this deployment publishes beyond both lists: every event it announces can be subscribed to.
+ANNOUNCED_EVENT_TYPES: frozenset[str] = frozenset({
+    "retriever.created", "retriever.updated", "retriever.deleted", "namespace.promoted",
+    "cluster.execution.canceled", "webhook.created", "webhook.updated", "webhook.deleted",
+})
+EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES | ANNOUNCED_EVENT_TYPES
 
 SECRET_PREFIX = "whsec_"
 REDACTED = "redacted"
@@ -69,6 +75,10 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 _EXTRA_BLOCKED = tuple(ipaddress.ip_network(net) for net in (
     "0.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "64:ff9b::/96",
 ))
+
+# IPv6 ranges that carry an IPv4 address a router or relay will reach (6to4, Teredo, IPv4-compatible, local-use
+# NAT64): a target there can be any IPv4 host, private ones included, so none is accepted.
+_IPV4_EMBEDDING = tuple(ipaddress.ip_network(net) for net in ("2002::/16", "2001::/32", "::/96", "64:ff9b:1::/48"))
 
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -182,6 +192,9 @@ def check_resource_types(values: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values)) or None
 
 
+_HEADER_TEXT = re.compile(r"[\x20-\x7e\t]*")
+
+
 def check_headers(headers: Any) -> dict[str, str]:
     if headers is None:
         return {}
@@ -193,7 +206,11 @@ def check_headers(headers: Any) -> dict[str, str]:
                          code="reserved_webhook_header", details={"headers": reserved})
     for name, value in headers.items():
         if not name or any(ch in name for ch in " :\r\n\t") or any(ch in value for ch in "\r\n"):
-            raise BadRequest(f"invalid header '{name}'", code="invalid_webhook_headers")
+            raise BadRequest(f"invalid header '{name[:100]}'", code="invalid_webhook_headers")
+        # What an HTTP client can send: visible ASCII (and spaces) only, else every delivery would fail.
+        if not _HEADER_TEXT.fullmatch(name) or not _HEADER_TEXT.fullmatch(value) or len(value) > 8192:
+            raise BadRequest(f"header '{name[:100]}': names and values are printable ASCII (values up to 8192)",
+                             code="invalid_webhook_headers")
     return dict(headers)
 
 
@@ -282,6 +299,8 @@ def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *
         return "link-local"
     if address.is_multicast:
         return "multicast"
+    if isinstance(address, ipaddress.IPv6Address) and any(address in net for net in _IPV4_EMBEDDING):
+        return "IPv4-embedding IPv6"
     if address.is_private or any(address in net for net in _EXTRA_BLOCKED if net.version == address.version):
         return "private"
     if address.is_reserved or not address.is_global:

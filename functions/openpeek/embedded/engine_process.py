@@ -11,6 +11,7 @@ cores are the engine's). Cancel kills the process; the next job starts a new one
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "OPENPEEK-ENGINE "
+PARENT_ENV = "OPENPEEK_ENGINE_PARENT"  # openpeek.engine.worker.PARENT_ENV (the engine is not imported here)
 
 
 class EngineFailed(Exception):
@@ -34,9 +36,10 @@ class EngineProcess:
 
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
+            # The worker ends itself once this process is gone (openpeek/engine/worker.py).
             self._process = subprocess.Popen([self._python, "-m", "openpeek.engine.worker"], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                             bufsize=1)
+                                             bufsize=1, env={**os.environ, PARENT_ENV: str(os.getpid())})
         return self._process
 
     def run(self, job_id: str, input_dir: Path, output_dir: Path, timeout_s: float | None = None) -> dict[str, Any]:

@@ -5,7 +5,10 @@ prints there is ignored: {"status": "ok", "summary": ...} | {"status": "refused"
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -17,7 +20,25 @@ def answer(message: dict) -> None:
     sys.stdout.flush()
 
 
+def exit_when_orphaned(parent: int, every_s: float = 0.5) -> None:
+    """End this process once its server is gone: a server killed outright (kill -9, OOM) closes no pipe the worker
+    is reading while a job runs, and the job could hold gigabytes for minutes. An orphan is re-parented, so its
+    parent id changes."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="openpeek-engine-orphan-watch", daemon=True).start()
+
+
+PARENT_ENV = "OPENPEEK_ENGINE_PARENT"
+"""The server's process id, passed by the server: read from os.getppid() after this module's imports, it could
+already be the id of whatever adopted the worker."""
+
+
 def main() -> int:
+    exit_when_orphaned(int(os.environ.get(PARENT_ENV) or os.getppid()))
     from openpeek.engine.processing import run_job
 
     for line in sys.stdin:

@@ -1,8 +1,8 @@
 """Webhooks and their delivery log on the Table port.
 
 `WEBHOOKS#<org>` / `WH#<webhook_id>` holds a webhook (org-wide or namespace-scoped: its `namespace_id` says), and
-`WEBHOOKS#<org>` / `WHNAME#<name>` reserves its name in the same transaction (names are unique per organisation), so
-delivery finds an organisation's webhooks with one query. The delivery log lives in `WHLOG#<webhook_id>`:
+`WEBHOOKS#<org>` / `WHNAME#<name>` (org-wide) or `WHNSNAME#<namespace_id>#<name>` (a namespace's) reserves its name in
+the same transaction (names are unique per organisation, or per namespace for a namespace's webhooks), so delivery finds an organisation's webhooks with one query. The delivery log lives in `WHLOG#<webhook_id>`:
 `ATT#<started_at>#<delivery_id>#<attempt>` is one attempt (newest first is a descending query) and
 `DLV#<delivery_id>` the state of one delivery (attempts so far, delivered/failed/dead), so a retried SQS record
 neither re-sends what was delivered nor restarts the attempt count. Log items expire (`expires_at`, the table's TTL).
@@ -29,8 +29,10 @@ def _pk(org_id: str) -> str:
     return f"WEBHOOKS#{org_id}"
 
 
-def _name_sk(name: str) -> str:
-    return f"WHNAME#{name}"
+def _name_sk(name: str, namespace_id: str | None = None) -> str:
+    """An organisation-wide webhook's name is unique in its organisation; a namespace's webhook's name only in its
+    namespace (so one manifest applies to sibling namespaces, dev → staging → prod)."""
+    return f"WHNAME#{name}" if namespace_id is None else f"WHNSNAME#{namespace_id}#{name}"
 
 
 def _log_pk(webhook_id: str) -> str:
@@ -48,7 +50,8 @@ class WebhookRepository:
                 **webhook.to_record()}
 
     def _name_item(self, webhook: Webhook) -> dict[str, Any]:
-        return {"pk": _pk(webhook.org_id), "sk": _name_sk(webhook.webhook_name), "webhook_id": webhook.webhook_id}
+        return {"pk": _pk(webhook.org_id), "sk": _name_sk(webhook.webhook_name, webhook.namespace_id),
+                "webhook_id": webhook.webhook_id}
 
     def create(self, webhook: Webhook) -> None:
         try:
@@ -61,13 +64,19 @@ class WebhookRepository:
         item = self._table.get(_pk(org_id), f"WH#{webhook_id}")
         return None if item is None else Webhook.from_record(item, item["version"])
 
-    def find(self, org_id: str, identifier: str) -> Webhook | None:
-        """By id, then by name."""
+    def find(self, org_id: str, identifier: str, namespace_id: str | None = None) -> Webhook | None:
+        """By id, then by name: the namespace's webhook of that name, else the organisation-wide one (also found
+        under the reservation webhooks made before names were per namespace)."""
         found = self.get(org_id, identifier)
         if found is not None:
             return found
-        reservation = self._table.get(_pk(org_id), _name_sk(identifier))
-        return None if reservation is None else self.get(org_id, reservation["webhook_id"])
+        names = ([_name_sk(identifier, namespace_id)] if namespace_id else []) + [_name_sk(identifier)]
+        for name_sk in names:
+            reservation = self._table.get(_pk(org_id), name_sk)
+            webhook = None if reservation is None else self.get(org_id, reservation["webhook_id"])
+            if webhook is not None:
+                return webhook
+        return None
 
     def list(self, org_id: str) -> list[Webhook]:
         return [Webhook.from_record(item, item["version"]) for item in self._table.query(_pk(org_id), "WH#")]
@@ -77,21 +86,27 @@ class WebhookRepository:
         WebhookNameTaken, and then nothing was written."""
         saved = replace(webhook, version=previous.version + 1)
         operations: list[Put | Delete] = [Put(self._item(saved), if_version=previous.version)]
-        renamed = saved.webhook_name != previous.webhook_name
+        renamed = (saved.webhook_name, saved.namespace_id) != (previous.webhook_name, previous.namespace_id)
         if renamed:
-            operations += [Delete(_pk(previous.org_id), _name_sk(previous.webhook_name)),
-                           Put(self._name_item(saved), if_absent=True)]
+            operations += [*self._name_deletes(previous), Put(self._name_item(saved), if_absent=True)]
         try:
             self._table.transact_write(operations)
         except ConditionFailed:
-            if renamed and self._table.get(_pk(saved.org_id), _name_sk(saved.webhook_name)):
+            if renamed and self._table.get(_pk(saved.org_id), _name_sk(saved.webhook_name, saved.namespace_id)):
                 raise WebhookNameTaken(saved.webhook_name) from None
             raise
         return saved
 
+    @staticmethod
+    def _name_deletes(webhook: Webhook) -> list[Delete]:
+        """Its name reservation, in either form (a namespace's webhook created before names were per namespace
+        holds the organisation-wide one)."""
+        forms = {_name_sk(webhook.webhook_name), _name_sk(webhook.webhook_name, webhook.namespace_id)}
+        return [Delete(_pk(webhook.org_id), name_sk) for name_sk in sorted(forms)]
+
     def delete(self, webhook: Webhook) -> None:
         self._table.transact_write([Delete(_pk(webhook.org_id), f"WH#{webhook.webhook_id}"),
-                                    Delete(_pk(webhook.org_id), _name_sk(webhook.webhook_name))])
+                                    *self._name_deletes(webhook)])
         # The log goes with it (best effort; whatever is left expires with its TTL).
         for item in self._table.query(_log_pk(webhook.webhook_id), limit=1000):
             self._table.delete(item["pk"], item["sk"])

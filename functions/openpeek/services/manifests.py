@@ -221,9 +221,9 @@ class WebhookKind:
         webhook_rules.check_event_types(entry.get("events") or entry.get("event_types"))
         webhook_rules.check_url(entry.get("url"), deployed=self._deployed)
         try:
-            existing = self._webhooks.get(self._caller(namespace), name)
+            existing = self._webhooks.get(self._caller(namespace), name, namespace)
         except NotFound:
-            return
+            return  # names are per namespace: a sibling namespace's webhook of this name is no obstacle
         if existing.namespace_id != namespace.namespace_id:
             raise Conflict(f"webhook name '{name}' is used by another namespace of this organisation",
                            code="webhook_name_taken")

@@ -13,7 +13,7 @@ from openpeek.domain import extractors
 from openpeek.domain.clock import isoformat, parse, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpeek.domain.ids import new_id
-from openpeek.domain.infrastructure import normalize_infrastructure
+from openpeek.domain.infrastructure import keeping_stored_token, normalize_infrastructure, without_token
 from openpeek.domain.namespace import (
     MODES,
     ExtractorRef,
@@ -179,6 +179,7 @@ class NamespaceService:
             description=description if description is not None else source.description,
             created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
             source_namespace_id=source.namespace_id, extra=dict(source.extra),
+            infrastructure=without_token(source.infrastructure),
         )
         self._vectors.create_collection(
             namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
@@ -341,7 +342,8 @@ class NamespaceService:
             changed = replace(changed, auto_create_indexes=request["auto_create_indexes"])
         if request.get("infrastructure") is not None:
             infrastructure, api_key = self._infrastructure(
-                principal, request["infrastructure"], current.namespace_id, current.vector_store_api_key
+                principal, keeping_stored_token(request["infrastructure"], current.infrastructure),
+                current.namespace_id, current.vector_store_api_key
             )
             changed = replace(changed, infrastructure=infrastructure, vector_store_api_key=api_key)
         if "ttl_seconds" in request:

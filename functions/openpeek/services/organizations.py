@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from openpeek.domain.clock import isoformat, utcnow
@@ -37,9 +38,16 @@ class IssuedKey:
     plain_key: str  # shown once, never stored
 
 
+ORG_CHECK_TTL_S = 60.0
+"""How long an organisation found to exist is trusted without reading it again (one table read per minute per
+organisation instead of one per request); a deleted organisation's keys stop working within this time."""
+
+
 class OrganizationService:
-    def __init__(self, repository: OrganizationRepository) -> None:
+    def __init__(self, repository: OrganizationRepository, monotonic=time.monotonic) -> None:
         self._repository = repository
+        self._monotonic = monotonic
+        self._org_seen_until: dict[str, float] = {}
 
     def create_org(self, name: str, *, enterprise: bool = False) -> dict:
         if not ORG_NAME_PATTERN.match(name):
@@ -124,13 +132,26 @@ class OrganizationService:
             )
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not KEY_PATTERN.match(token):
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized(
                 "Malformed Authorization header; expected 'Bearer sk_...'", code="invalid_api_key"
             )
-        key = self._repository.key_by_hash(hash_key(token))
+        # A well-formed header with a key that is too short, too long or unknown: the key is what is wrong.
+        key = self._repository.key_by_hash(hash_key(token)) if KEY_PATTERN.match(token) else None
         if key is None:
             raise Unauthorized("Invalid API key", code="invalid_api_key")
         if key.get("revoked_at"):
             raise Unauthorized("This API key has been revoked", code="revoked_api_key")
+        if not self._org_exists(key["org_id"]):
+            raise Unauthorized("Invalid API key: its organisation no longer exists", code="invalid_api_key")
         return Principal(org_id=key["org_id"], key_id=key["key_id"])
+
+    def _org_exists(self, org_id: str) -> bool:
+        now = self._monotonic()
+        if self._org_seen_until.get(org_id, 0.0) > now:
+            return True
+        if self._repository.get_org(org_id) is None:
+            self._org_seen_until.pop(org_id, None)
+            return False
+        self._org_seen_until[org_id] = now + ORG_CHECK_TTL_S
+        return True

@@ -83,7 +83,7 @@ class WebhookService:
         return webhook
 
     def get(self, principal: Principal, identifier: str, namespace: Namespace | None = None) -> Webhook:
-        found = self._repository.find(principal.org_id, identifier)
+        found = self._repository.find(principal.org_id, identifier, namespace.namespace_id if namespace else None)
         if found is None or (namespace is not None and found.namespace_id != namespace.namespace_id):
             raise NotFound("webhook", identifier)
         return found
@@ -121,7 +121,10 @@ class WebhookService:
             target = rules.target_from_request(changes)
             if target is not None:
                 rules.check_url(target.url, deployed=self._deployed, resolver=self._resolver)
-                updates.update(url=target.url, headers=target.headers, timeout_s=target.timeout_s)
+                # A client that sends back what GET showed keeps the stored values of the headers shown redacted.
+                headers = {name: current.headers.get(name, value) if value == rules.REDACTED else value
+                           for name, value in target.headers.items()}
+                updates.update(url=target.url, headers=headers, timeout_s=target.timeout_s)
                 if target.secret is not None:
                     updates["secret"] = target.secret
             if namespace is None and ("namespace" in changes or "namespace_id" in changes):

@@ -8,6 +8,7 @@ repositories cannot tell which adapter runs them. Each item is one row whose `bo
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -93,6 +94,10 @@ class SqliteTable:
         self._closed = False
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by its owner only (it keeps webhook signing secrets and namespace credentials); SQLite gives
+            # its -wal and -shm files the database file's permissions.
+            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(self._path, 0o600)
             connection = self._connection()
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(_SCHEMA)

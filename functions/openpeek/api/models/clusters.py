@@ -64,6 +64,11 @@ class ExecuteClusterRequest(Strict):
     compute: Optional[ComputeRequest] = None  # openpeek extension, see ComputeRequest
 
 
+class SortOrder(Strict):
+    field: StrictStr = Field(min_length=1, max_length=128)
+    direction: Literal["asc", "desc", "ASC", "DESC"] = "asc"
+
+
 class ListRequest(Strict):
     """ListClustersRequest (the paging fields are also query parameters)."""
 
@@ -72,15 +77,15 @@ class ListRequest(Strict):
     offset: Optional[StrictInt] = Field(default=None, ge=0, le=10000)
     page: Optional[StrictInt] = Field(default=None, ge=1)
     filters: Optional[dict[str, Any]] = None
-    sort: Optional[dict[str, Any]] = None
-    sorts: Optional[list[dict[str, Any]]] = None
+    sort: Optional[SortOrder] = None
+    sorts: Optional[list[SortOrder]] = Field(default=None, max_length=8)
     search: Optional[StrictStr] = Field(default=None, max_length=256)
     include_total: Optional[StrictBool] = None
 
 
 class ListExecutionsRequest(Strict):
     filters: Optional[dict[str, Any]] = None
-    sort: Optional[dict[str, Any]] = None
+    sort: Optional[SortOrder] = None
     search: Optional[StrictStr] = Field(default=None, max_length=256)
 
 

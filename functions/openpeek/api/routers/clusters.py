@@ -46,9 +46,9 @@ def create_cluster(request: Request, body: CreateClusterRequest,
 
 def _list(request: Request, namespace: Namespace, body: ListRequest | None, limit: int, page_size: int | None,
           offset: int, page: int | None) -> dict:
-    sorts = list(body.sorts or []) if body else []
+    sorts = [order.model_dump() for order in body.sorts or []] if body else []
     if body and body.sort:
-        sorts.insert(0, body.sort)
+        sorts.insert(0, body.sort.model_dump())
     found = services(request).clusters.list(namespace, search=body.search if body else None,
                                             filters=body.filters if body else None, sorts=sorts)
     window = _window(limit, page_size, offset, page, body)
@@ -114,7 +114,7 @@ def list_executions(request: Request, cluster_id: str, body: Optional[ListExecut
                     limit: int = Query(10, ge=1, le=1000), page_size: Optional[int] = Query(None, ge=1, le=1000),
                     offset: int = Query(0, ge=0), page: Optional[int] = Query(None, ge=1),
                     namespace: Namespace = Depends(current_namespace)) -> dict:
-    sort = (body.sort or {}) if body else {}
+    sort = body.sort.model_dump() if body and body.sort else {}
     runs = services(request).cluster_results.executions(
         namespace, cluster_id, search=body.search if body else None,
         ascending=str(sort.get("direction", "desc")).lower() == "asc")

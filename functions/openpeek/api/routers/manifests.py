@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from openpeek.api.auth import current_namespace, principal, services
+from openpeek.api.models.manifests import shape_errors
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
-from openpeek.services.manifests import parse, render
+from openpeek.services.manifests import ManifestInvalid, parse, render
 from openpeek.services.organizations import Principal
 
 router = APIRouter(prefix="/v1/manifest", tags=["Manifest"])
@@ -34,6 +35,9 @@ async def read_manifest(request: Request) -> dict[str, Any]:
     # {"manifest": {...}} is accepted too, so a client may wrap it.
     if set(manifest) == {"manifest"} and isinstance(manifest["manifest"], dict):
         manifest = manifest["manifest"]
+    errors = shape_errors(manifest)
+    if errors:
+        raise ManifestInvalid(errors)
     return manifest
 
 

@@ -39,7 +39,8 @@ def webhook_model(webhook: Webhook, *, secret: str | None = None) -> dict[str, A
         "events": list(webhook.event_types),
         "resource_types": None if webhook.resource_types is None else list(webhook.resource_types),
         "channels": [{"channel": "webhook", "configs": {
-            "url": webhook.url, "headers": dict(webhook.headers), "payload_template": None,
+            # Header values are credentials as often as not (a receiver's Authorization): write-only, like the secret.
+            "url": webhook.url, "headers": {name: REDACTED for name in webhook.headers}, "payload_template": None,
             "timeout": webhook.timeout_s, "signing_secret": secret or REDACTED}}],
         "url": webhook.url,
         "namespace_id": webhook.namespace_id,

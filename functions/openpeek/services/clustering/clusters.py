@@ -83,7 +83,8 @@ class ClusterService:
         if wanted is not None:
             found = [c for c in found if filter_rules.matches(wanted, c.to_record(), c.cluster_id)]
         for order in reversed(sorts or []):
-            field, direction = (order or {}).get("field"), ((order or {}).get("direction") or "asc").lower()
+            field, direction = (order or {}).get("field"), (order or {}).get("direction") or "asc"
+            direction = direction.lower() if isinstance(direction, str) else direction
             if not isinstance(field, str) or direction not in ("asc", "desc"):
                 raise BadRequest("a sort is {field, direction: asc|desc}", code="invalid_sort", details={"sort": order})
             found.sort(key=lambda c: str(c.to_record().get(field) or ""), reverse=direction == "desc")

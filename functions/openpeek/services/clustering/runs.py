@@ -174,6 +174,10 @@ class ClusterRunService:
         if task.terminal:
             return task
         data = task.additional_data
+        if "cluster_id" not in data or "run_id" not in data:
+            # A clone copies points in one pass that cannot stop half-way and leave a usable namespace.
+            raise Conflict(f"a {task.task_type} task cannot be canceled; it ends on its own",
+                           code="task_not_cancelable", details={"task_type": task.task_type})
         job = ClusterJob(org_id=namespace.org_id, namespace_id=namespace.namespace_id, cluster_id=data["cluster_id"],
                          run_id=data["run_id"], task_id=task.task_id, kind=data.get("kind", "cluster"))
         moved = self._ledger.move(job, task_rules.CANCELED, error=None,

@@ -1,0 +1,490 @@
+"""A mutation fuzzer for the HTTP API: it starts from valid requests of every route, carrying real ids of resources it
+seeded first, and breaks them one way at a time (types swapped, containers nested hundreds deep, megabyte strings,
+NaN and Infinity, lone surrogates and other awkward unicode, extreme numbers, keys dropped or added, ids and query
+parameters replaced). The rule it checks: no answer is a 5xx, the server answers health after every case, and the
+keep-alive connection survives every answer.
+
+Run by tests/fuzz/test_mutation_fuzz.py (a bounded run in the suite) and by `make fuzz` (a long run):
+    python -m tests.fuzz.mutation --cases 25000 [--seed N] [--base http://127.0.0.1:PORT --key sk_...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import json
+import math
+import random
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+NAMESPACE = "fuzzns"
+DIMENSION = 4
+
+
+@dataclass
+class Case:
+    method: str
+    path: str
+    body: Any = None  # a JSON value, or bytes sent as they are
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    # The path's resource ids, by placeholder: mutating one swaps it for something else.
+    ids: dict[str, str] = field(default_factory=dict)
+    template: str = ""
+
+
+@dataclass
+class Finding:
+    case: str
+    status: int | None
+    detail: str
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    server_errors: list[Finding] = field(default_factory=list)
+    health_failures: list[Finding] = field(default_factory=list)
+    dropped_connections: list[Finding] = field(default_factory=list)
+    by_status: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[Finding]:
+        return self.server_errors + self.health_failures + self.dropped_connections
+
+    def summary(self) -> str:
+        return (f"{self.cases} cases in {self.seconds:.1f} s: {len(self.server_errors)} 5xx, "
+                f"{len(self.health_failures)} health failures, {len(self.dropped_connections)} dropped connections; "
+                f"statuses {dict(sorted(self.by_status.items()))}")
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; every request says whether the server kept it open."""
+
+    def __init__(self, base: str, timeout: float = 60.0) -> None:
+        parsed = urllib.parse.urlsplit(base)
+        self.host, self.port, self.timeout = parsed.hostname, parsed.port, timeout
+        self.conn = self._open()
+
+    def _open(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, bool]:
+        """(status, body, kept_alive). A connection the server closed is reopened for the next request."""
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, ConnectionError, OSError):
+            self.conn.close()
+            self.conn = self._open()
+            raise
+        kept = not response.will_close
+        if not kept:
+            self.conn.close()
+            self.conn = self._open()
+        return response.status, data, kept
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _json(value: Any) -> bytes:
+    # allow_nan: NaN and Infinity go out as the bare tokens a careless client sends; the server must refuse them.
+    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+
+
+def call(conn: Connection, key: str, method: str, path: str, body: Any = None, namespace: str | None = None,
+         query: dict[str, str] | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {key}"}
+    if namespace:
+        headers["X-Namespace"] = namespace
+    data = None
+    if body is not None:
+        data = _json(body)
+        headers["Content-Type"] = "application/json"
+    if query:
+        path = path + "?" + urllib.parse.urlencode(query)
+    status, raw, _ = conn.request(method, path, data, headers)
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+def _vector(rng: random.Random) -> list[float]:
+    return [round(rng.uniform(-1, 1), 4) for _ in range(DIMENSION)]
+
+
+SEARCH_STAGE = {"stage_name": "search", "stage_type": "filter", "config": {"stage_id": "feature_search", "parameters": {
+    "searches": [{"feature_uri": "emb", "query": {"input_mode": "vector", "value": "{{INPUT.v}}"}, "top_k": 5,
+                  "filters": {"AND": [{"field": "metadata.brand", "operator": "eq", "value": "acme"}]}}]}}}
+RETRIEVER = {"retriever_name": "nearest", "description": "five nearest", "input_schema": {
+    "v": {"type": "array", "required": True}}, "stages": [SEARCH_STAGE]}
+CLUSTER = {"cluster_name": "themes", "vector_config": {"feature_uris": ["emb"], "clustering_method": "kmeans",
+                                                       "kmeans_parameters": {"n_clusters": 2}},
+           "metadata": {"team": "search", "tags": ["a", "b"]}}
+WEBHOOK = {"webhook_name": "notify", "url": "http://127.0.0.1:9/hook", "events": ["document.created"],
+           "headers": {"X-Team": "search"}}
+
+
+def seed(base: str, key: str, rng: random.Random) -> dict[str, str]:
+    """Creates the resources the cases name; returns their ids."""
+    conn = Connection(base)
+    try:
+        status, body = call(conn, key, "POST", "/v1/namespaces/standalone", {
+            "namespace_id": NAMESPACE, "vector_configs": [{"name": "emb", "dimension": DIMENSION}]})
+        assert status in (200, 409), (status, body)
+        documents = [{"document_id": f"doc{i}", "vectors": {"emb": _vector(rng)},
+                      "payload": {"title": f"item {i}", "price": i, "tags": ["x", "y"]},
+                      "metadata": {"brand": "acme" if i % 2 else "globex"}} for i in range(24)]
+        status, body = call(conn, key, "POST", f"/v1/namespaces/{NAMESPACE}/documents/upsert",
+                            {"documents": documents})
+        assert status == 200, (status, body)
+        status, body = call(conn, key, "POST", "/v1/retrievers", RETRIEVER, namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        retriever_id = body["retriever_id"]
+        status, body = call(conn, key, "POST", "/v1/clusters", CLUSTER, namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        cluster_id = body["cluster_id"]
+        status, body = call(conn, key, "POST", f"/v1/clusters/{cluster_id}/execute", {}, namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        task_id = body["task_id"]
+        run_id = None
+        # The run need not finish: its id is known at once, and the cases meet it in whatever state it is.
+        status, body = call(conn, key, "POST", f"/v1/clusters/{cluster_id}/executions/list", {}, namespace=NAMESPACE)
+        if status == 200:
+            for execution in body.get("results", body.get("executions", [])):
+                run_id = execution.get("run_id") or run_id
+        status, body = call(conn, key, "POST", "/v1/webhooks", WEBHOOK, namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        webhook_id = body.get("webhook_id") or body.get("webhook", {}).get("webhook_id")
+        return {"namespace": NAMESPACE, "document": "doc1", "retriever": retriever_id, "cluster": cluster_id,
+                "task": task_id, "run": run_id or "run_missing", "webhook": webhook_id, "collection": "col_fuzz"}
+    finally:
+        conn.close()
+
+
+def valid_cases(ids: dict[str, str]) -> list[Case]:
+    """A valid request of every route (one or more), with the seeded ids."""
+    ns = ids["namespace"]
+    h = {"X-Namespace": ns}
+    manifest = {"version": 1, "namespace": {"description": "catalogue", "payload_indexes": [
+        {"field_name": "brand", "type": "keyword"}]}, "retrievers": [RETRIEVER], "clusters": [CLUSTER]}
+    execute = {"inputs": {"v": [0.1, 0.2, 0.3, 0.4]}, "settings": {"limit": 5},
+               "filters": {"must": [{"key": "price", "range": {"gte": 1}}]}}
+    cases = [
+        Case("GET", "/v1/health"),
+        Case("POST", "/v1/namespaces", {"namespace_name": "fuzz-created", "description": "d",
+                                        "vector_configs": [{"name": "emb", "dimension": 4}]}),
+        Case("POST", "/v1/namespaces/standalone", {"namespace_id": "fuzz-standalone", "vector_configs": [
+            {"name": "emb", "dimension": 4}], "config": {"k": "v"}, "auto_create_indexes": True}),
+        Case("GET", "/v1/namespaces", query={"limit": "5", "offset": "0", "search": "fuzz"}),
+        Case("POST", "/v1/namespaces/list", {"filters": {"namespace_name": "fuzzns"}, "sort": {
+            "field": "created_at", "direction": "desc"}, "search": "fuzz"}, query={"limit": "5"}),
+        Case("GET", "/v1/namespaces/{namespace}"),
+        Case("PATCH", "/v1/namespaces/{namespace}", {"description": "patched", "payload_indexes": [
+            {"field_name": "brand", "type": "keyword"}]}),
+        Case("PUT", "/v1/namespaces/{namespace}", {"namespace_name": NAMESPACE, "description": "put"}),
+        Case("GET", "/v1/namespaces/{namespace}/stats"),
+        Case("POST", "/v1/namespaces/{namespace}/clone", {"namespace_name": "fuzz-clone", "description": "c"}),
+        Case("POST", "/v1/namespaces/{namespace}/promote/validate", {"add_vectors": [
+            {"name": "emb2", "dimension": 4}]}),
+        Case("GET", "/v1/collections/features/extractors"),
+        Case("GET", "/v1/collections/features/extractors/{extractor}", ids={"extractor": "text_extractor_v1"}),
+        Case("POST", "/v1/namespaces/{namespace}/documents/upsert", {"documents": [
+            {"document_id": "fz1", "vectors": {"emb": [0.1, 0.2, 0.3, 0.4]}, "payload": {"title": "t", "n": 1,
+                                                                                        "deep": {"a": [1, 2]}},
+             "metadata": {"brand": "acme"}, "acl": {"read": ["user:1"], "public": False}}],
+            "options": {"write_token": False}}),
+        Case("GET", "/v1/namespaces/{namespace}/documents/{document}", query={"return_vectors": "true"}),
+        Case("DELETE", "/v1/namespaces/{namespace}/documents/{document}"),
+        Case("GET", "/v1/documents/{document}", headers=h),
+        Case("DELETE", "/v1/collections/{collection}/documents/{document}", headers=h),
+        Case("PATCH", "/v1/collections/{collection}/documents/{document}/acl", {"read": ["user:2"], "public": True},
+             headers=h),
+        Case("POST", "/v1/retrievers", {**RETRIEVER, "retriever_name": "fuzz-r"}, headers=h),
+        Case("GET", "/v1/retrievers", query={"limit": "5"}, headers=h),
+        Case("POST", "/v1/retrievers/list", {"search": "near", "filters": {"retriever_name": "nearest"}},
+             headers=h),
+        Case("GET", "/v1/retrievers/{retriever}", headers=h),
+        Case("PATCH", "/v1/retrievers/{retriever}", {"description": "patched"}, headers=h),
+        Case("DELETE", "/v1/retrievers/{retriever}", headers=h),
+        Case("POST", "/v1/retrievers/{retriever}/execute", execute, query={"explain": "true"}, headers=h),
+        Case("POST", "/v1/retrievers/{retriever}/execute", {
+            "inputs": {"v": [0.1, 0.2, 0.3, 0.4]}, "filters": {"AND": [
+                {"field": "title", "operator": "regex", "value": "^item [0-9]+$"},
+                {"field": "title", "operator": "starts_with", "value": "item"}]}}, headers=h),
+        Case("GET", "/v1/inference/services"),
+        Case("POST", "/v1/inference", {"inference_name": "nope", "inputs": {"text": "hello"}}),
+        Case("POST", "/v1/clusters", {**CLUSTER, "cluster_name": "fuzz-c"}, headers=h),
+        Case("GET", "/v1/clusters", query={"limit": "5", "search": "th"}, headers=h),
+        Case("POST", "/v1/clusters/list", {"search": "th", "sort": {"field": "created_at", "direction": "desc"},
+                                           "filters": {"cluster_name": "themes"}}, headers=h),
+        Case("GET", "/v1/clusters/{cluster}", headers=h),
+        Case("PATCH", "/v1/clusters/{cluster}", {"description": "patched", "metadata": {"k": "v"}}, headers=h),
+        Case("DELETE", "/v1/clusters/{cluster}", headers=h),
+        Case("POST", "/v1/clusters/{cluster}/execute", {"mode": "assign"}, headers=h),
+        Case("GET", "/v1/clusters/{cluster}/executions", headers=h),
+        Case("POST", "/v1/clusters/{cluster}/executions/list", {}, query={"limit": "5"}, headers=h),
+        Case("GET", "/v1/clusters/{cluster}/executions/{run}", headers=h),
+        Case("PATCH", "/v1/clusters/{cluster}/executions/{run}/labels", {"labels": {"0": "first"}}, headers=h),
+        Case("PATCH", "/v1/clusters/{cluster}/executions/{run}/name", {"name": "renamed run"}, headers=h),
+        Case("POST", "/v1/clusters/{cluster}/executions/{run}/cancel", headers=h),
+        Case("GET", "/v1/clusters/{cluster}/visualization", query={"max_points": "50", "compact": "true"},
+             headers=h),
+        Case("GET", "/v1/clusters/{cluster}/groups", headers=h),
+        Case("GET", "/v1/tasks/{task}", headers=h),
+        Case("DELETE", "/v1/tasks/{task}", headers=h),
+        Case("POST", "/v1/tasks/list", {"status": "COMPLETED"}, query={"limit": "5"}, headers=h),
+        Case("GET", "/v1/manifest/export", query={"format": "json"}, headers=h),
+        Case("POST", "/v1/manifest/validate", manifest, headers=h),
+        Case("POST", "/v1/manifest/diff", manifest, headers=h),
+        Case("POST", "/v1/manifest/apply", manifest, query={"dry_run": "true"}, headers=h),
+        Case("POST", "/v1/webhooks", {**WEBHOOK, "webhook_name": "fuzz-w"}, headers=h),
+        Case("GET", "/v1/webhooks", query={"limit": "5"}, headers=h),
+        Case("POST", "/v1/webhooks/list", {"event_type": "document.created", "is_active": True}, headers=h),
+        Case("GET", "/v1/webhooks/{webhook}", headers=h),
+        Case("PATCH", "/v1/webhooks/{webhook}", {"events": ["document.created", "document.deleted"]}, headers=h),
+        Case("PUT", "/v1/webhooks/{webhook}", WEBHOOK, headers=h),
+        Case("DELETE", "/v1/webhooks/{webhook}", headers=h),
+        Case("GET", "/v1/webhooks/{webhook}/deliveries", headers=h),
+        Case("POST", "/v1/organizations/webhooks", {**WEBHOOK, "webhook_name": "fuzz-org", "namespace": NAMESPACE}),
+        Case("POST", "/v1/organizations/webhooks/list", {}),
+        Case("GET", "/v1/organizations/webhooks/{webhook}"),
+    ]
+    for case in cases:
+        case.template = case.path
+        for name in [part[1:-1] for part in case.path.split("/") if part.startswith("{")]:
+            case.ids.setdefault(name, ids.get(name, name))
+    return cases
+
+
+# -- mutations ---------------------------------------------------------------------------------------------------------
+
+AWKWARD_STRINGS = ["", " ", "\x00", "\ud800", "\udfff", "💥" * 50, "\u202e\u0301" * 20, "ß" * 3, "../../etc/passwd",
+                   "%00", "*", "[", "]", "{", "{{INPUT.v}}", "{{INPUT." * 50, "^(a+)+$", "(a|aa)*$", "a" * 300,
+                   "null", "true", "1e999", "-0", "\\", "\"", "' OR 1=1 --", "ns_\n", "\t\r\n",
+                   "metadata.", "metadata.brand.", ".", "a..b", "$", "#", "ORG#x", "NS#y"]
+AWKWARD_NUMBERS = [0, -1, 1, 2 ** 31, -2 ** 63, 2 ** 64, 10 ** 30, 1e308, -1e308, 1e-320, -0.0, 0.5, 3.7, math.nan,
+                   math.inf, -math.inf]
+
+
+def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_nodes(item, path + (key,)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_nodes(item, path + (index,)))
+    return found
+
+
+def _replace(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    container = value
+    for part in path[:-1]:
+        container = container[part]
+    container[path[-1]] = new
+    return value
+
+
+def _get(value: Any, path: tuple) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _nest(rng: random.Random, inner: Any) -> Any:
+    depth = rng.choice([40, 127, 130, 300, 600, 1200, 5000])
+    kind = rng.choice(["list", "dict", "mixed"])
+    for level in range(depth):
+        if kind == "list" or (kind == "mixed" and level % 2):
+            inner = [inner]
+        else:
+            inner = {"a": inner}
+    return inner
+
+
+def _type_swap(rng: random.Random, current: Any) -> Any:
+    choices = [None, True, False, 0, "text", [], {}, [1, "a", None], {"k": "v"}, rng.choice(AWKWARD_NUMBERS),
+               rng.choice(AWKWARD_STRINGS)]
+    return rng.choice([c for c in choices if type(c) is not type(current)] or choices)
+
+
+def mutate_value(rng: random.Random, body: Any) -> tuple[Any, str]:
+    body = copy.deepcopy(body)
+    path = rng.choice(_nodes(body))
+    current = _get(body, path)
+    strategy = rng.choice(["type", "nest", "huge", "nan", "unicode", "number", "drop", "extra", "list", "string"])
+    if strategy == "type":
+        new = _type_swap(rng, current)
+    elif strategy == "nest":
+        new = _nest(rng, current)
+    elif strategy == "huge":
+        new = rng.choice(["x", "é", "💥", "{"]) * rng.choice([5_000, 100_000, 1_500_000])
+    elif strategy == "nan":
+        new = rng.choice([math.nan, math.inf, -math.inf, [math.nan] * 4, 1e308, [1e308] * 4])
+    elif strategy == "unicode":
+        new = rng.choice(AWKWARD_STRINGS)
+    elif strategy == "number":
+        new = rng.choice(AWKWARD_NUMBERS)
+    elif strategy == "drop":
+        if path and isinstance(_get(body, path[:-1]), dict):
+            del _get(body, path[:-1])[path[-1]]
+            return body, f"drop {path}"
+        new = None
+    elif strategy == "extra":
+        if isinstance(current, dict):
+            current[rng.choice(AWKWARD_STRINGS[:12] + ["unknown_field", "namespace_id", "_internal"])] = \
+                rng.choice([1, "x", None, {"a": 1}])
+            return body, f"extra key at {path}"
+        new = {"unexpected": current}
+    elif strategy == "list":
+        new = [current] * rng.choice([2, 1000, 20_000])
+    else:
+        new = rng.choice(AWKWARD_STRINGS) if isinstance(current, str) else str(current)
+    return _replace(body, path, new), f"{strategy} at {path}"
+
+
+def mutate(rng: random.Random, case: Case) -> tuple[Case, str]:
+    mutated = Case(case.method, case.path, copy.deepcopy(case.body), dict(case.query), dict(case.headers),
+                   dict(case.ids), case.template)
+    targets = ["body"] * 6 if case.body is not None else []
+    targets += ["query"] * (2 if case.query else 1) + ["id"] * (2 if case.ids else 0) + ["raw", "header"]
+    target = rng.choice(targets)
+    if target == "body":
+        mutated.body, how = mutate_value(rng, case.body)
+    elif target == "query":
+        name = rng.choice(list(case.query) + ["limit", "offset", "page", "return_vectors", "format", "dry_run"])
+        mutated.query[name] = rng.choice(["-1", "0", "1e9", "99999999999999999999", "abc", "", "true", "NaN",
+                                          "\x00", "💥" * 10, "x" * 5000])
+        how = f"query {name}"
+    elif target == "id":
+        name = rng.choice(list(case.ids))
+        mutated.ids[name] = rng.choice(AWKWARD_STRINGS + ["x" * 2000, "ns_" + "a" * 40, "ret_missing", "task_x",
+                                                          "fuzz-standalone", "clust_" + "0" * 20])
+        how = f"id {name}"
+    elif target == "raw":
+        raw = _json(case.body) if case.body is not None else b"{}"
+        choice = rng.choice(["truncate", "garbage", "empty", "nested", "no-ctype", "yaml", "bom"])
+        if choice == "truncate":
+            mutated.body = raw[: rng.randrange(max(1, len(raw)))]
+        elif choice == "garbage":
+            mutated.body = bytes(rng.randrange(256) for _ in range(rng.choice([1, 64, 4096])))
+        elif choice == "empty":
+            mutated.body = b""
+        elif choice == "nested":
+            depth = rng.choice([200, 1000, 100_000])
+            mutated.body = b"[" * depth + b"]" * depth
+        elif choice == "no-ctype":
+            mutated.body = raw
+            mutated.headers["Content-Type"] = ""
+        elif choice == "yaml":
+            mutated.body = b"a: &x [1, 2]\nb: [*x, *x, *x]\nc: " + b"[" * 3000 + b"]" * 3000
+            mutated.headers["Content-Type"] = "application/x-yaml"
+        else:
+            mutated.body = b"\xef\xbb\xbf" + raw
+        how = f"raw {choice}"
+    else:
+        # Awkward but legal field values: a control character in a header is a malformed HTTP message, which the
+        # server's HTTP parser rightly answers 400 and closes.
+        legal = [value for value in AWKWARD_STRINGS if not any(ord(char) < 32 or ord(char) == 127 for char in value)]
+        mutated.headers[rng.choice(["X-Namespace", "Content-Type", "Authorization"])] = rng.choice(
+            legal[:14] + ["application/xml", "Bearer sk_short", "text/plain", "ns_missing"])
+        how = "header"
+    return mutated, how
+
+
+def encode(case: Case, key: str) -> tuple[str, bytes | None, dict[str, str]]:
+    path = case.template
+    for name, value in case.ids.items():
+        path = path.replace("{" + name + "}", urllib.parse.quote(value.encode("utf-8", "surrogatepass"), safe=""))
+    if case.query:
+        path += "?" + urllib.parse.urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in case.query.items()})
+    headers = {"Authorization": f"Bearer {key}", **{k: v for k, v in case.headers.items()}}
+    headers = {k: v.encode("utf-8", "surrogatepass").decode("latin-1") for k, v in headers.items()}
+    body = None
+    if isinstance(case.body, bytes):
+        body = case.body
+    elif case.body is not None:
+        body = _json(case.body)
+    if body is not None and "Content-Type" not in headers:
+        headers["Content-Type"] = "application/json"
+    if headers.get("Content-Type") == "":
+        del headers["Content-Type"]
+    return path, body, headers
+
+
+def run(base: str, key: str, cases: int, seed_value: int = 0, progress: bool = False) -> Report:
+    # The client encodes bodies nested thousands deep with the standard library's (recursive) JSON encoder.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 12_000))
+    rng = random.Random(seed_value)
+    ids = seed(base, key, rng)
+    # Deletes keep their real ids only when the mutation replaced them: the corpus must outlive the run.
+    corpus = valid_cases(ids)
+    report = Report()
+    conn = Connection(base)
+    started = time.monotonic()
+    try:
+        for number in range(cases):
+            case, how = mutate(rng, rng.choice(corpus))
+            if case.method == "DELETE" and case.ids == {name: ids.get(name, name) for name in case.ids}:
+                case.ids[next(iter(case.ids))] = "fuzz-missing"
+            path, body, headers = encode(case, key)
+            label = f"#{number} {case.method} {case.template} ({how})"
+            report.cases += 1
+            try:
+                status, data, kept = conn.request(case.method, path, body, headers)
+            except (http.client.HTTPException, OSError) as error:
+                report.dropped_connections.append(Finding(label, None, repr(error)))
+                continue
+            report.by_status[status] = report.by_status.get(status, 0) + 1
+            if status >= 500:
+                report.server_errors.append(Finding(label, status, data[:300].decode("utf-8", "replace")))
+            if not kept:
+                report.dropped_connections.append(Finding(label, status, "server closed the keep-alive connection"))
+            try:
+                health, _, _ = conn.request("GET", "/v1/health", None, {})
+                if health != 200:
+                    report.health_failures.append(Finding(label, health, "health did not answer 200"))
+            except (http.client.HTTPException, OSError) as error:
+                report.health_failures.append(Finding(label, None, repr(error)))
+            if progress and number % 500 == 0:
+                print(f"{number}: {len(report.failures)} failures", file=sys.stderr, flush=True)
+    finally:
+        conn.close()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=25_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--base", help="a running server; without it one is started on a free port")
+    parser.add_argument("--key")
+    args = parser.parse_args(argv)
+    if args.base:
+        report = run(args.base, args.key, args.cases, args.seed, progress=True)
+    else:
+        from .live_server import live_server
+
+        with live_server() as (base, key, _):
+            report = run(base, key, args.cases, args.seed, progress=True)
+    print(report.summary())
+    for finding in report.failures[:100]:
+        print(f"  {finding.case}: {finding.status} {finding.detail}")
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
