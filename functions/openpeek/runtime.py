@@ -23,6 +23,7 @@ from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
+from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
@@ -47,7 +48,10 @@ from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
 from openpeek.services.promotion import PromotionService
 from openpeek.services.retrieval import RetrievalService
+from openpeek.services.retrieval_history import ExecutionHistory
+from openpeek.services.retrieval_typeahead import Typeahead
 from openpeek.services.retrievers import RetrieverService
+from openpeek.services.stages.registry import StageDependencies, StageRegistry
 from openpeek.services.tasks import TaskService
 from openpeek.services.webhook_delivery import WebhookDelivery
 from openpeek.services.webhooks import WebhookService, build_webhooks
@@ -69,6 +73,8 @@ class Services:
     documents: DocumentService
     retrievers: RetrieverService
     retrieval: RetrievalService
+    retrieval_history: ExecutionHistory
+    retrieval_typeahead: Typeahead
     promotion: PromotionService
     expiry: ExpiryReaper
     clusters: ClusterService
@@ -123,7 +129,12 @@ def wire(
     runner = (orchestrator or _local_orchestrator(blobs))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
-    retrievers = RetrieverService(RetrieverRepository(table), events)
+    stage_registry = StageRegistry(StageDependencies(
+        vectors, gateway, usage=usage, llm_clients=build_clients(
+            openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+            anthropic_api_key=settings.anthropic_api_key)))
+    retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
+    retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     return Services(
         settings=settings,
@@ -138,7 +149,10 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, table, vectors, events),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
+        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                   stages=stage_registry, executions=retriever_executions),
+        retrieval_history=ExecutionHistory(retriever_executions),
+        retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,

@@ -1,0 +1,52 @@
+"""The stage catalogue: every module of this package that defines `STAGE` (a Stage subclass) is a stage, so adding a
+stage is adding one module. Stages are built once with the services they may call (StageDependencies)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from openpeek.ports import VectorStore
+from openpeek.services.stages.base import Stage
+
+_NOT_STAGES = frozenset({"base", "registry"})
+
+
+@dataclass
+class StageDependencies:
+    vectors: VectorStore
+    inference: Any  # services.inference.InferenceGateway: query embeddings for feature_search's text mode
+    llm_clients: Mapping[str, Any] = field(default_factory=dict)  # provider name → adapters.llm client
+    usage: Any = None  # services.filter_usage.FilterUsage, for namespaces that auto-create payload indexes
+
+
+def stage_classes() -> list[type[Stage]]:
+    import openpeek.services.stages as package
+
+    found = []
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module.name in _NOT_STAGES:
+            continue
+        stage = getattr(importlib.import_module(f"{package.__name__}.{module.name}"), "STAGE", None)
+        if stage is not None:
+            found.append(stage)
+    return found
+
+
+class StageRegistry:
+    def __init__(self, dependencies: StageDependencies) -> None:
+        self._stages: dict[str, Stage] = {}
+        for stage_class in stage_classes():
+            stage = stage_class(dependencies)
+            self._stages[stage.stage_id] = stage
+
+    def get(self, stage_id: str) -> Stage | None:
+        return self._stages.get(stage_id)
+
+    def known(self) -> list[str]:
+        return sorted(self._stages)
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        return [self._stages[stage_id].discovery() for stage_id in self.known()]
