@@ -20,6 +20,8 @@ class StageDependencies:
     inference: Any  # services.inference.InferenceGateway: query embeddings for feature_search's text mode
     llm_clients: Mapping[str, Any] = field(default_factory=dict)  # provider name → adapters.llm client
     usage: Any = None  # services.filter_usage.FilterUsage, for namespaces that auto-create payload indexes
+    reranker: Any = None  # a cross-encoder: score(query, texts) -> scores; none ships, so rerank says it is unavailable
+    sandbox: Any = None  # an isolated code runner for code_execution; none ships, so the stage is refused
 
 
 def stage_classes() -> list[type[Stage]]:
