@@ -111,9 +111,9 @@ def _refuse_unsupported(body: Any) -> None:
 
 
 @router.get("/stages")
-def list_stages(request: Request, _: Namespace = Depends(current_namespace)) -> list[dict]:
+def list_stages(request: Request) -> list[dict]:
     """The stage catalogue: each stage's id, category, description (with the service it needs, if any) and the JSON
-    schema of its parameters."""
+    schema of its parameters. Public, as the SDK calls it (no credentials): it says nothing about any tenant."""
     return services(request).retrieval.stages.catalogue()
 
 
