@@ -4,6 +4,8 @@ that λ weighs two quantities on the same [0, 1] scale."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 
@@ -14,42 +16,39 @@ def normalised_relevance(scores: np.ndarray) -> np.ndarray:
     return (scores - low) / (high - low)
 
 
-def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = vectors / np.maximum(norms, 1e-12)
-    return unit @ unit.T
+    return vectors / np.maximum(norms, 1e-12)
 
 
-def attribute_similarity(keys: list[tuple], weights: list[float]) -> np.ndarray:
-    """Documents are as similar as the weighted share of diversity fields on which their values are equal."""
-    n = len(keys)
-    similarity = np.zeros((n, n), dtype=np.float64)
-    total = sum(weights) or 1.0
-    for position, weight in enumerate(weights):
-        column = [key[position] for key in keys]
+def attribute_codes(keys: list[tuple]) -> np.ndarray:
+    """One integer column per diversity field: equal values share a code, a missing value matches nothing."""
+    columns = []
+    for position in range(len(keys[0]) if keys else 0):
         codes: dict = {}
-        encoded = np.array([codes.setdefault(value, len(codes)) if value is not None else -1 - i
-                            for i, value in enumerate(column)])
-        similarity += (weight / total) * (encoded[:, None] == encoded[None, :])
-    return similarity
+        columns.append([codes.setdefault(key[position], len(codes)) if key[position] is not None else -1 - i
+                        for i, key in enumerate(keys)])
+    return np.array(columns, dtype=np.int64).T.reshape(len(keys), -1)
 
 
-def select(relevance: np.ndarray, similarity: np.ndarray, balance: float, top_k: int) -> tuple[list[int], list[float]]:
-    """Indexes in MMR order (at most top_k) and each one's MMR score when picked."""
+def select(relevance: np.ndarray, similarity_to: Callable[[int], np.ndarray], balance: float,
+           top_k: int) -> tuple[list[int], list[float]]:
+    """Indexes in MMR order (at most top_k) and each one's MMR score when picked. `similarity_to(i)` is document i's
+    similarity to every document: only the picked documents' rows are ever computed (top_k of them, not N×N)."""
     n = len(relevance)
     chosen: list[int] = []
     scores: list[float] = []
     if n == 0:
         return chosen, scores
-    closest = np.full(n, -np.inf)  # max similarity to anything chosen so far
+    closest = np.zeros(n)  # max similarity to anything chosen so far (nothing chosen: no penalty)
     available = np.ones(n, dtype=bool)
     for _ in range(min(top_k, n)):
-        penalty = np.where(np.isfinite(closest), closest, 0.0)
-        value = balance * relevance - (1 - balance) * penalty
-        value[~available] = -np.inf
+        value = balance * relevance - (1 - balance) * closest if chosen else balance * relevance
+        value = np.where(available, value, -np.inf)
         pick = int(np.argmax(value))
         chosen.append(pick)
         scores.append(float(value[pick]))
         available[pick] = False
-        closest = np.maximum(closest, similarity[pick])
+        row = similarity_to(pick)
+        closest = row if len(chosen) == 1 else np.maximum(closest, row)
     return chosen, scores

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import numpy as np
 from pydantic import Field
@@ -64,18 +64,21 @@ class Mmr(Stage):
         relevance = np.array([_number(value_at(c, parameters.score_field)) for c in candidates], dtype=np.float64)
         relevance = mmr.normalised_relevance(relevance)
         if parameters.diversity_fields:
-            weights = [float((parameters.diversity_field_weights or {}).get(f, 1.0)) for f in parameters.diversity_fields]
+            weights = np.array([float((parameters.diversity_field_weights or {}).get(f, 1.0))
+                                for f in parameters.diversity_fields])
+            weights = weights / (weights.sum() or 1.0)
             keys = [tuple(hashable(value_at(c, f)) for f in parameters.diversity_fields) for c in candidates]
-            similarity = mmr.attribute_similarity(keys, weights)
+            codes = mmr.attribute_codes(keys)
+            similarity_to = lambda i: (codes == codes[i]) @ weights  # noqa: E731
             context.metadata["diversity"] = "fields"
         else:
-            similarity = self._vector_similarity(context, parameters, candidates)
-        order, scores = mmr.select(relevance, similarity, parameters.balance, parameters.top_k)
+            similarity_to = self._vector_similarity(context, parameters, candidates)
+        order, scores = mmr.select(relevance, similarity_to, parameters.balance, parameters.top_k)
         context.metadata["lambda"] = parameters.balance
         return [with_value(candidates[i], parameters.mmr_score_field, round(score, 6)) for i, score in zip(order, scores)]
 
     def _vector_similarity(self, context: RunContext, parameters: MmrParameters,
-                           candidates: list[Candidate]) -> np.ndarray:
+                           candidates: list[Candidate]) -> Callable[[int], np.ndarray]:
         features = [(f.feature_uri, f.weight) for f in parameters.diversity_features or []]
         if not features:
             uri = parameters.diversity_feature_uri or context.search_index
@@ -85,7 +88,7 @@ class Mmr(Stage):
                               "diversity_fields", code="invalid_query")
             features = [(uri, 1.0)]
         total = sum(weight for _, weight in features) or 1.0
-        similarity = np.zeros((len(candidates), len(candidates)))
+        spaces = []
         for uri, weight in features:
             index = rules.resolve_feature_uri(context.namespace, uri)
             rows = [c.vectors.get(index) for c in candidates]
@@ -93,11 +96,11 @@ class Mmr(Stage):
                 raise invalid(context.stage_name, self.stage_id, "diversity_feature_uri",
                               f"the documents carry no dense '{index}' vectors (mmr needs a feature_search before it "
                               "on that index)", code="invalid_query")
-            vectors = np.asarray(rows, dtype=np.float64)
-            part = mmr.cosine_similarity(vectors) if parameters.similarity_metric == "cosine" else vectors @ vectors.T
-            similarity += (weight / total) * part
+            vectors = np.asarray(rows, dtype=np.float32)
+            spaces.append((mmr.unit_rows(vectors) if parameters.similarity_metric == "cosine" else vectors,
+                           weight / total))
         context.metadata["diversity"] = [uri for uri, _ in features]
-        return similarity
+        return lambda i: sum(weight * (vectors @ vectors[i]) for vectors, weight in spaces)
 
 
 def _number(value) -> float:
