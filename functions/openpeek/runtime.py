@@ -24,6 +24,7 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
+from openpeek.repositories.llm_answers import LlmAnswerCache
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
@@ -132,7 +133,10 @@ def wire(
     stage_registry = StageRegistry(StageDependencies(
         vectors, gateway, usage=usage, llm_clients=build_clients(
             openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
-            anthropic_api_key=settings.anthropic_api_key)))
+            anthropic_api_key=settings.anthropic_api_key,
+            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                       "anthropic": settings.anthropic_base_url}),
+        llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s)))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)

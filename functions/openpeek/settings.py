@@ -49,4 +49,8 @@ class Settings(BaseSettings):
 
     retriever_execution_ttl_s: int = 7 * 24 * 3600
     """How long a retriever execution stays in the execution history (the table's TTL on its item)."""
+    openai_base_url: str | None = None
+    google_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    """LLM retriever stages: a compatible endpoint (proxy, gateway) instead of the provider's public API."""
     log_level: str = "INFO"

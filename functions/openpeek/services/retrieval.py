@@ -35,6 +35,7 @@ from openpeek.services.stages.registry import StageDependencies, StageRegistry
 
 MAX_PAGE_SIZE = 500
 QUERY_SUMMARY_CHARS = 200
+SEARCH_STAGES = frozenset({"feature_search", "query_expand"})  # they search the store (filters, authorization apply)
 
 __all__ = ["Candidate", "RetrievalService"]
 
@@ -121,12 +122,11 @@ class RetrievalService:
         inputs = rules.check_inputs(retriever.input_schema, request.get("inputs") or {})
         extra_filter = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
         stage_ids = [stage["config"]["stage_id"] for stage in retriever.stages]
-        access = self._access.plan(namespace, subject) if "feature_search" in stage_ids else None
+        access = self._access.plan(namespace, subject) if SEARCH_STAGES & set(stage_ids) else None
         return_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
         searched = False
-        fetch_vectors = False
         search_index: str | None = None
         warnings: list[str] = []
         for position, stage in enumerate(retriever.stages):
@@ -135,9 +135,7 @@ class RetrievalService:
             if definition is None:  # a stage this deployment no longer has (the definition was stored earlier)
                 raise _bad(f"stage '{stage['stage_name']}': stage_id '{stage_id}' is not available here",
                            code="unknown_stage", stage=stage["stage_name"])
-            if stage_id == "feature_search" and not searched:
-                later = retriever.stages[position + 1:]
-                fetch_vectors = any(self._reads_vectors(later_stage) for later_stage in later)
+            fetch_vectors = any(self._reads_vectors(later) for later in retriever.stages[position + 1:])
             raw = stage["config"].get("parameters") or {}
             parameters = definition.parse(stage["stage_name"], rules.substitute(raw, inputs, request))
             context = RunContext(namespace=namespace, stage_name=stage["stage_name"], inputs=inputs, request=request,
@@ -158,7 +156,7 @@ class RetrievalService:
                     self._record_failure(namespace, retriever, execution_id, created_at, started, statistics,
                                          stage["stage_name"], error, inputs, ad_hoc)
                 raise
-            searched = searched or stage_id == "feature_search"
+            searched = searched or stage_id in SEARCH_STAGES
             search_index = context.search_index or search_index
             warnings += context.warnings
             figures: dict[str, Any] = {

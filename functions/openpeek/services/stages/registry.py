@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from openpeek.ports import VectorStore
 from openpeek.services.stages.base import Stage
 
-_NOT_STAGES = frozenset({"base", "registry"})
+_NOT_STAGES = frozenset({"base", "registry", "llm_support"})
 
 
 @dataclass
@@ -22,6 +22,7 @@ class StageDependencies:
     usage: Any = None  # services.filter_usage.FilterUsage, for namespaces that auto-create payload indexes
     reranker: Any = None  # a cross-encoder: score(query, texts) -> scores; none ships, so rerank says it is unavailable
     sandbox: Any = None  # an isolated code runner for code_execution; none ships, so the stage is refused
+    llm_cache: Any = None  # repositories.llm_answers.LlmAnswerCache: LLM answers by content hash
 
 
 def stage_classes() -> list[type[Stage]]:
