@@ -23,6 +23,9 @@ class StageDependencies:
     reranker: Any = None  # a cross-encoder: score(query, texts) -> scores; none ships, so rerank says it is unavailable
     sandbox: Any = None  # an isolated code runner for code_execution; none ships, so the stage is refused
     llm_cache: Any = None  # repositories.llm_answers.LlmAnswerCache: LLM answers by content hash
+    outbound: Any = None  # adapters.outbound_http.PinnedHttpClient: api_call's HTTP calls to checked addresses
+    secrets: Any = None  # name → secret value (Secrets Manager deployed, OPENPEEK_SECRET_<REF> embedded)
+    deployed: bool = False  # deployed: outbound targets must be public https hosts (the webhook SSRF rules)
 
 
 def stage_classes() -> list[type[Stage]]:
