@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["import_time.py", "namespace_latency.py", "retrieval.py", "autoindex.py", "clustering.py",
               "clustering_engine.py"]
+BENCHMARKS.append("retrieval_stages.py")
 
 if __name__ == "__main__":
     failed = 0
