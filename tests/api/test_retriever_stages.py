@@ -300,6 +300,12 @@ def test_executions_are_recorded_with_a_per_stage_profile(client, ns):
     status = client.get(f"/v1/retrievers/{rid}/executions/{execution_id}/status", headers=ns).json()
     assert status["status"] == "completed" and status["stages_completed"] == 6
     assert client.get(f"/v1/retrievers/{rid}/executions/exec_nope", headers=ns).status_code == 404
+    second = client.post(f"/v1/retrievers/{rid}/execute", headers=ns, json={"inputs": {"query_vector": vec(95)}})
+    by_age = client.post(f"/v1/retrievers/{rid}/executions/list", headers=ns,
+                         json={"sorts": [{"field": "created_at", "direction": "asc"}]}).json()["results"]
+    assert [r["execution_id"] for r in by_age] == [execution_id, second.json()["execution_id"]]
+    completed = client.post(f"/v1/retrievers/{rid}/executions/list", headers=ns, json={"status": "failed"}).json()
+    assert completed["results"] == [] and completed["pagination"]["total"] == 0
 
 
 def test_executions_are_404_to_another_organisation(client, ns, other_tenant):

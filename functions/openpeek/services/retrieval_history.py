@@ -21,10 +21,10 @@ class ExecutionHistory:
         self._repository = repository
 
     def list(self, namespace: Namespace, retriever: Retriever | None, *, status: str | None = None,
-             filters: dict[str, Any] | None = None, start_time: str | None = None,
-             end_time: str | None = None) -> list[dict[str, Any]]:
-        """Newest first. `retriever` None: the namespace's ad-hoc runs. `filters` is the usual filter language over
-        the summary's fields (status, duration_ms, total_returned, ...)."""
+             filters: dict[str, Any] | None = None, sorts: list[dict[str, Any]] | None = None,
+             start_time: str | None = None, end_time: str | None = None) -> list[dict[str, Any]]:
+        """Newest first unless `sorts` ({field, direction}) says otherwise. `retriever` None: the namespace's ad-hoc
+        runs. `filters` is the usual filter language over the summary's fields (status, duration_ms, ...)."""
         if status is not None and status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_status",
                              details={"status": status})
@@ -38,6 +38,15 @@ class ExecutionHistory:
             found = [item for item in found if item.get("created_at", "") <= end_time]
         if wanted is not None:
             found = [item for item in found if filter_rules.matches(wanted, item, item["execution_id"])]
+        for order in reversed(sorts or []):  # stable sorts, last key first; runs without the field last
+            field, direction = (order.get("field"), order.get("direction") or "asc") if isinstance(order, dict) \
+                else (None, None)
+            if not isinstance(field, str) or direction not in ("asc", "desc"):
+                raise BadRequest("a sort is {field, direction: asc|desc}", code="invalid_sort", details={"sort": order})
+            present = [item for item in found if item.get(field) is not None]
+            present.sort(key=lambda item: item[field] if isinstance(item[field], (int, float)) else str(item[field]),
+                         reverse=direction == "desc")
+            found = present + [item for item in found if item.get(field) is None]
         return found
 
     def get(self, namespace: Namespace, retriever: Retriever | None, execution_id: str) -> dict[str, Any]:

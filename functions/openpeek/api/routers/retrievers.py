@@ -285,7 +285,8 @@ def list_executions(request: Request, retriever_id: str, body: Optional[ListExec
     body = body or ListExecutionsRequest()
     services_ = services(request)
     retriever = services_.retrievers.get(namespace, retriever_id)
-    found = services_.retrieval_history.list(namespace, retriever, status=body.status, filters=body.filters)
+    found = services_.retrieval_history.list(namespace, retriever, status=body.status, filters=body.filters,
+                                             sorts=body.sorts)
     window, pagination = _window(found, limit, page_size, offset, page)
     return {"results": [_summary(record) for record in window], "pagination": pagination}
 
