@@ -2,7 +2,7 @@
 over the working set; each run is recorded in the execution history with its per-stage profile.
 
 Batch execution runs several inputs through one retriever read once, sending the first feature_search of every
-query to the vector store in one call.
+query to the vector store in one call (deployed, one round trip to the Qdrant server instead of one per query).
 """
 
 from __future__ import annotations

@@ -253,7 +253,8 @@ def execute_batch(request: Request, retriever_id: str, body: ExecuteBatchRequest
                   acting_subject: Optional[str] = Header(default=None, alias="X-Acting-Subject"),
                   namespace: Namespace = Depends(current_namespace)) -> dict:
     """Several queries through one retriever in one request: the retriever is read once and the first
-    feature_search of every query goes to the vector store in one call. `settings.limit` is each query's page size."""
+    feature_search of every query goes to the vector store in one call. `settings.limit` is each query's page size.
+    `concurrency` is accepted and not needed: the queries run one after another, their searches together."""
     _refuse_unsupported(body)
     settings = body.settings or {}
     unknown = sorted(set(settings) - {"limit"})
