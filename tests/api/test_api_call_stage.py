@@ -3,12 +3,19 @@ per-document answers stored, failures skipped, removed or raised."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
+
+from openpeek.api.app import create_app
+from openpeek.runtime import build_services
+from openpeek.settings import Settings
+from tests.conftest import make_tenant
 
 SECRET = "tok-loopback-0123456789abcdef"
 
@@ -40,19 +47,37 @@ class Prices(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def prices():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Prices)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    Prices.seen = []
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
 
-@pytest.fixture
-def ns(client, tenant, monkeypatch):
+@pytest.fixture(autouse=True)
+def secret_stored(monkeypatch):
+    Prices.seen = []
     monkeypatch.setenv("OPENPEEK_SECRET_PRICE_API", SECRET)
+
+
+# One runtime and namespace for the module (retrievers are named per test).
+@pytest.fixture(scope="module")
+def module_services(tmp_path_factory):
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("api_call") / "data"))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def client(module_services) -> TestClient:
+    return TestClient(create_app(module_services))
+
+
+@pytest.fixture(scope="module")
+def ns(client, module_services):
+    tenant = make_tenant(module_services, "acme")
     client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
         "namespace_id": "shop", "vector_configs": [{"name": "emb", "dimension": 2}]}).raise_for_status()
     client.post("/v1/namespaces/shop/documents/upsert", headers=tenant.headers, json={"documents": [
@@ -71,29 +96,33 @@ def call_stage(url: str, **more) -> dict:
         "auth": {"type": "bearer", "secret_ref": "price-api"}, **more}}}
 
 
-def run(client, headers, stages, name="r"):
+_names = itertools.count()
+
+
+def run(client, headers, stages):
+    name = f"r{next(_names)}"
     created = client.post("/v1/retrievers", headers=headers, json={
         "retriever_name": name, "stages": stages, "input_schema": {"cur": {"type": "string", "default": "USD"}}})
     assert created.status_code == 200, created.text
-    return client.post(f"/v1/retrievers/{created.json()['retriever_id']}/execute", headers=headers, json={})
+    return client.post(f"/v1/retrievers/{created.json()['retriever_id']}/execute", headers=headers, json={}), name
 
 
 def test_each_document_gets_the_apis_answer_and_the_secret_stays_hidden(client, ns, prices):
-    response = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}?cur={{INPUT.cur}}")])
+    response, name = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}?cur={{INPUT.cur}}")])
     assert response.status_code == 200, response.text
     by_id = {d["document_id"]: d for d in response.json()["documents"]}
     assert by_id["d0"]["api_response"] == {"item": "d0", "price": 20, "currency": "USD"}
     assert "api_response" not in by_id["d2"]  # its call failed: skipped, reported
     assert "1 of 3 calls failed" in response.json()["warnings"][0]
     assert {seen["auth"] for seen in Prices.seen} == {f"Bearer {SECRET}"}
-    stored = client.get("/v1/retrievers/r", headers=ns).text
+    stored = client.get(f"/v1/retrievers/{name}", headers=ns).text
     assert SECRET not in response.text and SECRET not in stored
 
 
 def test_failures_can_remove_the_document_or_fail_the_execution(client, ns, prices):
-    removed = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}", on_error="remove")], name="rm")
+    removed, _ = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}", on_error="remove")])
     assert sorted(d["document_id"] for d in removed.json()["documents"]) == ["d0", "d1"]
-    raised = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}", on_error="raise")], name="rs")
+    raised, _ = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}", on_error="raise")])
     assert raised.status_code == 503 and SECRET not in raised.text
 
 
@@ -112,6 +141,6 @@ def test_targets_outside_the_allowed_hosts_are_refused_at_creation(client, ns, p
 
 def test_a_missing_secret_is_a_400_naming_it_not_its_value(client, ns, prices, monkeypatch):
     monkeypatch.delenv("OPENPEEK_SECRET_PRICE_API")
-    response = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}")], name="nosecret")
+    response, _ = run(client, ns, [SEARCH, call_stage(prices + "/prices/{{DOC.sku}}")])
     assert response.status_code == 400 and response.json()["error"]["code"] == "secret_not_found"
     assert Prices.seen == []

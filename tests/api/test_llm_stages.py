@@ -4,12 +4,13 @@ a forced tool). The "model" answers by simple rules on the prompt it receives, s
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,21 +83,26 @@ class Provider(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def provider():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Provider.calls = []
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
 
-@pytest.fixture
-def api(provider, tmp_path: Path):
+@pytest.fixture(autouse=True)
+def fresh_calls():
+    Provider.calls = []
+
+
+# One runtime for the module (retrievers are named per test): a runtime per test would cost more than the tests.
+@pytest.fixture(scope="module")
+def api(provider, tmp_path_factory):
     services = build_services(Settings(
-        runtime="embedded", data_dir=tmp_path / "data", openai_api_key=KEY, google_api_key=KEY,
+        runtime="embedded", data_dir=tmp_path_factory.mktemp("llm") / "data", openai_api_key=KEY, google_api_key=KEY,
         anthropic_api_key=KEY, openai_base_url=f"{provider}/v1", google_base_url=f"{provider}/v1beta",
         anthropic_base_url=f"{provider}/v1"))
     client = TestClient(create_app(services))
@@ -115,9 +121,12 @@ SEARCH = {"stage_name": "search", "config": {"stage_id": "feature_search", "para
     {"feature_uri": "emb", "query": {"input_mode": "vector", "value": [1.0, 0.0, 0.0]}, "top_k": 4}]}}}
 
 
-def execute(client, headers, stages, inputs=None, name="r"):
+_names = itertools.count()
+
+
+def execute(client, headers, stages, inputs=None):
     created = client.post("/v1/retrievers", headers=headers, json={
-        "retriever_name": name, "stages": stages, "input_schema": {"query": {"type": "string"}}})
+        "retriever_name": f"r{next(_names)}", "stages": stages, "input_schema": {"query": {"type": "string"}}})
     assert created.status_code == 200, created.text
     return client.post(f"/v1/retrievers/{created.json()['retriever_id']}/execute", headers=headers,
                        json={"inputs": inputs or {}})
@@ -145,8 +154,8 @@ def test_answers_are_cached_by_content(api):
     client, headers = api
     stages = [SEARCH, {"stage_name": "judge", "config": {"stage_id": "llm_filter", "parameters": {
         "provider": "openai", "criteria": "apples only"}}}]
-    first = execute(client, headers, stages, name="a")
-    second = execute(client, headers, stages, name="b")
+    first = execute(client, headers, stages)
+    second = execute(client, headers, stages)
     assert [d["document_id"] for d in first.json()["documents"]] == \
         [d["document_id"] for d in second.json()["documents"]]
     assert len(Provider.calls) == 4
@@ -157,7 +166,7 @@ def test_a_failing_document_is_kept_and_reported_and_all_failing_is_503(api):
     client, headers = api
     partly = execute(client, headers, [SEARCH, {"stage_name": "judge", "config": {"stage_id": "llm_filter",
                                                                                   "parameters": {
-        "provider": "openai", "criteria": "apples FAIL-ME-{{DOC.kind}}"}}}], name="p")
+        "provider": "openai", "criteria": "apples FAIL-ME-{{DOC.kind}}"}}}])
     assert partly.status_code == 200, partly.text
     # the fruit documents were judged (kept: apples); the music ones failed and pass through, reported
     assert sorted(d["document_id"] for d in partly.json()["documents"]) == ["d0", "d1", "d2", "d3"]
@@ -165,7 +174,7 @@ def test_a_failing_document_is_kept_and_reported_and_all_failing_is_503(api):
     assert "2 of 4 LLM calls failed" in partly.json()["warnings"][0]
     wholly = execute(client, headers, [SEARCH, {"stage_name": "judge", "config": {"stage_id": "llm_filter",
                                                                                   "parameters": {
-        "provider": "openai", "criteria": "FAIL-ME-music"}}}], name="w")
+        "provider": "openai", "criteria": "FAIL-ME-music"}}}])
     assert wholly.status_code == 503, wholly.text
     assert KEY not in wholly.text
 
@@ -220,7 +229,7 @@ def api_services(client: TestClient):
     return client.app.state.services
 
 
-def test_a_provider_without_a_key_is_refused_at_creation(tmp_path):
+def test_a_provider_without_a_key_is_refused_at_creation(tmp_path: Path):
     services = build_services(Settings(runtime="embedded", data_dir=tmp_path / "bare"))
     try:
         client = TestClient(create_app(services))

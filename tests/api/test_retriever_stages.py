@@ -7,6 +7,7 @@ import itertools
 import math
 
 import pytest
+from fastapi.testclient import TestClient
 from mixpeek.models import (
     AdhocExecutionDetail,
     CloneRetrieverResponse,
@@ -20,6 +21,11 @@ from mixpeek.models import (
     TypeaheadResponse,
 )
 
+from openpeek.api.app import create_app
+from openpeek.runtime import build_services
+from openpeek.settings import Settings
+from tests.conftest import make_tenant
+
 # Unit vectors at known angles: d0..d3 near 0-15°, d4..d7 near 90-105°, so two clear groups.
 ANGLES = {"d0": 0, "d1": 5, "d2": 10, "d3": 15, "d4": 90, "d5": 95, "d6": 100, "d7": 105}
 TEXTS = {"d0": "red apples and green apples", "d1": "apples in the orchard", "d2": "apple pie recipe",
@@ -31,7 +37,31 @@ def vec(degrees: float) -> list[float]:
     return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees)), 0.0]
 
 
-@pytest.fixture
+# One runtime and namespace for the module (each test names its own retrievers): building them per test would cost
+# more than every test here together.
+@pytest.fixture(scope="module")
+def module_services(tmp_path_factory):
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("stages") / "data"))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def client(module_services) -> TestClient:
+    return TestClient(create_app(module_services))
+
+
+@pytest.fixture(scope="module")
+def tenant(module_services):
+    return make_tenant(module_services, "acme")
+
+
+@pytest.fixture(scope="module")
+def other_tenant(module_services):
+    return make_tenant(module_services, "globex")
+
+
+@pytest.fixture(scope="module")
 def ns(client, tenant):
     client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
         "namespace_id": "shop", "vector_configs": [{"name": "emb", "dimension": 3}]})
