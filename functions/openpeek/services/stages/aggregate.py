@@ -6,7 +6,6 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages import grouping
 from openpeek.domain.stages.candidates import Candidate, synthetic, value_at
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
@@ -49,7 +48,7 @@ class Aggregate(Stage):
         "aggregations": [{"function": "count", "alias": "n"}, {"function": "avg", "field": "price", "alias": "p"}],
         "sort_by": "n", "limit": 10}}}
 
-    def check_references(self, namespace: Namespace, stage_name: str, parameters: AggregateParameters) -> None:
+    def check_rules(self, stage_name: str, parameters: AggregateParameters) -> None:
         aliases = [operation.alias for operation in parameters.aggregations]
         for position, operation in enumerate(parameters.aggregations):
             where = f"aggregations[{position}]"
@@ -61,11 +60,6 @@ class Aggregate(Stage):
                 raise invalid(stage_name, self.stage_id, f"{where}.field_b", f"{operation.function} needs field_b")
         if parameters.sort_by is not None and parameters.sort_by not in aliases:
             raise invalid(stage_name, self.stage_id, "sort_by", f"names no aggregation alias ({', '.join(aliases)})")
-
-    def parse(self, stage_name: str, parameters: dict) -> AggregateParameters:
-        parsed = super().parse(stage_name, parameters)
-        self.check_references(None, stage_name, parsed)  # type: ignore[arg-type]
-        return parsed
 
     def run(self, context: RunContext, parameters: AggregateParameters, candidates: list[Candidate]) -> list[Candidate]:
         fields = [(g.group_field, g.alias or g.group_field.split(".")[-1]) for g in parameters.group_by or []]

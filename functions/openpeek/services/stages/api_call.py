@@ -19,7 +19,6 @@ from pydantic import Field
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import webhooks as target_rules
 from openpeek.domain.errors import BadRequest, DependencyFailed
-from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages import context as text
 from openpeek.domain.stages.candidates import Candidate, with_value
 from openpeek.ports import DependencyUnavailable
@@ -86,7 +85,7 @@ class ApiCall(Stage):
     cost_tier = "expensive"
     needs = "an outside HTTP API named in allowed_domains"
 
-    def check_references(self, namespace: Namespace, stage_name: str, parameters: ApiCallParameters) -> None:
+    def check_rules(self, stage_name: str, parameters: ApiCallParameters) -> None:
         if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
             raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
         if "{{" not in parameters.url.split("?")[0]:
@@ -103,7 +102,6 @@ class ApiCall(Stage):
         filter_rules.parse_filter(parameters.when)
 
     def run(self, context: RunContext, parameters: ApiCallParameters, candidates: list[Candidate]) -> list[Candidate]:
-        self.check_references(context.namespace, context.stage_name, parameters)
         condition = filter_rules.parse_filter(parameters.when)
         chosen = [i for i, c in enumerate(candidates)
                   if condition is None or filter_rules.matches(condition, c.payload, c.document_id)]

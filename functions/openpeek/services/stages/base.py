@@ -96,18 +96,25 @@ class Stage(ABC):
                 raise self._validation_error(stage_name, problem) from None
             parsed = None
         if parsed is not None:
+            self.check_rules(stage_name, parsed)
             self.check_references(namespace, stage_name, parsed)
         return parameters
 
+    def check_rules(self, stage_name: str, parameters: Any) -> None:
+        """Rules beyond the types that hold whatever the namespace: two fields that go together, an alias used twice.
+        Checked at creation and again at execution (templates may have filled the values)."""
+
     def check_references(self, namespace: Namespace, stage_name: str, parameters: Any) -> None:
-        """Rules beyond the types: a feature URI the namespace lacks, two fields that exclude each other."""
+        """Rules against the namespace, checked at creation: a feature URI it lacks, a provider without a key."""
 
     def parse(self, stage_name: str, parameters: dict[str, Any]) -> Any:
         """The substituted parameters, validated (a template may have brought a value of the wrong type)."""
         try:
-            return self.Parameters.model_validate(parameters)
+            parsed = self.Parameters.model_validate(parameters)
         except ValidationError as error:
             raise self._validation_error(stage_name, error.errors()[0]) from None
+        self.check_rules(stage_name, parsed)
+        return parsed
 
     def _validation_error(self, stage_name: str, problem: dict[str, Any]) -> BadRequest:
         location = ".".join(str(part) for part in problem.get("loc") or ())

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from openpeek.domain import filters as filter_rules
 from openpeek.domain.documents import present
-from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages.candidates import Candidate, value_at, with_value
 from openpeek.domain.stages.grouping import hashable
 from openpeek.ports import VectorPoint
@@ -50,7 +49,7 @@ class DocumentEnrich(Stage):
         "source_field": "metadata.product_id", "target_field": "document_id", "output_field": "product",
         "fields_to_merge": ["title", "price"]}}}
 
-    def check_references(self, namespace: Namespace, stage_name: str, parameters: DocumentEnrichParameters) -> None:
+    def check_rules(self, stage_name: str, parameters: DocumentEnrichParameters) -> None:
         for name in ("retriever_id", "retriever_config", "retriever_inputs"):
             if getattr(parameters, name) is not None:
                 raise invalid(stage_name, self.stage_id, name, "retriever-based joins are not supported by this "
@@ -58,11 +57,6 @@ class DocumentEnrich(Stage):
         if parameters.strategy == "append" and not parameters.output_field:
             raise invalid(stage_name, self.stage_id, "output_field", "strategy 'append' needs an output_field")
         filter_rules.parse_filter(parameters.when)
-
-    def parse(self, stage_name: str, parameters: dict) -> DocumentEnrichParameters:
-        parsed = super().parse(stage_name, parameters)
-        self.check_references(None, stage_name, parsed)  # type: ignore[arg-type]
-        return parsed
 
     def run(self, context: RunContext, parameters: DocumentEnrichParameters,
             candidates: list[Candidate]) -> list[Candidate]:

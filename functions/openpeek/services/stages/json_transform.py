@@ -11,7 +11,6 @@ from pydantic import Field
 
 from openpeek.domain.documents import present
 from openpeek.domain.errors import BadRequest
-from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages.candidates import Candidate
 from openpeek.ports import VectorPoint
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
@@ -51,7 +50,7 @@ class JsonTransform(Stage):
     example = {"stage_name": "shape", "config": {"stage_id": "json_transform", "parameters": {
         "template": '{"title": {{ DOC.title | tojson }}, "score": {{ DOC.score }}}'}}}
 
-    def check_references(self, namespace: Namespace, stage_name: str, parameters: JsonTransformParameters) -> None:
+    def check_rules(self, stage_name: str, parameters: JsonTransformParameters) -> None:
         from jinja2 import TemplateSyntaxError
 
         try:
@@ -65,7 +64,6 @@ class JsonTransform(Stage):
         from jinja2 import TemplateError
         from jinja2.sandbox import SecurityError
 
-        self.check_references(context.namespace, context.stage_name, parameters)
         template = _compiled(parameters.template)
         scope: dict[str, Any] = {"context": {"namespace_id": context.namespace.namespace_id},
                                  "stage": {"stage_name": context.stage_name}, "input": context.inputs}

@@ -10,7 +10,6 @@ from pydantic import Field
 from openpeek.domain.stages import sampling
 from openpeek.domain.stages.candidates import Candidate, value_at
 from openpeek.domain.stages.grouping import hashable
-from openpeek.domain.namespace import Namespace
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 
 
@@ -33,14 +32,9 @@ class Sample(Stage):
     example = {"stage_name": "spot_check", "config": {"stage_id": "sample", "parameters": {
         "count": 20, "strategy": "stratified", "stratify_by": "metadata.category", "seed": 7}}}
 
-    def check_references(self, namespace: Namespace, stage_name: str, parameters: SampleParameters) -> None:
+    def check_rules(self, stage_name: str, parameters: SampleParameters) -> None:
         if parameters.strategy == "stratified" and not parameters.stratify_by:
             raise invalid(stage_name, self.stage_id, "stratify_by", "is required when strategy is 'stratified'")
-
-    def parse(self, stage_name: str, parameters: dict) -> SampleParameters:
-        parsed = super().parse(stage_name, parameters)
-        self.check_references(None, stage_name, parsed)  # type: ignore[arg-type]
-        return parsed
 
     def run(self, context: RunContext, parameters: SampleParameters, candidates: list[Candidate]) -> list[Candidate]:
         kept_top = candidates[: parameters.preserve_top_k]
