@@ -21,10 +21,13 @@ from openpeek.repositories.label_cache import LabelCacheRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
+from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
+from openpeek.repositories.llm_answers import LlmAnswerCache
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
+from openpeek.adapters.outbound_http import PinnedHttpClient
 from openpeek.adapters.parquet_frames import ParquetJobFiles
 from openpeek.services.clustering.labeling import ClusterLabeler
 from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
@@ -48,7 +51,10 @@ from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import OrganizationService
 from openpeek.services.promotion import PromotionService
 from openpeek.services.retrieval import RetrievalService
+from openpeek.services.retrieval_history import ExecutionHistory
+from openpeek.services.retrieval_typeahead import Typeahead
 from openpeek.services.retrievers import RetrieverService
+from openpeek.services.stages.registry import StageDependencies, StageRegistry
 from openpeek.services.tasks import TaskService
 from openpeek.services.webhook_delivery import WebhookDelivery
 from openpeek.services.webhooks import WebhookService, build_webhooks
@@ -70,6 +76,8 @@ class Services:
     documents: DocumentService
     retrievers: RetrieverService
     retrieval: RetrievalService
+    retrieval_history: ExecutionHistory
+    retrieval_typeahead: Typeahead
     promotion: PromotionService
     expiry: ExpiryReaper
     clusters: ClusterService
@@ -129,7 +137,16 @@ def wire(
     runner = (orchestrator or _local_orchestrator(blobs, settings))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
-    retrievers = RetrieverService(RetrieverRepository(table), events)
+    stage_registry = StageRegistry(StageDependencies(
+        vectors, gateway, usage=usage, llm_clients=build_clients(
+            openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+            anthropic_api_key=settings.anthropic_api_key,
+            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                       "anthropic": settings.anthropic_base_url}),
+        llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
+        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws"))
+    retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
+    retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
@@ -146,7 +163,10 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients())),
+        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                   stages=stage_registry, executions=retriever_executions),
+        retrieval_history=ExecutionHistory(retriever_executions),
+        retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
         expiry=ExpiryReaper(namespaces, namespace_repository, events),
         clusters=clusters,

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     """Embedded: every write fsyncs the shard's write-ahead log before it returns (nothing acknowledged is lost, even
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes
     the segments on every write too (slower upserts, shorter WAL replay after a crash)."""
+
+    retriever_execution_ttl_s: int = 7 * 24 * 3600
+    """How long a retriever execution stays in the execution history (the table's TTL on its item)."""
+    openai_base_url: str | None = None
+    google_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    """LLM retriever stages: a compatible endpoint (proxy, gateway) instead of the provider's public API."""
     log_level: str = "INFO"
 
     # A cluster job's engine step on SageMaker Processing from the embedded runtime (adapters/aws/sagemaker_processing)

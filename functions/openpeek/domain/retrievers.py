@@ -1,7 +1,9 @@
 """Retrievers (seed 002; the SDK's CreateRetrieverRequest / RetrieverModel): a named, stored pipeline of stages run
 against one namespace, with an input schema checked on every execution and `{{INPUT.name}}` templates.
 
-Stages implemented: feature_search (one or several vector searches, fused), attribute_filter, sort, limit.
+Stage parameters are checked by the stage objects of the catalogue the service passes in (services/stages/); this
+module keeps the pipeline's own rules and the checks of the search and filter stages, whose rules depend on the
+namespace's vector indexes.
 """
 
 from __future__ import annotations
@@ -9,14 +11,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from openpeek.domain import extractors
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.filters import parse_filter
 from openpeek.domain.namespace import Namespace
 
-STAGE_TYPES = {"feature_search": "filter", "attribute_filter": "filter", "sort": "sort", "limit": "reduce"}
 INPUT_MODES = ("vector", "text", "document")
 FUSIONS = ("rrf", "dbsf", "weighted")
 INPUT_TYPES = ("string", "text", "number", "float", "integer", "boolean", "array", "object", "date", "datetime",
@@ -150,16 +151,16 @@ def _input_references(value: Any) -> set[str]:
     return set()
 
 
-def _has_placeholders(value: Any) -> bool:
+def has_placeholders(value: Any) -> bool:
     """Whether a value is only known at execution (a template or a DynamicValue somewhere inside)."""
     if isinstance(value, str):
         return "{{" in value and TEMPLATE.search(value) is not None
     if _dynamic_path(value) is not None:
         return True
     if isinstance(value, dict):
-        return any(_has_placeholders(v) for v in value.values())
+        return any(has_placeholders(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_placeholders(v) for v in value)
+        return any(has_placeholders(v) for v in value)
     return False
 
 
@@ -177,8 +178,18 @@ def _number_or_placeholder(value: Any, name: str, stage: str) -> None:
         raise _bad(f"stage '{stage}': {name} must be a number", stage=stage, parameter=name)
 
 
-def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schema: dict[str, Any]) -> list[dict]:
-    """Validate stage definitions at create/patch time, so execution only meets input errors."""
+class StageCatalogue(Protocol):
+    """What check_stages needs of the stage registry: look a stage up by id, list the ids."""
+
+    def get(self, stage_id: str) -> Any: ...
+
+    def known(self) -> list[str]: ...
+
+
+def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schema: dict[str, Any],
+                 catalogue: StageCatalogue) -> list[dict]:
+    """Validate stage definitions at create/patch time, so execution only meets input errors. Each stage's own
+    parameters are checked by its stage object (400 naming the stage and the field)."""
     if not stages:
         raise _bad("a retriever needs at least one stage")
     if len(stages) > MAX_STAGES:
@@ -192,29 +203,32 @@ def check_stages(namespace: Namespace, stages: list[dict[str, Any]], input_schem
         names.add(name)
         config = stage["config"]
         stage_id = config.get("stage_id")
-        if not isinstance(stage_id, str) or stage_id not in STAGE_TYPES:
-            raise _bad(f"stage '{name}': unknown stage_id '{stage_id}'; known stages: {', '.join(STAGE_TYPES)}",
-                       code="unknown_stage", stage=name, known_stages=list(STAGE_TYPES))
+        definition = catalogue.get(stage_id) if isinstance(stage_id, str) else None
+        if definition is None:
+            raise _bad(f"stage '{name}': unknown stage_id '{stage_id}'; known stages: {', '.join(catalogue.known())}",
+                       code="unknown_stage", stage=name, stage_id=stage_id if isinstance(stage_id, str) else None,
+                       field="stage_id", known_stages=catalogue.known())
         unknown_keys = set(config) - {"stage_id", "parameters"}
         if unknown_keys:
             raise _bad(f"stage '{name}': config takes stage_id and parameters, not {sorted(unknown_keys)}", stage=name)
         parameters = config.get("parameters") or {}
         if not isinstance(parameters, dict):
-            raise _bad(f"stage '{name}': parameters must be an object", stage=name)
-        _CHECKS[stage_id](namespace, name, parameters)
+            raise _bad(f"stage '{name}': parameters must be an object", stage=name, field="parameters")
+        parameters = definition.check(namespace, name, parameters)
         missing = _input_references(parameters) - set(input_schema)
         if missing:
             raise _bad(f"stage '{name}' uses {{{{INPUT.{sorted(missing)[0]}}}}} but input_schema has no such key",
                        code="unknown_input", stage=name, inputs=sorted(missing))
-        expected_type = STAGE_TYPES[stage_id]
+        expected_type = definition.stage_type()
         if stage.get("stage_type") not in (None, expected_type):
-            raise _bad(f"stage '{name}': stage_id '{stage_id}' is of stage_type '{expected_type}'", stage=name)
+            raise _bad(f"stage '{name}': stage_id '{stage_id}' is of stage_type '{expected_type}'", stage=name,
+                       field="stage_type")
         checked.append({**{k: v for k, v in stage.items() if v is not None}, "stage_type": expected_type,
                         "config": {"stage_id": stage_id, "parameters": parameters}})
     return checked
 
 
-def _check_feature_search(namespace: Namespace, stage: str, parameters: dict) -> None:
+def check_feature_search(namespace: Namespace, stage: str, parameters: dict) -> None:
     unknown = set(parameters) - {"searches", "final_top_k", "fusion", "weights", "score_threshold"}
     if unknown:
         raise _bad(f"stage '{stage}': feature_search takes searches, final_top_k, fusion, weights, "
@@ -238,7 +252,7 @@ def _check_feature_search(namespace: Namespace, stage: str, parameters: dict) ->
             raise _bad(f"{where}: input_mode must be one of {', '.join(INPUT_MODES)}", stage=stage)
         if "top_k" in search:
             _positive_int(search["top_k"], "top_k", MAX_TOP_K, stage)
-        if not _has_placeholders(search.get("filters")):
+        if not has_placeholders(search.get("filters")):
             parse_filter(search.get("filters"))
         if "score_threshold" in search:
             _number_or_placeholder(search["score_threshold"], "score_threshold", stage)
@@ -256,14 +270,14 @@ def _check_feature_search(namespace: Namespace, stage: str, parameters: dict) ->
         raise _bad(f"stage '{stage}': weights must list one non-negative number per search", stage=stage)
 
 
-def _check_attribute_filter(namespace: Namespace, stage: str, parameters: dict) -> None:
+def check_attribute_filter(namespace: Namespace, stage: str, parameters: dict) -> None:
     if set(parameters) - {"filters"} or "filters" not in parameters:
         raise _bad(f"stage '{stage}': attribute_filter takes {{\"filters\": ...}}", stage=stage)
-    if not _has_placeholders(parameters["filters"]):
+    if not has_placeholders(parameters["filters"]):
         parse_filter(parameters["filters"])
 
 
-def _check_sort(namespace: Namespace, stage: str, parameters: dict) -> None:
+def check_sort(namespace: Namespace, stage: str, parameters: dict) -> None:
     if set(parameters) - {"sort_by", "field", "direction", "order"}:
         raise _bad(f"stage '{stage}': sort takes field (or sort_by) and direction", stage=stage)
     field_name = parameters.get("field") or parameters.get("sort_by")
@@ -281,7 +295,7 @@ def _check_sort(namespace: Namespace, stage: str, parameters: dict) -> None:
         raise _bad(f"stage '{stage}': direction must be asc or desc", stage=stage)
 
 
-def _check_limit(namespace: Namespace, stage: str, parameters: dict) -> None:
+def check_limit(namespace: Namespace, stage: str, parameters: dict) -> None:
     if set(parameters) - {"limit", "offset"} or "limit" not in parameters:
         raise _bad(f"stage '{stage}': limit takes limit and offset", stage=stage)
     _positive_int(parameters["limit"], "limit", MAX_TOP_K, stage)
@@ -289,10 +303,6 @@ def _check_limit(namespace: Namespace, stage: str, parameters: dict) -> None:
     if not (isinstance(offset, str) and WHOLE_TEMPLATE.match(offset)) and (
             isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= 10_000):
         raise _bad(f"stage '{stage}': offset must be an integer from 0 to 10000", stage=stage)
-
-
-_CHECKS = {"feature_search": _check_feature_search, "attribute_filter": _check_attribute_filter,
-           "sort": _check_sort, "limit": _check_limit}
 
 
 # -- execution inputs -------------------------------------------------------------------------------------------

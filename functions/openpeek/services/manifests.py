@@ -136,13 +136,13 @@ class RetrieverKind:
         schema = retriever_rules.check_input_schema(entry.get("input_schema") or {})
         if not isinstance(entry.get("stages"), list) or not entry["stages"]:
             raise BadRequest("a retriever needs stages", code="invalid_manifest")
-        retriever_rules.check_stages(namespace, entry["stages"], schema)
+        self._retrievers.check_stages(namespace, entry["stages"], schema)
 
     def normalize(self, namespace: Namespace, entry: dict[str, Any]) -> dict[str, Any]:
         """The entry as it would be stored (defaults filled in), for comparison with what exists."""
         schema = retriever_rules.check_input_schema(entry.get("input_schema") or {})
         return _normal({**_declared(entry, _RETRIEVER_FIELDS), "input_schema": schema,
-                        "stages": retriever_rules.check_stages(namespace, entry["stages"], schema)})
+                        "stages": self._retrievers.check_stages(namespace, entry["stages"], schema)})
 
     def refused(self, fields: list[str]) -> list[str]:
         return []

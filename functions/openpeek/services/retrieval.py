@@ -1,46 +1,44 @@
-"""Running a retriever: inputs checked and substituted, then each stage in order over a list of candidates.
+"""Running a retriever: inputs checked and substituted, then each stage of the catalogue (services/stages/) in order
+over the working set; each run is recorded in the execution history with its per-stage profile.
 
-feature_search sends all its searches to the vector store in one call and fuses their rankings (rrf by default,
-dbsf or weighted); attribute_filter, sort and limit work on the candidates already found.
+Batch execution runs several inputs through one retriever read once, sending the first feature_search of every
+query to the vector store in one call (deployed, one round trip to the Qdrant server instead of one per query).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
-
+from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
-from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
-from openpeek.domain.conditions import Filter
-from openpeek.domain.vectors import SearchRequest, SparseVector, VectorPoint
+from openpeek.domain.stages.candidates import Candidate
+from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import VectorStore
-from openpeek.services.access_control import AccessControl, AccessPlan
+from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
+from openpeek.services.access_control import AccessControl
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
+from openpeek.services.stages.base import RunContext
+from openpeek.services.stages.registry import StageDependencies, StageRegistry
 
-RRF_K = 60
-PYTHON_FILTER_OVERFETCH = 10
-DEFAULT_TOP_K = 10
 MAX_PAGE_SIZE = 500
+QUERY_SUMMARY_CHARS = 200
+SEARCH_STAGES = frozenset({"feature_search", "query_expand"})  # they search the store (filters, authorization apply)
 
-
-@dataclass
-class Candidate:
-    document_id: str
-    score: float
-    payload: dict[str, Any]
-    vectors: dict[str, Any]
+__all__ = ["Candidate", "RetrievalService"]
 
 
 def _bad(message: str, code: str = "invalid_query", **details: Any) -> BadRequest:
@@ -49,47 +47,133 @@ def _bad(message: str, code: str = "invalid_query", **details: Any) -> BadReques
 
 class RetrievalService:
     def __init__(self, vectors: VectorStore, inference: InferenceGateway, usage: FilterUsage | None = None,
-                 access: AccessControl | None = None) -> None:
+                 access: AccessControl | None = None, *, stages: StageRegistry | None = None,
+                 executions: RetrieverExecutionRepository | None = None) -> None:
         self._vectors = vectors
         self._access = access or AccessControl()  # acts only for namespaces whose authorization is enabled
-        self._inference = inference
-        self._usage = usage  # counts filtered fields for namespaces with auto_create_indexes
-        self._stages: dict[str, Callable[..., list[Candidate]]] = {
-            "feature_search": self._feature_search,
-            "attribute_filter": self._attribute_filter,
-            "sort": self._sort,
-            "limit": self._limit,
-        }
+        self._stages = stages or StageRegistry(StageDependencies(vectors, inference, usage=usage))
+        self._executions = executions  # None: executions are not recorded (no history)
+
+    @property
+    def stages(self) -> StageRegistry:
+        return self._stages
 
     def execute(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
                 subject: str | None = None) -> dict[str, Any]:
         """`subject`: the acting principal (X-Acting-Subject), for namespaces that enforce document authorization."""
+        return self._run(namespace, retriever, request, subject=subject, ad_hoc=False)
+
+    def execute_ad_hoc(self, namespace: Namespace, definition: dict[str, Any], request: dict[str, Any], *,
+                       subject: str | None = None) -> dict[str, Any]:
+        """A retriever that is not stored: its stages are checked as at creation (400 naming stage and field), then
+        run exactly as a stored retriever's would; the run is kept in the ad-hoc execution history."""
+        schema = rules.check_input_schema(definition.get("input_schema") or {})
+        stages = rules.check_stages(namespace, definition["stages"], schema, self._stages)
+        transient = Retriever(retriever_id="", namespace_id=namespace.namespace_id, retriever_name="adhoc",
+                              stages=tuple(stages), input_schema=schema,
+                              collection_identifiers=tuple(definition.get("collection_identifiers") or ()))
+        return self._run(namespace, transient, request, subject=subject, ad_hoc=True)
+
+    def execute_batch(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
+                      shared: dict[str, Any], *, subject: str | None = None) -> dict[str, Any]:
+        """Each query ({inputs, filters}) through the same retriever. A query whose inputs are refused fails alone
+        (its entry carries the error); the others still run."""
+        with fewer_collections():  # see _run: the batch's searches fetch up to 16 times as many objects
+            return self._execute_batch(namespace, retriever, queries, shared, subject)
+
+    def _execute_batch(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
+                       shared: dict[str, Any], subject: str | None) -> dict[str, Any]:
         started = time.perf_counter()
+        prefetched = self._prefetch_first_search(namespace, retriever, queries, shared, subject)
+        results = []
+        for index, query in enumerate(queries):
+            request = {**shared, **{k: v for k, v in query.items() if v is not None}}
+            try:
+                outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
+                                    first_search=prefetched.get(index))
+                results.append({"query_index": index, **outcome})
+            except DomainError as error:
+                if error.status >= 500:
+                    raise
+                results.append({"query_index": index, "status": "failed", "documents": [],
+                                "error": {"message": error.message, "code": error.code, "details": error.details}})
+        failed = sum(1 for result in results if result["status"] == "failed")
+        return {"retriever_id": retriever.retriever_id, "results": results, "total_queries": len(queries),
+                "succeeded": len(queries) - failed, "failed": failed,
+                "total_time_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+    # -- the pipeline ---------------------------------------------------------------------------------------------
+
+    def _run(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *, subject: str | None,
+             ad_hoc: bool, first_search: list[Candidate] | None = None) -> dict[str, Any]:
+        if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
+            # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
+            # them several times per request (openpeek/collector.py; measured: a third of an mmr pipeline's time).
+            with fewer_collections():
+                return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
+                                        first_search=first_search)
+        return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
+                                first_search=first_search)
+
+    def _run_stages(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
+                    subject: str | None, ad_hoc: bool, first_search: list[Candidate] | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        created_at = isoformat(utcnow())
+        execution_id = new_id("exec")
         inputs = rules.check_inputs(retriever.input_schema, request.get("inputs") or {})
-        ad_hoc = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
-        searches = any(stage["config"]["stage_id"] == "feature_search" for stage in retriever.stages)
-        access = self._access.plan(namespace, subject) if searches else None
-        with_vectors = bool(request.get("return_vectors"))
+        extra_filter = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
+        stage_ids = [stage["config"]["stage_id"] for stage in retriever.stages]
+        access = self._access.plan(namespace, subject) if SEARCH_STAGES & set(stage_ids) else None
+        return_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
         searched = False
-        for stage in retriever.stages:
-            stage_id = stage["config"]["stage_id"]
-            parameters = rules.substitute(stage["config"].get("parameters") or {}, inputs, request)
+        search_index: str | None = None
+        warnings: list[str] = []
+        for position, stage in enumerate(retriever.stages):
+            stage_id = stage_ids[position]
+            definition = self._stages.get(stage_id)
+            if definition is None:  # a stage this deployment no longer has (the definition was stored earlier)
+                raise _bad(f"stage '{stage['stage_name']}': stage_id '{stage_id}' is not available here",
+                           code="unknown_stage", stage=stage["stage_name"])
+            fetch_vectors = any(self._reads_vectors(later) for later in retriever.stages[position + 1:])
+            raw = stage["config"].get("parameters") or {}
+            parameters = definition.parse(stage["stage_name"], rules.substitute(raw, inputs, request))
+            context = RunContext(namespace=namespace, stage_name=stage["stage_name"], inputs=inputs, request=request,
+                                 ad_hoc=extra_filter, return_vectors=return_vectors, fetch_vectors=fetch_vectors,
+                                 access=access, search_index=search_index)
             stage_started = time.perf_counter()
             before = len(candidates)
-            candidates = self._stages[stage_id](namespace, stage["stage_name"], parameters, candidates,
-                                                ad_hoc=ad_hoc, with_vectors=with_vectors, access=access)
-            searched = searched or stage_id == "feature_search"
-            statistics[stage["stage_name"]] = {
+            try:
+                if first_search is not None and position == 0:  # searched with the batch's other queries
+                    candidates = first_search
+                    context.search_index = rules.resolve_feature_uri(namespace,
+                                                                     parameters["searches"][0]["feature_uri"])
+                    context.metadata["batched_search"] = True
+                else:
+                    candidates = definition.run(context, parameters, candidates)
+            except DomainError as error:
+                if error.status >= 500:
+                    self._record_failure(namespace, retriever, execution_id, created_at, started, statistics,
+                                         stage["stage_name"], error, inputs, ad_hoc)
+                raise
+            searched = searched or stage_id in SEARCH_STAGES
+            search_index = context.search_index or search_index
+            warnings += context.warnings
+            figures: dict[str, Any] = {
                 "input_count": before,
                 "output_count": len(candidates),
                 "duration_ms": round((time.perf_counter() - stage_started) * 1000, 3),
                 "efficiency": round(len(candidates) / before, 4) if before else 0,
-                "metadata": {"stage_id": stage_id},
+                "metadata": {"stage_id": stage_id, **context.metadata},
             }
-        if ad_hoc is not None and not searched:
-            candidates = [c for c in candidates if filter_rules.matches(ad_hoc, c.payload, c.document_id)]
+            if context.llm_calls:
+                figures["llm_calls"] = context.llm_calls
+            if context.tokens_used:
+                figures["tokens_used"] = context.tokens_used
+            statistics[stage["stage_name"]] = figures
+        if extra_filter is not None and not searched:
+            candidates = [c for c in candidates if filter_rules.matches(extra_filter, c.payload, c.document_id)]
 
         page, pagination = _paginate(candidates, request)
         total_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -97,206 +181,102 @@ class RetrievalService:
         if request.get("explain"):
             explain_plan = {"stages": [{"stage_name": name, **figures} for name, figures in statistics.items()],
                             "total_time_ms": total_ms, "optimization_summary": None}
+        stage_statistics = {"stages": statistics, "total_time_ms": total_ms, "credits_used": 0,
+                            "server_service_ms": total_ms}
+        self._record(namespace, {
+            "execution_id": execution_id, "retriever_id": retriever.retriever_id or None,
+            "status": "completed", "created_at": created_at, "completed_at": isoformat(utcnow()),
+            "duration_ms": total_ms, "stage_statistics": stage_statistics, "total_returned": len(page),
+            "total_processed": sum(figures["input_count"] for figures in statistics.values()),
+            "stages_completed": len(statistics), "total_stages": len(retriever.stages),
+            "stage_order": [[stage["stage_name"], stage["config"]["stage_id"]] for stage in retriever.stages],
+            "pagination": pagination, "warnings": warnings, **_input_digest(inputs),
+            "collection_ids": list(retriever.collection_identifiers),
+        }, ad_hoc)
         return {
-            "retriever_id": retriever.retriever_id,
-            "execution_id": new_id("exec"),
+            "retriever_id": retriever.retriever_id or None,
+            "execution_id": execution_id,
             "status": "completed",
-            "documents": [_present(candidate, with_vectors) for candidate in page],
+            "documents": [_present(candidate, return_vectors) for candidate in page],
             "pagination": pagination,
-            "stage_statistics": {"stages": statistics, "total_time_ms": total_ms, "credits_used": 0,
-                                 "server_service_ms": total_ms},
+            "stage_statistics": stage_statistics,
             "budget": {"credits_used": 0, "time_elapsed_ms": total_ms},
-            "warnings": None,
+            "warnings": warnings or None,
             **({"explain_plan": explain_plan} if explain_plan else {}),
         }
 
-    # -- stages -------------------------------------------------------------------------------------------------
+    def _reads_vectors(self, stage: dict[str, Any]) -> bool:
+        definition = self._stages.get(stage["config"]["stage_id"])
+        return definition is not None and definition.reads_vectors(stage["config"].get("parameters") or {})
 
-    def _feature_search(self, namespace: Namespace, stage: str, parameters: dict, _: list[Candidate], *,
-                        ad_hoc: Filter | None, with_vectors: bool,
-                        access: AccessPlan | None = None) -> list[Candidate]:
-        searches = parameters["searches"]
-        final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
-        stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
-        requests, python_filters, limits = [], [], []
-        for position, search in enumerate(searches):
-            index = rules.resolve_feature_uri(namespace, search["feature_uri"])
-            vector = self._query_vector(namespace, index, search["query"], stage, position)
-            top_k = _optional_top_k(search.get("top_k"), stage, "top_k") or final_top_k or DEFAULT_TOP_K
-            wanted = filter_rules.combine(filter_rules.parse_filter(search.get("filters")), ad_hoc)
-            store_filter = wanted
-            limit = top_k
-            if wanted is not None and filter_rules.needs_python(wanted):
-                store_filter = filter_rules.strip_python_only(wanted)
-                limit = min(rules.MAX_TOP_K, top_k * PYTHON_FILTER_OVERFETCH)
-                python_filters.append(wanted)
-            else:
-                python_filters.append(None)
-            limits.append(top_k)
-            threshold = _optional_number(search.get("score_threshold"), stage, "score_threshold")
-            requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
-                                          score_threshold=threshold, with_vectors=with_vectors))
-        if access is None:
-            results = self._vectors.query(namespace.collection, requests)
-        else:  # the namespace enforces document authorization: the plan restricts (and may repeat) the searches
-            results = access.query(lambda batch: self._vectors.query(namespace.collection, batch), requests)
-        if self._usage is not None and namespace.auto_create_indexes:
-            self._usage.record(namespace.namespace_id, set().union(
-                *(filter_rules.filter_keys(request.filter) for request in requests)))
+    def _prefetch_first_search(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
+                               shared: dict[str, Any], subject: str | None) -> dict[int, list[Candidate]]:
+        """The first stage's searches of every query in one vector-store call, when the first stage is a
+        feature_search (its store round trip is most of a query's time). Queries whose inputs are refused are left
+        out here and fail on their own later."""
+        first = retriever.stages[0] if retriever.stages else None
+        definition = self._stages.get(first["config"]["stage_id"]) if first else None
+        if definition is None or not hasattr(definition, "run_many"):
+            return {}
+        later = retriever.stages[1:]
+        fetch_vectors = any(self._reads_vectors(stage) for stage in later)
+        access = self._access.plan(namespace, subject)
+        prepared = {}
+        for index, query in enumerate(queries):
+            request = {**shared, **{k: v for k, v in query.items() if v is not None}}
+            try:
+                inputs = rules.check_inputs(retriever.input_schema, request.get("inputs") or {})
+                extra_filter = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
+                parameters = definition.parse(first["stage_name"], rules.substitute(
+                    first["config"].get("parameters") or {}, inputs, request))
+            except BadRequest:
+                continue
+            prepared[index] = (RunContext(namespace=namespace, stage_name=first["stage_name"], inputs=inputs,
+                                          request=request, ad_hoc=extra_filter,
+                                          return_vectors=bool(request.get("return_vectors")),
+                                          fetch_vectors=fetch_vectors, access=access), parameters)
+        try:
+            found = definition.run_many(list(prepared.values()))
+        except BadRequest:  # one query's search is refused: let each run alone and fail alone
+            return {}
+        return dict(zip(prepared, found))
 
-        ranked: list[list[Candidate]] = []
-        for hits, python_filter, top_k in zip(results, python_filters, limits):
-            found = [Candidate(hit.id, hit.score, hit.payload, hit.vectors) for hit in hits]
-            if python_filter is not None:
-                found = [c for c in found if filter_rules.matches(python_filter, c.payload, c.document_id)]
-            ranked.append(found[:top_k])
-        fused = ranked[0] if len(ranked) == 1 else _fuse(ranked, parameters.get("fusion") or "rrf",
-                                                          parameters.get("weights"))
-        if stage_threshold is not None:
-            fused = [c for c in fused if c.score >= stage_threshold]
-        return fused[: final_top_k or max(limits)]
+    # -- history ----------------------------------------------------------------------------------------------------
 
-    def _query_vector(self, namespace: Namespace, index: str, query: dict, stage: str, position: int):
-        spec = next(spec for spec in namespace.vector_indexes() if spec.name == index)
-        mode = query.get("input_mode", "vector")
-        value = query.get("value")
-        where = f"stage '{stage}' searches[{position}]"
-        if value is None or value == "" or value == []:
-            raise _bad(f"{where}: the query value is empty (is the input it names missing?)")
-        if mode == "text":
-            if not isinstance(value, str):
-                raise _bad(f"{where}: input_mode text takes a string")
-            vector = self._inference.embed_query(namespace, index, value)
-            if len(vector) != spec.dimension:
-                raise _bad(f"{where}: the inference service for '{index}' returns {len(vector)}-d vectors; the "
-                           f"index holds {spec.dimension}-d", code="dimension_mismatch")
-            return vector
-        if mode == "document":
-            if not isinstance(value, str):
-                raise _bad(f"{where}: input_mode document takes a document_id")
-            found = self._vectors.retrieve(namespace.collection, [value], with_vectors=True)
-            if not found or index not in found[0].vectors:
-                raise NotFound("document", value)
-            return found[0].vectors[index]
-        return _checked_vector(spec, value, where)
+    def _record(self, namespace: Namespace, record: dict[str, Any], ad_hoc: bool) -> None:
+        if self._executions is not None:
+            self._executions.record(namespace.namespace_id, {**record, "execution_mode": "adhoc" if ad_hoc else
+                                                             "retriever"})
 
-    def _attribute_filter(self, namespace: Namespace, stage: str, parameters: dict, candidates: list[Candidate],
-                          **_: Any) -> list[Candidate]:
-        wanted = filter_rules.parse_filter(parameters.get("filters"))
-        if wanted is None:
-            return candidates
-        return [c for c in candidates if filter_rules.matches(wanted, c.payload, c.document_id)]
-
-    def _sort(self, namespace: Namespace, stage: str, parameters: dict, candidates: list[Candidate],
-              **_: Any) -> list[Candidate]:
-        field = parameters.get("field") or parameters.get("sort_by")
-        direction = parameters.get("direction") or parameters.get("order")
-        if isinstance(field, list):  # the SDK's sort_by: [{field, direction}]
-            if len(field) != 1 or not isinstance(field[0], dict):
-                raise _bad(f"stage '{stage}': sort_by takes one {{field, direction}}")
-            direction = direction or field[0].get("direction")
-            field = field[0].get("field")
-        direction = direction or "desc"
-        if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
-            raise _bad(f"stage '{stage}': direction must be asc or desc")
-        descending = direction.lower() == "desc"
-        key = filter_rules.stored_key(field)
-
-        def value_of(candidate: Candidate) -> Any:
-            if key == "score":
-                return candidate.score
-            value = candidate.payload
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            return value
-
-        present = [c for c in candidates if value_of(c) is not None]
-        missing = [c for c in candidates if value_of(c) is None]
-        numbers = all(isinstance(value_of(c), (int, float)) and not isinstance(value_of(c), bool) for c in present)
-        sort_key = (lambda c: value_of(c)) if numbers else (lambda c: str(value_of(c)))
-        return sorted(present, key=sort_key, reverse=descending) + missing  # missing values last, either way
-
-    def _limit(self, namespace: Namespace, stage: str, parameters: dict, candidates: list[Candidate],
-               **_: Any) -> list[Candidate]:
-        limit, offset = parameters.get("limit"), parameters.get("offset") or 0
-        for name, value, low in (("limit", limit, 1), ("offset", offset, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise _bad(f"stage '{stage}': {name} must be an integer of at least {low}")
-        return candidates[offset: offset + limit]
+    def _record_failure(self, namespace: Namespace, retriever: Retriever, execution_id: str, created_at: str,
+                        started: float, statistics: dict[str, Any], stage_name: str, error: DomainError,
+                        inputs: dict[str, Any], ad_hoc: bool) -> None:
+        """A dependency failed mid-pipeline: the run is kept as failed, with the stages that did complete."""
+        total_ms = round((time.perf_counter() - started) * 1000, 3)
+        self._record(namespace, {
+            "execution_id": execution_id, "retriever_id": retriever.retriever_id or None, "status": "failed",
+            "created_at": created_at, "completed_at": isoformat(utcnow()), "duration_ms": total_ms,
+            "stage_statistics": {"stages": statistics, "total_time_ms": total_ms, "credits_used": 0},
+            "total_returned": 0, "total_processed": sum(f["input_count"] for f in statistics.values()),
+            "stages_completed": len(statistics), "total_stages": len(retriever.stages), "current_stage": stage_name,
+            "stage_order": [[stage["stage_name"], stage["config"]["stage_id"]] for stage in retriever.stages],
+            "error": f"stage '{stage_name}': {error.message}", **_input_digest(inputs),
+            "collection_ids": list(retriever.collection_identifiers),
+        }, ad_hoc)
 
 
-def _optional_top_k(value: Any, stage: str, name: str) -> int | None:
-    """A top_k after substitution (a template may have brought any type)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= rules.MAX_TOP_K:
-        raise _bad(f"stage '{stage}': {name} must be an integer from 1 to {rules.MAX_TOP_K}")
-    return value
-
-
-def _optional_number(value: Any, stage: str, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad(f"stage '{stage}': {name} must be a number")
-    return value
-
-
-def _checked_vector(spec, value: Any, where: str) -> list[float] | SparseVector:
-    if spec.sparse:
-        if not isinstance(value, dict) or set(value) != {"indices", "values"}:
-            raise _bad(f"{where}: index '{spec.name}' is sparse; send {{indices, values}}")
-        point = document_rules.check_sparse(spec.name, value, 0, "query")
-        return point
-    if not isinstance(value, list):
-        raise _bad(f"{where}: input_mode vector takes a list of {spec.dimension} numbers", code="invalid_query_vector")
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.ndim != 1 or array.dtype.kind not in "fiu":
-        raise _bad(f"{where}: the query vector must be a flat list of numbers", code="invalid_query_vector")
-    if array.shape[0] != spec.dimension:
-        raise _bad(f"{where}: the query vector has dimension {array.shape[0]}; index '{spec.name}' expects "
-                   f"{spec.dimension}", code="dimension_mismatch", vector_index=spec.name,
-                   expected_dimension=spec.dimension, got_dimension=int(array.shape[0]))
-    if not np.isfinite(array).all():
-        raise _bad(f"{where}: the query vector holds NaN or infinity", code="invalid_query_vector")
-    return value
-
-
-def _fuse(ranked: list[list[Candidate]], fusion: str, weights: list[float] | None) -> list[Candidate]:
-    """Several rankings → one. rrf: Σ 1/(k + rank). dbsf: each search's scores normalised by mean ± 3σ, summed.
-    weighted: each search's scores min-max normalised, times its weight, summed."""
-    weights = weights or [1.0] * len(ranked)
-    combined: dict[str, float] = {}
-    first_seen: dict[str, Candidate] = {}
-    for hits, weight in zip(ranked, weights):
-        scores = [c.score for c in hits]
-        normalise = _normaliser(fusion, scores)
-        for rank, candidate in enumerate(hits):
-            first_seen.setdefault(candidate.document_id, candidate)
-            if fusion == "rrf":
-                contribution = weight / (RRF_K + rank + 1)
-            else:
-                contribution = weight * normalise(candidate.score)
-            combined[candidate.document_id] = combined.get(candidate.document_id, 0.0) + contribution
-    order = sorted(combined, key=lambda doc: (-combined[doc], doc))
-    return [Candidate(doc, combined[doc], first_seen[doc].payload, first_seen[doc].vectors) for doc in order]
-
-
-def _normaliser(fusion: str, scores: list[float]) -> Callable[[float], float]:
-    if not scores:
-        return lambda score: 0.0
-    if fusion == "dbsf":
-        mean = sum(scores) / len(scores)
-        spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
-        low, high = mean - 3 * spread, mean + 3 * spread
-    else:
-        low, high = min(scores), max(scores)
-    if high - low <= 1e-12:
-        return lambda score: 1.0
-    return lambda score: min(1.0, max(0.0, (score - low) / (high - low)))
+def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A stable hash of the inputs and a short text summary (vectors shown by their length only)."""
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    summary = []
+    for name, value in sorted(inputs.items()):
+        if isinstance(value, list) and len(value) > 8:
+            summary.append(f"{name}=[{len(value)} values]")
+        else:
+            summary.append(f"{name}={json.dumps(value, default=str)}")
+    return {"inputs_hash": hashlib.sha1(text.encode()).hexdigest(),
+            "query_summary": ", ".join(summary)[:QUERY_SUMMARY_CHARS] or None,
+            "query_text": inputs.get("query") if isinstance(inputs.get("query"), str) else None}
 
 
 def _present(candidate: Candidate, with_vectors: bool) -> dict[str, Any]:

@@ -27,14 +27,19 @@ def _name_taken(name: str) -> Conflict:
 
 
 class RetrieverService:
-    def __init__(self, repository: RetrieverRepository, events: EventBus) -> None:
+    def __init__(self, repository: RetrieverRepository, events: EventBus, stages: rules.StageCatalogue) -> None:
         self._repository = repository
         self._events = events
+        self._stages = stages  # the stage catalogue (services/stages/registry.py) that checks stage parameters
+
+    def check_stages(self, namespace: Namespace, stages: list[dict[str, Any]],
+                     input_schema: dict[str, Any]) -> list[dict[str, Any]]:
+        return rules.check_stages(namespace, stages, input_schema, self._stages)
 
     def create(self, namespace: Namespace, request: dict[str, Any]) -> Retriever:
         name = rules.check_name(request["retriever_name"])
         schema = rules.check_input_schema(request.get("input_schema") or {})
-        stages = rules.check_stages(namespace, request["stages"], schema)
+        stages = self.check_stages(namespace, request["stages"], schema)
         now = isoformat(utcnow())
         retriever = Retriever(
             retriever_id=new_id("ret"), namespace_id=namespace.namespace_id, retriever_name=name,
@@ -86,7 +91,7 @@ class RetrieverService:
                 updates["input_schema"] = schema
             stages = changes.get("stages") if changes.get("stages") is not None else list(current.stages)
             if changes.get("stages") is not None or "input_schema" in updates:
-                updates["stages"] = rules.check_stages(namespace, stages, schema)
+                updates["stages"] = self.check_stages(namespace, stages, schema)
             updates["updated_at"] = isoformat(utcnow())
             try:
                 saved = self._repository.save(current.with_changes(updates), current)
@@ -98,6 +103,20 @@ class RetrieverService:
             return saved
         raise Conflict("The retriever kept changing while this request was applied; try again",
                        code="concurrent_modification")
+
+    def clone(self, namespace: Namespace, identifier: str, overrides: dict[str, Any]) -> Retriever:
+        """A new retriever from an existing one: every field copied unless `overrides` gives it (stage configs
+        unchanged), checked as at creation; the source is untouched."""
+        source = self.get(namespace, identifier)
+        record = source.to_record()
+        request = {key: record[key] for key in ("stages", "input_schema", *_STORED_FIELDS) if record.get(key)
+                   is not None}
+        request.update({key: value for key, value in overrides.items() if value is not None})
+        return self.create(namespace, request)
+
+    def published(self, namespace: Namespace) -> list[Retriever]:
+        """Retrievers whose visibility makes them public (PUBLIC or MARKETPLACE), oldest first."""
+        return [r for r in self.list(namespace) if (r.visibility or "").lower() in ("public", "marketplace")]
 
     def delete(self, namespace: Namespace, identifier: str) -> Retriever:
         retriever = self.get(namespace, identifier)

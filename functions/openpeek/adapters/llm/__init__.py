@@ -122,17 +122,20 @@ def pick(parameters: dict[str, Any], *names: str) -> Any:
 
 
 def build_clients(
-    *, openai_api_key: str | None = None, google_api_key: str | None = None, anthropic_api_key: str | None = None
+    *, openai_api_key: str | None = None, google_api_key: str | None = None, anthropic_api_key: str | None = None,
+    base_urls: dict[str, str | None] | None = None,
 ) -> dict[str, HttpLlmClient]:
-    """The `clients` mapping ClusterLabeler expects, keyed by Mixpeek's provider names."""
+    """The `clients` mapping ClusterLabeler expects, keyed by Mixpeek's provider names. `base_urls` (provider →
+    URL) points a provider at a compatible endpoint (a proxy, a gateway) instead of its public API."""
     from openpeek.adapters.llm.anthropic import AnthropicClient
     from openpeek.adapters.llm.google import GoogleClient
     from openpeek.adapters.llm.openai import OpenAiClient
 
+    urls = base_urls or {}
     return {
-        "openai": OpenAiClient(openai_api_key),
-        "google": GoogleClient(google_api_key),
-        "anthropic": AnthropicClient(anthropic_api_key),
+        "openai": OpenAiClient(openai_api_key, base_url=urls.get("openai")),
+        "google": GoogleClient(google_api_key, base_url=urls.get("google")),
+        "anthropic": AnthropicClient(anthropic_api_key, base_url=urls.get("anthropic")),
     }
 
 

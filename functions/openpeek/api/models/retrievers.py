@@ -91,3 +91,63 @@ class ExecuteRetrieverRequest(Strict):
     consistency: Optional[ReadConsistency] = None
     target_collection_id: Optional[StrictStr] = None
     explain: StrictBool = False
+
+
+class BatchQuery(Strict):
+    inputs: dict[str, Any]
+    filters: Optional[dict[str, Any]] = None
+
+
+class ExecuteBatchRequest(Strict):
+    """The SDK's ExecuteBatchRequest: 1 to 16 queries through one retriever."""
+
+    queries: list[BatchQuery] = Field(min_length=1, max_length=16)
+    settings: Optional[dict[str, Any]] = None
+    concurrency: Optional[StrictInt] = Field(default=5, ge=1, le=20)
+    return_presigned_urls: StrictBool = False
+    return_vectors: StrictBool = False
+    stream: StrictBool = False
+
+
+class ExplainRetrieverRequest(Strict):
+    inputs: Optional[dict[str, Any]] = None
+
+
+class CloneRetrieverRequest(Strict):
+    retriever_name: StrictStr = Field(min_length=1, max_length=128)
+    description: Optional[StrictStr] = Field(default=None, max_length=4096)
+    collection_identifiers: Optional[list[StrictStr]] = Field(default=None, max_length=64)
+    stages: Optional[list[StageInput]] = Field(default=None, min_length=1)
+    input_schema: Optional[dict[str, InputSchemaField]] = None
+    budget_limits: Optional[dict[str, Any]] = None
+    tags: Optional[list[StrictStr]] = Field(default=None, max_length=64)
+    display_config: Optional[dict[str, Any]] = None
+
+
+class ListExecutionsRequest(Strict):
+    filters: Optional[dict[str, Any]] = None
+    sorts: Optional[list[dict[str, Any]]] = None
+    status: Optional[StrictStr] = None
+
+
+class ListAdhocExecutionsRequest(Strict):
+    status: Optional[StrictStr] = None
+    start_time: Optional[StrictStr] = None
+    end_time: Optional[StrictStr] = None
+    count_only: StrictBool = False
+
+
+class AdhocExecuteRequest(Strict):
+    """The SDK's AdhocExecuteRequest: a retriever definition and one execution's request, nothing stored."""
+
+    collection_identifiers: Optional[list[StrictStr]] = Field(default=None, max_length=64)
+    input_schema: Optional[dict[str, InputSchemaField]] = None
+    stages: list[StageInput] = Field(min_length=1)
+    inputs: Optional[dict[str, Any]] = None
+    filters: Optional[dict[str, Any]] = None
+    budget_limits: Optional[dict[str, Any]] = None
+    pagination: Optional[dict[str, Any]] = None
+    limit: Optional[StrictInt] = Field(default=None, ge=1, le=500)
+    page_size: Optional[StrictInt] = Field(default=None, ge=1, le=500)
+    stream: StrictBool = False
+    return_vectors: StrictBool = False

@@ -1,0 +1,1 @@
+"""Retriever stages, one module per stage (see registry.py for how they are found)."""
