@@ -84,8 +84,12 @@ class Services:
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
+    batches: Any = None  # BatchService: bucket batches run through the collections' extractors
+    batch_worker: Any = None  # embedded: the thread that runs submitted batches (adapters/local/batch_worker)
 
     def close(self) -> None:
+        if self.batch_worker is not None:
+            self.batch_worker.stop()
         if self.webhook_dispatcher is not None:
             self.webhook_dispatcher.stop()
         self.webhook_delivery.close()
@@ -238,6 +242,7 @@ def _embedded(settings: Settings) -> Services:
 
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
     services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events)
+    attach_batches(services)
     return services
 
 
@@ -256,8 +261,10 @@ def _aws(settings: Settings) -> Services:
         from openpeek.adapters.local.event_bus import InProcessEventBus
 
         events = InProcessEventBus()
-    return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
-                orchestrator=_step_functions(settings))
+    services = wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
+                    orchestrator=_step_functions(settings))
+    attach_batches(services)
+    return services
 
 
 def build_table(settings: Settings) -> Table:
@@ -328,3 +335,47 @@ class LazyServices:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
+
+
+# -- batches ---------------------------------------------------------------------------------------------------------
+
+
+class UnconfiguredBatchStarter:
+    """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
+
+    worker_id = None
+
+    def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        raise DependencyUnavailable("batch processing is not configured here "
+                                    "(OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)")
+
+
+def attach_batches(services: Services) -> None:
+    """The batch service and where its batches run: embedded, a worker thread in this process that shares the
+    query embedder (the model loads once) and resumes batches a previous process left running."""
+    from openpeek.repositories.batches import BatchRepository
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.collections import CollectionRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.ingestion.batches import BatchService
+    from openpeek.services.ingestion.runner import BatchRunner
+
+    table = services.table
+    batches = BatchRepository(table)
+    runner = BatchRunner(table, batches, NamespaceRepository(table), CollectionRepository(table),
+                         ObjectRepository(table), TaskRepository(table), services.vectors, services.blobs,
+                         services.events, services.inference.embedder)
+    if services.settings.runtime == "embedded":
+        from openpeek.adapters.local.batch_worker import LocalBatchWorker
+
+        worker = LocalBatchWorker(runner, batches)
+        services.batch_worker = worker
+        starter: Callable[[], Any] = lambda: worker  # noqa: E731
+    else:
+        unconfigured = UnconfiguredBatchStarter()
+        starter = lambda: unconfigured  # noqa: E731
+    services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
+                                    ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
+                                    services.vectors, starter)
+    if services.batch_worker is not None:
+        services.batch_worker.resume()

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
+from openpeek.api.routers import batches as batch_routes
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -33,4 +34,6 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.include_router(batch_routes.bucket_router)
+    app.include_router(batch_routes.router)
     return app

@@ -183,13 +183,20 @@ class Batch:
                             failure_reason=None, documents_resolvable=False, completed_at=None, started_at=None,
                             attempt=self.attempt + 1, worker=None, **changes)
 
-    def retried(self, now: datetime, task_id: str, tiers: list[list[str]]) -> "Batch":
-        """A finished batch run again over its failed objects only."""
+    def retried(self, now: datetime, task_id: str, tiers: list[list[str]], *, transient_only: bool = False) -> "Batch":
+        """A finished batch run again over its failed objects only (only those whose error may pass, when
+        `transient_only`)."""
         if self.status not in (COMPLETED_WITH_ERRORS, FAILED):
             raise Conflict(f"Only a batch that ended with failures can be retried; batch {self.batch_id} is "
                            f"{self.status}", code="batch_not_retryable",
                            details={"batch_id": self.batch_id, "status": self.status})
-        failed = tuple(dict.fromkeys(record.object_id for record in self.failed_objects))
+        records = [record for record in self.failed_objects
+                   if not transient_only or record.error_type in (TRANSIENT, RESOURCE)]
+        if self.failed_objects and not records:
+            raise BadRequest("None of the batch's failures is transient; retry with retry_mode 'all' to run its "
+                             "failed objects again", code="nothing_to_retry",
+                             details={"batch_id": self.batch_id, "failed_object_count": self.failed_object_count})
+        failed = tuple(dict.fromkeys(record.object_id for record in records))
         if self.status == FAILED and not failed:
             failed = self.object_ids  # the run itself failed (not single objects): all of it again
         return self._restarted(now, task_id, tiers, object_ids=failed, retry_count=self.retry_count + 1).logged(
