@@ -461,3 +461,50 @@ class Orchestrator(Protocol):
     def run_now(self, job: ClusterJob) -> bool:
         """Run a small job to its end before returning, where this runtime can (True); False when it was started
         asynchronously instead."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Managed content: fetching a blob from a URL, and the URL a client PUTs an upload to
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchedBlob:
+    data: bytes
+    content_type: str | None
+    filename: str | None
+
+
+class BlobFetcher(Protocol):
+    def fetch(self, url: str, *, max_bytes: int) -> FetchedBlob:
+        """The bytes at an https URL, under the webhook SSRF rules (public addresses only when deployed). A refused,
+        unreachable or failing URL, or a body over max_bytes, raises the domain's BadRequest naming why."""
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where one upload's bytes go: the blob key, the most bytes it may carry, until when (epoch seconds)."""
+
+    upload_id: str
+    org_id: str
+    namespace_id: str
+    bucket_id: str
+    blob_key: str
+    content_type: str
+    max_bytes: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    size_bytes: int
+    etag: str | None
+
+
+class UploadUrls(Protocol):
+    def put_url(self, target: UploadTarget, *, base_url: str) -> str:
+        """A URL the client PUTs the file to, good until target.expires_at. `base_url` is where this API answers
+        (used where the URL points back at the API itself)."""
+
+    def stored(self, target: UploadTarget) -> StoredUpload | None:
+        """What was PUT to the target's key (None when nothing was)."""

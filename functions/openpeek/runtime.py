@@ -52,6 +52,14 @@ from openpeek.services.tasks import TaskService
 from openpeek.services.webhook_delivery import WebhookDelivery
 from openpeek.services.webhooks import WebhookService, build_webhooks
 from openpeek.settings import Settings
+from openpeek.ports import BlobFetcher, UploadUrls
+from openpeek.repositories.buckets import BucketRepository
+from openpeek.repositories.objects import ObjectRepository
+from openpeek.repositories.uploads import UploadRepository
+from openpeek.services.content.buckets import BucketService
+from openpeek.services.content.objects import ObjectService
+from openpeek.services.content.uploads import UploadService
+from openpeek.services.content.copying import ContentCopier
 
 
 @dataclass
@@ -84,6 +92,9 @@ class Services:
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
+    buckets: BucketService | None = None
+    objects: ObjectService | None = None
+    uploads: UploadService | None = None
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (adapters/local/batch_worker)
 
@@ -107,6 +118,8 @@ def wire(
     events: EventBus,
     inference: InferenceRegistry | None = None,
     orchestrator: Callable[[ClusterSteps], Orchestrator] | None = None,
+    upload_urls: UploadUrls | None = None,
+    blob_fetcher: BlobFetcher | None = None,
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
     cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
@@ -129,6 +142,7 @@ def wire(
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
+    buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     return Services(
         settings=settings,
         table=table,
@@ -154,14 +168,65 @@ def wire(
         cloner=NamespaceCloner(namespaces, table, vectors, RetrieverRepository(table), cluster_repository,
                                task_repository,
                                # a Lambda ends with its response: there the copy runs before answering
-                               background=thread_runner if settings.runtime == "embedded" else inline),
+                               background=thread_runner if settings.runtime == "embedded" else inline,
+                               content=ContentCopier(BucketRepository(table), ObjectRepository(table), blobs)),
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
         manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters),
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
+        buckets=buckets,
+        objects=objects,
+        uploads=uploads,
     )
+
+
+def _content(
+    settings: Settings, table: Table, blobs: BlobStore, events: EventBus, namespaces: NamespaceService,
+    upload_urls: UploadUrls | None, blob_fetcher: BlobFetcher | None,
+) -> tuple[BucketService, ObjectService, UploadService]:
+    """Buckets, objects and uploads. Upload URLs: S3 presigned PUTs when deployed; embedded, URLs on this server
+    signed with its key. Blobs by URL are fetched under the webhook SSRF rules (public hosts only when deployed)."""
+    from openpeek.adapters.https_blob_fetcher import HttpsBlobFetcher
+
+    deployed = settings.runtime == "aws"
+    signing_key = None if deployed else _upload_signing_key(settings)
+    if upload_urls is None:
+        if deployed:
+            from openpeek.adapters.aws.s3_upload_urls import S3UploadUrls
+
+            upload_urls = S3UploadUrls(settings.bucket_name or "", settings.bucket_prefix)
+        else:
+            from openpeek.adapters.local.signed_upload_urls import SignedUploadUrls
+
+            upload_urls = SignedUploadUrls(signing_key or b"", blobs)
+    object_repository, upload_repository = ObjectRepository(table), UploadRepository(table)
+    buckets = BucketService(BucketRepository(table), object_repository, blobs, events)
+    namespaces.count_content_with(buckets.counts)
+    objects = ObjectService(buckets, object_repository, upload_repository, blobs,
+                            blob_fetcher or HttpsBlobFetcher(deployed=deployed), events)
+    uploads = UploadService(buckets, objects, object_repository, upload_repository, blobs, upload_urls, table,
+                            TaskRepository(table), signing_key=signing_key)
+    return buckets, objects, uploads
+
+
+def _upload_signing_key(settings: Settings) -> bytes:
+    if settings.upload_signing_key:
+        return settings.upload_signing_key.encode()
+    import os
+    import secrets
+
+    path = settings.data_dir / "upload-signing.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(secrets.token_hex(32).encode())
+    return path.read_bytes()
 
 
 def _local_orchestrator(blobs: BlobStore) -> Callable[[ClusterSteps], Orchestrator]:

@@ -47,3 +47,6 @@ class Settings(BaseSettings):
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes
     the segments on every write too (slower upserts, shorter WAL replay after a crash)."""
     log_level: str = "INFO"
+    upload_signing_key: str | None = None
+    """Embedded: the HMAC key that signs upload URLs pointing at this server; unset, a random key is made once and
+    kept in <data_dir>/upload-signing.key (URLs stay valid across restarts). Deployed uploads are S3 presigned PUTs."""

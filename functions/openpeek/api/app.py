@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
+from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.routers import batches as batch_routes
@@ -34,6 +35,10 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.include_router(buckets.router)
+    app.include_router(objects.router)
+    app.include_router(uploads.router)
+    app.include_router(uploads.blob_router)
     app.include_router(batch_routes.bucket_router)
     app.include_router(batch_routes.router)
     return app

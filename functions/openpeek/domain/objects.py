@@ -10,9 +10,9 @@ Blob bytes never live in the table. Each entry of `BucketObject.blobs` is a dict
 Blob key layout (every key of a namespace lives under `content_prefix(namespace_id)`, so deleting, cloning or reaping
 a namespace deals with its content by one prefix):
 
-    content/<namespace_id>/<bucket_id>/objects/<object_id>/<property>   bytes given inline, as base64 or by URL
-    content/<namespace_id>/<bucket_id>/uploads/<upload_id>/<filename>   bytes PUT to an upload URL; an object made
-                                                                        from the upload points at this key as is
+    namespaces/<namespace_id>/content/<bucket_id>/objects/<object_id>/<property>   inline, base64 or URL bytes
+    namespaces/<namespace_id>/content/<bucket_id>/uploads/<upload_id>/<filename>   bytes PUT to an upload URL;
+        an object made from an upload points at its key as is
 
 Readers (the extractors) call `BlobStore.get(blob["blob_key"])` and never build keys themselves.
 
@@ -40,7 +40,7 @@ _SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._-]")
 
 def content_prefix(namespace_id: str) -> str:
     """Every blob of the namespace's buckets lives under this BlobStore prefix."""
-    return f"content/{namespace_id}/"
+    return f"namespaces/{namespace_id}/content/"
 
 
 def bucket_prefix(namespace_id: str, bucket_id: str) -> str:

@@ -138,6 +138,16 @@ class ObjectRepository:
             if after is None:
                 return
 
+    def count_by_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> int:
+        prefix = f"OBJ#{bucket_id}#"
+        count, after = 0, None
+        while True:
+            items = self._table.query(owned_partition(namespace_id), prefix, limit=_PAGE, start_after=after)
+            count += sum(1 for item in items if item.get("org_id") == org_id)
+            if len(items) < _PAGE:
+                return count
+            after = items[-1]["sk"]
+
     def by_idempotency_key(self, org_id: str, namespace_id: str, bucket_id: str, key: str) -> BucketObject | None:
         pointer = self._table.get(owned_partition(namespace_id), _idempotency_sk(bucket_id, key))
         return None if pointer is None else self.get(org_id, namespace_id, bucket_id, pointer["object_id"])

@@ -22,6 +22,7 @@ from openpeek.ports import ConditionFailed, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.services.content.copying import ContentCopier
 from openpeek.services.namespaces import NamespaceService, NamespaceView
 from openpeek.services.organizations import Principal
 
@@ -41,7 +42,8 @@ class NamespaceCloner:
     def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore,
                  retrievers: RetrieverRepository, clusters: ClusterRepository, tasks: TaskRepository, *,
                  background: Runner = inline, max_runtime_s: int = 6 * 3600,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, content: ContentCopier | None = None) -> None:
+        self._content = content
         self._namespaces = namespaces
         self._table = table
         self._vectors = vectors
@@ -74,6 +76,8 @@ class NamespaceCloner:
                 self._retrievers.create(copy)
                 primary = primary or copy.retriever_id
                 summary["retrievers"] += 1
+        if self._content is not None:
+            summary.update(self._content.copy(source, target))  # buckets, objects and their blobs
         if include["clusters"]:
             for cluster in self._clusters.list(source.namespace_id):
                 self._clusters.create(replace(cluster, cluster_id=new_id("clust"), namespace_id=target.namespace_id,

@@ -53,6 +53,7 @@ class NamespaceView:
     info: CollectionInfo | None
     repaired_vector_indexes: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # bucket_count, object_count, ... (content_counts)
 
     @property
     def document_count(self) -> int | None:
@@ -81,6 +82,7 @@ class NamespaceService:
         self._blobs = blobs
         self._events = events
         self._is_enterprise = is_enterprise
+        self._content_counters: list[Callable[[Namespace], dict[str, int]]] = []
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -93,7 +95,18 @@ class NamespaceService:
 
     def get(self, principal: Principal, identifier: str) -> NamespaceView:
         namespace = self.resolve(principal, identifier)
-        return NamespaceView(namespace, self._live_info(namespace))
+        return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
+
+    def count_content_with(self, counter: Callable[[Namespace], dict[str, int]]) -> None:
+        """Register where a kind of content is counted (the content services are built after this one)."""
+        self._content_counters.append(counter)
+
+    def content_counts(self, namespace: Namespace) -> dict[str, int]:
+        """What NamespaceModel reports beside documents: bucket_count, object_count, collection_count."""
+        counts: dict[str, int] = {}
+        for counter in self._content_counters:
+            counts.update(counter(namespace))
+        return counts
 
     def list(self, principal: Principal) -> list[Namespace]:
         return self._repository.list(principal.org_id)
