@@ -20,6 +20,7 @@ from openpeek.ports import (
     VectorStore,
 )
 from openpeek.repositories.clusters import ClusterRepository
+from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
@@ -34,6 +35,8 @@ from openpeek.services.cluster_results import ClusterResults
 from openpeek.services.cluster_runs import ClusterRunService
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.cluster_steps import ClusterSteps
+from openpeek.services.collections.collections import CollectionService
+from openpeek.services.collections.documents import CollectionDocumentService
 from openpeek.services.clusters import ClusterService
 from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
@@ -91,6 +94,8 @@ class Services:
     manifests: ManifestService
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
+    collections: CollectionService
+    collection_documents: CollectionDocumentService
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (adapters/local)
     buckets: BucketService | None = None
     objects: ObjectService | None = None
@@ -142,6 +147,8 @@ def wire(
                                      max_runtime_s=settings.cluster_max_runtime_s)
     retrievers = RetrieverService(RetrieverRepository(table), events)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
+    collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
+                                    inference, events)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     return Services(
         settings=settings,
@@ -176,6 +183,8 @@ def wire(
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
+        collections=collections,
+        collection_documents=CollectionDocumentService(collections, vectors, events),
         buckets=buckets,
         objects=objects,
         uploads=uploads,

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.routers import buckets, objects, uploads
+from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.routers import batches as batch_routes
@@ -27,6 +28,8 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(namespaces.router)
     app.include_router(promotion.router)
     app.include_router(extractors.router)
+    app.include_router(collections.router)
+    app.include_router(collection_documents.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)

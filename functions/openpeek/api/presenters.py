@@ -1,10 +1,9 @@
-"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, FeatureExtractorResponseModel)."""
+"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from openpeek.domain.extractors import FeatureExtractor
 from openpeek.domain.namespace import Namespace
 from openpeek.ports import CollectionInfo
 from openpeek.services.namespaces import NamespaceView
@@ -99,55 +98,3 @@ def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, 
         for key in _SUMMARY_OMITS:
             body[key] = None
     return body
-
-
-def feature_extractor_model(extractor: FeatureExtractor) -> dict[str, Any]:
-    vector_index = {
-        "name": extractor.vector_index_name,
-        "description": extractor.description,
-        "dimensions": extractor.dimension,
-        "type": "dense",
-        "distance": extractor.metric,
-        "inference_name": extractor.inference_service,
-        "inference_service_id": extractor.inference_service,
-    }
-    return {
-        "feature_extractor_name": extractor.name,
-        "version": extractor.version,
-        "feature_extractor_id": extractor.feature_extractor_id,
-        "description": extractor.description,
-        "icon": extractor.category,
-        "category": extractor.category,
-        "source": "builtin",
-        "type_mode": "multimodal" if len(extractor.supported_input_types) > 2 else "type_specific",
-        "expected_input_types": None,
-        "inference_type": "embedding",
-        "input_schema": extractor.input_schema,
-        "output_schema": {
-            "type": "object",
-            "properties": {extractor.vector_index_name: {"type": "array", "items": {"type": "number"}}},
-        },
-        "parameter_schema": None,
-        "supported_input_types": list(extractor.supported_input_types),
-        "max_inputs": {input_type: 1 for input_type in extractor.supported_input_types},
-        "default_parameters": {},
-        "costs": None,
-        "required_vector_indexes": [
-            {
-                "feature_uri": extractor.feature_uri,
-                "name": extractor.vector_output,
-                "description": extractor.description,
-                "type": "single",
-                "index": vector_index,
-            }
-        ],
-        "required_payload_indexes": [],
-        "position_fields": [],
-        "capabilities": ["batch", "realtime"],
-        "vector_index_name": extractor.vector_index_name,
-        "dimension": extractor.dimension,
-        "metric": extractor.metric,
-        "default_inference_service": extractor.inference_service,
-        "feature_uri": extractor.feature_uri,
-    }
-

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
+from openpeek.domain import extractors
 from openpeek.domain.documents import SYSTEM_FIELDS
 from openpeek.domain.errors import BadRequest
 
@@ -122,6 +123,8 @@ class ExtractorSpec:
     vectors: tuple[VectorOutput, ...]
     requires: str | None = None
     parameter_keys: tuple[str, ...] = ()
+    enabled_by: str | None = None  # the setting that makes `requires` usable, told to callers when it is not
+
 
     @property
     def feature_extractor_id(self) -> str:
@@ -143,7 +146,13 @@ def _metric(distance: Any) -> str:
             "euclidean": "euclidean"}.get(distance, "cosine")
 
 
-TEXT_MODEL_OUTPUT = "all_minilm_l6_v2_v1"
+def _builtin(feature_extractor_id: str) -> tuple[VectorOutput, ...]:
+    """The vector a namespace-level builtin extractor writes, under the output name of its model."""
+    found = extractors.find(feature_extractor_id)
+    assert found is not None, feature_extractor_id
+    return (VectorOutput(found.model_output, found.vector_index_name, found.dimension, found.metric,
+                         found.inference_service),)
+
 
 EXTRACTORS: tuple[ExtractorSpec, ...] = (
     ExtractorSpec(
@@ -151,8 +160,9 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
         description="Splits a text property into chunks and embeds each with all-MiniLM-L6-v2 (384-d, cosine).",
         inputs=(ExtractorInput("text", ("text", "string")),),
         outputs={"text": "string"},
-        vectors=(VectorOutput(TEXT_MODEL_OUTPUT, "text_extractor_v1_embedding", 384, "cosine", "all_minilm_l6_v2"),),
+        vectors=_builtin("text_extractor_v1"),
         requires="all_minilm_l6_v2",
+        enabled_by="OPENPEEK_LOCAL_INFERENCE=true (the default in the embedded runtime)",
         parameter_keys=("extractor_type", "split_by", "chunk_size", "chunk_overlap"),
     ),
     ExtractorSpec(
@@ -169,9 +179,10 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
         description="Embeds an image property with CLIP ViT-B/32 (512-d, cosine).",
         inputs=(ExtractorInput("image", ("image",)),),
         outputs={"image_url": "string"},
-        vectors=(VectorOutput("clip_vit_b32_v1", "image_extractor_v1_embedding", 512, "cosine", "clip_vit_b32"),),
+        vectors=_builtin("image_extractor_v1"),
         requires="clip_vit_b32",
         parameter_keys=("extractor_type", "enable_thumbnails", "use_cdn"),
+        enabled_by="registering a clip_vit_b32 inference service: no CLIP weights ship with openpeek",
     ),
     ExtractorSpec(
         name="multimodal_extractor", version="v1",
@@ -180,9 +191,10 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
                 ExtractorInput("image", ("image",), required=False),
                 ExtractorInput("video", ("video",), required=False)),
         outputs={"text": "string"},
-        vectors=(VectorOutput("titan_multimodal_g1_v1", "multimodal_extractor_v1_multimodal_embedding", 1024,
-                              "cosine", "bedrock_titan_multimodal_g1"),),
+        vectors=_builtin("multimodal_extractor_v1"),
         requires="bedrock_titan_multimodal_g1",
+        enabled_by="OPENPEEK_BEDROCK_ENABLED=true (the default in the aws runtime) with Bedrock access to Titan "
+                   "Multimodal Embeddings G1",
     ),
 )
 _SPECS = {spec.feature_extractor_id: spec for spec in EXTRACTORS}

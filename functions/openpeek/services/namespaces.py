@@ -342,6 +342,31 @@ class NamespaceService:
         raise Conflict("The namespace changed too often while its indexes were added; try again",
                        code="concurrent_modification")
 
+    def ensure_extractors(self, namespace: Namespace, refs: list[ExtractorRef]) -> Namespace:
+        """A collection's builtin extractor joins its namespace's extractors (so retrievers and inference find its
+        index): the store's vector index first, then the record, conditionally; already present is a no-op."""
+        for attempt in range(WRITE_ATTEMPTS):
+            current = self._repository.get(namespace.org_id, namespace.namespace_id)
+            if current is None:
+                raise NotFound("namespace", namespace.namespace_id)
+            changed, added = current.with_extractors_appended(refs)
+            if not added:
+                return current
+            if current.mode == "standalone":
+                raise BadRequest("A standalone namespace has no feature extractors; promote it to managed mode first",
+                                 code="invalid_mode")
+            _check_vector_names_unique(changed)
+            self._vectors.add_vector_indexes(current.collection, [ref.definition().vector_index() for ref in added])
+            try:
+                saved = self._repository.save(replace(changed, updated_at=isoformat(utcnow())), current)
+            except ConditionFailed:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            self._publish("namespace.updated", saved, {"fields": ["feature_extractors"]})
+            return saved
+        raise Conflict("The namespace changed too often while its extractors were added; try again",
+                       code="concurrent_modification")
+
     def _apply_patch(
         self, principal: Principal, current: Namespace, request: dict[str, Any]
     ) -> tuple[Namespace, list[str] | None]:
