@@ -1,4 +1,5 @@
-"""Uploads on the Table port, in the partition their namespace owns: `UPL#<bucket_id>#<upload_id>`."""
+"""Uploads on the Table port, in the partition their namespace owns: `UPL#<bucket_id>#<upload_id>`. The URL's
+expiry is stored as `url_expires_at`: `expires_at` is the table's TTL attribute, and an upload outlives its URL."""
 
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ class UploadRepository:
         self._table = table
 
     def _item(self, upload: Upload) -> dict:
+        record = upload.to_record()
+        record["url_expires_at"] = record.pop("expires_at")
         return {"pk": owned_partition(upload.namespace_id), "sk": _sk(upload.bucket_id, upload.upload_id),
-                "version": upload.version, **upload.to_record()}
+                "version": upload.version, **record}
+
+    @staticmethod
+    def _upload(item: dict) -> Upload:
+        return Upload.from_record({**item, "expires_at": item["url_expires_at"]}, item["version"])
 
     def create(self, upload: Upload) -> None:
         self._table.put(self._item(upload), if_absent=True)
@@ -28,10 +35,10 @@ class UploadRepository:
         item = self._table.get(owned_partition(namespace_id), _sk(bucket_id, upload_id))
         if item is None or item.get("org_id") != org_id:
             return None
-        return Upload.from_record(item, item["version"])
+        return self._upload(item)
 
     def list_by_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> list[Upload]:
-        return [Upload.from_record(item, item["version"])
+        return [self._upload(item)
                 for item in self._table.query(owned_partition(namespace_id), f"UPL#{bucket_id}#")
                 if item.get("org_id") == org_id]
 
