@@ -134,6 +134,7 @@ class Batch:
     attempt: int = 0  # bumped by each submit, retry or resubmit: a worker holding an older attempt stops
     worker: str | None = None  # which process runs it (embedded): a batch whose worker is gone is resumed
     logs: tuple[dict[str, Any], ...] = ()
+    retrying: tuple[str, ...] = ()  # a retry runs these (the failed objects) rather than all of object_ids
     version: int = 1
 
     # -- life cycle ------------------------------------------------------------------------------------------------
@@ -143,8 +144,13 @@ class Batch:
         return self.status in TERMINAL
 
     @property
+    def work(self) -> tuple[str, ...]:
+        """The objects this run processes."""
+        return self.retrying or self.object_ids
+
+    @property
     def total(self) -> int:
-        return len(self.object_ids) * max(1, len(self.dag_tiers))
+        return len(self.work) * max(1, len(self.dag_tiers))
 
     def stamped(self, now: datetime, **changes: Any) -> "Batch":
         return replace(self, updated_at=isoformat(now), **changes)
@@ -173,7 +179,7 @@ class Batch:
                              "before submitting a batch", code="no_collections",
                              details={"bucket_id": self.bucket_id})
         return self._restarted(now, task_id, tiers, webhook_url=webhook_url or self.webhook_url,
-                               submitted_at=isoformat(now)).logged(now, f"submitted: {len(self.object_ids)} objects, "
+                               submitted_at=isoformat(now), retrying=()).logged(now, f"submitted: {len(self.object_ids)} objects, "
                                                                    f"{len(tiers)} tier(s)")
 
     def _restarted(self, now: datetime, task_id: str, tiers: list[list[str]], **changes: Any) -> "Batch":
@@ -199,7 +205,7 @@ class Batch:
         failed = tuple(dict.fromkeys(record.object_id for record in records))
         if self.status == FAILED and not failed:
             failed = self.object_ids  # the run itself failed (not single objects): all of it again
-        return self._restarted(now, task_id, tiers, object_ids=failed, retry_count=self.retry_count + 1).logged(
+        return self._restarted(now, task_id, tiers, retrying=failed, retry_count=self.retry_count + 1).logged(
             now, f"retry {self.retry_count + 1}: {len(failed)} failed object(s)")
 
     def resubmitted(self, now: datetime, task_id: str, tiers: list[list[str]]) -> "Batch":
@@ -207,7 +213,7 @@ class Batch:
         if self.status not in TERMINAL:
             raise Conflict(f"Only a batch that has ended can be resubmitted; batch {self.batch_id} is {self.status}",
                            code="batch_not_terminal", details={"batch_id": self.batch_id, "status": self.status})
-        return self._restarted(now, task_id, tiers, retry_count=self.retry_count + 1).logged(
+        return self._restarted(now, task_id, tiers, retrying=(), retry_count=self.retry_count + 1).logged(
             now, f"resubmitted: {len(self.object_ids)} objects")
 
     def started(self, now: datetime, worker: str | None) -> "Batch":
@@ -234,7 +240,7 @@ class Batch:
     def finished(self, now: datetime, *, resolvable: bool) -> "Batch":
         """COMPLETED, or COMPLETED_WITH_ERRORS when some objects failed, or FAILED when every one of them did."""
         failed = {record.object_id for record in self.failed_objects}
-        if self.failed_object_count and len(failed) >= len(self.object_ids):
+        if self.failed_object_count and len(failed) >= len(self.work):
             status, reason = FAILED, f"every object failed; the first error: {self.failed_objects[0].error}"
         elif self.failed_object_count:
             status, reason = COMPLETED_WITH_ERRORS, None
@@ -298,6 +304,7 @@ class Batch:
     def to_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "version"}
         record["object_ids"] = list(self.object_ids)
+        record["retrying"] = list(self.retrying)
         record["collection_ids"] = list(self.collection_ids)
         record["dag_tiers"] = [list(tier) for tier in self.dag_tiers]
         record["failed_objects"] = [vars(failure) for failure in self.failed_objects]
@@ -309,6 +316,7 @@ class Batch:
         known = {f.name for f in fields(cls)} - {"version"}
         values = {key: value for key, value in record.items() if key in known}
         values["object_ids"] = tuple(values.get("object_ids") or ())
+        values["retrying"] = tuple(values.get("retrying") or ())
         values["collection_ids"] = tuple(values.get("collection_ids") or ())
         values["dag_tiers"] = tuple(tuple(tier) for tier in values.get("dag_tiers") or ())
         values["failed_objects"] = tuple(FailedObject(**failure) for failure in values.get("failed_objects") or ())

@@ -75,15 +75,14 @@ class BatchService:
             namespace = self._namespaces.resolve(principal, namespace_header)
             return namespace, self._batch(namespace, batch_id)
         found = self._batches.locate(batch_id)
-        if found is None or found[0] != namespace.org_id:
+        if found is None or found[0] != principal.org_id:
             raise NotFound("batch", batch_id)
         namespace = self._namespaces.resolve(principal, found[1])
         return namespace, self._batch(namespace, batch_id)
 
-    def in_bucket(self, namespace: Namespace, bucket_identifier: str,
-                  batch_id: str) -> tuple[Namespace, Batch]:
+    def in_bucket(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> Batch:
         bucket = self._bucket(namespace, bucket_identifier)
-        return namespace, self._batch(namespace, batch_id, bucket.bucket_id)
+        return self._batch(namespace, batch_id, bucket.bucket_id)
 
     # -- create ------------------------------------------------------------------------------------------------------
 
@@ -256,7 +255,7 @@ class BatchService:
                                 transient_only=(request.get("retry_mode") or "transient_only") == "transient_only")
         started = self._hand_over(namespace, batch, changed, task)
         return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": started.task_id,
-                "retried_object_count": len(changed.object_ids), "retry_count": changed.retry_count}
+                "retried_object_count": len(changed.work), "retry_count": changed.retry_count}
 
     def resubmit(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
         batch = self.in_bucket(namespace, bucket_identifier, batch_id)

@@ -141,12 +141,12 @@ class BatchRunner:
     def _run_tier(self, namespace: Namespace, batch: Batch,
                   collections: list[tuple[Collection, Extractor]]) -> Batch:
         tier = batch.current_tier or 0
-        while batch.cursor < len(batch.object_ids):
+        while batch.cursor < len(batch.work):
             current = self._batches.get(batch.namespace_id, batch.batch_id)
             if current is None or current.terminal or current.attempt != batch.attempt:
                 raise BatchStopped()
             batch = current
-            group = list(batch.object_ids[batch.cursor:batch.cursor + self._group_size])
+            group = list(batch.work[batch.cursor:batch.cursor + self._group_size])
             if tier == 0:
                 result = self._objects_group(namespace, batch, group, collections)
             else:

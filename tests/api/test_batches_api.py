@@ -1,0 +1,266 @@
+"""Batches run a bucket's objects through its collections' extractors and write searchable documents: the routes of
+BucketBatchesApi / BatchesApi (every answer parsed with the SDK's models), with the real local text model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from mixpeek.models.batch_model import BatchModel
+from mixpeek.models.list_batches_response import ListBatchesResponse
+from mixpeek.models.task_response import TaskResponse
+
+from openpeek.api.app import create_app
+from openpeek.domain.buckets import Bucket
+from openpeek.domain.collections import Collection, CollectionSource, CollectionVectorIndex, ExtractorConfig
+from openpeek.domain.objects import BucketObject, content_hash, new_object_id, object_blob_key
+from openpeek.ports import Filter, MatchValue, SearchRequest
+from openpeek.repositories.buckets import BucketRepository
+from openpeek.repositories.collections import CollectionRepository
+from openpeek.repositories.objects import ObjectRepository
+from pdf_bytes import pdf_with_pages
+
+TEXTS = {
+    "cats": "Cats are small domesticated felines that purr, hunt mice and sleep most of the day.",
+    "rockets": "A rocket engine burns propellant and expels exhaust to produce thrust for spaceflight.",
+    "bread": "Sourdough bread rises through wild yeast fermentation before it is baked in a hot oven.",
+}
+INDEX = "text_extractor_v1_embedding"
+
+
+class World:
+    def __init__(self, services, tenant) -> None:
+        self.services = services
+        self.client = TestClient(create_app(services), raise_server_exceptions=False)
+        created = self.client.post("/v1/namespaces", headers=tenant.headers, json={
+            "namespace_name": "ingest", "feature_extractors": [{"feature_extractor_name": "text_extractor",
+                                                                "version": "v1"}]})
+        assert created.status_code == 200, created.text
+        self.namespace_id = created.json()["namespace_id"]
+        self.headers = {**tenant.headers, "X-Namespace": self.namespace_id}
+        self.org_id = tenant.org_id
+        self.bucket = Bucket(bucket_id="bkt_docs", bucket_name="docs", namespace_id=self.namespace_id,
+                             org_id=tenant.org_id, bucket_schema={"properties": {"content": {"type": "text"},
+                                                                                 "title": {"type": "string"}}},
+                             created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
+        BucketRepository(services.table).create(self.bucket)
+        self.collection = Collection(
+            collection_id="col_text", collection_name="text", namespace_id=self.namespace_id,
+            source=CollectionSource("bucket", bucket_ids=("bkt_docs",)),
+            feature_extractor=ExtractorConfig("text_extractor", "v1", {"text": "content"},
+                                              ({"source_path": "title"},), {"split_by": "sentences", "chunk_size": 2}),
+            input_schema={}, output_schema={},
+            vector_indexes=(CollectionVectorIndex("mixpeek://text_extractor@v1/all_minilm_l6_v2_v1", INDEX, 384,
+                                                  "cosine", "all_minilm_l6_v2"),),
+            created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
+        CollectionRepository(services.table).create(self.collection)
+
+    def add_object(self, data: bytes, *, title: str, blob_type: str = "text", mime: str = "text/plain") -> str:
+        object_id = new_object_id()
+        key = object_blob_key(self.namespace_id, "bkt_docs", object_id, "content")
+        self.services.blobs.put(key, data, mime)
+        ObjectRepository(self.services.table).create(BucketObject(
+            object_id=object_id, bucket_id="bkt_docs", namespace_id=self.namespace_id, org_id=self.org_id,
+            blobs=({"blob_id": f"blob_{object_id}", "property": "content", "type": blob_type, "blob_key": key,
+                    "size_bytes": len(data), "mime_type": mime, "content_hash": content_hash(data)},),
+            metadata={"title": title}, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+        return object_id
+
+    def object(self, object_id: str) -> BucketObject:
+        return ObjectRepository(self.services.table).get(self.org_id, self.namespace_id, "bkt_docs", object_id)
+
+    def wait(self, batch_id: str) -> BatchModel:
+        assert self.services.batch_worker.wait_idle(120)
+        answer = self.client.get(f"/v1/buckets/docs/batches/{batch_id}", headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        return BatchModel.from_dict(answer.json())
+
+    def search(self, text: str, limit: int = 3):
+        vector = self.services.inference.embedder("all_minilm_l6_v2").embed_texts([text])[0]
+        return self.services.vectors.query(self._collection(), [SearchRequest(INDEX, vector, limit=limit)])[0]
+
+    def _collection(self) -> str:
+        namespace = self.services.namespaces.resolve(_principal(self.org_id), self.namespace_id)
+        return namespace.collection
+
+    def count(self, **match) -> int:
+        conditions = tuple(MatchValue(key, value) for key, value in match.items())
+        return self.services.vectors.count(self._collection(), Filter(must=conditions))
+
+
+def _principal(org_id: str):
+    from openpeek.services.organizations import Principal
+
+    return Principal(org_id=org_id, key_id="test")
+
+
+@pytest.fixture
+def world(services, tenant):
+    return World(services, tenant)
+
+
+def test_a_submitted_batch_writes_searchable_documents_from_text_and_pdf(world):
+    ids = {name: world.add_object(text.encode(), title=name) for name, text in TEXTS.items()}
+    pdf = world.add_object(pdf_with_pages(["Glaciers carve valleys as they slowly flow downhill.",
+                                           "Volcanoes erupt molten lava from the mantle."]),
+                           title="earth", blob_type="pdf", mime="application/pdf")
+    draft = world.client.post("/v1/buckets/docs/batches", headers=world.headers,
+                              json={"object_ids": [*ids.values(), pdf], "batch_name": "first"})
+    assert draft.status_code == 200, draft.text
+    batch = BatchModel.from_dict(draft.json())
+    assert batch.status == "DRAFT" and batch.documents_resolvable is False
+
+    submitted = world.client.post(f"/v1/buckets/docs/batches/{batch.batch_id}/submit", headers=world.headers,
+                                  json={})
+    assert submitted.status_code == 200, submitted.text
+    task = TaskResponse.from_dict(submitted.json())
+    assert task.task_type == "api_buckets_batches_process"
+
+    done = world.wait(batch.batch_id)
+    assert done.status == "COMPLETED", done.failure_reason
+    assert done.documents_resolvable is True
+    assert done.documents_written == 5  # three texts (one chunk each) and the PDF's two pages
+    assert done.progress.processed == 4 and done.progress.percent == 100.0
+    assert done.dag_tiers == [["col_text"]]
+
+    best = world.search("which animal purrs and catches mice?")[0]
+    assert best.payload["source_object_id"] == ids["cats"]
+    assert best.payload["title"] == "cats" and best.payload["collection_id"] == "col_text"
+    lava = world.search("molten lava eruption")[0]
+    assert lava.payload["source_object_id"] == pdf and lava.payload["page_number"] == 2
+
+    assert world.object(ids["rockets"]).status == "COMPLETED" and world.object(ids["rockets"]).document_count == 1
+    assert world.object(pdf).document_count == 2
+
+    finished = TaskResponse.from_dict(world.client.get(f"/v1/tasks/{task.task_id}", headers=world.headers).json())
+    assert finished.status == "COMPLETED"
+    assert finished.additional_data["progress"]["processed"] == 4
+
+
+def test_an_unreadable_object_fails_alone_and_a_resubmit_never_duplicates(world):
+    good = world.add_object(TEXTS["bread"].encode(), title="bread")
+    broken = world.add_object(b"%PDF-1.4 this is not a pdf", title="broken", blob_type="pdf",
+                              mime="application/pdf")
+    created = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                                json={"object_ids": [good, broken]})
+    assert created.status_code == 200, created.text
+    batch_id = created.json()["batch_id"]
+    done = world.wait(batch_id)
+    assert done.status == "COMPLETED_WITH_ERRORS"
+    assert [record.object_id for record in done.failed_objects] == [broken]
+    assert "PDF cannot be read" in done.failed_objects[0].error
+    assert done.failed_objects[0].error_type == "permanent"
+    assert world.object(broken).status == "FAILED" and "PDF" in world.object(broken).error
+    assert world.object(good).status == "COMPLETED"
+    failed = world.client.get(f"/v1/buckets/docs/batches/{batch_id}/failed-documents", headers=world.headers)
+    assert [entry["object_id"] for entry in failed.json()["failed_documents"]] == [broken]
+
+    # A permanent failure is not retried by default; retry_mode "all" runs the failed object (only) again.
+    refused = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/retry", headers=world.headers, json={})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "nothing_to_retry"
+    retried = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/retry", headers=world.headers,
+                                json={"retry_mode": "all"})
+    assert retried.status_code == 200 and retried.json()["retried_object_count"] == 1
+    assert world.wait(batch_id).status == "FAILED"  # its only object is still broken
+
+    before = world.count(collection_id="col_text")
+    resubmitted = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/resubmit", headers=world.headers)
+    assert resubmitted.status_code == 200, resubmitted.text
+    again = world.wait(batch_id)
+    assert again.status == "COMPLETED_WITH_ERRORS"
+    assert again.progress.objects_skipped == 1  # dedup 'skip': the good object has its document already
+    assert world.count(collection_id="col_text") == before == 1
+
+
+def test_replace_rewrites_an_objects_documents_and_drops_the_stale_ones(world):
+    long_text = "One. Two. Three. Four."
+    object_id = world.add_object(long_text.encode(), title="count")
+    first = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                              json={"object_ids": [object_id]}).json()["batch_id"]
+    assert world.wait(first).documents_written == 2
+    # Its text shrank to one sentence: run again with 'replace', it has one document and the stale second goes.
+    world.services.blobs.put(world.object(object_id).blobs[0]["blob_key"], b"Only one.", "text/plain")
+    second = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                               json={"object_ids": [object_id], "dedup_strategy": "replace"}).json()["batch_id"]
+    done = world.wait(second)
+    assert done.status == "COMPLETED" and done.documents_written == 1 and done.documents_replaced == 1
+    assert world.count(source_object_id=object_id) == 1
+
+
+def test_skip_leaves_processed_objects_alone(world):
+    object_id = world.add_object(TEXTS["cats"].encode(), title="cats")
+    first = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                              json={"object_ids": [object_id]}).json()["batch_id"]
+    world.wait(first)
+    second = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                               json={"object_ids": [object_id]}).json()["batch_id"]
+    done = world.wait(second)
+    assert done.status == "COMPLETED" and done.documents_written == 0 and done.progress.objects_skipped == 1
+
+
+def test_lists_logs_cancel_and_delete(world):
+    object_id = world.add_object(TEXTS["rockets"].encode(), title="rockets")
+    draft = world.client.post("/v1/buckets/docs/batches", headers=world.headers, json={"object_ids": [object_id]})
+    batch_id = draft.json()["batch_id"]
+    listed = ListBatchesResponse.from_dict(world.client.post("/v1/buckets/docs/batches/list", headers=world.headers,
+                                                             json={}).json())
+    assert [batch.batch_id for batch in listed.results] == [batch_id]
+    everywhere = ListBatchesResponse.from_dict(world.client.post(
+        "/v1/batches/list", headers={"Authorization": world.headers["Authorization"]}, json={}).json())
+    assert [batch.batch_id for batch in everywhere.results] == [batch_id]
+    by_id = world.client.get(f"/v1/batches/{batch_id}", headers={"Authorization": world.headers["Authorization"]})
+    assert BatchModel.from_dict(by_id.json()).status == "DRAFT"
+
+    canceled = world.client.post(f"/v1/batches/{batch_id}/cancel", headers=world.headers)
+    assert TaskResponse.from_dict(canceled.json()).status == "CANCELED"
+    refused = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/submit", headers=world.headers, json={})
+    assert refused.status_code == 409
+    logs = world.client.get(f"/v1/buckets/docs/batches/{batch_id}/logs", headers=world.headers).json()
+    assert [entry["level"] for entry in logs["logs"]] == ["INFO", "WARNING"]
+
+    ran = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                            json={"object_ids": [object_id], "dedup_strategy": "force"}).json()["batch_id"]
+    assert world.wait(ran).documents_written == 1
+    deleted = world.client.delete(f"/v1/buckets/docs/batches/{ran}", headers=world.headers)
+    assert deleted.status_code == 200 and "1 document" in deleted.json()["message"]
+    assert world.count(collection_id="col_text") == 0
+    assert world.client.get(f"/v1/buckets/docs/batches/{ran}", headers=world.headers).status_code == 404
+
+
+def test_bad_requests_change_nothing(world, other_tenant):
+    object_id = world.add_object(b"text", title="t")
+    unknown = world.client.post("/v1/buckets/docs/batches", headers=world.headers, json={"object_ids": ["obj_nope"]})
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "object_not_found"
+    both = world.client.post("/v1/buckets/docs/batches", headers=world.headers,
+                             json={"object_ids": [object_id], "filters": {"AND": []}})
+    assert both.status_code == 400
+    extra = world.client.post("/v1/buckets/docs/batches", headers=world.headers,
+                              json={"object_ids": [object_id], "surprise": 1})
+    assert extra.status_code == 422
+    assert world.client.post("/v1/buckets/nope/batches", headers=world.headers,
+                             json={"object_ids": [object_id]}).status_code == 404
+    empty = world.client.post("/v1/buckets/docs/batches", headers=world.headers, json={}).json()["batch_id"]
+    assert world.client.post(f"/v1/buckets/docs/batches/{empty}/submit", headers=world.headers,
+                             json={}).json()["error"]["code"] == "batch_empty"
+    stranger = world.client.get(f"/v1/batches/{empty}", headers=other_tenant.headers)
+    assert stranger.status_code == 404
+    listed = world.client.post("/v1/buckets/docs/batches/list", headers=world.headers, json={}).json()
+    assert listed["total_count"] == 1
+
+
+def test_filters_select_objects_and_drafts_expire(world):
+    first = world.add_object(b"alpha", title="keep")
+    world.add_object(b"beta", title="drop")
+    created = world.client.post("/v1/buckets/docs/batches", headers=world.headers, json={
+        "filters": {"AND": [{"field": "title", "operator": "eq", "value": "keep"}]}})
+    assert created.status_code == 200, created.text
+    assert created.json()["object_ids"] == [first]
+    from datetime import timedelta
+
+    from openpeek.domain.clock import utcnow
+
+    assert world.services.batches.reap_drafts(utcnow() + timedelta(minutes=10)) == 0
+    assert world.services.batches.reap_drafts(utcnow() + timedelta(minutes=31)) == 1
+    expired = world.client.get(f"/v1/buckets/docs/batches/{created.json()['batch_id']}", headers=world.headers)
+    assert expired.json()["status"] == "CANCELED"
