@@ -63,6 +63,7 @@ from openpeek.services.content.buckets import BucketService
 from openpeek.services.content.objects import ObjectService
 from openpeek.services.content.uploads import UploadService
 from openpeek.services.content.copying import ContentCopier
+from openpeek.services.content.manifest_kind import BucketKind
 
 
 @dataclass
@@ -180,7 +181,8 @@ def wire(
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
         manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters),
-                                               WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
+                                               WebhookKind(webhooks, deployed=settings.runtime == "aws"),
+                                               BucketKind(buckets)]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         collections=collections,
