@@ -409,7 +409,8 @@ def design(extractor: ExtractorSpec, config: Mapping[str, Any], source_propertie
 
 def _input_mappings(extractor: ExtractorSpec, given: Any, properties: Mapping[str, Any]) -> dict[str, Any]:
     """extractor input -> source property. Given as {input: property} or the SDK's [{input_key, path}]; when absent,
-    each required input takes the one source property of an accepted type, if there is exactly one."""
+    each required input takes the one source property of an accepted type (or of its first type), if there is
+    exactly one."""
     if isinstance(given, list):
         given = {entry.get("input_key"): entry.get("path") for entry in given if isinstance(entry, Mapping)}
     given = dict(given or {})
@@ -427,6 +428,12 @@ def _input_mappings(extractor: ExtractorSpec, given: Any, properties: Mapping[st
         if path is None:
             candidates = sorted(name for name, schema in properties.items()
                                 if _type_of(schema) in item.accepted_types)
+            # A lone property of the input's first type (a `text` blob before `string` metadata) is the obvious one.
+            for kind in item.accepted_types:
+                of_kind = [name for name in candidates if _type_of(properties[name]) == kind]
+                if of_kind:
+                    candidates = of_kind if len(of_kind) == 1 else candidates
+                    break
             if item.required and len(candidates) != 1:
                 raise BadRequest(
                     f"input_mappings.{item.name} must name the source property {extractor.name} reads (a property of "
