@@ -37,6 +37,7 @@ from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.cluster_steps import ClusterSteps
 from openpeek.services.collections.collections import CollectionService
 from openpeek.services.collections.documents import CollectionDocumentService
+from openpeek.services.collections.manifest import CollectionKind
 from openpeek.services.clusters import ClusterService
 from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
@@ -150,6 +151,7 @@ def wire(
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)
+    namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     return Services(
         settings=settings,
@@ -177,10 +179,12 @@ def wire(
                                task_repository,
                                # a Lambda ends with its response: there the copy runs before answering
                                background=thread_runner if settings.runtime == "embedded" else inline,
-                               content=ContentCopier(BucketRepository(table), ObjectRepository(table), blobs)),
+                               content=ContentCopier(BucketRepository(table), ObjectRepository(table), blobs),
+                               collections=collections),
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
-        manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters),
+        manifests=ManifestService(namespaces, [CollectionKind(collections, BucketRepository(table)),
+                                               RetrieverKind(retrievers), ClusterKind(clusters),
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws"),
                                                BucketKind(buckets)]),
         webhooks=webhooks,

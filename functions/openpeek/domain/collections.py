@@ -158,12 +158,15 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
     ExtractorSpec(
         name="text_extractor", version="v1",
         description="Splits a text property into chunks and embeds each with all-MiniLM-L6-v2 (384-d, cosine).",
-        inputs=(ExtractorInput("text", ("text", "string")),),
+        inputs=(ExtractorInput("text", ("text", "string", "pdf")),),  # a PDF is read into text page by page
         outputs={"text": "string"},
         vectors=_builtin("text_extractor_v1"),
         requires="all_minilm_l6_v2",
         enabled_by="OPENPEEK_LOCAL_INFERENCE=true (the default in the embedded runtime)",
-        parameter_keys=("extractor_type", "split_by", "chunk_size", "chunk_overlap"),
+        # The SDK's TextExtractorParams always serialises source_type, segment_length_seconds, language and
+        # extract_captions with their defaults (they matter only for YouTube sources, which the batch refuses).
+        parameter_keys=("extractor_type", "split_by", "chunk_size", "chunk_overlap", "source_type",
+                        "segment_length_seconds", "language", "extract_captions"),
     ),
     ExtractorSpec(
         name="passthrough_extractor", version="v1",
@@ -523,6 +526,14 @@ def _value_type(value: Any) -> str:
 def _parameters(extractor: ExtractorSpec, parameters: Any) -> dict[str, Any]:
     if not isinstance(parameters, Mapping):
         raise BadRequest("feature_extractor.parameters must be an object", code="invalid_parameters")
+    declared = parameters.get("extractor_type")
+    if declared is not None and declared != extractor.name:
+        # The SDK picks a parameters model by shape unless extractor_type names it, and then sends that model's
+        # defaults: parameters meant for text_extractor arrive as another extractor's.
+        raise BadRequest(
+            f"parameters are {declared}'s, not {extractor.name}'s; set parameters.extractor_type to "
+            f"'{extractor.name}'", code="invalid_parameters",
+            details={"extractor_type": declared, "feature_extractor_name": extractor.name})
     unknown = sorted(set(parameters) - set(extractor.parameter_keys))
     if unknown:
         raise BadRequest(

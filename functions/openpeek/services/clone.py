@@ -23,6 +23,7 @@ from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.services.content.copying import ContentCopier
+from openpeek.services.collections.collections import CollectionService
 from openpeek.services.namespaces import NamespaceService, NamespaceView
 from openpeek.services.organizations import Principal
 
@@ -42,8 +43,10 @@ class NamespaceCloner:
     def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore,
                  retrievers: RetrieverRepository, clusters: ClusterRepository, tasks: TaskRepository, *,
                  background: Runner = inline, max_runtime_s: int = 6 * 3600,
-                 clock: Callable[[], datetime] = utcnow, content: ContentCopier | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, content: ContentCopier | None = None,
+                 collections: CollectionService | None = None) -> None:
         self._content = content
+        self._collections = collections
         self._namespaces = namespaces
         self._table = table
         self._vectors = vectors
@@ -90,8 +93,10 @@ class NamespaceCloner:
                                          "progress": {"copied": 0, "total": total}})
         self._table.transact_write(self._tasks.creation(task, principal.org_id))
         if include["collections"]:
-            summary["collections"] = 1
+            summary["collections"] = 1  # the namespace's documents, in one vector collection
             summary["points"] = total
+            if self._collections is not None:  # the collection definitions too, before their documents arrive
+                summary["collections"] = self._collections.copy_into(source, target) or summary["collections"]
         job = lambda: self._copy_documents(source, target, task.task_id, total)  # noqa: E731
         finished = inline(job) if total <= INLINE_MAX_POINTS else self._background(job)
         final = self._tasks.get(target.namespace_id, task.task_id) or task

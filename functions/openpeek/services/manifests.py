@@ -301,7 +301,10 @@ class ManifestService:
     def export(self, namespace: Namespace) -> dict[str, Any]:
         manifest: dict[str, Any] = {"version": VERSION, "namespace": self._namespace_section(namespace)}
         for kind in self._kinds:
-            manifest[kind.key] = sorted(kind.export(namespace), key=lambda e: str(e.get(self._name_key(kind))))
+            exported = kind.export(namespace)
+            # A kind whose entries depend on each other (collections reading from collections) gives its own order.
+            manifest[kind.key] = exported if getattr(kind, "keeps_order", False) else sorted(
+                exported, key=lambda e: str(e.get(self._name_key(kind))))
         return manifest
 
     @staticmethod

@@ -17,6 +17,9 @@ class SourceInput(Strict):
     bucket_ids: Optional[list[StrictStr]] = Field(default=None, max_length=32)
     collection_id: Optional[StrictStr] = Field(default=None, max_length=256)
     collection_ids: Optional[list[StrictStr]] = Field(default=None, max_length=32)
+    # The SDK's SourceConfig always serialises field_map (as {} when unset); per-source field maps are not supported,
+    # so only an empty one is accepted (feature_extractor.field_passthrough selects fields).
+    field_map: Optional[dict[str, Any]] = Field(default=None, max_length=0)
 
 
 class FieldPassthroughInput(Strict):

@@ -25,8 +25,7 @@ def vector_index_model(collection: Collection) -> list[dict[str, Any]]:
         "index": {"name": index.vector_name, "dimensions": index.dimension, "distance": index.metric,
                   "type": "dense", "inference_name": index.inference_service,
                   "inference_service_id": index.inference_service},
-        "source": collection.feature_extractor.feature_extractor_name,
-    } for index in collection.vector_indexes]
+    } for index in collection.vector_indexes]  # no "source": the SDK keeps it for namespace-synthesised entries
 
 
 def collection_model(view: CollectionView) -> dict[str, Any]:

@@ -116,6 +116,17 @@ class CollectionService:
         self._publish("collection.created", namespace, collection)
         return CollectionView(collection, 0)
 
+    def check_extractor(self, spec: dict[str, Any] | None, features: list[str] | None) -> None:
+        """The extractor a request names is known and runs here (400 naming those that do)."""
+        rules.parse_extractor(spec, features, self._runnable())
+
+    def preview_extractor(self, namespace: Namespace, request: dict[str, Any]) -> dict[str, Any]:
+        """The extractor configuration creation would store for this request, without storing anything."""
+        _, properties = self._source(namespace, request.get("source") or {}, collection_id=None)
+        extractor, config = rules.parse_extractor(request.get("feature_extractor"), request.get("features"),
+                                                  self._runnable())
+        return rules.design(extractor, config, properties).extractor.public()
+
     def _source(self, namespace: Namespace, spec: dict[str, Any],
                 collection_id: str | None) -> tuple[CollectionSource, dict[str, Any]]:
         """The source with its identifiers resolved to ids, and the schema properties it feeds the extractor."""
@@ -215,9 +226,6 @@ class CollectionService:
     def list_views(self, namespace: Namespace, **query: Any) -> list[CollectionView]:
         return [CollectionView(c, self.document_count(namespace, c)) for c in self.list(namespace, **query)]
 
-    def count_in(self, namespace: Namespace) -> int:
-        return len(self._repository.list_in(namespace.namespace_id))
-
     # -- patch and delete -----------------------------------------------------------------------------------------
 
     def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> CollectionView:
@@ -283,6 +291,20 @@ class CollectionService:
         return collection
 
     # -- namespace copies (clone, manifests) ----------------------------------------------------------------------
+
+    def counts(self, namespace: Namespace) -> dict[str, int]:
+        """NamespaceModel's collection_count."""
+        return {"collection_count": len(self._repository.list_in(namespace.namespace_id))}
+
+    def copy_into(self, source: Namespace, target: Namespace) -> int:
+        """Every collection of `source` into `target` (a clone), with the same ids: the copied documents carry
+        them. The target's store gets the same vector and payload indexes. Returns how many were copied."""
+        copied = 0
+        for collection in sorted(self._repository.list_in(source.namespace_id), key=lambda c: c.created_at):
+            self._repository.create(replace(collection, namespace_id=target.namespace_id, version=1))
+            self.recreate(target, collection)
+            copied += 1
+        return copied
 
     def recreate(self, namespace: Namespace, collection: Collection) -> None:
         """Bring a copied namespace's store in line with a collection copied into it (the same indexes)."""
