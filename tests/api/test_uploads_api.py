@@ -50,7 +50,7 @@ def test_upload_put_confirm_creates_the_object(client, ns, services):
 
 
 def test_an_upload_id_blob_after_confirm(client, ns):
-    upload = new_upload(client, ns)
+    upload = new_upload(client, ns, create_object_on_confirm=False)
     client.put(upload["presigned_url"], content=PDF)
     early = client.post("/v1/buckets/inbox/objects", headers=ns, json={"blobs": [
         {"property": "scan", "type": "pdf", "upload_id": "upl_unknown"}]})
@@ -114,6 +114,11 @@ def test_bad_upload_requests(client, ns):
     wrong_property = client.post("/v1/buckets/inbox/uploads", headers=ns, json={
         "filename": "a", "content_type": "text/plain", "create_object_on_confirm": True, "blob_property": "title"})
     assert wrong_property.status_code == 400 and "title" in wrong_property.json()["error"]["message"]
+    client.post("/v1/buckets", headers=ns, json={"bucket_name": "keyed", "bucket_schema": SCHEMA,
+                                                 "unique_key": {"fields": ["title"]}})
+    unkeyed = client.post("/v1/buckets/keyed/uploads", headers=ns, json={"filename": "a.pdf",
+                                                                         "content_type": "application/pdf"})
+    assert unkeyed.status_code == 400 and "title" in unkeyed.json()["error"]["message"]
     assert client.post("/v1/buckets/inbox/uploads/list", headers=ns, json={}).json()["results"] == []
 
 
@@ -133,7 +138,7 @@ def test_batch_create_and_batch_confirm_record_a_task(client, ns):
 
 
 def test_delete_upload_removes_its_bytes(client, ns, services):
-    upload = new_upload(client, ns)
+    upload = new_upload(client, ns, create_object_on_confirm=False)
     client.put(upload["presigned_url"], content=PDF)
     assert client.delete(f"/v1/buckets/inbox/uploads/{upload['upload_id']}", headers=ns).status_code == 200
     assert services.blobs.list(upload["s3_key"]) == []

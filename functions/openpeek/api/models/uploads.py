@@ -16,7 +16,7 @@ class CreateUpload(Strict):
     file_size_bytes: Optional[int] = Field(default=None, ge=1)
     presigned_url_expiration: Optional[int] = None
     metadata: Optional[dict[str, Any]] = None
-    create_object_on_confirm: StrictBool = False
+    create_object_on_confirm: StrictBool = True  # Mixpeek's default: confirming registers the object
     object_metadata: Optional[dict[str, Any]] = None
     blob_property: Optional[StrictStr] = Field(default=None, min_length=1, max_length=64)
     blob_type: Optional[StrictStr] = None

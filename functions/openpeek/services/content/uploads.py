@@ -77,7 +77,9 @@ class UploadService:
                                      f"{len(blobs)} blob properties)", code="invalid_upload")
                 prop = next(iter(blobs))
             kind = request.get("blob_type") or (bucket.properties.get(prop) or {}).get("type")
-            bucket_rules.check_object(bucket, [(prop, kind)], dict(request.get("object_metadata") or {}))
+            metadata = dict(request.get("object_metadata") or {})
+            bucket_rules.check_object(bucket, [(prop, kind)], metadata)
+            bucket_rules.unique_key_value(bucket, metadata)
 
     def _create(self, namespace: Namespace, bucket: Any, request: dict[str, Any],
                 base_url: str) -> tuple[Upload, str | None]:
