@@ -51,6 +51,13 @@ def test_create_list_count_and_filters(client, headers):
         "sort": {"field": "year", "direction": "desc"}, "include_total": True}).json()
     assert [d["year"] for d in listed["results"]] == [2005, 2003, 2001]
     assert listed["total_documents"] == 3 and all(d["collection_id"].startswith("col_") for d in listed["results"])
+    sorted_first = client.post("/v1/collections/books/documents/list", headers=headers, json={
+        "sort": {"field": "year", "direction": "asc"}, "limit": 4}).json()
+    sorted_rest = client.post("/v1/collections/books/documents/list", headers=headers, json={
+        "sort": {"field": "year", "direction": "asc"}, "limit": 4,
+        "cursor": sorted_first["pagination"]["next_cursor"]}).json()
+    assert [d["year"] for d in sorted_first["results"] + sorted_rest["results"]] == list(range(2000, 2006))
+    assert sorted_rest["pagination"]["next_cursor"] is None
     assert all("vectors" not in d for d in listed["results"])
 
     first = client.post("/v1/collections/books/documents/list", headers=headers,

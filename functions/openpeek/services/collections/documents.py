@@ -36,6 +36,7 @@ MAX_SCAN = 100_000  # documents a sort, a search, a distinct or an aggregation m
 SCAN_PAGE = 1000
 MAX_BATCH = 1000
 MAX_EVENT_IDS = 100
+OFFSET_CURSOR = "offset:"  # a cursor this service made (sorted or searched pages); any other is the store's own
 
 
 @dataclass
@@ -98,14 +99,20 @@ class CollectionDocumentService:
         python_filter = wanted if wanted is not None and filter_rules.needs_python(wanted) else None
         total = None
         if query.sort or query.search or python_filter is not None:
-            matched = [point for point in self._scan(namespace, store_filter, with_vectors=query.return_vectors)
+            # Read only the fields the sort and the Python-side filter look at (a search looks at every field),
+            # then fetch the page's documents whole.
+            fields = None if query.search else sorted(
+                {key.split(".")[0] for key in _condition_keys(python_filter)}
+                | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
+            matched = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
                        if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
                        and (not query.search or _mentions(point.payload, query.search))]
             if query.sort:
                 matched = _sorted(matched, query.sort)
             start = _cursor_offset(query.cursor) if query.cursor else query.offset
-            window = matched[start: start + query.limit]
-            next_cursor = f"o{start + query.limit}" if start + query.limit < len(matched) else None
+            page_ids = [point.id for point in matched[start: start + query.limit]]
+            window = self._retrieve(namespace, page_ids, with_vectors=query.return_vectors)
+            next_cursor = f"{OFFSET_CURSOR}{start + query.limit}" if start + query.limit < len(matched) else None
             total = len(matched)
         else:
             window, next_cursor, start = self._page(namespace, store_filter, query)
@@ -117,17 +124,22 @@ class CollectionDocumentService:
     def _page(self, namespace: Namespace, store_filter: Filter | None,
               query: ListQuery) -> tuple[list[VectorPoint], str | None, int]:
         """The store's own paging: a cursor resumes where the last page stopped; an offset skips that many."""
-        offset = query.cursor if query.cursor and not query.cursor.startswith("o") else None
-        skip = _cursor_offset(query.cursor) if query.cursor and query.cursor.startswith("o") else query.offset
+        ours = bool(query.cursor and query.cursor.startswith(OFFSET_CURSOR))
+        offset = query.cursor if query.cursor and not ours else None
+        skip = _cursor_offset(query.cursor) if ours else query.offset
         if query.cursor and offset is not None:
             skip = 0
         try:
-            points, next_offset = self._vectors.scroll(namespace.collection, filter=store_filter,
-                                                       limit=skip + query.limit, offset=offset,
-                                                       with_vectors=query.return_vectors)
+            if skip:
+                # Step over the skipped documents reading ids only, then read the page itself.
+                _, offset = self._vectors.scroll(namespace.collection, filter=store_filter, limit=skip,
+                                                 payload_fields=[])
+                if offset is None:
+                    return [], None, skip
+            window, next_offset = self._vectors.scroll(namespace.collection, filter=store_filter, limit=query.limit,
+                                                       offset=offset, with_vectors=query.return_vectors)
         except CollectionNotFound:
             return [], None, skip
-        window = points[skip: skip + query.limit]
         return window, next_offset, skip
 
     def count(self, namespace: Namespace, scope: Filter | None, filters: dict[str, Any] | None = None) -> int:
@@ -429,13 +441,23 @@ def _present(point: VectorPoint, with_vectors: bool, select: list[str] | None = 
     return view
 
 
+def _condition_keys(condition: Any) -> set[str]:
+    """Every payload key a filter tests, those only Python evaluates included."""
+    if condition is None:
+        return set()
+    if isinstance(condition, Filter):
+        return set().union(*(_condition_keys(c) for c in (*condition.must, *condition.should, *condition.must_not)))
+    key = getattr(condition, "key", None)
+    return {key} if isinstance(key, str) else set()
+
+
 def _visible(point: VectorPoint) -> dict[str, Any]:
     return document_rules.present(point, with_vectors=False)
 
 
 def _cursor_offset(cursor: str) -> int:
     try:
-        value = int(cursor[1:]) if cursor.startswith("o") else -1
+        value = int(cursor[len(OFFSET_CURSOR):]) if cursor.startswith(OFFSET_CURSOR) else -1
     except ValueError:
         value = -1
     if value < 0:
