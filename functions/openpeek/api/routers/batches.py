@@ -83,6 +83,7 @@ def add_objects(request: Request, bucket_identifier: str, batch_id: str, body: A
 @bucket_router.post("/{batch_id}/submit")
 def submit_batch(request: Request, bucket_identifier: str, batch_id: str,
                  body: Optional[SubmitBatchRequest] = Body(default=None),
+                 force: Optional[bool] = Query(None),  # a batch here runs once per submit: nothing to bypass
                  namespace: Namespace = Depends(current_namespace)) -> dict:
     return services(request).batches.submit(namespace, bucket_identifier, batch_id, _body(body, {}))
 

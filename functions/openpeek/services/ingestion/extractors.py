@@ -36,6 +36,11 @@ class ExtractionFailed(Exception):
         self.error_type = error_type
 
 
+class MissingInput(ExtractionFailed):
+    """The source lacks the property the collection's extractor reads: the collection has nothing to make from it,
+    which is not an error (another collection of the bucket may read it)."""
+
+
 @dataclass(frozen=True)
 class SourceBlob:
     property: str
@@ -172,7 +177,7 @@ class TextEmbeddingExtractor:
         path = self._input or "text"
         found, value = lookup(source.fields, path)
         if not found or value is None:
-            raise ExtractionFailed(f"the source has no '{path}' to extract text from")
+            raise MissingInput(f"the source has no '{path}' to extract text from")
         if not isinstance(value, str):
             raise ExtractionFailed(f"'{path}' is a {type(value).__name__}, not text")
         return [(None, value)]
@@ -374,6 +379,11 @@ def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Em
             raise DependencyUnavailable(f"{name} cannot embed here: {error}") from error
         return getattr(found, "inner", found)  # documents bypass the query cache: they are not queries
 
+    if parameters.get("source_type") not in (None, "text"):
+        raise ExtractorUnavailable(f"{name} reads text here; source_type {parameters['source_type']!r} (captions "
+                                   "fetched from YouTube) needs network access this deployment does not have",
+                                   code="feature_extractor_unavailable",
+                                   details={"parameter": "source_type", "value": parameters["source_type"]})
     index = (index_names or {}).get(spec.vector_index_name) or spec.vector_index_name
     return TextEmbeddingExtractor(spec, embedder, parameters, feature_extractor.get("input_mappings"), passthrough,
                                   index_name=index)

@@ -60,6 +60,7 @@ class _GroupResult:
     written: int = 0
     replaced: int = 0
     skipped_objects: int = 0
+    missing_input: int = 0  # sources without the property the extractor reads: nothing to make, not a failure
     failures: list[FailedObject] = field(default_factory=list)
     document_ids: list[str] = field(default_factory=list)
     per_collection: dict[str, list[str]] = field(default_factory=dict)
@@ -232,6 +233,8 @@ class BatchRunner:
         for source_id, source in sources.items():
             try:
                 drafts[source_id] = extractor.drafts(source)
+            except extractors.MissingInput:
+                result.missing_input += 1
             except ExtractionFailed as error:
                 root = lineage[source_id].get("root_object_id") or source_id
                 failed.setdefault(root, FailedObject(root, str(error), error.error_type, now,
@@ -344,7 +347,8 @@ class BatchRunner:
         now = self._clock()
         for _ in range(5):
             changed = batch.advanced(now, cursor=batch.cursor + count, processed=count, written=result.written,
-                                     replaced=result.replaced, skipped_docs=0, skipped_objects=result.skipped_objects,
+                                     replaced=result.replaced, skipped_docs=result.missing_input,
+                                     skipped_objects=result.skipped_objects,
                                      failures=result.failures)
             try:
                 saved = self._batches.save(changed, batch)
@@ -358,7 +362,7 @@ class BatchRunner:
                     # Canceled while this group was written: its counts still go on the batch, so they match what
                     # is in the collection.
                     counted = current.advanced(now, cursor=current.cursor, processed=count, written=result.written,
-                                               replaced=result.replaced, skipped_docs=0,
+                                               replaced=result.replaced, skipped_docs=result.missing_input,
                                                skipped_objects=result.skipped_objects, failures=result.failures)
                     try:
                         self._batches.save(counted, current)
