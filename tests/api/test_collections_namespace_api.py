@@ -70,7 +70,10 @@ def test_manifest_exports_collections_by_name_and_applies_them_elsewhere(client,
     assert manifest["collections"][1]["source"] == {"type": "collection", "collection_id": "chunks"}
     assert manifest["collections"][0]["feature_extractor"]["parameters"] == {"chunk_size": 500}
 
-    _, target = make_namespace(client, services, tenant, "annex")
+    assert [b["bucket_name"] for b in manifest["buckets"]] == ["books"]
+    # a namespace without the bucket: the manifest's buckets section creates it before the collections
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "annex"})
+    target = {**tenant.headers, "X-Namespace": "annex"}
     manifest["namespace"]["namespace_name"] = "annex"
     applied = client.post("/v1/manifest/apply", headers=target, json=manifest)
     assert applied.status_code == 200, applied.text

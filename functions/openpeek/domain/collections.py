@@ -149,7 +149,8 @@ def _metric(distance: Any) -> str:
 def _builtin(feature_extractor_id: str) -> tuple[VectorOutput, ...]:
     """The vector a namespace-level builtin extractor writes, under the output name of its model."""
     found = extractors.find(feature_extractor_id)
-    assert found is not None, feature_extractor_id
+    if found is None:
+        raise LookupError(f"no builtin extractor {feature_extractor_id}")
     return (VectorOutput(found.model_output, found.vector_index_name, found.dimension, found.metric,
                          found.inference_service),)
 

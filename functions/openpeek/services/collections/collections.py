@@ -249,7 +249,9 @@ class CollectionService:
                 source, properties = self._source(namespace, changes["source"], collection_id=current.collection_id)
                 config = current.feature_extractor
                 spec = rules.extractor_spec(config.feature_extractor_name, config.version)
-                assert spec is not None  # a stored collection names a known extractor
+                if spec is None:
+                    raise BadRequest(f"this deployment no longer knows the collection's extractor "
+                                     f"{config.feature_extractor_id}", code="feature_extractor_not_available")
                 design = rules.design(spec, config.public(), properties)
                 self._prepare_store(namespace, spec, design)
                 updates.update(source=source, input_schema=design.input_schema, output_schema=design.output_schema,
