@@ -10,7 +10,7 @@ Blob bytes never live in the table. Each entry of `BucketObject.blobs` is a dict
 Blob key layout (every key of a namespace lives under `content_prefix(namespace_id)`, so deleting, cloning or reaping
 a namespace deals with its content by one prefix):
 
-    namespaces/<namespace_id>/content/<bucket_id>/objects/<object_id>/<property>   inline, base64 or URL bytes
+    namespaces/<namespace_id>/content/<bucket_id>/objects/<object_id>/<property>/<blob_id>   inline, base64, URL
     namespaces/<namespace_id>/content/<bucket_id>/uploads/<upload_id>/<filename>   bytes PUT to an upload URL;
         an object made from an upload points at its key as is
 
@@ -47,8 +47,10 @@ def bucket_prefix(namespace_id: str, bucket_id: str) -> str:
     return f"{content_prefix(namespace_id)}{bucket_id}/"
 
 
-def object_blob_key(namespace_id: str, bucket_id: str, object_id: str, property_name: str) -> str:
-    return f"{bucket_prefix(namespace_id, bucket_id)}objects/{object_id}/{property_name}"
+def object_blob_key(namespace_id: str, bucket_id: str, object_id: str, property_name: str, blob_id: str) -> str:
+    """One key per version of a blob: replacing an object's content (unique-key upsert) writes new keys and removes
+    the old ones only once the new item is saved, so a failed replacement leaves the old content whole."""
+    return f"{bucket_prefix(namespace_id, bucket_id)}objects/{object_id}/{property_name}/{blob_id}"
 
 
 def upload_blob_key(namespace_id: str, bucket_id: str, upload_id: str, filename: str) -> str:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import mimetypes
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
@@ -32,6 +33,7 @@ from openpeek.services.content.buckets import BucketService
 from openpeek.services.content.events import publish
 
 SAVE_ATTEMPTS = 8
+PARALLEL_BLOB_WRITES = 16  # blob writes are durable (fsync, or an S3 round trip): overlapping them is what is fast
 _DEFAULT_MIME = {"text": "text/plain; charset=utf-8", "image": "application/octet-stream",
                  "audio": "application/octet-stream", "video": "application/octet-stream", "pdf": "application/pdf",
                  "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -55,6 +57,16 @@ class _PendingBlob:
     data: bytes | None  # None: the bytes are already stored (an upload)
 
 
+@dataclass
+class _Prepared:
+    """An object checked and gathered, its blobs not yet stored and its item not yet written."""
+
+    object: BucketObject
+    pending: list[_PendingBlob]
+    existing: BucketObject | None
+    blob_requests: list[dict[str, Any]]
+
+
 class ObjectService:
     def __init__(self, buckets: BucketService, repository: ObjectRepository, uploads: UploadRepository,
                  blobs: BlobStore, fetcher: BlobFetcher, events: EventBus) -> None:
@@ -70,31 +82,47 @@ class ObjectService:
     def create(self, namespace: Namespace, bucket_identifier: str, request: dict[str, Any], *,
                policy: str | None = None) -> Registered:
         bucket = self._buckets.get(namespace, bucket_identifier)
-        registered = self._register(namespace, bucket, request, policy)
-        self._announce(namespace, [registered])
-        return registered
+        prepared = self._prepare(namespace, bucket, request, policy)
+        if isinstance(prepared, _Prepared):
+            self._store_blobs(prepared.pending)
+            prepared = self._commit(namespace, bucket, prepared)
+        self._announce(namespace, [prepared])
+        return prepared
 
     def create_batch(self, namespace: Namespace, bucket_identifier: str, requests: list[dict[str, Any]], *,
                      policy: str | None = None) -> tuple[list[tuple[int, Registered]], list[tuple[int, DomainError]]]:
-        """Each object on its own: the ones that fit are registered, the others are reported with their error."""
+        """Each object on its own: the ones that fit are registered, the others are reported with their error.
+        Every object is checked and its bytes gathered first; then all the batch's blobs are written at once (the
+        blob store's durable writes overlap instead of queueing); then the table items, one object at a time."""
         if not requests:
             raise BadRequest("objects must hold at least one object", code="empty_batch")
         if len(requests) > rules.MAX_OBJECTS_PER_BATCH:
             raise BadRequest(f"at most {rules.MAX_OBJECTS_PER_BATCH} objects per batch, got {len(requests)}",
                              code="batch_too_large", details={"max": rules.MAX_OBJECTS_PER_BATCH})
         bucket = self._buckets.get(namespace, bucket_identifier)
-        succeeded: list[tuple[int, Registered]] = []
+        outcomes: dict[int, Registered | _Prepared] = {}
         failed: list[tuple[int, DomainError]] = []
         for index, request in enumerate(requests):
             try:
-                succeeded.append((index, self._register(namespace, bucket, request, policy)))
+                outcomes[index] = self._prepare(namespace, bucket, request, policy)
+            except DomainError as error:
+                failed.append((index, error))
+        self._store_blobs([blob for outcome in outcomes.values() if isinstance(outcome, _Prepared)
+                           for blob in outcome.pending])
+        succeeded: list[tuple[int, Registered]] = []
+        for index, outcome in outcomes.items():
+            try:
+                succeeded.append((index, self._commit(namespace, bucket, outcome)
+                                  if isinstance(outcome, _Prepared) else outcome))
             except DomainError as error:
                 failed.append((index, error))
         self._announce(namespace, [registered for _, registered in succeeded], batch=True)
-        return succeeded, failed
+        return succeeded, sorted(failed, key=lambda pair: pair[0])
 
-    def _register(self, namespace: Namespace, bucket: Bucket, request: dict[str, Any],
-                  policy: str | None) -> Registered:
+    def _prepare(self, namespace: Namespace, bucket: Bucket, request: dict[str, Any],
+                 policy: str | None) -> "Registered | _Prepared":
+        """The object checked against the schema, its bytes gathered and verified, nothing stored yet; or the
+        earlier object a replay or a skipped duplicate answers with."""
         idempotency_key = request.get("idempotency_key")
         if idempotency_key:
             earlier = self._repository.by_idempotency_key(namespace.org_id, namespace.namespace_id,
@@ -131,12 +159,17 @@ class ObjectService:
             key_prefix=request.get("key_prefix"), idempotency_key=idempotency_key, unique_key_value=unique_value,
             fingerprint=fingerprint, created_at=existing.created_at if existing else now, updated_at=now,
         )
-        written = self._store_blobs(pending)
+        return _Prepared(obj, pending, existing, blob_requests)
+
+    def _commit(self, namespace: Namespace, bucket: Bucket, prepared: "_Prepared") -> Registered:
+        """Write the item of an object whose blobs are stored; if it cannot be written, its blobs go again."""
+        obj, existing = prepared.object, prepared.existing
+        written = [blob.record["blob_key"] for blob in prepared.pending if blob.data is not None]
         try:
             if existing is None:
                 self._repository.create(obj)
             else:
-                self._repository.save(replace(obj, idempotency_key=idempotency_key or existing.idempotency_key),
+                self._repository.save(replace(obj, idempotency_key=obj.idempotency_key or existing.idempotency_key),
                                       existing)
                 self._remove_blobs(_blob_keys(existing.blobs) - _blob_keys(obj.blobs))
         except IdempotencyKeyUsed as used:
@@ -149,7 +182,7 @@ class ObjectService:
             return Registered(earlier, "idempotency_key")
         except UniqueKeyTaken as taken:
             self._remove_blobs(written)
-            raise _unique_taken(bucket, unique_value or "", taken.object_id) from None
+            raise _unique_taken(bucket, obj.unique_key_value or "", taken.object_id) from None
         except ConditionFailed:
             self._remove_blobs(written)
             raise Conflict("the object changed while it was registered; try again",
@@ -157,7 +190,7 @@ class ObjectService:
         except DependencyUnavailable:
             self._remove_blobs(written)
             raise
-        self._mark_uploads_used(namespace, bucket, blob_requests, object_id)
+        self._mark_uploads_used(namespace, bucket, prepared.blob_requests, obj.object_id)
         return Registered(obj if existing is None else self._reread(namespace, obj), None)
 
     def _reread(self, namespace: Namespace, obj: BucketObject) -> BucketObject:
@@ -186,7 +219,8 @@ class ObjectService:
                              code="blob_too_large", details={"property": prop, "max_bytes": rules.MAX_INLINE_BLOB_BYTES})
         digest = rules.content_hash(data)
         _verify_checksum(prop, blob.get("checksum"), digest, data)
-        record = {**base, "blob_key": rules.object_blob_key(namespace.namespace_id, bucket.bucket_id, object_id, prop),
+        record = {**base, "blob_key": rules.object_blob_key(namespace.namespace_id, bucket.bucket_id, object_id, prop,
+                                                            base["blob_id"]),
                   "size_bytes": len(data), "mime_type": mime or _sniff(data, kind, filename), "content_hash": digest,
                   "filename": filename, "source_url": source}
         return _PendingBlob(record, data)
@@ -241,17 +275,26 @@ class ObjectService:
                 except ConditionFailed:
                     continue
 
-    def _store_blobs(self, pending: list[_PendingBlob]) -> list[str]:
-        written: list[str] = []
-        try:
-            for blob in pending:
-                if blob.data is not None:
-                    self._blobs.put(blob.record["blob_key"], blob.data, blob.record["mime_type"])
-                    written.append(blob.record["blob_key"])
-        except DependencyUnavailable:
-            self._remove_blobs(written)
-            raise
-        return written
+    def _store_blobs(self, pending: list[_PendingBlob]) -> None:
+        """Write the blobs, several at a time; if any write fails, none of them is left behind."""
+        fresh = [blob for blob in pending if blob.data is not None]
+        if not fresh:
+            return
+        if len(fresh) == 1:
+            blob = fresh[0]
+            self._blobs.put(blob.record["blob_key"], blob.data or b"", blob.record["mime_type"])
+            return
+
+        def put(blob: _PendingBlob) -> str:
+            self._blobs.put(blob.record["blob_key"], blob.data or b"", blob.record["mime_type"])
+            return blob.record["blob_key"]
+
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_BLOB_WRITES, len(fresh))) as pool:
+            futures = [pool.submit(put, blob) for blob in fresh]
+        failures = [future.exception() for future in futures if future.exception() is not None]
+        if failures:
+            self._remove_blobs(blob.record["blob_key"] for blob in fresh)
+            raise failures[0]
 
     def _remove_blobs(self, keys: Iterable[str]) -> None:
         for key in keys:
