@@ -28,7 +28,6 @@ MAX_LOG_ENTRIES = 200
 DRAFT_TTL = timedelta(minutes=30)  # an unsubmitted DRAFT is canceled by the reaper after this long
 TASK_TYPE = "api_buckets_batches_process"
 DRAFT_EXPIRED_REASON = "the batch stayed a DRAFT for 30 minutes without being submitted"
-RESTART_REASON = "the server restarted while this batch ran and could not resume it"
 
 # A failed object's error type (the SDK's FailedObjectRecord.error_type): whether retrying can help.
 TRANSIENT, PERMANENT, RESOURCE = "transient", "permanent", "resource"
@@ -221,7 +220,11 @@ class Batch:
         changes: dict[str, Any] = {"status": IN_PROGRESS, "current_tier": tier, "worker": worker}
         if self.started_at is None:
             changes["started_at"] = isoformat(now)
-        return self.stamped(now, **changes)
+        started = self.stamped(now, **changes)
+        if self.status == IN_PROGRESS:  # its previous worker stopped (a killed or restarted process)
+            return started.logged(now, f"resumed in tier {tier} at object {self.cursor} of {len(self.work)} after "
+                                       "its worker stopped", "WARNING")
+        return started
 
     def advanced(self, now: datetime, *, cursor: int, processed: int, written: int, replaced: int, skipped_docs: int,
                  skipped_objects: int, failures: Sequence[FailedObject]) -> "Batch":
