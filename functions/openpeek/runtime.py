@@ -153,6 +153,7 @@ def wire(
                                     inference, events)
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
+    buckets.use_readers(_collections_reading(collections))
     return Services(
         settings=settings,
         table=table,
@@ -225,6 +226,15 @@ def _content(
     uploads = UploadService(buckets, objects, object_repository, upload_repository, blobs, upload_urls, table,
                             TaskRepository(table), signing_key=signing_key)
     return buckets, objects, uploads
+
+
+def _collections_reading(collections: CollectionService) -> Callable[[Any, Any], list[str]]:
+    """The names of the collections whose source is a bucket: such a bucket cannot be deleted."""
+    def reading(namespace: Any, bucket: Any) -> list[str]:
+        return [collection.collection_name for collection in collections.list(namespace)
+                if bucket.bucket_id in collection.source.bucket_ids]
+
+    return reading
 
 
 def _upload_signing_key(settings: Settings) -> bytes:

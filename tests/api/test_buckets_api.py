@@ -129,3 +129,17 @@ def test_namespace_reports_bucket_and_object_counts_and_delete_takes_the_blobs(c
     assert len(services.blobs.list(f"namespaces/{namespace_id}/content/")) == 3
     assert client.delete("/v1/namespaces/library", headers=ns).status_code == 200
     assert services.blobs.list(f"namespaces/{namespace_id}/content/") == []
+
+
+def test_a_bucket_that_collections_read_cannot_be_deleted(client, ns):
+    create(client, ns)
+    collection = client.post("/v1/collections", headers=ns, json={
+        "collection_name": "passages", "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "input_mappings": {"text": "body"}}})
+    assert collection.status_code == 200, collection.text
+    refused = client.delete("/v1/buckets/books", headers=ns)
+    assert refused.status_code == 409 and error(refused)["details"]["collections"] == ["passages"]
+    assert client.get("/v1/buckets/books", headers=ns).status_code == 200
+    assert client.delete("/v1/collections/passages", headers=ns).status_code == 200
+    assert client.delete("/v1/buckets/books", headers=ns).status_code == 200
