@@ -1,5 +1,6 @@
 """Buckets in manifests (export, diff, apply; unique_key cannot change in place; unknown sections refused, never
-dropped) and in namespace clones (buckets, objects and their blob bytes copied, the two independent afterwards)."""
+dropped), in namespace clones (buckets, objects and their blob bytes copied, the two independent afterwards), and in
+the TTL reaper (an expired namespace goes with its content)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,20 @@ def test_clone_copies_buckets_objects_and_blob_bytes(client, tenant, source, ser
     branch_id = namespace["namespace_id"]
     keys = services.blobs.list(f"namespaces/{branch_id}/content/")
     assert len(keys) == 1 and services.blobs.get(keys[0]) == b"red shoes"
+
+
+def test_the_reaper_takes_an_expired_namespace_with_its_buckets_objects_and_blobs(client, tenant, services):
+    from datetime import timedelta
+
+    from openpeek.domain.clock import utcnow
+
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "temp", "ttl_seconds": 60})
+    headers = {**tenant.headers, "X-Namespace": "temp"}
+    client.post("/v1/buckets", headers=headers, json={"bucket_name": "scratch", "bucket_schema": SCHEMA})
+    client.post("/v1/buckets/scratch/objects", headers=headers,
+                json={"blobs": [{"property": "body", "type": "text", "data": "short-lived"}]})
+    namespace_id = client.get("/v1/namespaces/temp", headers=tenant.headers).json()["namespace_id"]
+    assert services.blobs.list(f"namespaces/{namespace_id}/content/")
+    assert services.expiry.reap(utcnow() + timedelta(minutes=5)).deleted == 1
+    assert services.blobs.list(f"namespaces/{namespace_id}/content/") == []
+    assert services.table.query(f"NS#{namespace_id}") == []
