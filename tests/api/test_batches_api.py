@@ -58,7 +58,7 @@ class World:
 
     def add_object(self, data: bytes, *, title: str, blob_type: str = "text", mime: str = "text/plain") -> str:
         object_id = new_object_id()
-        key = object_blob_key(self.namespace_id, "bkt_docs", object_id, "content")
+        key = object_blob_key(self.namespace_id, "bkt_docs", object_id, "content", f"blob_{object_id}")
         self.services.blobs.put(key, data, mime)
         ObjectRepository(self.services.table).create(BucketObject(
             object_id=object_id, bucket_id="bkt_docs", namespace_id=self.namespace_id, org_id=self.org_id,
@@ -264,3 +264,36 @@ def test_filters_select_objects_and_drafts_expire(world):
     assert world.services.batches.reap_drafts(utcnow() + timedelta(minutes=31)) == 1
     expired = world.client.get(f"/v1/buckets/docs/batches/{created.json()['batch_id']}", headers=world.headers)
     assert expired.json()["status"] == "CANCELED"
+
+
+def test_passthrough_rows_bring_their_own_vectors_through_a_batch(world):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from openpeek.domain.namespace import VectorConfig
+
+    namespace = world.services.namespaces.resolve(_principal(world.org_id), world.namespace_id)
+    world.services.namespaces.add_vector_configs(namespace, [VectorConfig("row_vec", 3, "cosine")])
+    CollectionRepository(world.services.table).create(Collection(
+        collection_id="col_rows", collection_name="rows", namespace_id=world.namespace_id,
+        source=CollectionSource("bucket", bucket_ids=("bkt_docs",)),
+        feature_extractor=ExtractorConfig("passthrough_extractor", "v1", {}, (), {
+            "vector_fields": [{"field": "embedding", "name": "row_vec", "dimensions": 3}]}),
+        input_schema={}, output_schema={},
+        vector_indexes=(CollectionVectorIndex("row_vec", "row_vec", 3, "cosine", None),),
+        created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+    table = pa.table({"sku": ["a", "b", "c"],
+                      "embedding": pa.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], type=pa.list_(pa.float32(), 3))})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    rows = world.add_object(sink.getvalue(), title="rows", mime="application/vnd.apache.parquet")
+    created = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                                json={"object_ids": [rows], "collection_ids": ["col_rows"]})
+    assert created.status_code == 200, created.text
+    done = world.wait(created.json()["batch_id"])
+    assert done.status == "COMPLETED" and done.documents_written == 3
+    hit = world.services.vectors.query(world._collection(), [SearchRequest("row_vec", [0.0, 0.9, 0.1], limit=1)])[0][0]
+    assert hit.payload["sku"] == "b" and hit.payload["source_object_id"] == rows and hit.payload["row_index"] == 1
+    assert world.object(rows).document_count == 3

@@ -149,7 +149,7 @@ def test_passthrough_parquet_rows_keep_their_columns_and_vectors():
     pq.write_table(table, sink)
     drafts = passthrough(vector_fields=VECTOR_FIELDS).drafts(
         Source("o", {}, {"rows": SourceBlob("rows", "text", sink.getvalue())}))
-    assert [(d.payload["sku"], d.vectors["my_vec"]) for d in drafts] == [("x", [0.5, 0.5, 0.0]),
+    assert [(d.payload["sku"], d.vectors["my_vec"].tolist()) for d in drafts] == [("x", [0.5, 0.5, 0.0]),
                                                                          ("y", [0.0, 0.0, 1.0])]
 
 

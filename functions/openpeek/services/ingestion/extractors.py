@@ -284,14 +284,15 @@ class PassthroughExtractor:
             valid &= ok
         others = {name: column.to_pylist() for name, column in columns.items()
                   if name not in {spec.field for spec in self._vector_fields}}
-        lists = {name: matrix.tolist() for name, matrix in vectors.items()}
         drafts = []
         for number in range(count):
             if not valid[number]:
                 self.failed_rows += 1
                 continue
             payload = {**copied, **{name: values[number] for name, values in others.items()}, "row_index": number}
-            drafts.append(Draft(f"r{number}", payload, vectors={name: rows[number] for name, rows in lists.items()}))
+            # numpy rows (views into the matrix): the writer turns them into lists a slice at a time
+            drafts.append(Draft(f"r{number}", payload, vectors={name: matrix[number]
+                                                                for name, matrix in vectors.items()}))
         return drafts
 
     def complete(self, drafts: Sequence[Draft]) -> None:

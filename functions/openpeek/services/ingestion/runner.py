@@ -249,34 +249,46 @@ class BatchRunner:
                 failed.setdefault(root, FailedObject(root, f"embedding failed: {error}", rules.TRANSIENT, now,
                                                      collection.collection_id))
             return dict(done)
-        points: list[VectorPoint] = []
+        del everything
         ids_by_source: dict[str, list[str]] = {}
+        written_ids: list[str] = []
+        pending_points: list[VectorPoint] = []
         for source_id, group in drafts.items():
             ids_by_source[source_id] = []
             for draft in group:
-                document_id = rules.document_id(collection.collection_id, source_id, draft.chunk_key)
-                ids_by_source[source_id].append(document_id)
-                payload = {key: value for key, value in draft.payload.items()
-                           if key not in document_rules.SYSTEM_FIELDS}
-                checked = document_rules.CheckedDocument(document_id, draft.vectors, payload)
-                source = {**lineage[source_id], "batch_id": batch.batch_id}
-                point = document_rules.build_point(namespace, checked, source, collection_id=collection.collection_id,
-                                                   created_at=now, updated_at=now)
-                point.payload["batch_id"] = batch.batch_id
-                if "bucket_id" not in point.payload and lineage[source_id].get("root_bucket_id"):
-                    point.payload["bucket_id"] = lineage[source_id]["root_bucket_id"]
-                points.append(point)
-        for start in range(0, len(points), UPSERT_SIZE):
-            self._vectors.upsert(namespace.collection, points[start:start + UPSERT_SIZE])
+                point = self._point(namespace, batch, collection, source_id, draft, lineage[source_id], now)
+                ids_by_source[source_id].append(point.id)
+                pending_points.append(point)
+                if len(pending_points) >= UPSERT_SIZE:
+                    self._vectors.upsert(namespace.collection, pending_points)
+                    written_ids.extend(p.id for p in pending_points)
+                    pending_points = []
+            group.clear()  # a parquet object's rows: let each slice go once it is written
+        if pending_points:
+            self._vectors.upsert(namespace.collection, pending_points)
+            written_ids.extend(p.id for p in pending_points)
         if batch.dedup_strategy == "replace" and ids_by_source:
             result.replaced += self._drop_stale(namespace, collection, ids_by_source, lineage)
-        written_ids = [point.id for point in points]
         result.written += len(written_ids)
         result.document_ids.extend(written_ids[-10:])
         result.per_collection.setdefault(collection.collection_id, []).extend(written_ids[:MAX_EVENT_IDS])
         counts = {source_id: len(ids) for source_id, ids in ids_by_source.items()}
         counts.update(done)
         return counts
+
+    def _point(self, namespace: Namespace, batch: Batch, collection: Collection, source_id: str, draft: Draft,
+               lineage: dict[str, Any], now: str) -> VectorPoint:
+        document_id = rules.document_id(collection.collection_id, source_id, draft.chunk_key)
+        payload = {key: value for key, value in draft.payload.items() if key not in document_rules.SYSTEM_FIELDS}
+        # Rows read from parquet carry numpy rows (views of one matrix): a list only now, a thousand at a time.
+        vectors = {name: value.tolist() if hasattr(value, "tolist") else value for name, value in draft.vectors.items()}
+        checked = document_rules.CheckedDocument(document_id, vectors, payload)
+        point = document_rules.build_point(namespace, checked, lineage, collection_id=collection.collection_id,
+                                           created_at=now, updated_at=now)
+        point.payload["batch_id"] = batch.batch_id
+        if "bucket_id" not in point.payload and lineage.get("root_bucket_id"):
+            point.payload["bucket_id"] = lineage["root_bucket_id"]
+        return point
 
     def _source_key(self, lineage: dict[str, Any]) -> tuple[str, str]:
         if lineage.get("source_document_id"):
