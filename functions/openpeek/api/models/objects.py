@@ -52,7 +52,7 @@ class CreateObject(_WithMetadata):
     def as_request(self) -> dict[str, Any]:
         return {"key_prefix": self.key_prefix, "blobs": [blob.model_dump(exclude_none=True) for blob in self.blobs],
                 "skip_duplicates": self.skip_duplicates, "idempotency_key": self.idempotency_key,
-                "metadata": self.metadata()}
+                "edges": self.edges, "metadata": self.metadata()}
 
 
 class CreateObjectsBatch(Strict):

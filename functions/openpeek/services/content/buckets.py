@@ -142,11 +142,12 @@ class BucketService:
                     "pass force_schema_break=true to apply it anyway", code="schema_break",
                     details={"properties": broken})
             updates["bucket_schema"] = schema
-        for key in ("description", "metadata", "storage_class"):
-            if key in changes and (changes[key] is not None or replace_all):
-                updates[key] = changes[key] if changes[key] is not None else ({} if key == "metadata" else
-                                                                               "standard" if key == "storage_class"
-                                                                               else None)
+        cleared = {"description": None, "metadata": {}, "storage_class": "standard"}  # what PUT leaves when absent
+        for key, empty in cleared.items():
+            if changes.get(key) is not None:
+                updates[key] = changes[key]
+            elif replace_all:
+                updates[key] = empty
         return replace(current, **updates)
 
     def _has_objects(self, namespace: Namespace, bucket: Bucket) -> bool:

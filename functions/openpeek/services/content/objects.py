@@ -129,6 +129,9 @@ class ObjectService:
                                                           bucket.bucket_id, idempotency_key)
             if earlier is not None:
                 return Registered(earlier, "idempotency_key")
+        if request.get("edges"):
+            raise BadRequest("object edges are not supported by this deployment; send the object without them",
+                             code="unsupported_field", details={"field": "edges"})
         blob_requests = request.get("blobs") or []
         metadata = dict(request.get("metadata") or {})
         # Schema first, before any byte is fetched or stored.
@@ -355,7 +358,7 @@ class ObjectService:
         rows = [object_view(obj) for obj in
                 self._repository.iterate_bucket(namespace.org_id, namespace.namespace_id, bucket.bucket_id)
                 if wanted is None or filter_rules.matches(wanted, object_view(obj), obj.object_id)]
-        return rules_aggregate(rows, request)
+        return aggregate_rows(rows, request)
 
     # -- changes -----------------------------------------------------------------------------------------------------
 
@@ -506,8 +509,15 @@ def _dotted(view: dict[str, Any], path: str) -> Any:
 _FUNCTIONS = ("count", "count_distinct", "sum", "avg", "min", "max", "first", "last", "push", "add_to_set")
 
 
-def rules_aggregate(rows: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+def aggregate_rows(rows: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
     """Group rows by the group_by fields and compute each aggregation per group (ObjectAggregationResponse)."""
+    unsupported = [name for name in ("range_buckets",) if request.get(name)] + [
+        f"group_by.{option}" for group in request["group_by"] for option in ("date_trunc", "date_part")
+        if group.get(option)] + [f"aggregations.{operation['alias']}.distinct_field"
+                                 for operation in request["aggregations"] if operation.get("distinct_field")]
+    if unsupported:
+        raise BadRequest(f"not supported here: {', '.join(unsupported)}", code="unsupported_aggregation",
+                         details={"unsupported": unsupported})
     groups: dict[tuple, list[dict[str, Any]]] = {}
     names = [(g["field"], g.get("alias") or g["field"]) for g in request["group_by"]]
     unwind = request.get("unwind")
