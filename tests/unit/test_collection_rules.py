@@ -101,3 +101,16 @@ def test_record_round_trip():
                                   design.extractor, design.input_schema, design.output_schema, design.vector_indexes,
                                   design.payload_indexes, created_at="t", updated_at="t")
     assert rules.Collection.from_record(collection.to_record(), 1) == collection
+
+
+def test_collection_feature_uris_name_the_namespace_indexes():
+    from openpeek.domain.namespace import ExtractorRef, Namespace, VectorConfig
+    from openpeek.domain.retrievers import resolve_feature_uri
+
+    namespace = Namespace("ns_1", "org_1", "n", feature_extractors=(ExtractorRef("text_extractor", "v1"),),
+                          vector_configs=(VectorConfig("clip", 4),))
+    assert resolve_feature_uri(namespace, "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1") == \
+        "text_extractor_v1_embedding"
+    assert resolve_feature_uri(namespace, "mixpeek://passthrough_extractor@v1/clip") == "clip"
+    with pytest.raises(BadRequest):
+        resolve_feature_uri(namespace, "mixpeek://passthrough_extractor@v1/other")
