@@ -95,3 +95,29 @@ def test_manifest_exports_collections_by_name_and_applies_them_elsewhere(client,
     invalid = client.post("/v1/manifest/apply", headers=target, json=unknown)
     assert invalid.status_code == 400 and "text_extractor_v1" in invalid.json()["error"]["message"]
     assert client.get("/v1/collections/pics", headers=target).status_code == 404
+
+
+def test_reaping_an_expired_namespace_takes_its_collections(client, services, tenant):
+    from datetime import timedelta
+
+    from openpeek.domain.clock import utcnow
+
+    namespace, headers = make_namespace(client, services, tenant, "short-lived")
+    client.patch("/v1/namespaces/short-lived", headers=tenant.headers, json={"ttl_seconds": 60})
+    assert client.post("/v1/collections", headers=headers, json={
+        "collection_name": "c", "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"}}).status_code == 200
+    assert services.expiry.reap(utcnow() + timedelta(hours=1)).deleted == 1
+    assert services.table.query(owned_partition(namespace["namespace_id"]), "COL") == []
+
+
+def test_multimodal_is_listed_where_bedrock_is_enabled(tmp_path):
+    from openpeek.runtime import build_services
+    from openpeek.settings import Settings
+
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path / "bedrock", bedrock_enabled=True))
+    try:
+        available = {entry.spec.feature_extractor_id for entry in built.collections.catalogue() if entry.available}
+    finally:
+        built.close()
+    assert available == {"text_extractor_v1", "passthrough_extractor_v1", "multimodal_extractor_v1"}
