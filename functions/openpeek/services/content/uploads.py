@@ -292,12 +292,16 @@ class UploadService:
 
 
 async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> tuple[bytes, str]:
-    body = bytearray()
+    """The body (joined once, at the end: no growing buffer copied over and over) and its SHA-256, refused as soon as
+    it passes the limit."""
+    parts: list[bytes] = []
+    size = 0
     digest = hashlib.sha256()
     async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
+        size += len(chunk)
+        if size > limit:
             raise BadRequest(f"the file is over the {limit} bytes this upload allows", code="blob_too_large",
                              details={"max_bytes": limit})
         digest.update(chunk)
-    return bytes(body), digest.hexdigest()
+        parts.append(chunk)
+    return b"".join(parts), digest.hexdigest()
