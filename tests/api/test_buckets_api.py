@@ -143,3 +143,12 @@ def test_a_bucket_that_collections_read_cannot_be_deleted(client, ns):
     assert client.get("/v1/buckets/books", headers=ns).status_code == 200
     assert client.delete("/v1/collections/passages", headers=ns).status_code == 200
     assert client.delete("/v1/buckets/books", headers=ns).status_code == 200
+
+
+def test_the_namespace_list_reports_the_same_counts(client, ns):
+    create(client, ns)
+    client.post("/v1/buckets/books/objects", headers=ns,
+                json={"blobs": [{"property": "body", "type": "text", "data": "listed"}]})
+    listed = client.get("/v1/namespaces", headers=ns).json()
+    (library,) = [n for n in listed["results"] if n["namespace_name"] == "library"]
+    assert (library["bucket_count"], library["object_count"]) == (1, 1)

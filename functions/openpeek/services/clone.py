@@ -101,7 +101,8 @@ class NamespaceCloner:
         finished = inline(job) if total <= INLINE_MAX_POINTS else self._background(job)
         final = self._tasks.get(target.namespace_id, task.task_id) or task
         status = {task_rules.COMPLETED: "ready", task_rules.FAILED: "failed"}.get(final.status, "cloning")
-        return {"view": NamespaceView(target, self._namespaces.live_info(target)) if finished else view,
+        return {"view": NamespaceView(target, self._namespaces.live_info(target),
+                                      counts=self._namespaces.content_counts(target)) if finished else view,
                 "source_namespace_id": source.namespace_id, "status": status, "task_id": task.task_id,
                 "cloned_resources": summary, "primary_retriever_id": primary}
 

@@ -88,7 +88,8 @@ class NamespaceListing:
 
         total = len(selected)
         window = selected[query.offset : query.offset + query.limit]
-        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"])) for record in window]
+        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"]),
+                               counts=self._namespaces.content_counts(record["namespace"])) for record in window]
         page_number = query.offset // query.limit + 1
         has_next = query.offset + query.limit < total
         total_pages = (total + query.limit - 1) // query.limit
