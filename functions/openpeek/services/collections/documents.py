@@ -284,7 +284,10 @@ class CollectionDocumentService:
         ids = [point.id for point in self._matching(namespace, documents_of(collection_id), filters)]
         for start in range(0, len(ids), SCAN_PAGE):
             chunk = ids[start: start + SCAN_PAGE]
-            for point in self._retrieve(namespace, chunk, with_vectors=False):
+            if "metadata" not in update_data:  # the same change for every document: one write per chunk
+                self._vectors.set_payload(namespace.collection, chunk, _payload_changes({}, update_data))
+                continue
+            for point in self._retrieve(namespace, chunk, with_vectors=False):  # metadata merges per document
                 self._vectors.set_payload(namespace.collection, [point.id], _payload_changes(point.payload, update_data))
         self._publish(namespace, "document.updated", ids, collection_id)
         return ids
@@ -311,11 +314,16 @@ class CollectionDocumentService:
         self._publish(namespace, "document.deleted", ids, collection_id)
         return results
 
-    def _matching(self, namespace: Namespace, scope: Filter, filters: dict[str, Any] | None) -> Iterable[VectorPoint]:
+    def _matching(self, namespace: Namespace, scope: Filter, filters: dict[str, Any] | None,
+                  fields: Iterable[str] = ()) -> Iterable[VectorPoint]:
+        """Every document the filters match, with only the payload `fields` (user paths) and what the filter's
+        Python-side conditions test: reading whole payloads is most of a scan's cost."""
         wanted = filter_rules.parse_filter(filters)
         store_filter = filter_rules.combine(scope, filter_rules.strip_python_only(wanted) if wanted else None)
-        points = list(self._scan(namespace, store_filter))
-        if wanted is not None and filter_rules.needs_python(wanted):
+        python_side = wanted is not None and filter_rules.needs_python(wanted)
+        keys = {filter_rules.stored_key(name) for name in fields} | (_condition_keys(wanted) if python_side else set())
+        points = list(self._scan(namespace, store_filter, payload_fields=sorted({k.split(".")[0] for k in keys})))
+        if python_side:
             points = [p for p in points if filter_rules.matches(wanted, p.payload, p.id)]
         return points
 
@@ -325,7 +333,7 @@ class CollectionDocumentService:
                  limit: int) -> tuple[list[dict[str, Any]], int]:
         counts: Counter = Counter()
         scope = documents_of(self.collection_id(namespace, identifier))
-        for point in self._matching(namespace, scope, filters):
+        for point in self._matching(namespace, scope, filters, [field]):
             for value in _values(point.payload, field):
                 counts[_hashable(value)] += 1
         ordered = sorted(counts.items(), key=lambda pair: (-pair[1], str(pair[0])))
@@ -342,7 +350,10 @@ class CollectionDocumentService:
             if aggregation["function"] != "count" and not aggregation.get("field"):
                 raise BadRequest(f"aggregation '{aggregation['alias']}' needs a field", code="invalid_aggregation")
         groups: dict[tuple, list[dict[str, Any]]] = {}
-        for point in self._matching(namespace, documents_of(collection_id), request.get("filters")):
+        fields = [g["field"] for g in group_by] + [a["field"] for a in aggregations if a.get("field")]
+        if request.get("unwind"):
+            fields.append(request["unwind"])
+        for point in self._matching(namespace, documents_of(collection_id), request.get("filters"), fields):
             payload = _visible(point)
             unwound = [payload]
             if request.get("unwind"):
