@@ -158,3 +158,15 @@ def test_catalogue_lists_what_runs_here_and_says_what_enables_the_rest(client):
     assert text["required_vector_indexes"][0]["feature_uri"] == "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
     multimodal = client.get("/v1/collections/features/extractors/multimodal_extractor_v1").json()
     assert multimodal["available"] is False and "OPENPEEK_BEDROCK_ENABLED" in multimodal["how_to_enable"]
+
+
+def test_features_name_the_extractor_by_uri_or_name(client, headers, bucket):
+    by_uri = client.post("/v1/collections", headers=headers, json={
+        "collection_name": "by-uri", "source": {"type": "bucket", "bucket_ids": ["bkt_books"]},
+        "features": ["mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"]})
+    assert by_uri.status_code == 200, by_uri.text
+    assert by_uri.json()["feature_extractor"]["input_mappings"] == {"text": "content"}  # the one text blob
+    both = client.post("/v1/collections", headers=headers, json={
+        "collection_name": "both", "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "features": ["text_extractor"], "feature_extractor": {"feature_extractor_name": "text_extractor"}})
+    assert both.status_code == 400
