@@ -455,7 +455,8 @@ def attach_batches(services: Services) -> None:
     batches = BatchRepository(table)
     runner = BatchRunner(table, batches, NamespaceRepository(table), CollectionRepository(table),
                          ObjectRepository(table), TaskRepository(table), services.vectors, services.blobs,
-                         services.events, services.inference.embedder)
+                         services.events, services.inference.embedder,
+                         notify=services.webhook_delivery.post_once)
     if services.settings.runtime == "embedded":
         from openpeek.adapters.local.batch_worker import LocalBatchWorker
 
@@ -467,6 +468,6 @@ def attach_batches(services: Services) -> None:
         starter = lambda: unconfigured  # noqa: E731
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
-                                    services.vectors, starter)
+                                    services.vectors, starter, deployed=services.settings.runtime == "aws")
     if services.batch_worker is not None:
         services.batch_worker.resume()

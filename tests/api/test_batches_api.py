@@ -297,3 +297,47 @@ def test_passthrough_rows_bring_their_own_vectors_through_a_batch(world):
     hit = world.services.vectors.query(world._collection(), [SearchRequest("row_vec", [0.0, 0.9, 0.1], limit=1)])[0][0]
     assert hit.payload["sku"] == "b" and hit.payload["source_object_id"] == rows and hit.payload["row_index"] == 1
     assert world.object(rows).document_count == 3
+
+
+def test_webhook_url_gets_one_signed_post_at_the_end(world):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openpeek.domain.webhooks import verify_signature
+
+    received: list[tuple[dict, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        object_id = world.add_object(TEXTS["bread"].encode(), title="bread")
+        batch_id = world.client.post("/v1/buckets/docs/batches", headers=world.headers,
+                                     json={"object_ids": [object_id]}).json()["batch_id"]
+        refused = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/submit", headers=world.headers,
+                                    json={"webhook_url": "ftp://example.com/x"})
+        assert refused.status_code == 400
+        submitted = world.client.post(f"/v1/buckets/docs/batches/{batch_id}/submit", headers=world.headers, json={
+            "webhook_url": f"http://127.0.0.1:{server.server_address[1]}/done"})
+        assert submitted.status_code == 200, submitted.text
+        secret = submitted.json()["additional_data"]["webhook_signing_secret"]
+        world.wait(batch_id)
+        assert "webhook_signing_secret" not in str(world.client.get(f"/v1/tasks/{submitted.json()['task_id']}",
+                                                                    headers=world.headers).json())
+        assert len(received) == 1
+        headers, body = received[0]
+        assert verify_signature(secret, headers["X-Openpeek-Signature"], body)
+        data = json.loads(body)["data"]
+        assert (data["batch_id"], data["status"], data["documents_written"]) == (batch_id, "COMPLETED", 1)
+        assert data["completed_at"] and data["progress"]["processed"] == 1
+    finally:
+        server.shutdown()

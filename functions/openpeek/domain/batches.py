@@ -115,6 +115,7 @@ class Batch:
     metadata: dict[str, Any] = field(default_factory=dict)
     task_id: str | None = None
     webhook_url: str | None = None
+    webhook_secret: str | None = None  # signs the one POST to webhook_url; shown only in the submit answer
     submitted_at: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
@@ -166,7 +167,8 @@ class Batch:
         check_size(len(merged))
         return self.stamped(now, object_ids=tuple(merged))
 
-    def submitted(self, now: datetime, task_id: str, tiers: list[list[str]], webhook_url: str | None) -> "Batch":
+    def submitted(self, now: datetime, task_id: str, tiers: list[list[str]], webhook_url: str | None,
+                  webhook_secret: str | None = None) -> "Batch":
         if self.status != DRAFT:
             raise Conflict(f"Only a DRAFT batch can be submitted; batch {self.batch_id} is {self.status}",
                            code="batch_not_draft", details={"batch_id": self.batch_id, "status": self.status})
@@ -178,6 +180,7 @@ class Batch:
                              "before submitting a batch", code="no_collections",
                              details={"bucket_id": self.bucket_id})
         return self._restarted(now, task_id, tiers, webhook_url=webhook_url or self.webhook_url,
+                               webhook_secret=webhook_secret or self.webhook_secret,
                                submitted_at=isoformat(now), retrying=()).logged(now, f"submitted: {len(self.object_ids)} objects, "
                                                                    f"{len(tiers)} tier(s)")
 

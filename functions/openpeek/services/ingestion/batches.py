@@ -5,12 +5,14 @@ thread, or Step Functions when deployed); this service only records what was ask
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from openpeek.domain import batches as rules
 from openpeek.domain import filters as filter_rules
+from openpeek.domain import webhooks as webhook_rules
 from openpeek.domain.batches import Batch
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, NotFound
@@ -43,7 +45,8 @@ class BatchService:
     def __init__(self, table: Table, namespaces: NamespaceService, batches: BatchRepository,
                  buckets: BucketRepository, objects: ObjectRepository, collections: CollectionRepository,
                  tasks: TaskRepository, vectors: VectorStore, starter: Callable[[], BatchStarter],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, *, deployed: bool = False) -> None:
+        self._deployed = deployed
         self._table = table
         self._namespaces = namespaces
         self._batches = batches
@@ -173,23 +176,24 @@ class BatchService:
             raise BadRequest("collection_ids at submit must match those the batch was created with",
                              code="collection_scope_mismatch",
                              details={"batch": list(batch.collection_ids), "submitted": request["collection_ids"]})
-        return self._submit(namespace, batch, request.get("webhook_url")).public()
+        secret = secrets.token_urlsafe(32) if request.get("webhook_url") else None
+        answer = self._submit(namespace, batch, request.get("webhook_url"), secret).public()
+        if secret:
+            # Shown once, like a webhook's signing secret: X-Openpeek-Signature on the POST is made with it.
+            answer["additional_data"]["webhook_signing_secret"] = secret
+        return answer
 
     def _tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
         return rules.dag_tiers(batch.bucket_id, self._graph(namespace), list(batch.collection_ids) or None)
 
-    def _submit(self, namespace: Namespace, batch: Batch, webhook_url: str | None) -> Task:
+    def _submit(self, namespace: Namespace, batch: Batch, webhook_url: str | None,
+                webhook_secret: str | None = None) -> Task:
         if webhook_url is not None:
-            self._check_webhook(webhook_url)
+            webhook_rules.check_url(webhook_url, deployed=self._deployed)  # the subscriptions' SSRF rules: a 400
         now = self._clock()
         task = self._new_task(namespace, batch, now)
-        changed = batch.submitted(now, task.task_id, self._tiers(namespace, batch), webhook_url)
+        changed = batch.submitted(now, task.task_id, self._tiers(namespace, batch), webhook_url, webhook_secret)
         return self._hand_over(namespace, batch, changed, task)
-
-    def _check_webhook(self, url: str) -> None:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise BadRequest("webhook_url must be an http(s) URL", code="invalid_webhook_url",
-                             details={"webhook_url": url})
 
     def _new_task(self, namespace: Namespace, batch: Batch, now: datetime) -> Task:
         return Task.new(new_id("task"), namespace.namespace_id, rules.TASK_TYPE, now, MAX_RUNTIME_S,

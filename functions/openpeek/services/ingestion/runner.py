@@ -74,7 +74,7 @@ class BatchRunner:
     def __init__(self, table: Table, batches: BatchRepository, namespaces: NamespaceRepository, collections: CollectionRepository,
                  objects: ObjectRepository, tasks: TaskRepository, vectors: VectorStore, blobs: BlobStore,
                  events: EventBus, embedder_for: Callable[[str], Embedder], *,
-                 notify: Callable[[str, dict[str, Any]], None] | None = None,
+                 notify: Callable[[str, str, str, DomainEvent], Any] | None = None,
                  clock: Callable[[], datetime] = utcnow, group_size: int = GROUP_SIZE) -> None:
         self._table = table
         self._batches = batches
@@ -113,7 +113,10 @@ class BatchRunner:
                     break
             batch = self._finish(namespace, batch)
         except BatchStopped:
-            return self._batches.get(namespace_id, batch_id)
+            current = self._batches.get(namespace_id, batch_id)
+            if current is not None and current.status == rules.CANCELED and current.attempt == attempt:
+                self._announce(namespace, current)  # its webhook_url hears of the cancel too
+            return current
         except DomainError as error:  # the run cannot start (a collection's extractor is unusable here)
             batch = self._fail(namespace_id, batch_id, attempt, error.message)
         except DependencyUnavailable as error:
@@ -454,9 +457,11 @@ class BatchRunner:
         if event_type:
             self._events.publish(DomainEvent(type=event_type, org_id=batch.org_id, namespace_id=batch.namespace_id,
                                              occurred_at=now, data=data))
-        if batch.webhook_url and self._notify is not None:
+        if batch.webhook_url and batch.webhook_secret and self._notify is not None:
             try:
-                self._notify(batch.webhook_url, data)
+                self._notify(batch.org_id, batch.webhook_url, batch.webhook_secret, DomainEvent(
+                    type=event_type or "batch.canceled", org_id=batch.org_id, namespace_id=batch.namespace_id,
+                    occurred_at=now, data=data))
             except Exception:  # noqa: BLE001 - fire and forget, as the SDK documents; the batch has ended anyway
                 logger.warning("batch %s: its webhook_url could not be notified", batch.batch_id, exc_info=True)
 
