@@ -253,3 +253,45 @@ def test_private_or_failing_urls_are_refused_when_deployed(tmp_path, address, st
     assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert client.get("/v1/buckets/pages/objects", headers=headers).json()["results"] == []
     services.close()
+
+
+class FlakyBlobs:
+    """The folder blob store, except that every third write fails as an unreachable S3 would."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.writes = 0
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        self.writes += 1
+        if self.writes % 3 == 0:
+            from openpeek.ports import DependencyUnavailable
+
+            raise DependencyUnavailable("blob store unreachable")
+        self._inner.put(key, data, content_type)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_a_failing_blob_store_is_503_and_leaves_nothing_half_written(tmp_path):
+    from openpeek.adapters.local.event_bus import InProcessEventBus
+    from openpeek.adapters.local.folder_blobs import FolderBlobStore
+    from openpeek.adapters.local.sqlite_table import SqliteTable
+    from openpeek.adapters.qdrant.server import QdrantServerStore
+
+    folder = FolderBlobStore(tmp_path / "blobs")
+    services = wire(Settings(runtime="embedded", data_dir=tmp_path / "data"), SqliteTable(tmp_path / "t.db"),
+                    QdrantServerStore.in_memory(), FlakyBlobs(folder), InProcessEventBus())
+    org = services.organizations.ensure_org("acme")
+    headers = {"Authorization": f"Bearer {services.organizations.issue_key(org['org_id']).plain_key}"}
+    client = TestClient(create_app(services))
+    client.post("/v1/namespaces", headers=headers, json={"namespace_name": "lib"})
+    headers["X-Namespace"] = "lib"
+    client.post("/v1/buckets", headers=headers, json={"bucket_name": "books", "bucket_schema": SCHEMA})
+    response = client.post("/v1/buckets/books/objects/batch", headers=headers, json={
+        "objects": [{"blobs": [text_blob(f"text {i}")]} for i in range(5)]})
+    assert response.status_code == 503, response.text
+    assert client.get("/v1/buckets/books/objects", headers=headers).json()["results"] == []
+    assert folder.list("namespaces/") == []
+    services.close()
