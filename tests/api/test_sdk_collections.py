@@ -128,3 +128,20 @@ def test_catalogue_and_refusals(client, collection):
     with pytest.raises(ApiException) as missing:
         api.get_collection("col_nope")
     assert missing.value.status == 404
+
+
+def test_manifest_carries_the_collection_to_a_new_namespace(client, collection):
+    import yaml
+
+    manifests = mixpeek.ManifestApi(client)
+    exported = manifests.export_manifest_get(_headers={"X-Namespace": NAMESPACE})
+    exported = json.loads(exported) if isinstance(exported, (str, bytes)) else exported
+    assert [c["collection_name"] for c in exported["collections"]] == ["article-chunks"]
+    assert exported["collections"][0]["source"] == {"type": "bucket", "bucket_ids": ["articles"]}
+    exported["namespace"]["namespace_name"] = f"{NAMESPACE}-copy"
+    assert manifests.apply_manifest(yaml.safe_dump(exported)).success
+    config = mixpeek.Configuration(host=client.configuration.host, access_token=client.configuration.access_token)
+    config.api_key["NamespaceHeader"] = f"{NAMESPACE}-copy"
+    copy = mixpeek.CollectionsApi(mixpeek.ApiClient(config)).get_collection("article-chunks")
+    assert copy.collection_id != collection.collection_id and copy.document_count == 0
+    assert copy.output_schema.to_dict() == collection.output_schema.to_dict()
