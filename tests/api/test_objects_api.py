@@ -101,7 +101,7 @@ def test_unknown_bucket_and_other_organisations_are_404(client, ns, other_tenant
     client.post("/v1/namespaces", headers=other_tenant.headers, json={"namespace_name": "lib"})
     theirs = {**other_tenant.headers, "X-Namespace": "lib"}
     assert client.get(f"/v1/buckets/books/objects/{obj['object_id']}", headers=theirs).status_code == 404
-    assert client.get(f"/v1/buckets/books/objects/obj_missing", headers=ns).status_code == 404
+    assert client.get("/v1/buckets/books/objects/obj_missing", headers=ns).status_code == 404
 
 
 def test_skip_duplicates_returns_the_object_with_the_same_bytes(client, ns):

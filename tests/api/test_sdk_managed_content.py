@@ -73,7 +73,8 @@ def test_bucket_objects_upload_manifest_flow(sdk):
         "file_hash": hashlib.sha256(text).hexdigest()}))
     assert isinstance(upload, UploadResponse) and upload.presigned_url
     assert httpx.put(upload.presigned_url, content=text, headers={"content-type": "text/plain"}).status_code == 200
-    confirmed = uploads.confirm_upload_buckets("articles", upload.upload_id, confirm_upload_request=ConfirmUploadRequest())
+    confirmed = uploads.confirm_upload_buckets("articles", upload.upload_id,
+                                               confirm_upload_request=ConfirmUploadRequest())
     assert isinstance(confirmed, ConfirmUploadResponse) and confirmed.status == "COMPLETED" and confirmed.object_id
     uploaded = objects.get_object_buckets("articles", confirmed.object_id)
     assert uploaded.blobs[0].details.filename == "report.txt" and uploaded.blobs[0].details.size_bytes == len(text)

@@ -57,7 +57,8 @@ def test_presigned_put_then_confirm_creates_the_object(content):
     confirmed = services.uploads.confirm(namespace, "files", upload.upload_id, {})
     assert confirmed.status == "COMPLETED" and confirmed.received_bytes == len(data) and confirmed.etag
     obj = services.objects.get(namespace, "files", confirmed.object_id)
-    assert obj.blobs[0]["blob_key"] == upload.blob_key and obj.blobs[0]["content_hash"] == hashlib.sha256(data).hexdigest()
+    assert obj.blobs[0]["blob_key"] == upload.blob_key
+    assert obj.blobs[0]["content_hash"] == hashlib.sha256(data).hexdigest()
 
 
 def test_a_wrong_size_is_refused_at_confirm_and_the_bytes_removed(content):

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from openpeek.api.auth import current_namespace, services
 from openpeek.api.fast_json import OrjsonRoute
-from openpeek.api.models.uploads import ConfirmUpload, ConfirmUploadsBatch, CreateUpload, CreateUploadsBatch, ListUploads
+from openpeek.api.models.uploads import (ConfirmUpload, ConfirmUploadsBatch, CreateUpload, CreateUploadsBatch,
+                                         ListUploads)
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.uploads import Upload
 
@@ -61,8 +62,8 @@ def create_uploads_batch(request: Request, bucket_identifier: str, body: CreateU
 @router.post("/confirm/batch")
 def confirm_uploads_batch(request: Request, bucket_identifier: str, body: ConfirmUploadsBatch,
                           namespace: Namespace = Depends(current_namespace)) -> dict:
-    task = services(request).uploads.confirm_batch(namespace, bucket_identifier,
-                                                   [entry.model_dump(exclude_none=True) for entry in body.confirmations])
+    entries = [entry.model_dump(exclude_none=True) for entry in body.confirmations]
+    task = services(request).uploads.confirm_batch(namespace, bucket_identifier, entries)
     return {"task_id": task.task_id, "status": task.status, "confirmations_count": len(body.confirmations),
             "task": task.public(), "message": f"{len(body.confirmations)} uploads confirmed"}
 

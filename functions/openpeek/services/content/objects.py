@@ -219,7 +219,8 @@ class ObjectService:
         if len(data) > rules.MAX_INLINE_BLOB_BYTES:
             raise BadRequest(f"blob '{prop}' is {len(data)} bytes; inline, base64 and URL blobs may hold at most "
                              f"{rules.MAX_INLINE_BLOB_BYTES} bytes (use an upload for larger files)",
-                             code="blob_too_large", details={"property": prop, "max_bytes": rules.MAX_INLINE_BLOB_BYTES})
+                             code="blob_too_large",
+                             details={"property": prop, "max_bytes": rules.MAX_INLINE_BLOB_BYTES})
         digest = rules.content_hash(data)
         _verify_checksum(prop, blob.get("checksum"), digest, data)
         record = {**base, "blob_key": rules.object_blob_key(namespace.namespace_id, bucket.bucket_id, object_id, prop,
