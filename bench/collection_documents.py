@@ -2,9 +2,9 @@
 documents (`POST /v1/collections/{c}/documents/list`, filter on an indexed passthrough field matching 10%).
 
 Baselines in the same run and server: GET /v1/health (the HTTP stack alone), an unfiltered page of 100 (the same
-route without the filter), and a filtered page of 1 (the indexed filter without the cost of a page). Also reported: the same filtered
-page deep in the result (offset 5,000; the store pages up to it) and sorted by a payload field (every match read and
-ordered in Python)."""
+route without the filter), and a filtered page of 1 (the indexed filter without the cost of a page). Also reported:
+the same filtered page deep in the result (offset 5,000: the store steps over the skipped ids) and sorted by a payload
+field (every match's sort field read and ordered in Python)."""
 
 from __future__ import annotations
 

@@ -371,7 +371,8 @@ _FEATURE = re.compile(r"^(?:mixpeek://)?([A-Za-z0-9_]+)(?:@([A-Za-z0-9_.]+))?(?:
 def _parse_feature(feature: str) -> tuple[str, str]:
     match = _FEATURE.match(feature or "")
     if match is None:
-        raise BadRequest(f"'{feature}' is neither a feature URI nor an extractor name", code="invalid_feature_extractor",
+        raise BadRequest(f"'{feature}' is neither a feature URI nor an extractor name",
+                         code="invalid_feature_extractor",
                          details={"feature": feature})
     return match.group(1), match.group(2) or "v1"
 
@@ -507,7 +508,8 @@ def _passthrough(position: int, entry: Any, properties: Mapping[str, Any]) -> di
             "give another target_path",
             code="invalid_field_passthrough", details={"index": position, "field": target or path},
         )
-    return {key: entry[key] for key in ("source_path", "target_path", "default", "required") if entry.get(key) is not None}
+    return {key: entry[key] for key in ("source_path", "target_path", "default", "required")
+            if entry.get(key) is not None}
 
 
 def _value_type(value: Any) -> str:

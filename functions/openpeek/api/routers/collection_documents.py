@@ -77,7 +77,8 @@ def _sort_query(value: Optional[str]) -> dict[str, Any] | None:
 
 def _query(body: ListDocumentsRequest | None, *, limit: Optional[int], page_size: Optional[int],
            offset: Optional[int], page: Optional[int], cursor: Optional[str], return_vectors: Optional[bool],
-           include_total: Optional[bool], filters: Any = None, sort: Any = None, search: Optional[str] = None) -> ListQuery:
+           include_total: Optional[bool], filters: Any = None, sort: Any = None,
+           search: Optional[str] = None) -> ListQuery:
     size = (body.limit if body and body.limit else None) or page_size or limit or 100
     start = body.offset if body and body.offset is not None else (offset or 0)
     if page:

@@ -152,7 +152,8 @@ class CollectionService:
             raise NotFound("collection", source.collection_id or "")
         if collection_id is not None:
             rules.check_no_cycle(collection_id, upstream.collection_id, self._upstream_of(namespace))
-        return replace(source, collection_id=upstream.collection_id), dict(upstream.output_schema.get("properties") or {})
+        properties = dict(upstream.output_schema.get("properties") or {})
+        return replace(source, collection_id=upstream.collection_id), properties
 
     def _upstream_of(self, namespace: Namespace) -> Callable[[str], str | None]:
         def upstream_of(collection_id: str) -> str | None:
@@ -173,16 +174,16 @@ class CollectionService:
                 present = existing.get(index.vector_name)
                 if present is not None and (present.dimension, present.metric) != (index.dimension, index.metric):
                     raise BadRequest(
-                        f"vector_fields '{index.vector_name}' is {index.dimension}-d {index.metric}, but this namespace "
-                        f"already has that index as {present.dimension}-d {present.metric}",
+                        f"vector_fields '{index.vector_name}' is {index.dimension}-d {index.metric}, but this "
+                        f"namespace already has that index as {present.dimension}-d {present.metric}",
                         code="vector_index_conflict", details={"name": index.vector_name})
                 if present is None:
                     configs.append(VectorConfig(index.vector_name, index.dimension, index.metric))
             if configs:
                 self._namespaces.add_vector_configs(namespace, configs)
         for index in design.payload_indexes:
-            self._vectors.create_payload_index(namespace.collection,
-                                               PayloadIndexSpec(index["field_name"], index["type"]))  # type: ignore[arg-type]
+            spec = PayloadIndexSpec(index["field_name"], index["type"])  # type: ignore[arg-type]
+            self._vectors.create_payload_index(namespace.collection, spec)
 
     # -- reads ----------------------------------------------------------------------------------------------------
 

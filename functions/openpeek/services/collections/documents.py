@@ -142,13 +142,6 @@ class CollectionDocumentService:
             return [], None, skip
         return window, next_offset, skip
 
-    def count(self, namespace: Namespace, scope: Filter | None, filters: dict[str, Any] | None = None) -> int:
-        wanted = filter_rules.parse_filter(filters)
-        if wanted is not None and filter_rules.needs_python(wanted):
-            return sum(1 for point in self._scan(namespace, filter_rules.combine(scope, filter_rules.strip_python_only(wanted)))
-                       if filter_rules.matches(wanted, point.payload, point.id))
-        return self._count(namespace, filter_rules.combine(scope, wanted))
-
     def _count(self, namespace: Namespace, store_filter: Filter | None) -> int:
         try:
             return self._vectors.count(namespace.collection, store_filter)
@@ -288,7 +281,8 @@ class CollectionDocumentService:
                 self._vectors.set_payload(namespace.collection, chunk, _payload_changes({}, update_data))
                 continue
             for point in self._retrieve(namespace, chunk, with_vectors=False):  # metadata merges per document
-                self._vectors.set_payload(namespace.collection, [point.id], _payload_changes(point.payload, update_data))
+                changes = _payload_changes(point.payload, update_data)
+                self._vectors.set_payload(namespace.collection, [point.id], changes)
         self._publish(namespace, "document.updated", ids, collection_id)
         return ids
 
