@@ -104,6 +104,7 @@ class Services:
     uploads: UploadService | None = None
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (adapters/local/batch_worker)
+    batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -463,9 +464,17 @@ def attach_batches(services: Services) -> None:
         worker = LocalBatchWorker(runner, batches)
         services.batch_worker = worker
         starter: Callable[[], Any] = lambda: worker  # noqa: E731
+    elif services.settings.batch_state_machine_arn:
+        from openpeek.adapters.aws.batch_state_machine import StepFunctionsBatchStarter
+
+        machine = StepFunctionsBatchStarter(services.settings.batch_state_machine_arn)
+        starter = lambda: machine  # noqa: E731
     else:
         unconfigured = UnconfiguredBatchStarter()
         starter = lambda: unconfigured  # noqa: E731
+    from openpeek.services.ingestion.steps import BatchSteps
+
+    services.batch_steps = BatchSteps(runner, batches, services.blobs)
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws")

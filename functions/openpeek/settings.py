@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     """The bundled all-MiniLM-L6-v2 model (needs the `embed` extra); on by default in the embedded runtime only, so the
     API Lambda never loads torch."""
     cluster_state_machine_arn: str | None = None
+    batch_state_machine_arn: str | None = None
+    """aws runtime: the Step Functions state machine that runs bucket batches (stacks/ingestion.py)."""
     """aws runtime: the Step Functions state machine that runs cluster jobs (stacks/clustering.py)."""
     processing_job_prefix: str = "openpeek-"
     """Names of the SageMaker Processing jobs start with this (the stack scopes the steps' IAM to it)."""

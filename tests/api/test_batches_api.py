@@ -341,3 +341,45 @@ def test_webhook_url_gets_one_signed_post_at_the_end(world):
         assert data["completed_at"] and data["progress"]["processed"] == 1
     finally:
         server.shutdown()
+
+
+def _pending(world, object_ids: list[str]):
+    """A submitted batch that no local worker picks up: what the deployed API leaves for the state machine."""
+    from openpeek.domain.clock import utcnow
+    from openpeek.repositories.batches import BatchRepository
+
+    batch_id = world.client.post("/v1/buckets/docs/batches", headers=world.headers,
+                                 json={"object_ids": object_ids}).json()["batch_id"]
+    repository = BatchRepository(world.services.table)
+    draft = repository.get(world.namespace_id, batch_id)
+    return repository.save(draft.submitted(utcnow(), "task_deployed", [["col_text"]], None), draft)
+
+
+def test_the_deployed_steps_write_the_same_documents_part_by_part(world, monkeypatch):
+    from openpeek.services.ingestion import steps
+
+    monkeypatch.setattr(steps, "PART_SIZE", 2)
+    ids = [world.add_object(text.encode(), title=name) for name, text in TEXTS.items()]
+    batch = _pending(world, ids)
+    state = {"namespace_id": world.namespace_id, "batch_id": batch.batch_id, "attempt": batch.attempt}
+    prepared = world.services.batch_steps.prepare(state)
+    parts = prepared["tiers"][0]["parts"]
+    assert [tier["tier"] for tier in prepared["tiers"]] == [0] and len(parts) == 2
+    for part in reversed(parts):  # parts finish in any order
+        world.services.batch_steps.extract(part)
+    assert world.services.batch_steps.finalize(state) == {"status": "COMPLETED"}
+    done = BatchModel.from_dict(world.client.get(f"/v1/buckets/docs/batches/{batch.batch_id}",
+                                                 headers=world.headers).json())
+    assert done.documents_written == 3 and done.documents_resolvable and done.progress.processed == 3
+    assert world.search("which animal purrs?")[0].payload["source_object_id"] == ids[0]
+    assert not world.services.blobs.list(f"namespaces/{world.namespace_id}/batches/")  # the manifest is cleaned up
+
+
+def test_a_failed_step_ends_the_batch_failed_with_its_reason(world):
+    batch = _pending(world, [world.add_object(b"text", title="t")])
+    state = {"namespace_id": world.namespace_id, "batch_id": batch.batch_id, "attempt": batch.attempt,
+             "error": {"Error": "States.Timeout", "Cause": "the part ran past its timeout"}}
+    world.services.batch_steps.prepare(state)
+    assert world.services.batch_steps.mark_failed(state) == {"status": "FAILED"}
+    failed = world.client.get(f"/v1/buckets/docs/batches/{batch.batch_id}", headers=world.headers).json()
+    assert "States.Timeout" in failed["failure_reason"] and "timeout" in failed["failure_reason"]

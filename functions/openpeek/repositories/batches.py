@@ -22,6 +22,16 @@ DRAFTS = "BATCHDRAFT"
 ACTIVE = "BATCHACTIVE"
 
 
+def manifest_key(namespace_id: str, batch_id: str, attempt: int, tier: int | None = None,
+                 part: int | None = None) -> str:
+    """Where a deployed run keeps its manifest parts (under the namespace's prefix: deleted with it); without tier
+    and part, the prefix of the whole attempt."""
+    prefix = f"namespaces/{namespace_id}/batches/{batch_id}/{attempt}/"
+    if tier is None:
+        return prefix
+    return f"{prefix}tier{tier}/part{part:05d}.json"
+
+
 def _sk(batch_id: str) -> str:
     return f"BATCH#{batch_id}"
 

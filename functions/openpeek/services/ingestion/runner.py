@@ -128,6 +128,94 @@ class BatchRunner:
             self._announce(namespace, batch)
         return batch
 
+    # -- the same run in steps (Step Functions: begin once, run_part per manifest part in parallel, conclude) ---------
+
+    def begin(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
+        """Mark the batch IN_PROGRESS; None when there is nothing to run (gone, ended, or a newer attempt owns it).
+        Raises DomainError when a collection's extractor cannot run here (the caller fails the batch)."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.terminal or batch.attempt != attempt:
+            return None
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        if namespace is None:
+            return None
+        for tier in batch.dag_tiers:
+            self._tier_collections(namespace, tier)  # refuse now, not in every part
+        try:
+            batch = self._save(batch, batch.started(self._clock(), None))
+        except BatchStopped:
+            return None
+        self._move_task(batch, "PROCESSING")
+        return batch
+
+    def run_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int, object_ids: list[str]) -> int:
+        """One manifest part of one tier: its objects processed a group at a time, the counts added to the batch.
+        Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped)."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.terminal or batch.attempt != attempt:
+            return 0
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        if namespace is None:
+            return 0
+        collections = self._tier_collections(namespace, batch.dag_tiers[tier])
+        written = 0
+        for first in range(0, len(object_ids), self._group_size):
+            group = object_ids[first:first + self._group_size]
+            if tier == 0:
+                result = self._objects_group(namespace, batch, group, collections)
+            else:
+                result = self._documents_group(namespace, batch, group, collections)
+            try:
+                batch = self._count(batch, len(group), result)
+            except BatchStopped:
+                return written + result.written
+            written += result.written
+            self._publish_written(namespace, batch, result)
+        return written
+
+    def conclude(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
+        """Every part has run: the batch ends (COMPLETED, with errors, or FAILED) and says so."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.attempt != attempt:
+            return batch
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        if namespace is None or batch.terminal:
+            if namespace is not None and batch.status == rules.CANCELED:
+                self._announce(namespace, batch)
+            return batch
+        try:
+            batch = self._finish(namespace, batch)
+        except BatchStopped:
+            return self._batches.get(namespace_id, batch_id)
+        self._announce(namespace, batch)
+        return batch
+
+    def mark_failed(self, namespace_id: str, batch_id: str, attempt: int, reason: str) -> Batch | None:
+        batch = self._fail(namespace_id, batch_id, attempt, reason)
+        if batch is not None and batch.terminal and batch.attempt == attempt:
+            namespace = self._namespaces.get(batch.org_id, namespace_id)
+            if namespace is not None:
+                self._announce(namespace, batch)
+        return batch
+
+    def _count(self, batch: Batch, count: int, result: "_GroupResult") -> Batch:
+        """Add a part's group to the batch's counts (no cursor: parts finish in any order)."""
+        now = self._clock()
+        for _ in range(20):
+            changed = batch.advanced(now, cursor=batch.cursor, processed=count, written=result.written,
+                                     replaced=result.replaced, skipped_docs=result.missing_input,
+                                     skipped_objects=result.skipped_objects, failures=result.failures)
+            try:
+                saved = self._batches.save(changed, batch)
+                self._task_progress(saved)
+                return saved
+            except ConditionFailed:
+                current = self._batches.get(batch.namespace_id, batch.batch_id)
+                if current is None or current.attempt != batch.attempt or current.terminal:
+                    raise BatchStopped() from None
+                batch = current
+        raise ConditionFailed(f"batch {batch.batch_id} kept changing while a part's counts were added")
+
     # -- tiers -------------------------------------------------------------------------------------------------------
 
     def _tier_collections(self, namespace: Namespace, tier: Sequence[str]) -> list[tuple[Collection, Extractor]]:
