@@ -7,11 +7,17 @@ transaction as the object they point at:
 - `OBJIDEM#<bucket_id>#<sha256(idempotency_key)>` → object_id: a retried create replays the first answer;
 - `OBJUK#<bucket_id>#<sha256(unique key value)>` → object_id: unique_key values are unique without a scan;
 - `OBJHASH#<bucket_id>#<fingerprint>#<object_id>`: what `skip_duplicates` looks for (any object with these bytes).
+
+`OBJSTAT#<bucket_id>` holds the bucket's counts (objects, failed objects, bytes, last registration), changed in the
+same transaction as every object write, conditional on its version: counts stay exact without reading the objects,
+and a write that loses the race on them is retried here (only concurrent writers to one bucket contend).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from dataclasses import replace
 from typing import Any, Iterator
 
@@ -20,6 +26,7 @@ from openpeek.ports import ConditionFailed, Delete, Put, Table
 from openpeek.repositories.namespaces import owned_partition
 
 _PAGE = 1000
+_STATS_ATTEMPTS = 32
 
 
 class IdempotencyKeyUsed(Exception):
@@ -52,6 +59,17 @@ def _unique_sk(bucket_id: str, value: str) -> str:
 
 def _hash_prefix(bucket_id: str, fingerprint: str) -> str:
     return f"OBJHASH#{bucket_id}#{fingerprint}#"
+
+
+def _stats_sk(bucket_id: str) -> str:
+    return f"OBJSTAT#{bucket_id}"
+
+
+def _contribution(obj: BucketObject | None) -> dict[str, int]:
+    """What one object adds to its bucket's counts."""
+    if obj is None:
+        return {"object_count": 0, "failed_object_count": 0, "total_size_bytes": 0}
+    return {"object_count": 1, "failed_object_count": int(obj.status == "FAILED"), "total_size_bytes": obj.size_bytes}
 
 
 class ObjectRepository:
@@ -104,13 +122,48 @@ class ObjectRepository:
                 raise UniqueKeyTaken(pointer["object_id"])
 
     def create(self, obj: BucketObject) -> None:
-        """The object and its pointers, all or nothing. Raises IdempotencyKeyUsed or UniqueKeyTaken (naming the
-        object that holds the key); then nothing was written."""
+        """The object, its pointers and the bucket's counts, all or nothing. Raises IdempotencyKeyUsed or
+        UniqueKeyTaken (naming the object that holds the key); then nothing was written."""
         try:
-            self._table.transact_write([Put(self._item(obj), if_absent=True), *self._pointers(obj).values()])
+            self._write_counted(obj.namespace_id, obj.bucket_id, None, obj,
+                                [Put(self._item(obj), if_absent=True), *self._pointers(obj).values()])
         except ConditionFailed:
             self._explain_conflict(obj)
             raise
+
+    def _write_counted(self, namespace_id: str, bucket_id: str, before: BucketObject | None,
+                       after: BucketObject | None, operations: list[Put | Delete]) -> None:
+        """`operations` plus the change of the bucket's counts from `before` to `after`, in one transaction. When it
+        fails because another write changed the counts first, it is tried again on the new counts; any other
+        failure is the caller's ConditionFailed."""
+        pk = owned_partition(namespace_id)
+        old, new = _contribution(before), _contribution(after)
+        for attempt in range(_STATS_ATTEMPTS):
+            stats = self._table.get(pk, _stats_sk(bucket_id))
+            item = {key: (stats or {}).get(key, 0) + new[key] - old[key] for key in new}
+            item.update(pk=pk, sk=_stats_sk(bucket_id), version=(stats or {}).get("version", 0) + 1,
+                        last_upload_at=max(filter(None, [(stats or {}).get("last_upload_at"),
+                                                         after.created_at if after and not before else None]),
+                                           default=None))
+            counted = Put(item, if_absent=True) if stats is None else Put(item, if_version=stats["version"])
+            try:
+                self._table.transact_write([*operations, counted])
+                return
+            except ConditionFailed:
+                now = self._table.get(pk, _stats_sk(bucket_id))
+                if (now or {}).get("version") == (stats or {}).get("version"):
+                    raise  # the counts did not move: the conflict is the caller's
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ConditionFailed(f"the counts of bucket {bucket_id} kept changing; try again")
+
+    def bucket_counts(self, namespace_id: str, bucket_id: str) -> dict[str, int | str | None]:
+        """object_count, failed_object_count, total_size_bytes and last_upload_at of a bucket, without reading
+        its objects."""
+        stats = self._table.get(owned_partition(namespace_id), _stats_sk(bucket_id)) or {}
+        return {"object_count": int(stats.get("object_count", 0)),
+                "failed_object_count": int(stats.get("failed_object_count", 0)),
+                "total_size_bytes": int(stats.get("total_size_bytes", 0)),
+                "last_upload_at": stats.get("last_upload_at")}
 
     def get(self, org_id: str, namespace_id: str, bucket_id: str, object_id: str) -> BucketObject | None:
         item = self._table.get(owned_partition(namespace_id), _sk(bucket_id, object_id))
@@ -139,14 +192,8 @@ class ObjectRepository:
                 return
 
     def count_by_bucket(self, org_id: str, namespace_id: str, bucket_id: str) -> int:
-        prefix = f"OBJ#{bucket_id}#"
-        count, after = 0, None
-        while True:
-            items = self._table.query(owned_partition(namespace_id), prefix, limit=_PAGE, start_after=after)
-            count += sum(1 for item in items if item.get("org_id") == org_id)
-            if len(items) < _PAGE:
-                return count
-            after = items[-1]["sk"]
+        """The bucket's objects (the partition is the namespace's, which belongs to one organisation)."""
+        return int(self.bucket_counts(namespace_id, bucket_id)["object_count"])
 
     def by_idempotency_key(self, org_id: str, namespace_id: str, bucket_id: str, key: str) -> BucketObject | None:
         pointer = self._table.get(owned_partition(namespace_id), _idempotency_sk(bucket_id, key))
@@ -168,8 +215,9 @@ class ObjectRepository:
         IdempotencyKeyUsed or UniqueKeyTaken, and then nothing was written."""
         saved = replace(obj, version=previous.version + 1)
         try:
-            self._table.transact_write([Put(self._item(saved), if_version=previous.version),
-                                        *self._pointer_changes(saved, previous)])
+            self._write_counted(saved.namespace_id, saved.bucket_id, previous, saved,
+                                [Put(self._item(saved), if_version=previous.version),
+                                 *self._pointer_changes(saved, previous)])
         except ConditionFailed:
             self._explain_conflict(saved)
             raise
@@ -197,14 +245,22 @@ class ObjectRepository:
         raise ConditionFailed(f"object {object_id} kept changing while its status was recorded")
 
     def delete(self, obj: BucketObject) -> None:
-        self._table.transact_write([Delete(owned_partition(obj.namespace_id), _sk(obj.bucket_id, obj.object_id)),
-                                    *self._pointer_deletes(obj)])
+        """The object, its pointers and its share of the bucket's counts; deleting what is gone already is a
+        no-op."""
+        try:
+            self._write_counted(obj.namespace_id, obj.bucket_id, obj, None,
+                                [Delete(owned_partition(obj.namespace_id), _sk(obj.bucket_id, obj.object_id),
+                                        if_exists=True), *self._pointer_deletes(obj)])
+        except ConditionFailed:
+            if self._table.get(owned_partition(obj.namespace_id), _sk(obj.bucket_id, obj.object_id)) is not None:
+                raise
 
     def delete_bucket_items(self, namespace_id: str, bucket_id: str) -> int:
         """Every object and pointer of the bucket (the bucket is being deleted); returns how many items went."""
         pk = owned_partition(namespace_id)
         deleted = 0
-        for prefix in (f"OBJ#{bucket_id}#", f"OBJIDEM#{bucket_id}#", f"OBJUK#{bucket_id}#", f"OBJHASH#{bucket_id}#"):
+        for prefix in (f"OBJ#{bucket_id}#", f"OBJIDEM#{bucket_id}#", f"OBJUK#{bucket_id}#", f"OBJHASH#{bucket_id}#",
+                       _stats_sk(bucket_id)):
             while True:
                 keys = [item["sk"] for item in self._table.query(pk, prefix, limit=100)]
                 if not keys:

@@ -15,7 +15,7 @@ from openpeek.services.content.buckets import BucketStats
 
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/buckets", tags=["Buckets"])
 
-_EMPTY = BucketStats(0, 0, 0, {}, 0, 0, None)
+_EMPTY = BucketStats(0, 0, 0, None)
 
 
 def bucket_model(bucket: Bucket, stats: BucketStats = _EMPTY) -> dict[str, Any]:
@@ -28,8 +28,7 @@ def bucket_model(bucket: Bucket, stats: BucketStats = _EMPTY) -> dict[str, Any]:
         "created_at": bucket.created_at, "updated_at": bucket.updated_at, "last_upload_at": stats.last_upload_at,
         "status": "ACTIVE", "is_locked": False,
         "storage_stats": {"total_size_bytes": stats.total_size_bytes,
-                          "avg_size_bytes": stats.total_size_bytes // stats.object_count if stats.object_count else 0,
-                          "max_size_bytes": stats.max_size_bytes, "min_size_bytes": stats.min_size_bytes},
+                          "avg_size_bytes": stats.total_size_bytes // stats.object_count if stats.object_count else 0},
     }
 
 

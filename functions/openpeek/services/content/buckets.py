@@ -33,9 +33,6 @@ class BucketStats:
     object_count: int
     failed_object_count: int
     total_size_bytes: int
-    by_status: dict[str, int]
-    max_size_bytes: int
-    min_size_bytes: int
     last_upload_at: str | None
 
 
@@ -181,20 +178,11 @@ class BucketService:
         return [(bucket, self.stats(namespace, bucket)) for bucket in self.list(namespace, **criteria)]
 
     def stats(self, namespace: Namespace, bucket: Bucket) -> BucketStats:
-        count = failed = total = 0
-        largest, smallest = 0, None
-        by_status: dict[str, int] = {}
-        last: str | None = None
-        for obj in self._objects.iterate_bucket(namespace.org_id, namespace.namespace_id, bucket.bucket_id):
-            count += 1
-            size = obj.size_bytes
-            total += size
-            largest = max(largest, size)
-            smallest = size if smallest is None else min(smallest, size)
-            by_status[obj.status] = by_status.get(obj.status, 0) + 1
-            failed += obj.status == "FAILED"
-            last = max(last or "", obj.created_at) or None
-        return BucketStats(count, failed, total, by_status, largest, smallest or 0, last)
+        counts = self._objects.bucket_counts(namespace.namespace_id, bucket.bucket_id)
+        return BucketStats(object_count=int(counts["object_count"] or 0),
+                           failed_object_count=int(counts["failed_object_count"] or 0),
+                           total_size_bytes=int(counts["total_size_bytes"] or 0),
+                           last_upload_at=counts["last_upload_at"])  # type: ignore[arg-type]
 
     def counts(self, namespace: Namespace) -> dict[str, int]:
         """bucket_count and object_count of the namespace, as NamespaceModel reports them."""
