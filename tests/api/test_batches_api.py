@@ -383,3 +383,21 @@ def test_a_failed_step_ends_the_batch_failed_with_its_reason(world):
     assert world.services.batch_steps.mark_failed(state) == {"status": "FAILED"}
     failed = world.client.get(f"/v1/buckets/docs/batches/{batch.batch_id}", headers=world.headers).json()
     assert "States.Timeout" in failed["failure_reason"] and "timeout" in failed["failure_reason"]
+
+
+def test_deleting_a_batch_task_cancels_the_batch(world):
+    from openpeek.domain.tasks import Task
+    from openpeek.repositories.tasks import TaskRepository
+    from openpeek.domain.clock import utcnow
+
+    batch = _pending(world, [world.add_object(b"text", title="t")])
+    task = Task.new("task_deployed", world.namespace_id, "api_buckets_batches_process", utcnow(), 3600,
+                    [batch.batch_id], {"batch_id": batch.batch_id})
+    world.services.table.transact_write(TaskRepository(world.services.table).creation(task, world.org_id))
+    canceled = world.client.delete("/v1/tasks/task_deployed", headers=world.headers)
+    assert canceled.status_code == 200, canceled.text
+    assert TaskResponse.from_dict(canceled.json()).status == "CANCELED"
+    assert world.client.get(f"/v1/batches/{batch.batch_id}", headers=world.headers).json()["status"] == "CANCELED"
+    listed = world.client.post("/v1/tasks/list", headers=world.headers,
+                               json={"task_type": "api_buckets_batches_process"}).json()["results"]
+    assert [entry["task_id"] for entry in listed] == ["task_deployed"]

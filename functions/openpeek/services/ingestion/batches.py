@@ -226,6 +226,13 @@ class BatchService:
         namespace, batch = self.locate(principal, namespace_header, batch_id)
         return self.cancel(namespace, batch, reason)
 
+    def cancel_task(self, namespace: Namespace, task: Task) -> dict[str, Any]:
+        """DELETE /v1/tasks/{id} on a batch's task: the batch is canceled (an ended one is returned as it is)."""
+        batch = self._batches.get(namespace.namespace_id, task.additional_data.get("batch_id") or "")
+        if task.terminal or batch is None or batch.terminal or batch.task_id != task.task_id:
+            return task.public()
+        return self.cancel(namespace, batch)
+
     def cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None) -> dict[str, Any]:
         """Stops the batch: the worker sees it between two groups of objects (within seconds) and stops there."""
         now = self._clock()
