@@ -508,3 +508,6 @@ class UploadUrls(Protocol):
 
     def stored(self, target: UploadTarget) -> StoredUpload | None:
         """What was PUT to the target's key (None when nothing was)."""
+
+    def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
+        """A URL that GETs one blob until expires_at (epoch seconds), without the API key."""

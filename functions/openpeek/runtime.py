@@ -223,7 +223,7 @@ def _content(
     buckets = BucketService(BucketRepository(table), object_repository, blobs, events)
     namespaces.count_content_with(buckets.counts)
     objects = ObjectService(buckets, object_repository, upload_repository, blobs,
-                            blob_fetcher or HttpsBlobFetcher(deployed=deployed), events)
+                            blob_fetcher or HttpsBlobFetcher(deployed=deployed), events, upload_urls)
     uploads = UploadService(buckets, objects, object_repository, upload_repository, blobs, upload_urls, table,
                             TaskRepository(table), signing_key=signing_key)
     return buckets, objects, uploads

@@ -143,3 +143,21 @@ def test_delete_upload_removes_its_bytes(client, ns, services):
     assert client.delete(f"/v1/buckets/inbox/uploads/{upload['upload_id']}", headers=ns).status_code == 200
     assert services.blobs.list(upload["s3_key"]) == []
     assert client.get(f"/v1/buckets/inbox/uploads/{upload['upload_id']}", headers=ns).status_code == 404
+
+
+def test_presigned_download_urls_serve_the_blob_and_only_that(client, ns):
+    upload = new_upload(client, ns)
+    client.put(upload["presigned_url"], content=PDF)
+    object_id = client.post(f"/v1/buckets/inbox/uploads/{upload['upload_id']}/confirm", headers=ns).json()["object_id"]
+    plain = client.get(f"/v1/buckets/inbox/objects/{object_id}", headers=ns).json()
+    assert plain["blobs"][0]["presigned_url"] is None
+    signed = client.get(f"/v1/buckets/inbox/objects/{object_id}?return_presigned_urls=true", headers=ns).json()
+    url = signed["blobs"][0]["presigned_url"]
+    downloaded = client.get(url)  # no API key: the URL is the permission
+    assert downloaded.status_code == 200 and downloaded.content == PDF
+    assert downloaded.headers["content-type"] == "application/pdf"
+    listed = client.post("/v1/buckets/inbox/objects/list", headers=ns, json={"return_presigned_urls": True}).json()
+    assert listed["results"][0]["blobs"][0]["presigned_url"].startswith("http://testserver/v1/blobs/")
+    token = url.rsplit("/", 1)[1]
+    assert client.put(f"/v1/uploads/blob/{token}", content=b"overwrite").status_code == 403
+    assert client.get("/v1/blobs/" + token[:-2] + "xx").status_code == 403

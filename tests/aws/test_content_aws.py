@@ -59,6 +59,8 @@ def test_presigned_put_then_confirm_creates_the_object(content):
     obj = services.objects.get(namespace, "files", confirmed.object_id)
     assert obj.blobs[0]["blob_key"] == upload.blob_key
     assert obj.blobs[0]["content_hash"] == hashlib.sha256(data).hexdigest()
+    _, urls = services.objects.describe(namespace, "files", confirmed.object_id, download_base_url="https://api")
+    assert requests.get(urls[upload.blob_key]).content == data  # an S3 presigned GET
 
 
 def test_a_wrong_size_is_refused_at_confirm_and_the_bytes_removed(content):

@@ -41,6 +41,15 @@ class S3UploadUrls:
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"s3 presign failed: {error}") from error
 
+    def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
+        try:
+            return self._s3().generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": self._prefix + blob_key,
+                                      "ResponseContentType": content_type},
+                ExpiresIn=max(1, expires_at - int(self._clock())))
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"s3 presign failed: {error}") from error
+
     def stored(self, target: UploadTarget) -> StoredUpload | None:
         try:
             head = self._s3().head_object(Bucket=self._bucket, Key=self._prefix + target.blob_key)

@@ -1,5 +1,6 @@
 """UploadUrls embedded: a URL on `openpeek serve` itself (`PUT /v1/uploads/blob/<token>`), the token HMAC-signed
-with the server's key, expiring, naming one upload and its size limit (domain/uploads.py reads it back)."""
+with the server's key, expiring, naming one upload and its size limit (domain/uploads.py reads it back); downloads
+the same way (`GET /v1/blobs/<token>`, naming one blob)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from openpeek.domain.uploads import sign_token
 from openpeek.ports import BlobNotFound, BlobStore, StoredUpload, UploadTarget
 
 UPLOAD_ROUTE = "/v1/uploads/blob/"
+DOWNLOAD_ROUTE = "/v1/blobs/"
 
 
 class SignedUploadUrls:
@@ -15,10 +17,14 @@ class SignedUploadUrls:
         self._blobs = blobs
 
     def put_url(self, target: UploadTarget, *, base_url: str) -> str:
-        token = sign_token({"upl": target.upload_id, "org": target.org_id, "ns": target.namespace_id,
+        token = sign_token({"kind": "put", "upl": target.upload_id, "org": target.org_id, "ns": target.namespace_id,
                             "bkt": target.bucket_id, "key": target.blob_key, "max": target.max_bytes,
                             "exp": target.expires_at}, self._key)
         return base_url.rstrip("/") + UPLOAD_ROUTE + token
+
+    def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
+        token = sign_token({"kind": "get", "key": blob_key, "type": content_type, "exp": expires_at}, self._key)
+        return base_url.rstrip("/") + DOWNLOAD_ROUTE + token
 
     def stored(self, target: UploadTarget) -> StoredUpload | None:
         try:

@@ -20,17 +20,18 @@ router = APIRouter(route_class=BulkWriteRoute, prefix="/v1/buckets/{bucket_ident
 Policy = Optional[Literal["insert", "update", "upsert"]]
 
 
-def blob_model(blob: dict[str, Any]) -> dict[str, Any]:
+def blob_model(blob: dict[str, Any], urls: dict[str, str] | None = None) -> dict[str, Any]:
     return {"blob_id": blob.get("blob_id"), "property": blob["property"], "type": blob["type"],
+            "presigned_url": (urls or {}).get(blob["blob_key"]),
             "properties": blob.get("metadata") or {},
             "details": {"filename": blob.get("filename"), "size_bytes": blob.get("size_bytes"),
                         "mime_type": blob.get("mime_type"), "hash": blob.get("content_hash")}}
 
 
-def object_model(obj: BucketObject, **extra: Any) -> dict[str, Any]:
+def object_model(obj: BucketObject, urls: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """ObjectResponse of the SDK; the metadata at the top level, as the SDK's additional_properties."""
     return {**obj.metadata, "object_id": obj.object_id, "bucket_id": obj.bucket_id, "key_prefix": obj.key_prefix,
-            "blobs": [blob_model(blob) for blob in obj.blobs],
+            "blobs": [blob_model(blob, urls) for blob in obj.blobs],
             "source_details": [{"type": "bucket", "source_id": obj.bucket_id}], "status": obj.status,
             "error": obj.error, "created_at": obj.created_at, "updated_at": obj.updated_at,
             "document_count": obj.document_count, "metadata": obj.metadata, **extra}
@@ -61,16 +62,17 @@ def _list(request: Request, bucket_identifier: str, namespace: Namespace, body: 
           page_size: Optional[int], offset: int, page: Optional[int], cursor: Optional[str]) -> dict:
     size = page_size or limit
     start = (page - 1) * size if page else offset
-    found, total, next_cursor = services(request).objects.page(
+    found, total, next_cursor, urls = services(request).objects.page(
         namespace, bucket_identifier, limit=size, offset=start, after=cursor,
         filters=body.filters if body else None, sort=body.sort if body else None,
-        search=body.search if body else None)
+        search=body.search if body else None,
+        download_base_url=str(request.base_url) if body and body.return_presigned_urls else None)
     by_status: dict[str, int] = {}
     for obj in found:
         by_status[obj.status] = by_status.get(obj.status, 0) + 1
     blobs = sum(len(obj.blobs) for obj in found)
     return {
-        "results": [object_model(obj) for obj in found],
+        "results": [object_model(obj, urls) for obj in found],
         "pagination": {"total": total, "page": start // size + 1, "page_size": size,
                        "total_pages": None if total is None else max(1, -(-total // size)), "next_page": None,
                        "previous_page": None, "next_cursor": next_cursor},
@@ -113,7 +115,9 @@ def bulk_soft_delete(request: Request, bucket_identifier: str, body: BulkSoftDel
 def get_object(request: Request, bucket_identifier: str, object_identifier: str,
                return_presigned_urls: bool = Query(False), include_document_count: bool = Query(True),
                namespace: Namespace = Depends(current_namespace)) -> dict:
-    return object_model(services(request).objects.get(namespace, bucket_identifier, object_identifier))
+    return object_model(*services(request).objects.describe(
+        namespace, bucket_identifier, object_identifier,
+        download_base_url=str(request.base_url) if return_presigned_urls else None))
 
 
 @router.patch("/{object_identifier}")

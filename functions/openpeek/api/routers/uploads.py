@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
 
 from openpeek.api.auth import current_namespace, services
 from openpeek.api.fast_json import OrjsonRoute
@@ -115,6 +116,12 @@ def delete_upload(request: Request, bucket_identifier: str, upload_id: str,
                   namespace: Namespace = Depends(current_namespace)) -> dict:
     upload = services(request).uploads.delete(namespace, bucket_identifier, upload_id)
     return {"success": True, "message": f"Upload '{upload.upload_id}' deleted", "upload_id": upload.upload_id}
+
+
+@blob_router.get("/v1/blobs/{token}", include_in_schema=False)
+def download_blob(request: Request, token: str) -> Response:
+    data, media_type = services(request).uploads.download(token)
+    return Response(data, media_type=media_type)
 
 
 @blob_router.put("/v1/uploads/blob/{token}", include_in_schema=False)

@@ -26,13 +26,14 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.objects import BucketObject
 from openpeek.domain.uploads import Upload
-from openpeek.ports import BlobFetcher, BlobStore, ConditionFailed, DependencyUnavailable, EventBus
+from openpeek.ports import BlobFetcher, BlobStore, ConditionFailed, DependencyUnavailable, EventBus, UploadUrls
 from openpeek.repositories.objects import IdempotencyKeyUsed, ObjectRepository, UniqueKeyTaken
 from openpeek.repositories.uploads import UploadRepository
 from openpeek.services.content.buckets import BucketService
 from openpeek.services.content.events import publish
 
 SAVE_ATTEMPTS = 8
+DOWNLOAD_URL_TTL_S = 3600
 PARALLEL_BLOB_WRITES = 16  # blob writes are durable (fsync, or an S3 round trip): overlapping them is what is fast
 _DEFAULT_MIME = {"text": "text/plain; charset=utf-8", "image": "application/octet-stream",
                  "audio": "application/octet-stream", "video": "application/octet-stream", "pdf": "application/pdf",
@@ -69,7 +70,8 @@ class _Prepared:
 
 class ObjectService:
     def __init__(self, buckets: BucketService, repository: ObjectRepository, uploads: UploadRepository,
-                 blobs: BlobStore, fetcher: BlobFetcher, events: EventBus) -> None:
+                 blobs: BlobStore, fetcher: BlobFetcher, events: EventBus, urls: UploadUrls | None = None) -> None:
+        self._urls = urls
         self._buckets = buckets
         self._repository = repository
         self._uploads = uploads
@@ -324,11 +326,37 @@ class ObjectService:
             raise NotFound("object", object_id)
         return found
 
+    def describe(self, namespace: Namespace, bucket_identifier: str, object_id: str, *,
+                 download_base_url: str | None = None) -> tuple[BucketObject, dict[str, str]]:
+        """The object, and a download URL per blob when `download_base_url` (where this API answers) is given."""
+        obj = self.get(namespace, bucket_identifier, object_id)
+        return obj, ({} if download_base_url is None else self.download_urls([obj], base_url=download_base_url))
+
+    def download_urls(self, objects: Iterable[BucketObject], *, base_url: str) -> dict[str, str]:
+        """A fresh download URL per blob (by blob_key), good for DOWNLOAD_URL_TTL_S."""
+        if self._urls is None:
+            return {}
+        expires_at = int(utcnow().timestamp()) + DOWNLOAD_URL_TTL_S
+        return {blob["blob_key"]: self._urls.download_url(blob["blob_key"], blob.get("mime_type") or
+                                                          "application/octet-stream", expires_at=expires_at,
+                                                          base_url=base_url)
+                for obj in objects for blob in obj.blobs}
+
     def page(self, namespace: Namespace, bucket_identifier: str, *, limit: int, offset: int = 0,
              after: str | None = None, filters: dict[str, Any] | None = None, sort: dict[str, Any] | None = None,
-             search: str | None = None) -> tuple[list[BucketObject], int | None, str | None]:
-        """A page of objects, oldest first unless sorted: (objects, total when known, cursor of the next page).
-        Without filters, search or sort a page is read straight from the table after the cursor."""
+             search: str | None = None, download_base_url: str | None = None,
+             ) -> tuple[list[BucketObject], int | None, str | None, dict[str, str]]:
+        """A page of objects, oldest first unless sorted: (objects, total when known, cursor of the next page,
+        download URLs by blob key when `download_base_url` is given). Without filters, search or sort a page is read
+        straight from the table after the cursor."""
+        found, total, cursor = self._page(namespace, bucket_identifier, limit=limit, offset=offset, after=after,
+                                          filters=filters, sort=sort, search=search)
+        urls = {} if download_base_url is None else self.download_urls(found, base_url=download_base_url)
+        return found, total, cursor, urls
+
+    def _page(self, namespace: Namespace, bucket_identifier: str, *, limit: int, offset: int, after: str | None,
+              filters: dict[str, Any] | None, sort: dict[str, Any] | None,
+              search: str | None) -> tuple[list[BucketObject], int | None, str | None]:
         bucket = self._buckets.get(namespace, bucket_identifier)
         wanted = filter_rules.parse_filter(filters)
         if wanted is None and not sort and not search and not offset:

@@ -130,6 +130,8 @@ class UploadService:
         if self._signing_key is None:
             raise NotFound("route", "upload")
         claims = rules.read_token(token, self._signing_key, int(utcnow().timestamp()))
+        if claims.get("kind") != "put":
+            raise Forbidden("this URL is not an upload URL", code="upload_token_invalid")
         upload = self._repository.get(claims["org"], claims["ns"], claims["bkt"], claims["upl"])
         if upload is None or upload.blob_key != claims["key"]:
             raise Forbidden("the upload this URL was made for no longer exists", code="upload_token_invalid")
@@ -281,6 +283,18 @@ class UploadService:
             self._blobs.delete(upload.blob_key)
         self._repository.delete(upload)
         return upload
+
+    def download(self, token: str) -> tuple[bytes, str]:
+        """The bytes and MIME type of the blob a download URL names (embedded; S3 serves its own)."""
+        if self._signing_key is None:
+            raise NotFound("route", "blob")
+        claims = rules.read_token(token, self._signing_key, int(utcnow().timestamp()))
+        if claims.get("kind") != "get":
+            raise Forbidden("this URL is not a download URL", code="download_token_invalid")
+        try:
+            return self._blobs.get(claims["key"]), str(claims.get("type") or "application/octet-stream")
+        except BlobNotFound:
+            raise NotFound("blob", claims["key"].rsplit("/", 1)[-1]) from None
 
     def url_for(self, upload: Upload, *, base_url: str) -> str | None:
         """A fresh URL for an upload still waiting for its bytes."""
