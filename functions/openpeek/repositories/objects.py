@@ -138,6 +138,9 @@ class ObjectRepository:
         failure is the caller's ConditionFailed."""
         pk = owned_partition(namespace_id)
         old, new = _contribution(before), _contribution(after)
+        if before is not None and after is not None and old == new:
+            self._table.transact_write(operations)  # the counts do not move: no need to contend for them
+            return
         for attempt in range(_STATS_ATTEMPTS):
             stats = self._table.get(pk, _stats_sk(bucket_id))
             item = {key: (stats or {}).get(key, 0) + new[key] - old[key] for key in new}
