@@ -401,3 +401,24 @@ def test_deleting_a_batch_task_cancels_the_batch(world):
     listed = world.client.post("/v1/tasks/list", headers=world.headers,
                                json={"task_type": "api_buckets_batches_process"}).json()["results"]
     assert [entry["task_id"] for entry in listed] == ["task_deployed"]
+
+
+def test_collections_sourced_from_a_collection_run_in_the_next_tier(world):
+    CollectionRepository(world.services.table).create(Collection(
+        collection_id="col_copy", collection_name="copy", namespace_id=world.namespace_id,
+        source=CollectionSource("collection", collection_id="col_text"),
+        feature_extractor=ExtractorConfig("passthrough_extractor", "v1", {}, ({"source_path": "title"},), {},
+                                          include_all_source_fields=False),
+        input_schema={}, output_schema={}, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+    object_id = world.add_object("First sentence. Second sentence. Third one.".encode(), title="three")
+    created = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
+                                json={"object_ids": [object_id]})
+    done = world.wait(created.json()["batch_id"])
+    assert done.dag_tiers == [["col_text"], ["col_copy"]] and done.total_tiers == 2
+    assert done.status == "COMPLETED" and done.documents_written == 2 + 2  # two chunks, then one copy of each
+    assert [tier.status for tier in done.tier_tasks] == ["COMPLETED", "COMPLETED"]
+    copies, _ = world.services.vectors.scroll(world._collection(), filter=Filter(must=(
+        MatchValue("collection_id", "col_copy"),)), limit=10)
+    assert sorted(point.payload["title"] for point in copies) == ["three", "three"]
+    assert {point.payload["root_object_id"] for point in copies} == {object_id}
+    assert {point.payload["source_collection_id"] for point in copies} == {"col_text"}
