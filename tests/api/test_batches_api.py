@@ -3,8 +3,6 @@ BucketBatchesApi / BatchesApi (every answer parsed with the SDK's models), with 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 from mixpeek.models.batch_model import BatchModel

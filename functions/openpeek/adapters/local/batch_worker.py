@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
-from typing import Callable
 
 from openpeek.repositories.batches import BatchRepository
 from openpeek.services.ingestion.runner import BatchRunner
@@ -51,8 +51,6 @@ class LocalBatchWorker:
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Tests and benchmarks: True once every queued batch has been run."""
-        import time
-
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.idle():
@@ -84,8 +82,3 @@ class LocalBatchWorker:
                 logger.exception("batch worker: job %s failed", job)
             finally:
                 self._queue.task_done()
-
-
-def local_batch_worker(runner: BatchRunner, batches: BatchRepository) -> Callable[[], LocalBatchWorker]:
-    worker = LocalBatchWorker(runner, batches)
-    return lambda: worker
