@@ -295,3 +295,18 @@ def test_a_failing_blob_store_is_503_and_leaves_nothing_half_written(tmp_path):
     assert client.get("/v1/buckets/books/objects", headers=headers).json()["results"] == []
     assert folder.list("namespaces/") == []
     services.close()
+
+
+def test_a_blob_over_the_inline_limit_is_refused(client, ns, services, monkeypatch):
+    monkeypatch.setattr("openpeek.services.content.objects.rules.MAX_INLINE_BLOB_BYTES", 8)
+    response = register(client, ns, text_blob("nine byte"))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "blob_too_large"
+    assert "upload" in response.json()["error"]["message"]
+    assert stored_blobs(services, client, ns) == []
+
+
+def test_object_events_can_be_subscribed_to(client, ns):
+    response = client.post("/v1/webhooks", headers=ns, json={
+        "webhook_name": "objects", "url": "http://127.0.0.1:9/hook",
+        "events": ["object.created", "object.updated", "object.deleted", "objects.created.batch"]})
+    assert response.status_code == 200, response.text
