@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
+from openpeek.collector import fewer_collections
 from openpeek.domain import batches as rules
 from openpeek.domain import documents as document_rules
 from openpeek.domain.batches import Batch, FailedObject
@@ -161,10 +162,11 @@ class BatchRunner:
         written = 0
         for first in range(0, len(object_ids), self._group_size):
             group = object_ids[first:first + self._group_size]
-            if tier == 0:
-                result = self._objects_group(namespace, batch, group, collections)
-            else:
-                result = self._documents_group(namespace, batch, group, collections)
+            with fewer_collections():
+                if tier == 0:
+                    result = self._objects_group(namespace, batch, group, collections)
+                else:
+                    result = self._documents_group(namespace, batch, group, collections)
             try:
                 batch = self._count(batch, len(group), result)
             except BatchStopped:
@@ -239,10 +241,11 @@ class BatchRunner:
                 raise BatchStopped()
             batch = current
             group = list(batch.work[batch.cursor:batch.cursor + self._group_size])
-            if tier == 0:
-                result = self._objects_group(namespace, batch, group, collections)
-            else:
-                result = self._documents_group(namespace, batch, group, collections)
+            with fewer_collections():  # the group's drafts and points are many short-lived lists
+                if tier == 0:
+                    result = self._objects_group(namespace, batch, group, collections)
+                else:
+                    result = self._documents_group(namespace, batch, group, collections)
             batch = self._checkpoint(batch, len(group), result)
             self._publish_written(namespace, batch, result)
         return batch
@@ -265,9 +268,10 @@ class BatchRunner:
                 failed[object_id] = FailedObject(object_id, str(error), error.error_type, now)
         counts: dict[str, int] = {object_id: 0 for object_id in sources}
         for collection, extractor in collections:
+            # Every stored string costs Edge a conversion per point: tier 0 keeps the lineage a reader needs
+            # (the object, its bucket), not a path that only repeats them.
             lineage = {object_id: {"source_type": "bucket", "root_object_id": object_id,
-                                   "root_bucket_id": batch.bucket_id, "source_object_id": object_id,
-                                   "lineage_path": f"{batch.bucket_id}/{collection.collection_id}"}
+                                   "root_bucket_id": batch.bucket_id, "source_object_id": object_id}
                        for object_id in sources}
             pending = {object_id: source for object_id, (_, source) in sources.items() if object_id not in failed}
             written = self._extract_and_write(namespace, batch, collection, extractor, pending, lineage, failed,
@@ -299,7 +303,8 @@ class BatchRunner:
             lineage = {point.id: {"source_type": "collection", "root_object_id": point.payload.get("root_object_id"),
                                   "root_bucket_id": point.payload.get("root_bucket_id"),
                                   "source_document_id": point.id, "source_collection_id": parent,
-                                  "lineage_path": f"{point.payload.get('lineage_path', '')}/{collection.collection_id}"}
+                                  "lineage_path": f"{point.payload.get('lineage_path') or parent}/"
+                                                  f"{collection.collection_id}"}
                        for point in upstream}
             self._extract_and_write(namespace, batch, collection, extractor, pending, lineage, failed, result, now)
         # A failed upstream document fails the object it came from.
@@ -377,8 +382,6 @@ class BatchRunner:
         point = document_rules.build_point(namespace, checked, lineage, collection_id=collection.collection_id,
                                            created_at=now, updated_at=now)
         point.payload["batch_id"] = batch.batch_id
-        if "bucket_id" not in point.payload and lineage.get("root_bucket_id"):
-            point.payload["bucket_id"] = lineage["root_bucket_id"]
         return point
 
     def _source_key(self, lineage: dict[str, Any]) -> tuple[str, str]:
@@ -483,9 +486,10 @@ class BatchRunner:
         """True once documents this batch wrote are found by a filtered read: a confirmation, not a guess."""
         if not batch.documents_written:
             return True
-        sample = Filter(must=(MatchValue("batch_id", batch.batch_id),))
+        written = Filter(must=(MatchValue("batch_id", batch.batch_id),))
         for _ in range(20):
-            if self._vectors.count(namespace.collection, sample) > 0:
+            found, _ = self._vectors.scroll(namespace.collection, filter=written, limit=1, payload_fields=["batch_id"])
+            if found:
                 return True
             time.sleep(0.25)
         return False
