@@ -59,6 +59,9 @@ def test_an_upload_id_blob_after_confirm(client, ns):
     obj = client.post("/v1/buckets/inbox/objects", headers=ns, json={"blobs": [
         {"property": "scan", "type": "pdf", "upload_id": upload["upload_id"]}]})
     assert obj.status_code == 200 and obj.json()["blobs"][0]["details"]["size_bytes"] == len(PDF)
+    again = client.post("/v1/buckets/inbox/objects", headers=ns, json={"blobs": [
+        {"property": "scan", "type": "pdf", "upload_id": upload["upload_id"]}]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "upload_in_use"
 
 
 def test_a_tampered_or_reused_url_stores_nothing(client, ns, services):

@@ -212,6 +212,13 @@ class ObjectService:
                 "filename": None, "source_url": None}
         if upload_id:
             upload = self._confirmed_upload(namespace, bucket, upload_id, prop)
+            owner = upload.object_id and upload.object_id != object_id and self._repository.get(
+                namespace.org_id, namespace.namespace_id, bucket.bucket_id, upload.object_id)
+            if owner:
+                # Its bytes are that object's blob: sharing them would let one delete pull the other's content.
+                raise Conflict(f"upload '{upload_id}' already holds the blob of object {upload.object_id}; upload the "
+                               "file again for another object", code="upload_in_use",
+                               details={"upload_id": upload_id, "object_id": upload.object_id})
             record = {**base, "blob_key": upload.blob_key, "size_bytes": upload.received_bytes or 0,
                       "mime_type": upload.content_type, "content_hash": upload.received_hash or "",
                       "filename": upload.filename, "upload_id": upload.upload_id}
