@@ -62,6 +62,10 @@ def test_an_upload_id_blob_after_confirm(client, ns):
     again = client.post("/v1/buckets/inbox/objects", headers=ns, json={"blobs": [
         {"property": "scan", "type": "pdf", "upload_id": upload["upload_id"]}]})
     assert again.status_code == 409 and again.json()["error"]["code"] == "upload_in_use"
+    client.delete(f"/v1/buckets/inbox/objects/{obj.json()['object_id']}", headers=ns)
+    gone = client.post("/v1/buckets/inbox/objects", headers=ns, json={"blobs": [
+        {"property": "scan", "type": "pdf", "upload_id": upload["upload_id"]}]})
+    assert gone.status_code == 400 and gone.json()["error"]["code"] == "upload_missing"
 
 
 def test_a_tampered_or_reused_url_stores_nothing(client, ns, services):

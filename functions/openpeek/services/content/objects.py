@@ -219,6 +219,10 @@ class ObjectService:
                 raise Conflict(f"upload '{upload_id}' already holds the blob of object {upload.object_id}; upload the "
                                "file again for another object", code="upload_in_use",
                                details={"upload_id": upload_id, "object_id": upload.object_id})
+            if not self._blobs.exists(upload.blob_key):
+                raise BadRequest(f"the bytes of upload '{upload_id}' are gone (the object that held them was "
+                                 "deleted); upload the file again", code="upload_missing",
+                                 details={"upload_id": upload_id})
             record = {**base, "blob_key": upload.blob_key, "size_bytes": upload.received_bytes or 0,
                       "mime_type": upload.content_type, "content_hash": upload.received_hash or "",
                       "filename": upload.filename, "upload_id": upload.upload_id}
