@@ -80,6 +80,9 @@ class EnvironmentConfig:
     alarm_email: str | None = None
 
     artifacts_noncurrent_days: int = 30
+    upload_allowed_origins: tuple[str, ...] = ("*",)
+    """Browser origins allowed to PUT files to upload URLs (S3 CORS). A presigned URL is the permission either way;
+    narrowing the origins keeps other sites' pages from using one a user leaked."""
     """Overwritten or deleted artifact versions are kept this long, then expire."""
 
     clustering_base_image: str | None = None

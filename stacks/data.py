@@ -58,6 +58,16 @@ class DataStack(Stack):
             removal_policy=retention,
             # A bucket with objects cannot be deleted; outside prod, tearing down empties it first.
             auto_delete_objects=not config.retain_data,
+            # Browsers PUT upload files straight to presigned URLs (managed content); nothing else crosses origins.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT],
+                    allowed_origins=list(config.upload_allowed_origins),
+                    allowed_headers=["Content-Type", "Content-MD5", "x-amz-*"],
+                    exposed_headers=["ETag"],
+                    max_age=3600,
+                )
+            ],
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-old-versions",

@@ -12,6 +12,7 @@ from constructs import Construct
 from stacks.api import ApiStack
 from stacks.automation import AutomationStack
 from stacks.clustering import ClusteringStack
+from stacks.ingestion import IngestionStack
 from stacks.config import EnvironmentConfig
 from stacks.data import DataStack
 from stacks.functions import SharedResources
@@ -26,9 +27,11 @@ class EnvironmentStacks:
     automation: AutomationStack
     clustering: ClusteringStack
     api: ApiStack
+    ingestion: IngestionStack | None = None  # bucket batches' state machine
 
     def all(self) -> list[Stack]:
-        return [self.data, self.vectors, self.automation, self.clustering, self.api]
+        return [self.data, self.vectors, self.automation, self.clustering, self.api] + (
+            [self.ingestion] if self.ingestion is not None else [])
 
 
 def build_environment(
@@ -62,6 +65,8 @@ def build_environment(
         project_root=project_root,
         env=env,
     )
+    ingestion = IngestionStack(scope, name("ingestion"), config=config, shared=shared, event_bus=automation.event_bus,
+                               alarm_topic=automation.alarm_topic, env=env)
     api = ApiStack(
         scope,
         name("api"),
@@ -72,7 +77,10 @@ def build_environment(
         alarm_topic=automation.alarm_topic,
         env=env,
     )
-    stacks = EnvironmentStacks(data, vectors, automation, clustering, api)
+    # The API starts batches on the ingestion state machine (and reads and stops their executions).
+    api.function.function.add_environment("OPENPEEK_BATCH_STATE_MACHINE_ARN", ingestion.state_machine.state_machine_arn)
+    ingestion.state_machine.grant_start_execution(api.function.function)
+    stacks = EnvironmentStacks(data, vectors, automation, clustering, api, ingestion)
     for stack in stacks.all():
         Tags.of(stack).add("project", "openpeek")
         Tags.of(stack).add("environment", config.name)

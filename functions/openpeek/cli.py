@@ -75,6 +75,7 @@ def schedule_maintenance(services):
     scheduler = Scheduler()
     scheduler.every(REAP_EVERY_S, "expiry-reaper", services.expiry.reap, first_after_s=60)
     scheduler.every(AUTOINDEX_EVERY_S, "auto-index", services.auto_index.run, first_after_s=AUTOINDEX_EVERY_S)
+    scheduler.every(300, "batch-draft-reaper", services.batches.reap_drafts, first_after_s=300)  # DRAFTs > 30 min
     scheduler.start()
     return scheduler
 

@@ -16,6 +16,7 @@ from openpeek.domain.conditions import Filter
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.inference import InferenceService
 from openpeek.domain.records import Delete, Item, Put
+from openpeek.domain.transfers import FetchedBlob, StoredUpload, UploadTarget
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, ScoredPoint, SearchRequest, VectorIndexSpec,
                                      VectorPoint)
 
@@ -260,3 +261,26 @@ class Authorizer(Protocol):
 class AuthorizerFactory(Protocol):
     def __call__(self, config: dict[str, Any], token: str | None) -> Authorizer:
         """An Authorizer for a namespace's authorization config (api_url, store_id, model_id) and API token."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Managed content: fetching a blob from a URL, and the URL a client PUTs an upload to
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class BlobFetcher(Protocol):
+    def fetch(self, url: str, *, max_bytes: int) -> FetchedBlob:
+        """The bytes at an https URL, under the webhook SSRF rules (public addresses only when deployed). A refused,
+        unreachable or failing URL, or a body over max_bytes, raises the domain's BadRequest naming why."""
+
+
+class UploadUrls(Protocol):
+    def put_url(self, target: UploadTarget, *, base_url: str) -> str:
+        """A URL the client PUTs the file to, good until target.expires_at. `base_url` is where this API answers
+        (used where the URL points back at the API itself)."""
+
+    def stored(self, target: UploadTarget) -> StoredUpload | None:
+        """What was PUT to the target's key (None when nothing was)."""
+
+    def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
+        """A URL that GETs one blob until expires_at (epoch seconds), without the API key."""

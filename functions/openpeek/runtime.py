@@ -18,6 +18,7 @@ from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.filter_usage import FilterUsageRepository
 from openpeek.repositories.idempotency import IdempotencyRepository
 from openpeek.repositories.label_cache import LabelCacheRepository
+from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.organizations import OrganizationRepository
 from openpeek.repositories.retrievers import RetrieverRepository
@@ -39,6 +40,9 @@ from openpeek.services.map_points import MapPoints
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.clustering.steps import ClusterSteps
 from openpeek.services.clustering.clusters import ClusterService
+from openpeek.services.collections.collections import CollectionService
+from openpeek.services.collections.documents import CollectionDocumentService
+from openpeek.services.collections.manifest import CollectionKind
 from openpeek.services.access_control import AccessControl, env_secret
 from openpeek.services.auto_index import AutoIndexer
 from openpeek.services.documents import DocumentService
@@ -59,6 +63,15 @@ from openpeek.services.tasks import TaskService
 from openpeek.services.webhook_delivery import WebhookDelivery
 from openpeek.services.webhooks import WebhookService, build_webhooks
 from openpeek.settings import Settings
+from openpeek.ports import BlobFetcher, UploadUrls
+from openpeek.repositories.buckets import BucketRepository
+from openpeek.repositories.objects import ObjectRepository
+from openpeek.repositories.uploads import UploadRepository
+from openpeek.services.content.buckets import BucketService
+from openpeek.services.content.objects import ObjectService
+from openpeek.services.content.uploads import UploadService
+from openpeek.services.content.copying import ContentCopier
+from openpeek.services.content.manifest_kind import BucketKind
 
 
 @dataclass
@@ -95,9 +108,19 @@ class Services:
     metrics: Metrics
     document_listing: DocumentListing
     map_points: MapPoints
+    collections: CollectionService
+    collection_documents: CollectionDocumentService
     webhook_dispatcher: Any = None  # embedded: delivers the in-process bus's events (embedded/webhook_dispatcher.py)
+    buckets: BucketService | None = None
+    objects: ObjectService | None = None
+    uploads: UploadService | None = None
+    batches: Any = None  # BatchService: bucket batches run through the collections' extractors
+    batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
+    batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
 
     def close(self) -> None:
+        if self.batch_worker is not None:
+            self.batch_worker.stop()
         if self.webhook_dispatcher is not None:
             self.webhook_dispatcher.stop()
         self.webhook_delivery.close()
@@ -116,6 +139,8 @@ def wire(
     inference: InferenceRegistry | None = None,
     orchestrator: Callable[[ClusterSteps], Orchestrator] | None = None,
     metrics: Metrics | None = None,
+    upload_urls: UploadUrls | None = None,
+    blob_fetcher: BlobFetcher | None = None,
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
     cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
@@ -150,6 +175,11 @@ def wire(
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
+    collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
+                                    inference, events)
+    namespaces.count_content_with(collections.counts)
+    buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
+    buckets.use_readers(_collections_reading(collections))
     return Services(
         settings=settings,
         table=table,
@@ -178,17 +208,83 @@ def wire(
         cloner=NamespaceCloner(namespaces, table, vectors, RetrieverRepository(table), cluster_repository,
                                task_repository,
                                # a Lambda ends with its response: there the copy runs before answering
-                               background=thread_runner if settings.runtime == "embedded" else inline),
+                               background=thread_runner if settings.runtime == "embedded" else inline,
+                               content=ContentCopier(BucketRepository(table), ObjectRepository(table), blobs),
+                               collections=collections),
         filter_usage=usage,
         auto_index=AutoIndexer(usage, namespace_repository, namespaces, vectors),
-        manifests=ManifestService(namespaces, [RetrieverKind(retrievers), ClusterKind(clusters),
+        # Buckets before the collections that read from them, collections before the retrievers that search them.
+        manifests=ManifestService(namespaces, [BucketKind(buckets),
+                                               CollectionKind(collections, BucketRepository(table)),
+                                               RetrieverKind(retrievers), ClusterKind(clusters),
                                                WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         metrics=metrics,
         document_listing=DocumentListing(vectors),
         map_points=MapPoints(clusters, cluster_results, cluster_repository, blobs),
+        collections=collections,
+        collection_documents=CollectionDocumentService(collections, vectors, events),
+        buckets=buckets,
+        objects=objects,
+        uploads=uploads,
     )
+
+
+def _content(
+    settings: Settings, table: Table, blobs: BlobStore, events: EventBus, namespaces: NamespaceService,
+    upload_urls: UploadUrls | None, blob_fetcher: BlobFetcher | None,
+) -> tuple[BucketService, ObjectService, UploadService]:
+    """Buckets, objects and uploads. Upload URLs: S3 presigned PUTs when deployed; embedded, URLs on this server
+    signed with its key. Blobs by URL are fetched under the webhook SSRF rules (public hosts only when deployed)."""
+    from openpeek.adapters.https_blob_fetcher import HttpsBlobFetcher
+
+    deployed = settings.runtime == "aws"
+    signing_key = None if deployed else _upload_signing_key(settings)
+    if upload_urls is None:
+        if deployed:
+            from openpeek.adapters.aws.s3_upload_urls import S3UploadUrls
+
+            upload_urls = S3UploadUrls(settings.bucket_name or "", settings.bucket_prefix)
+        else:
+            from openpeek.adapters.local.signed_upload_urls import SignedUploadUrls
+
+            upload_urls = SignedUploadUrls(signing_key or b"", blobs)
+    object_repository, upload_repository = ObjectRepository(table), UploadRepository(table)
+    buckets = BucketService(BucketRepository(table), object_repository, blobs, events)
+    namespaces.count_content_with(buckets.counts)
+    objects = ObjectService(buckets, object_repository, upload_repository, blobs,
+                            blob_fetcher or HttpsBlobFetcher(deployed=deployed), events, upload_urls)
+    uploads = UploadService(buckets, objects, object_repository, upload_repository, blobs, upload_urls, table,
+                            TaskRepository(table), signing_key=signing_key)
+    return buckets, objects, uploads
+
+
+def _collections_reading(collections: CollectionService) -> Callable[[Any, Any], list[str]]:
+    """The names of the collections whose source is a bucket: such a bucket cannot be deleted."""
+    def reading(namespace: Any, bucket: Any) -> list[str]:
+        return [collection.collection_name for collection in collections.list(namespace)
+                if bucket.bucket_id in collection.source.bucket_ids]
+
+    return reading
+
+
+def _upload_signing_key(settings: Settings) -> bytes:
+    if settings.upload_signing_key:
+        return settings.upload_signing_key.encode()
+    import os
+    import secrets
+
+    path = settings.data_dir / "upload-signing.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(secrets.token_hex(32).encode())
+    return path.read_bytes()
 
 
 def _local_orchestrator(blobs: BlobStore, settings: Settings) -> Callable[[ClusterSteps], Orchestrator]:
@@ -300,6 +396,7 @@ def _embedded(settings: Settings) -> Services:
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
     services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events,
                                                          metrics=services.metrics)
+    attach_batches(services)
     return services
 
 
@@ -318,8 +415,10 @@ def _aws(settings: Settings) -> Services:
         from openpeek.adapters.local.event_bus import InProcessEventBus
 
         events = InProcessEventBus()
-    return wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
-                orchestrator=_step_functions(settings))
+    services = wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
+                    orchestrator=_step_functions(settings))
+    attach_batches(services)
+    return services
 
 
 def build_table(settings: Settings) -> Table:
@@ -392,3 +491,56 @@ class LazyServices:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
+
+
+# -- batches ---------------------------------------------------------------------------------------------------------
+
+
+class UnconfiguredBatchStarter:
+    """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
+
+    worker_id = None
+
+    def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        raise DependencyUnavailable("batch processing is not configured here "
+                                    "(OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)")
+
+
+def attach_batches(services: Services) -> None:
+    """The batch service and where its batches run: embedded, a worker thread in this process that shares the
+    query embedder (the model loads once) and resumes batches a previous process left running."""
+    from openpeek.repositories.batches import BatchRepository
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.collections import CollectionRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.ingestion.batches import BatchService
+    from openpeek.services.ingestion.runner import BatchRunner
+
+    table = services.table
+    batches = BatchRepository(table)
+    runner = BatchRunner(table, batches, NamespaceRepository(table), CollectionRepository(table),
+                         ObjectRepository(table), TaskRepository(table), services.vectors, services.blobs,
+                         services.events, services.inference.embedder,
+                         notify=services.webhook_delivery.post_once)
+    if services.settings.runtime == "embedded":
+        from openpeek.embedded.batch_worker import LocalBatchWorker
+
+        worker = LocalBatchWorker(runner, batches)
+        services.batch_worker = worker
+        starter: Callable[[], Any] = lambda: worker  # noqa: E731
+    elif services.settings.batch_state_machine_arn:
+        from openpeek.adapters.aws.batch_state_machine import StepFunctionsBatchStarter
+
+        machine = StepFunctionsBatchStarter(services.settings.batch_state_machine_arn)
+        starter = lambda: machine  # noqa: E731
+    else:
+        unconfigured = UnconfiguredBatchStarter()
+        starter = lambda: unconfigured  # noqa: E731
+    from openpeek.services.ingestion.steps import BatchSteps
+
+    services.batch_steps = BatchSteps(runner, batches, services.blobs)
+    services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
+                                    ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
+                                    services.vectors, starter, deployed=services.settings.runtime == "aws")
+    if services.batch_worker is not None:
+        services.batch_worker.resume()

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     """The bundled all-MiniLM-L6-v2 model (needs the `embed` extra); on by default in the embedded runtime only, so the
     API Lambda never loads torch."""
     cluster_state_machine_arn: str | None = None
+    batch_state_machine_arn: str | None = None
+    """aws runtime: the Step Functions state machine that runs bucket batches (stacks/ingestion.py)."""
     """aws runtime: the Step Functions state machine that runs cluster jobs (stacks/clustering.py)."""
     processing_job_prefix: str = "openpeek-"
     """Names of the SageMaker Processing jobs start with this (the stack scopes the steps' IAM to it)."""
@@ -70,3 +72,6 @@ class Settings(BaseSettings):
     sagemaker_region: str | None = None
     """Default: the AWS SDK's own (AWS_REGION, the profile's)."""
     sagemaker_poll_interval_s: float = 15.0
+    upload_signing_key: str | None = None
+    """Embedded: the HMAC key that signs upload URLs pointing at this server; unset, a random key is made once and
+    kept in <data_dir>/upload-signing.key (URLs stay valid across restarts). Deployed uploads are S3 presigned PUTs."""

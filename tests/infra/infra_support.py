@@ -15,7 +15,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "18,19,20,21")
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-CONCERNS = ("data", "vectors", "automation", "clustering", "api")
+CONCERNS = ("data", "vectors", "automation", "clustering", "api", "ingestion")
 
 
 def definition_of(state_machine: dict) -> dict:

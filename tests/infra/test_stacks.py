@@ -179,6 +179,10 @@ def test_every_function_runs_python_3_12_with_the_aws_runtime_settings(synthesis
             "cluster_prepare",
             "cluster_finalize",
             "cluster_mark_failed",
+            "batch_prepare",
+            "batch_extract",
+            "batch_finalize",
+            "batch_mark_failed",
         )
     )
     for function in functions.values():
@@ -216,7 +220,7 @@ def test_http_api_stage_throttles_and_writes_json_access_logs(synthesised, env) 
 def test_state_machine_prepares_processes_on_sagemaker_and_finalizes_and_catches_every_failure(
     synthesised, env
 ) -> None:
-    (machine,) = synthesised[env].resources("AWS::StepFunctions::StateMachine").values()
+    (machine,) = synthesised[env].resources("AWS::StepFunctions::StateMachine", "clustering").values()
     definition = definition_of(machine)
     states = definition["States"]
 

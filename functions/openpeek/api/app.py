@@ -11,6 +11,9 @@ from openpeek.api.routers import (clusters, document_acl, documents, extractors,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.openapi_security import install_openapi_security
 from openpeek.api.routers import document_listing, map_points, studio
+from openpeek.api.routers import buckets, objects, uploads
+from openpeek.api.routers import collection_documents, collections
+from openpeek.api.routers import batches as batch_routes
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -32,6 +35,8 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(namespaces.router)
     app.include_router(promotion.router)
     app.include_router(extractors.router)
+    app.include_router(collections.router)
+    app.include_router(collection_documents.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)
@@ -40,9 +45,15 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
-    app.add_middleware(RouteLatency)
     app.include_router(document_listing.router)
     app.include_router(map_points.router)
     app.include_router(studio.router)
+    app.include_router(buckets.router)
+    app.include_router(objects.router)
+    app.include_router(uploads.router)
+    app.include_router(uploads.blob_router)
+    app.include_router(batch_routes.bucket_router)
+    app.include_router(batch_routes.router)
+    app.add_middleware(RouteLatency)
     install_openapi_security(app)
     return app

@@ -1,12 +1,10 @@
-"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, FeatureExtractorResponseModel,
-ClusterModel)."""
+"""Domain objects → the JSON the Mixpeek v1 schema describes (NamespaceModel, ClusterModel)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from openpeek.domain.clusters import Cluster
-from openpeek.domain.extractors import FeatureExtractor
 from openpeek.domain.infrastructure import without_token
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.vectors import CollectionInfo
@@ -74,9 +72,9 @@ def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, 
         "payload_index_count": len(user_indexes),
         "document_count": view.document_count,
         "document_count_complete": info is not None,
-        "bucket_count": 0,
-        "collection_count": 0,
-        "object_count": 0,
+        "bucket_count": view.counts.get("bucket_count", 0),
+        "collection_count": view.counts.get("collection_count", 0),
+        "object_count": view.counts.get("object_count", 0),
         "auto_create_indexes": namespace.auto_create_indexes,
         "adaptive_indexing": False,
         "vector_inference_map": namespace.vector_inference_map(),
@@ -102,57 +100,6 @@ def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, 
         for key in _SUMMARY_OMITS:
             body[key] = None
     return body
-
-
-def feature_extractor_model(extractor: FeatureExtractor) -> dict[str, Any]:
-    vector_index = {
-        "name": extractor.vector_index_name,
-        "description": extractor.description,
-        "dimensions": extractor.dimension,
-        "type": "dense",
-        "distance": extractor.metric,
-        "inference_name": extractor.inference_service,
-        "inference_service_id": extractor.inference_service,
-    }
-    return {
-        "feature_extractor_name": extractor.name,
-        "version": extractor.version,
-        "feature_extractor_id": extractor.feature_extractor_id,
-        "description": extractor.description,
-        "icon": extractor.category,
-        "category": extractor.category,
-        "source": "builtin",
-        "type_mode": "multimodal" if len(extractor.supported_input_types) > 2 else "type_specific",
-        "expected_input_types": None,
-        "inference_type": "embedding",
-        "input_schema": extractor.input_schema,
-        "output_schema": {
-            "type": "object",
-            "properties": {extractor.vector_index_name: {"type": "array", "items": {"type": "number"}}},
-        },
-        "parameter_schema": None,
-        "supported_input_types": list(extractor.supported_input_types),
-        "max_inputs": {input_type: 1 for input_type in extractor.supported_input_types},
-        "default_parameters": {},
-        "costs": None,
-        "required_vector_indexes": [
-            {
-                "feature_uri": extractor.feature_uri,
-                "name": extractor.vector_output,
-                "description": extractor.description,
-                "type": "single",
-                "index": vector_index,
-            }
-        ],
-        "required_payload_indexes": [],
-        "position_fields": [],
-        "capabilities": ["batch", "realtime"],
-        "vector_index_name": extractor.vector_index_name,
-        "dimension": extractor.dimension,
-        "metric": extractor.metric,
-        "default_inference_service": extractor.inference_service,
-        "feature_uri": extractor.feature_uri,
-    }
 
 
 def cluster_model(cluster: Cluster) -> dict[str, Any]:

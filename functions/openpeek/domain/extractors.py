@@ -27,6 +27,8 @@ class FeatureExtractor:
     supported_input_types: tuple[str, ...]
     features: tuple[str, ...]  # the `features` keys of CreateNamespaceRequest that resolve to this extractor
     input_schema: dict[str, Any] = field(default_factory=dict)
+    # The output a collection's feature URI names (Mixpeek names the model: mixpeek://text_extractor@v1/<model>).
+    model_output: str = ""
 
     @property
     def feature_extractor_id(self) -> str:
@@ -55,6 +57,7 @@ BUILTIN_EXTRACTORS: tuple[FeatureExtractor, ...] = (
         dimension=384,
         metric="cosine",
         inference_service="all_minilm_l6_v2",
+        model_output="all_minilm_l6_v2_v1",
         supported_input_types=("text", "string"),
         features=("text_search", "text"),
         input_schema={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
@@ -69,6 +72,7 @@ BUILTIN_EXTRACTORS: tuple[FeatureExtractor, ...] = (
         dimension=512,
         metric="cosine",
         inference_service="clip_vit_b32",
+        model_output="clip_vit_b32_v1",
         supported_input_types=("image",),
         features=("image_search", "image"),
         input_schema={"type": "object", "properties": {"image": {"type": "string"}}, "required": ["image"]},
@@ -83,6 +87,7 @@ BUILTIN_EXTRACTORS: tuple[FeatureExtractor, ...] = (
         dimension=1024,
         metric="cosine",
         inference_service="bedrock_titan_multimodal_g1",
+        model_output="titan_multimodal_g1_v1",
         supported_input_types=("text", "string", "image", "video"),
         features=("multimodal_search", "video_search", "multimodal", "video"),
         input_schema={
@@ -140,6 +145,7 @@ def from_feature_uri(uri: str) -> FeatureExtractor | None:
     if match is None:
         return None
     extractor = find(f"{match.group(1)}_{match.group(2)}")
-    if extractor is None or match.group(3) not in (extractor.vector_output, extractor.vector_index_name):
+    outputs = (extractor.vector_output, extractor.vector_index_name, extractor.model_output) if extractor else ()
+    if extractor is None or match.group(3) not in outputs:
         return None
     return extractor

@@ -113,6 +113,9 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return checked
 
 
+PASSTHROUGH_URI = "mixpeek://passthrough_extractor@v1/"
+
+
 def resolve_feature_uri(namespace: Namespace, uri: Any) -> str:
     """A search names an index of the namespace: by its name (seed 002's `text_embedding`) or by an extractor's
     feature URI (`mixpeek://text_extractor@v1/embedding`)."""
@@ -122,6 +125,8 @@ def resolve_feature_uri(namespace: Namespace, uri: Any) -> str:
     extractor = extractors.from_feature_uri(uri) if isinstance(uri, str) else None
     if extractor is not None and extractor.vector_index_name in indexes:
         return extractor.vector_index_name
+    if isinstance(uri, str) and uri.startswith(PASSTHROUGH_URI) and uri[len(PASSTHROUGH_URI):] in indexes:
+        return uri[len(PASSTHROUGH_URI):]  # a passthrough collection's vectors keep the names its rows gave them
     raise _bad(
         f"feature_uri '{uri}' names no vector index of this namespace; it has: {', '.join(sorted(indexes)) or 'none'}",
         code="unknown_feature_uri", feature_uri=uri, available_indexes=sorted(indexes),

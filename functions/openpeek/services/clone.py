@@ -24,6 +24,8 @@ from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.services.content.copying import ContentCopier
+from openpeek.services.collections.collections import CollectionService
 from openpeek.services.namespaces import NamespaceService, NamespaceView
 from openpeek.services.organizations import Principal
 
@@ -44,7 +46,10 @@ class NamespaceCloner:
     def __init__(self, namespaces: NamespaceService, table: Table, vectors: VectorStore,
                  retrievers: RetrieverRepository, clusters: ClusterRepository, tasks: TaskRepository, *,
                  background: Runner = inline, max_runtime_s: int = 6 * 3600,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, content: ContentCopier | None = None,
+                 collections: CollectionService | None = None) -> None:
+        self._content = content
+        self._collections = collections
         self._namespaces = namespaces
         self._table = table
         self._vectors = vectors
@@ -77,6 +82,8 @@ class NamespaceCloner:
                 self._retrievers.create(copy)
                 primary = primary or copy.retriever_id
                 summary["retrievers"] += 1
+        if self._content is not None:
+            summary.update(self._content.copy(source, target))  # buckets, objects and their blobs
         if include["clusters"]:
             for cluster in self._clusters.list(source.namespace_id):
                 self._clusters.create(replace(cluster, cluster_id=new_id("clust"), namespace_id=target.namespace_id,
@@ -89,13 +96,16 @@ class NamespaceCloner:
                                          "progress": {"copied": 0, "total": total}})
         self._table.transact_write(self._tasks.creation(task, principal.org_id))
         if include["collections"]:
-            summary["collections"] = 1
+            summary["collections"] = 1  # the namespace's documents, in one vector collection
             summary["points"] = total
+            if self._collections is not None:  # the collection definitions too, before their documents arrive
+                summary["collections"] = self._collections.copy_into(source, target) or summary["collections"]
         job = lambda: self._copy_documents(source, target, task.task_id, total)  # noqa: E731
         finished = inline(job) if total <= INLINE_MAX_POINTS else self._background(job)
         final = self._tasks.get(target.namespace_id, task.task_id) or task
         status = {task_rules.COMPLETED: "ready", task_rules.FAILED: "failed"}.get(final.status, "cloning")
-        return {"view": NamespaceView(target, self._namespaces.live_info(target)) if finished else view,
+        return {"view": NamespaceView(target, self._namespaces.live_info(target),
+                                      counts=self._namespaces.content_counts(target)) if finished else view,
                 "source_namespace_id": source.namespace_id, "status": status, "task_id": task.task_id,
                 "cloned_resources": summary, "primary_retriever_id": primary}
 

@@ -301,7 +301,10 @@ class ManifestService:
     def export(self, namespace: Namespace) -> dict[str, Any]:
         manifest: dict[str, Any] = {"version": VERSION, "namespace": self._namespace_section(namespace)}
         for kind in self._kinds:
-            manifest[kind.key] = sorted(kind.export(namespace), key=lambda e: str(e.get(self._name_key(kind))))
+            exported = kind.export(namespace)
+            # A kind whose entries depend on each other (collections reading from collections) gives its own order.
+            manifest[kind.key] = exported if getattr(kind, "keeps_order", False) else sorted(
+                exported, key=lambda e: str(e.get(self._name_key(kind))))
         return manifest
 
     @staticmethod
@@ -319,7 +322,8 @@ class ManifestService:
 
     @staticmethod
     def _name_key(kind: Any) -> str:
-        return {"retrievers": "retriever_name", "clusters": "cluster_name", "webhooks": "webhook_name"}[kind.key]
+        return getattr(kind, "name_key", None) or {"retrievers": "retriever_name", "clusters": "cluster_name",
+                                                   "webhooks": "webhook_name"}[kind.key]
 
     # -- validate / diff ---------------------------------------------------------------------------------------------
 
@@ -334,7 +338,9 @@ class ManifestService:
         counts: dict[str, int] = {}
         known = {"version", "namespace", *(kind.key for kind in self._kinds)}
         for key in sorted(set(manifest) - known):
-            warnings.append(f"'{key}' is not a section this deployment applies; it is ignored")
+            # Refused, not dropped: an apply that answered success while leaving a section out would lie.
+            errors.append(f"'{key}' is not a section this deployment supports (supported: "
+                          f"{', '.join(sorted(known))}); remove it or apply it elsewhere")
         if manifest.get("version", VERSION) != VERSION:
             errors.append(f"version must be {VERSION}")
         section = manifest.get("namespace") or {}

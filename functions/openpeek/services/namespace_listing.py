@@ -73,7 +73,8 @@ class NamespaceListing:
             selected.sort(key=lambda record: (record.get(name) is None, record.get(name) or ""), reverse=descending)
 
         window = Window(query.offset, query.limit)
-        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"]))
+        views = [NamespaceView(record["namespace"], self._namespaces.live_info(record["namespace"]),
+                               counts=self._namespaces.content_counts(record["namespace"]))
                  for record in window.of_list(selected)]
         pagination = window.cursor_pagination(len(selected), include_total=query.include_total)
         return Page(views=views, total_count=len(selected), pagination=pagination, stats=_stats(views))

@@ -46,6 +46,7 @@ class NamespaceView:
     info: CollectionInfo | None
     repaired_vector_indexes: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # bucket_count, object_count, ... (content_counts)
 
     @property
     def document_count(self) -> int | None:
@@ -74,6 +75,7 @@ class NamespaceService:
         self._blobs = blobs
         self._events = events
         self._is_enterprise = is_enterprise
+        self._content_counters: list[Callable[[Namespace], dict[str, int]]] = []
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -86,7 +88,18 @@ class NamespaceService:
 
     def get(self, principal: Principal, identifier: str) -> NamespaceView:
         namespace = self.resolve(principal, identifier)
-        return NamespaceView(namespace, self._live_info(namespace))
+        return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
+
+    def count_content_with(self, counter: Callable[[Namespace], dict[str, int]]) -> None:
+        """Register where a kind of content is counted (the content services are built after this one)."""
+        self._content_counters.append(counter)
+
+    def content_counts(self, namespace: Namespace) -> dict[str, int]:
+        """What NamespaceModel reports beside documents: bucket_count, object_count, collection_count."""
+        counts: dict[str, int] = {}
+        for counter in self._content_counters:
+            counts.update(counter(namespace))
+        return counts
 
     def list(self, principal: Principal) -> list[Namespace]:
         return self._repository.list(principal.org_id)
@@ -321,6 +334,31 @@ class NamespaceService:
                                                        "inferred_indexes": [c.name for c in missing]})
             return saved
         raise Conflict("The namespace changed too often while its indexes were added; try again",
+                       code="concurrent_modification")
+
+    def ensure_extractors(self, namespace: Namespace, refs: list[ExtractorRef]) -> Namespace:
+        """A collection's builtin extractor joins its namespace's extractors (so retrievers and inference find its
+        index): the store's vector index first, then the record, conditionally; already present is a no-op."""
+        for attempt in range(WRITE_ATTEMPTS):
+            current = self._repository.get(namespace.org_id, namespace.namespace_id)
+            if current is None:
+                raise NotFound("namespace", namespace.namespace_id)
+            changed, added = current.with_extractors_appended(refs)
+            if not added:
+                return current
+            if current.mode == "standalone":
+                raise BadRequest("A standalone namespace has no feature extractors; promote it to managed mode first",
+                                 code="invalid_mode")
+            _check_vector_names_unique(changed)
+            self._vectors.add_vector_indexes(current.collection, [ref.definition().vector_index() for ref in added])
+            try:
+                saved = self._repository.save(replace(changed, updated_at=isoformat(utcnow())), current)
+            except ConditionFailed:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            self._publish("namespace.updated", saved, {"fields": ["feature_extractors"]})
+            return saved
+        raise Conflict("The namespace changed too often while its extractors were added; try again",
                        code="concurrent_modification")
 
     def _apply_patch(

@@ -197,6 +197,17 @@ class WebhookDelivery:
         logger.warning("webhook %s: delivery %s of %s is dead after %d attempts", webhook.webhook_id,
                        last.delivery_id, event.type, last.attempt)
 
+    def post_once(self, org_id: str, url: str, secret: str, event: DomainEvent) -> AttemptResult:
+        """One signed POST of `event` to a URL that is not a subscription (a batch's `webhook_url`): the same URL
+        rules and signature as subscribed webhooks, fire and forget (nothing logged, nothing retried)."""
+        target = Webhook(webhook_id="adhoc", org_id=org_id, webhook_name="adhoc", url=url, secret=secret,
+                         event_types=(event.type,))
+        normalized = normalize_event(event)
+        delivery_id = delivery_id_for(normalized, target)
+        status_code, error = self._post(target, normalized, delivery_id)
+        ok = status_code is not None and 200 <= status_code < 300
+        return AttemptResult(target.webhook_id, delivery_id, 1, ok, status_code, error)
+
     # -- HTTP ------------------------------------------------------------------------------------------------------
 
     def _expiry(self) -> int:

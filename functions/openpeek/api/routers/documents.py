@@ -39,15 +39,6 @@ def delete_document(request: Request, namespace_id: str, document_id: str,
     return services(request).documents.delete(caller, namespace_id, document_id)
 
 
-@router.delete("/v1/collections/{collection_identifier}/documents/{document_id}")
-def delete_collection_document(request: Request, collection_identifier: str, document_id: str,
-                               caller: Principal = Depends(principal),
-                               namespace: Namespace = Depends(current_namespace)) -> dict:
-    """The SDK's delete route: a document upserted with this collection_id, in the X-Namespace namespace."""
-    return services(request).documents.delete(caller, namespace.namespace_id, document_id,
-                                              collection_id=collection_identifier)
-
-
 @router.get("/v1/documents/{document_id}")
 def get_document_in_namespace(request: Request, document_id: str, return_vectors: bool = Query(False),
                               caller: Principal = Depends(principal),

@@ -153,9 +153,9 @@ def namespace_stats(request: Request, namespace_identifier: str, caller: Princip
         "namespace_id": view.namespace.namespace_id,
         "document_count": view.document_count or 0,
         "document_count_complete": view.info is not None,
-        "bucket_count": 0,
-        "collection_count": 0,
-        "object_count": 0,
+        "bucket_count": view.counts.get("bucket_count", 0),
+        "collection_count": view.counts.get("collection_count", 0),
+        "object_count": view.counts.get("object_count", 0),
     }
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.clusters import ListTasksRequest
+from openpeek.domain.batches import TASK_TYPE as BATCH_TASK_TYPE
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import Window
 from openpeek.services.organizations import Principal
@@ -33,7 +34,10 @@ def get_task(request: Request, task_id: str, caller: Principal = Depends(princip
 def cancel_task(request: Request, task_id: str, caller: Principal = Depends(principal)) -> dict:
     services_ = services(request)
     namespace = _namespace_of(request, caller, task_id)
-    return services_.cluster_runs.cancel(namespace, services_.tasks.get(namespace, task_id)).public()
+    task = services_.tasks.get(namespace, task_id)
+    if task.task_type == BATCH_TASK_TYPE:
+        return services_.batches.cancel_task(namespace, task)
+    return services_.cluster_runs.cancel(namespace, task).public()
 
 
 @router.post("/list")

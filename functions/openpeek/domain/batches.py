@@ -1,0 +1,350 @@
+"""Batches: a set of a bucket's objects run through the collections that read from it (BucketBatchesApi).
+
+A batch moves DRAFT → PENDING (submitted) → IN_PROGRESS → COMPLETED | COMPLETED_WITH_ERRORS | FAILED, or to
+CANCELED from any status that has not ended. Its collections run in tiers: tier 0 the collections sourced from the
+bucket, tier N+1 those sourced from a collection of tier N. Every document's id is derived from the object (or
+upstream document), the collection and the chunk, so running an object again overwrites what it wrote before and a
+retry never duplicates a document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from openpeek.domain.clock import isoformat, parse
+from openpeek.domain.errors import BadRequest, Conflict
+
+DRAFT, PENDING, IN_PROGRESS = "DRAFT", "PENDING", "IN_PROGRESS"
+COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED = "COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"
+ACTIVE = frozenset({PENDING, IN_PROGRESS})
+TERMINAL = frozenset({COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED})
+DEDUP_STRATEGIES = ("skip", "replace", "force")
+MAX_OBJECTS = 50_000  # per batch, by ids or by filters
+MAX_FAILED_RECORDS = 1_000  # failed_objects kept on the batch item; object items keep every error
+MAX_LOG_ENTRIES = 200
+DRAFT_TTL = timedelta(minutes=30)  # an unsubmitted DRAFT is canceled by the reaper after this long
+TASK_TYPE = "api_buckets_batches_process"
+DRAFT_EXPIRED_REASON = "the batch stayed a DRAFT for 30 minutes without being submitted"
+
+# A failed object's error type (the SDK's FailedObjectRecord.error_type): whether retrying can help.
+TRANSIENT, PERMANENT, RESOURCE = "transient", "permanent", "resource"
+
+
+class SourceCycle(BadRequest):
+    pass
+
+
+def document_id(collection_id: str, source_id: str, chunk_key: str) -> str:
+    """The id of the document a collection makes from one chunk of a source (object or upstream document): the same
+    inputs always give the same id, so reprocessing replaces rather than duplicates."""
+    digest = hashlib.sha256(f"{collection_id}\x1f{source_id}\x1f{chunk_key}".encode()).hexdigest()
+    return f"doc_{digest[:32]}"
+
+
+def dag_tiers(bucket_id: str, collections: Sequence[Mapping[str, Any]],
+              requested: Sequence[str] | None = None) -> list[list[str]]:
+    """The collection graph below a bucket, in tiers. `collections` are the namespace's collections as dicts with
+    collection_id and source ({type: bucket, bucket_ids} | {type: collection, collection_id(s)}). `requested`
+    narrows tier 0 (and everything downstream of it) to those collections."""
+    def upstream(collection: Mapping[str, Any]) -> tuple[str, list[str]]:
+        source = collection.get("source") or {}
+        if source.get("type") == "collection":
+            ids = list(source.get("collection_ids") or [])
+            if source.get("collection_id"):
+                ids.append(source["collection_id"])
+            return "collection", ids
+        return "bucket", list(source.get("bucket_ids") or [])
+
+    by_id = {collection["collection_id"]: collection for collection in collections}
+    first = [cid for cid, collection in by_id.items()
+             if upstream(collection)[0] == "bucket" and bucket_id in upstream(collection)[1]]
+    if requested:
+        unknown = [cid for cid in requested if cid not in by_id]
+        if unknown:
+            raise BadRequest(f"collection_ids name collections that do not exist: {', '.join(unknown)}",
+                             code="collection_not_found", details={"collection_ids": unknown})
+        not_sourced = [cid for cid in requested if cid not in first]
+        if not_sourced:
+            raise BadRequest(f"collection_ids must be collections sourced from bucket {bucket_id}: "
+                             f"{', '.join(not_sourced)} are not", code="collection_not_in_bucket",
+                             details={"collection_ids": not_sourced, "bucket_id": bucket_id})
+        first = [cid for cid in first if cid in requested]
+    tiers = [sorted(first)] if first else []
+    placed = set(first)
+    while tiers:
+        below = sorted(cid for cid, collection in by_id.items() if cid not in placed
+                       and upstream(collection)[0] == "collection"
+                       and any(parent in tiers[-1] for parent in upstream(collection)[1]))
+        if not below:
+            break
+        tiers.append(below)
+        placed.update(below)
+    return tiers
+
+
+@dataclass(frozen=True)
+class FailedObject:
+    object_id: str
+    error: str
+    error_type: str
+    timestamp: str
+    collection_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"object_id": self.object_id, "error": self.error, "error_type": self.error_type,
+                "timestamp": self.timestamp}
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    org_id: str
+    namespace_id: str
+    bucket_id: str
+    status: str
+    object_ids: tuple[str, ...]
+    created_at: str
+    updated_at: str
+    batch_name: str | None = None
+    collection_ids: tuple[str, ...] = ()  # as requested at creation (empty: every collection of the bucket)
+    dag_tiers: tuple[tuple[str, ...], ...] = ()
+    dedup_strategy: str = "skip"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    task_id: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # signs the one POST to webhook_url; shown only in the submit answer
+    submitted_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    current_tier: int | None = None
+    cursor: int = 0  # objects of the current tier fully written: a resumed run starts here
+    processed: int = 0
+    documents_written: int = 0
+    documents_replaced: int = 0
+    documents_skipped: int = 0
+    objects_skipped: int = 0
+    failed_objects: tuple[FailedObject, ...] = ()
+    failed_object_count: int = 0
+    failure_reason: str | None = None
+    documents_resolvable: bool = False
+    retry_count: int = 0
+    attempt: int = 0  # bumped by each submit, retry or resubmit: a worker holding an older attempt stops
+    worker: str | None = None  # which process runs it (embedded): a batch whose worker is gone is resumed
+    logs: tuple[dict[str, Any], ...] = ()
+    retrying: tuple[str, ...] = ()  # a retry runs these (the failed objects) rather than all of object_ids
+    version: int = 1
+
+    # -- life cycle ------------------------------------------------------------------------------------------------
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def work(self) -> tuple[str, ...]:
+        """The objects this run processes."""
+        return self.retrying or self.object_ids
+
+    @property
+    def total(self) -> int:
+        return len(self.work) * max(1, len(self.dag_tiers))
+
+    def stamped(self, now: datetime, **changes: Any) -> "Batch":
+        return replace(self, updated_at=isoformat(now), **changes)
+
+    def logged(self, now: datetime, message: str, level: str = "INFO") -> "Batch":
+        entry = {"timestamp": isoformat(now), "level": level, "message": message}
+        return replace(self, logs=(self.logs + (entry,))[-MAX_LOG_ENTRIES:])
+
+    def with_objects(self, object_ids: Iterable[str], now: datetime) -> "Batch":
+        if self.status != DRAFT:
+            raise Conflict(f"Objects can be added only to a DRAFT batch; batch {self.batch_id} is {self.status}",
+                           code="batch_not_draft", details={"batch_id": self.batch_id, "status": self.status})
+        merged = list(dict.fromkeys((*self.object_ids, *object_ids)))
+        check_size(len(merged))
+        return self.stamped(now, object_ids=tuple(merged))
+
+    def submitted(self, now: datetime, task_id: str, tiers: list[list[str]], webhook_url: str | None,
+                  webhook_secret: str | None = None) -> "Batch":
+        if self.status != DRAFT:
+            raise Conflict(f"Only a DRAFT batch can be submitted; batch {self.batch_id} is {self.status}",
+                           code="batch_not_draft", details={"batch_id": self.batch_id, "status": self.status})
+        if not self.object_ids:
+            raise BadRequest("The batch holds no objects; add objects before submitting it", code="batch_empty",
+                             details={"batch_id": self.batch_id})
+        if not tiers:
+            raise BadRequest(f"No collection reads from bucket {self.bucket_id}: create a collection sourced from it "
+                             "before submitting a batch", code="no_collections",
+                             details={"bucket_id": self.bucket_id})
+        return self._restarted(now, task_id, tiers, webhook_url=webhook_url or self.webhook_url,
+                               webhook_secret=webhook_secret or self.webhook_secret,
+                               submitted_at=isoformat(now), retrying=()).logged(now, f"submitted: {len(self.object_ids)} objects, "
+                                                                   f"{len(tiers)} tier(s)")
+
+    def _restarted(self, now: datetime, task_id: str, tiers: list[list[str]], **changes: Any) -> "Batch":
+        return self.stamped(now, status=PENDING, task_id=task_id, dag_tiers=tuple(tuple(t) for t in tiers),
+                            current_tier=None, cursor=0, processed=0, documents_written=0, documents_replaced=0,
+                            documents_skipped=0, objects_skipped=0, failed_objects=(), failed_object_count=0,
+                            failure_reason=None, documents_resolvable=False, completed_at=None, started_at=None,
+                            attempt=self.attempt + 1, worker=None, **changes)
+
+    def retried(self, now: datetime, task_id: str, tiers: list[list[str]], *, transient_only: bool = False) -> "Batch":
+        """A finished batch run again over its failed objects only (only those whose error may pass, when
+        `transient_only`)."""
+        if self.status not in (COMPLETED_WITH_ERRORS, FAILED):
+            raise Conflict(f"Only a batch that ended with failures can be retried; batch {self.batch_id} is "
+                           f"{self.status}", code="batch_not_retryable",
+                           details={"batch_id": self.batch_id, "status": self.status})
+        records = [record for record in self.failed_objects
+                   if not transient_only or record.error_type in (TRANSIENT, RESOURCE)]
+        if self.failed_objects and not records:
+            raise BadRequest("None of the batch's failures is transient; retry with retry_mode 'all' to run its "
+                             "failed objects again", code="nothing_to_retry",
+                             details={"batch_id": self.batch_id, "failed_object_count": self.failed_object_count})
+        failed = tuple(dict.fromkeys(record.object_id for record in records))
+        if self.status == FAILED and not failed:
+            failed = self.object_ids  # the run itself failed (not single objects): all of it again
+        return self._restarted(now, task_id, tiers, retrying=failed, retry_count=self.retry_count + 1).logged(
+            now, f"retry {self.retry_count + 1}: {len(failed)} failed object(s)")
+
+    def resubmitted(self, now: datetime, task_id: str, tiers: list[list[str]]) -> "Batch":
+        """A batch that has ended (or a canceled one) run again over all its objects."""
+        if self.status not in TERMINAL:
+            raise Conflict(f"Only a batch that has ended can be resubmitted; batch {self.batch_id} is {self.status}",
+                           code="batch_not_terminal", details={"batch_id": self.batch_id, "status": self.status})
+        return self._restarted(now, task_id, tiers, retrying=(), retry_count=self.retry_count + 1).logged(
+            now, f"resubmitted: {len(self.object_ids)} objects")
+
+    def started(self, now: datetime, worker: str | None) -> "Batch":
+        tier = self.current_tier if self.current_tier is not None else 0
+        changes: dict[str, Any] = {"status": IN_PROGRESS, "current_tier": tier, "worker": worker}
+        if self.started_at is None:
+            changes["started_at"] = isoformat(now)
+        started = self.stamped(now, **changes)
+        if self.status == IN_PROGRESS:  # its previous worker stopped (a killed or restarted process)
+            return started.logged(now, f"resumed in tier {tier} at object {self.cursor} of {len(self.work)} after "
+                                       "its worker stopped", "WARNING")
+        return started
+
+    def advanced(self, now: datetime, *, cursor: int, processed: int, written: int, replaced: int, skipped_docs: int,
+                 skipped_objects: int, failures: Sequence[FailedObject]) -> "Batch":
+        """Progress after a group of objects was written (the checkpoint a resumed run starts from)."""
+        kept = (self.failed_objects + tuple(failures))[:MAX_FAILED_RECORDS]
+        return self.stamped(now, cursor=cursor, processed=self.processed + processed,
+                            documents_written=self.documents_written + written,
+                            documents_replaced=self.documents_replaced + replaced,
+                            documents_skipped=self.documents_skipped + skipped_docs,
+                            objects_skipped=self.objects_skipped + skipped_objects, failed_objects=kept,
+                            failed_object_count=self.failed_object_count + len(failures))
+
+    def next_tier(self, now: datetime) -> "Batch":
+        return self.stamped(now, current_tier=(self.current_tier or 0) + 1, cursor=0)
+
+    def finished(self, now: datetime, *, resolvable: bool) -> "Batch":
+        """COMPLETED, or COMPLETED_WITH_ERRORS when some objects failed, or FAILED when every one of them did."""
+        failed = {record.object_id for record in self.failed_objects}
+        if self.failed_object_count and len(failed) >= len(self.work):
+            status, reason = FAILED, f"every object failed; the first error: {self.failed_objects[0].error}"
+        elif self.failed_object_count:
+            status, reason = COMPLETED_WITH_ERRORS, None
+        else:
+            status, reason = COMPLETED, None
+        return self.stamped(now, status=status, failure_reason=reason, completed_at=isoformat(now),
+                            documents_resolvable=resolvable, worker=None).logged(
+            now, f"{status.lower()}: {self.documents_written} documents written, {self.failed_object_count} object "
+                 f"failure(s)", "ERROR" if status == FAILED else "INFO")
+
+    def failed(self, now: datetime, reason: str) -> "Batch":
+        return self.stamped(now, status=FAILED, failure_reason=reason, completed_at=isoformat(now),
+                            documents_resolvable=self.documents_written > 0, worker=None).logged(now, reason, "ERROR")
+
+    def canceled(self, now: datetime, reason: str = "canceled by request") -> "Batch":
+        if self.terminal:
+            raise Conflict(f"Batch {self.batch_id} has ended already ({self.status})", code="batch_terminal",
+                           details={"batch_id": self.batch_id, "status": self.status})
+        return self.stamped(now, status=CANCELED, failure_reason=reason, completed_at=isoformat(now), worker=None,
+                            documents_resolvable=self.documents_written > 0).logged(now, reason, "WARNING")
+
+    def draft_expired(self, now: datetime) -> bool:
+        return self.status == DRAFT and now - parse(self.created_at) > DRAFT_TTL
+
+    # -- views -----------------------------------------------------------------------------------------------------
+
+    def progress(self) -> dict[str, Any] | None:
+        if self.status in (DRAFT, PENDING) and not self.processed:
+            return None
+        total = self.total
+        percent = round(100.0 * min(self.processed, total) / total, 2) if total else 100.0
+        elapsed = None
+        if self.started_at:
+            end = parse(self.completed_at) if self.completed_at else parse(self.updated_at)
+            elapsed = max((end - parse(self.started_at)).total_seconds(), 1e-6)
+        rate = round(self.processed / elapsed, 2) if elapsed and self.processed else None
+        eta = round((total - self.processed) / rate, 1) if rate and not self.terminal else None
+        extracted = self.processed - self.failed_object_count - self.objects_skipped
+        return {
+            "processed": self.processed, "total": total, "percent": percent, "items_per_second": rate,
+            "eta_seconds": eta, "errors": self.failed_object_count,
+            "first_error": self.failed_objects[0].error[:500] if self.failed_objects else None,
+            "documents_skipped": self.documents_skipped, "objects_extracted": max(extracted, 0),
+            "objects_skipped": self.objects_skipped, "objects_failed": self.failed_object_count,
+            "documents_written": self.documents_written,
+        }
+
+    def lifecycle(self) -> tuple[str, str | None]:
+        if self.status == DRAFT:
+            return "accepted", None
+        if self.status == PENDING:
+            return "queued", "waiting for the ingestion worker"
+        if self.status == IN_PROGRESS:
+            return "extracting", None
+        if self.status == FAILED:
+            return "failed", self.failure_reason
+        if self.status == CANCELED:
+            return "canceled", self.failure_reason
+        return ("completed" if self.documents_resolvable else "indexing"), None
+
+    def to_record(self) -> dict[str, Any]:
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "version"}
+        record["object_ids"] = list(self.object_ids)
+        record["retrying"] = list(self.retrying)
+        record["collection_ids"] = list(self.collection_ids)
+        record["dag_tiers"] = [list(tier) for tier in self.dag_tiers]
+        record["failed_objects"] = [vars(failure) for failure in self.failed_objects]
+        record["logs"] = list(self.logs)
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], version: int) -> "Batch":
+        known = {f.name for f in fields(cls)} - {"version"}
+        values = {key: value for key, value in record.items() if key in known}
+        values["object_ids"] = tuple(values.get("object_ids") or ())
+        values["retrying"] = tuple(values.get("retrying") or ())
+        values["collection_ids"] = tuple(values.get("collection_ids") or ())
+        values["dag_tiers"] = tuple(tuple(tier) for tier in values.get("dag_tiers") or ())
+        values["failed_objects"] = tuple(FailedObject(**failure) for failure in values.get("failed_objects") or ())
+        values["logs"] = tuple(values.get("logs") or ())
+        for name in ("cursor", "processed", "documents_written", "documents_replaced", "documents_skipped",
+                     "objects_skipped", "failed_object_count", "retry_count", "attempt"):
+            if name in values:
+                values[name] = int(values[name])
+        if values.get("current_tier") is not None:
+            values["current_tier"] = int(values["current_tier"])
+        return cls(**values, version=version)
+
+
+def check_size(count: int) -> None:
+    if count > MAX_OBJECTS:
+        raise BadRequest(f"A batch holds at most {MAX_OBJECTS:,} objects; this one would hold {count:,}",
+                         code="batch_too_large", details={"max": MAX_OBJECTS, "got": count})
+
+
+def check_dedup(value: str | None) -> str:
+    strategy = value or "skip"
+    if strategy not in DEDUP_STRATEGIES:
+        raise BadRequest(f"dedup_strategy must be one of {', '.join(DEDUP_STRATEGIES)}; got {value!r}",
+                         code="invalid_dedup_strategy", details={"dedup_strategy": value})
+    return strategy

@@ -1,0 +1,84 @@
+"""The embedded runtime's batch worker: one thread in the serving process that runs submitted batches one at a time.
+
+It runs where the query embedder already lives, so the text model is loaded once per process and shared by searches
+and ingestion. Batches are queued in the table, not only in memory: on start the worker picks up every batch left
+PENDING or IN_PROGRESS (a previous process was killed or restarted) and resumes it from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+
+from openpeek.repositories.batches import BatchRepository
+from openpeek.services.ingestion.runner import BatchRunner
+
+logger = logging.getLogger(__name__)
+
+
+class LocalBatchWorker:
+    def __init__(self, runner: BatchRunner, batches: BatchRepository) -> None:
+        self._runner = runner
+        self._batches = batches
+        self.worker_id = f"batchworker_{uuid.uuid4().hex[:12]}"
+        self._queue: "queue.Queue[tuple[str, str, int] | None]" = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        self._ensure_thread()
+        self._queue.put((namespace_id, batch_id, attempt))
+
+    def resume(self) -> int:
+        """Queue every batch a previous process left PENDING or IN_PROGRESS; returns how many."""
+        resumed = 0
+        for namespace_id, batch_id in self._batches.active():
+            batch = self._batches.get(namespace_id, batch_id)
+            if batch is None or batch.terminal:
+                continue
+            self.start(namespace_id, batch_id, batch.attempt)
+            resumed += 1
+        if resumed:
+            logger.info("resuming %d batch(es) left running by a previous process", resumed)
+        return resumed
+
+    def idle(self) -> bool:
+        return self._queue.unfinished_tasks == 0
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Tests and benchmarks: True once every queued batch has been run."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return self.idle()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="openpeek-batch-worker", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is None or self._stopping:
+                    return
+                namespace_id, batch_id, attempt = job
+                self._runner.run(namespace_id, batch_id, attempt, worker=self.worker_id)
+            except Exception:  # noqa: BLE001 - the runner ends its batch FAILED; the worker lives on
+                logger.exception("batch worker: job %s failed", job)
+            finally:
+                self._queue.task_done()

@@ -1,0 +1,115 @@
+"""Batches on the Table port.
+
+- `NS#<namespace_id>` / `BATCH#<batch_id>`: the batch, in the partition its namespace owns (deleted with it).
+- `BATCHID#<batch_id>` / `BATCH`: which organisation and namespace hold it (`/v1/batches/{id}` names no bucket).
+- `ORGBATCHES#<org_id>` / `<created_at>#<batch_id>`: the organisation's batches, for `/v1/batches/list` without a
+  namespace; entries whose batch went with its namespace are skipped and cleaned up.
+- The secondary index `gsi1` finds, without a scan, DRAFT batches by creation time (`BATCHDRAFT`: the reaper cancels
+  those older than 30 minutes) and running ones (`BATCHACTIVE`: a restarted worker resumes them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from openpeek.domain import batches as rules
+from openpeek.domain.batches import Batch
+from openpeek.domain.records import Delete, Put
+from openpeek.ports import Table
+from openpeek.repositories.namespaces import owned_partition
+
+INDEX = "gsi1"
+DRAFTS = "BATCHDRAFT"
+ACTIVE = "BATCHACTIVE"
+
+
+def manifest_key(namespace_id: str, batch_id: str, attempt: int, tier: int | None = None,
+                 part: int | None = None) -> str:
+    """Where a deployed run keeps its manifest parts (under the namespace's prefix: deleted with it); without tier
+    and part, the prefix of the whole attempt."""
+    prefix = f"namespaces/{namespace_id}/batches/{batch_id}/{attempt}/"
+    if tier is None:
+        return prefix
+    return f"{prefix}tier{tier}/part{part:05d}.json"
+
+
+def _sk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def _pointer_pk(batch_id: str) -> str:
+    return f"BATCHID#{batch_id}"
+
+
+def _org_pk(org_id: str) -> str:
+    return f"ORGBATCHES#{org_id}"
+
+
+class BatchRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _item(self, batch: Batch) -> dict:
+        item = {"pk": owned_partition(batch.namespace_id), "sk": _sk(batch.batch_id), "version": batch.version,
+                **batch.to_record()}
+        if batch.status == rules.DRAFT:
+            item.update(gsi1pk=DRAFTS, gsi1sk=f"{batch.created_at}#{batch.batch_id}")
+        elif batch.status in rules.ACTIVE:
+            item.update(gsi1pk=ACTIVE, gsi1sk=f"{batch.submitted_at or batch.created_at}#{batch.batch_id}")
+        return item
+
+    def creation(self, batch: Batch) -> list[Put]:
+        """The writes that create a batch; the caller may add them to a transaction of its own."""
+        pointer = {"pk": _pointer_pk(batch.batch_id), "sk": "BATCH", "org_id": batch.org_id,
+                   "namespace_id": batch.namespace_id}
+        listed = {"pk": _org_pk(batch.org_id), "sk": f"{batch.created_at}#{batch.batch_id}",
+                  "namespace_id": batch.namespace_id, "batch_id": batch.batch_id}
+        return [Put(self._item(batch), if_absent=True), Put(pointer, if_absent=True), Put(listed, if_absent=True)]
+
+    def update(self, batch: Batch, previous: Batch) -> Put:
+        """The conditional write that stores `batch` over `previous` (ConditionFailed when someone else moved it)."""
+        return Put(self._item(replace(batch, version=previous.version + 1)), if_version=previous.version)
+
+    def save(self, batch: Batch, previous: Batch) -> Batch:
+        saved = replace(batch, version=previous.version + 1)
+        self._table.put(self._item(saved), if_version=previous.version)
+        return saved
+
+    def get(self, namespace_id: str, batch_id: str) -> Batch | None:
+        item = self._table.get(owned_partition(namespace_id), _sk(batch_id))
+        return None if item is None else Batch.from_record(item, item["version"])
+
+    def locate(self, batch_id: str) -> tuple[str, str] | None:
+        """(org_id, namespace_id) of a batch."""
+        pointer = self._table.get(_pointer_pk(batch_id), "BATCH")
+        return None if pointer is None else (pointer["org_id"], pointer["namespace_id"])
+
+    def list(self, namespace_id: str) -> list[Batch]:
+        return [Batch.from_record(item, item["version"])
+                for item in self._table.query(owned_partition(namespace_id), "BATCH#")]
+
+    def list_for_org(self, org_id: str, limit: int = 5000) -> list[Batch]:
+        found = []
+        for entry in self._table.query(_org_pk(org_id), descending=True, limit=limit):
+            batch = self.get(entry["namespace_id"], entry["batch_id"])
+            if batch is None:
+                self._table.delete(entry["pk"], entry["sk"])  # its namespace (or the batch) is gone
+                continue
+            found.append(batch)
+        return found
+
+    def drafts_created_before(self, stamp: str, limit: int = 500) -> list[tuple[str, str]]:
+        """(namespace_id, batch_id) of DRAFT batches created before `stamp`; re-read each before acting on it."""
+        return [(item["namespace_id"], item["batch_id"])
+                for item in self._table.query_index(INDEX, DRAFTS, sk_below=stamp, limit=limit)]
+
+    def active(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(namespace_id, batch_id) of PENDING and IN_PROGRESS batches, oldest submission first."""
+        return [(item["namespace_id"], item["batch_id"]) for item in self._table.query_index(INDEX, ACTIVE, limit=limit)]
+
+    def delete(self, batch: Batch) -> None:
+        self._table.transact_write([
+            Delete(owned_partition(batch.namespace_id), _sk(batch.batch_id)),
+            Delete(_pointer_pk(batch.batch_id), "BATCH"),
+            Delete(_org_pk(batch.org_id), f"{batch.created_at}#{batch.batch_id}"),
+        ])

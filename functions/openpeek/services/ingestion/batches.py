@@ -1,0 +1,433 @@
+"""Batches (BucketBatchesApi, BatchesApi): create, add objects, submit, read, list, cancel, retry, resubmit, logs,
+failed documents, delete. Running a batch is the BatchRunner's job, started through `start` (the embedded worker
+thread, or Step Functions when deployed); this service only records what was asked and hands the work over."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from openpeek.domain import batches as rules
+from openpeek.domain import filters as filter_rules
+from openpeek.domain import webhooks as webhook_rules
+from openpeek.domain.batches import Batch
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.ids import new_id
+from openpeek.domain.namespace import Namespace
+from openpeek.domain.tasks import Task
+from openpeek.domain.conditions import Filter, MatchValue
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.ports import Table, VectorStore
+from openpeek.repositories.batches import BatchRepository
+from openpeek.repositories.buckets import BucketRepository
+from openpeek.repositories.collections import CollectionRepository
+from openpeek.repositories.objects import ObjectRepository
+from openpeek.repositories.tasks import TaskRepository
+from openpeek.services.namespaces import NamespaceService
+from openpeek.services.organizations import Principal
+
+logger = logging.getLogger(__name__)
+
+MAX_RUNTIME_S = 24 * 3600  # the task's deadline: a batch of 50,000 objects on a laptop fits well inside a day
+
+
+class BatchStarter(Protocol):
+    """Where submitted batches run: `start` hands one over (returns at once); `worker_id` names the live worker."""
+
+    worker_id: str | None
+
+    def start(self, namespace_id: str, batch_id: str, attempt: int) -> None: ...
+
+
+class BatchService:
+    def __init__(self, table: Table, namespaces: NamespaceService, batches: BatchRepository,
+                 buckets: BucketRepository, objects: ObjectRepository, collections: CollectionRepository,
+                 tasks: TaskRepository, vectors: VectorStore, starter: Callable[[], BatchStarter],
+                 clock: Callable[[], datetime] = utcnow, *, deployed: bool = False) -> None:
+        self._deployed = deployed
+        self._table = table
+        self._namespaces = namespaces
+        self._batches = batches
+        self._buckets = buckets
+        self._objects = objects
+        self._collections = collections
+        self._tasks = tasks
+        self._vectors = vectors
+        self._starter = starter
+        self._clock = clock
+
+    # -- lookups -----------------------------------------------------------------------------------------------------
+
+    def _bucket(self, namespace: Namespace, identifier: str):
+        bucket = self._buckets.get(namespace.org_id, namespace.namespace_id, identifier)
+        if bucket is None:
+            raise NotFound("bucket", identifier)
+        return bucket
+
+    def _batch(self, namespace: Namespace, batch_id: str, bucket_id: str | None = None) -> Batch:
+        batch = self._batches.get(namespace.namespace_id, batch_id)
+        if batch is None or batch.org_id != namespace.org_id or (bucket_id is not None and batch.bucket_id != bucket_id):
+            raise NotFound("batch", batch_id)
+        return batch
+
+    def locate(self, principal: Principal, namespace_header: str | None, batch_id: str) -> tuple[Namespace, Batch]:
+        """A batch by id alone (`/v1/batches/{id}`): the X-Namespace header when given, else where the batch lives."""
+        if namespace_header:
+            namespace = self._namespaces.resolve(principal, namespace_header)
+            return namespace, self._batch(namespace, batch_id)
+        found = self._batches.locate(batch_id)
+        if found is None or found[0] != principal.org_id:
+            raise NotFound("batch", batch_id)
+        namespace = self._namespaces.resolve(principal, found[1])
+        return namespace, self._batch(namespace, batch_id)
+
+    def in_bucket(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> Batch:
+        bucket = self._bucket(namespace, bucket_identifier)
+        return self._batch(namespace, batch_id, bucket.bucket_id)
+
+    # -- create ------------------------------------------------------------------------------------------------------
+
+    def create(self, namespace: Namespace, bucket_identifier: str, request: dict[str, Any],
+               *, auto_submit: bool | None = None) -> dict[str, Any]:
+        bucket = self._bucket(namespace, bucket_identifier)
+        if request.get("object_ids") is not None and request.get("filters") is not None:
+            raise BadRequest("Give either object_ids or filters, not both", code="invalid_batch",
+                             details={"fields": ["object_ids", "filters"]})
+        if request.get("object_ids") is not None:
+            object_ids = list(dict.fromkeys(request["object_ids"]))
+            rules.check_size(len(object_ids))
+            self._check_objects(namespace, bucket.bucket_id, object_ids)
+        elif request.get("filters") is not None:
+            object_ids = self._resolve_filters(namespace, bucket.bucket_id, request["filters"],
+                                               request.get("limit"))
+        else:
+            object_ids = []
+        requested = list(request.get("collection_ids") or [])
+        if requested:
+            rules.dag_tiers(bucket.bucket_id, self._graph(namespace), requested)  # unknown or unrelated: a 400 now
+        now = self._clock()
+        batch = Batch(batch_id=new_id("btch", 12), org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+                      bucket_id=bucket.bucket_id, status=rules.DRAFT, object_ids=tuple(object_ids),
+                      created_at=isoformat(now), updated_at=isoformat(now), batch_name=request.get("batch_name"),
+                      collection_ids=tuple(requested), dedup_strategy=rules.check_dedup(request.get("dedup_strategy")),
+                      metadata=dict(request.get("metadata") or {})).logged(now, f"created with {len(object_ids)} "
+                                                                                 "objects")
+        self._table.transact_write(self._batches.creation(batch))
+        submit = auto_submit if auto_submit is not None else bool(
+            request.get("auto_submit") if request.get("auto_submit") is not None else request.get("trigger_processing"))
+        if submit:
+            self._submit(namespace, batch, None)
+        return self.view(self._batch(namespace, batch.batch_id))
+
+    def _check_objects(self, namespace: Namespace, bucket_id: str, object_ids: list[str]) -> None:
+        missing = [object_id for object_id in object_ids
+                   if self._objects.get(namespace.org_id, namespace.namespace_id, bucket_id, object_id) is None]
+        if missing:
+            raise BadRequest(f"{len(missing)} object(s) are not in bucket {bucket_id}: {', '.join(missing[:10])}",
+                             code="object_not_found", details={"object_ids": missing[:100], "bucket_id": bucket_id})
+
+    def _resolve_filters(self, namespace: Namespace, bucket_id: str, spec: Any,
+                         limit: int | None) -> list[str]:
+        condition = filter_rules.parse_filter(spec)
+        cap = min(limit or rules.MAX_OBJECTS, rules.MAX_OBJECTS)
+        found = []
+        for obj in self._objects.iterate_bucket(namespace.org_id, namespace.namespace_id, bucket_id):
+            view = {**obj.metadata, "object_id": obj.object_id, "status": obj.status, "bucket_id": obj.bucket_id,
+                    "metadata": obj.metadata, "created_at": obj.created_at}
+            if condition is None or filter_rules.matches(condition, view, obj.object_id):
+                found.append(obj.object_id)
+                if len(found) > cap:
+                    if limit:
+                        return found[:cap]
+                    rules.check_size(len(found))
+        return found
+
+    def _graph(self, namespace: Namespace) -> list[dict[str, Any]]:
+        return [{"collection_id": collection.collection_id, "source": collection.source.public()}
+                for collection in self._collections.list_in(namespace.namespace_id)]
+
+    # -- changes -----------------------------------------------------------------------------------------------------
+
+    def add_objects(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
+                    object_ids: list[str]) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        self._check_objects(namespace, batch.bucket_id, list(dict.fromkeys(object_ids)))
+        changed = batch.with_objects(object_ids, self._clock()).logged(self._clock(),
+                                                                      f"added {len(object_ids)} object(s)")
+        return self.view(self._batches.save(changed, batch))
+
+    def patch(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
+              changes: dict[str, Any]) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        updates: dict[str, Any] = {}
+        if "batch_name" in changes:
+            updates["batch_name"] = changes["batch_name"]
+        if "metadata" in changes:
+            updates["metadata"] = dict(changes["metadata"] or {})
+        return self.view(self._batches.save(batch.stamped(self._clock(), **updates), batch))
+
+    def submit(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
+               request: dict[str, Any]) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        if request.get("collection_ids") and batch.collection_ids and \
+                sorted(request["collection_ids"]) != sorted(batch.collection_ids):
+            raise BadRequest("collection_ids at submit must match those the batch was created with",
+                             code="collection_scope_mismatch",
+                             details={"batch": list(batch.collection_ids), "submitted": request["collection_ids"]})
+        secret = secrets.token_urlsafe(32) if request.get("webhook_url") else None
+        answer = self._submit(namespace, batch, request.get("webhook_url"), secret).public()
+        if secret:
+            # Shown once, like a webhook's signing secret: X-Openpeek-Signature on the POST is made with it.
+            answer["additional_data"]["webhook_signing_secret"] = secret
+        return answer
+
+    def _tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
+        return rules.dag_tiers(batch.bucket_id, self._graph(namespace), list(batch.collection_ids) or None)
+
+    def _submit(self, namespace: Namespace, batch: Batch, webhook_url: str | None,
+                webhook_secret: str | None = None) -> Task:
+        if webhook_url is not None:
+            webhook_rules.check_url(webhook_url, deployed=self._deployed)  # the subscriptions' SSRF rules: a 400
+        now = self._clock()
+        task = self._new_task(namespace, batch, now)
+        changed = batch.submitted(now, task.task_id, self._tiers(namespace, batch), webhook_url, webhook_secret)
+        return self._hand_over(namespace, batch, changed, task)
+
+    def _new_task(self, namespace: Namespace, batch: Batch, now: datetime) -> Task:
+        return Task.new(new_id("task"), namespace.namespace_id, rules.TASK_TYPE, now, MAX_RUNTIME_S,
+                        inputs=[batch.batch_id],
+                        additional_data={"batch_id": batch.batch_id, "bucket_id": batch.bucket_id,
+                                         "object_count": len(batch.object_ids)})
+
+    def _hand_over(self, namespace: Namespace, previous: Batch, changed: Batch, task: Task) -> Task:
+        """Store the moved batch with its new task in one transaction, then start it. A worker that cannot start
+        leaves the batch FAILED with the reason (503 to the caller), never PENDING forever."""
+        self._table.transact_write([self._batches.update(changed, previous),
+                                    *self._tasks.creation(task, namespace.org_id)])
+        saved = replace(changed, version=previous.version + 1)
+        try:
+            self._starter().start(namespace.namespace_id, saved.batch_id, saved.attempt)
+        except DependencyUnavailable as error:
+            self._batches.save(saved.failed(self._clock(), f"the batch could not be started: {error}"), saved)
+            current = self._tasks.get(namespace.namespace_id, task.task_id)
+            if current is not None:
+                self._table.transact_write([self._tasks.update(
+                    current.moved("FAILED", self._clock(), error=str(error)), current)])
+            raise
+        return self._tasks.get(namespace.namespace_id, task.task_id) or task
+
+    def cancel_in_bucket(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
+        return self.cancel(namespace, self.in_bucket(namespace, bucket_identifier, batch_id))
+
+    def cancel_by_id(self, principal: Principal, namespace_header: str | None, batch_id: str,
+                     reason: str | None) -> dict[str, Any]:
+        namespace, batch = self.locate(principal, namespace_header, batch_id)
+        return self.cancel(namespace, batch, reason)
+
+    def cancel_task(self, namespace: Namespace, task: Task) -> dict[str, Any]:
+        """DELETE /v1/tasks/{id} on a batch's task: the batch is canceled (an ended one is returned as it is)."""
+        batch = self._batches.get(namespace.namespace_id, task.additional_data.get("batch_id") or "")
+        if task.terminal or batch is None or batch.terminal or batch.task_id != task.task_id:
+            return task.public()
+        return self.cancel(namespace, batch)
+
+    def cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None) -> dict[str, Any]:
+        """Stops the batch: the worker sees it between two groups of objects (within seconds) and stops there."""
+        now = self._clock()
+        for _ in range(5):
+            try:
+                canceled = self._batches.save(batch.canceled(now, f"canceled by request: {reason}" if reason
+                                                             else "canceled by request"), batch)
+                break
+            except ConditionFailed:
+                batch = self._batch(namespace, batch.batch_id)
+        else:
+            raise ConditionFailed(f"batch {batch.batch_id} kept changing while it was canceled")
+        task = self._tasks.get(namespace.namespace_id, canceled.task_id) if canceled.task_id else None
+        if task is not None and not task.terminal:
+            self._table.transact_write([self._tasks.update(
+                task.moved("CANCELED", now, data={"batch_status": "CANCELED"}), task)])
+            task = self._tasks.get(namespace.namespace_id, task.task_id)
+        if task is None:
+            task = Task(task_id=canceled.task_id or f"task_{canceled.batch_id}", namespace_id=namespace.namespace_id,
+                        task_type=rules.TASK_TYPE, status="CANCELED", created_at=canceled.created_at,
+                        updated_at=canceled.updated_at, deadline_at=canceled.updated_at,
+                        inputs=[canceled.batch_id], additional_data={"batch_id": canceled.batch_id})
+        return task.public()
+
+    def retry(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
+              request: dict[str, Any]) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        now = self._clock()
+        task = self._new_task(namespace, batch, now)
+        changed = batch.retried(now, task.task_id, self._tiers(namespace, batch),
+                                transient_only=(request.get("retry_mode") or "transient_only") == "transient_only")
+        started = self._hand_over(namespace, batch, changed, task)
+        return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": started.task_id,
+                "retried_object_count": len(changed.work), "retry_count": changed.retry_count}
+
+    def resubmit(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        now = self._clock()
+        task = self._new_task(namespace, batch, now)
+        changed = batch.resubmitted(now, task.task_id, self._tiers(namespace, batch))
+        started = self._hand_over(namespace, batch, changed, task)
+        return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": started.task_id,
+                "object_count": len(changed.object_ids)}
+
+    def delete(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
+        """The batch and the documents it wrote (a running batch is canceled first)."""
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        if not batch.terminal and batch.status != rules.DRAFT:
+            self.cancel(namespace, batch)
+        removed = self._delete_documents(namespace, batch)
+        self._batches.delete(batch)
+        return {"success": True, "message": f"Batch {batch_id} deleted with {removed} document(s)",
+                "deleted_id": batch_id}
+
+    def delete_documents(self, namespace: Namespace, bucket_identifier: str,
+                         batch_id: str) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        if not batch.terminal and batch.status != rules.DRAFT:
+            raise BadRequest(f"Batch {batch_id} is {batch.status}: cancel it before deleting its documents",
+                             code="batch_active", details={"status": batch.status})
+        removed = self._delete_documents(namespace, batch)
+        return {"batch_id": batch_id, "documents_deleted": removed}
+
+    def _delete_documents(self, namespace: Namespace, batch: Batch) -> int:
+        written = Filter(must=(MatchValue("batch_id", batch.batch_id),))
+        if not self._vectors.collection_exists(namespace.collection):
+            return 0
+        count = self._vectors.count(namespace.collection, written)
+        if count:
+            self._vectors.delete_by_filter(namespace.collection, written)
+        return count
+
+    # -- reads -------------------------------------------------------------------------------------------------------
+
+    def get(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
+        return self.view(self.in_bucket(namespace, bucket_identifier, batch_id))
+
+    def list(self, org_id: str, namespace: Namespace | None, *, bucket_identifier: str | None = None,
+             status: str | None = None, collection_id: str | None = None, bucket_id: str | None = None,
+             offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        if namespace is not None:
+            found = self._batches.list(namespace.namespace_id)
+            if bucket_identifier is not None:
+                bucket_id = self._bucket(namespace, bucket_identifier).bucket_id
+        else:
+            found = self._batches.list_for_org(org_id)
+        found = [batch for batch in found if batch.org_id == org_id
+                 and (bucket_id is None or batch.bucket_id == bucket_id)
+                 and (status is None or batch.status == status)
+                 and (collection_id is None or any(collection_id in tier for tier in batch.dag_tiers)
+                      or collection_id in batch.collection_ids)]
+        found.sort(key=lambda batch: (batch.created_at, batch.batch_id), reverse=True)
+        page = found[offset:offset + limit]
+        return {"results": [self.view(batch) for batch in page], "total_count": len(found),
+                "pagination": {"offset": offset, "limit": limit, "has_more": offset + limit < len(found),
+                               "next_cursor": None}}
+
+    def get_by_id(self, principal: Principal, namespace_header: str | None, batch_id: str) -> dict[str, Any]:
+        return self.view(self.locate(principal, namespace_header, batch_id)[1])
+
+    def list_scoped(self, principal: Principal, namespace_header: str | None, query: dict[str, Any]) -> dict[str, Any]:
+        """`/v1/batches/list`: one namespace's (X-Namespace or namespace_id, which must agree) or the organisation's."""
+        header = (namespace_header or "").strip() or None
+        named = query.get("namespace_id")
+        namespace = self._namespaces.resolve(principal, header) if header else None
+        if named:
+            chosen = self._namespaces.resolve(principal, named)
+            if namespace is not None and chosen.namespace_id != namespace.namespace_id:
+                raise BadRequest("namespace_id and the X-Namespace header name different namespaces",
+                                 code="namespace_conflict", details={"namespace_id": named, "x_namespace": header})
+            namespace = chosen
+        return self.list(principal.org_id, namespace, status=query.get("status"),
+                         collection_id=query.get("collection_id"), bucket_id=query.get("bucket_id"),
+                         offset=query.get("offset") or 0, limit=query.get("limit") or 100)
+
+    def logs(self, namespace: Namespace, bucket_identifier: str, batch_id: str, *, level: str | None = None,
+             limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        entries = [entry for entry in batch.logs if level is None or entry["level"] == level.upper()]
+        return {"batch_id": batch.batch_id, "logs": entries[offset:offset + limit], "total": len(entries)}
+
+    def failed_documents(self, namespace: Namespace, bucket_identifier: str, batch_id: str, *,
+                         collection_id: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        records = [failure.public() | {"collection_id": failure.collection_id} for failure in batch.failed_objects
+                   if collection_id is None or failure.collection_id in (None, collection_id)]
+        return {"batch_id": batch.batch_id, "failed_documents": records[offset:offset + limit],
+                "total": batch.failed_object_count, "limit": limit, "offset": offset}
+
+    def view(self, batch: Batch) -> dict[str, Any]:
+        """The SDK's BatchModel."""
+        lifecycle, reason = batch.lifecycle()
+        tier_tasks = []
+        for number, tier in enumerate(batch.dag_tiers):
+            if batch.terminal:
+                status = batch.status if number <= (batch.current_tier or 0) else "SKIPPED"
+            elif batch.current_tier is None or number > batch.current_tier:
+                status = "PENDING"
+            else:
+                status = "IN_PROGRESS" if number == batch.current_tier else "COMPLETED"
+            tier_tasks.append({"tier_num": number, "task_id": batch.task_id, "status": status,
+                               "collection_ids": list(tier), "source_type": "bucket" if number == 0 else "collection",
+                               "source_collection_ids": None if number == 0 else list(batch.dag_tiers[number - 1])})
+        return {
+            "batch_id": batch.batch_id, "bucket_id": batch.bucket_id, "namespace_id": batch.namespace_id,
+            "batch_name": batch.batch_name, "status": batch.status, "object_ids": list(batch.object_ids),
+            "dedup_strategy": batch.dedup_strategy,
+            "collection_ids": [cid for tier in batch.dag_tiers for cid in tier] or list(batch.collection_ids),
+            "failure_reason": batch.failure_reason, "error": batch.failure_reason,
+            "failed_objects": [failure.public() for failure in batch.failed_objects] or None,
+            "failed_object_count": batch.failed_object_count, "type": "BUCKET", "task_id": batch.task_id,
+            "metadata": batch.metadata or None, "tier_tasks": tier_tasks, "current_tier": batch.current_tier,
+            "total_tiers": max(1, len(batch.dag_tiers)), "dag_tiers": [list(tier) for tier in batch.dag_tiers] or None,
+            "created_at": batch.created_at, "updated_at": batch.updated_at, "progress": batch.progress(),
+            "documents_written": batch.documents_written if batch.status not in (rules.DRAFT, rules.PENDING) else None,
+            "documents_replaced": batch.documents_replaced if batch.dedup_strategy == "replace" else None,
+            "documents_resolvable": batch.documents_resolvable, "retry_count": batch.retry_count,
+            "webhook_url": batch.webhook_url, "max_node_death_resubmits": 0, "max_deploy_resubmits": 0,
+            "lifecycle": lifecycle, "lifecycle_reason": reason,
+            "health": "healthy" if batch.status == rules.IN_PROGRESS else None,
+            "status_message": _status_message(batch),
+        }
+
+    # -- housekeeping ------------------------------------------------------------------------------------------------
+
+    def reap_drafts(self, now: datetime | None = None) -> int:
+        """Cancel the DRAFT batches older than 30 minutes; returns how many."""
+        now = now or self._clock()
+        canceled = 0
+        for namespace_id, batch_id in self._batches.drafts_created_before(isoformat(now - rules.DRAFT_TTL)):
+            batch = self._batches.get(namespace_id, batch_id)
+            if batch is None or not batch.draft_expired(now):
+                continue
+            try:
+                self._batches.save(batch.canceled(now, rules.DRAFT_EXPIRED_REASON), batch)
+                canceled += 1
+            except ConditionFailed:
+                continue  # submitted meanwhile
+        return canceled
+
+
+def _status_message(batch: Batch) -> str:
+    total = batch.total
+    if batch.status == rules.IN_PROGRESS:
+        percent = 100.0 * batch.processed / total if total else 100.0
+        return f"Processing {batch.processed:,}/{total:,} objects ({percent:.1f}%)"
+    if batch.status == rules.PENDING:
+        return "Queued for the ingestion worker"
+    if batch.status == rules.DRAFT:
+        return f"Draft with {len(batch.object_ids):,} objects; submit it to process them"
+    if batch.status == rules.COMPLETED:
+        return f"Completed: {batch.documents_written:,} documents written"
+    if batch.status == rules.COMPLETED_WITH_ERRORS:
+        return (f"Completed with errors: {batch.documents_written:,} documents written, "
+                f"{batch.failed_object_count:,} objects failed")
+    return f"{batch.status.capitalize()}: {batch.failure_reason or ''}".strip()

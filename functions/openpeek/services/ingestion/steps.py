@@ -1,0 +1,81 @@
+"""A batch as Step Functions runs it when deployed: prepare → a Map over the tiers (one at a time) of a Map over the
+tier's manifest parts (in parallel, each in a Lambda) → finalize; any failure → mark-failed.
+
+The state, step by step:
+- input: `{namespace_id, batch_id, attempt}` (what the API starts the execution with);
+- prepare marks the batch IN_PROGRESS and writes its manifest to the blob store, one JSON part of at most
+  PART_SIZE object ids per part and tier; it returns `{tiers: [{tier, parts: [{namespace_id, batch_id, attempt,
+  tier, key}]}]}` (no object ids in the state, which Step Functions caps at 256 KB);
+- extract runs one part (returns `{written}`);
+- finalize ends the batch and publishes its events;
+- mark-failed receives the state with `error` ({Error, Cause}); the batch ends FAILED with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openpeek.domain.errors import DomainError
+from openpeek.ports import BlobStore
+from openpeek.repositories.batches import BatchRepository, manifest_key
+from openpeek.services.ingestion.runner import BatchRunner
+
+PART_SIZE = 500  # object ids per Lambda invocation: well inside 15 minutes for text on Lambda's CPUs
+
+
+class BatchSteps:
+    def __init__(self, runner: BatchRunner, batches: BatchRepository, blobs: BlobStore) -> None:
+        self._runner = runner
+        self._batches = batches
+        self._blobs = blobs
+
+    @staticmethod
+    def _ids(event: dict[str, Any]) -> tuple[str, str, int]:
+        return event["namespace_id"], event["batch_id"], int(event["attempt"])
+
+    def prepare(self, event: dict[str, Any]) -> dict[str, Any]:
+        namespace_id, batch_id, attempt = self._ids(event)
+        try:
+            batch = self._runner.begin(namespace_id, batch_id, attempt)
+        except DomainError as error:
+            self._runner.mark_failed(namespace_id, batch_id, attempt, error.message)
+            return {"tiers": []}
+        if batch is None:
+            return {"tiers": []}
+        tiers = []
+        for tier in range(len(batch.dag_tiers)):
+            parts = []
+            for number, first in enumerate(range(0, len(batch.work), PART_SIZE)):
+                key = manifest_key(namespace_id, batch_id, attempt, tier, number)
+                self._blobs.put(key, json.dumps(list(batch.work[first:first + PART_SIZE])).encode(),
+                                "application/json")
+                parts.append({"namespace_id": namespace_id, "batch_id": batch_id, "attempt": attempt,
+                              "tier": tier, "key": key})
+            tiers.append({"tier": tier, "parts": parts})
+        return {"tiers": tiers}
+
+    def extract(self, event: dict[str, Any]) -> dict[str, Any]:
+        namespace_id, batch_id, attempt = self._ids(event)
+        object_ids = json.loads(self._blobs.get(event["key"]))
+        written = self._runner.run_part(namespace_id, batch_id, attempt, int(event["tier"]), object_ids)
+        return {"written": written}
+
+    def finalize(self, event: dict[str, Any]) -> dict[str, Any]:
+        namespace_id, batch_id, attempt = self._ids(event)
+        batch = self._runner.conclude(namespace_id, batch_id, attempt)
+        self._blobs.delete_prefix(manifest_key(namespace_id, batch_id, attempt))
+        return {"status": None if batch is None else batch.status}
+
+    def mark_failed(self, event: dict[str, Any]) -> dict[str, Any]:
+        namespace_id, batch_id, attempt = self._ids(event)
+        error = event.get("error") or {}
+        cause = error.get("Cause") or ""
+        try:  # a Lambda's failure arrives as JSON {errorMessage, errorType}
+            parsed = json.loads(cause)
+            cause = f"{parsed.get('errorType')}: {parsed.get('errorMessage')}"
+        except (ValueError, AttributeError):
+            pass
+        reason = f"a processing step failed ({error.get('Error') or 'error'}): {cause}".strip()
+        batch = self._runner.mark_failed(namespace_id, batch_id, attempt, reason[:1000])
+        return {"status": None if batch is None else batch.status}

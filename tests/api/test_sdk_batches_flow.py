@@ -1,0 +1,158 @@
+"""The managed flow through the official SDK against a live `openpeek serve`, as the README shows it: bucket →
+collection with text_extractor → objects (inline text and a PDF) → batch submit → poll to COMPLETED → a retriever's
+text search finds the right document; a webhook (a loopback receiver) gets batch.completed, signed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mixpeek
+import pytest
+from mixpeek.models import (
+    BucketCreateRequest,
+    CreateBatchRequest,
+    CreateCollectionRequest,
+    CreateNamespaceRequest,
+    CreateObjectRequest,
+    CreateRetrieverRequest,
+    ExecuteRetrieverRequest,
+    SubmitBatchRequest,
+)
+
+from pdf_bytes import pdf_with_pages
+
+pytestmark = pytest.mark.slow
+
+NS = {"X-Namespace": "sdk-ingest"}
+ARTICLES = {
+    "volcano": "Volcanoes erupt when molten rock from the mantle rises through the crust as lava.",
+    "orchestra": "A symphony orchestra has strings, woodwinds, brass and percussion led by a conductor.",
+    "espresso": "Espresso is brewed by forcing hot water through finely ground coffee beans under pressure.",
+}
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def events(self, event_type: str) -> list[dict]:
+        return [r for r in self.requests if r["headers"].get("X-Openpeek-Event") == event_type]
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver()
+    yield made
+    made.server.shutdown()
+
+
+def test_bucket_to_searchable_documents_through_the_sdk(server, receiver):
+    base, key, _ = server
+    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest.from_dict({
+        "namespace_name": "sdk-ingest",
+        "feature_extractors": [{"feature_extractor_name": "text_extractor", "version": "v1"}]}))
+    hook = client.call_api(*client.param_serialize(
+        "POST", "/v1/organizations/webhooks", body={"webhook_name": "ingest", "url": receiver.url,
+                                                    "event_types": ["batch.completed"]},
+        header_params={"Content-Type": "application/json", "Authorization": f"Bearer {key}"}))
+    hook.read()
+    assert hook.status == 200, hook.data
+
+    mixpeek.BucketsApi(client).create_bucket(BucketCreateRequest.from_dict({
+        "bucket_name": "articles", "bucket_schema": {"properties": {
+            "content": {"type": "text"}, "scan": {"type": "pdf"}, "topic": {"type": "string"}}}}), _headers=NS)
+    collection = mixpeek.CollectionsApi(client).create_collection(CreateCollectionRequest.from_dict({
+        "collection_name": "passages", "source": {"type": "bucket", "bucket_ids": ["articles"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "input_mappings": {"text": "content"}, "field_passthrough": [{"source_path": "topic"}],
+                              "parameters": {"extractor_type": "text_extractor", "split_by": "sentences",
+                                             "chunk_size": 3}}}), _headers=NS)
+    pdf_collection = mixpeek.CollectionsApi(client).create_collection(CreateCollectionRequest.from_dict({
+        "collection_name": "scans", "source": {"type": "bucket", "bucket_ids": ["articles"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "input_mappings": {"text": "scan"}, "field_passthrough": [{"source_path": "topic"}],
+                              "parameters": {"extractor_type": "text_extractor", "split_by": "sentences",
+                                             "chunk_size": 3}}}), _headers=NS)
+
+    objects = mixpeek.BucketObjectsApi(client)
+    ids = {}
+    for topic, text in ARTICLES.items():
+        created = objects.create_object_buckets("articles", CreateObjectRequest.from_dict({
+            "blobs": [{"property": "content", "type": "text", "data": text}], "topic": topic}), _headers=NS)
+        ids[topic] = created.object_id
+    scan = pdf_with_pages(["Glaciers are rivers of ice that carve deep valleys.",
+                           "Tides rise and fall with the pull of the moon."])
+    ids["tides"] = objects.create_object_buckets("articles", CreateObjectRequest.from_dict({
+        "blobs": [{"property": "scan", "type": "pdf", "data": base64.b64encode(scan).decode()}],
+        "topic": "tides"}), _headers=NS).object_id
+
+    batches = mixpeek.BucketBatchesApi(client)
+    batch = batches.create_batch_buckets_batches("articles", CreateBatchRequest(object_ids=list(ids.values())),
+                                                 _headers=NS)
+    assert batch.status == "DRAFT"
+    task = batches.submit_batch_buckets_batches("articles", batch.batch_id,
+                                                submit_batch_request=SubmitBatchRequest(), _headers=NS)
+    assert task.task_type == "api_buckets_batches_process"
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        batch = batches.get_batch_buckets_batches("articles", batch.batch_id, _headers=NS)
+        if batch.status in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED") and batch.documents_resolvable:
+            break
+        time.sleep(0.5)
+    # Each object is read by one of the two collections; the other finds no input in it and skips it.
+    assert batch.status == "COMPLETED", batch.failure_reason
+    assert batch.progress.documents_skipped == 4
+    assert batch.documents_resolvable is True
+    assert sorted(batch.dag_tiers[0]) == sorted([collection.collection_id, pdf_collection.collection_id])
+
+    retrievers = mixpeek.RetrieversApi(client)
+    retriever = retrievers.create_retriever(CreateRetrieverRequest.from_dict({
+        "retriever_name": "ask", "collection_identifiers": ["passages", "scans"],
+        "input_schema": {"q": {"type": "string", "required": True}},
+        "stages": [{"stage_name": "search", "stage_type": "filter", "config": {
+            "stage_id": "feature_search", "parameters": {
+                "searches": [{"feature_uri": "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1",
+                              "query": {"input_mode": "text", "value": "{{INPUT.q}}"}, "top_k": 3}],
+                "final_top_k": 3}}}]}), _headers=NS)
+
+    def top(question: str) -> dict:
+        result = retrievers.execute_retriever("ask", ExecuteRetrieverRequest(inputs={"q": question}), _headers=NS)
+        return result.documents[0]
+
+    assert top("how is coffee brewed under pressure?")["source_object_id"] == ids["espresso"]
+    assert top("which instruments does a conductor lead?")["topic"] == "orchestra"
+    tides = top("what makes the sea level rise and fall?")
+    assert tides["source_object_id"] == ids["tides"] and tides["page_number"] == 2
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not receiver.events("batch.completed"):
+        time.sleep(0.2)
+    delivered = receiver.events("batch.completed")
+    assert len(delivered) == 1
+    assert delivered[0]["body"]["data"]["batch_id"] == batch.batch_id
+    assert "X-Openpeek-Signature" in delivered[0]["headers"]
