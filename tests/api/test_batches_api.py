@@ -18,7 +18,7 @@ from openpeek.domain.vectors import SearchRequest
 from openpeek.repositories.buckets import BucketRepository
 from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.objects import ObjectRepository
-from pdf_bytes import pdf_with_pages
+from tests.pdf_bytes import pdf_with_pages
 
 TEXTS = {
     "cats": "Cats are small domesticated felines that purr, hunt mice and sleep most of the day.",

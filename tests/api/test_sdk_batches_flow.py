@@ -23,7 +23,7 @@ from mixpeek.models import (
     SubmitBatchRequest,
 )
 
-from pdf_bytes import pdf_with_pages
+from tests.pdf_bytes import pdf_with_pages
 
 pytestmark = pytest.mark.slow
 

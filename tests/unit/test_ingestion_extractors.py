@@ -14,7 +14,7 @@ from openpeek.domain.errors import BadRequest
 from openpeek.domain.inference import InferenceService
 from openpeek.services.ingestion import extractors
 from openpeek.services.ingestion.extractors import ExtractionFailed, Source, SourceBlob
-from pdf_bytes import pdf_with_pages
+from tests.pdf_bytes import pdf_with_pages
 
 
 def texts(text: str, **parameters) -> list[str]:
