@@ -35,7 +35,6 @@ from openpeek.domain.cluster_labels import validate_config as validate_labeling_
 from openpeek.services.clustering.ledger import ClusterLedger
 from openpeek.services.clustering.results import ClusterResults
 from openpeek.services.clustering.runs import ClusterRunService
-from openpeek.services.document_listing import DocumentListing
 from openpeek.services.map_points import MapPoints
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
 from openpeek.services.clustering.steps import ClusterSteps
@@ -106,7 +105,6 @@ class Services:
     webhooks: WebhookService
     webhook_delivery: WebhookDelivery
     metrics: Metrics
-    document_listing: DocumentListing
     map_points: MapPoints
     collections: CollectionService
     collection_documents: CollectionDocumentService
@@ -221,7 +219,6 @@ def wire(
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         metrics=metrics,
-        document_listing=DocumentListing(vectors),
         map_points=MapPoints(clusters, cluster_results, cluster_repository, blobs),
         collections=collections,
         collection_documents=CollectionDocumentService(collections, vectors, events),

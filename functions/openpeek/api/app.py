@@ -10,7 +10,7 @@ from openpeek.api.limits import RequestLimits
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.openapi_security import install_openapi_security
-from openpeek.api.routers import document_listing, map_points, studio
+from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
@@ -45,7 +45,6 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
-    app.include_router(document_listing.router)
     app.include_router(map_points.router)
     app.include_router(studio.router)
     app.include_router(buckets.router)
