@@ -146,6 +146,11 @@ class _Conditions:
 _FILTERS: FilterTranslator[Any] = FilterTranslator(_Conditions())
 
 
+def _undecodable(error: Exception) -> bool:
+    """Edge's answer for a stored payload it cannot deserialise."""
+    return "Failed to decode value" in str(error) or "Failed to deserialize payload" in str(error)
+
+
 def _filter(f: Filter | None) -> Any:
     return None if f is None else _FILTERS.filter(f)
 
@@ -554,8 +559,24 @@ class QdrantEdgeStore:
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
+        points = [point_id(i) for i in ids]
         with self._use(collection, write=True) as shard:
-            shard.update(qe.UpdateOperation.delete_points([point_id(i) for i in ids]))
+            if self._holds_undecodable_payload(shard, points):
+                # Edge reads a point's payload to delete it, and a failed update leaves the shard refusing writes
+                # until it recovers: a payload it cannot decode (nested past its recursion limit, written before the
+                # API limited depth) is cleared first.
+                shard.update(qe.UpdateOperation.overwrite_payload(points, {}))
+            shard.update(qe.UpdateOperation.delete_points(points))
+
+    def _holds_undecodable_payload(self, shard: Any, points: list) -> bool:
+        try:
+            with self._errors():
+                shard.retrieve(points, True, False)
+        except DependencyUnavailable as error:
+            if not _undecodable(error):
+                raise
+            return True
+        return False
 
     def delete_by_filter(self, collection: str, filter: Filter) -> None:
         edge_filter = _FILTERS.filter(filter)
@@ -564,14 +585,36 @@ class QdrantEdgeStore:
 
     def retrieve(self, collection: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[VectorPoint]:
         wanted = ordered_unique(ids)
-        with self._use(collection) as shard:
-            records = shard.retrieve([point_id(i) for i in wanted], True, with_vectors)
+        try:
+            with self._use(collection) as shard:
+                records = shard.retrieve([point_id(i) for i in wanted], True, with_vectors)
+        except DependencyUnavailable as error:
+            if not _undecodable(error):
+                raise
+            return self._retrieve_one_by_one(collection, wanted, with_vectors)
         found = {}
         for r in records:
             payload = dict(r.payload or {})  # converted once: each access to r.payload converts again
             doc_id = document_id_of(r, payload)
             found[doc_id] = VectorPoint(doc_id, _from_vectors(r.vector), payload)
         return [found[i] for i in wanted if i in found]
+
+    def _retrieve_one_by_one(self, collection: str, wanted: Sequence[str], with_vectors: bool) -> list[VectorPoint]:
+        """A point whose stored payload Edge cannot decode (nested past its recursion limit, written before the API
+        limited depth) is returned without its payload, so that it can still be read and deleted."""
+        points = []
+        for document_id in wanted:
+            try:
+                with self._use(collection) as shard:
+                    records = shard.retrieve([point_id(document_id)], True, with_vectors)
+                points += [VectorPoint(document_id, _from_vectors(r.vector), dict(r.payload or {})) for r in records]
+            except DependencyUnavailable as error:
+                if not _undecodable(error):
+                    raise
+                with self._use(collection) as shard:
+                    records = shard.retrieve([point_id(document_id)], False, with_vectors)
+                points += [VectorPoint(document_id, _from_vectors(r.vector), {}) for r in records]
+        return points
 
     def query(self, collection: str, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
         batch = [
