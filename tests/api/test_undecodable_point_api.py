@@ -4,7 +4,7 @@ payload depth) can still be read and deleted through the API, so its namespace r
 from __future__ import annotations
 
 from openpeek.domain.namespace import collection_name
-from openpeek.ports import VectorPoint
+from openpeek.domain.vectors import VectorPoint
 
 
 def test_a_document_with_an_undecodable_payload_can_be_read_and_deleted(client, services, tenant):
