@@ -75,7 +75,7 @@ class ClusterResults:
             "mode": run.get("mode"), "member_counts_stale": False,
         }
         view.update({key: run[key] for key in _RECONCILIATION if run.get(key) is not None})
-        for key in ("source_execution_ids", "composite_mapping", "run_name"):
+        for key in ("source_execution_ids", "composite_mapping", "run_name", "compute_device"):
             if run.get(key):
                 view[key] = run[key]
         if overrides:
