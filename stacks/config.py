@@ -38,6 +38,13 @@ def clustering_base_image(region: str | None, instance_type: str) -> str:
     return images["gpu" if family[:1] in ("g", "p") else "cpu"]
 
 
+def clustering_image_variant(instance_type: str) -> dict[str, str]:
+    """The clustering image's extra build arguments: GPU instance types get the CUDA variant (RAPIDS cuML installed, so
+    the engine runs on the GPU); CPU types keep the slim scikit-learn image (no extra arguments)."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    return {"ENGINE_EXTRAS": "cluster,cluster-gpu"} if family[:1] in ("g", "p") else {}
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
