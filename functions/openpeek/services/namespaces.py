@@ -25,6 +25,7 @@ from openpeek.domain.namespace import (
     expiry_from_ttl,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
+from openpeek.domain.vector_placement import tier_of
 from openpeek.ports import (
     BlobStore,
     CollectionInfo,
@@ -158,7 +159,8 @@ class NamespaceService:
             raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
 
         self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
+            tier=tier_of(namespace.infrastructure),
         )
         try:
             self._repository.create(namespace)
@@ -188,7 +190,8 @@ class NamespaceService:
             source_namespace_id=source.namespace_id, extra=dict(source.extra),
         )
         self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
+            tier=tier_of(namespace.infrastructure),
         )
         try:
             self._repository.create(namespace)
@@ -404,7 +407,8 @@ class NamespaceService:
         wanted = namespace.vector_indexes()
         if not self._vectors.collection_exists(namespace.collection):
             self._vectors.create_collection(
-                namespace.collection, wanted, [_spec(index) for index in namespace.payload_indexes]
+                namespace.collection, wanted, [_spec(index) for index in namespace.payload_indexes],
+                tier=tier_of(namespace.infrastructure),
             )
             return [spec.name for spec in wanted]
         return self._vectors.add_vector_indexes(namespace.collection, wanted)

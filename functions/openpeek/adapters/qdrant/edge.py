@@ -482,7 +482,8 @@ class QdrantEdgeStore:
     # -- collections ---------------------------------------------------------------------------------------------
 
     def create_collection(
-        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = (),
+        *, tier: str = "shared",  # one shard on local disk whatever the tier
     ) -> None:
         _check_names(vectors)
         schemas = [(ix.field_name, _schema_params(ix)) for ix in payload_indexes]
