@@ -456,7 +456,7 @@ class QdrantEdgeStore:
                  flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
                  index_threshold: int | None = edge_index.DEFAULT_UNINDEXED_THRESHOLD) -> None:
         """`index_threshold`: unindexed points past which a collection's HNSW index is built in the background
-        (adapters/qdrant/edge_index.py); None: only `optimize` builds it."""
+        (adapters/qdrant/edge_index.py); None or 0: only `optimize` builds it."""
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._durable = durable_writes
@@ -676,7 +676,7 @@ class QdrantEdgeStore:
     def _after_write(self, path: Path, shard: Any) -> None:
         """Every CHECK_EVERY_WRITES writes, start a background build when the unindexed points pass the threshold
         (points less indexed vectors: a collection with several named vectors counts each indexed vector)."""
-        if self._index_threshold is None:
+        if not self._index_threshold:
             return
         state = _index_state(path)
         state.writes_since_check += 1
