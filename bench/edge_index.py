@@ -1,7 +1,8 @@
 """Embedded approximate search: Qdrant Edge exhaustive (baseline) against the HNSW index built off the request path
 (adapters/qdrant/edge_index.py), in one run, on one store: top-10 p50/p99 unfiltered and keyword-filtered, recall@10
 of the index against the exact answers, the build's duration, and query latency *during* the build (the server keeps
-answering). A mixture of clusters, N × D (default 50,000 × 384; `--points 1000000` where the machine allows).
+answering). A mixture of clusters, N × D (default 50,000 × 384; `--points 1000000` where the machine allows);
+`--data isotropic` for the worst case (see mixture()).
 
     PYTHONPATH=functions .venv/bin/python bench/edge_index.py --points 50000 --dimension 384
 """
@@ -25,16 +26,30 @@ from openpeek.adapters.qdrant.edge import QdrantEdgeStore  # noqa: E402
 from openpeek.ports import Filter, MatchValue, PayloadIndexSpec, SearchRequest, VectorIndexSpec, VectorPoint  # noqa: E402
 
 
-def mixture(points: int, dimension: int, clusters: int = 50, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dimension)).astype(np.float32)
-    data = centres[rng.integers(0, clusters, points)] + 0.35 * rng.normal(size=(points, dimension)).astype(np.float32)
+def mixture(points: int, dimension: int, clusters: int = 50, seed: int = 0, kind: str = "subspace") -> np.ndarray:
+    """Unit vectors around `clusters` centres. `subspace` (embedding-like): each cluster spreads in its own 24-d
+    subspace, plus a little isotropic noise, so neighbours are well defined. `isotropic` (the worst case for any
+    graph index): full-rank Gaussian noise, every point of a cluster almost equidistant from the others."""
+    rng, layout = np.random.default_rng(seed), np.random.default_rng(1234)
+    centres = layout.normal(size=(clusters, dimension)).astype(np.float32)
+    labels = rng.integers(0, clusters, points)
+    if kind == "isotropic":
+        data = centres[labels] + 0.35 * rng.normal(size=(points, dimension)).astype(np.float32)
+    else:
+        intrinsic = 24
+        bases = layout.normal(size=(clusters, intrinsic, dimension)).astype(np.float32) / np.sqrt(intrinsic)
+        data = np.empty((points, dimension), dtype=np.float32)
+        for start in range(0, points, 10_000):  # in blocks: bounded memory at a million points
+            rows = slice(start, min(points, start + 10_000))
+            coefficients = rng.normal(size=(rows.stop - start, intrinsic)).astype(np.float32)
+            data[rows] = (centres[labels[rows]] + 1.5 * np.einsum("ni,nid->nd", coefficients, bases[labels[rows]])
+                          + 0.05 * rng.normal(size=(rows.stop - start, dimension)).astype(np.float32))
     return data / np.linalg.norm(data, axis=1, keepdims=True)
 
 
-def run(points: int, dimension: int, queries: int) -> dict:
-    data = mixture(points, dimension)
-    probes = mixture(queries, dimension, seed=1)
+def run(points: int, dimension: int, queries: int, kind: str) -> dict:
+    data = mixture(points, dimension, kind=kind)
+    probes = mixture(queries, dimension, seed=1, kind=kind)
     with tempfile.TemporaryDirectory(prefix="openpeek-bench-index-") as root:
         store = QdrantEdgeStore(root, durable_writes=False, index_threshold=None)
         store.create_collection("bench", [VectorIndexSpec("emb", dimension)])
@@ -91,7 +106,7 @@ def run(points: int, dimension: int, queries: int) -> dict:
 
         import resource
         result = {
-            "points": points, "dimension": dimension, "queries": queries, "load_s": round(load_s, 2),
+            "data": kind, "points": points, "dimension": dimension, "queries": queries, "load_s": round(load_s, 2),
             "exact_unfiltered": exact_plain, "exact_keyword_filtered": exact_filtered,
             "index_build_s": round(build_s, 2), "built": built,
             "during_build": percentiles(during) if during else None,
@@ -111,5 +126,6 @@ if __name__ == "__main__":
     parser.add_argument("--points", type=int, default=50_000)
     parser.add_argument("--dimension", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", choices=["subspace", "isotropic"], default="subspace")
     arguments = parser.parse_args()
-    print(json.dumps(run(arguments.points, arguments.dimension, arguments.queries), indent=2))
+    print(json.dumps(run(arguments.points, arguments.dimension, arguments.queries, arguments.data), indent=2))

@@ -46,8 +46,8 @@ def attach_volume_script(volume_id: str, region: str) -> list[str]:
         "TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')",
         "INSTANCE=$(curl -sH \"X-aws-ec2-metadata-token: $TOKEN\" http://169.254.169.254/latest/meta-data/instance-id)",
         # The previous instance may still hold the volume while it terminates: retry until it is free.
-        f"until aws ec2 attach-volume --region {region} --volume-id {volume_id} --instance-id $INSTANCE "
-        "--device /dev/xvdf; do sleep 10; done",
+        (f"until aws ec2 attach-volume --region {region} --volume-id {volume_id} --instance-id $INSTANCE "
+         "--device /dev/xvdf; do sleep 10; done"),
         f"DEVICE=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$(echo {volume_id} | tr -d -)",
         "until [ -e $DEVICE ]; do sleep 2; done",
         "blkid $DEVICE || mkfs -t xfs $DEVICE",  # never reformat a volume that holds a file system

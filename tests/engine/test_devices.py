@@ -8,7 +8,6 @@ import json
 import sys
 import types
 
-import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -160,6 +159,7 @@ def test_gpu_kmeans_calls_cuml_and_agrees_with_the_cpu_path(cuml_double, tmp_pat
                                     "reason": "gpu: 1 CUDA device(s) visible"}
     assert cpu_result["device"]["device"] == "cpu"
     assert adjusted_rand_score(cpu_table["cluster"], gpu_table["cluster"]) >= 0.95
+    assert adjusted_rand_score(truth, gpu_table["cluster"]) == pytest.approx(1.0)
     assert [c["num_members"] for c in gpu_result["clusters"]] == [c["num_members"] for c in cpu_result["clusters"]]
 
 

@@ -156,7 +156,7 @@ def _info(shard: Any) -> dict[str, Any]:
 
 def _optimize_in_child(copy: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "openpeek.adapters.qdrant.edge_index", str(copy),
-                           str(INDEXING_THRESHOLD_KB)], capture_output=True, text=True)
+                           str(INDEXING_THRESHOLD_KB)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise IndexBuildFailed(f"the index build exited with status {done.returncode}: {reason}")
