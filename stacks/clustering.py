@@ -26,7 +26,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.config import EnvironmentConfig, clustering_base_image
+from stacks.config import EnvironmentConfig, clustering_base_image, clustering_image_variant
 from stacks.functions import (
     TABLE_READ,
     TABLE_WRITE,
@@ -85,7 +85,8 @@ class ClusteringStack(Stack):
             exclude=IMAGE_CONTEXT,
             ignore_mode=IgnoreMode.DOCKER,
             build_args={"BASE_IMAGE": config.clustering_base_image or clustering_base_image(
-                None if Token.is_unresolved(self.region) else self.region, config.clustering_instance_type)},
+                None if Token.is_unresolved(self.region) else self.region, config.clustering_instance_type),
+                **clustering_image_variant(config.clustering_instance_type)},
         )
 
         self.sagemaker_role = iam.Role(

@@ -38,6 +38,13 @@ def clustering_base_image(region: str | None, instance_type: str) -> str:
     return images["gpu" if family[:1] in ("g", "p") else "cpu"]
 
 
+def clustering_image_variant(instance_type: str) -> dict[str, str]:
+    """The clustering image's extra build arguments: GPU instance types get the CUDA variant (RAPIDS cuML installed, so
+    the engine runs on the GPU); CPU types keep the slim scikit-learn image (no extra arguments)."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    return {"ENGINE_EXTRAS": "cluster,cluster-gpu"} if family[:1] in ("g", "p") else {}
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
@@ -90,6 +97,13 @@ class EnvironmentConfig:
     (clustering_base_image above). E.g. `-c clustering_base_image=python:3.12-slim` builds without AWS's registries."""
     clustering_image_uri: str | None = None
     """An image already in ECR (`openpeek image build-push` prints its URI): the stack then builds none."""
+    qdrant_nodes: int = 1
+    """Qdrant nodes. 1: one Fargate task on EFS; more: a distributed cluster, one EC2 instance and EBS volume per node
+    (stacks/qdrant_cluster.py). Scale out with `-c qdrant_nodes=N` (README, Qdrant cluster runbook)."""
+    qdrant_instance_type: str = "r6i.xlarge"
+    """A cluster node's EC2 instance (memory-optimised: Qdrant keeps its HNSW graphs and hot vectors in RAM)."""
+    qdrant_volume_gb: int = 200
+    """A cluster node's EBS gp3 data volume."""
 
     @property
     def prefix(self) -> str:
@@ -153,6 +167,7 @@ _PROD = replace(
     nat_gateways=2,  # one NAT per AZ would be 3; two keep egress up through an AZ outage at lower cost
     qdrant_cpu=4096,
     qdrant_memory_mib=16384,
+    qdrant_nodes=3,  # replication_factor 2 keeps reads and writes up through the loss of any one node
     clustering_max_runtime_s=6 * 3600,
     webhook_max_receive_count=8,
     alarm_function_errors=1,

@@ -8,11 +8,14 @@ unavailability per Qdrant change and never a corrupted collection.
 Caveat the lead must weigh: Qdrant's installation guide says it needs block-level storage and "won't work with network
 file systems such as NFS"; EFS is NFS. It is what Fargate offers for durable storage, and the design asks for Fargate; for
 heavy write loads, ECS on EC2 with an EBS volume is the supported shape (see README, Deploy).
+
+An environment with `qdrant_nodes` > 1 (prod) runs that shape instead: a Qdrant cluster in distributed mode, one EC2
+instance and EBS volume per node, behind an internal load balancer (stacks/qdrant_cluster.py).
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
@@ -23,6 +26,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from stacks.config import QDRANT_IMAGE, EnvironmentConfig
+from stacks.qdrant_cluster import QdrantCluster
 from stacks.functions import log_retention, removal_policy
 
 QDRANT_HTTP_PORT = 6333
@@ -75,6 +79,38 @@ class VectorsStack(Stack):
             removal_policy=retention,
         )
 
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        namespace = servicediscovery.PrivateDnsNamespace(
+            self, "Namespace", name=f"{config.prefix}.internal", vpc=self.vpc, description="openpeek private names"
+        )
+
+        if config.qdrant_nodes > 1:
+            self.qdrant_cluster = QdrantCluster(
+                self, "QdrantCluster", vpc=self.vpc, cluster=cluster, namespace=namespace, nodes=config.qdrant_nodes,
+                instance_type=config.qdrant_instance_type, volume_gb=config.qdrant_volume_gb,
+                memory_mib=config.qdrant_memory_mib, image=QDRANT_IMAGE, api_key=self.qdrant_api_key,
+                node_security_group=qdrant_security_group, clients=self.functions_security_group,
+                http_port=QDRANT_HTTP_PORT, grpc_port=QDRANT_GRPC_PORT,
+                log_group=logs.LogGroup(self, "QdrantLogs", retention=log_retention(config.log_retention_days),
+                                        removal_policy=retention),
+                retention=retention)
+            self.qdrant_url = self.qdrant_cluster.url
+        else:
+            self._single_node(config, retention, qdrant_security_group, cluster, namespace)
+            self.qdrant_url = f"http://{QDRANT_SERVICE_NAME}.{config.prefix}.internal:{QDRANT_HTTP_PORT}"
+
+        CfnOutput(self, "QdrantUrl", value=self.qdrant_url)
+        CfnOutput(self, "QdrantApiKeySecretArn", value=self.qdrant_api_key.secret_arn)
+
+    def _single_node(self, config: EnvironmentConfig, retention: RemovalPolicy,
+                     qdrant_security_group: ec2.SecurityGroup, cluster: ecs.Cluster,
+                     namespace: servicediscovery.PrivateDnsNamespace) -> None:
+        """One Fargate task on EFS (see the module's docstring): the shape for one node."""
         file_system = efs.FileSystem(
             self,
             "QdrantStorage",
@@ -94,16 +130,6 @@ class VectorsStack(Stack):
             path="/qdrant",
             create_acl=efs.Acl(owner_uid="1000", owner_gid="1000", permissions="750"),
             posix_user=efs.PosixUser(uid="1000", gid="1000"),
-        )
-
-        cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=self.vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-        )
-        namespace = servicediscovery.PrivateDnsNamespace(
-            self, "Namespace", name=f"{config.prefix}.internal", vpc=self.vpc, description="openpeek private names"
         )
 
         task = ecs.FargateTaskDefinition(
@@ -182,7 +208,3 @@ class VectorsStack(Stack):
                 dns_ttl=Duration.seconds(10),
             ),
         )
-        self.qdrant_url = f"http://{QDRANT_SERVICE_NAME}.{config.prefix}.internal:{QDRANT_HTTP_PORT}"
-
-        CfnOutput(self, "QdrantUrl", value=self.qdrant_url)
-        CfnOutput(self, "QdrantApiKeySecretArn", value=self.qdrant_api_key.secret_arn)

@@ -299,6 +299,10 @@ def parser() -> argparse.ArgumentParser:
     from openpeek.image_cli import add_image_commands  # `openpeek image build-push | base | pin-bases`
 
     add_image_commands(commands)
+
+    from openpeek.optimize_cli import add_optimize_command  # `openpeek optimize`
+
+    add_optimize_command(commands, data_dir_help)
     return root
 
 

@@ -72,7 +72,9 @@ def build_push(args: argparse.Namespace, *, boto_session: Callable[[str | None],
             docker.login(login, registry)
         print(f"openpeek image: building {tag} on {base}", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="openpeek-image-") as work:
-            docker.build(ecr_images.build_context(root, Path(work)), tag, base)
+            # GPU types get the CUDA variant (RAPIDS cuML), as the stack builds it.
+            docker.build(ecr_images.build_context(root, Path(work)), tag, base,
+                         "cluster,cluster-gpu" if sagemaker_images.accelerator(args.instance_type) == "gpu" else None)
         docker.push(tag)
     except ecr_images.ImageBuildFailed as error:
         raise SystemExit(f"openpeek image: {error}") from None

@@ -63,9 +63,11 @@ class Table(Protocol):
 
 class VectorStore(Protocol):
     def create_collection(
-        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = (),
+        *, tier: str = "shared",
     ) -> None:
-        """Create the collection with these named vectors and payload indexes. Idempotent when it exists already."""
+        """Create the collection with these named vectors and payload indexes. Idempotent when it exists already.
+        `tier`: the namespace's infrastructure tier, which sets its shards and replicas on a distributed store."""
 
     def drop_collection(self, collection: str) -> None:
         """Remove the collection and all its points. A missing collection is a no-op."""

@@ -448,7 +448,8 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
         raise RuntimeError("OPENPEEK_QDRANT_URL is required for the aws runtime")
     from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s)
+    return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s,
+                           index_threshold=settings.edge_index_threshold)
 
 
 def _inference_registry(settings: Settings) -> InferenceRegistry:

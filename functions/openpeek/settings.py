@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     google_api_key: str | None = None
     anthropic_api_key: str | None = None
     """LLM cluster labeling: the providers' keys (openai's is openai_api_key)."""
+    edge_index_threshold: int = 20_000
+    """Embedded: unindexed points past which a collection's HNSW index is built in a child process and swapped in
+    (approximate search); `openpeek optimize` builds it at once. 0: only `openpeek optimize` does."""
     edge_flush_interval_s: float = 5.0
     """Embedded: every write fsyncs the shard's write-ahead log before it returns (nothing acknowledged is lost, even
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes

@@ -69,6 +69,7 @@ def test_build_push_builds_on_the_pinned_gpu_base_pushes_to_ecr_and_prints_the_u
     assert sorted(logins) == sorted({repository["repositoryUri"].split("/")[0], base.split("/")[0]})
     (build,) = [line for line in calls if line.startswith("build")]
     assert f"--build-arg BASE_IMAGE={base}" in build and "--platform linux/amd64" in build
+    assert "--build-arg ENGINE_EXTRAS=cluster,cluster-gpu" in build  # the CUDA variant, with RAPIDS cuML
     assert f"--tag {uri}" in build and build.split()[4].endswith("containers/clustering/Dockerfile")
     context = {line.removeprefix("context: ") for line in calls if line.startswith("context: ")}
     assert {"./pyproject.toml", "./README.md", "./functions/openpeek", "./containers/clustering/Dockerfile",
@@ -87,6 +88,7 @@ def test_a_cpu_instance_type_builds_on_the_scikit_learn_base_and_unchanged_sourc
     assert first == again and ":cpu-" in first
     assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in [line for line in log.read_text().splitlines()
                                                        if line.startswith("build")][0]
+    assert "ENGINE_EXTRAS" not in log.read_text()  # the CPU image stays as it was
 
 
 def test_without_credentials_nothing_is_built(docker, capsys, monkeypatch, tmp_path):

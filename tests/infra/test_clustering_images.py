@@ -94,3 +94,25 @@ def test_an_image_pushed_by_the_cli_is_used_as_it_is(tmp_path):
     text = json.dumps(template)
     assert uri in text
     assert "repository/openpeek-clustering" in text and "ecr:BatchGetImage" in text
+
+
+def test_a_gpu_instance_type_gets_the_cuda_variant_with_cuml(tmp_path):
+    config = load_config("dev", clustering_instance_type="ml.g5.2xlarge")
+
+    args = _image_build_args(tmp_path, config, region="eu-west-1")
+
+    assert args == {"BASE_IMAGE": clustering_base_image("eu-west-1", "ml.g5.2xlarge"),
+                    "ENGINE_EXTRAS": "cluster,cluster-gpu"}
+    assert "/pytorch-training:" in args["BASE_IMAGE"] and "-gpu-py312" in args["BASE_IMAGE"]
+
+
+def test_the_cuda_variant_installs_cuml_and_the_cpu_image_does_not():
+    import tomllib
+
+    dockerfile = (ROOT / "containers" / "clustering" / "Dockerfile").read_text()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    assert "ARG ENGINE_EXTRAS=cluster\n" in dockerfile and 'pip install ".[${ENGINE_EXTRAS}]"' in dockerfile
+    assert any(requirement.startswith("cuml-cu12") for requirement in extras["cluster-gpu"])
+    assert "openpeek[cluster]" in extras["cluster-gpu"]
+    assert not any("cuml" in requirement for requirement in extras["cluster"])

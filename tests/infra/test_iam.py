@@ -31,6 +31,18 @@ UNSCOPABLE = {
 }
 
 
+# The ECS container agent on a Qdrant cluster node's instance (the statements CDK writes for an EC2 capacity provider):
+# DiscoverPollEndpoint has no resource-level permissions; Poll and StartTelemetrySession are held to this cluster by
+# an ecs:cluster condition; the agent's own log stream. Allowed on those instance roles only.
+ECS_AGENT_ON_QDRANT_NODES = {
+    "ecs:DiscoverPollEndpoint",
+    "ecs:Poll",
+    "ecs:StartTelemetrySession",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+
+
 def _statements(synthesised, env):
     for concern, template in synthesised[env].raw.items():
         for key, resource in template["Resources"].items():
@@ -61,7 +73,12 @@ def test_a_star_resource_only_for_actions_without_resource_level_permissions(syn
     unscoped: set[str] = set()
     for concern, key, statement in _statements(synthesised, env):
         if statement["Effect"] == "Allow" and "*" in _as_list(statement.get("Resource")):
-            unscoped.update(_as_list(statement["Action"]))
+            actions = set(_as_list(statement["Action"]))
+            if key.startswith("QdrantClusterNode"):
+                if actions & {"ecs:Poll", "ecs:StartTelemetrySession"}:
+                    assert "ecs:cluster" in str(statement.get("Condition")), f"{concern}/{key}: {statement}"
+                actions -= ECS_AGENT_ON_QDRANT_NODES
+            unscoped.update(actions)
 
     assert unscoped <= UNSCOPABLE, unscoped - UNSCOPABLE
     assert "ecr:GetAuthorizationToken" in unscoped  # the check sees the statements CDK adds, not just ours

@@ -97,8 +97,10 @@ def test_prod_keeps_its_data_and_dev_does_not(synthesised, env) -> None:
         + list(synthesised[env].resources("AWS::S3::Bucket").values())
         + list(synthesised[env].resources("AWS::EFS::FileSystem").values())
         + list(synthesised[env].resources("AWS::SecretsManager::Secret").values())
+        + list(synthesised[env].resources("AWS::EC2::Volume").values())  # a Qdrant cluster's node volumes
     )
-    assert len(stateful) == 4
+    nodes = synthesised[env].config.qdrant_nodes
+    assert len(stateful) == 3 + (nodes if nodes > 1 else 1)  # EFS for one node, an EBS volume per cluster node
     assert {resource["DeletionPolicy"] for resource in stateful} == {expected}
     (table,) = synthesised[env].resources("AWS::DynamoDB::GlobalTable").values()
     assert table["Properties"].get("Replicas")[0].get("DeletionProtectionEnabled", False) is (env == "prod")
@@ -107,51 +109,7 @@ def test_prod_keeps_its_data_and_dev_does_not(synthesised, env) -> None:
 # -- vectors ------------------------------------------------------------------------------------------------------------
 
 
-def test_qdrant_runs_on_fargate_from_a_pinned_image_with_its_data_on_efs(synthesised, env) -> None:
-    (task,) = synthesised[env].resources("AWS::ECS::TaskDefinition", "vectors").values()
-    properties = task["Properties"]
-    (container,) = properties["ContainerDefinitions"]
-
-    assert properties["RequiresCompatibilities"] == ["FARGATE"]
-    assert re.fullmatch(r"qdrant/qdrant:v\d+\.\d+\.\d+", container["Image"])
-    (volume,) = properties["Volumes"]
-    assert volume["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
-    assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"]["IAM"] == "ENABLED"
-    assert container["MountPoints"] == [
-        {"ContainerPath": "/qdrant/storage", "ReadOnly": False, "SourceVolume": volume["Name"]}
-    ]
-    assert [secret["Name"] for secret in container["Secrets"]] == ["QDRANT__SERVICE__API_KEY"]
-    (service,) = synthesised[env].resources("AWS::ECS::Service", "vectors").values()
-    # One writer on the storage, ever: the old task stops before the new one starts.
-    assert service["Properties"]["DesiredCount"] == 1
-    assert service["Properties"]["DeploymentConfiguration"]["MaximumPercent"] == 100
-    assert service["Properties"]["ServiceRegistries"]
-    (namespace,) = synthesised[env].resources("AWS::ServiceDiscovery::PrivateDnsNamespace").values()
-    assert namespace["Properties"]["Name"] == f"openpeek-{env}.internal"
-
-
-def test_qdrant_admits_only_the_functions_security_group_on_its_two_ports(synthesised, env) -> None:
-    vectors = synthesised[env].raw["vectors"]["Resources"]
-    functions_group = next(
-        key
-        for key in vectors
-        if key.startswith("FunctionsSecurityGroup") and vectors[key]["Type"] == "AWS::EC2::SecurityGroup"
-    )
-    qdrant_group = next(
-        key
-        for key in vectors
-        if key.startswith("QdrantSecurityGroup") and vectors[key]["Type"] == "AWS::EC2::SecurityGroup"
-    )
-    rules = [
-        resource["Properties"]
-        for resource in vectors.values()
-        if resource["Type"] == "AWS::EC2::SecurityGroupIngress"
-        and resource["Properties"]["GroupId"] == {"Fn::GetAtt": [qdrant_group, "GroupId"]}
-    ]
-
-    assert sorted((r["FromPort"], r["ToPort"]) for r in rules) == [(6333, 6333), (6334, 6334)]
-    assert all(r["SourceSecurityGroupId"] == {"Fn::GetAtt": [functions_group, "GroupId"]} for r in rules)
-    assert "SecurityGroupIngress" not in vectors[qdrant_group]["Properties"]  # no CIDR-wide rule
+# (Qdrant's two shapes, one node and a cluster: tests/infra/test_qdrant_cluster.py)
 
 
 # -- functions ----------------------------------------------------------------------------------------------------------

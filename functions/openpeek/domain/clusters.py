@@ -24,6 +24,8 @@ MAX_POINTS = 1_000_000
 MODES = ("full", "assign", "composite")
 LAYOUT_STABILITY = ("align", "transform", "none")
 DEFAULT_LAYOUT_STABILITY = "align"  # the SDK's default when neither the cluster nor the run names one
+DEFAULT_COMPUTE_DEVICE = "auto"  # the engine picks the GPU when its machine has one (engine/devices.py)
+COMPUTE_DEVICES = ("auto", "cpu", "gpu")
 MULTI_FEATURE_STRATEGIES = ("concatenate", "weighted")
 DEFAULT_ASSIGNMENT_THRESHOLD = 0.5
 NAME_MAX = 256
@@ -93,6 +95,7 @@ class ExecutionPlan:
     source_execution_ids: tuple[str, ...] = ()
     base_run_id: str | None = None  # assign: the run whose centroids are used
     layout_stability: str = DEFAULT_LAYOUT_STABILITY
+    compute_device: str = DEFAULT_COMPUTE_DEVICE  # where the engine runs: auto | cpu | gpu
 
     def to_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -104,6 +107,7 @@ class ExecutionPlan:
         values = {f.name: record.get(f.name) for f in fields(cls)}
         values["source_execution_ids"] = tuple(values["source_execution_ids"] or ())
         values["layout_stability"] = values["layout_stability"] or DEFAULT_LAYOUT_STABILITY  # runs recorded before it
+        values["compute_device"] = values["compute_device"] or DEFAULT_COMPUTE_DEVICE  # likewise
         return cls(**values)
 
 
@@ -249,7 +253,16 @@ def plan_execution(cluster: Cluster, overrides: dict[str, Any], *, has_sources: 
         defer_visualization=bool(overrides.get("defer_visualization")), llm_labeling=labeling,
         assignment_threshold=float(threshold), source_execution_ids=tuple(sources or ()),
         layout_stability=stability,
+        compute_device=check_compute_device((overrides.get("compute") or {}).get("device")),
     )
+
+
+def check_compute_device(device: Any) -> str:
+    if device is None:
+        return DEFAULT_COMPUTE_DEVICE
+    if device not in COMPUTE_DEVICES:
+        raise _bad(f"compute.device must be one of {', '.join(COMPUTE_DEVICES)}", "invalid_compute_device")
+    return device
 
 
 def engine_parameters(cluster: Cluster, plan: ExecutionPlan, *, centroids: list[dict[str, Any]] | None = None,
@@ -272,6 +285,7 @@ def engine_parameters(cluster: Cluster, plan: ExecutionPlan, *, centroids: list[
         "labeling": {"max_samples_per_cluster": labeling.get("max_samples_per_cluster") or 5,
                      "sample_text_max_length": labeling.get("sample_text_max_length") or 200},
         "seed": seed,
+        "compute_device": plan.compute_device,
     }
     if plan.mode == "composite":
         # The rows are earlier runs' centroids, already combined, L2-normalized vectors in one column.

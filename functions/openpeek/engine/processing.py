@@ -9,6 +9,9 @@ seeded sample (≤ 50,000; ≤ 10,000 for those that hold an N×N matrix) on a r
 a few dimensions: on raw 384-d vectors HDBSCAN takes many minutes), and every other point goes to its nearest
 centroid. The map is UMAP fitted on a sample and extended to every point through its nearest sampled neighbours, so its
 cost does not grow with N.
+
+Device: k-means, HDBSCAN, DBSCAN, PCA and UMAP run on a CUDA device with RAPIDS cuML when the job's `compute_device`
+(auto | cpu | gpu, engine/devices.py) allows it; the result's `device` says which ran the job.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from openpeek.engine.devices import CPU, ComputeDevice, select_device
 
 KMEANS_FULL_MAX = 200_000  # beyond this, MiniBatchKMeans
 MAX_POINTS = 1_000_000
@@ -114,29 +119,34 @@ def _normalized(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 # -- clustering --------------------------------------------------------------------------------------------------------
 
 
-def _reduce(points: np.ndarray, seed: int, dimensions: int = 5) -> np.ndarray:
+def _reduce(points: np.ndarray, seed: int, dimensions: int = 5, device: ComputeDevice = CPU) -> np.ndarray:
     """PCA to ≤ 50-d, then UMAP to 5-d: what density clustering works on (measured at 50k on 2 cores: sklearn's
     HDBSCAN, whose MST is O(N²), takes ~19 s in 5-d against ~34 s in 10-d, same ARI; 60 epochs past 20k points)."""
     from sklearn.decomposition import PCA
 
     reduced = points
     if points.shape[1] > 50 and len(points) > 50:
-        reduced = PCA(n_components=50, random_state=seed).fit_transform(points)
+        reduced = (device.algorithms.pca(points, 50, seed) if device.gpu
+                   else PCA(n_components=50, random_state=seed).fit_transform(points))
     if len(points) <= dimensions + 2:
         return reduced
-    return _umap(reduced, dimensions, min_dist=0.0, seed=seed, epochs=60 if len(points) > 20_000 else 200)
+    return _umap(reduced, dimensions, min_dist=0.0, seed=seed, epochs=60 if len(points) > 20_000 else 200,
+                 device=device)
 
 
-def _umap(points: np.ndarray, components: int, min_dist: float, seed: int, epochs: int = 200) -> np.ndarray:
+def _umap(points: np.ndarray, components: int, min_dist: float, seed: int, epochs: int = 200,
+          device: ComputeDevice = CPU) -> np.ndarray:
     """UMAP with its k-nearest-neighbour graph computed exactly (brute force, by scikit-learn) and handed in:
     cheaper than pynndescent's JIT compilation in a fresh process (~10-50 s on 2 cores) at the ≤ 50,000 points it
     ever sees. Seeded, so the same data gives the same map (UMAP then runs on one thread)."""
+    neighbours = min(15, len(points) - 1)
+    if device.gpu:
+        return device.algorithms.umap(points, components, neighbours, min_dist, seed, epochs)
     import warnings
 
     import umap
     from sklearn.neighbors import NearestNeighbors
 
-    neighbours = min(15, len(points) - 1)
     distances, indices = NearestNeighbors(n_neighbors=neighbours, algorithm="brute").fit(points).kneighbors(points)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no search index: transform unavailable" (never used), n_jobs under a seed
@@ -182,8 +192,10 @@ def _n_clusters(params: dict[str, Any], n: int, default: int = 8) -> int:
     return k
 
 
-def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) -> tuple[np.ndarray, str]:
-    """Labels (NOISE for noise) of every row of `points`, and the method actually used."""
+def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int,
+            device: ComputeDevice = CPU) -> tuple[np.ndarray, str]:
+    """Labels (NOISE for noise) of every row of `points`, and the method actually used (k-means, HDBSCAN, DBSCAN
+    and the reduction before the density methods on `device`)."""
     from sklearn import cluster as sk
 
     n = len(points)
@@ -191,6 +203,9 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
         method, params = "kmeans", {**params, "n_clusters": params.get("n_clusters") or _pick_k(points, seed)}
     if method == "kmeans":
         k = _n_clusters(params, n)
+        if device.gpu:  # one full Lloyd run over every point: the GPU has no need of the mini-batch shortcut
+            return device.algorithms.kmeans(points, k, seed, int(params.get("max_iter", 300)),
+                                            max(1, int(params.get("n_init", 3)))), "kmeans"
         if n > KMEANS_FULL_MAX:
             model = sk.MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=8192,
                                        max_iter=int(params.get("max_iter", 100)))
@@ -210,7 +225,11 @@ def cluster(points: np.ndarray, method: str, params: dict[str, Any], seed: int) 
         reduced = PCA(n_components=min(50, points.shape[1], n), random_state=seed).fit_transform(points)
         model = GaussianMixture(n_components=_n_clusters(params, n), covariance_type="diag", random_state=seed)
         return model.fit_predict(reduced).astype(np.int32), method
-    reduced = _reduce(points, seed)
+    reduced = _reduce(points, seed, device=device)
+    if device.gpu and method == "hdbscan":
+        return device.algorithms.hdbscan(reduced, params), method
+    if device.gpu and method == "dbscan":
+        return device.algorithms.dbscan(reduced, params), method
     if method == "hdbscan":
         model = sk.HDBSCAN(min_cluster_size=int(params.get("min_cluster_size", 5)),
                            min_samples=params.get("min_samples"),
@@ -301,7 +320,7 @@ def metrics(points: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, floa
             "calinski_harabasz_score": float(calinski_harabasz_score(sample, sample_labels))}
 
 
-def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.ndarray:
+def layout(points: np.ndarray, components: int, seed: int, k: int = 5, device: ComputeDevice = CPU) -> np.ndarray:
     """UMAP on a seeded sample, every other point placed at the similarity-weighted mean of its k nearest sampled
     neighbours (found in a 50-d PCA space, so the cost is N × sample × 50)."""
     from sklearn.decomposition import PCA
@@ -313,7 +332,7 @@ def layout(points: np.ndarray, components: int, seed: int, k: int = 5) -> np.nda
     sample = np.sort(rng.choice(n, LAYOUT_SAMPLE, replace=False)) if n > LAYOUT_SAMPLE else np.arange(n)
     projector = PCA(n_components=min(50, points.shape[1], len(sample)), random_state=seed).fit(points[sample])
     sampled = projector.transform(points[sample]).astype(np.float32)
-    embedded = _umap(sampled, components, min_dist=0.1, seed=seed)
+    embedded = _umap(sampled, components, min_dist=0.1, seed=seed, device=device)
     if len(sample) == n:
         return embedded
     coordinates = np.empty((n, components), dtype=np.float32)
@@ -399,6 +418,7 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
     mode = params.get("mode", "full")
     seed = int(params.get("seed", 42))
     features = params.get("features") or [{"column": "feature_0", "weight": 1.0}]
+    device = select_device(params.get("compute_device", "auto"))  # first: a refused device costs no input read
     ids, points, texts = read_vectors([Path(p) for p in parquet_files], features,
                                       bool(params.get("normalize_features", True)))
     timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -407,9 +427,10 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
         raise EngineInputError("vis_n_components must be 2 or 3")
     output_dir.mkdir(parents=True, exist_ok=True)
     if mode == "layout":
-        coordinates = layout(points, components, seed)
+        coordinates = layout(points, components, seed, device=device)
         _write_assignments(output_dir, ids, np.full(len(ids), NOISE, np.int32), None, coordinates, components)
-        return {"mode": mode, "num_points": len(ids), "timings_s": {"layout": time.perf_counter() - clock}}
+        return {"mode": mode, "num_points": len(ids), "timings_s": {"layout": time.perf_counter() - clock},
+                "device": device.report()}
 
     method = params.get("method", "kmeans")
     method_params = dict(params.get("method_params") or {})
@@ -438,7 +459,7 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
         chosen = np.arange(len(points))
         if len(points) > cap:
             chosen = np.sort(np.random.default_rng(seed).choice(len(points), cap, replace=False))
-        sample_labels, used = cluster(points[chosen], method, method_params, seed)
+        sample_labels, used = cluster(points[chosen], method, method_params, seed, device=device)
         sample_labels = _by_size(sample_labels)
         count = int(sample_labels.max()) + 1 if (sample_labels >= 0).any() else 0
         centroids = centroids_of(points[chosen], sample_labels, count) if count else np.zeros((0, points.shape[1]))
@@ -464,7 +485,7 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
         "silhouette_score": None, "davies_bouldin_index": None, "calinski_harabasz_score": None}
     timings["metrics"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    coordinates = layout(points, components, seed) if params.get("layout", True) else None
+    coordinates = layout(points, components, seed, device=device) if params.get("layout", True) else None
     timings["layout"], clock = time.perf_counter() - clock, time.perf_counter()
 
     labeling = params.get("labeling") or {}
@@ -493,10 +514,10 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
     result = {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
               "noise_count": int((labels < 0).sum()), "sampled_points": sampled, "metrics": quality,
               "clusters": clusters, "layout": coordinates is not None, "vis_n_components": components,
-              "timings_s": {name: round(value, 3) for name, value in timings.items()}}
+              "timings_s": {name: round(value, 3) for name, value in timings.items()}, "device": device.report()}
     (output_dir / "result.json").write_text(json.dumps(result))
     return {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
-            "timings_s": result["timings_s"]}
+            "timings_s": result["timings_s"], "device": device.report()}
 
 
 def _write_assignments(output_dir: Path, ids: list[str], labels: np.ndarray, similarity: np.ndarray | None,

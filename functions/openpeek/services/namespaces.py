@@ -29,6 +29,7 @@ from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed, DependencyUnavailable
 from openpeek.domain.vectors import CollectionInfo, PayloadIndexSpec
 from openpeek.ports import BlobStore, EventBus, VectorStore
+from openpeek.domain.vector_placement import tier_of
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
 from openpeek.services.organizations import Principal
 
@@ -164,7 +165,8 @@ class NamespaceService:
             raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
 
         self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
+            tier=tier_of(namespace.infrastructure),
         )
         try:
             self._repository.create(namespace)
@@ -195,7 +197,8 @@ class NamespaceService:
             infrastructure=without_token(source.infrastructure),
         )
         self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes]
+            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
+            tier=tier_of(namespace.infrastructure),
         )
         try:
             self._repository.create(namespace)
@@ -437,7 +440,8 @@ class NamespaceService:
         wanted = namespace.vector_indexes()
         if not self._vectors.collection_exists(namespace.collection):
             self._vectors.create_collection(
-                namespace.collection, wanted, [_spec(index) for index in namespace.payload_indexes]
+                namespace.collection, wanted, [_spec(index) for index in namespace.payload_indexes],
+                tier=tier_of(namespace.infrastructure),
             )
             return [spec.name for spec in wanted]
         return self._vectors.add_vector_indexes(namespace.collection, wanted)

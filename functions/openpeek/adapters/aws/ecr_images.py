@@ -100,9 +100,11 @@ class DockerCli:
     def login(self, login: RegistryLogin, registry: str) -> None:
         self._call(["login", "--username", login.username, "--password-stdin", registry], stdin=login.password)
 
-    def build(self, context: Path, tag: str, base_image: str) -> None:
+    def build(self, context: Path, tag: str, base_image: str, engine_extras: str | None = None) -> None:
+        """`engine_extras`: the Dockerfile's ENGINE_EXTRAS (the CUDA variant's "cluster,cluster-gpu"); None: its own."""
+        extras = ["--build-arg", f"ENGINE_EXTRAS={engine_extras}"] if engine_extras else []
         self._call(["build", "--platform", "linux/amd64", "--file", str(context / DOCKERFILE),
-                    "--build-arg", f"BASE_IMAGE={base_image}", "--tag", tag, str(context)])
+                    "--build-arg", f"BASE_IMAGE={base_image}", *extras, "--tag", tag, str(context)])
 
     def push(self, tag: str) -> None:
         self._call(["push", tag])

@@ -49,6 +49,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import qdrant_edge as qe
 
+from openpeek.adapters.qdrant import edge_index
+
 from openpeek.adapters.qdrant.mapping import (
     DOCUMENT_ID_KEY,
     METRIC_BY_QDRANT_DISTANCE,
@@ -370,6 +372,16 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+_INDEX_STATES: dict[Path, edge_index.IndexState] = {}
+
+
+def _index_state(path: Path) -> edge_index.IndexState:
+    with _REGISTRY.lock:
+        return _INDEX_STATES.setdefault(path, edge_index.IndexState())
+
+
+def _open_shard(shard: Any, path: Path) -> "_OpenShard":
+    return _OpenShard(shard, path=path)
 
 
 class _Flusher:
@@ -434,11 +446,15 @@ class QdrantEdgeStore:
     """VectorStore on Qdrant Edge shards under root, one directory per collection, opened on first use."""
 
     def __init__(self, root: str | Path, *, durable_writes: bool = True,
-                 flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S) -> None:
+                 flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+                 index_threshold: int | None = edge_index.DEFAULT_UNINDEXED_THRESHOLD) -> None:
+        """`index_threshold`: unindexed points past which a collection's HNSW index is built in the background
+        (adapters/qdrant/edge_index.py); None or 0: only `optimize` builds it."""
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._durable = durable_writes
         self._flush_interval_s = flush_interval_s
+        self._index_threshold = index_threshold
         with _REGISTRY.lock:
             first = not _REGISTRY.stores.get(self._root)
             _REGISTRY.stores[self._root] = _REGISTRY.stores.get(self._root, 0) + 1
@@ -449,6 +465,7 @@ class QdrantEdgeStore:
                 for leftover in self._root.iterdir():
                     if leftover.name.startswith((".creating-", ".dropping-")) and leftover.is_dir():
                         shutil.rmtree(leftover, ignore_errors=True)
+                edge_index.recover(self._root)  # an index build's copy, or a swap a crash cut in two
 
     def close(self) -> None:
         """Flush and close every shard under root, unless another live store in this process shares the root. A
@@ -475,7 +492,8 @@ class QdrantEdgeStore:
     # -- collections ---------------------------------------------------------------------------------------------
 
     def create_collection(
-        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = (),
+        *, tier: str = "shared",  # one shard on local disk whatever the tier
     ) -> None:
         _check_names(vectors)
         schemas = [(ix.field_name, _schema_params(ix)) for ix in payload_indexes]
@@ -670,14 +688,53 @@ class QdrantEdgeStore:
         with self._use(collection, write=True) as shard:
             shard.update(qe.UpdateOperation.set_payload_by_filter(selector, payload))
 
+    def optimize(self, collection: str) -> dict[str, Any]:
+        """Build the collection's HNSW index now, in a child process, and swap it in (edge_index.rebuild); the
+        collection answers reads and writes meanwhile. Returns its points and indexed vectors afterwards."""
+        path = self._path(collection)
+        with self._use(collection):
+            pass  # opened (or CollectionNotFound)
+        return edge_index.rebuild(_REGISTRY, path, _index_state(path), _open_shard)
+
+    def collections(self) -> list[str]:
+        """The collections under root, by name."""
+        return sorted(p.name for p in self._root.iterdir() if p.is_dir() and _is_collection_name(p.name))
+
+    def index_state(self, collection: str) -> dict[str, Any]:
+        """The collection's index builds: state (building | idle), how many, the last one's duration and error."""
+        return _index_state(self._path(collection)).report()
+
+    def _after_write(self, path: Path, shard: Any) -> None:
+        """Every CHECK_EVERY_WRITES writes, start a background build when the unindexed points pass the threshold
+        (points less indexed vectors: a collection with several named vectors counts each indexed vector)."""
+        if not self._index_threshold:
+            return
+        state = _index_state(path)
+        state.writes_since_check += 1
+        if state.building or state.writes_since_check < edge_index.CHECK_EVERY_WRITES:
+            return
+        state.writes_since_check = 0
+        info = shard.info()
+        if info.points_count - info.indexed_vectors_count < self._index_threshold:
+            return
+
+        def build() -> None:
+            try:
+                edge_index.rebuild(_REGISTRY, path, state, _open_shard)
+            except Exception:  # noqa: BLE001 - recorded in the state (last_error); the next check retries
+                pass
+
+        state.building = True  # before the thread starts: the next writes do not start a second one
+        threading.Thread(target=build, name=f"openpeek-index-{path.name}", daemon=True).start()
+
     def info(self, collection: str) -> CollectionInfo:
         # Serialised with writes: adding a vector rewrites the config file that _stored_vectors reads.
         with self._use(collection, serialise=True) as shard:
             state = shard.info()
             vectors = self._stored_vectors(collection)
         return CollectionInfo(
-            # Edge exposes no optimizer state: a shard that loaded and answered is serving.
-            status="green",
+            # Qdrant's meaning: yellow while the optimizer (here, an index build off the request path) runs.
+            status="yellow" if _index_state(self._path(collection)).building else "green",
             points_count=state.points_count,
             indexed_vectors_count=state.indexed_vectors_count,
             segments_count=state.segments_count,
@@ -718,6 +775,8 @@ class QdrantEdgeStore:
                         return
                     with entry.write_lock:
                         yield entry.shard
+                        if write:
+                            self._after_write(path, entry.shard)
                         if write and self._durable:
                             if self._flush_interval_s <= 0 or not sync_wal(entry):
                                 entry.shard.flush()

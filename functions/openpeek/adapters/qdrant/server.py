@@ -38,6 +38,7 @@ from openpeek.domain.conditions import DatetimeRange, Filter, Range
 from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, PayloadType, ScoredPoint, SearchRequest,
                                      SparseVector, VectorIndexSpec, VectorPoint, VectorValue)
+from openpeek.domain.vector_placement import placement_for
 
 _DISTANCE = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclidean": models.Distance.EUCLID}
 _TOKENIZER = {
@@ -170,8 +171,10 @@ class QdrantServerStore:
     # -- collections ---------------------------------------------------------------------------------------------
 
     def create_collection(
-        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = ()
+        self, collection: str, vectors: Sequence[VectorIndexSpec], payload_indexes: Sequence[PayloadIndexSpec] = (),
+        *, tier: str = "shared",
     ) -> None:
+        """On a distributed Qdrant, with the shard and replica counts of the namespace's tier (domain/vector_placement)."""
         check_vector_specs(vectors)
         schemas = [(ix.field_name, ix.type, _schema_params(ix)) for ix in payload_indexes]
         with self._call(collection):
@@ -179,7 +182,8 @@ class QdrantServerStore:
                 return
             dense, sparse = self._vector_config(vectors)
             physical = self._next_physical(collection)
-            self._client.create_collection(physical, vectors_config=dense, sparse_vectors_config=sparse)
+            self._client.create_collection(physical, vectors_config=dense, sparse_vectors_config=sparse,
+                                           **self._placement(tier))
             if self._local:
                 self._local_indexes[collection] = {name: type_ for name, type_, _ in schemas}
             else:
@@ -193,6 +197,32 @@ class QdrantServerStore:
                     )
                 ]
             )
+
+    def _cluster_nodes(self) -> int:
+        """Peers in the server's cluster (1 when distributed mode is off, and in the local engine)."""
+        if self._local:
+            return 1
+        status = self._client.cluster_status()
+        peers = getattr(status, "peers", None) or {}
+        return max(1, len(peers)) if getattr(status, "status", "disabled") == "enabled" else 1
+
+    def _placement(self, tier: str) -> dict[str, int]:
+        """create_collection's shard arguments for the tier on this cluster (none on a single node: the defaults)."""
+        nodes = self._cluster_nodes()
+        if nodes <= 1:
+            return {}
+        placement = placement_for(tier, nodes)
+        return {"shard_number": placement.shard_number, "replication_factor": placement.replication_factor,
+                "write_consistency_factor": placement.write_consistency_factor}
+
+    def _same_placement(self, info: Any) -> dict[str, int]:
+        """The shard arguments a rebuilt collection keeps from the one it replaces."""
+        if self._local:
+            return {}
+        params = info.config.params
+        return {name: getattr(params, name) for name in ("shard_number", "replication_factor",
+                                                          "write_consistency_factor")
+                if getattr(params, name, None) is not None}
 
     def drop_collection(self, collection: str) -> None:
         with self._call(collection):
@@ -234,7 +264,8 @@ class QdrantServerStore:
             target = self._next_physical(collection)
             try:
                 self._client.create_collection(
-                    target, vectors_config={**dense, **new_dense}, sparse_vectors_config={**sparse, **new_sparse}
+                    target, vectors_config={**dense, **new_dense}, sparse_vectors_config={**sparse, **new_sparse},
+                    **self._same_placement(info),
                 )
                 if not self._local:
                     for field, index in (info.payload_schema or {}).items():

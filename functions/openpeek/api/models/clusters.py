@@ -49,6 +49,9 @@ class ComputeRequest(Strict):
 
     backend: Literal["local", "sagemaker"]
     instance_type: Optional[StrictStr] = Field(default=None, max_length=64, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    # The engine's device: auto (the GPU when the machine has one and RAPIDS cuML), cpu, or gpu (else the run fails
+    # naming what is missing). Default: auto.
+    device: Optional[Literal["auto", "cpu", "gpu"]] = None
 
 
 class ExecuteClusterRequest(Strict):

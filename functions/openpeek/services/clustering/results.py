@@ -81,7 +81,8 @@ class ClusterResults:
         }
         view.update({key: details[key] for key in _RECONCILIATION if details.get(key) is not None})
         for key, value in (("source_execution_ids", run.source_execution_ids),
-                           ("composite_mapping", details.get("composite_mapping")), ("run_name", run.run_name)):
+                           ("composite_mapping", details.get("composite_mapping")), ("run_name", run.run_name),
+                           ("compute_device", details.get("compute_device"))):
             if value:
                 view[key] = value
         if overrides:

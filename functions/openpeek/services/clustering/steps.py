@@ -102,7 +102,8 @@ class ClusterSteps:
             parameters = {"mode": "layout", "features": [{"column": f"feature_{i}", "weight": 1.0}
                                                          for i in range(len(cluster.feature_indexes))],
                           "normalize_features": bool(cluster.vector_config.get("normalize_features", True)),
-                          "layout": True, "vis_n_components": plan.vis_n_components, "seed": 42}
+                          "layout": True, "vis_n_components": plan.vis_n_components, "seed": 42,
+                          "compute_device": plan.compute_device}
             for key in self._blobs.list(run_prefix(job.namespace_id, job.cluster_id, job.run_id) + "input/"):
                 if key.endswith(".parquet"):
                     self._blobs.put(source + key.rsplit("/", 1)[1], self._blobs.get(key))
@@ -222,6 +223,7 @@ class ClusterSteps:
             "metrics": _metrics(result, clustered, len(assignments["cluster"])),
             "llm_labeling_errors": labeling_errors or None, "method": result.get("method"),
             "layout": "ready" if result.get("layout") else "deferred", **stability,
+            "compute_device": result.get("device"),  # which device ran the engine ({device, library, reason})
             **Reconciliation(run.details.get("source_documents", result["num_points"]),
                              run.details.get("vectors_retrieved", result["num_points"]), clustered,
                              expects_noise).fields(),
