@@ -181,8 +181,8 @@ class Batch:
                              details={"bucket_id": self.bucket_id})
         return self._restarted(now, task_id, tiers, webhook_url=webhook_url or self.webhook_url,
                                webhook_secret=webhook_secret or self.webhook_secret,
-                               submitted_at=isoformat(now), retrying=()).logged(now, f"submitted: {len(self.object_ids)} objects, "
-                                                                   f"{len(tiers)} tier(s)")
+                               submitted_at=isoformat(now), retrying=()).logged(
+            now, f"submitted: {len(self.object_ids)} objects, {len(tiers)} tier(s)")
 
     def _restarted(self, now: datetime, task_id: str, tiers: list[list[str]], **changes: Any) -> "Batch":
         return self.stamped(now, status=PENDING, task_id=task_id, dag_tiers=tuple(tuple(t) for t in tiers),

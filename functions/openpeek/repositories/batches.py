@@ -104,7 +104,8 @@ class BatchRepository:
 
     def active(self, limit: int = 1000) -> list[tuple[str, str]]:
         """(namespace_id, batch_id) of PENDING and IN_PROGRESS batches, oldest submission first."""
-        return [(item["namespace_id"], item["batch_id"]) for item in self._table.query_index(INDEX, ACTIVE, limit=limit)]
+        return [(item["namespace_id"], item["batch_id"])
+                for item in self._table.query_index(INDEX, ACTIVE, limit=limit)]
 
     def delete(self, batch: Batch) -> None:
         self._table.transact_write([

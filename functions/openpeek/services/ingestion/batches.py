@@ -68,7 +68,8 @@ class BatchService:
 
     def _batch(self, namespace: Namespace, batch_id: str, bucket_id: str | None = None) -> Batch:
         batch = self._batches.get(namespace.namespace_id, batch_id)
-        if batch is None or batch.org_id != namespace.org_id or (bucket_id is not None and batch.bucket_id != bucket_id):
+        if batch is None or batch.org_id != namespace.org_id or (
+                bucket_id is not None and batch.bucket_id != bucket_id):
             raise NotFound("batch", batch_id)
         return batch
 

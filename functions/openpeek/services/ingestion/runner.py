@@ -73,7 +73,8 @@ class BatchStopped(Exception):
 
 
 class BatchRunner:
-    def __init__(self, table: Table, batches: BatchRepository, namespaces: NamespaceRepository, collections: CollectionRepository,
+    def __init__(self, table: Table, batches: BatchRepository, namespaces: NamespaceRepository,
+                 collections: CollectionRepository,
                  objects: ObjectRepository, tasks: TaskRepository, vectors: VectorStore, blobs: BlobStore,
                  events: EventBus, embedder_for: Callable[[str], Embedder], *,
                  notify: Callable[[str, str, str, DomainEvent], Any] | None = None,
