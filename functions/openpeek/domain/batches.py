@@ -23,7 +23,7 @@ ACTIVE = frozenset({PENDING, IN_PROGRESS})
 TERMINAL = frozenset({COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED})
 DEDUP_STRATEGIES = ("skip", "replace", "force")
 MAX_OBJECTS = 50_000  # per batch, by ids or by filters
-MAX_FAILED_RECORDS = 1_000  # failed_objects kept on the batch item; object items keep every error
+MAX_FAILED_RECORDS = 200  # failed_objects kept on the batch item (under DynamoDB's 400 KB); objects keep every error
 MAX_LOG_ENTRIES = 200
 DRAFT_TTL = timedelta(minutes=30)  # an unsubmitted DRAFT is canceled by the reaper after this long
 TASK_TYPE = "api_buckets_batches_process"

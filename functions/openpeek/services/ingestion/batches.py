@@ -205,7 +205,7 @@ class BatchService:
     def _hand_over(self, namespace: Namespace, previous: Batch, changed: Batch, task: Task) -> Task:
         """Store the moved batch with its new task in one transaction, then start it. A worker that cannot start
         leaves the batch FAILED with the reason (503 to the caller), never PENDING forever."""
-        self._table.transact_write([self._batches.update(changed, previous),
+        self._table.transact_write([*self._batches.update(changed, previous),
                                     *self._tasks.creation(task, namespace.org_id)])
         saved = replace(changed, version=previous.version + 1)
         try:
