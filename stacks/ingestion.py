@@ -116,7 +116,8 @@ class IngestionStack(Stack):
             timeout=MAX_RUNTIME,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, "BatchStateMachineLogs", retention=log_retention(config.log_retention_days),
+                destination=logs.LogGroup(self, "BatchStateMachineLogs",
+                                          retention=log_retention(config.log_retention_days),
                                           removal_policy=removal_policy(config)),
                 level=sfn.LogLevel.ERROR,
             ),

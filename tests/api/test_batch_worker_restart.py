@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,12 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
-
 pytestmark = pytest.mark.slow
 
 OBJECTS = 700  # several groups of 128: the kill lands after the first checkpoint, before the end
 WORDS = ["river", "mountain", "forest", "desert", "ocean", "valley", "glacier", "meadow", "canyon", "island"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen:

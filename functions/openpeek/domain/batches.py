@@ -23,7 +23,7 @@ ACTIVE = frozenset({PENDING, IN_PROGRESS})
 TERMINAL = frozenset({COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED})
 DEDUP_STRATEGIES = ("skip", "replace", "force")
 MAX_OBJECTS = 50_000  # per batch, by ids or by filters
-MAX_FAILED_RECORDS = 1_000  # failed_objects kept on the batch item; object items keep every error
+MAX_FAILED_RECORDS = 200  # failed_objects kept on the batch item (under DynamoDB's 400 KB); objects keep every error
 MAX_LOG_ENTRIES = 200
 DRAFT_TTL = timedelta(minutes=30)  # an unsubmitted DRAFT is canceled by the reaper after this long
 TASK_TYPE = "api_buckets_batches_process"
@@ -181,8 +181,8 @@ class Batch:
                              details={"bucket_id": self.bucket_id})
         return self._restarted(now, task_id, tiers, webhook_url=webhook_url or self.webhook_url,
                                webhook_secret=webhook_secret or self.webhook_secret,
-                               submitted_at=isoformat(now), retrying=()).logged(now, f"submitted: {len(self.object_ids)} objects, "
-                                                                   f"{len(tiers)} tier(s)")
+                               submitted_at=isoformat(now), retrying=()).logged(
+            now, f"submitted: {len(self.object_ids)} objects, {len(tiers)} tier(s)")
 
     def _restarted(self, now: datetime, task_id: str, tiers: list[list[str]], **changes: Any) -> "Batch":
         return self.stamped(now, status=PENDING, task_id=task_id, dag_tiers=tuple(tuple(t) for t in tiers),

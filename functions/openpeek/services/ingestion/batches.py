@@ -70,7 +70,8 @@ class BatchService:
 
     def _batch(self, namespace: Namespace, batch_id: str, bucket_id: str | None = None) -> Batch:
         batch = self._batches.get(namespace.namespace_id, batch_id)
-        if batch is None or batch.org_id != namespace.org_id or (bucket_id is not None and batch.bucket_id != bucket_id):
+        if batch is None or batch.org_id != namespace.org_id or (
+                bucket_id is not None and batch.bucket_id != bucket_id):
             raise NotFound("batch", batch_id)
         return batch
 
@@ -206,7 +207,7 @@ class BatchService:
     def _hand_over(self, namespace: Namespace, previous: Batch, changed: Batch, task: Task) -> Task:
         """Store the moved batch with its new task in one transaction, then start it. A worker that cannot start
         leaves the batch FAILED with the reason (503 to the caller), never PENDING forever."""
-        self._table.transact_write([self._batches.update(changed, previous),
+        self._table.transact_write([*self._batches.update(changed, previous),
                                     *self._tasks.creation(task, namespace.org_id)])
         saved = replace(changed, version=previous.version + 1)
         try:

@@ -134,7 +134,8 @@ class TextEmbeddingExtractor:
     """text_extractor, and multimodal_extractor for text: chunks of the mapped text (a PDF read page by page first),
     each chunk one document embedded by the extractor's model."""
 
-    def __init__(self, spec: catalogue.FeatureExtractor, embedder: Callable[[], Embedder], parameters: Mapping[str, Any],
+    def __init__(self, spec: catalogue.FeatureExtractor, embedder: Callable[[], Embedder],
+                 parameters: Mapping[str, Any],
                  input_mappings: Any, passthrough: FieldPassthrough, index_name: str | None = None) -> None:
         self.name = spec.name
         self._spec = spec
@@ -374,7 +375,8 @@ def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Em
         raise ExtractorUnavailable(
             f"{name} needs an image embedding model ({spec.inference_service}) and none ships with openpeek; "
             f"set {IMAGE_MODEL_SETTING} and use multimodal_extractor instead",
-            code="feature_extractor_unavailable", details={"feature_extractor_name": name, "setting": IMAGE_MODEL_SETTING})
+            code="feature_extractor_unavailable",
+            details={"feature_extractor_name": name, "setting": IMAGE_MODEL_SETTING})
 
     def embedder() -> Embedder:
         try:

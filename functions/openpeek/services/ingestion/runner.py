@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Sequence
@@ -61,7 +62,8 @@ class BatchStopped(Exception):
 
 
 class BatchRunner:
-    def __init__(self, table: Table, batches: BatchRepository, namespaces: NamespaceRepository, collections: CollectionRepository,
+    def __init__(self, table: Table, batches: BatchRepository, namespaces: NamespaceRepository,
+                 collections: CollectionRepository,
                  objects: ObjectRepository, tasks: TaskRepository, vectors: VectorStore, blobs: BlobStore,
                  events: EventBus, embedder_for: Callable[[str], Embedder], *,
                  notify: Callable[[str, str, str, DomainEvent], Any] | None = None,
@@ -338,20 +340,31 @@ class BatchRunner:
         ids_by_source: dict[str, list[str]] = {}
         written_ids: list[str] = []
         pending_points: list[VectorPoint] = []
-        for source_id, group in drafts.items():
-            ids_by_source[source_id] = []
-            for draft in group:
-                point = self._point(namespace, batch, collection, source_id, draft, lineage[source_id], now)
-                ids_by_source[source_id].append(point.id)
-                pending_points.append(point)
-                if len(pending_points) >= UPSERT_SIZE:
-                    self._vectors.upsert(namespace.collection, pending_points)
-                    written_ids.extend(p.id for p in pending_points)
-                    pending_points = []
-            group.clear()  # a parquet object's rows: let each slice go once it is written
-        if pending_points:
-            self._vectors.upsert(namespace.collection, pending_points)
-            written_ids.extend(p.id for p in pending_points)
+        # One write in flight while the next thousand points are built: the store's write runs outside the GIL.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openpeek-batch-write") as writer:
+            in_flight: Future | None = None
+
+            def write(points: list[VectorPoint]) -> None:
+                nonlocal in_flight
+                if in_flight is not None:
+                    in_flight.result()  # a failed write fails the group here
+                in_flight = writer.submit(self._vectors.upsert, namespace.collection, points)
+                written_ids.extend(point.id for point in points)
+
+            for source_id, group in drafts.items():
+                ids_by_source[source_id] = []
+                for draft in group:
+                    point = self._point(namespace, batch, collection, source_id, draft, lineage[source_id], now)
+                    ids_by_source[source_id].append(point.id)
+                    pending_points.append(point)
+                    if len(pending_points) >= UPSERT_SIZE:
+                        write(pending_points)
+                        pending_points = []
+                group.clear()  # a parquet object's rows: let each slice go once it is written
+            if pending_points:
+                write(pending_points)
+            if in_flight is not None:
+                in_flight.result()
         if batch.dedup_strategy == "replace" and ids_by_source:
             result.replaced += self._drop_stale(namespace, collection, ids_by_source, lineage)
         result.written += len(written_ids)
