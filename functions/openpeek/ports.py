@@ -8,7 +8,7 @@ Adapters raise the exceptions defined here, never their SDK's, so services stay 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Iterator, Literal, Protocol, Sequence, Union, runtime_checkable
 
 # --------------------------------------------------------------------------------------------------------------------
 # Failures every adapter reports in the same words
@@ -508,3 +508,42 @@ class UploadUrls(Protocol):
 
     def stored(self, target: UploadTarget) -> StoredUpload | None:
         """What was PUT to the target's key (None when nothing was)."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# ColdStore: a cold collection's vectors outside the vector store (S3 Vectors, or parquet files in the blob store)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class ColdStoreUnavailable(DependencyUnavailable):
+    """The cold store could not answer (a query falls back to the hot tier with a warning)."""
+
+
+@dataclass(frozen=True)
+class ColdCollection:
+    """Where one collection's vectors sit in the cold store: its namespace, its id, and the named vectors it has
+    (the cold store keeps one index per named vector, with the vector index's metric)."""
+
+    namespace_id: str
+    collection_id: str
+    vectors: tuple[VectorIndexSpec, ...]
+
+
+class ColdStore(Protocol):
+    def write_part(self, target: ColdCollection, part: int, points: Sequence[VectorPoint]) -> None:
+        """Store one page of points as part `part`. Idempotent: writing a part again replaces it, so a resumed copy
+        never duplicates a point."""
+
+    def count(self, target: ColdCollection) -> int:
+        """How many points the collection has in the cold store (0 when it has none)."""
+
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
+        """(part, points with their vectors and payload) in part order, from `from_part` on."""
+
+    def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
+        """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass
+        request.filter, best first, scored as the vector store scores them (cosine: similarity, dot: dot product,
+        euclidean: distance, smaller first). Raises ColdStoreUnavailable when the store cannot answer."""
+
+    def drop(self, target: ColdCollection) -> None:
+        """Remove the collection's cold copy; a missing one is a no-op."""

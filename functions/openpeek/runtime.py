@@ -104,6 +104,8 @@ class Services:
     uploads: UploadService | None = None
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (adapters/local/batch_worker)
+    lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
+    tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -334,6 +336,7 @@ def _embedded(settings: Settings) -> Services:
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
     services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events)
     attach_batches(services)
+    attach_tiering(services)
     return services
 
 
@@ -355,6 +358,7 @@ def _aws(settings: Settings) -> Services:
     services = wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
                     orchestrator=_step_functions(settings))
     attach_batches(services)
+    attach_tiering(services)
     return services
 
 
@@ -470,3 +474,48 @@ def attach_batches(services: Services) -> None:
                                     services.vectors, starter)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+# -- storage tiering -------------------------------------------------------------------------------------------------
+
+
+def build_cold_store(settings: Settings, blobs: BlobStore) -> Any:
+    """S3 Vectors where a vector bucket is configured (aws runtime); parquet parts in the blob store otherwise."""
+    if settings.runtime == "aws" and settings.vector_bucket_name:
+        from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore
+
+        return S3VectorsColdStore(settings.vector_bucket_name)
+    from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+
+    return ParquetColdStore(blobs)
+
+
+def attach_tiering(services: Services, cold_store: Any = None) -> None:
+    """Collection lifecycle (active / cold / archived / frozen), cross-tier search in the retrievers, the write
+    guard on collection documents, and the sweeper. Embedded, transitions run on daemon threads and the sweeper
+    resumes any a previous process left half-done."""
+    import threading
+
+    from openpeek.services.tiering.cross_tier import CrossTierSearch
+    from openpeek.services.tiering.lifecycle import LifecycleService
+    from openpeek.services.tiering.sweeper import TieringSweeper
+
+    cold = cold_store or build_cold_store(services.settings, services.blobs)
+    index_name = getattr(cold, "index_name", None)
+
+    def in_background(work: Callable[[], None]) -> None:
+        threading.Thread(target=work, name="openpeek-lifecycle", daemon=True).start()
+
+    lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
+                                 in_background, cold_index_name=index_name)
+    services.lifecycle = lifecycle
+    services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
+    services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
+                                                              services.events, check_writable=lifecycle.check_writable)
+    services.tiering_sweeper = TieringSweeper(services.table, lifecycle)
+    subscribe = getattr(services.events, "subscribe", None)
+    if subscribe is not None:  # the in-process bus: a new collection puts its namespace on the sweeper's list
+        from openpeek.repositories.tiering import TierStateRepository
+
+        registry = TierStateRepository(services.table)
+        subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])

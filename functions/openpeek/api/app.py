@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
+from openpeek.api.routers import collection_lifecycle
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.routers import batches as batch_routes
@@ -30,6 +31,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(extractors.router)
     app.include_router(collections.router)
     app.include_router(collection_documents.router)
+    app.include_router(collection_lifecycle.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)

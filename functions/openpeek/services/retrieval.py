@@ -58,6 +58,11 @@ class RetrievalService:
             "sort": self._sort,
             "limit": self._limit,
         }
+        self._tiers: Any = None  # CrossTierSearch, where collections can be cold (services/tiering)
+
+    def use_tiers(self, tiers: Any) -> None:
+        """Feature searches also read cold collections from the cold store (merged by score, `_source_tier`)."""
+        self._tiers = tiers
 
     def execute(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
                 subject: str | None = None) -> dict[str, Any]:
@@ -67,6 +72,7 @@ class RetrievalService:
         ad_hoc = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
         searches = any(stage["config"]["stage_id"] == "feature_search" for stage in retriever.stages)
         access = self._access.plan(namespace, subject) if searches else None
+        tiers = self._tiers.plan(namespace, retriever) if searches and self._tiers is not None else None
         with_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
@@ -77,7 +83,7 @@ class RetrievalService:
             stage_started = time.perf_counter()
             before = len(candidates)
             candidates = self._stages[stage_id](namespace, stage["stage_name"], parameters, candidates,
-                                                ad_hoc=ad_hoc, with_vectors=with_vectors, access=access)
+                                                ad_hoc=ad_hoc, with_vectors=with_vectors, access=access, tiers=tiers)
             searched = searched or stage_id == "feature_search"
             statistics[stage["stage_name"]] = {
                 "input_count": before,
@@ -86,6 +92,8 @@ class RetrievalService:
                 "efficiency": round(len(candidates) / before, 4) if before else 0,
                 "metadata": {"stage_id": stage_id},
             }
+            if tiers is not None and stage_id == "feature_search":
+                statistics[stage["stage_name"]]["metadata"]["source_tiers"] = _source_tiers(candidates)
         if ad_hoc is not None and not searched:
             candidates = [c for c in candidates if filter_rules.matches(ad_hoc, c.payload, c.document_id)]
 
@@ -104,7 +112,7 @@ class RetrievalService:
             "stage_statistics": {"stages": statistics, "total_time_ms": total_ms, "credits_used": 0,
                                  "server_service_ms": total_ms},
             "budget": {"credits_used": 0, "time_elapsed_ms": total_ms},
-            "warnings": None,
+            "warnings": (tiers.warnings or None) if tiers is not None else None,
             **({"explain_plan": explain_plan} if explain_plan else {}),
         }
 
@@ -112,7 +120,7 @@ class RetrievalService:
 
     def _feature_search(self, namespace: Namespace, stage: str, parameters: dict, _: list[Candidate], *,
                         ad_hoc: Filter | None, with_vectors: bool,
-                        access: AccessPlan | None = None) -> list[Candidate]:
+                        access: AccessPlan | None = None, tiers: Any = None) -> list[Candidate]:
         searches = parameters["searches"]
         final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
         stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
@@ -138,6 +146,8 @@ class RetrievalService:
             results = self._vectors.query(namespace.collection, requests)
         else:  # the namespace enforces document authorization: the plan restricts (and may repeat) the searches
             results = access.query(lambda batch: self._vectors.query(namespace.collection, batch), requests)
+        if tiers is not None:
+            results = self._tiers.search(tiers, requests, results)
         if self._usage is not None and namespace.auto_create_indexes:
             self._usage.record(namespace.namespace_id, set().union(
                 *(filter_rules.filter_keys(request.filter) for request in requests)))
@@ -295,6 +305,14 @@ def _normaliser(fusion: str, scores: list[float]) -> Callable[[float], float]:
     if high - low <= 1e-12:
         return lambda score: 1.0
     return lambda score: min(1.0, max(0.0, (score - low) / (high - low)))
+
+
+def _source_tiers(candidates: list[Candidate]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for candidate in candidates:
+        tier = candidate.payload.get("_source_tier", "hot")
+        counts[tier] = counts.get(tier, 0) + 1
+    return counts
 
 
 def _present(candidate: Candidate, with_vectors: bool) -> dict[str, Any]:

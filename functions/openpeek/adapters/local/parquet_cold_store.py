@@ -1,0 +1,184 @@
+"""The embedded cold store: a cold collection is a set of parquet parts in the blob store, scanned exactly with numpy.
+
+Layout: `cold/<namespace_id>/<collection_id>/part-<n>.parquet`, columns `document_id`, `payload` (JSON text), and per
+named vector `v:<name>` (float32, fixed size) with `has:<name>` (whether the point has that vector). Nothing is held
+in memory between queries: a query reads one part at a time, keeps the best k, and decodes the payloads of only the
+rows a filter must see (or of the k kept), so a cold collection costs disk, not RAM.
+
+Filters are evaluated by the same Python evaluator the retrievers use after the vector store (domain.filters), which
+agrees with Qdrant's semantics; scores are those the vector store returns (cosine similarity, dot product, or
+euclidean distance, smaller first).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from openpeek.domain import filters as filter_rules
+from openpeek.ports import (
+    BlobNotFound,
+    BlobStore,
+    ColdCollection,
+    ColdStoreUnavailable,
+    ScoredPoint,
+    SearchRequest,
+    SparseVector,
+    VectorPoint,
+)
+
+PREFIX = "cold"
+
+
+def _prefix(target: ColdCollection) -> str:
+    return f"{PREFIX}/{target.namespace_id}/{target.collection_id}/"
+
+
+def _part_key(target: ColdCollection, part: int) -> str:
+    return f"{_prefix(target)}part-{part:06d}.parquet"
+
+
+def _part_number(key: str) -> int:
+    return int(key.rsplit("part-", 1)[1].split(".", 1)[0])
+
+
+class ParquetColdStore:
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+
+    def write_part(self, target: ColdCollection, part: int, points: Sequence[VectorPoint]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns: dict[str, pa.Array] = {
+            "document_id": pa.array([point.id for point in points], pa.string()),
+            "payload": pa.array([json.dumps(point.payload, default=str) for point in points], pa.string()),
+        }
+        for spec in target.vectors:
+            if spec.sparse:
+                continue  # sparse vectors are not carried to the cold tier (it cannot search them)
+            matrix = np.zeros((len(points), spec.dimension), dtype=np.float32)
+            present = np.zeros(len(points), dtype=bool)
+            for row, point in enumerate(points):
+                value = point.vectors.get(spec.name)
+                if value is not None and not isinstance(value, SparseVector):
+                    matrix[row] = value
+                    present[row] = True
+            columns[f"v:{spec.name}"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)),
+                                                                           spec.dimension)
+            columns[f"has:{spec.name}"] = pa.array(present)
+        sink = io.BytesIO()
+        pq.write_table(pa.table(columns), sink, compression="zstd")
+        self._blobs.put(_part_key(target, part), sink.getvalue(), "application/vnd.apache.parquet")
+
+    def _parts(self, target: ColdCollection) -> list[str]:
+        return sorted((key for key in self._blobs.list(_prefix(target)) if key.endswith(".parquet")),
+                      key=_part_number)
+
+    def _read(self, key: str, columns: list[str] | None = None):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(io.BytesIO(self._blobs.get(key)), columns=columns)
+        except BlobNotFound:
+            return None
+        except OSError as error:  # an unreadable part is the store failing, not the caller's fault
+            raise ColdStoreUnavailable(f"cold store part {key} cannot be read: {error}") from error
+
+    def count(self, target: ColdCollection) -> int:
+        import pyarrow.parquet as pq
+
+        total = 0
+        for key in self._parts(target):
+            try:
+                total += pq.ParquetFile(io.BytesIO(self._blobs.get(key))).metadata.num_rows
+            except BlobNotFound:
+                continue
+        return total
+
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
+        for key in self._parts(target):
+            part = _part_number(key)
+            if part < from_part:
+                continue
+            table = self._read(key)
+            if table is None:
+                continue
+            ids = table.column("document_id").to_pylist()
+            payloads = [json.loads(text) for text in table.column("payload").to_pylist()]
+            points = [VectorPoint(document_id, {}, payload) for document_id, payload in zip(ids, payloads)]
+            for spec in target.vectors:
+                name = f"v:{spec.name}"
+                if name not in table.column_names:
+                    continue
+                matrix = _matrix(table, name, spec.dimension)
+                present = table.column(f"has:{spec.name}").to_numpy(zero_copy_only=False)
+                for row in np.flatnonzero(present):
+                    points[row].vectors[spec.name] = matrix[row].tolist()
+            yield part, points
+
+    def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
+        spec = next((spec for spec in target.vectors if spec.name == request.vector_name), None)
+        if spec is None or isinstance(request.vector, SparseVector):
+            return []
+        query = np.asarray(request.vector, dtype=np.float32)
+        smaller_first = spec.metric == "euclidean"
+        if spec.metric == "cosine":
+            norm = float(np.linalg.norm(query))
+            query = query / norm if norm > 0 else query
+        best: list[tuple[float, str, dict, np.ndarray | None]] = []
+        column = f"v:{spec.name}"
+        for key in self._parts(target):
+            table = self._read(key, ["document_id", "payload", column, f"has:{spec.name}"])
+            if table is None or column not in table.column_names:
+                continue
+            matrix = _matrix(table, column, spec.dimension)
+            present = table.column(f"has:{spec.name}").to_numpy(zero_copy_only=False)
+            scores = _scores(matrix, query, spec.metric)
+            keep = present.copy()
+            payload_texts = None
+            if request.filter is not None:
+                payload_texts = table.column("payload").to_pylist()
+                ids = table.column("document_id").to_pylist()
+                for row in np.flatnonzero(keep):
+                    if not filter_rules.matches(request.filter, json.loads(payload_texts[row]), ids[row]):
+                        keep[row] = False
+            if request.score_threshold is not None:
+                keep &= (scores <= request.score_threshold) if smaller_first else (scores >= request.score_threshold)
+            rows = np.flatnonzero(keep)
+            if rows.size == 0:
+                continue
+            order = np.argsort(scores[rows] if smaller_first else -scores[rows], kind="stable")[: request.limit]
+            chosen = rows[order]
+            ids_column = table.column("document_id")
+            texts = payload_texts if payload_texts is not None else None
+            for row in chosen:
+                payload_text = texts[row] if texts is not None else table.column("payload")[int(row)].as_py()
+                best.append((float(scores[row]), ids_column[int(row)].as_py(), json.loads(payload_text),
+                             matrix[row] if request.with_vectors else None))
+            best.sort(key=lambda hit: (hit[0] if smaller_first else -hit[0], hit[1]))
+            del best[request.limit:]
+        return [ScoredPoint(document_id, score, payload if request.with_payload else {},
+                            {spec.name: vector.tolist()} if vector is not None else {})
+                for score, document_id, payload, vector in best]
+
+    def drop(self, target: ColdCollection) -> None:
+        self._blobs.delete_prefix(_prefix(target))
+
+
+def _matrix(table, column: str, dimension: int) -> np.ndarray:
+    values = table.column(column).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(-1, dimension).astype(np.float32, copy=False)
+
+
+def _scores(matrix: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
+    if metric == "euclidean":
+        return np.sqrt(np.maximum(((matrix - query) ** 2).sum(axis=1), 0.0))
+    if metric == "cosine":
+        norms = np.linalg.norm(matrix, axis=1)
+        norms[norms == 0] = 1.0
+        return (matrix @ query) / norms
+    return matrix @ query
