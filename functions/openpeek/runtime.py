@@ -503,8 +503,18 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     cold = cold_store or build_cold_store(services.settings, services.blobs)
     index_name = getattr(cold, "index_name", None)
 
-    def in_background(work: Callable[[], None]) -> None:
-        threading.Thread(target=work, name="openpeek-lifecycle", daemon=True).start()
+    from openpeek.domain.clock import isoformat, utcnow
+    from openpeek.ports import DomainEvent
+    from openpeek.services.tiering.lifecycle import TRANSITION_REQUESTED
+
+    def in_background(org_id: str, namespace_id: str, collection_id: str) -> None:
+        if services.settings.runtime == "aws":  # an EventBridge rule hands it to the tiering Lambda
+            services.events.publish(DomainEvent(type=TRANSITION_REQUESTED, org_id=org_id, namespace_id=namespace_id,
+                                                data={"collection_id": collection_id},
+                                                occurred_at=isoformat(utcnow())))
+            return
+        threading.Thread(target=lambda: lifecycle.run(namespace_id, collection_id), name="openpeek-lifecycle",
+                         daemon=True).start()
 
     lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
                                  in_background, cold_index_name=index_name)

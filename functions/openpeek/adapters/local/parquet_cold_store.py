@@ -1,6 +1,7 @@
 """The embedded cold store: a cold collection is a set of parquet parts in the blob store, scanned exactly with numpy.
 
-Layout: `cold/<namespace_id>/<collection_id>/part-<n>.parquet`, columns `document_id`, `payload` (JSON text), and per
+Layout: `namespaces/<namespace_id>/cold/<collection_id>/part-<n>.parquet` (under the namespace's prefix, so deleting
+the namespace deletes them), columns `document_id`, `payload` (JSON text), and per
 named vector `v:<name>` (float32, fixed size) with `has:<name>` (whether the point has that vector). Nothing is held
 in memory between queries: a query reads one part at a time, keeps the best k, and decodes the payloads of only the
 rows a filter must see (or of the k kept), so a cold collection costs disk, not RAM.
@@ -30,11 +31,8 @@ from openpeek.ports import (
     VectorPoint,
 )
 
-PREFIX = "cold"
-
-
 def _prefix(target: ColdCollection) -> str:
-    return f"{PREFIX}/{target.namespace_id}/{target.collection_id}/"
+    return f"namespaces/{target.namespace_id}/cold/{target.collection_id}/"
 
 
 def _part_key(target: ColdCollection, part: int) -> str:

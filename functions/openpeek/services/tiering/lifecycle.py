@@ -52,6 +52,7 @@ from openpeek.repositories.tiering import TierStateRepository
 logger = logging.getLogger(__name__)
 
 TASK_TYPE = "collection_lifecycle_transition"
+TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event that starts a transition's Lambda
 PAGE = 1_000  # points per copied page (one cold part); S3 Vectors' adapter splits it into writes of 500
 MAX_RUNTIME_S = 6 * 3600
 SAVE_ATTEMPTS = 16
@@ -62,7 +63,8 @@ def documents_of(collection_id: str) -> Filter:
 
 
 def archive_prefix(namespace_id: str, collection_id: str) -> str:
-    return f"archives/{namespace_id}/{collection_id}/"
+    """Under the namespace's own prefix, so deleting the namespace deletes its archives."""
+    return f"namespaces/{namespace_id}/archives/{collection_id}/"
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class LifecycleView:
 
 class LifecycleService:
     def __init__(self, table: Table, vectors: VectorStore, cold: ColdStore, blobs: BlobStore, events: EventBus,
-                 start_in_background: Callable[[Callable[[], None]], None], *, cold_index_name: Callable[
+                 start_in_background: Callable[[str, str, str], None], *, cold_index_name: Callable[
                      [ColdCollection], str] | None = None) -> None:
         self._table = table
         self._collections = CollectionRepository(table)
@@ -186,7 +188,8 @@ class LifecycleService:
             raise Conflict("the collection's tier changed while this request was applied; try again",
                            code="concurrent_modification") from None
         if async_transition:
-            self._background(lambda: self.run(namespace.namespace_id, collection.collection_id))
+            # (org, namespace, collection): run() is called on a thread embedded, by the tiering Lambda deployed
+            self._background(namespace.org_id, namespace.namespace_id, collection.collection_id)
             return self.status(namespace, collection.collection_id, task_id=task.task_id)
         self.run(namespace.namespace_id, collection.collection_id)
         return self.status(namespace, collection.collection_id, task_id=task.task_id)
