@@ -172,3 +172,19 @@ def test_a_failing_cold_store_gives_hot_results_and_a_warning(client, headers, s
     assert response.status_code == 200
     assert [d["document_id"] for d in response.json()["documents"]] == [hot]
     assert "coldbooks" in response.json()["warnings"][0]
+
+
+def test_namespace_tiering_policy_is_checked_stored_and_reported(client, tenant):
+    created = client.post("/v1/namespaces", headers=tenant.headers, json={
+        "namespace_name": "policy", "tiering": {"enabled": True, "idle_days": {"cold": 7}}})
+    assert created.status_code == 200, created.text
+    assert created.json()["tiering"] == {"enabled": True, "idle_days": {"cold": 7, "frozen": None}, "exempt": None}
+    patched = client.patch("/v1/namespaces/policy", headers=tenant.headers,
+                           json={"tiering": {"exempt": "legal hold"}})
+    assert patched.json()["tiering"]["exempt"] == "legal hold"
+    assert client.get("/v1/namespaces/policy", headers=tenant.headers).json()["tiering"]["exempt"] == "legal hold"
+    for bad in ({"idle_days": {"cold": -1}}, {"idle_days": {"warm": 3}}, {"exempt": ""}, {"enabled": "yes"},
+                {"sometimes": True}):
+        refused = client.patch("/v1/namespaces/policy", headers=tenant.headers, json={"tiering": bad})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_tiering", bad
+    assert client.get("/v1/namespaces/policy", headers=tenant.headers).json()["tiering"]["exempt"] == "legal hold"

@@ -25,6 +25,7 @@ from openpeek.domain.namespace import (
     expiry_from_ttl,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
+from openpeek.domain.tiering import TieringPolicy
 from openpeek.ports import (
     BlobStore,
     CollectionInfo,
@@ -41,7 +42,7 @@ from openpeek.services.organizations import Principal
 
 NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 # Fields of the SDK's request models whose features openpeek does not offer: refused when set, never ignored.
-UNSUPPORTED_WHEN_SET = ("trusted_issuers", "tiering", "spend_budget", "cost_cap_override", "pinned")
+UNSUPPORTED_WHEN_SET = ("trusted_issuers", "spend_budget", "cost_cap_override", "pinned")
 WRITE_ATTEMPTS = 16
 
 
@@ -161,7 +162,8 @@ class NamespaceService:
             created_at=isoformat(now),
             updated_at=isoformat(now),
             expires_at=expiry_from_ttl(now, request.get("ttl_seconds")),
-            extra={"dynamic_vector_indexes": mode == "standalone" and request.get("vector_configs") is None},
+            extra={"dynamic_vector_indexes": mode == "standalone" and request.get("vector_configs") is None,
+                   **_tiering_extra(request)},
         )
         _check_vector_names_unique(namespace)
 
@@ -384,6 +386,8 @@ class NamespaceService:
             changed = replace(changed, description=request["description"])
         if request.get("auto_create_indexes") is not None:
             changed = replace(changed, auto_create_indexes=request["auto_create_indexes"])
+        if request.get("tiering") is not None:
+            changed = replace(changed, extra={**changed.extra, **_tiering_extra(request)})
         if request.get("infrastructure") is not None:
             infrastructure, api_key = self._infrastructure(
                 principal, request["infrastructure"], current.namespace_id, current.vector_store_api_key
@@ -491,6 +495,12 @@ def _name_taken(name: str) -> Conflict:
         code="namespace_name_taken",
         details={"namespace_name": name},
     )
+
+
+def _tiering_extra(request: dict[str, Any]) -> dict[str, Any]:
+    """The namespace's tiering override (enabled, idle_days, exempt), checked; collections inherit from it."""
+    policy = TieringPolicy.parse(request.get("tiering"), "tiering")
+    return {} if policy is None else {"tiering": policy.public()}
 
 
 def _refuse_unsupported(request: dict[str, Any]) -> None:
