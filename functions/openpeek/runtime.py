@@ -522,7 +522,10 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
                                                               services.events, check_writable=lifecycle.check_writable)
-    services.tiering_sweeper = TieringSweeper(services.table, lifecycle)
+    from datetime import timedelta
+
+    services.tiering_sweeper = TieringSweeper(services.table, lifecycle,
+                                              day=timedelta(seconds=services.settings.tier_day_s))
     subscribe = getattr(services.events, "subscribe", None)
     if subscribe is not None:  # the in-process bus: a new collection puts its namespace on the sweeper's list
         from openpeek.repositories.tiering import TierStateRepository

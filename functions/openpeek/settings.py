@@ -56,3 +56,5 @@ class Settings(BaseSettings):
     are parquet files in the blob store, as embedded."""
     tier_sweep_every_s: float = 3600.0
     """Embedded: how often the scheduler thread runs the tiering sweeper (deployed: an hourly EventBridge rule)."""
+    tier_day_s: float = 86400.0
+    """How long a day of a tiering policy's idle_days lasts for the sweeper; end-to-end tests shorten it."""

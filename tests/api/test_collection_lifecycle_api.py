@@ -183,7 +183,7 @@ def test_namespace_tiering_policy_is_checked_stored_and_reported(client, tenant)
                            json={"tiering": {"exempt": "legal hold"}})
     assert patched.json()["tiering"]["exempt"] == "legal hold"
     assert client.get("/v1/namespaces/policy", headers=tenant.headers).json()["tiering"]["exempt"] == "legal hold"
-    for bad in ({"idle_days": {"cold": -1}}, {"idle_days": {"warm": 3}}, {"exempt": ""}, {"enabled": "yes"},
+    for bad in ({"idle_days": {"cold": -1}}, {"idle_days": {"cold": 0}}, {"idle_days": {"frozen": 1.5}}, {"idle_days": {"warm": 3}}, {"exempt": ""}, {"enabled": "yes"},
                 {"sometimes": True}):
         refused = client.patch("/v1/namespaces/policy", headers=tenant.headers, json={"tiering": bad})
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_tiering", bad

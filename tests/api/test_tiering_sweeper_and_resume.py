@@ -4,6 +4,8 @@ losing or duplicating a document."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,9 @@ from openpeek.domain.tiering import PROMOTE_AFTER_QUERIES
 from openpeek.repositories.buckets import BucketRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.tiering import TierStateRepository
+from openpeek.domain.clock import utcnow
 from openpeek.services.tiering import lifecycle as lifecycle_module
+from openpeek.services.tiering.sweeper import TieringSweeper
 
 SCHEMA = {"properties": {"content": {"type": "text"}, "genre": {"type": "string"}}}
 URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
@@ -51,20 +55,22 @@ def state(client, headers, name):
 
 
 def test_sweeper_demotes_idle_collections_and_skips_exempt_ones(client, services, tenant):
-    idle = setup_namespace(client, services, tenant, "idle", {"idle_days": {"cold": 0}})
+    idle = setup_namespace(client, services, tenant, "idle", {"idle_days": {"cold": 1}})
     collection(client, idle, "old", 3)
-    held = setup_namespace(client, services, tenant, "held", {"idle_days": {"cold": 0}, "exempt": "legal hold"})
+    held = setup_namespace(client, services, tenant, "held", {"idle_days": {"cold": 1}, "exempt": "legal hold"})
     collection(client, held, "kept", 2)
     default = setup_namespace(client, services, tenant, "default")
     collection(client, default, "fresh", 2)  # the default policy waits 30 idle days
 
-    report = services.tiering_sweeper.sweep()
+    assert services.tiering_sweeper.sweep().moved == []  # nothing has been idle for a day yet
+    two_days_on = TieringSweeper(services.table, services.lifecycle, clock=lambda: utcnow() + timedelta(days=2))
+    report = two_days_on.sweep()
     assert [(m["to"], m["from"]) for m in report.moved] == [("cold", "active")]
     assert state(client, idle, "old")["lifecycle_state"] == "cold"
     assert state(client, idle, "old")["s3_vector_count"] == 3
     assert state(client, held, "kept")["lifecycle_state"] == "active"
     assert state(client, default, "fresh")["lifecycle_state"] == "active"
-    assert services.tiering_sweeper.sweep().moved == []  # nothing left to move; a cold one stays cold
+    assert two_days_on.sweep().moved == []  # nothing left to move; a cold one stays cold
 
 
 def test_sweeper_promotes_a_cold_collection_queried_often(client, services, tenant, monkeypatch):

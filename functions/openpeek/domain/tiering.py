@@ -94,8 +94,8 @@ class TieringPolicy:
         days = {}
         for key in ("cold", "frozen"):
             value = idle.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-                raise BadRequest(f"{where}.idle_days.{key} must be a number of days, 0 or more",
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise BadRequest(f"{where}.idle_days.{key} must be a whole number of days, 1 or more",
                                  code="invalid_tiering", details={"idle_days": {key: value}})
             days[key] = value
         return cls(enabled, IdleDays(**days), exempt)
@@ -210,27 +210,29 @@ class SweepDecision:
 
 
 def sweep_decision(collection_id: str, state: str, policy: TieringPolicy, tier: TierState | None,
-                   created_at: str, now: datetime, parse_time: Any) -> SweepDecision | None:
+                   created_at: str, now: datetime, parse_time: Any,
+                   day: timedelta = timedelta(days=1)) -> SweepDecision | None:
     """What the sweeper does with one collection: demote after `idle_days.cold` unqueried, freeze after
     `idle_days.frozen`, promote a cold one queried PROMOTE_AFTER_QUERIES times within the window; never an exempt
-    or disabled one, never one that moved less than MIN_DAYS_IN_TIER ago or is moving now."""
+    or disabled one, never one that moved less than MIN_DAYS_IN_TIER ago or is moving now. `day` is how long a day
+    of the policy lasts (a day; a deployment's tests shorten it)."""
     if tier is not None and tier.transition is not None:
         return None
     if policy.enabled is False or policy.exempt:
         return None
     last_moved = parse_time(tier.last_transitioned_at) if tier and tier.last_transitioned_at else None
-    if last_moved is not None and now - last_moved < timedelta(days=MIN_DAYS_IN_TIER) and state != COLD:
+    if last_moved is not None and now - last_moved < MIN_DAYS_IN_TIER * day and state != COLD:
         return None
     reference = parse_time(tier.last_queried_at) if tier and tier.last_queried_at else (
         last_moved or parse_time(created_at))
     idle = now - reference
     if state == ACTIVE:
-        if policy.idle_days.frozen is not None and idle >= timedelta(days=policy.idle_days.frozen) and (
+        if policy.idle_days.frozen is not None and idle >= policy.idle_days.frozen * day and (
                 policy.idle_days.cold is None or policy.idle_days.frozen < policy.idle_days.cold):
-            return SweepDecision(collection_id, FROZEN, f"unqueried for {idle.days} days")
-        if policy.idle_days.cold is not None and idle >= timedelta(days=policy.idle_days.cold):
-            return SweepDecision(collection_id, COLD, f"unqueried for {idle.days} days")
+            return SweepDecision(collection_id, FROZEN, f"unqueried for {idle / day:.1f} days")
+        if policy.idle_days.cold is not None and idle >= policy.idle_days.cold * day:
+            return SweepDecision(collection_id, COLD, f"unqueried for {idle / day:.1f} days")
     if state == COLD and tier is not None and tier.recent_queries >= PROMOTE_AFTER_QUERIES:
-        if last_moved is None or now - last_moved >= timedelta(hours=1):
+        if last_moved is None or now - last_moved >= day / 24:
             return SweepDecision(collection_id, ACTIVE, f"{tier.recent_queries} queries within the hour")
     return None

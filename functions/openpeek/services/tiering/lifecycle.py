@@ -51,7 +51,9 @@ from openpeek.repositories.tiering import TierStateRepository
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPE = "collection_lifecycle_transition"
+# The SDK's TaskType enum has no lifecycle entry; moving a collection's vectors into another store is materialising
+# it there. additional_data.operation says which move it is.
+TASK_TYPE = "materialize"
 TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event that starts a transition's Lambda
 PAGE = 1_000  # points per copied page (one cold part); S3 Vectors' adapter splits it into writes of 500
 MAX_RUNTIME_S = 6 * 3600
@@ -176,7 +178,8 @@ class LifecycleService:
                              "store; archive it instead", code="nothing_to_demote")
         task = Task.new(new_id("task"), namespace.namespace_id, TASK_TYPE, utcnow(), MAX_RUNTIME_S,
                         inputs=[{"collection_id": collection.collection_id, "lifecycle_state": target}],
-                        additional_data={"collection_id": collection.collection_id, "source": collection.lifecycle_state,
+                        additional_data={"operation": "collection_lifecycle_transition",
+                                         "collection_id": collection.collection_id, "source": collection.lifecycle_state,
                                          "target": target, "progress": 0})
         moving = Transition(collection.lifecycle_state, target, task_id=task.task_id, started_at=now)
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from openpeek.domain import tiering as rules
@@ -44,13 +44,14 @@ def namespace_policy(namespace: Any) -> TieringPolicy | None:
 class TieringSweeper:
     def __init__(self, table: Table, lifecycle: LifecycleService,
                  policy_of: Callable[[Any], TieringPolicy | None] | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, day: timedelta = timedelta(days=1)) -> None:
         self._namespaces = NamespaceRepository(table)
         self._collections = CollectionRepository(table)
         self._tiers = TierStateRepository(table)
         self._lifecycle = lifecycle
         self._policy_of = policy_of or namespace_policy
         self._clock = clock
+        self._day = day
 
     def sweep(self) -> SweepReport:
         """One pass over every namespace on the sweeper's list. Transitions run here, one after another (the
@@ -73,7 +74,7 @@ class TieringSweeper:
                 own = tier.policy if tier is not None else None
                 policy = (own.over(parent) if own else (parent or TieringPolicy())).effective()
                 decision = rules.sweep_decision(collection.collection_id, collection.lifecycle_state, policy, tier,
-                                                collection.created_at, now, parse)
+                                                collection.created_at, now, parse, self._day)
                 if decision is None:
                     continue
                 if decision.target == rules.ACTIVE:
