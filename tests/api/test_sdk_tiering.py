@@ -1,6 +1,6 @@
 """Storage tiering through the official SDK against a live `openpeek serve` (sweeper every second): a collection
-demoted by PATCH and another by the sweeper (idle_days of one day, a day shortened to two seconds) are still found by the same retrievers, tagged
-`_source_tier: cold`; then rehydrated, and archived."""
+demoted by PATCH and another by the sweeper (idle_days of one day, a day shortened to two seconds) are still found
+by the same retrievers, tagged `_source_tier: cold`; then rehydrated, and archived."""
 
 from __future__ import annotations
 
