@@ -188,3 +188,19 @@ def test_namespace_tiering_policy_is_checked_stored_and_reported(client, tenant)
         refused = client.patch("/v1/namespaces/policy", headers=tenant.headers, json={"tiering": bad})
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_tiering", bad
     assert client.get("/v1/namespaces/policy", headers=tenant.headers).json()["tiering"]["exempt"] == "legal hold"
+
+
+def test_manifests_carry_the_namespace_tiering_policy(client, tenant):
+    policy = {"enabled": True, "idle_days": {"cold": 14, "frozen": None}, "exempt": None}
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "tiered", "tiering": policy})
+    source = {**tenant.headers, "X-Namespace": "tiered"}
+    exported = client.get("/v1/manifest/export", headers=source).json()
+    assert exported["namespace"]["tiering"] == policy
+    assert client.post("/v1/manifest/diff", headers=source, json=exported).json()["differences"] == []
+
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "untiered"})
+    target = {**tenant.headers, "X-Namespace": "untiered"}
+    exported["namespace"].pop("namespace_name")
+    applied = client.post("/v1/manifest/apply", headers=target, json=exported)
+    assert applied.status_code == 200, applied.text
+    assert client.get("/v1/namespaces/untiered", headers=tenant.headers).json()["tiering"] == policy
