@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from openpeek.domain.buckets import Bucket
 from openpeek.ports import ColdStoreUnavailable
 from openpeek.repositories.buckets import BucketRepository

@@ -8,13 +8,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-
 from openpeek.domain.buckets import Bucket
+from openpeek.domain.clock import utcnow
 from openpeek.domain.tiering import PROMOTE_AFTER_QUERIES
 from openpeek.repositories.buckets import BucketRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.tiering import TierStateRepository
-from openpeek.domain.clock import utcnow
 from openpeek.services.tiering import lifecycle as lifecycle_module
 from openpeek.services.tiering.sweeper import TieringSweeper
 

@@ -13,8 +13,6 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
-from s3vectors_standin import S3VectorsStandIn
-
 from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore, index_name
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
@@ -28,6 +26,7 @@ from openpeek.ports import (
     VectorIndexSpec,
     VectorPoint,
 )
+from s3vectors_standin import S3VectorsStandIn
 
 DIM = 16
 TEXT = VectorIndexSpec("text", DIM, "cosine")

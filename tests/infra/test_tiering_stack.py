@@ -4,8 +4,7 @@ its name and allowed on it alone, the sweeper hourly, and transitions the API re
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
-
-from infra_support import ENVIRONMENTS  # noqa: F401  (puts the repository root on sys.path)
+from infra_support import ENVIRONMENTS
 
 
 def _function_with_handler(synth, handler: str) -> tuple[str, dict]:

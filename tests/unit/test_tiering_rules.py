@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from openpeek.domain import tiering as rules
 from openpeek.domain.clock import isoformat, parse
 from openpeek.domain.errors import BadRequest, Conflict
@@ -45,7 +44,7 @@ def decide(state, policy, tier=None, created=NOW - timedelta(days=100)):
 
 def test_the_sweeper_demotes_after_idle_days_and_not_before():
     policy = TieringPolicy(idle_days=IdleDays(cold=10))
-    queried = lambda days: TierState("col_1", last_queried_at=isoformat(NOW - timedelta(days=days)))  # noqa: E731
+    queried = lambda days: TierState("col_1", last_queried_at=isoformat(NOW - timedelta(days=days)))
     assert decide("active", policy, queried(11)).target == "cold"
     assert decide("active", policy, queried(9)) is None
     assert decide("active", policy, created=NOW - timedelta(days=3)) is None  # never queried, created 3 days ago

@@ -12,7 +12,6 @@ from openpeek.ports import Put, Table
 from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import owned_partition
 
-
 SWEEP_PARTITION = "TIERING"
 
 

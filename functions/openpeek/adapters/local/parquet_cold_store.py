@@ -31,6 +31,7 @@ from openpeek.ports import (
     VectorPoint,
 )
 
+
 def _prefix(target: ColdCollection) -> str:
     return f"namespaces/{target.namespace_id}/cold/{target.collection_id}/"
 
