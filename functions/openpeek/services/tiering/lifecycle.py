@@ -55,7 +55,9 @@ logger = logging.getLogger(__name__)
 # it there. additional_data.operation says which move it is.
 TASK_TYPE = "materialize"
 TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event that starts a transition's Lambda
-PAGE = 1_000  # points per copied page (one cold part); S3 Vectors' adapter splits it into writes of 500
+# Points per copied page, and so per cold part: a cold query opens every part, so fewer, larger parts scan faster
+# (at 100,000 × 384, parts of 1,000 cost 10× the active p50); S3 Vectors' adapter splits a page into writes of 500.
+PAGE = 5_000
 MAX_RUNTIME_S = 6 * 3600
 SAVE_ATTEMPTS = 16
 
