@@ -93,6 +93,10 @@ class ApiStack(Stack):
         api.allow_objects(shared, "namespaces/*", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
         api.allow_listing(shared, "namespaces/")
         event_bus.grant_put_events_to(api.function)
+        if shared.vector_bucket_arn:  # cold collections: queried, and their lifecycle read, through the API
+            from stacks.tiering import allow_cold_vectors
+
+            allow_cold_vectors(api.function, shared.vector_bucket_arn)
         state_machine.grant_start_execution(api.function)
         state_machine.grant_execution(api.function, "states:DescribeExecution", "states:StopExecution")
         api.function.add_to_role_policy(

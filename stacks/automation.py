@@ -83,6 +83,38 @@ class AutomationStack(Stack):
             targets=[targets.LambdaFunction(autoindex.function, retry_attempts=2)],
         )
 
+        # -- storage tiering: the hourly sweeper, and each lifecycle transition the API starts ---------------------
+        tiering = function(
+            "Tiering",
+            "openpeek.handlers.tiering.handler",
+            "Moves collections between the vector store and S3 Vectors (sweeps hourly; runs requested transitions)",
+            True,
+            Duration.minutes(15),
+        )
+        tiering.allow_table(shared, *TABLE_READ, *TABLE_WRITE, indexes=True)
+        tiering.allow_objects(shared, "namespaces/*", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+        tiering.allow_listing(shared, "namespaces/")
+        if shared.vector_bucket_arn:
+            from stacks.tiering import allow_cold_vectors
+
+            allow_cold_vectors(tiering.function, shared.vector_bucket_arn)
+        self.tiering_function = tiering.function
+        events.Rule(
+            self,
+            "TieringSchedule",
+            description="Tiering sweeper, hourly: demotes idle collections, promotes busy cold ones",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            targets=[targets.LambdaFunction(tiering.function, retry_attempts=2)],
+        )
+        events.Rule(
+            self,
+            "TieringTransitions",
+            description="Lifecycle transitions requested through the API",
+            event_bus=self.event_bus,
+            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=["collection.lifecycle.requested"]),
+            targets=[targets.LambdaFunction(tiering.function, retry_attempts=2)],
+        )
+
         # -- webhooks: every domain event → queue → delivery; failures retried by SQS, then dead-lettered ----------
         self.webhook_dlq = sqs.Queue(
             self,

@@ -90,5 +90,11 @@ class DataStack(Stack):
             ],
         )
 
+        # Cold collections (storage tiering): S3 Vectors, one bucket per environment.
+        from stacks.tiering import cold_vector_bucket
+
+        self.vector_bucket = cold_vector_bucket(self, config)
+        self.vector_bucket_name = self.vector_bucket.vector_bucket_name
+        CfnOutput(self, "ColdVectorBucketName", value=self.vector_bucket.vector_bucket_name)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name)

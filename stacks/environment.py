@@ -53,6 +53,8 @@ def build_environment(
         # One bundle without the clustering and model extras for every function; the cluster steps add `steps`
         # (pyarrow, for the job's parquet files), which the API's bundle never carries.
         code=lambda extras=(): lambda_code(project_root, config, extras),
+        vector_bucket_name=data.vector_bucket_name,
+        vector_bucket_arn=data.vector_bucket.attr_vector_bucket_arn,
     )
     automation = AutomationStack(scope, name("automation"), config=config, shared=shared, env=env)
     clustering = ClusteringStack(

@@ -42,6 +42,9 @@ class SharedResources:
     code: Callable[..., lambda_.Code]
     """A new Code per function (optionally with package extras): CDK binds a Code to one stack, and bundles identical
     ones only once."""
+    vector_bucket_name: str | None = None
+    vector_bucket_arn: str | None = None
+    """The S3 Vectors bucket of cold collections (stacks/tiering.py); functions that read or move them get its name."""
 
 
 def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
@@ -87,6 +90,8 @@ class OpenpeekFunction(Construct):
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": f"openpeek/{config.name}",
         }
+        if shared.vector_bucket_name:
+            settings["OPENPEEK_VECTOR_BUCKET_NAME"] = shared.vector_bucket_name
         if in_vpc:
             # Only functions that can reach Qdrant get its key; the others never read the secret.
             settings["OPENPEEK_QDRANT_API_KEY_SECRET_ARN"] = shared.qdrant_api_key.secret_arn

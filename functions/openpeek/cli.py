@@ -76,6 +76,10 @@ def schedule_maintenance(services):
     scheduler.every(REAP_EVERY_S, "expiry-reaper", services.expiry.reap, first_after_s=60)
     scheduler.every(AUTOINDEX_EVERY_S, "auto-index", services.auto_index.run, first_after_s=AUTOINDEX_EVERY_S)
     scheduler.every(300, "batch-draft-reaper", services.batches.reap_drafts, first_after_s=300)  # DRAFTs > 30 min
+    # Tiering: hourly by default (EventBridge rate(1 hour) in AWS); the first run soon after start resumes any
+    # transition a previous process left half-done.
+    scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,
+                    first_after_s=min(30.0, services.settings.tier_sweep_every_s))
     scheduler.start()
     return scheduler
 
@@ -254,6 +258,25 @@ def autoindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def tier(args: argparse.Namespace) -> int:
+    """One tiering sweep now (what the hourly schedule does): resumes unfinished transitions, demotes idle
+    collections, freezes, promotes busy cold ones; prints each move."""
+    services = _services(args.data_dir)
+    try:
+        report = services.tiering_sweeper.sweep()
+    finally:
+        services.close()
+    for move in report.moved:
+        print(f"openpeek tier: {move['namespace_id']}/{move['collection_id']}: {move['from']} → {move['to']} "
+              f"({move['reason']})")
+    for collection_id in report.resumed:
+        print(f"openpeek tier: resumed the transition of {collection_id}")
+    for collection_id in report.skipped_rehydrations:
+        print(f"openpeek tier: {collection_id} waits for the next sweep (rehydrations limited per sweep)")
+    print(f"openpeek tier: {len(report.moved)} moved, {len(report.resumed)} resumed")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     data_dir_help = "data directory (default: $OPENPEEK_DATA_DIR or .openpeek)"
     root = argparse.ArgumentParser(prog="openpeek", description="Self-hosted Mixpeek v1 API")
@@ -278,6 +301,10 @@ def parser() -> argparse.ArgumentParser:
     autoindex_cmd = commands.add_parser("autoindex", help="index the payload fields filtered often, now")
     autoindex_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
     autoindex_cmd.set_defaults(run=autoindex)
+
+    tier_cmd = commands.add_parser("tier", help="move collections between storage tiers by their tiering policy, now")
+    tier_cmd.add_argument("--data-dir", default=None, help=data_dir_help)
+    tier_cmd.set_defaults(run=tier)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create an API key; prints only the key")

@@ -9,13 +9,14 @@ which adapter runs them.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.domain.conditions import Filter
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.inference import InferenceService
 from openpeek.domain.records import Delete, Item, Put
+from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.transfers import FetchedBlob, StoredUpload, UploadTarget
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, ScoredPoint, SearchRequest, VectorIndexSpec,
                                      VectorPoint)
@@ -286,3 +287,27 @@ class UploadUrls(Protocol):
 
     def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
         """A URL that GETs one blob until expires_at (epoch seconds), without the API key."""
+
+# --------------------------------------------------------------------------------------------------------------------
+# ColdStore: a cold collection's vectors outside the vector store (S3 Vectors, or parquet files in the blob store)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class ColdStore(Protocol):
+    def write_part(self, target: ColdCollection, part: int, points: Sequence[VectorPoint]) -> None:
+        """Store one page of points as part `part`. Idempotent: writing a part again replaces it, so a resumed copy
+        never duplicates a point."""
+
+    def count(self, target: ColdCollection) -> int:
+        """How many points the collection has in the cold store (0 when it has none)."""
+
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
+        """(part, points with their vectors and payload) in part order, from `from_part` on."""
+
+    def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
+        """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass
+        request.filter, best first, scored as the vector store scores them (cosine: similarity, dot: dot product,
+        euclidean: distance, smaller first). Raises ColdStoreUnavailable when the store cannot answer."""
+
+    def drop(self, target: ColdCollection) -> None:
+        """Remove the collection's cold copy; a missing one is a no-op."""

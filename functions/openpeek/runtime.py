@@ -115,6 +115,8 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
+    tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -394,6 +396,7 @@ def _embedded(settings: Settings) -> Services:
     services.webhook_dispatcher = LocalWebhookDispatcher(services.webhook_delivery, events,
                                                          metrics=services.metrics)
     attach_batches(services)
+    attach_tiering(services)
     return services
 
 
@@ -415,6 +418,7 @@ def _aws(settings: Settings) -> Services:
     services = wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
                     orchestrator=_step_functions(settings))
     attach_batches(services)
+    attach_tiering(services)
     return services
 
 
@@ -542,3 +546,61 @@ def attach_batches(services: Services) -> None:
                                     services.vectors, starter, deployed=services.settings.runtime == "aws")
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+# -- storage tiering -------------------------------------------------------------------------------------------------
+
+
+def build_cold_store(settings: Settings, blobs: BlobStore) -> Any:
+    """S3 Vectors where a vector bucket is configured (aws runtime); parquet parts in the blob store otherwise."""
+    if settings.runtime == "aws" and settings.vector_bucket_name:
+        from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore
+
+        return S3VectorsColdStore(settings.vector_bucket_name)
+    from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+
+    return ParquetColdStore(blobs)
+
+
+def attach_tiering(services: Services, cold_store: Any = None) -> None:
+    """Collection lifecycle (active / cold / archived / frozen), cross-tier search in the retrievers, the write
+    guard on collection documents, and the sweeper. Embedded, transitions run on daemon threads and the sweeper
+    resumes any a previous process left half-done."""
+    import threading
+
+    from openpeek.services.tiering.cross_tier import CrossTierSearch
+    from openpeek.services.tiering.lifecycle import LifecycleService
+    from openpeek.services.tiering.sweeper import TieringSweeper
+
+    cold = cold_store or build_cold_store(services.settings, services.blobs)
+    index_name = getattr(cold, "index_name", None)
+
+    from openpeek.domain.clock import isoformat, utcnow
+    from openpeek.domain.events import DomainEvent
+    from openpeek.services.tiering.lifecycle import TRANSITION_REQUESTED
+
+    def in_background(org_id: str, namespace_id: str, collection_id: str) -> None:
+        if services.settings.runtime == "aws":  # an EventBridge rule hands it to the tiering Lambda
+            services.events.publish(DomainEvent(type=TRANSITION_REQUESTED, org_id=org_id, namespace_id=namespace_id,
+                                                data={"collection_id": collection_id},
+                                                occurred_at=isoformat(utcnow())))
+            return
+        threading.Thread(target=lambda: lifecycle.run(namespace_id, collection_id), name="openpeek-lifecycle",
+                         daemon=True).start()
+
+    lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
+                                 in_background, cold_index_name=index_name)
+    services.lifecycle = lifecycle
+    services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
+    services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
+                                                              services.events, check_writable=lifecycle.check_writable)
+    from datetime import timedelta
+
+    services.tiering_sweeper = TieringSweeper(services.table, lifecycle,
+                                              day=timedelta(seconds=services.settings.tier_day_s))
+    subscribe = getattr(services.events, "subscribe", None)
+    if subscribe is not None:  # the in-process bus: a new collection puts its namespace on the sweeper's list
+        from openpeek.repositories.tiering import TierStateRepository
+
+        registry = TierStateRepository(services.table)
+        subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])

@@ -78,3 +78,11 @@ class Settings(BaseSettings):
     upload_signing_key: str | None = None
     """Embedded: the HMAC key that signs upload URLs pointing at this server; unset, a random key is made once and
     kept in <data_dir>/upload-signing.key (URLs stay valid across restarts). Deployed uploads are S3 presigned PUTs."""
+    # -- storage tiering (cold collections) --
+    vector_bucket_name: str | None = None
+    """aws runtime: the S3 Vectors bucket that holds cold collections (stacks/tiering.py); unset, cold collections
+    are parquet files in the blob store, as embedded."""
+    tier_sweep_every_s: float = 3600.0
+    """Embedded: how often the scheduler thread runs the tiering sweeper (deployed: an hourly EventBridge rule)."""
+    tier_day_s: float = 86400.0
+    """How long a day of a tiering policy's idle_days lasts for the sweeper; end-to-end tests shorten it."""

@@ -222,7 +222,7 @@ def test_system_scope_needs_an_administrator(client, tenant):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("tiering", {"enabled": True}), ("spend_budget", {"daily_usd": 5}), ("adaptive_indexing", True),
+    [("spend_budget", {"daily_usd": 5}), ("adaptive_indexing", True),
      ("trusted_issuers", [{"issuer": "https://idp.example.com"}])],
 )
 def test_fields_without_a_feature_here_are_refused_not_ignored(client, tenant, field, value):

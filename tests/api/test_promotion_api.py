@@ -31,7 +31,7 @@ def namespace(client, tenant, path="product-search"):
 
 def test_standalone_create_uses_namespace_id_as_the_name(client, tenant, standalone):
     assert standalone == {"namespace_id": "product-search", "namespace_name": "product-search", "mode": "standalone",
-                          "status": "active", "tiering": "auto", "document_count": 0,
+                          "status": "active", "tiering": "off", "document_count": 0,
                           "vector_configs": [{"name": "text_embedding", "dimension": 384, "metric": "cosine"},
                                              {"name": "wide", "dimension": 1536, "metric": "cosine"}]}
     got = namespace(client, tenant)

@@ -141,6 +141,7 @@ def test_every_function_runs_python_3_12_with_the_aws_runtime_settings(synthesis
             "batch_extract",
             "batch_finalize",
             "batch_mark_failed",
+            "tiering",
         )
     )
     for function in functions.values():
@@ -216,16 +217,16 @@ def _function_key(synthesised, env, handler: str) -> str:
 
 def test_schedules_start_the_reaper_hourly_and_the_auto_indexer_every_six_hours(synthesised, env) -> None:
     rules = synthesised[env].resources("AWS::Events::Rule", "automation").values()
-    scheduled = {
-        rule["Properties"]["ScheduleExpression"]: rule for rule in rules if "ScheduleExpression" in rule["Properties"]
-    }
+    scheduled = [rule["Properties"] for rule in rules if "ScheduleExpression" in rule["Properties"]]
+    by_target = {}
+    for rule in scheduled:
+        (target,) = rule["Targets"]
+        by_target[target["Arn"]["Fn::GetAtt"][0]] = rule["ScheduleExpression"]
 
-    assert set(scheduled) == {"rate(1 hour)", "rate(6 hours)"}
-    for expression, handler in (("rate(1 hour)", "reaper"), ("rate(6 hours)", "autoindex")):
-        (target,) = scheduled[expression]["Properties"]["Targets"]
-        assert target["Arn"] == {
-            "Fn::GetAtt": [_function_key(synthesised, env, f"openpeek.handlers.{handler}.handler"), "Arn"]
-        }
+    assert len(scheduled) == 3  # the tiering sweeper is the third (tests/infra/test_tiering_stack.py)
+    for expression, handler in (("rate(1 hour)", "reaper"), ("rate(6 hours)", "autoindex"),
+                                ("rate(1 hour)", "tiering")):
+        assert by_target[_function_key(synthesised, env, f"openpeek.handlers.{handler}.handler")] == expression
 
 
 def test_webhook_events_go_through_a_queue_with_a_dead_letter_queue_and_an_alarm(synthesised, env) -> None:
@@ -246,6 +247,7 @@ def test_webhook_events_go_through_a_queue_with_a_dead_letter_queue_and_an_alarm
         v["Properties"]
         for v in automation.values()
         if v["Type"] == "AWS::Events::Rule" and "EventPattern" in v["Properties"]
+        and "detail-type" not in v["Properties"]["EventPattern"]  # the tiering transitions' rule is a narrow one
     ]
     assert event_rule["EventPattern"] == {"source": ["openpeek"]}
     assert event_rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_key, "Arn"]}

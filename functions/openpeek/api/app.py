@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.route_metrics import RouteLatency
 from openpeek.api.limits import RequestLimits
+from openpeek.api.routers import collection_lifecycle
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
 from openpeek.api.openapi_security import install_openapi_security
@@ -37,6 +38,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(extractors.router)
     app.include_router(collections.router)
     app.include_router(collection_documents.router)
+    app.include_router(collection_lifecycle.router)
     app.include_router(documents.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)

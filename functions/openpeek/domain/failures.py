@@ -27,3 +27,7 @@ class ComputeUnavailable(Exception):
     def __init__(self, message: str, how_to_enable: str | None = None) -> None:
         super().__init__(message)
         self.how_to_enable = how_to_enable
+
+
+class ColdStoreUnavailable(DependencyUnavailable):
+    """The cold store could not answer (a query falls back to the hot tier with a warning)."""

@@ -100,6 +100,10 @@ class CollectionRepository:
             raise
         return saved
 
+    def replacement(self, collection: Collection, previous: Collection) -> Put:
+        """The conditional write of `collection` over `previous` (same name), for a caller's own transaction."""
+        return Put(self._item(replace(collection, version=previous.version + 1)), if_version=previous.version)
+
     def delete(self, collection: Collection) -> None:
         self._table.transact_write([
             Delete(owned_partition(collection.namespace_id), _sk(collection.collection_id)),

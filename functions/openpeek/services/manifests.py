@@ -27,6 +27,7 @@ from openpeek.domain import retrievers as retriever_rules
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.namespace import Namespace, check_vector_configs
 from openpeek.domain.payload_indexes import build_user_indexes
+from openpeek.domain.tiering import TieringPolicy
 from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
@@ -39,7 +40,8 @@ _RETRIEVER_FIELDS = ("retriever_name", "description", "input_schema", "stages", 
 _CLUSTER_FIELDS = ("cluster_name", "description", "metadata", "vector_config", "filters", "llm_labeling",
                    "collection_ids", "source_cluster_ids", "enrich_source_collection")
 _CLUSTER_PATCHABLE = ("description", "metadata", "filters", "llm_labeling")
-_NAMESPACE_FIELDS = ("description", "auto_create_indexes", "payload_indexes", "vector_configs", "feature_extractors")
+_NAMESPACE_FIELDS = ("description", "auto_create_indexes", "payload_indexes", "vector_configs", "feature_extractors",
+                     "tiering")
 
 
 class ManifestInvalid(BadRequest):
@@ -90,6 +92,9 @@ def _namespace_value(key: str, value: Any) -> Any:
     if key == "feature_extractors":
         return _normal([{k: v for k, v in entry.items() if k in ("feature_extractor_name", "version", "params")
                          and v is not None} for entry in value or [] if isinstance(entry, dict)])
+    if key == "tiering":  # the storage tiering policy, as the namespace stores it
+        policy = TieringPolicy.parse(value)
+        return None if policy is None else _normal(policy.public())
     return _normal(value)
 
 
@@ -279,7 +284,8 @@ class ManifestService:
     def _creation_request(manifest: dict[str, Any]) -> dict[str, Any]:
         section = dict(manifest.get("namespace") or {})
         request = {key: section[key] for key in ("namespace_name", "description", "auto_create_indexes",
-                                                 "payload_indexes", "vector_configs", "feature_extractors", "mode")
+                                                 "payload_indexes", "vector_configs", "feature_extractors", "mode",
+                                                 "tiering")
                    if section.get(key) is not None}
         if section.get("vector_configs") and "mode" not in request:
             request["mode"] = "standalone"
@@ -318,6 +324,7 @@ class ManifestService:
             "feature_extractors": [{"feature_extractor_name": ref.name, "version": ref.version,
                                     **({"params": ref.params} if ref.params else {})}
                                    for ref in namespace.feature_extractors],
+            **({"tiering": namespace.extra["tiering"]} if namespace.extra.get("tiering") else {}),
         })
 
     @staticmethod

@@ -30,12 +30,13 @@ from openpeek.domain.failures import CollectionNotFound, ConditionFailed, Depend
 from openpeek.domain.vectors import CollectionInfo, PayloadIndexSpec
 from openpeek.ports import BlobStore, EventBus, VectorStore
 from openpeek.domain.vector_placement import tier_of
+from openpeek.domain.tiering import TieringPolicy
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
 from openpeek.services.organizations import Principal
 
 NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 # Fields of the SDK's request models whose features openpeek does not offer: refused when set, never ignored.
-UNSUPPORTED_WHEN_SET = ("trusted_issuers", "tiering", "spend_budget", "cost_cap_override", "pinned")
+UNSUPPORTED_WHEN_SET = ("trusted_issuers", "spend_budget", "cost_cap_override", "pinned")
 WRITE_ATTEMPTS = 16
 
 
@@ -155,7 +156,8 @@ class NamespaceService:
             created_at=isoformat(now),
             updated_at=isoformat(now),
             expires_at=expiry_from_ttl(now, request.get("ttl_seconds")),
-            extra={"dynamic_vector_indexes": mode == "standalone" and request.get("vector_configs") is None},
+            extra={"dynamic_vector_indexes": mode == "standalone" and request.get("vector_configs") is None,
+                   **_tiering_extra(request)},
         )
         _check_vector_names_unique(namespace)
 
@@ -381,6 +383,8 @@ class NamespaceService:
             changed = replace(changed, description=request["description"])
         if request.get("auto_create_indexes") is not None:
             changed = replace(changed, auto_create_indexes=request["auto_create_indexes"])
+        if request.get("tiering") is not None:
+            changed = replace(changed, extra={**changed.extra, **_tiering_extra(request)})
         if request.get("infrastructure") is not None:
             infrastructure, api_key = self._infrastructure(
                 principal, keeping_stored_token(request["infrastructure"], current.infrastructure),
@@ -490,6 +494,12 @@ def _name_taken(name: str) -> Conflict:
         code="namespace_name_taken",
         details={"namespace_name": name},
     )
+
+
+def _tiering_extra(request: dict[str, Any]) -> dict[str, Any]:
+    """The namespace's tiering override (enabled, idle_days, exempt), checked; collections inherit from it."""
+    policy = TieringPolicy.parse(request.get("tiering"), "tiering")
+    return {} if policy is None else {"tiering": policy.public()}
 
 
 def _refuse_unsupported(request: dict[str, Any]) -> None:

@@ -53,6 +53,11 @@ class RetrievalService:
         self._access = access or AccessControl()  # acts only for namespaces whose authorization is enabled
         self._stages = stages or StageRegistry(StageDependencies(vectors, inference, usage=usage))
         self._executions = executions  # None: executions are not recorded (no history)
+        self._tiers: Any = None  # CrossTierSearch, where collections can be cold (services/tiering)
+
+    def use_tiers(self, tiers: Any) -> None:
+        """Feature searches also read cold collections from the cold store (merged by score, `_source_tier`)."""
+        self._tiers = tiers
 
     @property
     def stages(self) -> StageRegistry:
@@ -108,7 +113,7 @@ class RetrievalService:
              ad_hoc: bool, first_search: list[Candidate] | None = None) -> dict[str, Any]:
         if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
             # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
-            # them several times per request (openpeek/collector.py; measured: a third of an mmr pipeline's time).
+            # them several times per request (openpeek/garbage_collection.py; measured: a third of an mmr pipeline's time).
             with fewer_collections():
                 return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
                                         first_search=first_search)
@@ -124,6 +129,9 @@ class RetrievalService:
         extra_filter = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
         stage_ids = [stage["config"]["stage_id"] for stage in retriever.stages]
         access = self._access.plan(namespace, subject) if SEARCH_STAGES & set(stage_ids) else None
+        tier_plan = (self._tiers.plan(namespace, retriever)
+                     if self._tiers is not None and SEARCH_STAGES & set(stage_ids) else None)
+        tiers = (self._tiers, tier_plan) if tier_plan is not None else None
         return_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
         statistics: dict[str, dict[str, Any]] = {}
@@ -141,7 +149,7 @@ class RetrievalService:
             parameters = definition.parse(stage["stage_name"], rules.substitute(raw, inputs, request))
             context = RunContext(namespace=namespace, stage_name=stage["stage_name"], inputs=inputs, request=request,
                                  ad_hoc=extra_filter, return_vectors=return_vectors, fetch_vectors=fetch_vectors,
-                                 access=access, search_index=search_index)
+                                 access=access, search_index=search_index, tiers=tiers)
             stage_started = time.perf_counter()
             before = len(candidates)
             try:
@@ -171,7 +179,11 @@ class RetrievalService:
                 figures["llm_calls"] = context.llm_calls
             if context.tokens_used:
                 figures["tokens_used"] = context.tokens_used
+            if tier_plan is not None and stage_id == "feature_search":
+                figures["metadata"]["source_tiers"] = _source_tiers(candidates)
             statistics[stage["stage_name"]] = figures
+        if tier_plan is not None:
+            warnings += tier_plan.warnings
         if extra_filter is not None and not searched:
             candidates = [c for c in candidates if filter_rules.matches(extra_filter, c.payload, c.document_id)]
 
@@ -218,6 +230,8 @@ class RetrievalService:
         definition = self._stages.get(first["config"]["stage_id"]) if first else None
         if definition is None or not hasattr(definition, "run_many"):
             return {}
+        if self._tiers is not None and self._tiers.plan(namespace, retriever) is not None:
+            return {}  # cold collections answer per query, through the tier plan
         later = retriever.stages[1:]
         fetch_vectors = any(self._reads_vectors(stage) for stage in later)
         access = self._access.plan(namespace, subject)
@@ -277,6 +291,14 @@ def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"inputs_hash": hashlib.sha1(text.encode()).hexdigest(),
             "query_summary": ", ".join(summary)[:QUERY_SUMMARY_CHARS] or None,
             "query_text": inputs.get("query") if isinstance(inputs.get("query"), str) else None}
+
+
+def _source_tiers(candidates: list[Candidate]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for candidate in candidates:
+        tier = candidate.payload.get("_source_tier", "hot")
+        counts[tier] = counts.get(tier, 0) + 1
+    return counts
 
 
 def _present(candidate: Candidate, with_vectors: bool) -> dict[str, Any]:

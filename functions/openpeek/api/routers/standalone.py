@@ -36,6 +36,7 @@ def create_standalone_namespace(request: Request, body: CreateStandaloneNamespac
         "mode": namespace.mode,
         "status": "active",
         "vector_configs": [config.public() for config in namespace.vector_configs],
-        "tiering": "auto",
+        # Documents upserted straight into a namespace belong to no collection, and only collections tier.
+        "tiering": "off",
         "document_count": view.document_count or 0,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -58,10 +58,13 @@ class Page:
 
 
 class CollectionDocumentService:
-    def __init__(self, collections: CollectionService, vectors: VectorStore, events: EventBus) -> None:
+    def __init__(self, collections: CollectionService, vectors: VectorStore, events: EventBus,
+                 check_writable: Callable[[Namespace, str], None] | None = None) -> None:
         self._collections = collections
         self._vectors = vectors
         self._events = events
+        # Refuses writes to collections that are frozen, cold, archived or moving between tiers (services/tiering).
+        self._check_writable = check_writable or (lambda namespace, collection_id: None)
 
     def collection_id(self, namespace: Namespace, identifier: str) -> str:
         """The id of the collection a route names: a collection's id or name, or the bare collection_id that
@@ -195,6 +198,7 @@ class CollectionDocumentService:
         """A document written by hand into a collection: its payload fields, metadata and lineage, and vectors
         named by vector index or by the collection's feature URI."""
         collection = self._collections.get(namespace, identifier)
+        self._check_writable(namespace, collection.collection_id)
         document_id = new_id("doc")
         point = self._build(namespace, collection, document_id, body, created_at=None)
         self._vectors.upsert(namespace.collection, [point])
@@ -208,6 +212,7 @@ class CollectionDocumentService:
         collection_id = self.collection_id(namespace, identifier) if identifier is not None else None
         current = self._point(namespace, collection_id, document_id, with_vectors=False)
         owner = current.payload.get("collection_id") or document_rules.DEFAULT_COLLECTION_ID
+        self._check_writable(namespace, owner)
         collection = self._collections.find(namespace, owner)  # None for bring-your-own documents
         point = self._build(namespace, collection, document_id, body, created_at=current.payload.get("created_at"),
                             collection_id=owner)
@@ -220,12 +225,14 @@ class CollectionDocumentService:
         """PATCH: the named payload fields are set (metadata merged), everything else — vectors included — kept."""
         collection_id = self.collection_id(namespace, identifier) if identifier is not None else None
         current = self._point(namespace, collection_id, document_id, with_vectors=False)
+        self._check_writable(namespace, current.payload.get("collection_id") or document_rules.DEFAULT_COLLECTION_ID)
         self._vectors.set_payload(namespace.collection, [document_id], _payload_changes(current.payload, changes))
         self._publish(namespace, "document.updated", [document_id], current.payload.get("collection_id"))
         return _present(self._point(namespace, None, document_id, with_vectors=False), False)
 
     def delete(self, namespace: Namespace, identifier: str, document_id: str) -> None:
         collection_id = self.collection_id(namespace, identifier)
+        self._check_writable(namespace, collection_id)
         self._point(namespace, collection_id, document_id, with_vectors=False)
         self._vectors.delete(namespace.collection, [document_id])
         self._publish(namespace, "document.deleted", [document_id], collection_id)
@@ -236,6 +243,7 @@ class CollectionDocumentService:
         """Each {document_id, update_data} patched on its own (a missing document is reported, not fatal), or one
         update_data applied to every document the filters match."""
         collection_id = self.collection_id(namespace, identifier)
+        self._check_writable(namespace, collection_id)
         if not updates:
             if update_data is None:
                 raise BadRequest("send updates, or filters with update_data", code="invalid_request")
@@ -270,6 +278,7 @@ class CollectionDocumentService:
     def _bulk(self, namespace: Namespace, collection_id: str, filters: dict[str, Any] | None,
               update_data: dict[str, Any]) -> list[str]:
         _payload_changes({}, update_data)  # refuse system fields and vectors before reading anything
+        self._check_writable(namespace, collection_id)
         ids = [point.id for point in self._matching(namespace, documents_of(collection_id), filters)]
         for start in range(0, len(ids), SCAN_PAGE):
             chunk = ids[start: start + SCAN_PAGE]
@@ -285,6 +294,7 @@ class CollectionDocumentService:
     def batch_delete(self, namespace: Namespace, identifier: str, document_ids: list[str] | None,
                      filters: dict[str, Any] | None) -> list[dict[str, Any]]:
         collection_id = self.collection_id(namespace, identifier)
+        self._check_writable(namespace, collection_id)
         if not document_ids and filters is None:
             raise BadRequest("name document_ids or filters", code="invalid_request")
         if document_ids:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import batches as rules
 from openpeek.domain import documents as document_rules
+from openpeek.domain import tiering
 from openpeek.domain.batches import Batch, FailedObject
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection
@@ -36,6 +37,7 @@ from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.objects import ObjectRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.repositories.tiering import TierStateRepository
 from openpeek.services.ingestion import extractors
 from openpeek.services.ingestion.extractors import Draft, ExtractionFailed, Extractor, Source, SourceBlob
 
@@ -217,6 +219,11 @@ class BatchRunner:
             collection = self._collections.find_in(namespace.namespace_id, collection_id)
             if collection is None:
                 continue  # deleted since the batch was submitted: nothing to write into
+            # Documents are written to active collections only (frozen, cold, archived or moving: the batch fails
+            # naming the collection and its state).
+            tier_state = TierStateRepository(self._table).get(namespace.namespace_id, collection.collection_id)
+            if collection.lifecycle_state != tiering.ACTIVE or tier_state.transition is not None:
+                tiering.refuse_write(collection.collection_name, collection.lifecycle_state, tier_state.transition)
             config = collection.feature_extractor.public()
             index_names = {index.vector_name: index.vector_name for index in collection.vector_indexes}
             extractor = extractors.build(config, self._embedder_for, index_names)

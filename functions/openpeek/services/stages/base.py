@@ -48,6 +48,7 @@ class RunContext:
     fetch_vectors: bool = False  # a later stage (mmr, cluster) reads the documents' vectors
     access: Any = None  # the namespace's document authorization plan, when it enforces one
     search_index: str | None = None  # the vector index the last feature_search ranked on
+    tiers: Any = None  # (CrossTierSearch, TierPlan) where the retriever reads cold collections (services/tiering)
     metadata: dict[str, Any] = field(default_factory=dict)  # this stage's statistics metadata
     llm_calls: int = 0
     tokens_used: int = 0

@@ -90,12 +90,22 @@ class FeatureSearch(Stage):
         else:  # the namespace enforces document authorization: the plan restricts (and may repeat) the searches
             split = [context.access.query(lambda batch: vectors.query(namespace.collection, batch), requests)
                      for (context, _), (requests, _, _) in zip(runs, planned)]
+        split = [self._across_tiers(context, requests, results)
+                 for (context, _), (requests, _, _), results in zip(runs, planned, split)]
         usage = self.dependencies.usage
         if usage is not None and namespace.auto_create_indexes:
             usage.record(namespace.namespace_id, set().union(
                 *(filter_rules.filter_keys(request.filter) for requests, _, _ in planned for request in requests)))
         return [self._finish(context, parameters, results, python_filters, limits)
                 for (context, parameters), results, (_, python_filters, limits) in zip(runs, split, planned)]
+
+    @staticmethod
+    def _across_tiers(context: RunContext, requests: list[SearchRequest], results: list) -> list:
+        """Cold collections answer from the cold store, merged with the hot results by score (`_source_tier`)."""
+        if context.tiers is None:
+            return results
+        search, plan = context.tiers
+        return search.search(plan, requests, results)
 
     def _plan(self, context: RunContext, parameters: dict) -> tuple[list[SearchRequest], list, list[int]]:
         namespace, stage = context.namespace, context.stage_name

@@ -1,0 +1,171 @@
+"""Storage tiers on the embedded runtime, over HTTP against a live `openpeek serve`: BENCH_TIER_DOCS (default
+100,000) documents × 384-d in one collection.
+
+Reported, each against a baseline measured in the same run:
+- query p50/p99 of one retriever (feature search, top 10) with the collection active (the baseline), cold (exact
+  numpy scan of parquet parts in the blob store) and mixed (the cold collection plus an active one of a tenth the
+  size, merged by score);
+- recall@10 of the cold query against brute force (the scan is exact, so 1.0 is expected);
+- demote and rehydrate throughput, vectors/s (PATCH …/lifecycle with async_transition false);
+- the server's resident memory after a restart and 50 queries, collection active vs cold, over an empty server's.
+
+Goals (the tiering issue): cold resident memory ≤ 10 % of active (above the empty server); cold p50 ≤ 10× active
+p50 at 100k; recall@10 of a cold query = exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import support
+
+DOCS = int(os.environ.get("BENCH_TIER_DOCS", "100000"))
+DIM = 384
+BATCH = 1000
+CALLS = 100
+URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
+INDEX = "text_extractor_v1_embedding"
+
+
+def rss_mb_of_server(data_dir: Path) -> float:
+    """VmRSS of the `openpeek serve` process that serves data_dir."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"serve" in command and str(data_dir).encode() in command:
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    raise RuntimeError("no server process found")
+
+
+def vectors(count: int, seed: int) -> np.ndarray:
+    drawn = np.random.default_rng(seed).standard_normal((count, DIM)).astype(np.float32)
+    return drawn / np.linalg.norm(drawn, axis=1, keepdims=True)
+
+
+def load(client, collection_id: str, data: np.ndarray, prefix: str) -> None:
+    for start in range(0, len(data), BATCH):
+        documents = [{"document_id": f"{prefix}-{n}", "vectors": {INDEX: data[n].round(5).tolist()},
+                      "payload": {"rank": n % 100}} for n in range(start, min(start + BATCH, len(data)))]
+        client.post("/v1/namespaces/bench-tiers/documents/upsert",
+                    json={"collection_id": collection_id, "documents": documents}).raise_for_status()
+
+
+def collection(client, name: str) -> str:
+    created = client.post("/v1/collections", json={
+        "collection_name": name, "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "field_passthrough": [{"source_path": "rank"}]}})
+    created.raise_for_status()
+    return created.json()["collection_id"]
+
+
+def retriever(client, name: str, collections: list[str]) -> str:
+    created = client.post("/v1/retrievers", json={
+        "retriever_name": name, "collection_identifiers": collections,
+        "input_schema": {"v": {"type": "array", "required": True}},
+        "stages": [{"stage_name": "search", "stage_type": "filter", "config": {
+            "stage_id": "feature_search", "parameters": {"searches": [
+                {"feature_uri": URI, "query": {"input_mode": "vector", "value": "{{INPUT.v}}"}, "top_k": 10}]}}}]})
+    created.raise_for_status()
+    return created.json()["retriever_id"]
+
+
+def queries_timed(client, retriever_id: str, queries: np.ndarray, calls: int) -> tuple[dict, list[list[str]]]:
+    samples, found = [], []
+    for n in range(-5, calls):  # five warm-up calls first
+        body = {"inputs": {"v": queries[n % len(queries)].tolist()}}
+        start = time.perf_counter()
+        response = client.post(f"/v1/retrievers/{retriever_id}/execute", json=body)
+        elapsed = time.perf_counter() - start
+        response.raise_for_status()
+        if n >= 0:
+            samples.append(elapsed)
+            found.append([d["document_id"] for d in response.json()["documents"]])
+    return support.percentiles(samples), found
+
+
+def transition(client, state: str) -> float:
+    start = time.perf_counter()
+    response = client.patch("/v1/collections/alpha/lifecycle",
+                            json={"lifecycle_state": state, "async_transition": False})
+    response.raise_for_status()
+    assert response.json()["lifecycle_state"] == state, response.text
+    return time.perf_counter() - start
+
+
+def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray) -> float:
+    with support.live_server(data_dir, api_key=key) as client:
+        client.headers["X-Namespace"] = "bench-tiers"
+        queries_timed(client, "alpha-only", queries, 50)
+        return rss_mb_of_server(data_dir)
+
+
+def main() -> int:
+    alpha, beta = vectors(DOCS, 1), vectors(DOCS // 10, 2)
+    queries = vectors(50, 3)
+    exact = [[f"a-{i}" for i in np.argsort(-(alpha @ q), kind="stable")[:10]] for q in queries]
+    results: dict = {"documents": DOCS, "dimension": DIM}
+    with tempfile.TemporaryDirectory() as empty_dir:
+        with support.live_server(Path(empty_dir)) as client:
+            results["rss_mb_empty_server"] = round(rss_mb_of_server(Path(empty_dir)), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        with support.live_server(data_dir) as client:
+            client.post("/v1/namespaces", json={"namespace_name": "bench-tiers",
+                                                "tiering": {"enabled": False}}).raise_for_status()
+            client.headers["X-Namespace"] = "bench-tiers"
+            key = client.headers["Authorization"].split()[-1]
+            client.post("/v1/buckets", json={"bucket_name": "books", "bucket_schema": {"properties": {
+                "body": {"type": "text"}, "rank": {"type": "integer"}}}}).raise_for_status()
+            alpha_id, beta_id = collection(client, "alpha"), collection(client, "beta")
+            load(client, alpha_id, alpha, "a")
+            only_alpha = retriever(client, "alpha-only", ["alpha"])
+            results["active"], active_found = queries_timed(client, only_alpha, queries, CALLS)
+            results["active_recall_at_10"] = round(float(np.mean(
+                [len(set(f) & set(exact[n % 50])) / 10 for n, f in enumerate(active_found)])), 4)
+            demote_s = transition(client, "cold")
+            results["demote_vectors_per_s"] = round(DOCS / demote_s)
+            results["cold"], cold_found = queries_timed(client, only_alpha, queries, CALLS)
+            results["cold_recall_at_10"] = round(float(np.mean(
+                [len(set(f) & set(exact[n % 50])) / 10 for n, f in enumerate(cold_found)])), 4)
+            load(client, beta_id, beta, "b")
+            both = retriever(client, "both", ["alpha", "beta"])
+            results["mixed"], _ = queries_timed(client, both, queries, CALLS)
+        results["rss_mb_cold"] = round(resident_after_queries(data_dir, key, queries), 1)
+        with support.live_server(data_dir, api_key=key) as client:
+            client.headers["X-Namespace"] = "bench-tiers"
+            rehydrate_s = transition(client, "active")
+            results["rehydrate_vectors_per_s"] = round(DOCS / rehydrate_s)
+        results["rss_mb_active"] = round(resident_after_queries(data_dir, key, queries), 1)
+    empty = results["rss_mb_empty_server"]
+    results["cold_over_active_p50"] = round(results["cold"]["p50_ms"] / results["active"]["p50_ms"], 2)
+    results["mixed_over_active_p50"] = round(results["mixed"]["p50_ms"] / results["active"]["p50_ms"], 2)
+    results["cold_resident_share_of_active"] = round(
+        max(0.0, results["rss_mb_cold"] - empty) / max(1e-9, results["rss_mb_active"] - empty), 3)
+    for tier in ("active", "cold", "mixed"):
+        print(f"{tier:7s} query p50 {results[tier]['p50_ms']:9.2f} ms   p99 {results[tier]['p99_ms']:9.2f} ms")
+    print(f"cold p50 / active p50 = {results['cold_over_active_p50']}×; mixed {results['mixed_over_active_p50']}×; "
+          f"recall@10 active {results['active_recall_at_10']}, cold {results['cold_recall_at_10']}")
+    print(f"demote {results['demote_vectors_per_s']:,} vectors/s; rehydrate {results['rehydrate_vectors_per_s']:,} "
+          "vectors/s")
+    print(f"resident memory: empty {empty} MB, active {results['rss_mb_active']} MB, cold {results['rss_mb_cold']} MB "
+          f"(cold's share of active above empty: {results['cold_resident_share_of_active']})")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,432 @@
+"""Collection lifecycle (GET | PATCH /v1/collections/{c}/lifecycle): moving a collection between the vector store
+(active, frozen) and the cold store (cold), or to metadata only (archived).
+
+Every data-moving transition is a sequence of idempotent steps recorded on the collection's tier state, so a crash
+anywhere resumes at the step that was running and never loses or duplicates a document:
+
+    demote   copy pages of points into cold parts (part n is written again on resume, replacing itself) → verify the
+             cold count equals the hot count → flip lifecycle_state to cold (queries now go to the cold store) →
+             drop the points from the vector store
+    rehydrate  copy the cold parts back (upsert by document id) and re-create the payload indexes → verify → flip to
+             active → drop the cold copy
+    archive  write the documents' payloads (metadata and lineage, no vectors) to the blob store → flip to archived →
+             drop the vectors everywhere
+
+Freezing and unfreezing move no data and complete within the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from openpeek.domain import tiering as rules
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.collections import Collection
+from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
+from openpeek.domain.ids import new_id
+from openpeek.domain.namespace import Namespace
+from openpeek.domain.tasks import COMPLETED, FAILED, PROCESSING, Task
+from openpeek.domain.tiering import TierState, Transition
+from openpeek.domain.conditions import Filter, MatchValue
+from openpeek.domain.events import DomainEvent
+from openpeek.domain.failures import CollectionNotFound, ConditionFailed
+from openpeek.domain.tiering import ColdCollection
+from openpeek.domain.vectors import PayloadIndexSpec
+from openpeek.ports import BlobStore, ColdStore, EventBus, Table, VectorStore
+from openpeek.repositories.collections import CollectionRepository
+from openpeek.repositories.namespaces import NamespaceRepository
+from openpeek.repositories.tasks import TaskRepository
+from openpeek.repositories.tiering import TierStateRepository
+
+logger = logging.getLogger(__name__)
+
+# The SDK's TaskType enum has no lifecycle entry; moving a collection's vectors into another store is materialising
+# it there. additional_data.operation says which move it is.
+TASK_TYPE = "materialize"
+TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event that starts a transition's Lambda
+# Points per copied page, and so per cold part: a cold query opens every part, so fewer, larger parts scan faster
+# (at 100,000 × 384, parts of 1,000 cost 10× the active p50); S3 Vectors' adapter splits a page into writes of 500.
+PAGE = 5_000
+MAX_RUNTIME_S = 6 * 3600
+SAVE_ATTEMPTS = 16
+
+
+def documents_of(collection_id: str) -> Filter:
+    return Filter(must=(MatchValue("collection_id", collection_id),))
+
+
+def archive_prefix(namespace_id: str, collection_id: str) -> str:
+    """Under the namespace's own prefix, so deleting the namespace deletes its archives."""
+    return f"namespaces/{namespace_id}/archives/{collection_id}/"
+
+
+@dataclass(frozen=True)
+class LifecycleView:
+    collection: Collection
+    tier: TierState
+    hot_count: int
+    cold_count: int | None
+    task_id: str | None = None
+    warning: str | None = None
+
+
+class LifecycleService:
+    def __init__(self, table: Table, vectors: VectorStore, cold: ColdStore, blobs: BlobStore, events: EventBus,
+                 start_in_background: Callable[[str, str, str], None], *, cold_index_name: Callable[
+                     [ColdCollection], str] | None = None) -> None:
+        self._table = table
+        self._collections = CollectionRepository(table)
+        self._namespaces = NamespaceRepository(table)
+        self._tiers = TierStateRepository(table)
+        self._tasks = TaskRepository(table)
+        self._vectors = vectors
+        self._cold = cold
+        self._blobs = blobs
+        self._events = events
+        self._background = start_in_background
+        self._cold_index_name = cold_index_name or (lambda target: f"{target.namespace_id}/{target.collection_id}")
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    def _collection(self, namespace: Namespace, identifier: str) -> Collection:
+        found = self._collections.find_in(namespace.namespace_id, identifier)
+        if found is None:
+            raise NotFound("collection", identifier)
+        return found
+
+    def cold_target(self, namespace: Namespace, collection: Collection) -> ColdCollection:
+        names = {index.vector_name for index in collection.vector_indexes}
+        specs = tuple(spec for spec in namespace.vector_indexes() if spec.name in names and not spec.sparse)
+        return ColdCollection(namespace.namespace_id, collection.collection_id, specs)
+
+    def _hot_count(self, namespace: Namespace, collection_id: str) -> int:
+        try:
+            return self._vectors.count(namespace.collection, documents_of(collection_id))
+        except CollectionNotFound:
+            return 0
+
+    def status(self, namespace: Namespace, identifier: str, *, task_id: str | None = None,
+               warning: str | None = None) -> LifecycleView:
+        collection = self._collection(namespace, identifier)
+        self._tiers.register(namespace.namespace_id)
+        tier = self._tiers.get(namespace.namespace_id, collection.collection_id)
+        cold_count = None
+        if collection.lifecycle_state == rules.COLD or tier.transition is not None:
+            cold_count = self._cold.count(self.cold_target(namespace, collection))
+        hot = 0 if collection.lifecycle_state in (rules.COLD, rules.ARCHIVED) and tier.transition is None else (
+            self._hot_count(namespace, collection.collection_id))
+        return LifecycleView(collection, tier, hot, cold_count,
+                             task_id or (tier.transition.task_id if tier.transition else None), warning)
+
+    def present(self, namespace: Namespace, view: LifecycleView) -> dict[str, Any]:
+        """LifecycleStatusResponse."""
+        collection, tier = view.collection, view.tier
+        cold = collection.lifecycle_state == rules.COLD or (tier.transition is not None)
+        return {
+            "collection_id": collection.collection_id,
+            "lifecycle_state": collection.lifecycle_state,
+            "s3_vector_index": self._cold_index_name(self.cold_target(namespace, collection)) if cold else None,
+            "vector_document_count": view.hot_count,
+            "s3_vector_count": view.cold_count,
+            "last_transitioned_at": tier.last_transitioned_at,
+            "task_id": view.task_id,
+            "warning": view.warning,
+            "namespace_storage_tier": None,
+        }
+
+    def check_writable(self, namespace: Namespace, collection_id: str) -> None:
+        """Document writes reach active collections only (409 naming the state otherwise); documents that belong to
+        no collection item (bring-your-own upserts) are not tiered."""
+        collection = self._collections.find_in(namespace.namespace_id, collection_id)
+        if collection is None:
+            return
+        tier = self._tiers.get(namespace.namespace_id, collection_id)
+        if collection.lifecycle_state != rules.ACTIVE or tier.transition is not None:
+            rules.refuse_write(collection.collection_name, collection.lifecycle_state, tier.transition)
+
+    # -- transitions ----------------------------------------------------------------------------------------------
+
+    def transition(self, namespace: Namespace, identifier: str, target: str, *,
+                   async_transition: bool = True) -> LifecycleView:
+        """Start (or, with async_transition false, run to the end) the move to `target`. A move that is not allowed
+        is a 400 naming the allowed ones; a collection already moving is a 409 naming the move under way."""
+        collection = self._collection(namespace, identifier)
+        self._tiers.register(namespace.namespace_id)
+        tier = self._tiers.get(namespace.namespace_id, collection.collection_id)
+        if tier.transition is not None:
+            raise Conflict(f"collection '{collection.collection_name}' is already moving from "
+                           f"{tier.transition.source} to {tier.transition.target}",
+                           code="lifecycle_transition_in_progress",
+                           details={"task_id": tier.transition.task_id, "target": tier.transition.target})
+        rules.check_move(collection.collection_name, collection.lifecycle_state, target)
+        now = isoformat(utcnow())
+        if target == rules.FROZEN or collection.lifecycle_state == rules.FROZEN:
+            saved, tier = self._flip(collection, tier, target, now, transition=None)
+            self._publish(namespace, saved, collection.lifecycle_state, target)
+            return self.status(namespace, saved.collection_id)
+        if target == rules.COLD and not self.cold_target(namespace, collection).vectors:
+            raise BadRequest(f"collection '{collection.collection_name}' has no dense vectors to keep in the cold "
+                             "store; archive it instead", code="nothing_to_demote")
+        task = Task.new(new_id("task"), namespace.namespace_id, TASK_TYPE, utcnow(), MAX_RUNTIME_S,
+                        inputs=[{"collection_id": collection.collection_id, "lifecycle_state": target}],
+                        additional_data={"operation": "collection_lifecycle_transition",
+                                         "collection_id": collection.collection_id, "source": collection.lifecycle_state,
+                                         "target": target, "progress": 0})
+        moving = Transition(collection.lifecycle_state, target, task_id=task.task_id, started_at=now)
+        try:
+            self._table.transact_write([
+                *self._tasks.creation(task, namespace.org_id),
+                self._tiers.write(namespace.namespace_id, replace(tier, transition=moving), tier),
+            ])
+        except ConditionFailed:
+            raise Conflict("the collection's tier changed while this request was applied; try again",
+                           code="concurrent_modification") from None
+        if async_transition:
+            # (org, namespace, collection): run() is called on a thread embedded, by the tiering Lambda deployed
+            self._background(namespace.org_id, namespace.namespace_id, collection.collection_id)
+            return self.status(namespace, collection.collection_id, task_id=task.task_id)
+        self.run(namespace.namespace_id, collection.collection_id)
+        return self.status(namespace, collection.collection_id, task_id=task.task_id)
+
+    def run(self, namespace_id: str, collection_id: str) -> None:
+        """Run the collection's transition in progress to its end, from the step recorded (resume after a crash).
+        A failure before the flip undoes the partial copy and leaves the collection where it was, with the task
+        FAILED; a failure after the flip is retried by the next run (the sweeper resumes transitions)."""
+        namespace = self._namespaces.get_by_id(namespace_id)
+        collection = self._collections.find_in(namespace_id, collection_id) if namespace else None
+        if namespace is None or collection is None:
+            return
+        tier = self._tiers.get(namespace_id, collection_id)
+        moving = tier.transition
+        if moving is None:
+            return
+        self._task_progress(namespace_id, moving.task_id, PROCESSING, progress=0)
+        try:
+            if moving.target == rules.ARCHIVED:
+                self._archive(namespace, collection, tier)
+            elif moving.target == rules.COLD:
+                self._demote(namespace, collection, tier)
+            else:
+                self._rehydrate(namespace, collection, tier)
+        except Exception as error:  # noqa: BLE001 - any failure must end the task, never leave it PROCESSING
+            logger.exception("lifecycle transition of %s to %s failed", collection_id, moving.target)
+            self._abandon(namespace, collection_id, moving, error)
+            return
+        self._task_progress(namespace_id, moving.task_id, COMPLETED, progress=100)
+
+    # -- the three data-moving transitions ------------------------------------------------------------------------
+
+    def _demote(self, namespace: Namespace, collection: Collection, tier: TierState) -> None:
+        target = self.cold_target(namespace, collection)
+        moving = tier.transition
+        assert moving is not None
+        total = max(1, self._hot_count(namespace, collection.collection_id))
+        if moving.step == rules.COPY:
+            part, cursor, copied = moving.part, moving.cursor, moving.copied
+            while True:
+                points, following = self._vectors.scroll(namespace.collection, filter=documents_of(
+                    collection.collection_id), limit=PAGE, offset=cursor, with_vectors=True)
+                if points:
+                    self._cold.write_part(target, part, points)
+                    part, copied = part + 1, copied + len(points)
+                cursor = following
+                step = rules.COPY if following is not None else rules.VERIFY
+                tier = self._save_tier(namespace, tier, moving.advanced(step=step, part=part, cursor=cursor,
+                                                                       copied=copied))
+                moving = tier.transition
+                self._task_progress(namespace.namespace_id, moving.task_id, PROCESSING,
+                                    progress=min(99, int(80 * copied / total)))
+                if following is None:
+                    break
+        if moving.step == rules.VERIFY:
+            hot, cold = self._hot_count(namespace, collection.collection_id), self._cold.count(target)
+            if hot != cold:
+                raise RuntimeError(f"verification failed: {hot} documents in the vector store, {cold} in the cold "
+                                   "store (documents were written during the copy?)")
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.FLIP), cold_count=cold)
+            moving = tier.transition
+        if moving.step == rules.FLIP:
+            collection, tier = self._flip(collection, tier, rules.COLD, isoformat(utcnow()),
+                                          transition=moving.advanced(step=rules.DROP))
+            self._publish(namespace, collection, moving.source, rules.COLD)
+            moving = tier.transition
+        if moving.step == rules.DROP:
+            self._drop_hot(namespace, collection.collection_id)
+            self._save_tier(namespace, tier, None)
+
+    def _rehydrate(self, namespace: Namespace, collection: Collection, tier: TierState) -> None:
+        target = self.cold_target(namespace, collection)
+        moving = tier.transition
+        assert moving is not None
+        total = max(1, tier.cold_vector_count or self._cold.count(target))
+        if moving.step == rules.COPY:
+            copied = moving.copied
+            for part, points in self._cold.read_parts(target, from_part=moving.part):
+                self._vectors.upsert(namespace.collection, points)
+                copied += len(points)
+                tier = self._save_tier(namespace, tier, moving.advanced(part=part + 1, copied=copied))
+                moving = tier.transition
+                self._task_progress(namespace.namespace_id, moving.task_id, PROCESSING,
+                                    progress=min(99, int(80 * copied / total)))
+            for index in collection.payload_indexes:
+                self._vectors.create_payload_index(namespace.collection,
+                                                   PayloadIndexSpec(index["field_name"], index["type"]))
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.VERIFY))
+            moving = tier.transition
+        if moving.step == rules.VERIFY:
+            hot, cold = self._hot_count(namespace, collection.collection_id), self._cold.count(target)
+            if hot != cold:
+                raise RuntimeError(f"verification failed: {cold} documents in the cold store, {hot} back in the "
+                                   "vector store")
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.FLIP))
+            moving = tier.transition
+        if moving.step == rules.FLIP:
+            collection, tier = self._flip(collection, tier, rules.ACTIVE, isoformat(utcnow()),
+                                          transition=moving.advanced(step=rules.DROP))
+            self._publish(namespace, collection, rules.COLD, rules.ACTIVE)
+            moving = tier.transition
+        if moving.step == rules.DROP:
+            self._cold.drop(target)
+            self._save_tier(namespace, tier, None, cold_count=0)
+
+    def _archive(self, namespace: Namespace, collection: Collection, tier: TierState) -> None:
+        """Metadata and lineage (every payload, no vectors) as JSON lines in the blob store, one part per page,
+        then the vectors go from both stores."""
+        target = self.cold_target(namespace, collection)
+        moving = tier.transition
+        assert moving is not None
+        prefix = archive_prefix(namespace.namespace_id, collection.collection_id)
+        if moving.step == rules.COPY:
+            part, copied = moving.part, moving.copied
+            if moving.source == rules.COLD:
+                for number, points in self._cold.read_parts(target, from_part=part):
+                    self._blobs.put(f"{prefix}part-{number:06d}.jsonl", _lines(points), "application/x-ndjson")
+                    copied += len(points)
+                    tier = self._save_tier(namespace, tier, moving.advanced(part=number + 1, copied=copied))
+                    moving = tier.transition
+            else:
+                cursor = moving.cursor
+                while True:
+                    points, following = self._vectors.scroll(namespace.collection, filter=documents_of(
+                        collection.collection_id), limit=PAGE, offset=cursor, with_vectors=False)
+                    if points:
+                        self._blobs.put(f"{prefix}part-{part:06d}.jsonl", _lines(points), "application/x-ndjson")
+                        part, copied = part + 1, copied + len(points)
+                    cursor = following
+                    tier = self._save_tier(namespace, tier, moving.advanced(part=part, cursor=cursor, copied=copied))
+                    moving = tier.transition
+                    if following is None:
+                        break
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.FLIP))
+            moving = tier.transition
+        if moving.step in (rules.VERIFY, rules.FLIP):
+            collection, tier = self._flip(collection, tier, rules.ARCHIVED, isoformat(utcnow()),
+                                          transition=moving.advanced(step=rules.DROP))
+            self._publish(namespace, collection, moving.source, rules.ARCHIVED)
+            moving = tier.transition
+        if moving.step == rules.DROP:
+            self._drop_hot(namespace, collection.collection_id)
+            self._cold.drop(target)
+            self._save_tier(namespace, tier, None, cold_count=0)
+
+    def archived_documents(self, namespace: Namespace, identifier: str) -> list[dict[str, Any]]:
+        """What an archived collection keeps: each document's metadata and lineage."""
+        collection = self._collection(namespace, identifier)
+        found = []
+        for key in self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id)):
+            found += [json.loads(line) for line in self._blobs.get(key).decode().splitlines() if line]
+        return found
+
+    # -- state ----------------------------------------------------------------------------------------------------
+
+    def _drop_hot(self, namespace: Namespace, collection_id: str) -> None:
+        try:
+            self._vectors.delete_by_filter(namespace.collection, documents_of(collection_id))
+        except CollectionNotFound:
+            pass
+
+    def _save_tier(self, namespace: Namespace, tier: TierState, moving: Transition | None, *,
+                   cold_count: int | None = None) -> TierState:
+        changed = replace(tier, transition=moving,
+                          cold_vector_count=cold_count if cold_count is not None else tier.cold_vector_count)
+        for _ in range(SAVE_ATTEMPTS):
+            try:
+                return self._tiers.save(namespace.namespace_id, changed, tier)
+            except ConditionFailed:  # a query's last-query write raced this one: keep its fields, ours win the rest
+                fresh = self._tiers.get(namespace.namespace_id, tier.collection_id)
+                changed = replace(fresh, transition=changed.transition, cold_vector_count=changed.cold_vector_count)
+                tier = fresh
+        raise Conflict("the collection's tier state kept changing", code="concurrent_modification")
+
+    def _flip(self, collection: Collection, tier: TierState, state: str, now: str,
+              transition: Transition | None) -> tuple[Collection, TierState]:
+        for _ in range(SAVE_ATTEMPTS):
+            changed = collection.with_changes({"lifecycle_state": state, "updated_at": now})
+            try:
+                return self._tiers.save_with_collection(
+                    changed, collection, replace(tier, transition=transition, last_transitioned_at=now), tier)
+            except ConditionFailed:
+                collection = self._collections.find_in(collection.namespace_id, collection.collection_id) or collection
+                tier = self._tiers.get(collection.namespace_id, collection.collection_id)
+        raise Conflict("the collection kept changing while its lifecycle moved", code="concurrent_modification")
+
+    def _abandon(self, namespace: Namespace, collection_id: str, moving: Transition, error: Exception) -> None:
+        """Before the flip: undo the partial copy and forget the transition (the collection stays where it was).
+        After it: keep the transition so the next run finishes the drop."""
+        tier = self._tiers.get(namespace.namespace_id, collection_id)
+        collection = self._collections.find_in(namespace.namespace_id, collection_id)
+        current = tier.transition
+        if current is not None and current.step != rules.DROP and collection is not None:
+            try:
+                if current.target == rules.COLD:
+                    self._cold.drop(self.cold_target(namespace, collection))
+                elif current.target == rules.ARCHIVED:
+                    self._blobs.delete_prefix(archive_prefix(namespace.namespace_id, collection_id))
+                # a failed rehydration keeps the cold copy (the source of truth) and leaves upserted points to be
+                # replaced by the next attempt: the cold tier stays the one queried until the flip
+                elif current.target == rules.ACTIVE:
+                    self._drop_hot(namespace, collection_id)
+                self._save_tier(namespace, tier, None)
+            except Exception:  # noqa: BLE001 - the transition stays recorded; the sweeper retries it
+                logger.exception("could not undo the partial transition of %s", collection_id)
+        message = error.message if isinstance(error, DomainError) else str(error)
+        self._task_progress(namespace.namespace_id, moving.task_id, FAILED, error=message)
+
+    def _task_progress(self, namespace_id: str, task_id: str | None, status: str, *, progress: int | None = None,
+                       error: str | None = None) -> None:
+        if task_id is None:
+            return
+        for _ in range(SAVE_ATTEMPTS):
+            task = self._tasks.get(namespace_id, task_id)
+            if task is None or task.terminal:
+                return
+            data = {"progress": progress} if progress is not None else {}
+            try:
+                self._table.transact_write([self._tasks.update(task.moved(status, utcnow(), error=error, data=data),
+                                                               task)])
+                return
+            except ConditionFailed:
+                continue
+
+    def _publish(self, namespace: Namespace, collection: Collection, source: str, target: str) -> None:
+        self._events.publish(DomainEvent(
+            type="collection.updated", org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+            data={"collection_id": collection.collection_id, "collection_name": collection.collection_name,
+                  "lifecycle_transition": {"from": source, "to": target}},
+            occurred_at=isoformat(utcnow()),
+        ))
+
+    # -- the sweeper's side ---------------------------------------------------------------------------------------
+
+    def pending(self, namespace_id: str) -> list[str]:
+        """Collections of the namespace with a transition recorded (to resume)."""
+        return [collection_id for collection_id, tier in self._tiers.list_in(namespace_id).items()
+                if tier.transition is not None]
+
+
+def _lines(points: list) -> bytes:
+    return "".join(json.dumps({"document_id": point.id, **point.payload}, default=str) + "\n"
+                   for point in points).encode()

@@ -1,0 +1,208 @@
+"""The ColdStore contract, run against every adapter: parquet parts in the blob store (embedded) and Amazon S3 Vectors
+(moto for storage, plus an in-process stand-in for query_vectors that enforces the service's limits).
+
+A demoted collection must answer a query exactly as the vector store would have: the same documents, the same
+scores (cosine similarity, euclidean distance), the same filter semantics; and a resumed copy must never duplicate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore, index_name
+from openpeek.adapters.local.folder_blobs import FolderBlobStore
+from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+from openpeek.domain.conditions import Filter, MatchAny, MatchValue, Range
+from openpeek.domain.tiering import ColdCollection
+from openpeek.domain.vectors import SearchRequest, VectorIndexSpec, VectorPoint
+from s3vectors_standin import S3VectorsStandIn
+
+DIM = 16
+TEXT = VectorIndexSpec("text", DIM, "cosine")
+IMAGE = VectorIndexSpec("image", 8, "euclidean")
+TARGET = ColdCollection("ns_contract", "col_books", (TEXT, IMAGE))
+VECTOR_BUCKET = "openpeek-test-vectors"
+
+
+@pytest.fixture(params=["parquet", "s3vectors"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, aws_credentials: None):
+    if request.param == "parquet":
+        yield ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
+        return
+    with mock_aws():
+        client = boto3.client("s3vectors", region_name="us-east-1")
+        client.create_vector_bucket(vectorBucketName=VECTOR_BUCKET)
+        yield S3VectorsColdStore(VECTOR_BUCKET, client=S3VectorsStandIn(client))
+
+
+def points(count: int, start: int = 0, seed: int = 7) -> list[VectorPoint]:
+    rng = np.random.default_rng(seed)
+    text = rng.standard_normal((start + count, DIM)).astype(np.float32)
+    image = rng.standard_normal((start + count, 8)).astype(np.float32)
+    made = []
+    for n in range(start, start + count):
+        vectors = {"text": text[n].tolist()}
+        if n % 3:  # not every document has every vector
+            vectors["image"] = image[n].tolist()
+        made.append(VectorPoint(f"doc_{n:04d}", vectors, {
+            "collection_id": "col_books", "genre": ["sf", "crime", "poetry"][n % 3], "year": 1990 + n,
+            "_internal": {"metadata": {"n": n}}}))
+    return made
+
+
+def exact_top(docs: list[VectorPoint], query: np.ndarray, k: int, metric: str, name: str,
+              keep=lambda point: True) -> list[tuple[str, float]]:
+    scored = []
+    for point in docs:
+        if name not in point.vectors or not keep(point):
+            continue
+        vector = np.asarray(point.vectors[name], dtype=np.float32)
+        if metric == "cosine":
+            score = float(vector @ query / (np.linalg.norm(vector) * np.linalg.norm(query)))
+        else:
+            score = float(np.linalg.norm(vector - query))
+        scored.append((point.id, score))
+    scored.sort(key=lambda pair: (pair[1] if metric == "euclidean" else -pair[1], pair[0]))
+    return scored[:k]
+
+
+def test_parts_round_trip_and_count(store):
+    docs = points(250)
+    store.write_part(TARGET, 0, docs[:120])
+    store.write_part(TARGET, 1, docs[120:])
+    assert store.count(TARGET) == 250
+    read = [point for _, part in store.read_parts(TARGET) for point in part]
+    assert sorted(point.id for point in read) == [point.id for point in docs]
+    by_id = {point.id: point for point in read}
+    for original in docs:
+        back = by_id[original.id]
+        assert back.payload == original.payload
+        assert set(back.vectors) == set(original.vectors)
+        np.testing.assert_allclose(back.vectors["text"], original.vectors["text"], rtol=1e-6)
+
+
+def test_writing_a_part_again_never_duplicates(store):
+    docs = points(40)
+    store.write_part(TARGET, 0, docs[:20])
+    store.write_part(TARGET, 1, docs[20:])
+    store.write_part(TARGET, 1, docs[20:])  # a resumed copy repeats the part that was running
+    assert store.count(TARGET) == 40
+    assert len({p.id for _, part in store.read_parts(TARGET) for p in part}) == 40
+
+
+def test_query_is_exact_with_the_vector_stores_scores(store):
+    docs = points(300)
+    for part, start in enumerate(range(0, 300, 100)):
+        store.write_part(TARGET, part, docs[start: start + 100])
+    query = np.random.default_rng(1).standard_normal(DIM).astype(np.float32)
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10))
+    expected = exact_top(docs, query, 10, "cosine", "text")
+    assert [hit.id for hit in found] == [doc for doc, _ in expected]
+    np.testing.assert_allclose([hit.score for hit in found], [score for _, score in expected], rtol=1e-4, atol=1e-5)
+    assert found[0].payload["genre"] in ("sf", "crime", "poetry") and found[0].payload["_internal"]["metadata"]
+
+    image_query = np.random.default_rng(2).standard_normal(8).astype(np.float32)
+    nearest = store.query(TARGET, SearchRequest("image", image_query.tolist(), limit=5))
+    expected = exact_top(docs, image_query, 5, "euclidean", "image")
+    assert [hit.id for hit in nearest] == [doc for doc, _ in expected]  # smaller distance first
+    np.testing.assert_allclose([hit.score for hit in nearest], [score for _, score in expected], rtol=1e-4)
+
+
+@pytest.mark.parametrize("condition, keep", [
+    (Filter(must=(MatchValue("genre", "sf"),)), lambda p: p.payload["genre"] == "sf"),
+    (Filter(must=(MatchAny("genre", ("crime", "poetry")), Range("year", gte=2100))),
+     lambda p: p.payload["genre"] in ("crime", "poetry") and p.payload["year"] >= 2100),
+    (Filter(must_not=(MatchValue("genre", "sf"),)), lambda p: p.payload["genre"] != "sf"),
+    (Filter(should=(MatchValue("genre", "poetry"), Range("year", lt=2000))),
+     lambda p: p.payload["genre"] == "poetry" or p.payload["year"] < 2000),
+    (Filter(must=(Range("_internal.metadata.n", lt=50),)), lambda p: p.payload["_internal"]["metadata"]["n"] < 50),
+])
+def test_filters_agree_with_the_vector_store(store, condition, keep):
+    docs = points(300)
+    store.write_part(TARGET, 0, docs)
+    query = np.random.default_rng(3).standard_normal(DIM).astype(np.float32)
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10, filter=condition))
+    assert [hit.id for hit in found] == [doc for doc, _ in exact_top(docs, query, 10, "cosine", "text", keep)]
+
+
+def test_a_payload_too_big_for_filterable_metadata_is_still_filtered_right(store):
+    docs = points(30)
+    for point in docs:
+        point.payload["notes"] = "x" * 3000  # larger than S3 Vectors' 2 KB of filterable metadata
+    store.write_part(TARGET, 0, docs)
+    query = np.random.default_rng(4).standard_normal(DIM).astype(np.float32)
+    condition = Filter(must=(MatchValue("genre", "crime"),))
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=5, filter=condition))
+    expected = exact_top(docs, query, 5, "cosine", "text", lambda p: p.payload["genre"] == "crime")
+    assert [hit.id for hit in found] == [doc for doc, _ in expected]
+    assert found[0].payload["notes"] == "x" * 3000
+
+
+def test_threshold_unknown_vector_and_drop(store):
+    docs = points(50)
+    store.write_part(TARGET, 0, docs)
+    query = np.random.default_rng(5).standard_normal(DIM).astype(np.float32)
+    everything = store.query(TARGET, SearchRequest("text", query.tolist(), limit=50))
+    cut = everything[4].score
+    above = store.query(TARGET, SearchRequest("text", query.tolist(), limit=50, score_threshold=cut))
+    assert [hit.id for hit in above] == [hit.id for hit in everything[:5]]
+    assert store.query(TARGET, SearchRequest("absent", query.tolist(), limit=5)) == []
+    store.drop(TARGET)
+    assert store.count(TARGET) == 0
+    assert store.query(TARGET, SearchRequest("text", query.tolist(), limit=5)) == []
+    assert list(store.read_parts(TARGET)) == []
+    store.drop(TARGET)  # dropping what is gone is a no-op
+
+
+def test_read_parts_resumes_from_a_part(store):
+    docs = points(60)
+    for part in range(3):
+        store.write_part(TARGET, part, docs[part * 20: part * 20 + 20])
+    parts = list(store.read_parts(TARGET))
+    assert sorted(p.id for _, part in parts for p in part) == [p.id for p in docs]
+    numbers = [number for number, _ in parts]
+    assert numbers == sorted(numbers)
+    later = list(store.read_parts(TARGET, from_part=numbers[-1]))
+    assert [number for number, _ in later] == numbers[-1:]
+    assert [p.id for p in later[0][1]] == [p.id for p in parts[-1][1]]
+    assert list(store.read_parts(TARGET, from_part=numbers[-1] + 1)) == []
+
+
+# -- what only the S3 Vectors adapter can get wrong ------------------------------------------------------------------
+
+
+def test_s3_vectors_writes_at_most_500_per_call_and_names_indexes_by_its_rules(aws_credentials):
+    with mock_aws():
+        client = boto3.client("s3vectors", region_name="us-east-1")
+        client.create_vector_bucket(vectorBucketName=VECTOR_BUCKET)
+        stand_in = S3VectorsStandIn(client)
+        store = S3VectorsColdStore(VECTOR_BUCKET, client=stand_in)
+        store.write_part(TARGET, 0, points(1_200))
+        puts = [size for operation, size in stand_in.calls if operation == "put_vectors"]
+        assert max(puts) <= 500 and sum(puts) == 1_200 + 800  # every text vector, and the 800 image vectors
+        assert store.count(TARGET) == 1_200
+        names = [index["indexName"] for index in client.list_indexes(vectorBucketName=VECTOR_BUCKET)["indexes"]]
+        assert sorted(names) == sorted(index_name("ns_contract", "col_books", name) for name in ("text", "image"))
+        import re
+        assert all(re.fullmatch(r"[a-z0-9][a-z0-9-.]{1,61}[a-z0-9]", name) for name in names)
+        long_name = index_name("ns_" + "x" * 80, "col_" + "Y_" * 60, "Some_Vector")
+        assert len(long_name) <= 63 and re.fullmatch(r"[a-z0-9][a-z0-9-.]{1,61}[a-z0-9]", long_name)
+        assert index_name("ns_a", "col_b", "v") != index_name("ns_b", "col_b", "v")
+        query = np.random.default_rng(6).standard_normal(DIM).tolist()
+        assert len(store.query(TARGET, SearchRequest("text", query, limit=500))) == 100  # topK ≤ 100
+
+
+def test_s3_vectors_refuses_dot_product(aws_credentials):
+    from openpeek.domain.failures import ColdStoreUnavailable
+
+    with mock_aws():
+        client = boto3.client("s3vectors", region_name="us-east-1")
+        client.create_vector_bucket(vectorBucketName=VECTOR_BUCKET)
+        store = S3VectorsColdStore(VECTOR_BUCKET, client=S3VectorsStandIn(client))
+        dot = ColdCollection("ns_contract", "col_dot", (VectorIndexSpec("text", DIM, "dot"),))
+        with pytest.raises(ColdStoreUnavailable, match="dot product"):
+            store.write_part(dot, 0, points(3))
