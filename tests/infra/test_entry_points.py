@@ -57,5 +57,7 @@ def test_container_entrypoint_refuses_job_parameters_that_are_not_an_object(tmp_
 def test_the_dockerfile_installs_the_cluster_extra_and_runs_the_entrypoint() -> None:
     dockerfile = (ROOT / "containers/clustering/Dockerfile").read_text()
 
-    assert 'pip install ".[cluster]"' in dockerfile
+    # the CPU image installs the cluster extra; the CUDA variant adds cluster-gpu through the same build argument
+    assert "ARG ENGINE_EXTRAS=cluster\n" in dockerfile
+    assert 'pip install ".[${ENGINE_EXTRAS}]"' in dockerfile
     assert "COPY containers/clustering/entrypoint.py /opt/openpeek/entrypoint.py" in dockerfile

@@ -66,11 +66,17 @@ def test_a_bad_vector_is_refused_naming_the_document_and_its_place(vectors, word
     assert error.message.startswith("documents[1] ('bad')")
 
 
-def test_huge_finite_values_whose_sum_overflows_are_still_accepted():
-    # The fast path's sum() overflows to infinity here; the precise check must see that every entry is finite.
+def test_values_beyond_float32_are_refused_like_nan():
+    # The store keeps float32: 1e308 would become infinity there, so it is refused at the door, naming the vector.
     big = [1e308, 1e308, 1e308]
     assert math.isinf(sum(big))
-    assert rules.check_batch(NAMESPACE, [doc("a", raw=big)])[0].vectors["raw"] == big
+    refused = rejection([doc("a", raw=big)])
+    assert "raw" in refused.message and "float32" in refused.message
+
+
+def test_values_at_the_float32_limit_are_accepted_untouched():
+    largest = [3.4e38, -3.4e38, 3.4e38]
+    assert rules.check_batch(NAMESPACE, [doc("a", raw=largest)])[0].vectors["raw"] == largest
 
 
 def test_an_all_zero_vector_is_fine_where_the_metric_is_not_cosine():
