@@ -422,3 +422,14 @@ def test_typeahead_and_published_are_not_taken_for_retriever_ids(client, ns):
     assert "guitar pedals" in parsed.recent_searches
     values = client.get("/v1/retrievers/typeahead", headers=ns, params={"q": "guitar", "fields": "content"}).json()
     assert {v["value"] for v in values["values"]} == {"guitar strings", "guitar pedals and amplifiers"}
+
+
+def test_manifest_export_carries_new_stage_configs_unchanged(client, ns):
+    stages = [search(), stage("diverse", "mmr", top_k=4, **{"lambda": 0.5}),
+              stage("per_kind", "group_by", group_by_field="category", max_per_group=2)]
+    created = create(client, ns, stages, name="exported").json()
+    response = client.get("/v1/manifest/export", headers=ns)
+    assert response.status_code == 200, response.text
+    exported = next(r for r in response.json()["retrievers"] if r["retriever_name"] == "exported")
+    assert [s["config"] for s in exported["stages"]] == [s["config"] for s in created["stages"]]
+    assert [s["config"] for s in exported["stages"]][1]["parameters"] == {"top_k": 4, "lambda": 0.5}
