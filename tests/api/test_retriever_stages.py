@@ -122,7 +122,8 @@ def test_discovery_lists_every_stage_with_a_parameter_schema_the_sdk_reads(clien
     stages = {entry["stage_id"]: entry for entry in response.json()}
     for stage_id in ("feature_search", "attribute_filter", "sort", "limit", "sort_relevance", "sort_attribute",
                      "sample", "group_by", "aggregate", "mmr", "json_transform", "document_enrich", "cluster",
-                     "rag_prepare", "rerank", "code_execution"):
+                     "rag_prepare", "rerank", "code_execution", "api_call", "web_scrape", "external_web_search",
+                     "sql_lookup"):
         assert stage_id in stages, stage_id
         RetrieverStageDefinition.from_dict(stages[stage_id])
         StageDiscovery.from_dict(stages[stage_id])
