@@ -121,6 +121,7 @@ def test_the_connection_itself_refuses_writes_and_stops_at_its_deadline(database
     ({"query": "SELECT 1; DROP TABLE stock"}, "query", "invalid_stage_parameters"),
     ({"query": "SELECT * FROM stock WHERE sku = ?"}, "query", "invalid_stage_parameters"),
     ({"query": "SELECT * FROM stock WHERE sku = $2"}, "parameters", "invalid_stage_parameters"),
+    ({"query": "SELECT * FROM stock WHERE sku = '{{INPUT.min_qty}}'"}, "query", "invalid_stage_parameters"),
 ])
 def test_bad_statements_and_unknown_connections_are_refused_at_creation(client, ns, change, field, code):
     response = create(client[0], ns, [SEARCH, lookup(**change)])

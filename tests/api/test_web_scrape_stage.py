@@ -134,6 +134,7 @@ def test_a_host_outside_the_allow_list_is_never_fetched(client, ns, site):
     ({"url": "http://example.org/x"}, "url"),
     ({"allowed_domains": ["*"]}, "allowed_domains"),
     ({"strategy": "javascript"}, "strategy"),
+    ({"allowed_domains": ["{{DOC.link}}"]}, "allowed_domains"),
     ({"timeout": 0}, "timeout"),
 ])
 def test_bad_parameters_are_refused_at_creation(client, ns, change, field):

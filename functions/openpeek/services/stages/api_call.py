@@ -88,6 +88,8 @@ class ApiCall(Stage):
     def check_rules(self, stage_name: str, parameters: ApiCallParameters) -> None:
         if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
             raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
+        if any("{{" in pattern for pattern in parameters.allowed_domains):
+            raise invalid(stage_name, self.stage_id, "allowed_domains", "must be fixed host names, not templates")
         if "{{" not in parameters.url.split("?")[0]:
             parts = urlsplit(parameters.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:

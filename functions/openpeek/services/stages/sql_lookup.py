@@ -67,6 +67,9 @@ class SqlLookup(Stage):
         return getattr(self.dependencies, "sql", None)
 
     def check_rules(self, stage_name: str, parameters: SqlLookupParameters) -> None:
+        if "{{" in parameters.query:
+            raise invalid(stage_name, self.stage_id, "query", "may not contain templates: put {{DOC.x}} / "
+                          "{{INPUT.x}} in parameters, which are bound, never spliced into the SQL")
         problem = statements.statement_problem(parameters.query)
         if problem:
             raise invalid(stage_name, self.stage_id, "query", problem)

@@ -59,6 +59,8 @@ class WebScrape(Stage):
     def check_rules(self, stage_name: str, parameters: WebScrapeParameters) -> None:
         if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
             raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
+        if any("{{" in pattern for pattern in parameters.allowed_domains):
+            raise invalid(stage_name, self.stage_id, "allowed_domains", "must be fixed host names, not templates")
         if parameters.strategy == "javascript":
             raise invalid(stage_name, self.stage_id, "strategy",
                           "no browser is configured for JavaScript rendering: use 'static' or 'auto'")
