@@ -1,8 +1,9 @@
 """Running a retriever: inputs checked and substituted, then each stage of the catalogue (services/stages/) in order
 over the working set; each run is recorded in the execution history with its per-stage profile.
 
-Batch execution runs several inputs through one retriever read once, sending the first feature_search of every
-query to the vector store in one call (deployed, one round trip to the Qdrant server instead of one per query).
+Batch execution runs several inputs through one retriever read once, embedding their text queries in one model call
+and sending the first feature_search of every query to the vector store in one call (deployed, one round trip to the
+Qdrant server instead of one per query) unless the search fetches the hits' vectors.
 """
 
 from __future__ import annotations
