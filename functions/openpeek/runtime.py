@@ -29,6 +29,7 @@ from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.outbound_http import PinnedHttpClient
+from openpeek.adapters.sqlite_lookup import ReadOnlySqlite
 from openpeek.adapters.parquet_frames import ParquetJobFiles
 from openpeek.services.clustering.labeling import ClusterLabeler
 from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
@@ -169,7 +170,9 @@ def wire(
             base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
                        "anthropic": settings.anthropic_base_url}),
         llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
-        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws"))
+        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
+        web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
+        sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     google_base_url: str | None = None
     anthropic_base_url: str | None = None
     """LLM retriever stages: a compatible endpoint (proxy, gateway) instead of the provider's public API."""
+    web_search_url: str | None = None
+    web_search_api_key: str | None = None
+    """external_web_search stage: an Exa-compatible search endpoint (https://api.exa.ai/search) and its key."""
+    sql_lookup_connections: dict[str, str] = {}
+    """sql_lookup stage: connection name → SQLite file, opened read-only (JSON in OPENPEEK_SQL_LOOKUP_CONNECTIONS)."""
     log_level: str = "INFO"
 
     # A cluster job's engine step on SageMaker Processing from the embedded runtime (adapters/aws/sagemaker_processing)

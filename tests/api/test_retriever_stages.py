@@ -122,7 +122,8 @@ def test_discovery_lists_every_stage_with_a_parameter_schema_the_sdk_reads(clien
     stages = {entry["stage_id"]: entry for entry in response.json()}
     for stage_id in ("feature_search", "attribute_filter", "sort", "limit", "sort_relevance", "sort_attribute",
                      "sample", "group_by", "aggregate", "mmr", "json_transform", "document_enrich", "cluster",
-                     "rag_prepare", "rerank", "code_execution"):
+                     "rag_prepare", "rerank", "code_execution", "api_call", "web_scrape", "external_web_search",
+                     "sql_lookup"):
         assert stage_id in stages, stage_id
         RetrieverStageDefinition.from_dict(stages[stage_id])
         StageDiscovery.from_dict(stages[stage_id])
@@ -422,3 +423,14 @@ def test_typeahead_and_published_are_not_taken_for_retriever_ids(client, ns):
     assert "guitar pedals" in parsed.recent_searches
     values = client.get("/v1/retrievers/typeahead", headers=ns, params={"q": "guitar", "fields": "content"}).json()
     assert {v["value"] for v in values["values"]} == {"guitar strings", "guitar pedals and amplifiers"}
+
+
+def test_manifest_export_carries_new_stage_configs_unchanged(client, ns):
+    stages = [search(), stage("diverse", "mmr", top_k=4, **{"lambda": 0.5}),
+              stage("per_kind", "group_by", group_by_field="category", max_per_group=2)]
+    created = create(client, ns, stages, name="exported").json()
+    response = client.get("/v1/manifest/export", headers=ns)
+    assert response.status_code == 200, response.text
+    exported = next(r for r in response.json()["retrievers"] if r["retriever_name"] == "exported")
+    assert [s["config"] for s in exported["stages"]] == [s["config"] for s in created["stages"]]
+    assert [s["config"] for s in exported["stages"]][1]["parameters"] == {"top_k": 4, "lambda": 0.5}

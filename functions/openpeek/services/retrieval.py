@@ -1,8 +1,9 @@
 """Running a retriever: inputs checked and substituted, then each stage of the catalogue (services/stages/) in order
 over the working set; each run is recorded in the execution history with its per-stage profile.
 
-Batch execution runs several inputs through one retriever read once, sending the first feature_search of every
-query to the vector store in one call (deployed, one round trip to the Qdrant server instead of one per query).
+Batch execution runs several inputs through one retriever read once, embedding their text queries in one model call
+and sending the first feature_search of every query to the vector store in one call (deployed, one round trip to the
+Qdrant server instead of one per query) unless the search fetches the hits' vectors.
 """
 
 from __future__ import annotations
@@ -234,6 +235,10 @@ class RetrievalService:
             return {}  # cold collections answer per query, through the tier plan
         later = retriever.stages[1:]
         fetch_vectors = any(self._reads_vectors(stage) for stage in later)
+        if fetch_vectors and self._stages.get("feature_search") is definition and not _embeds_text(first):
+            # Searches that bring back every hit's vector are measured slower as one Edge query_batch than one by
+            # one (bench/retrieval_stages.py, 16 × 200 vectors): each query then searches on its own.
+            return {}
         access = self._access.plan(namespace, subject)
         prepared = {}
         for index, query in enumerate(queries):
@@ -277,6 +282,12 @@ class RetrievalService:
             "error": f"stage '{stage_name}': {error.message}", **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
         }, ad_hoc)
+
+
+def _embeds_text(stage: dict[str, Any]) -> bool:
+    searches = (stage["config"].get("parameters") or {}).get("searches") or ()
+    return any(isinstance(search, dict) and (search.get("query") or {}).get("input_mode") == "text"
+               for search in searches)
 
 
 def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class ApiCallParameters(StageParameters):
     on_error: Literal["skip", "remove", "raise"] = "skip"
 
 
-def _allowed(host: str, patterns: list[str]) -> bool:
+def allowed_host(host: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in patterns)
 
 
@@ -88,11 +88,13 @@ class ApiCall(Stage):
     def check_rules(self, stage_name: str, parameters: ApiCallParameters) -> None:
         if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
             raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
+        if any("{{" in pattern for pattern in parameters.allowed_domains):
+            raise invalid(stage_name, self.stage_id, "allowed_domains", "must be fixed host names, not templates")
         if "{{" not in parameters.url.split("?")[0]:
             parts = urlsplit(parameters.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise invalid(stage_name, self.stage_id, "url", "must be an absolute http(s) URL")
-            if not _allowed(parts.hostname.lower(), parameters.allowed_domains):
+            if not allowed_host(parts.hostname.lower(), parameters.allowed_domains):
                 raise invalid(stage_name, self.stage_id, "url", f"host '{parts.hostname}' is not in allowed_domains")
         auth = parameters.auth
         if auth and auth.type != "none" and not auth.secret_ref:
@@ -162,7 +164,7 @@ class ApiCall(Stage):
         url, headers, body = call
         try:
             host = (urlsplit(url).hostname or "").lower()
-            if not _allowed(host, parameters.allowed_domains):
+            if not allowed_host(host, parameters.allowed_domains):
                 return False, f"host '{host}' is not in allowed_domains"
             checked = target_rules.check_url(url, deployed=self.dependencies.deployed)
             status, content = self.dependencies.outbound.request(

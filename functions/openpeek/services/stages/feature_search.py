@@ -12,9 +12,10 @@ import numpy as np
 from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
-from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.errors import BadRequest, DomainError, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages.candidates import Candidate
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.vectors import SearchRequest, SparseVector
 from openpeek.services.stages.base import RunContext, Stage, StageParameters
 
@@ -79,7 +80,8 @@ class FeatureSearch(Stage):
             return []
         namespace = runs[0][0].namespace
         vectors = self.dependencies.vectors
-        planned = [self._plan(context, parameters) for context, parameters in runs]
+        embedded = self._embed_together(namespace, runs) if len(runs) > 1 else {}
+        planned = [self._plan(context, parameters, embedded) for context, parameters in runs]
         if all(context.access is None for context, _ in runs):
             everything = [request for requests, _, _ in planned for request in requests]
             results = vectors.query(namespace.collection, everything)
@@ -107,14 +109,43 @@ class FeatureSearch(Stage):
         search, plan = context.tiers
         return search.search(plan, requests, results)
 
-    def _plan(self, context: RunContext, parameters: dict) -> tuple[list[SearchRequest], list, list[int]]:
+    def _embed_together(self, namespace: Namespace, runs: list[tuple[RunContext, dict]]) -> dict[tuple, list]:
+        """The text queries of several executions embedded in one model call per inference service (a batch's 50
+        queries are one forward pass, not 50). A problem (an index without a service, the model failing) leaves
+        this empty, so each execution embeds its own queries and fails, or not, on its own."""
+        wanted: dict[str, dict[tuple[str, str], None]] = {}
+        services = namespace.vector_inference_map()
+        for _, parameters in runs:
+            for search in parameters.get("searches") or ():
+                query = search.get("query") or {}
+                if query.get("input_mode") != "text" or not isinstance(query.get("value"), str) or not query["value"]:
+                    continue
+                try:
+                    index = rules.resolve_feature_uri(namespace, search["feature_uri"])
+                except BadRequest:
+                    continue
+                if services.get(index):
+                    wanted.setdefault(services[index], {})[(index, query["value"])] = None
+        embedded: dict[tuple, list] = {}
+        for service, keys in wanted.items():
+            if len(keys) < 2:
+                continue
+            try:
+                found = self.dependencies.inference.embed_texts(service, [text for _, text in keys])
+            except (DomainError, DependencyUnavailable):
+                return {}
+            embedded.update(zip(keys, found))
+        return embedded
+
+    def _plan(self, context: RunContext, parameters: dict,
+              embedded: dict[tuple, list] | None = None) -> tuple[list[SearchRequest], list, list[int]]:
         namespace, stage = context.namespace, context.stage_name
         final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
         with_vectors = context.return_vectors or context.fetch_vectors
         requests, python_filters, limits = [], [], []
         for position, search in enumerate(parameters["searches"]):
             index = rules.resolve_feature_uri(namespace, search["feature_uri"])
-            vector = self._query_vector(namespace, index, search["query"], stage, position)
+            vector = self._query_vector(namespace, index, search["query"], stage, position, embedded)
             top_k = _optional_top_k(search.get("top_k"), stage, "top_k") or final_top_k or DEFAULT_TOP_K
             wanted = filter_rules.combine(filter_rules.parse_filter(search.get("filters")), context.ad_hoc)
             store_filter = wanted
@@ -152,7 +183,8 @@ class FeatureSearch(Stage):
             context.metadata["feature_index"] = context.search_index
         return fused[: final_top_k or max(limits)]
 
-    def _query_vector(self, namespace: Namespace, index: str, query: dict, stage: str, position: int):
+    def _query_vector(self, namespace: Namespace, index: str, query: dict, stage: str, position: int,
+                      embedded: dict[tuple, list] | None = None):
         spec = next(spec for spec in namespace.vector_indexes() if spec.name == index)
         mode = query.get("input_mode", "vector")
         value = query.get("value")
@@ -162,7 +194,8 @@ class FeatureSearch(Stage):
         if mode == "text":
             if not isinstance(value, str):
                 raise _bad(f"{where}: input_mode text takes a string")
-            vector = self.dependencies.inference.embed_query(namespace, index, value)
+            vector = (embedded or {}).get((index, value)) or self.dependencies.inference.embed_query(
+                namespace, index, value)
             if len(vector) != spec.dimension:
                 raise _bad(f"{where}: the inference service for '{index}' returns {len(vector)}-d vectors; the "
                            f"index holds {spec.dimension}-d", code="dimension_mismatch")

@@ -26,6 +26,9 @@ class StageDependencies:
     outbound: Any = None  # adapters.outbound_http.PinnedHttpClient: api_call's HTTP calls to checked addresses
     secrets: Any = None  # name → secret value (Secrets Manager deployed, OPENPEEK_SECRET_<REF> embedded)
     deployed: bool = False  # deployed: outbound targets must be public https hosts (the webhook SSRF rules)
+    web_search_url: str | None = None  # external_web_search: an Exa-compatible search endpoint, set by the operator
+    web_search_api_key: str | None = None  # its key (never shown)
+    sql: Any = None  # sql_lookup's configured databases (adapters.sqlite_lookup.ReadOnlySqlite), or None
 
 
 def stage_classes() -> list[type[Stage]]:
