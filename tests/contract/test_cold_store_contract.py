@@ -19,7 +19,7 @@ from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
 from openpeek.domain.conditions import Filter, MatchAny, MatchValue, Range
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.vectors import SearchRequest, VectorIndexSpec, VectorPoint
-from s3vectors_standin import S3VectorsStandIn
+from tests.s3vectors_standin import S3VectorsStandIn
 
 DIM = 16
 TEXT = VectorIndexSpec("text", DIM, "cosine")
