@@ -21,9 +21,9 @@ from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.webhooks import Webhook
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import ConditionFailed
 from openpeek.ports import EventBus, Table
 from openpeek.repositories.namespaces import NamespaceRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
 from openpeek.services.organizations import Principal
 from openpeek.services.webhook_delivery import WebhookDelivery
@@ -107,7 +107,7 @@ class WebhookService:
         """Fields present (and not null) in `changes` replace the stored ones; the others stay. A concurrent update
         is retried on a fresh read."""
         changes = {key: value for key, value in changes.items() if value is not None}
-        for _ in range(UPDATE_ATTEMPTS):
+        def attempt() -> Webhook:
             current = self.get(principal, identifier, namespace)
             updates: dict[str, Any] = {}
             if "webhook_name" in changes:
@@ -134,11 +134,11 @@ class WebhookService:
                 saved = self._repository.save(updated, current)
             except WebhookNameTaken:
                 raise _name_taken(updated.webhook_name) from None
-            except ConditionFailed:
-                continue
             self._publish("webhook.updated", saved)
             return saved
-        raise Conflict("The webhook changed too often while updating it; try again", code="concurrent_update")
+
+        return retry_on_conflict(attempt, attempts=UPDATE_ATTEMPTS, gave_up=lambda: Conflict(
+            "The webhook changed too often while updating it; try again", code="concurrent_update"))
 
     def delete(self, principal: Principal, identifier: str, namespace: Namespace | None = None) -> Webhook:
         webhook = self.get(principal, identifier, namespace)
