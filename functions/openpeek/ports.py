@@ -17,6 +17,7 @@ from openpeek.domain.events import DomainEvent
 from openpeek.domain.inference import InferenceService
 from openpeek.domain.records import Delete, Item, Put
 from openpeek.domain.transfers import FetchedBlob, StoredUpload, UploadTarget
+from openpeek.domain.webhooks import CheckedUrl
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, ScoredPoint, SearchRequest, VectorIndexSpec,
                                      VectorPoint)
 
@@ -286,3 +287,19 @@ class UploadUrls(Protocol):
 
     def download_url(self, blob_key: str, content_type: str, *, expires_at: int, base_url: str) -> str:
         """A URL that GETs one blob until expires_at (epoch seconds), without the API key."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# WebhookSender: one signed POST of a webhook delivery to an address the SSRF rules checked
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class WebhookSender(Protocol):
+    def post(self, checked: CheckedUrl, body: bytes, headers: dict[str, str], *,
+             timeout_s: float) -> tuple[int | None, str | None]:
+        """(status code, None) when the target answered, (None, why) when it could not be reached in time. The
+        connection goes to `checked.addresses[0]` (the host name kept for Host and TLS), never to a new resolution,
+        and redirects are not followed."""
+
+    def close(self) -> None:
+        """Release the connections."""

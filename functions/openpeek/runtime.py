@@ -30,6 +30,7 @@ from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.outbound_http import PinnedHttpClient
 from openpeek.adapters.parquet_frames import ParquetJobFiles
+from openpeek.adapters.webhook_sender import HttpxWebhookSender
 from openpeek.services.clustering.labeling import ClusterLabeler
 from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
 from openpeek.services.clustering.ledger import ClusterLedger
@@ -171,7 +172,8 @@ def wire(
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
-    webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
+    webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
+                                                sender=HttpxWebhookSender())
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 
 from openpeek.domain import webhooks as rules
 from openpeek.domain.clock import isoformat, utcnow
@@ -21,7 +20,7 @@ from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.webhooks import Webhook
 from openpeek.domain.events import DomainEvent
-from openpeek.ports import EventBus, Table
+from openpeek.ports import EventBus, Table, WebhookSender
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
@@ -175,15 +174,15 @@ class WebhookService:
         ))
 
 
-def build_webhooks(table: Table, events: EventBus, *, runtime: str, transport: httpx.BaseTransport | None = None,
+def build_webhooks(table: Table, events: EventBus, *, runtime: str, sender: WebhookSender,
                    resolver: rules.Resolver | None = None) -> tuple[WebhookService, WebhookDelivery]:
     """The webhook service and the delivery for a runtime ("aws": https and public targets only; "embedded": http
-    and loopback targets allowed too). `transport` replaces the HTTP transport (tests); `resolver` replaces DNS
-    resolution, host → addresses (tests)."""
+    and loopback targets allowed too). `sender` makes the HTTP calls; `resolver` replaces DNS resolution,
+    host → addresses (tests)."""
     if runtime not in ("embedded", "aws"):
         raise ValueError(f"unknown runtime {runtime!r}")
     deployed = runtime == "aws"
     repository = WebhookRepository(table)
     service = WebhookService(repository, events, NamespaceRepository(table), deployed=deployed, resolver=resolver)
-    delivery = WebhookDelivery(repository, deployed=deployed, transport=transport, resolver=resolver)
+    delivery = WebhookDelivery(repository, sender, deployed=deployed, resolver=resolver)
     return service, delivery
