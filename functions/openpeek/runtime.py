@@ -25,6 +25,7 @@ from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
 from openpeek.repositories.llm_answers import LlmAnswerCache
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.adapters.dns_resolver import system_resolver
 from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
@@ -168,12 +169,13 @@ def wire(
             base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
                        "anthropic": settings.anthropic_base_url}),
         llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
-        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws"))
+        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
+        resolver=system_resolver))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
-                                                sender=HttpxWebhookSender())
+                                                sender=HttpxWebhookSender(), resolver=system_resolver)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)
@@ -541,6 +543,7 @@ def attach_batches(services: Services) -> None:
     services.batch_steps = BatchSteps(runner, batches, services.blobs)
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
-                                    services.vectors, starter, deployed=services.settings.runtime == "aws")
+                                    services.vectors, starter, deployed=services.settings.runtime == "aws",
+                                    resolver=system_resolver)
     if services.batch_worker is not None:
         services.batch_worker.resume()

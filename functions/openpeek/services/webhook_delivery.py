@@ -114,7 +114,7 @@ def delivery_id_for(event: WebhookEvent, webhook: Webhook) -> str:
 
 class WebhookDelivery:
     def __init__(self, repository: WebhookRepository, sender: WebhookSender, *, deployed: bool,
-                 resolver: rules.Resolver | None = None, clock: Callable[[], float] = time.time) -> None:
+                 resolver: rules.Resolver, clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
         self._sender = sender
         self._deployed = deployed

@@ -44,7 +44,7 @@ def _events_of(request: dict[str, Any]) -> Any:
 
 class WebhookService:
     def __init__(self, repository: WebhookRepository, events: EventBus, namespaces: NamespaceRepository, *,
-                 deployed: bool, resolver: rules.Resolver | None = None) -> None:
+                 deployed: bool, resolver: rules.Resolver) -> None:
         self._repository = repository
         self._events = events
         self._namespaces = namespaces
@@ -139,6 +139,10 @@ class WebhookService:
         return retry_on_conflict(attempt, attempts=UPDATE_ATTEMPTS, gave_up=lambda: Conflict(
             "The webhook changed too often while updating it; try again", code="concurrent_update"))
 
+    def check_target(self, url: Any) -> None:
+        """Raise BadRequest unless `url` passes the URL rules of this runtime (a manifest's dry run)."""
+        rules.check_url(url, deployed=self._deployed, resolver=self._resolver)
+
     def delete(self, principal: Principal, identifier: str, namespace: Namespace | None = None) -> Webhook:
         webhook = self.get(principal, identifier, namespace)
         self._repository.delete(webhook)
@@ -175,10 +179,10 @@ class WebhookService:
 
 
 def build_webhooks(table: Table, events: EventBus, *, runtime: str, sender: WebhookSender,
-                   resolver: rules.Resolver | None = None) -> tuple[WebhookService, WebhookDelivery]:
+                   resolver: rules.Resolver) -> tuple[WebhookService, WebhookDelivery]:
     """The webhook service and the delivery for a runtime ("aws": https and public targets only; "embedded": http
-    and loopback targets allowed too). `sender` makes the HTTP calls; `resolver` replaces DNS resolution,
-    host → addresses (tests)."""
+    and loopback targets allowed too). `sender` makes the HTTP calls; `resolver` is the DNS resolution,
+    host → addresses, the URL rules check."""
     if runtime not in ("embedded", "aws"):
         raise ValueError(f"unknown runtime {runtime!r}")
     deployed = runtime == "aws"

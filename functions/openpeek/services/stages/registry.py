@@ -26,6 +26,7 @@ class StageDependencies:
     outbound: Any = None  # adapters.outbound_http.PinnedHttpClient: api_call's HTTP calls to checked addresses
     secrets: Any = None  # name → secret value (Secrets Manager deployed, OPENPEEK_SECRET_<REF> embedded)
     deployed: bool = False  # deployed: outbound targets must be public https hosts (the webhook SSRF rules)
+    resolver: Any = None  # host, port → addresses (adapters.dns_resolver): the SSRF rules check what api_call reaches
 
 
 def stage_classes() -> list[type[Stage]]:
