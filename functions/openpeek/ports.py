@@ -18,6 +18,7 @@ from openpeek.domain.inference import InferenceService
 from openpeek.domain.records import Delete, Item, Put
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.transfers import FetchedBlob, StoredUpload, UploadTarget
+from openpeek.domain.webhooks import CheckedUrl
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, ScoredPoint, SearchRequest, VectorIndexSpec,
                                      VectorPoint)
 
@@ -311,3 +312,18 @@ class ColdStore(Protocol):
 
     def drop(self, target: ColdCollection) -> None:
         """Remove the collection's cold copy; a missing one is a no-op."""
+
+# --------------------------------------------------------------------------------------------------------------------
+# WebhookSender: one signed POST of a webhook delivery to an address the SSRF rules checked
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class WebhookSender(Protocol):
+    def post(self, checked: CheckedUrl, body: bytes, headers: dict[str, str], *,
+             timeout_s: float) -> tuple[int | None, str | None]:
+        """(status code, None) when the target answered, (None, why) when it could not be reached in time. The
+        connection goes to `checked.addresses[0]` (the host name kept for Host and TLS), never to a new resolution,
+        and redirects are not followed."""
+
+    def close(self) -> None:
+        """Release the connections."""

@@ -25,12 +25,14 @@ from openpeek.repositories.retrievers import RetrieverRepository
 from openpeek.repositories.retriever_executions import RetrieverExecutionRepository
 from openpeek.repositories.llm_answers import LlmAnswerCache
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.adapters.dns_resolver import system_resolver
 from openpeek.adapters.emf_metrics import EmfMetrics, file_writer
 from openpeek.adapters.llm import build_clients
 from openpeek.adapters.openfga import OpenFgaClients
 from openpeek.adapters.outbound_http import PinnedHttpClient
 from openpeek.adapters.sqlite_lookup import ReadOnlySqlite
 from openpeek.adapters.parquet_frames import ParquetJobFiles
+from openpeek.adapters.webhook_sender import HttpxWebhookSender
 from openpeek.services.clustering.labeling import ClusterLabeler
 from openpeek.domain.cluster_labels import validate_config as validate_labeling_config
 from openpeek.services.clustering.ledger import ClusterLedger
@@ -172,11 +174,13 @@ def wire(
         llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
         outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
         web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
-        sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None))
+        sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None,
+        resolver=system_resolver))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
-    webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime)
+    webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
+                                                sender=HttpxWebhookSender(), resolver=system_resolver)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)
@@ -546,7 +550,8 @@ def attach_batches(services: Services) -> None:
     services.batch_steps = BatchSteps(runner, batches, services.blobs)
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
-                                    services.vectors, starter, deployed=services.settings.runtime == "aws")
+                                    services.vectors, starter, deployed=services.settings.runtime == "aws",
+                                    resolver=system_resolver)
     if services.batch_worker is not None:
         services.batch_worker.resume()
 

@@ -20,6 +20,7 @@ from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.events import DomainEvent
 from openpeek.services.organizations import Principal
 from openpeek.services.webhook_delivery import WebhookDeliveryFailed, normalize_event, verify_signature
+from openpeek.adapters.webhook_sender import HttpxWebhookSender
 from openpeek.services.webhooks import build_webhooks
 
 
@@ -282,7 +283,8 @@ def _aws_delivery(services, answers: dict[str, list[str]], seen: list[httpx.Requ
         seen.append(request)
         return httpx.Response(204)
 
-    return build_webhooks(services.table, services.events, runtime="aws", transport=httpx.MockTransport(handler),
+    return build_webhooks(services.table, services.events, runtime="aws",
+                          sender=HttpxWebhookSender(transport=httpx.MockTransport(handler)),
                           resolver=lambda host, port: answers[host])
 
 

@@ -15,6 +15,8 @@ from mixpeek.exceptions import ApiException
 from mixpeek.models import ListWebhooksRequest, ListWebhooksResponse, WebhookInput, WebhookOutput
 
 from openpeek.api.app import create_app
+from openpeek.adapters.dns_resolver import system_resolver
+from openpeek.adapters.webhook_sender import HttpxWebhookSender
 from openpeek.services.webhooks import build_webhooks
 from tests.conftest import make_tenant
 
@@ -25,7 +27,9 @@ def wire(services, runtime: str = "embedded", resolver=None):
     """The app over the runtime's webhooks, or over ones built for another runtime / DNS (the deployed rules)."""
     if runtime != "embedded" or resolver is not None:
         services.webhooks, services.webhook_delivery = build_webhooks(services.table, services.events,
-                                                                      runtime=runtime, resolver=resolver)
+                                                                      runtime=runtime,
+                                                                      resolver=resolver or system_resolver,
+                                                                      sender=HttpxWebhookSender())
     return create_app(services), services.webhook_delivery
 
 

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from openpeek.adapters.dns_resolver import system_resolver
+
 from openpeek.domain import webhooks as url_rules
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.transfers import FetchedBlob
@@ -29,7 +31,7 @@ class HttpsBlobFetcher:
     def __init__(self, *, deployed: bool, transport: httpx.BaseTransport | None = None,
                  resolver: url_rules.Resolver | None = None) -> None:
         self._deployed = deployed
-        self._resolver = resolver
+        self._resolver = resolver or system_resolver
         self._transport = transport
         self._client: httpx.Client | None = None
 

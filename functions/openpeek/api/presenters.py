@@ -7,6 +7,8 @@ from typing import Any
 from openpeek.domain.clusters import Cluster
 from openpeek.domain.infrastructure import without_token
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.retrievers import Retriever
+from openpeek.domain.webhooks import REDACTED, Webhook
 from openpeek.domain.vectors import CollectionInfo
 from openpeek.services.namespaces import NamespaceView
 
@@ -121,3 +123,53 @@ def cluster_model(cluster: Cluster) -> dict[str, Any]:
         "last_run_id": cluster.last_run_id, "num_clusters": cluster.num_clusters,
         "created_at": cluster.created_at, "updated_at": cluster.updated_at,
     }
+
+
+def retriever_model(retriever: Retriever) -> dict[str, Any]:
+    """RetrieverModel / RetrieverConfig of the SDK; stages carry `parameters` mirrored from config, as it expects."""
+    return {
+        "retriever_id": retriever.retriever_id,
+        "retriever_name": retriever.retriever_name,
+        "description": retriever.description,
+        "collection_ids": list(retriever.collection_identifiers),
+        "collection_identifiers": list(retriever.collection_identifiers),
+        "stages": [{**stage, "parameters": stage["config"].get("parameters") or {}} for stage in retriever.stages],
+        "input_schema": retriever.input_schema,
+        "budget_limits": retriever.budget_limits,
+        "feature_dependencies": None,
+        "tags": list(retriever.tags),
+        "metadata": retriever.metadata,
+        "display_config": retriever.display_config,
+        "version": retriever.version,
+        "created_at": retriever.created_at,
+        "updated_at": retriever.updated_at,
+        "created_by": None,
+        "updated_by": None,
+        "is_published": (retriever.visibility or "").lower() in ("public", "marketplace"),
+        "marketplace_listing_id": None,
+        "fusion": retriever.fusion,
+    }
+
+
+def webhook_model(webhook: Webhook, *, secret: str | None = None) -> dict[str, Any]:
+    """WebhookOutput of the SDK. `secret` is given only when answering the create call."""
+    body: dict[str, Any] = {
+        "webhook_id": webhook.webhook_id,
+        "webhook_name": webhook.webhook_name,
+        "event_types": list(webhook.event_types),
+        "events": list(webhook.event_types),
+        "resource_types": None if webhook.resource_types is None else list(webhook.resource_types),
+        "channels": [{"channel": "webhook", "configs": {
+            # Header values are credentials as often as not (a receiver's Authorization): write-only, like the secret.
+            "url": webhook.url, "headers": {name: REDACTED for name in webhook.headers}, "payload_template": None,
+            "timeout": webhook.timeout_s, "signing_secret": secret or REDACTED}}],
+        "url": webhook.url,
+        "namespace_id": webhook.namespace_id,
+        "is_active": webhook.is_active,
+        "delivery_health": None,
+        "created_at": webhook.created_at,
+        "updated_at": webhook.updated_at,
+    }
+    if secret is not None:
+        body["signing_secret"] = secret
+    return body

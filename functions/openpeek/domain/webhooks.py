@@ -1,5 +1,6 @@
 """Webhook rules: what a subscription may say (event types, target URL), the signature receivers check, and which
-events a webhook gets. Pure functions and values; no I/O except the injectable host-name resolver of `check_url`.
+events a webhook gets. Pure functions and values, no I/O: `check_url` resolves host names through the resolver it is
+given.
 
 Target URLs (SSRF): in the deployed runtime (`aws`) a webhook must be https and every address its host resolves to
 must be public: loopback, link-local (169.254/16, fe80::/10: the instance-metadata service lives there), RFC 1918 and
@@ -17,7 +18,6 @@ import hmac
 import ipaddress
 import re
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
@@ -83,15 +83,6 @@ _IPV4_EMBEDDING = tuple(ipaddress.ip_network(net) for net in ("2002::/16", "2001
 Resolver = Callable[[str, int], Sequence[str]]
 
 
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (IPv4 and IPv6), deduplicated in resolver order."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: list[str] = []
-    for info in infos:
-        address = info[4][0].split("%", 1)[0]  # drop an IPv6 zone id
-        if address not in seen:
-            seen.append(address)
-    return seen
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -308,9 +299,10 @@ def _forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *
     return None
 
 
-def check_url(url: Any, *, deployed: bool, resolver: Resolver | None = None) -> CheckedUrl:
+def check_url(url: Any, *, deployed: bool, resolver: Resolver) -> CheckedUrl:
     """Raise BadRequest (code invalid_webhook_url, webhook_url_not_https, webhook_url_forbidden_host or
-    webhook_url_unresolvable) unless `url` is an allowed target; resolve its host and check every address."""
+    webhook_url_unresolvable) unless `url` is an allowed target; resolve its host with `resolver` (host, port →
+    addresses; adapters/dns_resolver.py asks the system) and check every address."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise BadRequest(f"url must be an absolute http(s) URL of at most {MAX_URL_LENGTH} characters",
                          code="invalid_webhook_url")
@@ -355,7 +347,7 @@ def check_url(url: Any, *, deployed: bool, resolver: Resolver | None = None) -> 
         if not _valid_hostname(host):
             raise BadRequest(f"url host '{host}' is not a valid host name", code="invalid_webhook_url")
         try:
-            addresses = list((resolver or system_resolver)(host, port))
+            addresses = list(resolver(host, port))
         except (OSError, UnicodeError):
             addresses = []
         if not addresses:

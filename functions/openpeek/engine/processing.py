@@ -1,5 +1,7 @@
 """The clustering engine: parquet in, result.json and assignments.parquet out (`run_job`). Arrays only: nothing here
-knows about tables, stores or the API; it runs in the SageMaker container, or in a child process embedded.
+knows about tables, stores or the API; it runs in the SageMaker container, or in a child process embedded. `run_job`
+is the I/O at the edges (read the parquet input, write the output); `process` is the pipeline of steps on arrays
+(cluster or assign → similarity and quality → layout → label), each step a function of arrays.
 
 Modes: `full` (cluster), `assign` (nearest earlier centroid above a cosine threshold, else noise), `composite`
 (cluster the centroids of earlier runs), `layout` (only the 2-D/3-D map, for a run whose map was deferred).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -412,8 +415,30 @@ def _summary(text: str | None, limit: int) -> str | None:
 # -- the job -----------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Clustering:
+    """What the cluster step decided: a label per point (NOISE for noise), the centroids and ids of the clusters, the
+    method that ran, and how many points it clustered itself (the rest were assigned to their nearest centroid)."""
+
+    labels: np.ndarray
+    centroids: np.ndarray
+    cluster_ids: list[str]
+    method: str
+    sampled: int
+
+
+@dataclass(frozen=True)
+class Assignments:
+    """Per point: its cluster, its cosine similarity to that cluster's centroid (NaN for noise) and its place on the
+    map (None when no map was asked for): what assignments.parquet holds."""
+
+    labels: np.ndarray
+    similarity: np.ndarray | None
+    coordinates: np.ndarray | None
+
+
 def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
-    timings: dict[str, float] = {}
+    """The job's I/O around the pipeline: read the parquet input, run the steps on arrays, write the output."""
     clock = time.perf_counter()
     mode = params.get("mode", "full")
     seed = int(params.get("seed", 42))
@@ -421,74 +446,125 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
     device = select_device(params.get("compute_device", "auto"))  # first: a refused device costs no input read
     ids, points, texts = read_vectors([Path(p) for p in parquet_files], features,
                                       bool(params.get("normalize_features", True)))
-    timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
+    timings: dict[str, float] = {"read": time.perf_counter() - clock}
     components = int(params.get("vis_n_components", 2))
     if components not in (2, 3):
         raise EngineInputError("vis_n_components must be 2 or 3")
     output_dir.mkdir(parents=True, exist_ok=True)
     if mode == "layout":
+        clock = time.perf_counter()
         coordinates = layout(points, components, seed, device=device)
         _write_assignments(output_dir, ids, np.full(len(ids), NOISE, np.int32), None, coordinates, components)
         return {"mode": mode, "num_points": len(ids), "timings_s": {"layout": time.perf_counter() - clock},
                 "device": device.report()}
 
-    method = params.get("method", "kmeans")
-    method_params = dict(params.get("method_params") or {})
-    if mode == "assign":
-        centroids = np.asarray(params.get("centroids") or [], dtype=np.float32)
-        if centroids.ndim != 2 or not len(centroids):
-            raise EngineInputError("mode assign needs the centroids of an earlier run")
-        if centroids.shape[1] != points.shape[1]:
-            raise EngineInputError(f"the centroids have {centroids.shape[1]} dimensions, the points {points.shape[1]}")
-        best, similarity = nearest(points, centroids)
-        labels = np.where(similarity >= float(params.get("assignment_threshold", 0.5)), best, NOISE).astype(np.int32)
-        cluster_ids = list(params.get("centroid_ids") or [f"cl_{i}" for i in range(len(centroids))])
-        used, sampled = "assign", len(points)
-    else:
-        if len(points) < 2:
-            if mode == "composite":
-                raise EngineInputError(f"a composite needs at least 2 source clusters, got {len(points)}")
-            raise EngineInputError(f"Insufficient documents for clustering: {len(points)} point(s), need at least 2")
-        if mode == "composite":
-            if method == "auto" or "n_clusters" not in method_params:
-                method = "kmeans"
-                method_params["n_clusters"] = _pick_k(points, seed, upper=len(points) - 1) if len(points) > 2 else 1
-            elif isinstance(method_params["n_clusters"], int) and method_params["n_clusters"] >= len(points):
-                raise EngineInputError(f"a composite of {len(points)} clusters needs n_clusters below {len(points)}")
-        cap = _sample_cap(method, params.get("sample_size"))
-        chosen = np.arange(len(points))
-        if len(points) > cap:
-            chosen = np.sort(np.random.default_rng(seed).choice(len(points), cap, replace=False))
-        sample_labels, used = cluster(points[chosen], method, method_params, seed, device=device)
-        sample_labels = _by_size(sample_labels)
-        count = int(sample_labels.max()) + 1 if (sample_labels >= 0).any() else 0
-        centroids = centroids_of(points[chosen], sample_labels, count) if count else np.zeros((0, points.shape[1]))
-        labels = np.full(len(points), NOISE, dtype=np.int32)
-        labels[chosen] = sample_labels
-        if len(chosen) < len(points) and count:
-            rest = np.setdiff1d(np.arange(len(points)), chosen)
-            labels[rest] = nearest(points[rest], centroids)[0]
-        cluster_ids = [f"cl_{i}" for i in range(count)]
-        sampled = len(chosen)
+    result, assignments = process(ids, points, texts, params, components=components, seed=seed, device=device,
+                                  timings=timings)
+    _write_assignments(output_dir, ids, assignments.labels, assignments.similarity, assignments.coordinates,
+                       components)
+    (output_dir / "result.json").write_text(json.dumps(result))
+    return {"mode": mode, "method": result["method"], "num_points": len(ids), "num_clusters": result["num_clusters"],
+            "timings_s": result["timings_s"], "device": device.report()}
+
+
+def process(ids: list[str], points: np.ndarray, texts: list[str | None], params: dict[str, Any], *, components: int,
+            seed: int, device: ComputeDevice = CPU, timings: dict[str, float] | None = None
+            ) -> tuple[dict[str, Any], Assignments]:
+    """The pipeline on arrays: cluster (or assign) → similarity and quality → layout → label. Returns result.json's
+    content and the per-point assignments; `timings` (seconds per step) gains the steps' times."""
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+    mode = params.get("mode", "full")
+    clustering = assign_step(points, params) if mode == "assign" else cluster_step(points, params, mode, seed, device)
     timings["cluster"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    count = len(cluster_ids)
-    similarity = np.full(len(points), np.nan, dtype=np.float32)
-    if count:
-        unit_centroids = _normalized(centroids.astype(np.float32))
-        for start in range(0, len(points), 65_536):  # in chunks: no second copy of the matrix
-            block, block_labels = points[start:start + 65_536], labels[start:start + 65_536]
-            member = block_labels >= 0
-            similarity[start:start + 65_536][member] = np.einsum(
-                "ij,ij->i", _normalized(block[member]), unit_centroids[block_labels[member]])
-    quality = metrics(points, labels, seed) if mode != "assign" else {
+    similarity = similarity_to_centroids(points, clustering)
+    quality = metrics(points, clustering.labels, seed) if mode != "assign" else {
         "silhouette_score": None, "davies_bouldin_index": None, "calinski_harabasz_score": None}
     timings["metrics"], clock = time.perf_counter() - clock, time.perf_counter()
 
     coordinates = layout(points, components, seed, device=device) if params.get("layout", True) else None
     timings["layout"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    labeling = params.get("labeling") or {}
+    clusters = describe_clusters(ids, texts, clustering, similarity, coordinates, components,
+                                 params.get("labeling") or {})
+    timings["labels"] = time.perf_counter() - clock
+
+    labels, count = clustering.labels, len(clustering.cluster_ids)
+    result = {"mode": mode, "method": clustering.method, "num_points": len(ids), "num_clusters": count,
+              "noise_count": int((labels < 0).sum()), "sampled_points": clustering.sampled, "metrics": quality,
+              "clusters": clusters, "layout": coordinates is not None, "vis_n_components": components,
+              "timings_s": {name: round(value, 3) for name, value in timings.items()}, "device": device.report()}
+    return result, Assignments(labels, similarity, coordinates)
+
+
+def assign_step(points: np.ndarray, params: dict[str, Any]) -> Clustering:
+    """Each point to the nearest centroid of an earlier run, when at least `assignment_threshold` similar; else
+    noise."""
+    centroids = np.asarray(params.get("centroids") or [], dtype=np.float32)
+    if centroids.ndim != 2 or not len(centroids):
+        raise EngineInputError("mode assign needs the centroids of an earlier run")
+    if centroids.shape[1] != points.shape[1]:
+        raise EngineInputError(f"the centroids have {centroids.shape[1]} dimensions, the points {points.shape[1]}")
+    best, similarity = nearest(points, centroids)
+    labels = np.where(similarity >= float(params.get("assignment_threshold", 0.5)), best, NOISE).astype(np.int32)
+    cluster_ids = list(params.get("centroid_ids") or [f"cl_{i}" for i in range(len(centroids))])
+    return Clustering(labels, centroids, cluster_ids, "assign", len(points))
+
+
+def cluster_step(points: np.ndarray, params: dict[str, Any], mode: str, seed: int,
+                 device: ComputeDevice = CPU) -> Clustering:
+    """Cluster the points (a seeded sample past the method's cap, the rest to their nearest centroid), clusters
+    numbered by size. `composite` clusters the centroids of earlier runs, with k chosen when not given."""
+    method = params.get("method", "kmeans")
+    method_params = dict(params.get("method_params") or {})
+    if len(points) < 2:
+        if mode == "composite":
+            raise EngineInputError(f"a composite needs at least 2 source clusters, got {len(points)}")
+        raise EngineInputError(f"Insufficient documents for clustering: {len(points)} point(s), need at least 2")
+    if mode == "composite":
+        if method == "auto" or "n_clusters" not in method_params:
+            method = "kmeans"
+            method_params["n_clusters"] = _pick_k(points, seed, upper=len(points) - 1) if len(points) > 2 else 1
+        elif isinstance(method_params["n_clusters"], int) and method_params["n_clusters"] >= len(points):
+            raise EngineInputError(f"a composite of {len(points)} clusters needs n_clusters below {len(points)}")
+    cap = _sample_cap(method, params.get("sample_size"))
+    chosen = np.arange(len(points))
+    if len(points) > cap:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(points), cap, replace=False))
+    sample_labels, used = cluster(points[chosen], method, method_params, seed, device=device)
+    sample_labels = _by_size(sample_labels)
+    count = int(sample_labels.max()) + 1 if (sample_labels >= 0).any() else 0
+    centroids = centroids_of(points[chosen], sample_labels, count) if count else np.zeros((0, points.shape[1]))
+    labels = np.full(len(points), NOISE, dtype=np.int32)
+    labels[chosen] = sample_labels
+    if len(chosen) < len(points) and count:
+        rest = np.setdiff1d(np.arange(len(points)), chosen)
+        labels[rest] = nearest(points[rest], centroids)[0]
+    return Clustering(labels, centroids, [f"cl_{i}" for i in range(count)], used, len(chosen))
+
+
+def similarity_to_centroids(points: np.ndarray, clustering: Clustering) -> np.ndarray:
+    """Each member's cosine similarity to its cluster's centroid; NaN for noise."""
+    labels, centroids = clustering.labels, clustering.centroids
+    similarity = np.full(len(points), np.nan, dtype=np.float32)
+    if clustering.cluster_ids:
+        unit_centroids = _normalized(centroids.astype(np.float32))
+        for start in range(0, len(points), 65_536):  # in chunks: no second copy of the matrix
+            block, block_labels = points[start:start + 65_536], labels[start:start + 65_536]
+            member = block_labels >= 0
+            similarity[start:start + 65_536][member] = np.einsum(
+                "ij,ij->i", _normalized(block[member]), unit_centroids[block_labels[member]])
+    return similarity
+
+
+def describe_clusters(ids: list[str], texts: list[str | None], clustering: Clustering, similarity: np.ndarray,
+                      coordinates: np.ndarray | None, components: int, labeling: dict[str, Any]
+                      ) -> list[dict[str, Any]]:
+    """Per cluster: size, centroid, label and keywords (c-TF-IDF), its most central members and their texts, and
+    its centre on the map."""
+    labels, centroids, cluster_ids = clustering.labels, clustering.centroids, clustering.cluster_ids
+    count = len(cluster_ids)
     per_cluster = int(labeling.get("max_samples_per_cluster") or 5)
     text_limit = int(labeling.get("sample_text_max_length") or 200)
     words = labels_by_ctfidf(texts, labels, count) if count else []
@@ -508,16 +584,7 @@ def run_job(parquet_files: Sequence[Path], params: dict[str, Any], output_dir: P
             centre = coordinates[members].mean(axis=0)
             entry.update(x=float(centre[0]), y=float(centre[1]), z=float(centre[2]) if components == 3 else None)
         clusters.append(entry)
-    timings["labels"] = time.perf_counter() - clock
-
-    _write_assignments(output_dir, ids, labels, similarity, coordinates, components)
-    result = {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
-              "noise_count": int((labels < 0).sum()), "sampled_points": sampled, "metrics": quality,
-              "clusters": clusters, "layout": coordinates is not None, "vis_n_components": components,
-              "timings_s": {name: round(value, 3) for name, value in timings.items()}, "device": device.report()}
-    (output_dir / "result.json").write_text(json.dumps(result))
-    return {"mode": mode, "method": used, "num_points": len(ids), "num_clusters": count,
-            "timings_s": result["timings_s"], "device": device.report()}
+    return clusters
 
 
 def _write_assignments(output_dir: Path, ids: list[str], labels: np.ndarray, similarity: np.ndarray | None,

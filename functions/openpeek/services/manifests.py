@@ -224,7 +224,7 @@ class WebhookKind:
 
         name = webhook_rules.check_name(entry.get("webhook_name"))
         webhook_rules.check_event_types(entry.get("events") or entry.get("event_types"))
-        webhook_rules.check_url(entry.get("url"), deployed=self._deployed)
+        self._webhooks.check_target(entry.get("url"))
         try:
             existing = self._webhooks.get(self._caller(namespace), name, namespace)
         except NotFound:

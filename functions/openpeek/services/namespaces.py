@@ -32,12 +32,18 @@ from openpeek.ports import BlobStore, EventBus, VectorStore
 from openpeek.domain.vector_placement import tier_of
 from openpeek.domain.tiering import TieringPolicy
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.organizations import Principal
 
 NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 # Fields of the SDK's request models whose features openpeek does not offer: refused when set, never ignored.
 UNSUPPORTED_WHEN_SET = ("trusted_issuers", "spend_budget", "cost_cap_override", "pinned")
 WRITE_ATTEMPTS = 16
+
+
+def _jitter(retry: int) -> None:
+    """A short random pause before a retry, growing with each, so colliding writers do not collide again."""
+    time.sleep(random.uniform(0, 0.005 * retry))
 
 
 @dataclass
@@ -217,22 +223,22 @@ class NamespaceService:
     def add_automatic_index(self, namespace_id: str, index: PayloadIndex) -> Namespace | None:
         """The auto-indexer's change: one more payload index, marked automatic, unless the field has one already
         (then None, and nothing changes). The index is built before the record says so."""
-        for attempt in range(WRITE_ATTEMPTS):
+        def attempt() -> Namespace | None:
             current = self._repository.get_by_id(namespace_id)
             if current is None or any(i.field_name == index.field_name for i in current.payload_indexes):
                 return None
             self._vectors.create_payload_index(current.collection, _spec(index))
             changed = replace(current, payload_indexes=current.payload_indexes + (index,),
                               updated_at=isoformat(utcnow()))
-            try:
-                saved = self._repository.save(changed, current)
-            except ConditionFailed:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
+            saved = self._repository.save(changed, current)
             self._publish("namespace.updated", saved, {"fields": ["payload_indexes"], "automatic_index":
                                                        index.field_name})
             return saved
-        return None
+
+        try:
+            return retry_on_conflict(attempt, attempts=WRITE_ATTEMPTS, backoff=_jitter)
+        except ConditionFailed:
+            return None  # the auto-indexer tries again on a later query
 
     def _mode(self, request: dict[str, Any]) -> str:
         mode = request.get("mode")
@@ -298,28 +304,26 @@ class NamespaceService:
         _refuse_unsupported(request)
         if request.get("expires_at") is not None and request.get("ttl_seconds") is not None:
             raise BadRequest("Send expires_at or ttl_seconds, not both", code="conflicting_expiry")
-        for attempt in range(WRITE_ATTEMPTS):
+        def attempt() -> NamespaceView:
             current = self.resolve(principal, identifier)
             changed, repaired = self._apply_patch(principal, current, request)
             try:
                 saved = self._repository.save(changed, current) if changed != current else current
             except NameTaken:
                 raise _name_taken(changed.namespace_name) from None
-            except ConditionFailed:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
             if saved is not current:
                 self._publish("namespace.updated", saved, {"fields": sorted(k for k in request if k != "repair_vectors")})
             return NamespaceView(saved, self._live_info(saved), repaired_vector_indexes=repaired)
-        raise Conflict(
+
+        return retry_on_conflict(attempt, attempts=WRITE_ATTEMPTS, backoff=_jitter, gave_up=lambda: Conflict(
             "The namespace changed too often while this update was applied; try again",
             code="concurrent_modification",
-        )
+        ))
 
     def add_vector_configs(self, namespace: Namespace, configs: list[VectorConfig]) -> Namespace:
         """Add bring-your-own indexes to a namespace (its store first, then its record, conditionally); a concurrent
         writer that added the same names first wins and is reused."""
-        for attempt in range(WRITE_ATTEMPTS):
+        def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
                 raise NotFound("namespace", namespace.namespace_id)
@@ -330,21 +334,19 @@ class NamespaceService:
             self._vectors.add_vector_indexes(current.collection, [config.spec() for config in missing])
             changed = replace(current, vector_configs=current.vector_configs + tuple(missing),
                               updated_at=isoformat(utcnow()))
-            try:
-                saved = self._repository.save(changed, current)
-            except ConditionFailed:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
+            saved = self._repository.save(changed, current)
             self._publish("namespace.updated", saved, {"fields": ["vector_configs"],
                                                        "inferred_indexes": [c.name for c in missing]})
             return saved
-        raise Conflict("The namespace changed too often while its indexes were added; try again",
-                       code="concurrent_modification")
+
+        return retry_on_conflict(attempt, attempts=WRITE_ATTEMPTS, backoff=_jitter, gave_up=lambda: Conflict(
+            "The namespace changed too often while its indexes were added; try again",
+            code="concurrent_modification"))
 
     def ensure_extractors(self, namespace: Namespace, refs: list[ExtractorRef]) -> Namespace:
         """A collection's builtin extractor joins its namespace's extractors (so retrievers and inference find its
         index): the store's vector index first, then the record, conditionally; already present is a no-op."""
-        for attempt in range(WRITE_ATTEMPTS):
+        def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
                 raise NotFound("namespace", namespace.namespace_id)
@@ -356,15 +358,13 @@ class NamespaceService:
                                  code="invalid_mode")
             _check_vector_names_unique(changed)
             self._vectors.add_vector_indexes(current.collection, [ref.definition().vector_index() for ref in added])
-            try:
-                saved = self._repository.save(replace(changed, updated_at=isoformat(utcnow())), current)
-            except ConditionFailed:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
+            saved = self._repository.save(replace(changed, updated_at=isoformat(utcnow())), current)
             self._publish("namespace.updated", saved, {"fields": ["feature_extractors"]})
             return saved
-        raise Conflict("The namespace changed too often while its extractors were added; try again",
-                       code="concurrent_modification")
+
+        return retry_on_conflict(attempt, attempts=WRITE_ATTEMPTS, backoff=_jitter, gave_up=lambda: Conflict(
+            "The namespace changed too often while its extractors were added; try again",
+            code="concurrent_modification"))
 
     def _apply_patch(
         self, principal: Principal, current: Namespace, request: dict[str, Any]

@@ -8,8 +8,6 @@ Qdrant server instead of one per query) unless the search fetches the hits' vect
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
@@ -24,6 +22,7 @@ from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.paging import decode_cursor, encode_cursor
 from openpeek.domain.retrievers import Retriever
 from openpeek.domain.stages.candidates import Candidate
 from openpeek.domain.vectors import VectorPoint
@@ -334,11 +333,11 @@ def _paginate(candidates: list[Candidate], request: dict[str, Any]) -> tuple[lis
                    f"{', '.join(sorted(set(pagination) - allowed))}", code="invalid_pagination")
     if method == "cursor":
         size = _page_size(pagination.get("limit") or request.get("limit") or 10)
-        start = _decode_cursor(pagination.get("cursor"))
+        start = _start_of(pagination.get("cursor"))
         page = candidates[start: start + size]
         following = start + size
         return page, {"method": "cursor", "limit": size, "total": total, "has_more": following < total,
-                      "next_cursor": _encode_cursor(following) if following < total else None}
+                      "next_cursor": encode_cursor(following) if following < total else None}
     size = _page_size(pagination.get("page_size") or request.get("limit") or (total or 1))
     number = pagination.get("page_number") or 1
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
@@ -359,20 +358,11 @@ def _page_size(value: Any) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-def _decode_cursor(cursor: Any) -> int:
+def _start_of(cursor: Any) -> int:
+    """The offset a cursor of domain/paging (the one cursor format of the API) stands for; none is the start."""
     if cursor in (None, ""):
         return 0
     try:
-        text = base64.urlsafe_b64decode(str(cursor).encode()).decode()
-        if not text.startswith("o:"):
-            raise ValueError
-        offset = int(text[2:])
-        if offset < 0:
-            raise ValueError
-        return offset
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return decode_cursor(str(cursor))
+    except BadRequest:
         raise _bad("pagination.cursor is not a cursor this API returned", code="invalid_cursor") from None

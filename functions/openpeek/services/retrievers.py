@@ -12,8 +12,8 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import ConditionFailed
 from openpeek.ports import EventBus
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.retrievers import RetrieverNameTaken, RetrieverRepository
 
 PATCH_ATTEMPTS = 16
@@ -79,7 +79,7 @@ class RetrieverService:
 
     def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> Retriever:
         """Absent or null fields are left alone. Concurrent patches are retried on a fresh read, so none is lost."""
-        for _ in range(PATCH_ATTEMPTS):
+        def attempt() -> Retriever:
             current = self.get(namespace, identifier)
             updates: dict[str, Any] = {key: value for key, value in changes.items()
                                        if value is not None and key in (*_STORED_FIELDS, "retriever_name")}
@@ -97,12 +97,11 @@ class RetrieverService:
                 saved = self._repository.save(current.with_changes(updates), current)
             except RetrieverNameTaken:
                 raise _name_taken(updates["retriever_name"]) from None
-            except ConditionFailed:
-                continue
             self._publish("retriever.updated", namespace, saved)
             return saved
-        raise Conflict("The retriever kept changing while this request was applied; try again",
-                       code="concurrent_modification")
+
+        return retry_on_conflict(attempt, attempts=PATCH_ATTEMPTS, gave_up=lambda: Conflict(
+            "The retriever kept changing while this request was applied; try again", code="concurrent_modification"))
 
     def clone(self, namespace: Namespace, identifier: str, overrides: dict[str, Any]) -> Retriever:
         """A new retriever from an existing one: every field copied unless `overrides` gives it (stage configs

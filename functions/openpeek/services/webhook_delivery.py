@@ -27,18 +27,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import httpx
-
 from openpeek.domain import webhooks as rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.webhooks import Webhook, verify_signature  # noqa: F401 - re-exported for receivers and tests
 from openpeek.domain.events import DomainEvent
+from openpeek.ports import WebhookSender
 from openpeek.repositories.webhooks import LOG_RETENTION_S, WebhookRepository
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "openpeek-webhooks/1"
 MAX_ERROR_LENGTH = 500
 
 
@@ -115,19 +113,16 @@ def delivery_id_for(event: WebhookEvent, webhook: Webhook) -> str:
 
 
 class WebhookDelivery:
-    def __init__(self, repository: WebhookRepository, *, deployed: bool,
-                 transport: httpx.BaseTransport | None = None, resolver: rules.Resolver | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, repository: WebhookRepository, sender: WebhookSender, *, deployed: bool,
+                 resolver: rules.Resolver, clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
+        self._sender = sender
         self._deployed = deployed
         self._resolver = resolver
         self._clock = clock
-        # No proxies from the environment: the request must go to the address the URL rules checked.
-        self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
-                                    headers={"User-Agent": USER_AGENT})
 
     def close(self) -> None:
-        self._client.close()
+        self._sender.close()
 
     # -- the SQS / synchronous entry point ---------------------------------------------------------------------------
 
@@ -227,28 +222,5 @@ class WebhookDelivery:
             rules.EVENT_HEADER: event.type,
             rules.DELIVERY_HEADER: delivery_id,
         }
-        url, extensions = _pinned(checked, headers)
-        try:
-            response = self._client.post(url, content=body, headers=headers, extensions=extensions,
-                                         timeout=min(webhook.timeout_s, rules.MAX_TIMEOUT_S))
-        except httpx.TimeoutException as exc:
-            return None, f"timeout after {webhook.timeout_s:g}s ({type(exc).__name__})"
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return response.status_code, None
-
-
-def _pinned(checked: rules.CheckedUrl, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The URL rewritten to the first checked address, with Host (and TLS SNI / certificate name) kept as the host
-    name, so what is connected to is what was checked."""
-    parts = httpx.URL(checked.url)
-    address = checked.addresses[0]
-    default_port = 443 if checked.scheme == "https" else 80
-    if address == checked.host:
-        return checked.url, {}
-    headers["Host"] = checked.host if checked.port == default_port else f"{checked.host}:{checked.port}"
-    pinned = parts.copy_with(host=address)
-    extensions: dict[str, Any] = {}
-    if checked.scheme == "https":
-        extensions["sni_hostname"] = checked.host
-    return str(pinned), extensions
+        # The sender connects to the address just checked, never to a fresh resolution (DNS rebinding).
+        return self._sender.post(checked, body, headers, timeout_s=min(webhook.timeout_s, rules.MAX_TIMEOUT_S))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 
 from openpeek.domain import webhooks as rules
 from openpeek.domain.clock import isoformat, utcnow
@@ -21,9 +20,9 @@ from openpeek.domain.errors import BadRequest, Conflict, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.webhooks import Webhook
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import ConditionFailed
-from openpeek.ports import EventBus, Table
+from openpeek.ports import EventBus, Table, WebhookSender
 from openpeek.repositories.namespaces import NamespaceRepository
+from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
 from openpeek.services.organizations import Principal
 from openpeek.services.webhook_delivery import WebhookDelivery
@@ -45,7 +44,7 @@ def _events_of(request: dict[str, Any]) -> Any:
 
 class WebhookService:
     def __init__(self, repository: WebhookRepository, events: EventBus, namespaces: NamespaceRepository, *,
-                 deployed: bool, resolver: rules.Resolver | None = None) -> None:
+                 deployed: bool, resolver: rules.Resolver) -> None:
         self._repository = repository
         self._events = events
         self._namespaces = namespaces
@@ -107,7 +106,7 @@ class WebhookService:
         """Fields present (and not null) in `changes` replace the stored ones; the others stay. A concurrent update
         is retried on a fresh read."""
         changes = {key: value for key, value in changes.items() if value is not None}
-        for _ in range(UPDATE_ATTEMPTS):
+        def attempt() -> Webhook:
             current = self.get(principal, identifier, namespace)
             updates: dict[str, Any] = {}
             if "webhook_name" in changes:
@@ -134,11 +133,15 @@ class WebhookService:
                 saved = self._repository.save(updated, current)
             except WebhookNameTaken:
                 raise _name_taken(updated.webhook_name) from None
-            except ConditionFailed:
-                continue
             self._publish("webhook.updated", saved)
             return saved
-        raise Conflict("The webhook changed too often while updating it; try again", code="concurrent_update")
+
+        return retry_on_conflict(attempt, attempts=UPDATE_ATTEMPTS, gave_up=lambda: Conflict(
+            "The webhook changed too often while updating it; try again", code="concurrent_update"))
+
+    def check_target(self, url: Any) -> None:
+        """Raise BadRequest unless `url` passes the URL rules of this runtime (a manifest's dry run)."""
+        rules.check_url(url, deployed=self._deployed, resolver=self._resolver)
 
     def delete(self, principal: Principal, identifier: str, namespace: Namespace | None = None) -> Webhook:
         webhook = self.get(principal, identifier, namespace)
@@ -175,15 +178,15 @@ class WebhookService:
         ))
 
 
-def build_webhooks(table: Table, events: EventBus, *, runtime: str, transport: httpx.BaseTransport | None = None,
-                   resolver: rules.Resolver | None = None) -> tuple[WebhookService, WebhookDelivery]:
+def build_webhooks(table: Table, events: EventBus, *, runtime: str, sender: WebhookSender,
+                   resolver: rules.Resolver) -> tuple[WebhookService, WebhookDelivery]:
     """The webhook service and the delivery for a runtime ("aws": https and public targets only; "embedded": http
-    and loopback targets allowed too). `transport` replaces the HTTP transport (tests); `resolver` replaces DNS
-    resolution, host → addresses (tests)."""
+    and loopback targets allowed too). `sender` makes the HTTP calls; `resolver` is the DNS resolution,
+    host → addresses, the URL rules check."""
     if runtime not in ("embedded", "aws"):
         raise ValueError(f"unknown runtime {runtime!r}")
     deployed = runtime == "aws"
     repository = WebhookRepository(table)
     service = WebhookService(repository, events, NamespaceRepository(table), deployed=deployed, resolver=resolver)
-    delivery = WebhookDelivery(repository, deployed=deployed, transport=transport, resolver=resolver)
+    delivery = WebhookDelivery(repository, sender, deployed=deployed, resolver=resolver)
     return service, delivery

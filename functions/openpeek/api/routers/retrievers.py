@@ -24,37 +24,12 @@ from openpeek.api.models.retrievers import (
     ListRetrieversRequest,
     PatchRetrieverRequest,
 )
+from openpeek.api.presenters import retriever_model
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
-from openpeek.domain.retrievers import Retriever
+from openpeek.domain.paging import Window
 
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/retrievers", tags=["Retrievers"])
-
-
-def retriever_model(retriever: Retriever) -> dict[str, Any]:
-    """RetrieverModel / RetrieverConfig of the SDK; stages carry `parameters` mirrored from config, as it expects."""
-    return {
-        "retriever_id": retriever.retriever_id,
-        "retriever_name": retriever.retriever_name,
-        "description": retriever.description,
-        "collection_ids": list(retriever.collection_identifiers),
-        "collection_identifiers": list(retriever.collection_identifiers),
-        "stages": [{**stage, "parameters": stage["config"].get("parameters") or {}} for stage in retriever.stages],
-        "input_schema": retriever.input_schema,
-        "budget_limits": retriever.budget_limits,
-        "feature_dependencies": None,
-        "tags": list(retriever.tags),
-        "metadata": retriever.metadata,
-        "display_config": retriever.display_config,
-        "version": retriever.version,
-        "created_at": retriever.created_at,
-        "updated_at": retriever.updated_at,
-        "created_by": None,
-        "updated_by": None,
-        "is_published": (retriever.visibility or "").lower() in ("public", "marketplace"),
-        "marketplace_listing_id": None,
-        "fusion": retriever.fusion,
-    }
 
 
 @router.post("")
@@ -66,21 +41,17 @@ def create_retriever(request: Request, body: CreateRetrieverRequest,
 
 def _list(request: Request, namespace: Namespace, body: ListRetrieversRequest | None, limit: int,
           page_size: int | None, offset: int, page: int | None) -> dict:
-    size = page_size or limit
-    start = (page - 1) * size if page else offset
+    window = Window.of(page_size or limit, offset=None if page else offset, page=page)
     sorts = list(body.sorts or []) if body else []
     if body and body.sort:
         sorts.insert(0, body.sort)
     found = services(request).retrievers.list(
         namespace, search=body.search if body else None, case_sensitive=bool(body and body.case_sensitive),
         filters=body.filters if body else None, sorts=sorts)
-    window = found[start: start + size]
     return {
-        "results": [retriever_model(retriever) for retriever in window],
+        "results": [retriever_model(retriever) for retriever in window.of_list(found)],
         "total": len(found),
-        "pagination": {"total": len(found), "page": start // size + 1, "page_size": size,
-                       "total_pages": max(1, -(-len(found) // size)), "next_page": None, "previous_page": None,
-                       "next_cursor": None},
+        "pagination": window.pagination(len(found)),
     }
 
 
@@ -146,10 +117,9 @@ def execute_adhoc(request: Request, body: AdhocExecuteRequest, return_vectors: b
 
 def _window(found: list[dict], limit: int, page_size: Optional[int], offset: int, page: Optional[int]
             ) -> tuple[list[dict], dict]:
-    size = page_size or limit
-    start = (page - 1) * size if page else offset
-    window = found[start: start + size]
-    return window, {"total": len(found), "limit": size, "offset": start, "has_next": start + size < len(found)}
+    window = Window.of(page_size or limit, offset=None if page else offset, page=page)
+    return window.of_list(found), {"total": len(found), "limit": window.size, "offset": window.start,
+                                   "has_next": window.start + window.size < len(found)}
 
 
 def _summary(record: dict) -> dict:

@@ -19,39 +19,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.webhooks import ListWebhooksRequest, WebhookRequest
+from openpeek.api.presenters import webhook_model
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import Window
-from openpeek.domain.webhooks import REDACTED, Webhook
 from openpeek.services.organizations import Principal
 
 router = APIRouter(route_class=OrjsonRoute, tags=["Webhooks"])
 
 SEED = "/v1/webhooks"
 ORG = "/v1/organizations/webhooks"
-
-
-def webhook_model(webhook: Webhook, *, secret: str | None = None) -> dict[str, Any]:
-    """WebhookOutput of the SDK. `secret` is given only when answering the create call."""
-    body: dict[str, Any] = {
-        "webhook_id": webhook.webhook_id,
-        "webhook_name": webhook.webhook_name,
-        "event_types": list(webhook.event_types),
-        "events": list(webhook.event_types),
-        "resource_types": None if webhook.resource_types is None else list(webhook.resource_types),
-        "channels": [{"channel": "webhook", "configs": {
-            # Header values are credentials as often as not (a receiver's Authorization): write-only, like the secret.
-            "url": webhook.url, "headers": {name: REDACTED for name in webhook.headers}, "payload_template": None,
-            "timeout": webhook.timeout_s, "signing_secret": secret or REDACTED}}],
-        "url": webhook.url,
-        "namespace_id": webhook.namespace_id,
-        "is_active": webhook.is_active,
-        "delivery_health": None,
-        "created_at": webhook.created_at,
-        "updated_at": webhook.updated_at,
-    }
-    if secret is not None:
-        body["signing_secret"] = secret
-    return body
 
 
 def _page(items: list[Any], limit: int, page_size: int | None, offset: int, page: int | None) -> tuple[list, dict]:

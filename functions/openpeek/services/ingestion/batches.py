@@ -47,8 +47,10 @@ class BatchService:
     def __init__(self, table: Table, namespaces: NamespaceService, batches: BatchRepository,
                  buckets: BucketRepository, objects: ObjectRepository, collections: CollectionRepository,
                  tasks: TaskRepository, vectors: VectorStore, starter: Callable[[], BatchStarter],
-                 clock: Callable[[], datetime] = utcnow, *, deployed: bool = False) -> None:
+                 clock: Callable[[], datetime] = utcnow, *, deployed: bool = False,
+                 resolver: webhook_rules.Resolver) -> None:
         self._deployed = deployed
+        self._resolver = resolver
         self._table = table
         self._namespaces = namespaces
         self._batches = batches
@@ -192,7 +194,8 @@ class BatchService:
     def _submit(self, namespace: Namespace, batch: Batch, webhook_url: str | None,
                 webhook_secret: str | None = None) -> Task:
         if webhook_url is not None:
-            webhook_rules.check_url(webhook_url, deployed=self._deployed)  # the subscriptions' SSRF rules: a 400
+            # the subscriptions' SSRF rules: a 400
+            webhook_rules.check_url(webhook_url, deployed=self._deployed, resolver=self._resolver)
         now = self._clock()
         task = self._new_task(namespace, batch, now)
         changed = batch.submitted(now, task.task_id, self._tiers(namespace, batch), webhook_url, webhook_secret)

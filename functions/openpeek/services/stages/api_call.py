@@ -166,7 +166,8 @@ class ApiCall(Stage):
             host = (urlsplit(url).hostname or "").lower()
             if not allowed_host(host, parameters.allowed_domains):
                 return False, f"host '{host}' is not in allowed_domains"
-            checked = target_rules.check_url(url, deployed=self.dependencies.deployed)
+            checked = target_rules.check_url(url, deployed=self.dependencies.deployed,
+                                             resolver=self.dependencies.resolver)
             status, content = self.dependencies.outbound.request(
                 checked, parameters.method, headers, body if parameters.method != "GET" else None,
                 timeout_s=parameters.timeout, max_bytes=parameters.max_response_size)

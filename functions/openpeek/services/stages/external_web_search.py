@@ -106,7 +106,8 @@ class ExternalWebSearch(Stage):
         if parameters.include_text:
             body["contents"] = {"text": {"maxCharacters": 2000}}
         try:
-            checked = target_rules.check_url(self.dependencies.web_search_url, deployed=self.dependencies.deployed)
+            checked = target_rules.check_url(self.dependencies.web_search_url, deployed=self.dependencies.deployed,
+                                             resolver=self.dependencies.resolver)
             status, content = self.dependencies.outbound.request(
                 checked, "POST", {"x-api-key": key, "Content-Type": "application/json", "Accept": "application/json"},
                 body, timeout_s=parameters.timeout, max_bytes=MAX_ANSWER_BYTES)

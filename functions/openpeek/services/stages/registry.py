@@ -29,6 +29,7 @@ class StageDependencies:
     web_search_url: str | None = None  # external_web_search: an Exa-compatible search endpoint, set by the operator
     web_search_api_key: str | None = None  # its key (never shown)
     sql: Any = None  # sql_lookup's configured databases (adapters.sqlite_lookup.ReadOnlySqlite), or None
+    resolver: Any = None  # host, port → addresses (adapters.dns_resolver): the SSRF rules check what api_call reaches
 
 
 def stage_classes() -> list[type[Stage]]:

@@ -118,7 +118,8 @@ class WebScrape(Stage):
             host = (urlsplit(url).hostname or "").lower()
             if not allowed_host(host, parameters.allowed_domains):
                 return False, f"host '{host}' is not in allowed_domains"
-            checked = target_rules.check_url(url, deployed=self.dependencies.deployed)
+            checked = target_rules.check_url(url, deployed=self.dependencies.deployed,
+                                             resolver=self.dependencies.resolver)
             status, content = self.dependencies.outbound.request(
                 checked, "GET", {"Accept": "text/html, text/plain;q=0.8"}, None,
                 timeout_s=parameters.timeout, max_bytes=parameters.max_response_size)
