@@ -58,6 +58,15 @@ class ApiCallParameters(StageParameters):
     on_error: Literal["skip", "remove", "raise"] = "skip"
 
 
+def check_allowed_domains(stage_name: str, stage_id: str, patterns: list[str]) -> None:
+    """An outbound stage's allow-list names fixed hosts: no wildcard for everything, no template a caller's input could
+    widen at run time."""
+    if any(pattern.strip() in ("*", "*.*", "") for pattern in patterns):
+        raise invalid(stage_name, stage_id, "allowed_domains", "must name hosts, not '*'")
+    if any("{{" in pattern for pattern in patterns):
+        raise invalid(stage_name, stage_id, "allowed_domains", "must be fixed host names, not templates")
+
+
 def allowed_host(host: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in patterns)
 
@@ -86,10 +95,7 @@ class ApiCall(Stage):
     needs = "an outside HTTP API named in allowed_domains"
 
     def check_rules(self, stage_name: str, parameters: ApiCallParameters) -> None:
-        if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
-            raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
-        if any("{{" in pattern for pattern in parameters.allowed_domains):
-            raise invalid(stage_name, self.stage_id, "allowed_domains", "must be fixed host names, not templates")
+        check_allowed_domains(stage_name, self.stage_id, parameters.allowed_domains)
         if "{{" not in parameters.url.split("?")[0]:
             parts = urlsplit(parameters.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -20,7 +20,7 @@ from openpeek.domain.stages import context as text
 from openpeek.domain.stages.candidates import Candidate, synthetic, value_at, with_value
 from openpeek.domain.stages.readable import readable
 from openpeek.domain.failures import DependencyUnavailable
-from openpeek.services.stages.api_call import allowed_host
+from openpeek.services.stages.api_call import allowed_host, check_allowed_domains
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 from openpeek.services.stages.llm_filter import renderer
 
@@ -57,10 +57,7 @@ class WebScrape(Stage):
     needs = "the pages' hosts named in allowed_domains"
 
     def check_rules(self, stage_name: str, parameters: WebScrapeParameters) -> None:
-        if any(pattern.strip() in ("*", "*.*", "") for pattern in parameters.allowed_domains):
-            raise invalid(stage_name, self.stage_id, "allowed_domains", "must name hosts, not '*'")
-        if any("{{" in pattern for pattern in parameters.allowed_domains):
-            raise invalid(stage_name, self.stage_id, "allowed_domains", "must be fixed host names, not templates")
+        check_allowed_domains(stage_name, self.stage_id, parameters.allowed_domains)
         if parameters.strategy == "javascript":
             raise invalid(stage_name, self.stage_id, "strategy",
                           "no browser is configured for JavaScript rendering: use 'static' or 'auto'")
