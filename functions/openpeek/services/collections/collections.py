@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from openpeek.domain import collections as rules
-from openpeek.domain import filters as filter_rules
+from openpeek.domain import listing
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection, CollectionSource, ExtractorSpec
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
@@ -204,19 +204,11 @@ class CollectionService:
              filters: dict[str, Any] | None = None, sorts: list[dict[str, Any]] | None = None) -> list[Collection]:
         """Oldest first unless `sorts` says otherwise; `search` looks in name, id and description; `filters` is the
         API's filter language over the collection's fields."""
-        wanted = filter_rules.parse_filter(filters)
-        found = sorted(self._repository.list_in(namespace.namespace_id),
-                       key=lambda c: (c.created_at, c.collection_id))
-        if search:
-            fold = (lambda text: text) if case_sensitive else str.lower
-            needle = fold(search)
-            found = [c for c in found if needle in fold(c.collection_name) or needle in fold(c.collection_id)
-                     or needle in fold(c.description or "")]
-        if wanted is not None:
-            found = [c for c in found if filter_rules.matches(wanted, c.to_record(), c.collection_id)]
-        for order in reversed(sorts or []):
-            found = _sorted_by(found, order)
-        return found
+        return listing.select(
+            self._repository.list_in(namespace.namespace_id), name=lambda item: item.collection_name, identifier=lambda item: item.collection_id,
+            description=lambda item: item.description, record=lambda item: item.to_record(),
+            created_at=lambda item: item.created_at, search=search, case_sensitive=case_sensitive, filters=filters,
+            sorts=sorts)
 
     def list_views(self, namespace: Namespace, **query: Any) -> list[CollectionView]:
         return [CollectionView(c, self.document_count(namespace, c)) for c in self.list(namespace, **query)]
@@ -325,15 +317,3 @@ def _name_taken(name: str) -> Conflict:
     return Conflict(f"A collection named '{name}' exists already in this namespace", code="collection_name_taken",
                     details={"collection_name": name})
 
-
-def _sorted_by(found: list[Collection], order: Any) -> list[Collection]:
-    """One sort key; collections without the field come last either way."""
-    field = order.get("field") if isinstance(order, dict) else None
-    direction = (order.get("direction") or "asc") if isinstance(order, dict) else None
-    if not isinstance(field, str) or not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
-        raise BadRequest("a sort is {field, direction: asc|desc}", code="invalid_sort", details={"sort": order})
-    keyed = [(c.to_record().get(field), c) for c in found]
-    present = [(value, c) for value, c in keyed if value is not None]
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present)
-    present.sort(key=lambda pair: pair[0] if numbers else str(pair[0]), reverse=direction.lower() == "desc")
-    return [c for _, c in present] + [c for value, c in keyed if value is None]

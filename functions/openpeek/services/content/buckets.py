@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from openpeek.domain import buckets as rules
-from openpeek.domain import filters as filter_rules
+from openpeek.domain import listing
 from openpeek.domain.buckets import Bucket
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
@@ -84,19 +84,11 @@ class BucketService:
              filters: dict[str, Any] | None = None, sorts: list[dict[str, Any]] | None = None) -> list[Bucket]:
         """Oldest first unless `sorts` says otherwise; `search` looks in name, id and description; `filters` is the
         API's filter language over the bucket's fields."""
-        wanted = filter_rules.parse_filter(filters)
-        found = sorted(self._repository.list(namespace.org_id, namespace.namespace_id),
-                       key=lambda bucket: (bucket.created_at, bucket.bucket_id))
-        if search:
-            fold = (lambda text: text) if case_sensitive else str.lower
-            needle = fold(search)
-            found = [b for b in found if needle in fold(b.bucket_name) or needle in fold(b.bucket_id)
-                     or needle in fold(b.description or "")]
-        if wanted is not None:
-            found = [b for b in found if filter_rules.matches(wanted, b.to_record(), b.bucket_id)]
-        for order in reversed(sorts or []):
-            found = _sorted_by(found, order)
-        return found
+        return listing.select(
+            self._repository.list(namespace.org_id, namespace.namespace_id), name=lambda item: item.bucket_name, identifier=lambda item: item.bucket_id,
+            description=lambda item: item.description, record=lambda item: item.to_record(),
+            created_at=lambda item: item.created_at, search=search, case_sensitive=case_sensitive, filters=filters,
+            sorts=sorts)
 
     def update(self, namespace: Namespace, identifier: str, changes: dict[str, Any], *, replace_all: bool = False,
                force_schema_break: bool = False) -> tuple[Bucket, BucketStats]:
@@ -192,14 +184,3 @@ class BucketService:
                       for bucket in buckets)
         return {"bucket_count": len(buckets), "object_count": objects}
 
-
-def _sorted_by(found: list[Bucket], order: Any) -> list[Bucket]:
-    field = order.get("field") if isinstance(order, dict) else None
-    direction = (order.get("direction") or "asc") if isinstance(order, dict) else None
-    if not isinstance(field, str) or not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
-        raise BadRequest("a sort is {field, direction: asc|desc}", code="invalid_sort", details={"sort": order})
-    keyed = [(bucket.to_record().get(field), bucket) for bucket in found]
-    present = [(value, bucket) for value, bucket in keyed if value is not None]
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present)
-    present.sort(key=lambda pair: pair[0] if numbers else str(pair[0]), reverse=direction.lower() == "desc")
-    return [bucket for _, bucket in present] + [bucket for value, bucket in keyed if value is None]
