@@ -154,3 +154,13 @@ def test_deleting_a_collection_deletes_its_documents_only(client, headers):
     assert client.delete("/v1/collections/books", headers=headers).status_code == 200
     everywhere = client.post("/v1/documents/list", headers=headers, json={"include_total": True}).json()
     assert everywhere["total_documents"] == 1
+
+
+def test_pages_far_past_the_scan_limit_and_integers_beyond_64_bits_are_clear_4xx(client, headers):
+    add(client, headers, "books", 1, genre="novel", year=1999)
+    far = client.post("/v1/collections/books/documents/list?page=99999999999999999999", headers=headers, json={})
+    assert far.status_code == 400 and far.json()["error"]["code"] == "invalid_pagination"
+    too_big = client.post("/v1/collections/books/documents/list", headers=headers, json={"filters": {"year": 2 ** 64}})
+    assert too_big.status_code == 400 and "64 bits" in too_big.json()["error"]["message"]
+    fits = client.post("/v1/collections/books/documents/list", headers=headers, json={"filters": {"year": 1999}})
+    assert fits.status_code == 200 and len(fits.json()["results"]) == 1

@@ -134,6 +134,15 @@ WEBHOOK = {"webhook_name": "notify", "url": "http://127.0.0.1:9/hook", "events":
            "headers": {"X-Team": "search"}}
 
 
+BUCKET = {"bucket_name": "fuzz-bucket", "bucket_schema": {"properties": {
+    "content": {"type": "text"}, "title": {"type": "string"}}}}
+OBJECT = {"blobs": [{"property": "content", "type": "text", "data": "Espresso is brewed under pressure."}],
+          "title": "fuzz"}
+COLLECTION = {"collection_name": "fuzz-collection", "source": {"type": "bucket", "bucket_ids": ["fuzz-bucket"]},
+              "feature_extractor": {"feature_extractor_name": "passthrough_extractor", "version": "v1",
+                                    "include_all_source_fields": True}}
+
+
 def seed(base: str, key: str, rng: random.Random) -> dict[str, str]:
     """Creates the resources the cases name; returns their ids."""
     conn = Connection(base)
@@ -165,8 +174,23 @@ def seed(base: str, key: str, rng: random.Random) -> dict[str, str]:
         status, body = call(conn, key, "POST", "/v1/webhooks", WEBHOOK, namespace=NAMESPACE)
         assert status == 200, (status, body)
         webhook_id = body.get("webhook_id") or body.get("webhook", {}).get("webhook_id")
+        status, body = call(conn, key, "POST", "/v1/buckets", BUCKET, namespace=NAMESPACE)
+        assert status in (200, 409), (status, body)
+        status, body = call(conn, key, "POST", "/v1/buckets/fuzz-bucket/objects", OBJECT, namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        object_id = body["object_id"]
+        status, body = call(conn, key, "POST", "/v1/collections", COLLECTION, namespace=NAMESPACE)
+        assert status in (200, 409), (status, body)
+        status, body = call(conn, key, "GET", "/v1/collections/fuzz-collection", namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        collection_id = body["collection_id"]
+        status, body = call(conn, key, "POST", "/v1/buckets/fuzz-bucket/batches", {"object_ids": [object_id]},
+                            namespace=NAMESPACE)
+        assert status == 200, (status, body)
+        batch_id = body["batch_id"]
         return {"namespace": NAMESPACE, "document": "doc1", "retriever": retriever_id, "cluster": cluster_id,
-                "task": task_id, "run": run_id or "run_missing", "webhook": webhook_id, "collection": "col_fuzz"}
+                "task": task_id, "run": run_id or "run_missing", "webhook": webhook_id, "collection": collection_id,
+                "bucket": "fuzz-bucket", "object": object_id, "batch": batch_id}
     finally:
         conn.close()
 
@@ -258,6 +282,40 @@ def valid_cases(ids: dict[str, str]) -> list[Case]:
         Case("POST", "/v1/organizations/webhooks", {**WEBHOOK, "webhook_name": "fuzz-org", "namespace": NAMESPACE}),
         Case("POST", "/v1/organizations/webhooks/list", {}),
         Case("GET", "/v1/organizations/webhooks/{webhook}"),
+        # managed content, tiers and the stage library
+        Case("POST", "/v1/buckets", {**BUCKET, "bucket_name": "fuzz-b2"}, headers=h),
+        Case("GET", "/v1/buckets", query={"limit": "5"}, headers=h),
+        Case("POST", "/v1/buckets/list", {"search": "fuzz", "sort": {"field": "created_at", "direction": "desc"}},
+             headers=h),
+        Case("GET", "/v1/buckets/{bucket}", headers=h),
+        Case("PATCH", "/v1/buckets/{bucket}", {"description": "patched", "metadata": {"k": "v"}}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/objects", OBJECT, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/objects/batch", {"objects": [OBJECT, OBJECT]}, headers=h),
+        Case("GET", "/v1/buckets/{bucket}/objects/{object}", headers=h),
+        Case("PATCH", "/v1/buckets/{bucket}/objects/{object}", {"metadata": {"title": "patched"}}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/objects/list", {"filters": {"title": "fuzz"}}, query={"limit": "5"},
+             headers=h),
+        Case("POST", "/v1/buckets/{bucket}/uploads", {"filename": "a.txt", "content_type": "text/plain",
+                                                      "file_size_bytes": 5}, headers=h),
+        Case("POST", "/v1/collections", {**COLLECTION, "collection_name": "fuzz-c2"}, headers=h),
+        Case("POST", "/v1/collections/list", {"search": "fuzz"}, query={"limit": "5"}, headers=h),
+        Case("GET", "/v1/collections/{collection}", headers=h),
+        Case("PATCH", "/v1/collections/{collection}", {"description": "patched"}, headers=h),
+        Case("POST", "/v1/collections/{collection}/documents/list", {"filters": {"title": "fuzz"},
+                                                                     "return_vectors": True}, headers=h),
+        Case("GET", "/v1/collections/{collection}/lifecycle", headers=h),
+        Case("PATCH", "/v1/collections/{collection}/lifecycle", {"lifecycle_state": "frozen"}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches", {"object_ids": [ids.get("object", "obj_missing")]}, headers=h),
+        Case("GET", "/v1/buckets/{bucket}/batches/{batch}", headers=h),
+        Case("POST", "/v1/batches/list", {}, headers=h),
+        Case("POST", "/v1/documents/list", {"filters": {"title": "item 1"}, "include_total": True}, headers=h),
+        Case("GET", "/v1/retrievers/stages"),
+        Case("POST", "/v1/retrievers/execute", {"input_schema": RETRIEVER["input_schema"],
+                                                 "stages": RETRIEVER["stages"],
+                                                 "inputs": {"v": [0.1, 0.2, 0.3, 0.4]}}, headers=h),
+        Case("POST", "/v1/retrievers/{retriever}/execute/batch", {"queries": [
+            {"inputs": {"v": [0.1, 0.2, 0.3, 0.4]}}, {"inputs": {"v": [0.4, 0.3, 0.2, 0.1]}}]}, headers=h),
+        Case("GET", "/v1/retrievers/{retriever}/executions", headers=h),
     ]
     for case in cases:
         case.template = case.path

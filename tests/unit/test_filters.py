@@ -205,3 +205,18 @@ def test_python_only_operators_are_marked_and_stripped_only_where_that_widens():
     assert strip_python_only(negated) is None  # dropping a negated condition would narrow: search unfiltered
     ends = parse_filter({"AND": [{"field": "title", "operator": "ends_with", "value": "Kit"}]})
     assert {doc for doc, p in PAYLOADS.items() if matches(ends, p, doc)} == {"b"}
+
+
+@pytest.mark.parametrize("value", [2 ** 63, -2 ** 63 - 1, 1e308])
+def test_integer_match_values_beyond_64_bits_are_refused(value):
+    for spec in ({"must": [{"key": "n", "match": {"value": value}}]},
+                 {"AND": [{"field": "n", "operator": "eq", "value": value}]},
+                 {"AND": [{"field": "n", "operator": "in", "value": [1, value]}]}):
+        with pytest.raises(BadRequest) as caught:
+            parse_filter(spec)
+        assert "64 bits" in caught.value.message
+
+
+def test_the_largest_64_bit_integers_still_match():
+    assert parse_filter({"must": [{"key": "n", "match": {"value": 2 ** 63 - 1}}]}) == Filter(
+        must=(MatchValue("n", 2 ** 63 - 1),))

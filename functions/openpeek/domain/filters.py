@@ -229,11 +229,20 @@ def _condition(item: dict, depth: int, counter: _Counter) -> Condition:
                condition=item)
 
 
+# The vector store keeps integer payloads as 64-bit signed integers: a match value outside that range can match
+# nothing, and the store's client cannot even encode it.
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def _scalar(value: Any, key: str) -> str | int | bool:
-    if isinstance(value, (str, bool, int)) and not isinstance(value, float):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise _bad(f"'{key}': integer match values must fit in 64 bits (±9.2e18)", field=key)
+        return value
     raise _bad(f"'{key}': match values are strings, integers or booleans (use a range for decimals)", field=key)
 
 

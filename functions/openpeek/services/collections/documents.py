@@ -123,6 +123,9 @@ class CollectionDocumentService:
     def _page(self, namespace: Namespace, store_filter: Filter | None,
               query: ListQuery) -> tuple[list[VectorPoint], str | None, int]:
         """The store's own paging: a cursor resumes where the last page stopped; an offset skips that many."""
+        if query.offset > MAX_SCAN:
+            raise BadRequest(f"a page starts at most {MAX_SCAN:,} documents in; narrow the filter or follow the "
+                             "cursor", code="invalid_pagination", details={"offset": query.offset})
         ours = bool(query.cursor and query.cursor.startswith(OFFSET_CURSOR))
         offset = query.cursor if query.cursor and not ours else None
         skip = _cursor_offset(query.cursor) if ours else query.offset
@@ -471,7 +474,7 @@ def _cursor_offset(cursor: str) -> int:
         value = int(cursor[len(OFFSET_CURSOR):]) if cursor.startswith(OFFSET_CURSOR) else -1
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= MAX_SCAN:
         raise BadRequest("cursor is not one this service gave out", code="invalid_cursor")
     return value
 
