@@ -18,10 +18,11 @@ from pydantic import Field
 
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import webhooks as target_rules
-from openpeek.domain.errors import BadRequest, DependencyFailed
+from openpeek.domain.errors import BadRequest
 from openpeek.domain.stages import context as text
-from openpeek.domain.stages.candidates import Candidate, with_value
+from openpeek.domain.stages.candidates import Candidate
 from openpeek.domain.failures import DependencyUnavailable
+from openpeek.services.stages import outcomes as outcomes_rules
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 from openpeek.services.stages.llm_filter import renderer
 from openpeek.services.stages.rag_prepare import view_of
@@ -117,23 +118,11 @@ class ApiCall(Stage):
         calls = [self._prepare(context, parameters, candidates[i], secret) for i in chosen]
         with ThreadPoolExecutor(max_workers=max(1, min(CONCURRENT_CALLS, len(calls)))) as pool:
             outcomes = list(pool.map(lambda call: self._call(parameters, call, secret), calls))
-        results = list(candidates)
-        removed, failures = set(), []
-        for index, (ok, value) in zip(chosen, outcomes):
-            if ok:
-                results[index] = with_value(candidates[index], parameters.output_field, value)
-            else:
-                failures.append(value)
-                if parameters.on_error == "remove":
-                    removed.add(index)
-        if failures and parameters.on_error == "raise":
-            raise DependencyFailed(f"stage '{context.stage_name}' (api_call): {failures[0]}", code="api_call_failed",
-                                   details={"stage": context.stage_name})
-        if failures:
-            context.warnings.append(f"api_call '{context.stage_name}': {len(failures)} of {len(calls)} calls failed "
-                                    f"({failures[0]})")
-        context.metadata.update({"calls": len(calls), "failed": len(failures)})
-        return [c for i, c in enumerate(results) if i not in removed]
+        settled, failed = outcomes_rules.settle(context, "api_call", "calls", on_error=parameters.on_error,
+                                                output_field=parameters.output_field, candidates=candidates,
+                                                chosen=chosen, outcomes=outcomes)
+        context.metadata.update({"calls": len(calls), "failed": failed})
+        return settled
 
     def _secret(self, context: RunContext, parameters: ApiCallParameters) -> str | None:
         auth = parameters.auth

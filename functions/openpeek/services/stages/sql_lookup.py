@@ -17,6 +17,7 @@ from openpeek.domain.stages import context as text
 from openpeek.domain.stages import sql as statements
 from openpeek.domain.stages.candidates import Candidate, synthetic, with_value
 from openpeek.domain.failures import DependencyUnavailable
+from openpeek.services.stages import outcomes as outcomes_rules
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 from openpeek.services.stages.llm_filter import renderer
 from openpeek.services.stages.rag_prepare import view_of
@@ -117,12 +118,8 @@ class SqlLookup(Stage):
                 failures.append(value)
                 if parameters.on_error == "remove":
                     removed.add(index)
-        if failures and parameters.on_error == "raise":
-            raise DependencyFailed(f"stage '{context.stage_name}' (sql_lookup): {failures[0]}",
-                                   code="sql_lookup_failed", details={"stage": context.stage_name})
-        if failures:
-            context.warnings.append(f"sql_lookup '{context.stage_name}': {len(failures)} of {len(chosen)} lookups "
-                                    f"failed ({failures[0]})")
+        outcomes_rules.report_failures(context, "sql_lookup", "lookups", on_error=parameters.on_error,
+                                       failures=failures, attempted=len(chosen))
         context.metadata.update({"lookups": len(chosen), "queries": queries, "failed": len(failures)})
         return [c for i, c in enumerate(results) if i not in removed]
 

@@ -17,10 +17,11 @@ from openpeek.domain import filters as filter_rules
 from openpeek.domain import webhooks as target_rules
 from openpeek.domain.errors import BadRequest, DependencyFailed
 from openpeek.domain.stages import context as text
-from openpeek.domain.stages.candidates import Candidate, synthetic, value_at, with_value
+from openpeek.domain.stages.candidates import Candidate, synthetic, value_at
 from openpeek.domain.stages.readable import readable
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.services.stages.api_call import allowed_host, check_allowed_domains
+from openpeek.services.stages import outcomes as outcomes_rules
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 from openpeek.services.stages.llm_filter import renderer
 
@@ -90,23 +91,11 @@ class WebScrape(Stage):
         urls = [value_at(candidates[i], str(parameters.url_field)) for i in chosen]
         with ThreadPoolExecutor(max_workers=max(1, min(parameters.batch_size, len(urls)))) as pool:
             outcomes = list(pool.map(lambda url: self._fetch(parameters, url), urls))
-        results = list(candidates)
-        removed, failures = set(), []
-        for index, (ok, value) in zip(chosen, outcomes):
-            if ok:
-                results[index] = with_value(candidates[index], parameters.output_field, value)
-            else:
-                failures.append(value)
-                if parameters.on_error == "remove":
-                    removed.add(index)
-        if failures and parameters.on_error == "raise":
-            raise DependencyFailed(f"stage '{context.stage_name}' (web_scrape): {failures[0]}",
-                                   code="web_scrape_failed", details={"stage": context.stage_name})
-        if failures:
-            context.warnings.append(f"web_scrape '{context.stage_name}': {len(failures)} of {len(urls)} pages "
-                                    f"failed ({failures[0]})")
-        context.metadata.update({"fetched": len(urls), "failed": len(failures)})
-        return [c for i, c in enumerate(results) if i not in removed]
+        settled, failed = outcomes_rules.settle(context, "web_scrape", "pages", on_error=parameters.on_error,
+                                                output_field=parameters.output_field, candidates=candidates,
+                                                chosen=chosen, outcomes=outcomes)
+        context.metadata.update({"fetched": len(urls), "failed": failed})
+        return settled
 
     def _fetch(self, parameters: WebScrapeParameters, url: Any) -> tuple[bool, Any]:
         if not isinstance(url, str) or not url:
