@@ -38,6 +38,16 @@ def serve(args: argparse.Namespace) -> int:
 
     structured_logging()
     services = _services(args.data_dir)
+    # `openpeek optimize` run beside this server finds the lock and asks this server to build (index_builds.py).
+    from openpeek.embedded.index_builds import ServerLock
+
+    server_lock = ServerLock(services.settings.data_dir)
+    try:
+        server_lock.hold()
+    except ValueError as error:
+        services.close()
+        print(f"openpeek: {error}", file=sys.stderr)
+        return 1
     issued = services.organizations.bootstrap(DEFAULT_ORG)
     if issued is not None:
         print(
@@ -60,6 +70,7 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         scheduler.stop()
         services.close()
+        server_lock.release()
     return 0
 
 
@@ -80,6 +91,11 @@ def schedule_maintenance(services):
     # transition a previous process left half-done.
     scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,
                     first_after_s=min(30.0, services.settings.tier_sweep_every_s))
+    # `openpeek optimize` beside the server: its requests are claimed here, the builds run on threads of their own.
+    from openpeek.embedded.index_builds import BuildRequests
+
+    index_build_requests = BuildRequests(services.settings.data_dir)
+    scheduler.every(2, "index-build-requests", lambda: index_build_requests.serve_pending(services.vectors))
     scheduler.start()
     return scheduler
 

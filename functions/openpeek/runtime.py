@@ -458,9 +458,11 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
     if default_edge_root is None:
         raise RuntimeError("OPENPEEK_QDRANT_URL is required for the aws runtime")
     from openpeek.adapters.qdrant.edge import QdrantEdgeStore
+    from openpeek.adapters.qdrant.edge_index import BuildPlan
 
     return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s,
-                           index_threshold=settings.edge_index_threshold)
+                           index_threshold=settings.edge_index_threshold,
+                           build_plan=BuildPlan(quantize_from_points=settings.edge_quantization_threshold))
 
 
 def _inference_registry(settings: Settings) -> InferenceRegistry:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     edge_index_threshold: int = 20_000
     """Embedded: unindexed points past which a collection's HNSW index is built in a child process and swapped in
     (approximate search); `openpeek optimize` builds it at once. 0: only `openpeek optimize` does."""
+    edge_quantization_threshold: int = 100_000
+    """Embedded: a collection of at least this many points is also quantized (scalar int8, originals memory-mapped,
+    answers rescored with them) when its index is built: a faster build and search and a quarter of the resident
+    vector memory (adapters/qdrant/edge_index.py, BuildPlan). 0: never."""
     edge_flush_interval_s: float = 5.0
     """Embedded: every write fsyncs the shard's write-ahead log before it returns (nothing acknowledged is lost, even
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes

@@ -23,6 +23,7 @@ def qdrant_status(info: CollectionInfo | None) -> dict[str, Any] | None:
         "points_count": info.points_count,
         "indexed_vectors_count": info.indexed_vectors_count,
         "segments_count": info.segments_count,
+        **({"index": info.index} if info.index is not None else {}),
     }
 
 

@@ -82,3 +82,6 @@ class CollectionInfo:
     segments_count: int
     vectors: dict[str, VectorIndexSpec]
     payload_indexes: dict[str, PayloadType]
+    index: dict[str, Any] | None = None
+    """The embedded store's index builds (state, builds, last_build_s, last_error, quantization); None where the
+    store indexes by itself (Qdrant server)."""

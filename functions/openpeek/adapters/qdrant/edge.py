@@ -447,14 +447,17 @@ class QdrantEdgeStore:
 
     def __init__(self, root: str | Path, *, durable_writes: bool = True,
                  flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
-                 index_threshold: int | None = edge_index.DEFAULT_UNINDEXED_THRESHOLD) -> None:
+                 index_threshold: int | None = edge_index.DEFAULT_UNINDEXED_THRESHOLD,
+                 build_plan: edge_index.BuildPlan = edge_index.BuildPlan()) -> None:
         """`index_threshold`: unindexed points past which a collection's HNSW index is built in the background
-        (adapters/qdrant/edge_index.py); None or 0: only `optimize` builds it."""
+        (adapters/qdrant/edge_index.py); None or 0: only `optimize` builds it. `build_plan`: how (graph settings,
+        int8 quantization past a size)."""
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._durable = durable_writes
         self._flush_interval_s = flush_interval_s
         self._index_threshold = index_threshold
+        self._build_plan = build_plan
         with _REGISTRY.lock:
             first = not _REGISTRY.stores.get(self._root)
             _REGISTRY.stores[self._root] = _REGISTRY.stores.get(self._root, 0) + 1
@@ -641,6 +644,7 @@ class QdrantEdgeStore:
                 query=qe.Query.Nearest(_to_vector(r.vector), using=r.vector_name),
                 filter=_filter(r.filter),
                 score_threshold=r.score_threshold,
+                params=edge_index.QUANTIZED_SEARCH,  # rescored with the originals where a segment is quantized
                 # The document_id is needed to name each hit even when the caller wants no payload.
                 with_payload=True if r.with_payload else qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
                 with_vector=r.with_vectors,
@@ -694,15 +698,17 @@ class QdrantEdgeStore:
         path = self._path(collection)
         with self._use(collection):
             pass  # opened (or CollectionNotFound)
-        return edge_index.rebuild(_REGISTRY, path, _index_state(path), _open_shard)
+        return edge_index.rebuild(_REGISTRY, path, _index_state(path), _open_shard, self._build_plan)
 
     def collections(self) -> list[str]:
         """The collections under root, by name."""
         return sorted(p.name for p in self._root.iterdir() if p.is_dir() and _is_collection_name(p.name))
 
     def index_state(self, collection: str) -> dict[str, Any]:
-        """The collection's index builds: state (building | idle), how many, the last one's duration and error."""
-        return _index_state(self._path(collection)).report()
+        """The collection's index builds: state (building | idle), how many, the last one's duration and error, and
+        its quantization (int8 | None)."""
+        path = self._path(collection)
+        return _index_state(path).report(path)
 
     def _after_write(self, path: Path, shard: Any) -> None:
         """Every CHECK_EVERY_WRITES writes, start a background build when the unindexed points pass the threshold
@@ -720,7 +726,7 @@ class QdrantEdgeStore:
 
         def build() -> None:
             try:
-                edge_index.rebuild(_REGISTRY, path, state, _open_shard)
+                edge_index.rebuild(_REGISTRY, path, state, _open_shard, self._build_plan)
             except Exception:  # noqa: BLE001 - recorded in the state (last_error); the next check retries
                 pass
 
@@ -740,6 +746,7 @@ class QdrantEdgeStore:
             segments_count=state.segments_count,
             vectors=vectors,
             payload_indexes={name: _PAYLOAD_TYPE[ix.data_type] for name, ix in state.payload_schema.items()},
+            index=self.index_state(collection),
         )
 
     # -- internals -----------------------------------------------------------------------------------------------

@@ -39,7 +39,54 @@ RETIRED_PREFIX = ".retired-"
 CONFIG_FILE = "edge_config.json"
 INDEXING_THRESHOLD_KB = 1_000  # a segment past this many KiB of vectors gets its HNSW graph (Qdrant's unit)
 DEFAULT_UNINDEXED_THRESHOLD = 20_000  # unindexed points that start a build on their own
+DEFAULT_QUANTIZATION_THRESHOLD = 100_000  # points past which a build also quantizes (see BuildPlan)
 CHECK_EVERY_WRITES = 50  # writes between two looks at a shard's unindexed count
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How the child builds a collection's index.
+
+    The graph: Qdrant's defaults (m 16, ef_construct 100); every core of the machine builds it (max_indexing_threads
+    0 is Qdrant's own "auto"; said explicitly so a persisted config cannot pin it lower).
+
+    Scalar int8 quantization, for a collection of at least `quantize_from_points` points (0: never): Edge keeps an
+    int8 copy of each vector in RAM (a quarter of the float32 size) and the float32 originals in memory-mapped files
+    (on_disk), which the page cache keeps only as far as they are read. It pays at size, three ways: the graph is
+    built comparing int8 vectors (bench/edge_index.py: about a third of the build's CPU time), searches traverse it
+    in int8, and the server's resident memory holds a quarter of the vectors. Queries rescore the best candidates
+    with the originals (QUANTIZED_SEARCH), so the answers keep their exact scores. Below the threshold the originals
+    stay in RAM, unquantized: small collections gain nothing worth the extra file."""
+
+    m: int = 16
+    ef_construct: int = 100
+    quantize_from_points: int = DEFAULT_QUANTIZATION_THRESHOLD
+
+    def config_for(self, points_count: int) -> dict[str, Any]:
+        """The edge_config.json entries the child writes into the copy before it optimizes."""
+        entries: dict[str, Any] = {
+            "hnsw_config": {"m": self.m, "ef_construct": self.ef_construct, "full_scan_threshold": 10_000,
+                            "max_indexing_threads": 0},
+        }
+        if self.quantize_from_points and points_count >= self.quantize_from_points:
+            entries["quantization_config"] = {"scalar": {"type": "int8", "quantile": 0.99, "memory": "pinned"}}
+            entries["vectors_on_disk"] = True
+        return entries
+
+
+QUANTIZED_SEARCH = qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=True, oversampling=2.0))
+"""Every query's search parameters: on a quantized segment, the best limit × 2 candidates by int8 score are
+rescored with the float32 originals; on the others (unquantized, or exact) they change nothing."""
+
+
+def quantization_of(path: Path) -> str | None:
+    """The shard's quantization as its config records it ("int8" after a quantized build), or None."""
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    scalar = (config.get("quantization_config") or {}).get("scalar")
+    return scalar.get("type") if scalar else None
 
 
 class IndexBuildFailed(Exception):
@@ -57,9 +104,11 @@ class IndexState:
     writes_since_check: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def report(self) -> dict[str, Any]:
+    def report(self, path: Path) -> dict[str, Any]:
+        """`quantization` is read from the shard's config: it outlives the process, the counters do not."""
         return {"state": "building" if self.building else "idle", "builds": self.builds,
-                "last_build_s": self.last_build_s, "last_error": self.last_error}
+                "last_build_s": self.last_build_s, "last_error": self.last_error,
+                "quantization": quantization_of(path)}
 
 
 class _JournalingShard:
@@ -94,7 +143,8 @@ def recover(root: Path) -> None:
                 os.rename(leftover, collection)
 
 
-def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any) -> dict[str, Any]:
+def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
+            plan: BuildPlan = BuildPlan()) -> dict[str, Any]:
     """Build the HNSW index of the collection at `path` off the request path and swap it in (see the module's
     docstring). `registry` is edge._REGISTRY, `open_shard(shard, path)` makes its entry. Returns the shard's info."""
     if not state.lock.acquire(blocking=False):
@@ -108,10 +158,11 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any) -> di
         with entry.gate.shared():
             with entry.write_lock:
                 entry.shard.flush()
+                points_count = entry.shard.info().points_count
                 shutil.copytree(path, copy)
                 journaling = _JournalingShard(entry.shard)
                 entry.shard = journaling
-        _optimize_in_child(copy)
+        _optimize_in_child(copy, plan.config_for(points_count))
         with entry.gate.exclusive():  # nobody reads or writes the shard while it is replaced
             if entry.closed:
                 raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
@@ -154,9 +205,10 @@ def _info(shard: Any) -> dict[str, Any]:
             "segments_count": info.segments_count}
 
 
-def _optimize_in_child(copy: Path) -> None:
+def _optimize_in_child(copy: Path, config: dict[str, Any]) -> None:
     done = subprocess.run([sys.executable, "-m", "openpeek.adapters.qdrant.edge_index", str(copy),
-                           str(INDEXING_THRESHOLD_KB)], capture_output=True, text=True, check=False)
+                           str(INDEXING_THRESHOLD_KB), json.dumps(config)], capture_output=True, text=True,
+                          check=False)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise IndexBuildFailed(f"the index build exited with status {done.returncode}: {reason}")
@@ -170,11 +222,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def optimize_copy(directory: Path, threshold_kb: int = INDEXING_THRESHOLD_KB) -> dict[str, Any]:
-    """In the child: indexing on in the copy's config, then Edge's optimizer, then flush."""
+def optimize_copy(directory: Path, threshold_kb: int = INDEXING_THRESHOLD_KB,
+                  plan_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """In the child: indexing on in the copy's config (with the plan's graph and quantization settings, persisted
+    with the shard, so later builds keep them), then Edge's optimizer, then flush."""
+    plan_config = dict(plan_config or {})
     config_file = directory / CONFIG_FILE
     config = json.loads(config_file.read_text())
     config["optimizers"] = {**(config.get("optimizers") or {}), "indexing_threshold": threshold_kb}
+    if plan_config.pop("vectors_on_disk", False):
+        for params in (config.get("vectors") or {}).values():
+            params["on_disk"] = True  # the optimized segments memory-map their originals (BuildPlan)
+    config.update(plan_config)
     config_file.write_text(json.dumps(config))
     shard = qe.EdgeShard.load(str(directory))
     try:
@@ -186,4 +245,5 @@ def optimize_copy(directory: Path, threshold_kb: int = INDEXING_THRESHOLD_KB) ->
 
 
 if __name__ == "__main__":
-    print(json.dumps(optimize_copy(Path(sys.argv[1]), int(sys.argv[2]))))
+    print(json.dumps(optimize_copy(Path(sys.argv[1]), int(sys.argv[2]),
+                                   json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)))
