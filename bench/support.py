@@ -40,12 +40,13 @@ WARM_UP_TIMEOUT_S = 180
 
 @contextmanager
 def live_server(data_dir: Path, *, functions: str | None = None, profile: str | None = None,
-                extra_env: dict[str, str] | None = None, api_key: str | None = None) -> Iterator[httpx.Client]:
+                extra_env: dict[str, str] | None = None, api_key: str | None = None,
+                started: Callable[[subprocess.Popen], None] | None = None) -> Iterator[httpx.Client]:
     """`openpeek serve` as a user runs it; yields an HTTP client authenticated with the first-run key once the server
     says its warm-up (local model, clustering engine) has finished: before that, the warm-up threads compete with the
     requests being measured. `functions` puts another code version first on the server's path (bench/upsert_profile);
     `profile` runs the server under cProfile, written when it stops. `api_key`: a key of the data dir's organisation,
-    for a restart (only the first run prints one)."""
+    for a restart (only the first run prints one). `started` is handed the server's process."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -57,6 +58,8 @@ def live_server(data_dir: Path, *, functions: str | None = None, profile: str | 
     if functions:
         env["PYTHONPATH"] = functions
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if started is not None:
+        started(process)  # e.g. bench/edge_index.py reads the server's resident memory from /proc/<pid>
     key = api_key
     deadline = time.monotonic() + WARM_UP_TIMEOUT_S
     while time.monotonic() < deadline:
