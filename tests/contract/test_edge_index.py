@@ -153,3 +153,29 @@ def test_openpeek_optimize_indexes_every_collection_of_the_data_dir(tmp_path, ca
     services = build_services(Settings(data_dir=tmp_path))
     assert services.vectors.info("ns_one").indexed_vectors_count >= 500
     services.close()
+
+
+def test_a_collection_past_the_quantization_threshold_is_built_int8_and_answers_like_exact(tmp_path):
+    store = make_store(tmp_path, index_threshold=None, build_plan=edge_index.BuildPlan(quantize_from_points=2000))
+    store.upsert("ns", points(0, 1500))
+    store.optimize("ns")
+    assert store.index_state("ns")["quantization"] is None  # below the threshold: the originals alone
+
+    store.upsert("ns", points(1500, 1500))
+    queries = np.random.default_rng(5).normal(size=(20, DIMENSION)).tolist()
+    exact = [top_ids(store, q) for q in queries]
+    store.optimize("ns")
+
+    state = store.index_state("ns")
+    assert (state["quantization"], state["builds"], state["last_error"]) == ("int8", 2, None)
+    info = store.info("ns")
+    assert info.index["quantization"] == "int8" and info.indexed_vectors_count >= 2500
+    recall = np.mean([len(set(a) & set(top_ids(store, q))) / 10 for a, q in zip(exact, queries)])
+    assert recall >= 0.95  # rescored with the originals
+    (hit,) = store.query("ns", [SearchRequest("emb", points(0, 8)[7].vectors["emb"], limit=1)])[0]
+    assert hit.id == "d7" and hit.score == pytest.approx(1.0, abs=1e-5)  # the original's score, not the int8 one
+    store.close()
+
+    reopened = QdrantEdgeStore(tmp_path / "vectors", index_threshold=None)
+    assert reopened.index_state("ns")["quantization"] == "int8"  # recorded with the shard, across restarts
+    reopened.close()
