@@ -206,9 +206,10 @@ class JobFiles(Protocol):
 
 
 class Orchestrator(Protocol):
-    worker_id: str | None
-    """Names the process that runs jobs when that is this process (embedded): a task recorded with another worker
-    id was orphaned by a restart. None where jobs run elsewhere (Step Functions)."""
+    driver_process_id: str | None
+    """Names this server process when it drives the jobs' steps itself (embedded: a new id at every start). Each task
+    records it (additional_data "worker"), so a task recorded with another id was orphaned by a restart. None where
+    the steps are driven elsewhere and outlive any process (Step Functions)."""
 
     def start(self, job: ClusterJob) -> None:
         """Start the job's steps and return at once. Raises DependencyUnavailable when it could not be started, and

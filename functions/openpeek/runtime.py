@@ -178,7 +178,7 @@ def wire(
         resolver=system_resolver))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
-    tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
+    tasks = TaskService(task_repository, ledger, live_driver_process_id=runner.driver_process_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
                                                 sender=HttpxWebhookSender(), resolver=system_resolver)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
@@ -313,14 +313,14 @@ def _with_sagemaker(settings: Settings, steps: ClusterSteps, blobs: BlobStore, l
         prefix=settings.sagemaker_prefix, instance_type=settings.sagemaker_instance_type,
         volume_gb=settings.sagemaker_volume_gb, max_runtime_s=settings.cluster_max_runtime_s,
         region=settings.sagemaker_region, poll_interval_s=settings.sagemaker_poll_interval_s),
-        worker_id=local.worker_id)
+        driver_process_id=local.driver_process_id)
     return ComputeRouter({"local": local, "sagemaker": sagemaker}, default=settings.cluster_compute)
 
 
 class UnconfiguredOrchestrator:
     """The aws runtime without OPENPEEK_CLUSTER_STATE_MACHINE_ARN: cluster jobs cannot start, and say why (503)."""
 
-    worker_id = None
+    driver_process_id = None
 
     def __init__(self, _steps: Any = None) -> None:
         pass

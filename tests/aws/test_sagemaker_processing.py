@@ -116,7 +116,7 @@ def laptop(aws, tmp_path):
         local = EmbeddedOrchestrator(steps, blobs)
         sagemaker = SageMakerProcessingOrchestrator(steps, blobs, ProcessingJobSettings(
             image_uri=IMAGE, role_arn=ROLE, bucket=BUCKET, instance_type="ml.g4dn.xlarge", poll_interval_s=0.01),
-            boto_session=lambda region: session, worker_id=local.worker_id)
+            boto_session=lambda region: session, driver_process_id=local.driver_process_id)
         return ComputeRouter({"local": local, "sagemaker": sagemaker}, default="local")
 
     services = wire(settings, SqliteTable(tmp_path / "t.db"), QdrantEdgeStore(str(tmp_path / "v")), blobs,

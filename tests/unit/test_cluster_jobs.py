@@ -23,7 +23,7 @@ from tests.conftest import make_tenant
 
 
 class RecordingOrchestrator:
-    worker_id = None
+    driver_process_id = None
 
     def __init__(self, steps) -> None:
         self.steps = steps

@@ -11,8 +11,8 @@ from openpeek.domain.failures import ComputeUnavailable
 
 
 class Recording:
-    def __init__(self, worker_id: str | None = None, accepts_instance_type: bool = False) -> None:
-        self.worker_id = worker_id
+    def __init__(self, driver_process_id: str | None = None, accepts_instance_type: bool = False) -> None:
+        self.driver_process_id = driver_process_id
         self.accepts_instance_type = accepts_instance_type
         self.started: list[ClusterJob] = []
         self.canceled: list[ClusterJob] = []
@@ -43,7 +43,7 @@ def test_a_job_without_a_choice_goes_to_the_default(backends):
     router.start(job())
 
     assert backends["local"].started == [job()] and backends["sagemaker"].started == []
-    assert router.worker_id == "local-1"
+    assert router.driver_process_id == "local-1"
 
 
 def test_a_job_that_asks_for_sagemaker_goes_there_with_its_instance_type(backends):

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.slow
 
 BUSY_WORKER = """
 import os, time
-from openpeek.engine.worker import PARENT_ENV, exit_when_orphaned
+from openpeek.engine.stdin_jobs import PARENT_ENV, exit_when_orphaned
 exit_when_orphaned(int(os.environ[PARENT_ENV]), every_s=0.1)
 time.sleep(600)  # a long job: nothing read from the server meanwhile
 """
 STARTS_A_WORKER = f"""
 import os, subprocess, sys
-from openpeek.engine.worker import PARENT_ENV
+from openpeek.engine.stdin_jobs import PARENT_ENV
 worker = subprocess.Popen([sys.executable, "-c", {BUSY_WORKER!r}], stdin=subprocess.DEVNULL,
                           env={{**os.environ, PARENT_ENV: str(os.getpid())}})
 print(worker.pid, flush=True)

@@ -18,7 +18,7 @@ class ComputeRouter:
         self._backends = dict(backends)
         self._default = default
         # Tasks record the process that runs them; every backend here is driven from this process.
-        self.worker_id = backends[default].worker_id
+        self.driver_process_id = backends[default].driver_process_id
 
     def backend(self, job: ClusterJob) -> Orchestrator:
         name = job.compute or self._default

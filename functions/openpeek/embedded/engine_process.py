@@ -1,5 +1,5 @@
 """The embedded runtime's engine process: one long-lived child that runs the clustering engine
-(`python -m openpeek.engine.worker`, one job per line on its stdin).
+(`python -m openpeek.engine.stdin_jobs`, one job per line on its stdin).
 
 Why a process: the engine holds the GIL for seconds at a time, and its memory (a million vectors) should go back to the
 system. Why long-lived: scikit-learn and UMAP take seconds to import and their numba code long to compile, which a
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "OPENPEEK-ENGINE "
-PARENT_ENV = "OPENPEEK_ENGINE_PARENT"  # openpeek.engine.worker.PARENT_ENV (the engine is not imported here)
+PARENT_ENV = "OPENPEEK_ENGINE_PARENT"  # openpeek.engine.stdin_jobs.PARENT_ENV (the engine is not imported here)
 
 
 class EngineFailed(Exception):
@@ -36,8 +36,8 @@ class EngineProcess:
 
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
-            # The worker ends itself once this process is gone (openpeek/engine/worker.py).
-            self._process = subprocess.Popen([self._python, "-m", "openpeek.engine.worker"], stdin=subprocess.PIPE,
+            # The engine process ends itself once this process is gone (openpeek/engine/stdin_jobs.py).
+            self._process = subprocess.Popen([self._python, "-m", "openpeek.engine.stdin_jobs"], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                              bufsize=1, env={**os.environ, PARENT_ENV: str(os.getpid())})
         return self._process
@@ -96,8 +96,8 @@ _shared_lock = threading.Lock()
 
 
 def shared_engine_process() -> EngineProcess:
-    """The process-wide worker: every embedded orchestrator in this process (one per data dir, many in tests) shares
-    it, so the engine is loaded and compiled once."""
+    """The process-wide engine process: every embedded orchestrator in this process (one per data dir, many in tests)
+    shares it, so the engine is loaded and compiled once."""
     global _shared
     with _shared_lock:
         if _shared is None:

@@ -22,14 +22,14 @@ class EmbeddedOrchestrator:
     """`steps` is services.clustering.steps.ClusterSteps (prepare / finalize / mark_failed of a ClusterJob); the engine
     runs in the process-wide EngineProcess."""
 
-    def __init__(self, steps: Any, blobs: BlobStore, *, worker: EngineProcess | None = None,
+    def __init__(self, steps: Any, blobs: BlobStore, *, engine: EngineProcess | None = None,
                  timeout_s: float | None = None) -> None:
         self._steps = steps
         self._blobs = blobs
-        self._worker = worker or shared_engine_process()
+        self._engine = engine or shared_engine_process()
         self._timeout_s = timeout_s
         self._threads: list[threading.Thread] = []
-        self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
+        self.driver_process_id = f"local-{uuid.uuid4().hex[:12]}"
 
     def start(self, job: ClusterJob) -> None:
         thread = threading.Thread(target=self.run_now, args=(job,), name=f"cluster-{job.task_id}", daemon=True)
@@ -52,7 +52,7 @@ class EmbeddedOrchestrator:
         return True
 
     def cancel(self, job: ClusterJob) -> None:
-        self._worker.cancel(job.task_id)
+        self._engine.cancel(job.task_id)
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Until every started job has ended (tests, shutdown)."""
@@ -65,7 +65,7 @@ class EmbeddedOrchestrator:
             inputs.mkdir()
             for key in self._blobs.list(prepared.input_prefix):
                 (inputs / key.rsplit("/", 1)[1]).write_bytes(self._blobs.get(key))
-            self._worker.run(job.task_id, inputs, outputs, self._timeout_s)
+            self._engine.run(job.task_id, inputs, outputs, self._timeout_s)
             for path in sorted(outputs.rglob("*")):
                 if path.is_file():
                     self._blobs.put(prepared.output_prefix + path.relative_to(outputs).as_posix(), path.read_bytes())

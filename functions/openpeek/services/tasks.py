@@ -18,11 +18,13 @@ from openpeek.services.clustering.ledger import ClusterLedger
 
 class TaskService:
     def __init__(self, tasks: TaskRepository, ledger: ClusterLedger, clock: Callable[[], datetime] = utcnow, *,
-                 live_worker: str | None = None) -> None:
+                 live_driver_process_id: str | None = None) -> None:
+        """`live_driver_process_id`: this process's Orchestrator.driver_process_id; an active task that recorded
+        another one was orphaned by a restart."""
         self._tasks = tasks
         self._ledger = ledger
         self._clock = clock
-        self._live_worker = live_worker
+        self._live_driver_process_id = live_driver_process_id
 
     def locate(self, org_id: str, task_id: str) -> str:
         """The namespace of one of this organisation's tasks; another organisation's task is 404."""
@@ -53,8 +55,8 @@ class TaskService:
         return sorted(found, key=lambda task: (task.created_at, task.task_id), reverse=True)
 
     def _expire_if_overdue(self, org_id: str, task: Task) -> Task:
-        worker = task.additional_data.get("worker")
-        orphaned = not task.terminal and worker is not None and worker != self._live_worker
+        driver = task.additional_data.get("worker")  # the key tasks have always been stored with
+        orphaned = not task.terminal and driver is not None and driver != self._live_driver_process_id
         if not orphaned and not task.overdue(self._clock()):
             return task
         data = task.additional_data

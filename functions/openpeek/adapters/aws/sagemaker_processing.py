@@ -71,12 +71,12 @@ class SageMakerProcessingOrchestrator:
     accepts_instance_type = True
 
     def __init__(self, steps: Any, blobs: BlobStore, settings: ProcessingJobSettings, *,
-                 boto_session: Callable[[str | None], Any] | None = None, worker_id: str | None = None) -> None:
+                 boto_session: Callable[[str | None], Any] | None = None, driver_process_id: str | None = None) -> None:
         self._steps = steps
         self._blobs = blobs
         self._settings = settings
         self._boto_session = boto_session or _default_boto_session
-        self.worker_id = worker_id
+        self.driver_process_id = driver_process_id
         self._running: dict[str, _Running] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()

@@ -15,7 +15,7 @@ from openpeek.domain.failures import DependencyUnavailable
 
 
 class StepFunctionsOrchestrator:
-    worker_id = None  # the state machine outlives any Lambda: only the deadline ends a lost job
+    driver_process_id = None  # the state machine outlives any Lambda: only the deadline ends a lost job
 
     def __init__(self, state_machine_arn: str, client: Any = None) -> None:
         if not state_machine_arn:

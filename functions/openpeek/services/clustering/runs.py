@@ -103,7 +103,7 @@ class ClusterRunService:
                         inputs=[{"cluster_id": cluster.cluster_id, "run_id": run_id, "mode": plan.mode,
                                  "kind": kind}],
                         additional_data={"cluster_id": cluster.cluster_id, "run_id": run_id, "mode": plan.mode,
-                                         "kind": kind, "worker": self._orchestrator.worker_id,
+                                         "kind": kind, "worker": self._orchestrator.driver_process_id,
                                          **({"compute": compute} if compute else {})})
         operations = list(self._tasks.creation(task, namespace.org_id))
         if run is None:
@@ -164,8 +164,8 @@ class ClusterRunService:
 
     def _overdue(self, namespace_id: str, run: ClusterRun) -> bool:
         task = self._tasks.get(namespace_id, run.task_id)
-        worker = task.additional_data.get("worker") if task else None
-        orphaned = worker is not None and worker != self._orchestrator.worker_id
+        driver = task.additional_data.get("worker") if task else None  # the key tasks have always been stored with
+        orphaned = driver is not None and driver != self._orchestrator.driver_process_id
         return task is None or task.terminal or orphaned or task.overdue(self._clock())
 
     def cancel(self, namespace: Namespace, task: Task) -> Task:

@@ -1,4 +1,4 @@
-"""`python -m openpeek.engine.worker`: the embedded runtime's long-lived engine process. Reads one job per line on
+"""`python -m openpeek.engine.stdin_jobs`: the embedded runtime's long-lived engine process. Reads one job per line on
 stdin ({"input": dir, "output": dir}) and answers one line on stdout, prefixed with MARKER so that anything a library
 prints there is ignored: {"status": "ok", "summary": ...} | {"status": "refused" | "crashed", "error": ...}."""
 
@@ -21,7 +21,7 @@ def answer(message: dict) -> None:
 
 
 def exit_when_orphaned(parent: int, every_s: float = 0.5) -> None:
-    """End this process once its server is gone: a server killed outright (kill -9, OOM) closes no pipe the worker
+    """End this process once its server is gone: a server killed outright (kill -9, OOM) closes no pipe this process
     is reading while a job runs, and the job could hold gigabytes for minutes. An orphan is re-parented, so its
     parent id changes."""
     def watch() -> None:
@@ -34,7 +34,7 @@ def exit_when_orphaned(parent: int, every_s: float = 0.5) -> None:
 
 PARENT_ENV = "OPENPEEK_ENGINE_PARENT"
 """The server's process id, passed by the server: read from os.getppid() after this module's imports, it could
-already be the id of whatever adopted the worker."""
+already be the id of whatever adopted this process."""
 
 
 def main() -> int:
@@ -55,7 +55,7 @@ def main() -> int:
             answer({"status": "ok", "summary": run_job(files, parameters, output_dir)})
         except ValueError as error:  # the engine's input errors: the user's to fix
             answer({"status": "refused", "error": str(error)})
-        except Exception as error:  # noqa: BLE001 - the job fails; the worker lives on for the next one
+        except Exception as error:  # noqa: BLE001 - the job fails; this process lives on for the next one
             answer({"status": "crashed", "error": f"{type(error).__name__}: {error}",
                     "traceback": traceback.format_exc()[-1500:]})
     return 0
