@@ -334,7 +334,7 @@ if __name__ == "__main__":
     parser.add_argument("--data", choices=["subspace", "isotropic"], default="subspace")
     parser.add_argument("--http", action="store_true", help="over HTTP against `openpeek serve` (the issue's run)")
     parser.add_argument("--exact-queries", type=int, default=50, help="--http: exhaustive queries before the build")
-    parser.add_argument("--quantize-from", type=int, default=100_000,
+    parser.add_argument("--quantize-from", type=int, default=50_000,
                         help="--http: OPENPEEK_EDGE_QUANTIZATION_THRESHOLD for the server (0: never)")
     arguments = parser.parse_args()
     if arguments.http:

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     edge_index_threshold: int = 20_000
     """Embedded: unindexed points past which a collection's HNSW index is built in a child process and swapped in
     (approximate search); `openpeek optimize` builds it at once. 0: only `openpeek optimize` does."""
-    edge_quantization_threshold: int = 100_000
+    edge_quantization_threshold: int = 50_000
     """Embedded: a collection of at least this many points is also quantized (scalar int8, originals memory-mapped,
     answers rescored with them) when its index is built: a faster build and search and a quarter of the resident
     vector memory (adapters/qdrant/edge_index.py, BuildPlan). 0: never."""
