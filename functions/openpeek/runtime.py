@@ -224,7 +224,7 @@ def wire(
         manifests=ManifestService(namespaces, [BucketKind(buckets),
                                                CollectionKind(collections, BucketRepository(table)),
                                                RetrieverKind(retrievers), ClusterKind(clusters),
-                                               WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
+                                               WebhookKind(webhooks)]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         metrics=metrics,
