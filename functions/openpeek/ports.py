@@ -327,3 +327,23 @@ class WebhookSender(Protocol):
 
     def close(self) -> None:
         """Release the connections."""
+
+# --------------------------------------------------------------------------------------------------------------------
+# SecretStore: secrets kept apart from the table (Secrets Manager deployed, an encrypted folder embedded)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class SecretStore(Protocol):
+    def put(self, name: str, revision: str, value: str) -> None:
+        """Store `value` as revision `revision` of the secret `name` (created on first put); other revisions stay
+        readable. Raises DependencyUnavailable when the store cannot be written."""
+
+    def get(self, name: str, revision: str) -> str:
+        """That revision's value. Raises SecretNotFound when it is not there, DependencyUnavailable when the store
+        cannot be read."""
+
+    def delete_revision(self, name: str, revision: str) -> None:
+        """Forget one revision no record names any more (a store that ages old revisions out itself may keep it)."""
+
+    def delete(self, name: str) -> None:
+        """Remove the secret with all its revisions; a missing one is a no-op."""

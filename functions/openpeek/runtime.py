@@ -51,6 +51,7 @@ from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
+from openpeek.services.secrets import SecretVault
 from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind, WebhookKind
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
@@ -150,7 +151,8 @@ def wire(
     inference = inference or _inference_registry(settings)
     metrics = metrics or EmfMetrics()
     gateway = InferenceGateway(inference)
-    namespace_repository = NamespaceRepository(table)
+    vault = _secret_vault(settings)
+    namespace_repository = NamespaceRepository(table, vault)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
@@ -180,7 +182,8 @@ def wire(
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
-                                                sender=HttpxWebhookSender(), resolver=system_resolver)
+                                                sender=HttpxWebhookSender(), resolver=system_resolver, vault=vault,
+                                                namespaces=namespace_repository)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)
@@ -360,6 +363,17 @@ def _secret_reader(settings: Settings) -> Callable[[str], str]:
 
         return read_secret
     return env_secret
+
+
+def _secret_vault(settings: Settings) -> SecretVault:
+    """Where namespaces and webhooks keep their secrets: Secrets Manager in AWS, an encrypted folder embedded."""
+    if settings.runtime == "aws":
+        from openpeek.adapters.aws.secrets import SecretsManagerStore
+
+        return SecretVault(SecretsManagerStore(), environment=settings.secret_environment)
+    from openpeek.adapters.local.encrypted_secrets import EncryptedFolderSecretStore
+
+    return SecretVault(EncryptedFolderSecretStore(settings.data_dir), environment=settings.secret_environment)
 
 
 def _labeler(settings: Settings, table: Table) -> ClusterLabeler:

@@ -203,6 +203,7 @@ class NamespaceService:
             created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
             source_namespace_id=source.namespace_id, extra=dict(source.extra),
             infrastructure=without_token(source.infrastructure),
+            secret_reference=None,  # the copy's secrets are sealed anew under its own id
         )
         self._vectors.create_collection(
             namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
