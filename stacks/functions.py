@@ -91,7 +91,7 @@ class OpenpeekFunction(Construct):
             "OPENPEEK_QDRANT_URL": shared.qdrant_url,
             "OPENPEEK_EVENT_BUS_NAME": event_bus_name,
             "OPENPEEK_LOG_LEVEL": config.log_level,
-            "OPENPEEK_SECRET_ENVIRONMENT": config.name,
+            "OPENPEEK_ENVIRONMENT_NAME": config.name,
             "POWERTOOLS_SERVICE_NAME": "openpeek",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": f"openpeek/{config.name}",

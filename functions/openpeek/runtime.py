@@ -370,10 +370,10 @@ def _secret_vault(settings: Settings) -> SecretVault:
     if settings.runtime == "aws":
         from openpeek.adapters.aws.secrets import SecretsManagerStore
 
-        return SecretVault(SecretsManagerStore(), environment=settings.secret_environment)
+        return SecretVault(SecretsManagerStore(), environment=settings.environment_name)
     from openpeek.adapters.local.encrypted_secrets import EncryptedFolderSecretStore
 
-    return SecretVault(EncryptedFolderSecretStore(settings.data_dir), environment=settings.secret_environment)
+    return SecretVault(EncryptedFolderSecretStore(settings.data_dir), environment=settings.environment_name)
 
 
 def _labeler(settings: Settings, table: Table) -> ClusterLabeler:

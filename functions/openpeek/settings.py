@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     """Qdrant server URL (aws runtime); ':memory:' runs qdrant-client's in-process mode (tests)."""
     qdrant_api_key: str | None = None
     qdrant_api_key_secret_arn: str | None = None
-    secret_environment: str = "local"
+    environment_name: str = "local"
     """The <environment> of the namespaces' and webhooks' secret names, openpeek/<environment>/<org>/<kind>/<id>
     (Secrets Manager deployed, where the stack sets it and scopes the functions' IAM to it; <data_dir>/secrets
     embedded)."""

@@ -47,7 +47,7 @@ def deployed(aws_credentials, monkeypatch):
         boto3.client("s3").create_bucket(Bucket="openpeek-secrets-test",
                                          CreateBucketConfiguration={"LocationConstraint": REGION})
         services = build_services(Settings(runtime="aws", table_name=TABLE, bucket_name="openpeek-secrets-test",
-                                           qdrant_url=":memory:", secret_environment="test"))
+                                           qdrant_url=":memory:", environment_name="test"))
         org = services.organizations.ensure_org("acme", enterprise=True)
         key = services.organizations.issue_key(org["org_id"]).plain_key
         yield services, TestClient(create_app(services), raise_server_exceptions=False), org["org_id"], \

@@ -56,4 +56,4 @@ def test_every_function_names_its_environment_in_the_secret_names(synthesised, e
                 if "OPENPEEK_RUNTIME" in str(function["Properties"].get("Environment"))]
     assert openpeek
     for function in openpeek:
-        assert function["Properties"]["Environment"]["Variables"]["OPENPEEK_SECRET_ENVIRONMENT"] == env
+        assert function["Properties"]["Environment"]["Variables"]["OPENPEEK_ENVIRONMENT_NAME"] == env

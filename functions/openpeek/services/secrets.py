@@ -58,7 +58,9 @@ class SecretVault:
         try:
             result = commit(reference)
         except BaseException:
-            self._quietly(self._store.delete_revision, name, reference["revision"]) if mine else \
+            if mine:
+                self._quietly(self._store.delete_revision, name, reference["revision"])
+            else:  # the secret was made for this write (a create, or the first secret of a record)
                 self._quietly(self._store.delete, name)
             raise
         if mine:
