@@ -94,8 +94,9 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 @dataclass(frozen=True)
 class Webhook:
-    """One subscription. `secret` signs every delivery: it is stored as is (a hash could not sign) and is shown to
-    the caller only in the answer to the create call; every later read presents it as 'redacted'."""
+    """One subscription. `secret` signs every delivery: it is kept whole (a hash could not sign), in the secret store
+    with the header values, and is shown to the caller only in the answer to the create call; every later read
+    presents it as 'redacted'."""
 
     webhook_id: str
     org_id: str

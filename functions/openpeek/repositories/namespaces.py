@@ -3,7 +3,8 @@
 `ORG#<org>` / `NS#<namespace_id>` holds the namespace; `ORG#<org>` / `NSNAME#<name>` reserves its name in the same
 transaction, so names are unique within an organisation without a scan; `NSID#<namespace_id>` / `NS` reserves the id
 across all organisations, because the id names the vector collection and a caller may choose it. Items a namespace owns elsewhere live in the
-partition `NS#<namespace_id>` so that deleting a namespace is one query away."""
+partition `NS#<namespace_id>` so that deleting a namespace is one query away. A namespace's secrets (vector-store key,
+OpenFGA token) are not in its item: the item names them in the secret store (`secrets`, services/secrets.py)."""
 
 from __future__ import annotations
 

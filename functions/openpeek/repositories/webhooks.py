@@ -6,6 +6,8 @@ the same transaction (names are unique per organisation, or per namespace for a 
 `ATT#<started_at>#<delivery_id>#<attempt>` is one attempt (newest first is a descending query) and
 `DLV#<delivery_id>` the state of one delivery (attempts so far, delivered/failed/dead), so a retried SQS record
 neither re-sends what was delivered nor restarts the attempt count. Log items expire (`expires_at`, the table's TTL).
+A webhook's signing secret and header values are not in its item: it names them in the secret store (`secrets`,
+services/secrets.py) and keeps the header names.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ and the SDK's /v1/organizations/webhooks (org-wide: `namespace` None, unless the
 webhook id or name; another organisation's webhook, or (namespace-scoped calls) another namespace's, is not found.
 
 The signing secret (`whsec_...`) is generated at creation (or chosen by the caller) and returned only in the answer
-to the create call. It is stored as is, not hashed: delivery needs it to sign. Every later read shows 'redacted'.
+to the create call. It is not hashed (delivery needs it to sign) but kept, with the custom header values, in the secret
+store (services/secrets.py), never in the table. Every later read shows 'redacted'.
 """
 
 from __future__ import annotations
