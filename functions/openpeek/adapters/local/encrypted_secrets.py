@@ -90,19 +90,19 @@ class EncryptedFolderSecretStore:
         return self._fernet
 
     def _key(self) -> bytes:
-        """The key file, made on first use; two processes starting at once agree on the first one written."""
+        """The key file, made on first use. It appears whole (written aside, then linked into place), so a process
+        starting at the same time reads either no file or the full key, and the first link wins."""
         if not self._key_path.exists():
             self._key_path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self._key_path.parent, prefix=".tmp-key-")
             try:
-                descriptor = os.open(self._key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(descriptor, "wb") as file:
+                with os.fdopen(descriptor, "wb") as file:  # mkstemp makes it 0600
                     file.write(Fernet.generate_key())
                     file.flush()
                     os.fsync(file.fileno())
-        key = self._key_path.read_bytes().strip()
-        if not key:
-            raise DependencyUnavailable(f"{self._key_path} is empty")
-        return key
+                os.link(temporary, self._key_path)
+            except FileExistsError:
+                pass
+            finally:
+                Path(temporary).unlink(missing_ok=True)
+        return self._key_path.read_bytes().strip()
