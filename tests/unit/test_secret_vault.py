@@ -51,7 +51,7 @@ def test_a_failed_create_leaves_no_secret_and_a_copy_never_touches_its_sources(v
         raise ConditionFailed()
 
     with pytest.raises(ConditionFailed):
-        vault.write("org_1", "webhook", "wh_1", {"signing_secret": "s"}, None, lost)
+        vault.write("org_1", "webhook", "wh_1", {"signing_secret": "s"}, None, lost, creating=True)
     assert revisions(tmp_path) == []
     source = vault.write("org_1", "namespace", "ns_1", {"key": "one"}, None, lambda reference: reference)
     copy = vault.write("org_1", "namespace", "ns_2", {"key": "one"}, source, lambda reference: reference)

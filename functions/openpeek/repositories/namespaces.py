@@ -61,13 +61,15 @@ class NamespaceRepository:
             return namespace  # a record of an older version holds its secrets in plaintext
         return namespace.with_secret_values(self._vault.reveal(namespace.secret_reference))
 
-    def _sealed(self, namespace: Namespace, before: dict[str, str] | None, commit: Callable[[Namespace], Any]) -> Any:
+    def _sealed(self, namespace: Namespace, before: dict[str, str] | None, commit: Callable[[Namespace], Any],
+                *, creating: bool = False) -> Any:
         """Run the table write `commit` with the namespace as the table may hold it: its secrets in the vault."""
         if self._vault is None:
             return commit(namespace)
         return self._vault.write(namespace.org_id, SECRET_KIND, namespace.namespace_id, namespace.secret_values(),
                                  before, lambda reference: commit(replace(
-                                     namespace.with_secret_values({}), secret_reference=reference)))
+                                     namespace.with_secret_values({}), secret_reference=reference)),
+                                 creating=creating)
 
     def _item(self, namespace: Namespace) -> dict:
         item = {"pk": _org_pk(namespace.org_id), "sk": f"NS#{namespace.namespace_id}", "version": namespace.version}
@@ -106,7 +108,7 @@ class NamespaceRepository:
                     Put(self._name_item(namespace), if_absent=True),
                     Put(self._id_item(namespace), if_absent=True),
                 ]
-            ))
+            ), creating=True)
         except ConditionFailed:
             if self._table.get(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)) is not None:
                 raise NameTaken(namespace.namespace_name) from None

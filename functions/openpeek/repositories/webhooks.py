@@ -59,12 +59,14 @@ class WebhookRepository:
             return webhook  # a record of an older version holds its secrets in plaintext
         return webhook.with_secret_values(self._vault.reveal(webhook.secret_reference))
 
-    def _sealed(self, webhook: Webhook, before: dict[str, str] | None, commit: Callable[[Webhook], Any]) -> Any:
+    def _sealed(self, webhook: Webhook, before: dict[str, str] | None, commit: Callable[[Webhook], Any],
+                *, creating: bool = False) -> Any:
         if self._vault is None:
             return commit(webhook)
         return self._vault.write(webhook.org_id, SECRET_KIND, webhook.webhook_id, webhook.secret_values(), before,
                                  lambda reference: commit(replace(webhook.with_secret_values({}),
-                                                                  secret_reference=reference)))
+                                                                  secret_reference=reference)),
+                                 creating=creating)
 
     # -- webhooks ----------------------------------------------------------------------------------------------------
 
@@ -79,7 +81,8 @@ class WebhookRepository:
     def create(self, webhook: Webhook) -> None:
         try:
             self._sealed(webhook, None, lambda sealed: self._table.transact_write([
-                Put(self._item(sealed), if_absent=True), Put(self._name_item(webhook), if_absent=True)]))
+                Put(self._item(sealed), if_absent=True), Put(self._name_item(webhook), if_absent=True)]),
+                         creating=True)
         except ConditionFailed:
             raise WebhookNameTaken(webhook.webhook_name) from None
 

@@ -38,11 +38,12 @@ class SecretVault:
         return json.loads(self._store.get(reference["name"], reference["revision"]))
 
     def write(self, org_id: str, kind: str, owner_id: str, values: dict[str, str], before: Reference | None,
-              commit: Callable[[Reference | None], Result]) -> Result:
+              commit: Callable[[Reference | None], Result], *, creating: bool = False) -> Result:
         """Seal `values` (the owner's secret fields; empty ones are dropped) and run `commit(reference)`, the table
-        write that stores the reference. `before`: the reference the stored record holds now. Unchanged values keep
-        their revision; a failed commit drops the revision made for it; a successful one drops the revision it
-        replaced (and the whole secret when no value is left)."""
+        write that stores the reference. `before`: the reference the stored record holds now; `creating`: the record
+        is new. Unchanged values keep their revision; a failed commit drops the revision made for it (the whole
+        secret when it was a create); a successful one drops the revision it replaced (and the whole secret when no
+        value is left)."""
         values = {key: value for key, value in values.items() if value}
         name = self.name(org_id, kind, owner_id)
         mine = before if before and before.get("name") == name else None  # a copy's record may name its source's
@@ -58,10 +59,10 @@ class SecretVault:
         try:
             result = commit(reference)
         except BaseException:
-            if mine:
-                self._quietly(self._store.delete_revision, name, reference["revision"])
-            else:  # the secret was made for this write (a create, or the first secret of a record)
+            if creating:
                 self._quietly(self._store.delete, name)
+            else:  # a concurrent writer of the same record may have put a revision the table now names
+                self._quietly(self._store.delete_revision, name, reference["revision"])
             raise
         if mine:
             self._quietly(self._store.delete_revision, name, mine["revision"])
