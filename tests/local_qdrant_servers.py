@@ -3,8 +3,10 @@ client's API, in process), one per URL, kept across reconnects as a server keeps
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
+import httpx
 from qdrant_client import QdrantClient
 
 from openpeek.adapters.qdrant.server import QdrantServerStore
@@ -17,6 +19,7 @@ class LocalQdrantServers:
         self.engines: dict[str, QdrantClient] = {}
         self.connections: list[tuple[str, str | None]] = []
         self.closed: list[str] = []
+        self.down: set[str] = set()  # URLs whose server refuses connections, as a stopped server does
 
     def __call__(self, url: str, api_key: str | None) -> Any:
         self.connections.append((url, api_key))
@@ -26,6 +29,13 @@ class LocalQdrantServers:
         class Connection(QdrantServerStore):
             def close(self) -> None:  # the engine is the "server": it outlives a client's connection
                 servers.closed.append(url)
+
+            @contextmanager
+            def _call(self, collection: str) -> Iterator[None]:
+                with QdrantServerStore._call(self, collection):
+                    if url in servers.down:
+                        raise httpx.ConnectError("connection refused")
+                    yield
 
         return Connection(engine)
 
