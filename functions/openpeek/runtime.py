@@ -155,7 +155,7 @@ def wire(
     gateway = InferenceGateway(inference)
     namespace_repository = NamespaceRepository(table)
     organizations = OrganizationService(OrganizationRepository(table))
-    vectors = _routed_vectors(vectors, namespace_repository, dedicated_vector_stores)
+    vectors = _routed_vectors(vectors, namespace_repository, dedicated_vector_stores or _dedicated_qdrant(settings))
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise,
         placements=vectors,
@@ -481,13 +481,27 @@ def _routed_vectors(shared: VectorStore, namespaces: NamespaceRepository,
     from openpeek.adapters.vector_routing import VectorStoreRouter
     from openpeek.services.namespace_stores import NamespaceStoreLocator
 
-    return VectorStoreRouter(shared, NamespaceStoreLocator(namespaces), connect or _connect_dedicated_qdrant)
+    return VectorStoreRouter(shared, NamespaceStoreLocator(namespaces), connect)
 
 
-def _connect_dedicated_qdrant(url: str, api_key: str | None) -> VectorStore:
-    from openpeek.adapters.qdrant.server import QdrantServerStore
+def _dedicated_qdrant(settings: Settings) -> Callable[[str, str | None], VectorStore]:
+    """Qdrant server clients for dedicated-tier namespaces. Deployed, a private or loopback address is reachable only
+    for the hosts the operator lists (OPENPEEK_DEDICATED_QDRANT_HOSTS); embedded, the laptop's owner chose it."""
+    listed = [h.strip().lower().rstrip(".") for h in (settings.dedicated_qdrant_hosts or "").split(",") if h.strip()]
 
-    return QdrantServerStore.connect_dedicated(url, api_key, resolver=system_resolver)
+    def private_allowed(host: str) -> bool:
+        if settings.runtime == "embedded":
+            return True
+        host = host.lower().rstrip(".")
+        return any(host == h or (h.startswith(".") and host.endswith(h)) for h in listed)
+
+    def connect(url: str, api_key: str | None) -> VectorStore:
+        from openpeek.adapters.qdrant.server import QdrantServerStore
+
+        return QdrantServerStore.connect_dedicated(url, api_key, resolver=system_resolver,
+                                                   private_allowed=private_allowed)
+
+    return connect
 
 
 def _inference_registry(settings: Settings) -> InferenceRegistry:

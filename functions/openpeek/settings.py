@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     """Qdrant server URL (aws runtime); ':memory:' runs qdrant-client's in-process mode (tests)."""
     qdrant_api_key: str | None = None
     qdrant_api_key_secret_arn: str | None = None
+    dedicated_qdrant_hosts: str | None = None
+    """aws runtime: comma-separated hosts (or `.suffix` domains) an operator allows a dedicated-tier namespace's
+    qdrant_url to name on a private network (its own VPC); other dedicated URLs must resolve to public addresses, so a
+    tenant cannot make the API reach into the VPC. The embedded runtime allows private and loopback hosts."""
     event_bus_name: str | None = None
     openai_api_key: str | None = None
     """Enables the openai_text_3_small inference service."""

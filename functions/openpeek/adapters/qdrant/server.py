@@ -8,6 +8,7 @@ engine, which behaves like the server except that it keeps no payload indexes (s
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from contextlib import contextmanager, nullcontext, suppress
@@ -164,11 +165,12 @@ class QdrantServerStore:
 
     @classmethod
     def connect_dedicated(cls, url: str, api_key: str | None, *, resolver: Callable[[str, int], list[str]],
+                          private_allowed: Callable[[str], bool] = lambda host: True,
                           timeout: float = 10) -> "QdrantServerStore":
         """A store on a namespace's own Qdrant (a dedicated tier). Its host must resolve, and to no address that is
-        never a vector store (link-local: cloud metadata; multicast; unspecified); loopback and private networks are
-        the operator's to choose. Raises DependencyUnavailable when the name does not resolve, BadRequest when it
-        resolves to a refused address."""
+        never a vector store (link-local: cloud metadata; multicast; unspecified); a loopback or private address only
+        where `private_allowed(host)` (the operator's list, deployed). Raises DependencyUnavailable when the name
+        does not resolve, BadRequest when it resolves to a refused address."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:
@@ -179,6 +181,8 @@ class QdrantServerStore:
             raise DependencyUnavailable(f"qdrant host '{host}' does not resolve")
         for address in addresses:
             reason = forbidden_vector_store_address(address)
+            if reason is None and not _public(address) and not private_allowed(host):
+                reason = "private"
             if reason:
                 raise BadRequest(f"infrastructure.qdrant_url host '{host}' resolves to a {reason} address, which is "
                                  "never a vector store", code="invalid_infrastructure",
@@ -564,6 +568,13 @@ class QdrantServerStore:
         expected = self._client.count(source, exact=True).count
         if copied != expected:
             raise DependencyUnavailable(f"copy of {source} into {target} holds {copied} of {expected} points")
+
+
+def _public(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
 
 
 def _translate(exc: BaseException, collection: str) -> Exception | None:
