@@ -92,3 +92,18 @@ def test_close_closes_every_client_and_the_shared_store():
     routed.count("ns_a"), routed.count("ns_b")
     routed.close()
     assert all(store.closed for store in made) and routed.store_for(None).closed
+
+
+def test_a_namespace_deleted_elsewhere_is_forgotten_and_its_client_closed_but_a_create_under_way_here_is_kept():
+    records: dict[str, Any] = {"ns_a": A}
+    clock = Clock()
+    routed, _, made = router(records, clock)
+    routed.count("ns_a")
+    del records["ns_a"]  # another process deleted it
+    clock.now += 6
+    assert routed.count("ns_a")[0] == "shared"
+    assert made[0].closed
+
+    routed.place("ns_new", B)  # being created here; its record is written after its collection
+    clock.now += 60
+    assert routed.count("ns_new")[0] == "http://qdrant-b:6333|key-b"

@@ -45,7 +45,8 @@ class VectorStoreRouter:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._placements: dict[str, tuple[DedicatedVectorStore | None, float]] = {}
+        # collection → (target, until when it is trusted without a lookup, placed here rather than looked up)
+        self._placements: dict[str, tuple[DedicatedVectorStore | None, float, bool]] = {}
         self._clients: dict[tuple[str, str | None], VectorStore] = {}
 
     # -- placement (the namespace service's side: ports.VectorPlacements) -------------------------------------------
@@ -56,9 +57,12 @@ class VectorStoreRouter:
         return self._shared if target is None else _Dedicated(lambda: self._client(target), target)
 
     def place(self, collection: str, target: DedicatedVectorStore | None) -> None:
+        self._remember(collection, target, placed_here=True)
+
+    def _remember(self, collection: str, target: DedicatedVectorStore | None, *, placed_here: bool) -> None:
         with self._lock:
             previous = self._placements.get(collection)
-            self._placements[collection] = (target, self._clock() + self._ttl_s)
+            self._placements[collection] = (target, self._clock() + self._ttl_s, placed_here)
         if previous is not None and previous[0] != target:
             self._close_unused(previous[0])
 
@@ -76,8 +80,12 @@ class VectorStoreRouter:
             return cached[0]
         located = self._locate(collection)
         if isinstance(located, NoNamespace):
-            return cached[0] if cached is not None else None
-        self.place(collection, located)
+            if cached is not None and cached[2]:
+                return cached[0]  # placed by a create still under way here: its record comes last
+            if cached is not None:
+                self.forget(collection)  # its namespace was deleted elsewhere
+            return None
+        self._remember(collection, located, placed_here=False)
         return located
 
     def _route(self, collection: str) -> VectorStore:
@@ -95,7 +103,7 @@ class VectorStoreRouter:
         if target is None:
             return
         with self._lock:
-            if any(placed == target for placed, _ in self._placements.values()):
+            if any(placed == target for placed, _, _ in self._placements.values()):
                 return
             client = self._clients.pop((target.url, target.api_key), None)
         close = getattr(client, "close", None)
