@@ -36,6 +36,11 @@ def collection_name(namespace_id: str) -> str:
     return namespace_id
 
 
+def namespace_id_of(collection: str) -> str:
+    """The namespace whose vector collection this is (collection_name's inverse)."""
+    return collection
+
+
 @dataclass(frozen=True)
 class ExtractorRef:
     """A feature extractor configured on a namespace."""
