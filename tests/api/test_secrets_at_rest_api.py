@@ -9,12 +9,15 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.services.organizations import Principal
 from openpeek.services.webhook_delivery import verify_signature
 from tests.api.test_webhook_delivery import Receiver
+from tests.local_qdrant_servers import LocalQdrantServers
 
 QDRANT_KEY = "qdrant-key-kept-out-of-the-table"
 FGA_TOKEN = "fga-token-kept-out-of-the-table"
@@ -25,6 +28,19 @@ DEDICATED = {"compute_tier": "dedicated_cpu", "qdrant_url": "https://qdrant.inte
              "ray_head_node_url": "ray://ray-head:10001", "qdrant_api_key": QDRANT_KEY,
              "authorization": {"enabled": True, "mode": "pull_list_objects", "api_url": "http://localhost:8080",
                                "store_id": "store1", "api_token": FGA_TOKEN}}
+
+
+@pytest.fixture
+def services(tmp_path: Path):
+    """The embedded services with a reachable dedicated Qdrant behind every qdrant_url (qdrant-client's local engine):
+    dedicated namespaces run on their own store, so their URL must answer."""
+    from openpeek.runtime import build_services
+    from openpeek.settings import Settings
+
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path / "data"),
+                           dedicated_vector_stores=LocalQdrantServers())
+    yield built
+    built.close()
 
 
 def database_bytes(services) -> bytes:
