@@ -184,7 +184,7 @@ def run_in_process(points: int, dimension: int, queries: int, kind: str) -> dict
                 "index_build_s": round(build_s, 2),
                 "build_child_cpu_s": round(children_after.ru_utime - children_before.ru_utime
                                            + children_after.ru_stime - children_before.ru_stime, 2),
-                "built": built, "quantization": state["quantization"],
+                "built": built, "quantization": state["quantization"], "swap_s": state["last_swap_s"],
                 "during_build": percentiles(during) if during else None,
                 "indexed_unfiltered": plain, "indexed_keyword_filtered": filtered,
                 "recall_at_10_unfiltered": recall(exact_answers, plain_answers),

@@ -104,6 +104,7 @@ class IndexState:
     building: bool = False
     builds: int = 0
     last_build_s: float | None = None
+    last_swap_s: float | None = None  # how long the last swap held every call off the shard (journal replay, load)
     last_error: str | None = None
     writes_since_check: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -111,7 +112,7 @@ class IndexState:
     def report(self, path: Path) -> dict[str, Any]:
         """`quantization` is read from the shard's config: it outlives the process, the counters do not."""
         return {"state": "building" if self.building else "idle", "builds": self.builds,
-                "last_build_s": self.last_build_s, "last_error": self.last_error,
+                "last_build_s": self.last_build_s, "last_swap_s": self.last_swap_s, "last_error": self.last_error,
                 "quantization": quantization_of(path)}
 
 
@@ -168,6 +169,7 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
                 entry.shard = journaling
         _optimize_in_child(copy, plan.config_for(points_count))
         with entry.gate.exclusive():  # nobody reads or writes the shard while it is replaced
+            swap_started = time.perf_counter()
             if entry.closed:
                 raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
             built = qe.EdgeShard.load(str(copy))
@@ -185,6 +187,7 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
             with registry.lock:
                 registry.shards[path] = open_shard(qe.EdgeShard.load(str(path)), path)
             journaling = None
+            state.last_swap_s = round(time.perf_counter() - swap_started, 3)
         shutil.rmtree(retired, ignore_errors=True)
         state.builds += 1
         state.last_error = None
