@@ -153,7 +153,8 @@ def wire(
     namespace_repository = NamespaceRepository(table)
     organizations = OrganizationService(OrganizationRepository(table))
     namespaces = NamespaceService(
-        namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
+        namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise,
+        usable_models=lambda: {service.name for service in inference.services() if service.usable},
     )
     usage = FilterUsage(FilterUsageRepository(table))
     cluster_repository = ClusterRepository(table)

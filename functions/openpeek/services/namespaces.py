@@ -77,8 +77,12 @@ class NamespaceService:
         blobs: BlobStore,
         events: EventBus,
         is_enterprise: Callable[[str], bool],
+        usable_models: Callable[[], set[str]] | None = None,
     ) -> None:
+        """`usable_models`: the inference services this deployment can call; a builtin extractor whose default model
+        is not among them runs on a variant that is (deployed, text_extractor on Titan Text V2)."""
         self._repository = repository
+        self._usable_models = usable_models
         self._vectors = vectors
         self._blobs = blobs
         self._events = events
@@ -282,7 +286,14 @@ class NamespaceService:
                 definition = extractors.find(extractor_id)
                 assert definition is not None
                 refs.append(ExtractorRef(definition.name, definition.version, None))
-        return refs
+        return [self.on_usable_model(ref) for ref in refs]
+
+    def on_usable_model(self, ref: ExtractorRef) -> ExtractorRef:
+        """The extractor on the model this deployment runs it with."""
+        if ref.model is not None or self._usable_models is None:
+            return ref
+        model = extractors.model_for(ref.feature_extractor_id, self._usable_models())
+        return replace(ref, model=model) if model else ref
 
     def _infrastructure(
         self, principal: Principal, requested: dict[str, Any] | None, namespace_id: str, stored_key: str | None

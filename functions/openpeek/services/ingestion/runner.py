@@ -226,7 +226,10 @@ class BatchRunner:
                 tiering.refuse_write(collection.collection_name, collection.lifecycle_state, tier_state.transition)
             config = collection.feature_extractor.public()
             index_names = {index.vector_name: index.vector_name for index in collection.vector_indexes}
-            extractor = extractors.build(config, self._embedder_for, index_names)
+            # The model the collection's index was made for embeds its documents, whatever this deployment's default.
+            model = next((index.inference_service for index in collection.vector_indexes if index.inference_service),
+                         None)
+            extractor = extractors.build(config, self._embedder_for, index_names, model=model)
             found.append((collection, extractor))
         return found
 
