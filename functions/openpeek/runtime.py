@@ -548,7 +548,8 @@ def attach_batches(services: Services) -> None:
         starter = lambda: unconfigured  # noqa: E731
     from openpeek.services.ingestion.steps import BatchSteps
 
-    services.batch_steps = BatchSteps(runner, batches, services.blobs)
+    services.batch_steps = BatchSteps(runner, batches, services.blobs,
+                                      job_prefix=services.settings.processing_job_prefix)
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",

@@ -32,6 +32,8 @@ EMBED_GROUP = 256  # texts per embedding call: the model batches within it, the 
 # Titan Multimodal Embeddings G1 takes PNG and JPEG images of at most 25 MB.
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
+# Extractors that embed images: deployed, their tiers run as a SageMaker Processing job rather than in Lambda.
+HEAVY_EXTRACTORS = ("image_extractor", "multimodal_extractor")
 # Image models this deployment has no weights for: an extractor on one of them cannot run at all.
 MODELS_WITHOUT_WEIGHTS = ("clip_vit_b32",)
 
