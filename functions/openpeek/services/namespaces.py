@@ -420,7 +420,8 @@ class NamespaceService:
                     code="invalid_mode",
                 )
             refs = [
-                ExtractorRef(entry["feature_extractor_name"], entry["version"], entry.get("params"))
+                self.on_usable_model(ExtractorRef(entry["feature_extractor_name"], entry["version"],
+                                                  entry.get("params")))
                 for entry in request["feature_extractors"]
             ]
             changed, added_extractors = changed.with_extractors_appended(refs)

@@ -509,7 +509,7 @@ def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Em
     if spec.inference_service in MODELS_WITHOUT_WEIGHTS:
         raise ExtractorUnavailable(
             f"{name} needs an image embedding model ({spec.inference_service}) and none ships with openpeek; "
-            f"set {IMAGE_MODEL_SETTING} and use multimodal_extractor instead",
+            f"set {IMAGE_MODEL_SETTING} and create the collection again (it then embeds with Titan Multimodal)",
             code="feature_extractor_unavailable",
             details={"feature_extractor_name": name, "setting": IMAGE_MODEL_SETTING})
 
