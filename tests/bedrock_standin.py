@@ -34,6 +34,7 @@ TEXT_MODEL = "amazon.titan-embed-text-v2:0"
 MULTIMODAL_MODEL = "amazon.titan-embed-image-v1"
 TEXT_DIMENSIONS = (256, 512, 1024)
 MULTIMODAL_DIMENSIONS = (256, 384, 1024)
+TEXT_MAX_CHARACTERS = 50_000  # Titan Text Embeddings V2's documented input limit
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 JPEG_HEADER = b"\xff\xd8\xff"
 
@@ -104,6 +105,8 @@ class TitanStandIn:
         text = body.get("inputText")
         if not isinstance(text, str) or not text:
             raise _refuse("inputText is required")
+        if len(text) > TEXT_MAX_CHARACTERS:
+            raise _refuse(f"Malformed input request: expected maxLength: {TEXT_MAX_CHARACTERS}, actual: {len(text)}")
         dimension = body.get("dimensions", 1024)
         if dimension not in TEXT_DIMENSIONS:
             raise _refuse(f"dimensions must be one of {TEXT_DIMENSIONS}")

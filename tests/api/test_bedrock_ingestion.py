@@ -251,3 +251,18 @@ def test_without_bedrock_image_extractors_are_refused_naming_the_setting(tmp_pat
             assert entry["available"] is False and "OPENPEEK_BEDROCK_ENABLED" in entry["how_to_enable"]
     finally:
         api.close()
+
+
+def test_a_text_titan_refuses_fails_alone_as_permanent_and_the_others_are_written(deployed_inference, bedrock):
+    api = deployed_inference
+    api.bucket({"content": {"type": "text"}, "topic": {"type": "string"}})
+    api.collection("passages", "text_extractor", {"text": "content"})
+    ids = {topic: api.add(topic, [{"property": "content", "type": "text", "data": text}])
+           for topic, text in ARTICLES.items()}
+    ids["endless"] = api.add("endless", [{"property": "content", "type": "text", "data": "lava " * 12_000}])
+    batch = api.run_batch(list(ids.values()))
+    assert batch.status == "COMPLETED_WITH_ERRORS", batch.failure_reason
+    assert batch.documents_written == 3
+    [failure] = batch.failed_objects
+    assert (failure.object_id, failure.error_type) == (ids["endless"], "permanent")
+    assert "ValidationException" in failure.error

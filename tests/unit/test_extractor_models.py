@@ -95,9 +95,14 @@ def test_the_jobs_vectors_fill_the_drafts_and_a_source_without_them_fails_with_t
     collection = _image_collection()
     extractor = build(collection.feature_extractor.public(), _never_called, model=TITAN_MM)
     vector = [0.5] * 1024
-    staged = StagedVectors({("col_1", "obj_a", "image"): vector},
-                           {"col_1": {"obj_c": "Bedrock refused the request: ThrottlingException"}})
-    drafts = {source: [Draft("image", {}, image=b"\x89PNG\r\n\x1a\n")] for source in ("obj_a", "obj_b", "obj_c")}
+    staged = StagedVectors({("col_1", "obj_a", "image"): vector}, {"col_1": {
+        "obj_c": {"error": "Bedrock refused the request: ThrottlingException", "error_type": "transient"},
+        "obj_d": {"error": "Bedrock refused the request: ValidationException", "error_type": "permanent"}}})
+    drafts = {source: [Draft("image", {}, image=b"\x89PNG\r\n\x1a\n")]
+              for source in ("obj_a", "obj_b", "obj_c", "obj_d")}
     failed = staged(collection, extractor, drafts)
-    assert failed == {"obj_b": NO_VECTOR, "obj_c": "Bedrock refused the request: ThrottlingException"}
+    assert {source: (str(error), error.error_type) for source, error in failed.items()} == {
+        "obj_b": (NO_VECTOR, "transient"),
+        "obj_c": ("Bedrock refused the request: ThrottlingException", "transient"),
+        "obj_d": ("Bedrock refused the request: ValidationException", "permanent")}
     assert drafts["obj_a"][0].vectors == {"image_extractor_v1_titan_multimodal_g1_embedding": vector}

@@ -5,7 +5,8 @@ The stage step writes, per manifest part, what the job embeds:
 - `drafts.parquet`: one row per draft — collection_id, source_id, chunk_key, text (nullable), image (nullable bytes).
 The job (containers/clustering's entrypoint, `extract`) embeds them with each collection's model and writes:
 - `vectors.parquet`: collection_id, source_id, chunk_key, vector (list of float32);
-- `failures.json`: `{collection_id: {source_id: reason}}` for sources whose model call failed (a Bedrock outage).
+- `failures.json`: `{collection_id: {source_id: {"error", "error_type"}}}` for sources whose model call failed:
+  `transient` for an outage (retry helps), `permanent` for an input the model refused.
 The store step reads both back (`StagedVectors`) and writes the documents through the batch runner, which rebuilds the
 same drafts (their keys are deterministic) and takes their vectors from the job instead of calling a model.
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from openpeek.domain.collections import Collection
-from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable, EmbeddingInputRejected
 from openpeek.ports import Embedder
 from openpeek.services.ingestion import extractors
-from openpeek.services.ingestion.extractors import Draft, Extractor
+from openpeek.services.ingestion.extractors import Draft, ExtractionFailed, Extractor
 from openpeek.services.ingestion.runner import StagedDraft
 
 JOB_FILE = "job.json"
@@ -72,13 +73,14 @@ def run_extraction_job(input_dir: Path, output_dir: Path, embedder_for: Callable
         by_source[(row["collection_id"], row["source_id"])].append(
             Draft(row["chunk_key"], {}, text=row["text"], image=row["image"]))
     out: dict[str, list[Any]] = {"collection_id": [], "source_id": [], "chunk_key": [], "vector": []}
-    failures: dict[str, dict[str, str]] = defaultdict(dict)
+    failures: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for (collection_id, source_id), drafts in by_source.items():
         extractor = built[collection_id]
         try:
             extractor.complete(drafts)
         except DependencyUnavailable as error:
-            failures[collection_id][source_id] = str(error)
+            kind = "permanent" if isinstance(error, EmbeddingInputRejected) else "transient"
+            failures[collection_id][source_id] = {"error": str(error), "error_type": kind}
             continue
         for draft in drafts:
             for vector in draft.vectors.values():
@@ -100,7 +102,7 @@ class StagedVectors:
     left a draft of without a vector, fails with the reason."""
 
     def __init__(self, vectors: Mapping[tuple[str, str, str], list[float]],
-                 failures: Mapping[str, Mapping[str, str]]) -> None:
+                 failures: Mapping[str, Mapping[str, Mapping[str, str]]]) -> None:
         self._vectors = vectors
         self._failures = failures
 
@@ -115,9 +117,10 @@ class StagedVectors:
         return cls(vectors, json.loads(failures_json or b"{}"))
 
     def __call__(self, collection: Collection, extractor: Extractor,
-                 drafts: dict[str, list[Draft]]) -> dict[str, str]:
+                 drafts: dict[str, list[Draft]]) -> dict[str, ExtractionFailed]:
         index = extractor.vector_indexes()[0].name
-        failed = dict(self._failures.get(collection.collection_id) or {})
+        failed = {source_id: ExtractionFailed(record["error"], record.get("error_type") or "transient")
+                  for source_id, record in (self._failures.get(collection.collection_id) or {}).items()}
         for source_id, group in drafts.items():
             if source_id in failed:
                 continue
@@ -126,7 +129,7 @@ class StagedVectors:
                     continue  # nothing for a model: the extractor writes it without a vector
                 vector = self._vectors.get((collection.collection_id, source_id, draft.chunk_key))
                 if vector is None:
-                    failed[source_id] = NO_VECTOR
+                    failed[source_id] = ExtractionFailed(NO_VECTOR, "transient")
                     break
                 draft.vectors[index] = vector
         return {source_id: reason for source_id, reason in failed.items() if source_id in drafts}

@@ -29,7 +29,7 @@ from openpeek.domain.objects import BucketObject
 from openpeek.domain.tasks import TerminalTask
 from openpeek.domain.conditions import Filter, HasIds, MatchAny, MatchValue
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import BlobNotFound, ConditionFailed, DependencyUnavailable
+from openpeek.domain.failures import BlobNotFound, ConditionFailed, DependencyUnavailable, EmbeddingInputRejected
 from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import Embedder, EventBus, VectorStore, BlobStore, Table
 from openpeek.repositories.batches import BatchRepository
@@ -64,14 +64,27 @@ class BatchStopped(Exception):
 
 
 # Fills the drafts (by source id) of one collection with their vectors; returns the sources whose vectors could not be
-# made, with the reason (they fail as transient: `retry` finishes them). DependencyUnavailable fails them all.
-Completer = Callable[[Collection, Extractor, dict[str, list[Draft]]], dict[str, str]]
+# made, each with an ExtractionFailed saying why and whether retrying can help. DependencyUnavailable fails them all
+# as transient (`retry` finishes them).
+Completer = Callable[[Collection, Extractor, dict[str, list[Draft]]], dict[str, ExtractionFailed]]
 
 
-def complete_here(collection: Collection, extractor: Extractor, drafts: dict[str, list[Draft]]) -> dict[str, str]:
-    """The extractor's model, in this process (Lambda, the embedded worker)."""
-    extractor.complete([draft for group in drafts.values() for draft in group])
-    return {}
+def complete_here(collection: Collection, extractor: Extractor,
+                  drafts: dict[str, list[Draft]]) -> dict[str, ExtractionFailed]:
+    """The extractor's model, in this process (Lambda, the embedded worker). When the model refuses an input of the
+    group, the sources are embedded one by one so only the refused ones fail (as permanent)."""
+    try:
+        extractor.complete([draft for group in drafts.values() for draft in group])
+        return {}
+    except EmbeddingInputRejected:
+        pass
+    refused: dict[str, ExtractionFailed] = {}
+    for source_id, group in drafts.items():
+        try:
+            extractor.complete(group)
+        except EmbeddingInputRejected as error:
+            refused[source_id] = ExtractionFailed(str(error), rules.PERMANENT)
+    return refused
 
 
 @dataclass(frozen=True)
@@ -423,11 +436,11 @@ class BatchRunner:
             unembedded = completer(collection, extractor, drafts)
         except DependencyUnavailable as error:
             # The model is down: these objects fail as transient (retry finishes them later); nothing is written.
-            unembedded = {source_id: str(error) for source_id in drafts}
+            unembedded = {source_id: ExtractionFailed(str(error), rules.TRANSIENT) for source_id in drafts}
         for source_id, reason in unembedded.items():
             drafts.pop(source_id, None)
             root = lineage[source_id].get("root_object_id") or source_id
-            failed.setdefault(root, FailedObject(root, f"embedding failed: {reason}", rules.TRANSIENT, now,
+            failed.setdefault(root, FailedObject(root, f"embedding failed: {reason}", reason.error_type, now,
                                                  collection.collection_id))
         if not drafts:
             return dict(done)
