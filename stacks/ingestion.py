@@ -113,6 +113,7 @@ class IngestionStack(Stack):
         store = step_function("BatchStore", "store", "Batch step 2 (heavy tiers): a part's documents from its job",
                               Duration.minutes(15), memory_mb=3008)
         store.allow_objects(shared, NAMESPACE_OBJECTS, "s3:GetObject")
+        store.allow_listing(shared, "namespaces/")  # the job's vectors files
         self.functions = {"prepare": prepare, "extract": extract, "finalize": finalize, "mark_failed": mark_failed,
                           "stage": stage, "store": store}
 

@@ -56,8 +56,8 @@ def extract(argv: list[str]) -> int:
     import os
 
     arguments = parse_arguments(argv)
-    if not (arguments.input / "job.json").exists() or not (arguments.input / "drafts.parquet").exists():
-        return fail(f"no job.json and drafts.parquet in {arguments.input}", EXIT_BAD_INPUT)
+    if not (arguments.input / "job.json").exists():
+        return fail(f"no job.json in {arguments.input}", EXIT_BAD_INPUT)
     from openpeek.adapters.inference.registry import default_registry
     from openpeek.services.ingestion.extraction_job import run_extraction_job
 

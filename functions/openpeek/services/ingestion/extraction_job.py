@@ -2,9 +2,11 @@
 
 The stage step writes, per manifest part, what the job embeds:
 - `job.json`: `{"collections": {collection_id: {"feature_extractor": {...}, "model": service, "index": name}}}`;
-- `drafts.parquet`: one row per draft — collection_id, source_id, chunk_key, text (nullable), image (nullable bytes).
-The job (containers/clustering's entrypoint, `extract`) embeds them with each collection's model and writes:
-- `vectors.parquet`: collection_id, source_id, chunk_key, vector (list of float32);
+- `drafts-NNNNN.parquet`, one per group of objects: one row per draft — collection_id, source_id, chunk_key, text
+  (nullable), image (nullable bytes).
+The job (containers/clustering's entrypoint, `extract`) embeds them with each collection's model, a file at a time
+(so memory holds one group's images), and writes:
+- `vectors-NNNNN.parquet`, one per drafts file: collection_id, source_id, chunk_key, vector (list of float32);
 - `failures.json`: `{collection_id: {source_id: {"error", "error_type"}}}` for sources whose model call failed:
   `transient` for an outage (retry helps), `permanent` for an input the model refused.
 The store step reads both back (`StagedVectors`) and writes the documents through the batch runner, which rebuilds the
@@ -27,14 +29,27 @@ from openpeek.services.ingestion.extractors import Draft, ExtractionFailed, Extr
 from openpeek.services.ingestion.runner import StagedDraft
 
 JOB_FILE = "job.json"
-DRAFTS_FILE = "drafts.parquet"
-VECTORS_FILE = "vectors.parquet"
+DRAFTS_PATTERN = "drafts-*.parquet"
+VECTORS_PATTERN = "vectors-*.parquet"
 FAILURES_FILE = "failures.json"
 NO_VECTOR = "the extraction job returned no vector for it"
 
 
-def job_input(staged: Sequence[StagedDraft], collections: Sequence[Collection]) -> dict[str, bytes]:
-    """The job's input files (name → bytes) for these drafts of these collections."""
+def drafts_file_name(number: int) -> str:
+    return f"drafts-{number:05d}.parquet"
+
+
+def job_file(collections: Sequence[Collection]) -> bytes:
+    """job.json: how each collection's drafts are embedded (its extractor, model and index)."""
+    return json.dumps({"collections": {collection.collection_id: {
+        "feature_extractor": collection.feature_extractor.public(),
+        "model": next((i.inference_service for i in collection.vector_indexes if i.inference_service), None),
+        "index": collection.vector_indexes[0].vector_name if collection.vector_indexes else None,
+    } for collection in collections}}).encode()
+
+
+def drafts_file(staged: Sequence[StagedDraft]) -> bytes:
+    """One drafts parquet file of these drafts."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -47,12 +62,7 @@ def job_input(staged: Sequence[StagedDraft], collections: Sequence[Collection]) 
     })
     sink = io.BytesIO()
     pq.write_table(table, sink)
-    job = {"collections": {collection.collection_id: {
-        "feature_extractor": collection.feature_extractor.public(),
-        "model": next((i.inference_service for i in collection.vector_indexes if i.inference_service), None),
-        "index": collection.vector_indexes[0].vector_name if collection.vector_indexes else None,
-    } for collection in collections}}
-    return {JOB_FILE: json.dumps(job).encode(), DRAFTS_FILE: sink.getvalue()}
+    return sink.getvalue()
 
 
 def run_extraction_job(input_dir: Path, output_dir: Path, embedder_for: Callable[[str], Embedder]) -> dict[str, Any]:
@@ -62,18 +72,34 @@ def run_extraction_job(input_dir: Path, output_dir: Path, embedder_for: Callable
     import pyarrow.parquet as pq
 
     job = json.loads((input_dir / JOB_FILE).read_text())
-    rows = pq.read_table(input_dir / DRAFTS_FILE).to_pylist()
     built: dict[str, Extractor] = {}
     for collection_id, spec in job["collections"].items():
         index = spec.get("index")
         built[collection_id] = extractors.build(spec["feature_extractor"], embedder_for,
                                                 {index: index} if index else None, model=spec.get("model"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    failures: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    drafts_seen = vectors_made = 0
+    for path in sorted(input_dir.glob(DRAFTS_PATTERN)):
+        rows = pq.read_table(path).to_pylist()
+        drafts_seen += len(rows)
+        out = _embed(rows, built, failures)
+        vectors_made += len(out["vector"])
+        pq.write_table(pa.table({**{k: pa.array(v, pa.string()) for k, v in out.items() if k != "vector"},
+                                 "vector": pa.array(out["vector"], pa.list_(pa.float32()))}),
+                       output_dir / path.name.replace("drafts-", "vectors-"))
+    (output_dir / FAILURES_FILE).write_text(json.dumps(failures))
+    return {"drafts": drafts_seen, "vectors": vectors_made,
+            "failed_sources": sum(len(sources) for sources in failures.values())}
+
+
+def _embed(rows: list[dict[str, Any]], built: Mapping[str, Extractor],
+           failures: dict[str, dict[str, dict[str, str]]]) -> dict[str, list[Any]]:
     by_source: dict[tuple[str, str], list[Draft]] = defaultdict(list)
     for row in rows:
         by_source[(row["collection_id"], row["source_id"])].append(
             Draft(row["chunk_key"], {}, text=row["text"], image=row["image"]))
     out: dict[str, list[Any]] = {"collection_id": [], "source_id": [], "chunk_key": [], "vector": []}
-    failures: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for (collection_id, source_id), drafts in by_source.items():
         extractor = built[collection_id]
         try:
@@ -88,13 +114,7 @@ def run_extraction_job(input_dir: Path, output_dir: Path, embedder_for: Callable
                 out["source_id"].append(source_id)
                 out["chunk_key"].append(draft.chunk_key)
                 out["vector"].append([float(value) for value in vector])
-    output_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({**{k: pa.array(v, pa.string()) for k, v in out.items() if k != "vector"},
-                             "vector": pa.array(out["vector"], pa.list_(pa.float32()))}),
-                   output_dir / VECTORS_FILE)
-    (output_dir / FAILURES_FILE).write_text(json.dumps(failures))
-    return {"drafts": len(rows), "vectors": len(out["vector"]),
-            "failed_sources": sum(len(sources) for sources in failures.values())}
+    return out
 
 
 class StagedVectors:
@@ -107,13 +127,15 @@ class StagedVectors:
         self._failures = failures
 
     @classmethod
-    def read(cls, vectors_parquet: bytes, failures_json: bytes) -> "StagedVectors":
+    def read(cls, vectors_parquets: Sequence[bytes], failures_json: bytes) -> "StagedVectors":
         import pyarrow.parquet as pq
 
-        table = pq.read_table(io.BytesIO(vectors_parquet))
-        columns = {name: table.column(name).to_pylist() for name in table.column_names}
-        vectors = {(c, s, k): v for c, s, k, v in zip(columns["collection_id"], columns["source_id"],
-                                                     columns["chunk_key"], columns["vector"])}
+        vectors: dict[tuple[str, str, str], list[float]] = {}
+        for data in vectors_parquets:
+            table = pq.read_table(io.BytesIO(data))
+            columns = {name: table.column(name).to_pylist() for name in table.column_names}
+            vectors.update(((c, s, k), v) for c, s, k, v in zip(columns["collection_id"], columns["source_id"],
+                                                                columns["chunk_key"], columns["vector"]))
         return cls(vectors, json.loads(failures_json or b"{}"))
 
     def __call__(self, collection: Collection, extractor: Extractor,

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import batches as rules
@@ -221,25 +221,30 @@ class BatchRunner:
         return [collection for collection, _ in self._tier_collections(namespace, batch.dag_tiers[tier])]
 
     def stage_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int,
-                   object_ids: list[str]) -> list[StagedDraft]:
-        """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection.
+                   object_ids: list[str]) -> Iterator[list[StagedDraft]]:
+        """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection,
+        a group of objects at a time (images are large: the caller writes each group out before the next is read).
         Sources that cannot be read or drafted are left out; `run_part` meets them again and records why."""
         batch = self._batches.get(namespace_id, batch_id)
         if batch is None or batch.terminal or batch.attempt != attempt:
-            return []
+            return
         namespace = self._namespaces.get(batch.org_id, namespace_id)
         if namespace is None:
-            return []
-        staged: list[StagedDraft] = []
-        for collection, extractor in self._tier_collections(namespace, batch.dag_tiers[tier]):
-            for source_id, source in self._sources(namespace, batch, collection, tier, object_ids).items():
-                try:
-                    drafts = extractor.drafts(source)
-                except ExtractionFailed:
-                    continue
-                staged.extend(StagedDraft(collection.collection_id, source_id, draft.chunk_key, draft.text,
-                                          draft.image) for draft in drafts if draft.text or draft.image is not None)
-        return staged
+            return
+        collections = self._tier_collections(namespace, batch.dag_tiers[tier])
+        for first in range(0, len(object_ids), self._group_size):
+            group = object_ids[first:first + self._group_size]
+            staged: list[StagedDraft] = []
+            for collection, extractor in collections:
+                for source_id, source in self._sources(namespace, batch, collection, tier, group).items():
+                    try:
+                        drafts = extractor.drafts(source)
+                    except ExtractionFailed:
+                        continue
+                    staged.extend(StagedDraft(collection.collection_id, source_id, draft.chunk_key, draft.text,
+                                              draft.image)
+                                  for draft in drafts if draft.text or draft.image is not None)
+            yield staged
 
     def _sources(self, namespace: Namespace, batch: Batch, collection: Collection, tier: int,
                  object_ids: list[str]) -> dict[str, Source]:

@@ -75,23 +75,28 @@ class BatchSteps:
         namespace_id, batch_id, attempt = self._ids(event)
         tier, part = int(event["tier"]), _part_number(event["key"])
         object_ids = json.loads(self._blobs.get(event["key"]))
-        staged = self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids)
-        collections = self._runner.tier_collections(namespace_id, batch_id, tier)
         prefix = extraction_job_key(namespace_id, batch_id, attempt, tier, part)
         self._blobs.delete_prefix(prefix)  # what an earlier try of this step left
-        for name, data in extraction_job.job_input(staged, collections).items():
-            self._blobs.put(f"{prefix}input/{name}", data, "application/octet-stream")
+        collections = self._runner.tier_collections(namespace_id, batch_id, tier)
+        self._blobs.put(f"{prefix}input/{extraction_job.JOB_FILE}", extraction_job.job_file(collections),
+                        "application/json")
+        drafts = 0
+        for number, staged in enumerate(self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids)):
+            self._blobs.put(f"{prefix}input/{extraction_job.drafts_file_name(number)}",
+                            extraction_job.drafts_file(staged), "application/octet-stream")
+            drafts += len(staged)
         return {"job_name": self._job_name(batch_id, attempt, tier, part), "job_key": prefix,
                 "input_uri": self._blobs.uri(f"{prefix}input/"), "output_uri": self._blobs.uri(f"{prefix}output/"),
-                "drafts": len(staged)}
+                "drafts": drafts}
 
     def store(self, event: dict[str, Any]) -> dict[str, Any]:
         """A heavy tier's part once its job has run: the documents written with the job's vectors."""
         namespace_id, batch_id, attempt = self._ids(event)
-        prefix = event["staged"]["job_key"]
+        output = f'{event["staged"]["job_key"]}output/'
+        vector_files = [key for key in self._blobs.list(output) if key.rsplit("/", 1)[-1].startswith("vectors-")]
         completer = extraction_job.StagedVectors.read(
-            self._blobs.get(f"{prefix}output/{extraction_job.VECTORS_FILE}"),
-            self._blobs.get(f"{prefix}output/{extraction_job.FAILURES_FILE}"))
+            [self._blobs.get(key) for key in sorted(vector_files)],
+            self._blobs.get(f"{output}{extraction_job.FAILURES_FILE}"))
         object_ids = json.loads(self._blobs.get(event["key"]))
         written = self._runner.run_part(namespace_id, batch_id, attempt, int(event["tier"]), object_ids,
                                         completer=completer)
