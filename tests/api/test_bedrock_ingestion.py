@@ -147,7 +147,8 @@ def test_text_extractor_embeds_documents_and_queries_with_titan_text_v2(deployed
     batch = api.run_batch(list(ids.values()))
     assert batch.status == "COMPLETED", batch.failure_reason
     assert batch.documents_written == 3
-    texts = sorted(body["inputText"] for model, body in bedrock.requests)
+    assert {model for model, _ in bedrock.requests} == {TEXT_MODEL}
+    texts = sorted(body["inputText"] for _, body in bedrock.requests)
     assert texts == sorted(ARTICLES.values())
     assert all(body == {"inputText": body["inputText"], "dimensions": 1024, "normalize": True}
                for _, body in bedrock.requests)
