@@ -106,3 +106,12 @@ def test_the_jobs_vectors_fill_the_drafts_and_a_source_without_them_fails_with_t
         "obj_c": ("Bedrock refused the request: ThrottlingException", "transient"),
         "obj_d": ("Bedrock refused the request: ValidationException", "permanent")}
     assert drafts["obj_a"][0].vectors == {"image_extractor_v1_titan_multimodal_g1_embedding": vector}
+
+
+def test_a_namespace_holding_both_text_models_answers_the_generic_uri_with_the_one_added_last() -> None:
+    older = Namespace("ns_3", "org_1", "upgraded", feature_extractors=(
+        ExtractorRef("text_extractor", "v1"), ExtractorRef("text_extractor", "v1", None, TITAN_TEXT)))
+    assert resolve_feature_uri(older, "mixpeek://text_extractor@v1/embedding") == \
+        "text_extractor_v1_titan_text_v2_embedding"
+    assert resolve_feature_uri(older, "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1") == \
+        "text_extractor_v1_embedding"
