@@ -267,3 +267,20 @@ def test_a_text_titan_refuses_fails_alone_as_permanent_and_the_others_are_writte
     [failure] = batch.failed_objects
     assert (failure.object_id, failure.error_type) == (ids["endless"], "permanent")
     assert "ValidationException" in failure.error
+
+
+def test_a_query_titan_refuses_is_a_400_not_an_outage(deployed_inference, bedrock):
+    api = deployed_inference
+    api.bucket({"content": {"type": "text"}, "topic": {"type": "string"}})
+    api.collection("passages", "text_extractor", {"text": "content"})
+    retriever = api.post("/v1/retrievers", {
+        "retriever_name": "find", "collection_identifiers": ["passages"],
+        "input_schema": {"q": {"type": "string", "required": True}},
+        "stages": [{"stage_name": "search", "config": {"stage_id": "feature_search", "parameters": {
+            "searches": [{"feature_uri": "mixpeek://text_extractor@v1/embedding",
+                          "query": {"input_mode": "text", "value": "{{INPUT.q}}"}, "top_k": 3}]}}}]})
+    answer = api.client.post(f"/v1/retrievers/{retriever['retriever_id']}/execute", headers=api.headers,
+                             json={"inputs": {"q": "lava " * 12_000}})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "embedding_input_rejected"
+    assert "ValidationException" in answer.json()["error"]["message"]
