@@ -188,3 +188,11 @@ def test_a_source_the_job_could_not_embed_fails_as_transient(aws, bedrock, tmp_p
     [failure] = answer["failed_objects"]
     assert failure["object_id"] == object_id and failure["error_type"] == "transient"
     assert "ThrottlingException" in failure["error"]
+
+
+def test_the_extract_entrypoint_refuses_a_folder_that_is_not_a_job(tmp_path):
+    (tmp_path / "input").mkdir()
+    entrypoint = _entrypoint()
+    assert entrypoint.main(["extract", "--input", str(tmp_path / "input"), "--output", str(tmp_path / "out")]) \
+        == entrypoint.EXIT_BAD_INPUT
+    assert not (tmp_path / "out").exists()
