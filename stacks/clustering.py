@@ -96,13 +96,16 @@ class ClusteringStack(Stack):
             description="The clustering processing job: its image, its cluster inputs and outputs, its logs",
         )
         if self.image is not None:
-            self.image.repository.grant_pull(self.sagemaker_role)
+            self.image_repository: ecr.IRepository = self.image.repository
             image_uri = self.image.image_uri
         else:  # pushed by `openpeek image build-push`
             image_uri = config.clustering_image_uri
-            ecr.Repository.from_repository_attributes(
+            self.image_repository = ecr.Repository.from_repository_attributes(
                 self, "PushedImageRepository", repository_arn=_repository_arn(image_uri),
-                repository_name=_repository_name(image_uri)).grant_pull(self.sagemaker_role)
+                repository_name=_repository_name(image_uri))
+        self.image_repository.grant_pull(self.sagemaker_role)
+        # The batch state machine runs heavy extractors in the same image (its `extract` entrypoint).
+        self.image_uri = image_uri
         self.sagemaker_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"], resources=[shared.bucket.arn_for_objects(CLUSTER_OBJECTS)]

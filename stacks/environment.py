@@ -12,7 +12,7 @@ from constructs import Construct
 from stacks.api import ApiStack
 from stacks.automation import AutomationStack
 from stacks.clustering import ClusteringStack
-from stacks.ingestion import IngestionStack
+from stacks.ingestion import IngestionStack, ProcessingImage
 from stacks.config import EnvironmentConfig
 from stacks.data import DataStack
 from stacks.functions import SharedResources
@@ -68,7 +68,8 @@ def build_environment(
         env=env,
     )
     ingestion = IngestionStack(scope, name("ingestion"), config=config, shared=shared, event_bus=automation.event_bus,
-                               alarm_topic=automation.alarm_topic, env=env)
+                               alarm_topic=automation.alarm_topic, env=env,
+                               processing_image=ProcessingImage(clustering.image_uri, clustering.image_repository))
     api = ApiStack(
         scope,
         name("api"),

@@ -1,4 +1,6 @@
-"""SageMaker Processing entrypoint: `openpeek.engine` on the parquet the prepare step wrote.
+"""SageMaker Processing entrypoint: `openpeek.engine` on the parquet the prepare step wrote, or (`extract`) a heavy
+batch tier's extraction job: the drafts a stage step wrote, embedded through Bedrock (Titan), vectors out
+(openpeek.services.ingestion.extraction_job describes the files).
 
 Inputs (under --input, /opt/ml/processing/input): one or more `*.parquet` files of vectors and, optionally, `job.json`
 with the execution's parameters. Outputs go under --output (/opt/ml/processing/output), which SageMaker uploads to the
@@ -49,7 +51,28 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def extract(argv: list[str]) -> int:
+    """`extract --input DIR --output DIR`: embed a batch part's drafts with each collection's model on Bedrock."""
+    import os
+
+    arguments = parse_arguments(argv)
+    if not (arguments.input / "job.json").exists():
+        return fail(f"no job.json in {arguments.input}", EXIT_BAD_INPUT)
+    from openpeek.adapters.inference.registry import default_registry
+    from openpeek.services.ingestion.extraction_job import run_extraction_job
+
+    # Titan on Bedrock only: the image carries no local model, and the job's role may call nothing else.
+    registry = default_registry(openai_api_key=None, bedrock_enabled=True, local_enabled=False,
+                                bedrock_region=os.environ.get("OPENPEEK_BEDROCK_REGION") or None)
+    summary = run_extraction_job(arguments.input, arguments.output, registry.embedder)
+    print(json.dumps({"openpeek_extraction_job": "completed", "summary": summary}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["extract"]:
+        return extract(argv[1:])
     arguments = parse_arguments(argv)
     try:
         parquet_files, parameters = read_job(arguments.input)

@@ -187,6 +187,17 @@ class Embedder(Protocol):
         DependencyUnavailable (the API answers 502/503)."""
 
 
+class ImageEmbedder(Embedder, Protocol):
+    """An embedder whose space holds images too (Titan Multimodal): image documents, and text queries that find
+    them."""
+
+    def embed_images(self, images: Sequence[bytes]) -> list[list[float]]:
+        """One vector per image (PNG or JPEG bytes), in order; failures raise DependencyUnavailable."""
+
+    def embed_text_and_image(self, text: str, image: bytes) -> list[float]:
+        """One vector for a text and an image together."""
+
+
 class InferenceRegistry(Protocol):
     def services(self) -> list[InferenceService]:
         """Every registered service, usable here or not."""

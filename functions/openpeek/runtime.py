@@ -160,6 +160,7 @@ def wire(
     vectors = _routed_vectors(vectors, namespace_repository, dedicated_vector_stores or _dedicated_qdrant(settings))
     namespaces = NamespaceService(
         namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise,
+        usable_models=lambda: {service.name for service in inference.services() if service.usable},
         placements=vectors,
     )
     usage = FilterUsage(FilterUsageRepository(table))
@@ -604,7 +605,8 @@ def attach_batches(services: Services) -> None:
         starter = lambda: unconfigured  # noqa: E731
     from openpeek.services.ingestion.steps import BatchSteps
 
-    services.batch_steps = BatchSteps(runner, batches, services.blobs)
+    services.batch_steps = BatchSteps(runner, batches, services.blobs,
+                                      job_prefix=services.settings.processing_job_prefix)
     services.batches = BatchService(table, services.namespaces, batches, BucketRepository(table),
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",

@@ -111,7 +111,7 @@ def test_reaping_an_expired_namespace_takes_its_collections(client, services, te
     assert services.table.query(owned_partition(namespace["namespace_id"]), "COL") == []
 
 
-def test_multimodal_is_listed_where_bedrock_is_enabled(tmp_path):
+def test_multimodal_and_image_extractors_are_listed_where_bedrock_is_enabled(tmp_path):
     from openpeek.runtime import build_services
     from openpeek.settings import Settings
 
@@ -120,4 +120,6 @@ def test_multimodal_is_listed_where_bedrock_is_enabled(tmp_path):
         available = {entry.spec.feature_extractor_id for entry in built.collections.catalogue() if entry.available}
     finally:
         built.close()
-    assert available == {"text_extractor_v1", "passthrough_extractor_v1", "multimodal_extractor_v1"}
+    # image_extractor runs on Titan Multimodal G1 through Bedrock (no CLIP weights ship).
+    assert available == {"text_extractor_v1", "passthrough_extractor_v1", "multimodal_extractor_v1",
+                         "image_extractor_v1"}

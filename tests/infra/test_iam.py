@@ -122,4 +122,5 @@ def test_bucket_objects_only_under_the_namespaces_prefix(synthesised, env) -> No
             continue
         for resource in _as_list(statement["Resource"]):
             parts = resource["Fn::Join"][1]
-            assert parts[-1] in ("/namespaces/*", "/namespaces/*/clusters/*"), (concern, key, parts[-1])
+            assert parts[-1] in ("/namespaces/*", "/namespaces/*/clusters/*", "/namespaces/*/batches/*"), (
+                concern, key, parts[-1])

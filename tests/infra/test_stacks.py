@@ -139,6 +139,8 @@ def test_every_function_runs_python_3_12_with_the_aws_runtime_settings(synthesis
             "cluster_mark_failed",
             "batch_prepare",
             "batch_extract",
+            "batch_stage",
+            "batch_store",
             "batch_finalize",
             "batch_mark_failed",
             "tiering",

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openpeek.domain.errors import DomainError
-from openpeek.domain.failures import ConditionFailed, DependencyUnavailable
+from openpeek.domain.failures import ConditionFailed, DependencyUnavailable, EmbeddingInputRejected
 
 logger = logging.getLogger("openpeek.api")
 
@@ -108,6 +108,11 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning("dependency unavailable: %s", exc)
         return envelope(503, f"A backing service is unavailable: {exc}", code="dependency_unavailable",
                         headers={"Retry-After": "1"})
+
+    @app.exception_handler(EmbeddingInputRejected)
+    async def embedding_input_rejected(_: Request, exc: EmbeddingInputRejected) -> JSONResponse:
+        # The model refused the caller's own input (too long, unreadable): sending it again cannot help.
+        return envelope(400, f"The embedding model refused this input: {exc}", code="embedding_input_rejected")
 
     @app.exception_handler(ConditionFailed)
     async def condition_failed(_: Request, exc: ConditionFailed) -> JSONResponse:

@@ -124,7 +124,8 @@ class ExtractorSpec:
     requires: str | None = None
     parameter_keys: tuple[str, ...] = ()
     enabled_by: str | None = None  # the setting that makes `requires` usable, told to callers when it is not
-
+    # Other models it runs on, in order of preference after `requires` (the inference services of its variants).
+    alternatives: tuple[str, ...] = ()
 
     @property
     def feature_extractor_id(self) -> str:
@@ -146,9 +147,9 @@ def _metric(distance: Any) -> str:
             "euclidean": "euclidean"}.get(distance, "cosine")
 
 
-def _builtin(feature_extractor_id: str) -> tuple[VectorOutput, ...]:
+def _builtin(feature_extractor_id: str, model: str | None = None) -> tuple[VectorOutput, ...]:
     """The vector a namespace-level builtin extractor writes, under the output name of its model."""
-    found = extractors.find(feature_extractor_id)
+    found = extractors.find(feature_extractor_id, model)
     if found is None:
         raise LookupError(f"no builtin extractor {feature_extractor_id}")
     return (VectorOutput(found.model_output, found.vector_index_name, found.dimension, found.metric,
@@ -163,7 +164,9 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
         outputs={"text": "string"},
         vectors=_builtin("text_extractor_v1"),
         requires="all_minilm_l6_v2",
-        enabled_by="OPENPEEK_LOCAL_INFERENCE=true (the default in the embedded runtime)",
+        enabled_by="OPENPEEK_LOCAL_INFERENCE=true (the default in the embedded runtime), or "
+                   "OPENPEEK_BEDROCK_ENABLED=true (the default in the aws runtime) for Amazon Titan Text Embeddings V2",
+        alternatives=("bedrock_titan_text_v2",),
         # The SDK's TextExtractorParams always serialises source_type, segment_length_seconds, language and
         # extract_captions with their defaults (they matter only for YouTube sources, which the batch refuses).
         parameter_keys=("extractor_type", "split_by", "chunk_size", "chunk_overlap", "source_type",
@@ -186,7 +189,9 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
         vectors=_builtin("image_extractor_v1"),
         requires="clip_vit_b32",
         parameter_keys=("extractor_type", "enable_thumbnails", "use_cdn"),
-        enabled_by="registering a clip_vit_b32 inference service: no CLIP weights ship with openpeek",
+        enabled_by="OPENPEEK_BEDROCK_ENABLED=true (the default in the aws runtime) for Amazon Titan Multimodal "
+                   "Embeddings G1; no CLIP weights ship with openpeek",
+        alternatives=("bedrock_titan_multimodal_g1",),
     ),
     ExtractorSpec(
         name="multimodal_extractor", version="v1",
@@ -202,6 +207,32 @@ EXTRACTORS: tuple[ExtractorSpec, ...] = (
     ),
 )
 _SPECS = {spec.feature_extractor_id: spec for spec in EXTRACTORS}
+# What each extractor says it does on another model.
+_MODEL_DESCRIPTIONS = {
+    ("text_extractor_v1", "bedrock_titan_text_v2"):
+        "Splits a text property into chunks and embeds each with Amazon Titan Text Embeddings V2 on Bedrock (1024-d, "
+        "normalized, cosine).",
+    ("image_extractor_v1", "bedrock_titan_multimodal_g1"):
+        "Embeds an image property with Amazon Titan Multimodal Embeddings G1 on Bedrock (1024-d, cosine); text "
+        "queries land in the same space.",
+}
+
+
+def on_model(spec: ExtractorSpec, model: str) -> ExtractorSpec:
+    """The extractor as it runs on `model` (its `requires` or one of its `alternatives`): that model's vectors,
+    dimension and feature URI."""
+    if model == spec.requires:
+        return spec
+    if model not in spec.alternatives:
+        raise LookupError(f"{spec.feature_extractor_id} does not run on {model}")
+    return replace(spec, vectors=_builtin(spec.feature_extractor_id, model), requires=model,
+                   description=_MODEL_DESCRIPTIONS.get((spec.feature_extractor_id, model), spec.description))
+
+
+def model_of(spec: ExtractorSpec) -> str | None:
+    """The model variant a resolved spec runs on, or None for the extractor's default model."""
+    default = _SPECS.get(spec.feature_extractor_id)
+    return None if default is None or spec.requires == default.requires else spec.requires
 
 
 def extractor_spec(name: str, version: str) -> ExtractorSpec | None:

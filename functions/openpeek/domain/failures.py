@@ -12,6 +12,11 @@ class DependencyUnavailable(Exception):
     """The backing store could not be reached or refused the call for reasons of its own (maps to 502/503)."""
 
 
+class EmbeddingInputRejected(DependencyUnavailable):
+    """The model refused this input itself (too long, an image it cannot read): sending it again cannot help, so a
+    batch fails its object as permanent rather than transient."""
+
+
 class CollectionNotFound(Exception):
     """The vector collection does not exist."""
 

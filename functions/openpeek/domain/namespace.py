@@ -48,13 +48,14 @@ class ExtractorRef:
     name: str
     version: str
     params: dict[str, Any] | None = None
+    model: str | None = None  # the inference service of a model variant (None: the extractor's default model)
 
     @property
     def feature_extractor_id(self) -> str:
         return f"{self.name}_{self.version}"
 
     def definition(self) -> extractors.FeatureExtractor:
-        return extractors.resolve(self.name, self.version)
+        return extractors.resolve(self.name, self.version, self.model)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def check_vector_configs(configs: list[dict[str, Any]]) -> list[VectorConfig]:
 def _check_not_an_extractor_index(name: str, dimension: int, metric: str) -> None:
     """A builtin extractor's index name means that extractor's vectors: a namespace promoted later, or one that adds
     the extractor, would otherwise hold two incompatible indexes under one name."""
-    for extractor in extractors.all_extractors():
+    for extractor in extractors.every_index():
         if extractor.vector_index_name == name and (extractor.dimension, extractor.metric) != (dimension, metric):
             raise BadRequest(
                 f"vector_configs name '{name}' is the index of feature extractor {extractor.feature_extractor_id} "
@@ -205,13 +206,14 @@ class Namespace:
 
     def with_extractors_appended(self, requested: list[ExtractorRef]) -> tuple["Namespace", list[ExtractorRef]]:
         """PATCH feature_extractors: existing ones are kept, duplicates ignored, unknown ones refused."""
-        present = {ref.feature_extractor_id for ref in self.feature_extractors}
+        # One entry per index: the same extractor on another model writes another index, so it joins too.
+        present = {ref.definition().vector_index_name for ref in self.feature_extractors}
         added: list[ExtractorRef] = []
         for ref in requested:
-            ref.definition()  # raises feature_extractor_not_found
-            if ref.feature_extractor_id in present:
+            index = ref.definition().vector_index_name  # raises feature_extractor_not_found
+            if index in present:
                 continue
-            present.add(ref.feature_extractor_id)
+            present.add(index)
             added.append(ref)
         return replace(self, feature_extractors=self.feature_extractors + tuple(added)), added
 
@@ -253,7 +255,8 @@ class Namespace:
             "scope": self.scope,
             "description": self.description,
             "feature_extractors": [
-                {"feature_extractor_name": ref.name, "version": ref.version, "params": ref.params}
+                {"feature_extractor_name": ref.name, "version": ref.version, "params": ref.params,
+                 **({"model": ref.model} if ref.model else {})}
                 for ref in self.feature_extractors
             ],
             "vector_configs": [config.to_record() for config in self.vector_configs],
@@ -280,7 +283,7 @@ class Namespace:
             scope=record.get("scope") or "org",
             description=record.get("description"),
             feature_extractors=tuple(
-                ExtractorRef(ref["feature_extractor_name"], ref["version"], ref.get("params"))
+                ExtractorRef(ref["feature_extractor_name"], ref["version"], ref.get("params"), ref.get("model"))
                 for ref in record.get("feature_extractors") or []
             ),
             vector_configs=tuple(VectorConfig.from_record(config) for config in record.get("vector_configs") or []),

@@ -122,9 +122,15 @@ def resolve_feature_uri(namespace: Namespace, uri: Any) -> str:
     indexes = {spec.name: spec for spec in namespace.vector_indexes()}
     if isinstance(uri, str) and uri in indexes:
         return uri
-    extractor = extractors.from_feature_uri(uri) if isinstance(uri, str) else None
-    if extractor is not None and extractor.vector_index_name in indexes:
-        return extractor.vector_index_name
+    # `mixpeek://text_extractor@v1/embedding` means the namespace's text_extractor index on whichever model it has;
+    # one that holds it on two models (a namespace made before the deployment ran it on another) means the one added
+    # last, the model its new collections write.
+    held = [ref.definition().vector_index_name for ref in namespace.feature_extractors]
+    present = [extractor.vector_index_name
+               for extractor in (extractors.candidates_of_feature_uri(uri) if isinstance(uri, str) else ())
+               if extractor.vector_index_name in indexes]
+    if present:
+        return max(present, key=lambda name: held.index(name) if name in held else -1)
     if isinstance(uri, str) and uri.startswith(PASSTHROUGH_URI) and uri[len(PASSTHROUGH_URI):] in indexes:
         return uri[len(PASSTHROUGH_URI):]  # a passthrough collection's vectors keep the names its rows gave them
     raise _bad(

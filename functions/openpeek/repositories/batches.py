@@ -25,6 +25,12 @@ DRAFTS = "BATCHDRAFT"
 ACTIVE = "BATCHACTIVE"
 
 
+def extraction_job_key(namespace_id: str, batch_id: str, attempt: int, tier: int, part: int) -> str:
+    """Where a heavy tier's extraction job of one manifest part keeps its files: input/ (what the job embeds) and
+    output/ (what it made), under the attempt's prefix (deleted with the manifests)."""
+    return f"{manifest_key(namespace_id, batch_id, attempt)}tier{tier}/job{part:05d}/"
+
+
 def manifest_key(namespace_id: str, batch_id: str, attempt: int, tier: int | None = None,
                  part: int | None = None) -> str:
     """Where a deployed run keeps its manifest parts (under the namespace's prefix: deleted with it); without tier

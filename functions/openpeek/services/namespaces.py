@@ -79,9 +79,13 @@ class NamespaceService:
         blobs: BlobStore,
         events: EventBus,
         is_enterprise: Callable[[str], bool],
+        usable_models: Callable[[], set[str]] | None = None,
         placements: VectorPlacements | None = None,
     ) -> None:
+        """`usable_models`: the inference services this deployment can call; a builtin extractor whose default model
+        is not among them runs on a variant that is (deployed, text_extractor on Titan Text V2)."""
         self._repository = repository
+        self._usable_models = usable_models
         self._vectors = vectors
         # Where each namespace's collection lives (shared store or its dedicated Qdrant); `vectors` routes by it.
         self._placements = placements
@@ -295,7 +299,14 @@ class NamespaceService:
                 definition = extractors.find(extractor_id)
                 assert definition is not None
                 refs.append(ExtractorRef(definition.name, definition.version, None))
-        return refs
+        return [self.on_usable_model(ref) for ref in refs]
+
+    def on_usable_model(self, ref: ExtractorRef) -> ExtractorRef:
+        """The extractor on the model this deployment runs it with."""
+        if ref.model is not None or self._usable_models is None:
+            return ref
+        model = extractors.model_for(ref.feature_extractor_id, self._usable_models())
+        return replace(ref, model=model) if model else ref
 
     def _infrastructure(
         self, principal: Principal, requested: dict[str, Any] | None, namespace_id: str, stored_key: str | None
@@ -425,7 +436,8 @@ class NamespaceService:
                     code="invalid_mode",
                 )
             refs = [
-                ExtractorRef(entry["feature_extractor_name"], entry["version"], entry.get("params"))
+                self.on_usable_model(ExtractorRef(entry["feature_extractor_name"], entry["version"],
+                                                  entry.get("params")))
                 for entry in request["feature_extractors"]
             ]
             changed, added_extractors = changed.with_extractors_appended(refs)

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from openpeek.adapters.aws.clients import LazyClient
-from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable, EmbeddingInputRejected
 from openpeek.domain.inference import InferenceService
 
 TITAN_TEXT_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
@@ -39,6 +39,9 @@ def _bedrock_failure(model_id: str, error: Exception) -> DependencyUnavailable:
         message = f"Bedrock {model_id} refused the request: {code}: {details.get('Message', '')}".rstrip(": ")
         if code == "AccessDeniedException":
             message += _ACCESS_HINT
+        if code == "ValidationException":
+            # Bedrock's answer to an input the model cannot take (too many tokens, an unreadable image).
+            return EmbeddingInputRejected(message[:_MAX_ERROR_CHARS])
     else:
         message = f"Bedrock {model_id} could not be reached: {error}"
     return DependencyUnavailable(message[:_MAX_ERROR_CHARS])

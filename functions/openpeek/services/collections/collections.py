@@ -69,9 +69,14 @@ class CollectionService:
         services = {service.name: service for service in self._inference.services()}
         entries = []
         for spec in rules.EXTRACTORS:
+            # The first model this deployment can call runs the extractor; the entry shows that model's vectors.
+            usable_model = next((model for model in (spec.requires, *spec.alternatives)
+                                 if model is not None and model in services and services[model].usable), None)
             service = services.get(spec.requires) if spec.requires else None
             if spec.requires is None:
                 entries.append(CatalogueEntry(spec, True, None))
+            elif usable_model is not None:
+                entries.append(CatalogueEntry(rules.on_model(spec, usable_model), True, None))
             elif service is None:
                 entries.append(CatalogueEntry(spec, False, f"no inference service '{spec.requires}' is registered; "
                                                            f"enabled by {spec.enabled_by}"))
@@ -79,6 +84,23 @@ class CollectionService:
                 how = None if service.usable else f"{service.how_to_enable}; enabled by {spec.enabled_by}"
                 entries.append(CatalogueEntry(spec, service.usable, how))
         return entries
+
+    def _on_usable_model(self, spec: ExtractorSpec) -> ExtractorSpec:
+        """The extractor on the model this deployment runs it with (what the catalogue shows)."""
+        return next((entry.spec for entry in self.catalogue()
+                     if entry.available and entry.spec.feature_extractor_id == spec.feature_extractor_id), spec)
+
+    @staticmethod
+    def _spec_of(collection: Collection) -> ExtractorSpec | None:
+        """The extractor on the model the collection was created with: its indexes keep their model for good."""
+        config = collection.feature_extractor
+        spec = rules.extractor_spec(config.feature_extractor_name, config.version)
+        if spec is None:
+            return None
+        for index in collection.vector_indexes:
+            if index.inference_service in spec.alternatives:
+                return rules.on_model(spec, index.inference_service)
+        return spec
 
     def _runnable(self) -> Callable[[ExtractorSpec], bool]:
         usable = {entry.spec.feature_extractor_id for entry in self.catalogue() if entry.available}
@@ -91,6 +113,7 @@ class CollectionService:
         source, properties = self._source(namespace, request.get("source") or {}, collection_id=None)
         extractor, config = rules.parse_extractor(request.get("feature_extractor"), request.get("features"),
                                                   self._runnable())
+        extractor = self._on_usable_model(extractor)
         design = rules.design(extractor, config, properties)
         if self._repository.find_in(namespace.namespace_id, name) is not None:
             raise _name_taken(name)
@@ -119,7 +142,7 @@ class CollectionService:
         _, properties = self._source(namespace, request.get("source") or {}, collection_id=None)
         extractor, config = rules.parse_extractor(request.get("feature_extractor"), request.get("features"),
                                                   self._runnable())
-        return rules.design(extractor, config, properties).extractor.public()
+        return rules.design(self._on_usable_model(extractor), config, properties).extractor.public()
 
     def _source(self, namespace: Namespace, spec: dict[str, Any],
                 collection_id: str | None) -> tuple[CollectionSource, dict[str, Any]]:
@@ -160,7 +183,8 @@ class CollectionService:
         """The extractor's vectors in the namespace's store (a builtin joins the namespace's extractors; rows that
         bring their own vectors get bring-your-own indexes), and a payload index per scalar output field."""
         if extractor.requires is not None:
-            self._namespaces.ensure_extractors(namespace, [ExtractorRef(extractor.name, extractor.version)])
+            self._namespaces.ensure_extractors(
+                namespace, [ExtractorRef(extractor.name, extractor.version, model=rules.model_of(extractor))])
         else:
             existing = {spec.name: spec for spec in namespace.vector_indexes()}
             configs = []
@@ -235,7 +259,7 @@ class CollectionService:
             if changes.get("source") is not None:
                 source, properties = self._source(namespace, changes["source"], collection_id=current.collection_id)
                 config = current.feature_extractor
-                spec = rules.extractor_spec(config.feature_extractor_name, config.version)
+                spec = self._spec_of(current)
                 if spec is None:
                     raise BadRequest(f"this deployment no longer knows the collection's extractor "
                                      f"{config.feature_extractor_id}", code="feature_extractor_not_available")
@@ -297,8 +321,7 @@ class CollectionService:
 
     def recreate(self, namespace: Namespace, collection: Collection) -> None:
         """Bring a copied namespace's store in line with a collection copied into it (the same indexes)."""
-        spec = rules.extractor_spec(collection.feature_extractor.feature_extractor_name,
-                                    collection.feature_extractor.version)
+        spec = self._spec_of(collection)
         if spec is None:
             return
         design = rules.Design(collection.feature_extractor, collection.input_schema, collection.output_schema,

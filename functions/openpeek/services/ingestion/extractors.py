@@ -21,7 +21,7 @@ from openpeek.domain.errors import BadRequest
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.inference import InferenceUnavailable
 from openpeek.domain.vectors import VectorIndexSpec
-from openpeek.ports import Embedder
+from openpeek.ports import Embedder, ImageEmbedder
 from openpeek.services.ingestion import readers
 
 TEXT_BLOB_TYPES = ("text", "pdf", "string")
@@ -29,6 +29,13 @@ IMAGE_BLOB_TYPES = ("image",)
 # Where a deployment without an image model gets one: Titan Multimodal through Bedrock.
 IMAGE_MODEL_SETTING = "OPENPEEK_BEDROCK_ENABLED=true (Amazon Titan Multimodal Embeddings G1 through Bedrock)"
 EMBED_GROUP = 256  # texts per embedding call: the model batches within it, the worker checkpoints between groups
+# Titan Multimodal Embeddings G1 takes PNG and JPEG images of at most 25 MB.
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+# Extractors that embed images: deployed, their tiers run as a SageMaker Processing job rather than in Lambda.
+HEAVY_EXTRACTORS = ("image_extractor", "multimodal_extractor")
+# Image models this deployment has no weights for: an extractor on one of them cannot run at all.
+MODELS_WITHOUT_WEIGHTS = ("clip_vit_b32",)
 
 
 class ExtractionFailed(Exception):
@@ -68,6 +75,7 @@ class Draft:
     payload: dict[str, Any]
     text: str | None = None  # what the extractor's model embeds, when it has one
     vectors: dict[str, Any] = field(default_factory=dict)
+    image: bytes | None = None  # an image the model embeds (with `text`, when both are set, into one vector)
 
 
 class Extractor(Protocol):
@@ -206,6 +214,132 @@ class TextEmbeddingExtractor:
                                             f"{len(group)} texts")
             for draft, vector in zip(group, vectors):
                 draft.vectors[self._index] = vector
+
+
+def _check_image(blob: SourceBlob, extractor: str) -> bytes:
+    if not any(blob.data.startswith(magic) for magic in IMAGE_MAGIC):
+        raise ExtractionFailed(f"{extractor} reads PNG or JPEG images; '{blob.property}' is neither")
+    if len(blob.data) > MAX_IMAGE_BYTES:
+        raise ExtractionFailed(f"'{blob.property}' is {len(blob.data)} bytes; the image model takes at most "
+                               f"{MAX_IMAGE_BYTES}")
+    return blob.data
+
+
+def complete_images(drafts: Sequence[Draft], embedder: Embedder, index: str, service: str) -> None:
+    """Vectors for drafts with an image (alone or with its text) through an image model, and for text-only drafts
+    through the same model's text path, so every vector lies in one space."""
+    if not drafts:
+        return
+    if not hasattr(embedder, "embed_images"):
+        raise DependencyUnavailable(f"{service} cannot embed images here")
+    images: ImageEmbedder = embedder  # type: ignore[assignment]
+    alone = [draft for draft in drafts if draft.image is not None and not draft.text]
+    together = [draft for draft in drafts if draft.image is not None and draft.text]
+    texts = [draft for draft in drafts if draft.image is None and draft.text]
+    for start in range(0, len(alone), EMBED_GROUP):
+        group = alone[start:start + EMBED_GROUP]
+        vectors = images.embed_images([draft.image or b"" for draft in group])
+        if len(vectors) != len(group):
+            raise DependencyUnavailable(f"{service} returned {len(vectors)} vectors for {len(group)} images")
+        for draft, vector in zip(group, vectors):
+            draft.vectors[index] = vector
+    for draft in together:
+        draft.vectors[index] = images.embed_text_and_image(draft.text or "", draft.image or b"")
+    for start in range(0, len(texts), EMBED_GROUP):
+        group = texts[start:start + EMBED_GROUP]
+        vectors = images.embed_texts([draft.text or "" for draft in group])
+        if len(vectors) != len(group):
+            raise DependencyUnavailable(f"{service} returned {len(vectors)} vectors for {len(group)} texts")
+        for draft, vector in zip(group, vectors):
+            draft.vectors[index] = vector
+
+
+class ImageEmbeddingExtractor:
+    """image_extractor on an image model (Titan Multimodal): one document per object, its image embedded."""
+
+    def __init__(self, spec: catalogue.FeatureExtractor, embedder: Callable[[], Embedder], input_mappings: Any,
+                 passthrough: FieldPassthrough, index_name: str | None = None) -> None:
+        self.name = spec.name
+        self._spec = spec
+        self._embedder = embedder
+        self._input = _mapped_property(input_mappings, "image")
+        self._passthrough = passthrough
+        self._index = index_name or spec.vector_index_name
+
+    def vector_indexes(self) -> list[VectorIndexSpec]:
+        return [VectorIndexSpec(self._index, self._spec.dimension, self._spec.metric)]  # type: ignore[arg-type]
+
+    def drafts(self, source: Source) -> list[Draft]:
+        copied = self._passthrough.fields(source)
+        blob = _image_blob(source, self._input)
+        if blob is None:
+            raise MissingInput(f"the source has no image '{self._input or 'image'}' to embed")
+        data = _check_image(blob, self.name)
+        payload = {**copied, "image_property": blob.property}
+        if blob.filename:
+            payload["filename"] = blob.filename
+        return [Draft("image", payload, image=data)]
+
+    def complete(self, drafts: Sequence[Draft]) -> None:
+        complete_images(drafts, self._embedder(), self._index, self._spec.inference_service)
+
+
+def _image_blob(source: Source, mapped: str | None) -> SourceBlob | None:
+    if mapped is not None:
+        blob = source.blobs.get(mapped)
+        return blob if blob is not None and blob.type in IMAGE_BLOB_TYPES else None
+    candidates = [blob for blob in source.blobs.values() if blob.type in IMAGE_BLOB_TYPES]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+class MultimodalEmbeddingExtractor(TextEmbeddingExtractor):
+    """multimodal_extractor: an object with an image becomes one document embedded from its image (and its mapped
+    text, when it has one, into the same vector); an object with text only is chunked and embedded like
+    text_extractor, in the same space. Video needs frame extraction, which this deployment does not run."""
+
+    def __init__(self, spec: catalogue.FeatureExtractor, embedder: Callable[[], Embedder],
+                 parameters: Mapping[str, Any], input_mappings: Any, passthrough: FieldPassthrough,
+                 index_name: str | None = None) -> None:
+        super().__init__(spec, embedder, parameters, input_mappings, passthrough, index_name)
+        self._image_input = _mapped_property(input_mappings, "image")
+        self._video_input = _mapped_property(input_mappings, "video")
+
+    def drafts(self, source: Source) -> list[Draft]:
+        video = source.blobs.get(self._video_input) if self._video_input else None
+        if video is not None or (self._image_input is None and self._input is None
+                                 and any(blob.type == "video" for blob in source.blobs.values())):
+            raise ExtractionFailed(f"{self.name} here embeds text and images; video inputs need frame extraction, "
+                                   "which this deployment does not run")
+        blob = _image_blob(source, self._image_input)
+        if blob is None:
+            return super().drafts(source)
+        data = _check_image(blob, self.name)
+        copied = self._passthrough.fields(source)
+        text = None
+        if self._input is not None:
+            found, value = lookup(source.fields, self._input)
+            text_blob = source.blobs.get(self._input)
+            if text_blob is not None and text_blob.type not in IMAGE_BLOB_TYPES:
+                try:
+                    text = readers.decode_text(text_blob.data)
+                except readers.UnreadableBlob as error:
+                    raise ExtractionFailed(str(error)) from error
+            elif found and isinstance(value, str):
+                text = value
+        payload = {**copied, "image_property": blob.property}
+        if text:
+            payload["text"] = text
+        return [Draft("image", payload, text=text or None, image=data)]
+
+    def _blob(self, source: Source) -> SourceBlob | None:
+        if self._input is not None:
+            return source.blobs.get(self._input)
+        candidates = [blob for blob in source.blobs.values() if blob.type in TEXT_BLOB_TYPES]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def complete(self, drafts: Sequence[Draft]) -> None:
+        complete_images([draft for draft in drafts if draft.text or draft.image is not None], self._embedder(),
+                        self._index, self._spec.inference_service)
 
 
 @dataclass(frozen=True)
@@ -352,10 +486,11 @@ class ExtractorUnavailable(BadRequest):
 
 
 def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Embedder],
-          index_names: Mapping[str, str] | None = None) -> Extractor:
-    """The extractor a collection's feature_extractor describes. `embedder_for(service)` returns the inference
-    registry's embedder (raising InferenceUnavailable with how to enable it). A collection whose extractor cannot
-    run here is refused with the reason."""
+          index_names: Mapping[str, str] | None = None, model: str | None = None) -> Extractor:
+    """The extractor a collection's feature_extractor describes, on `model` (the inference service the collection's
+    index was made for; None: the extractor's default). `embedder_for(service)` returns the inference registry's
+    embedder (raising InferenceUnavailable with how to enable it). A collection whose extractor cannot run here is
+    refused with the reason."""
     name = feature_extractor.get("feature_extractor_name") or feature_extractor.get("name")
     version = feature_extractor.get("version") or "v1"
     parameters = dict(feature_extractor.get("parameters") or feature_extractor.get("params") or {})
@@ -364,17 +499,17 @@ def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Em
                                    bool(feature_extractor.get("include_all_source_fields")))
     if name == "passthrough_extractor":
         return PassthroughExtractor(parameters, passthrough)
-    spec = catalogue.find(f"{name}_{version}")
+    spec = catalogue.find(f"{name}_{version}", model) or catalogue.find(f"{name}_{version}")
     if spec is None:
         raise ExtractorUnavailable(f"Feature extractor '{name}' version '{version}' cannot run in this deployment; "
                                    "available: text_extractor v1, multimodal_extractor v1 (text inputs, with "
                                    "Bedrock), passthrough_extractor v1",
                                    code="feature_extractor_unavailable",
                                    details={"feature_extractor_name": name, "version": version})
-    if spec.category == "image":
+    if spec.inference_service in MODELS_WITHOUT_WEIGHTS:
         raise ExtractorUnavailable(
             f"{name} needs an image embedding model ({spec.inference_service}) and none ships with openpeek; "
-            f"set {IMAGE_MODEL_SETTING} and use multimodal_extractor instead",
+            f"set {IMAGE_MODEL_SETTING} and create the collection again (it then embeds with Titan Multimodal)",
             code="feature_extractor_unavailable",
             details={"feature_extractor_name": name, "setting": IMAGE_MODEL_SETTING})
 
@@ -391,5 +526,11 @@ def build(feature_extractor: Mapping[str, Any], embedder_for: Callable[[str], Em
                                    code="feature_extractor_unavailable",
                                    details={"parameter": "source_type", "value": parameters["source_type"]})
     index = (index_names or {}).get(spec.vector_index_name) or spec.vector_index_name
+    if spec.name == "image_extractor":
+        return ImageEmbeddingExtractor(spec, embedder, feature_extractor.get("input_mappings"), passthrough,
+                                       index_name=index)
+    if spec.name == "multimodal_extractor":
+        return MultimodalEmbeddingExtractor(spec, embedder, parameters, feature_extractor.get("input_mappings"),
+                                            passthrough, index_name=index)
     return TextEmbeddingExtractor(spec, embedder, parameters, feature_extractor.get("input_mappings"), passthrough,
                                   index_name=index)

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from openpeek.garbage_collection import fewer_collections
 from openpeek.domain import batches as rules
@@ -29,7 +29,7 @@ from openpeek.domain.objects import BucketObject
 from openpeek.domain.tasks import TerminalTask
 from openpeek.domain.conditions import Filter, HasIds, MatchAny, MatchValue
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import BlobNotFound, ConditionFailed, DependencyUnavailable
+from openpeek.domain.failures import BlobNotFound, ConditionFailed, DependencyUnavailable, EmbeddingInputRejected
 from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import Embedder, EventBus, VectorStore, BlobStore, Table
 from openpeek.repositories.batches import BatchRepository
@@ -61,6 +61,41 @@ class _GroupResult:
 
 class BatchStopped(Exception):
     """The batch was canceled, deleted or resubmitted while this run held it."""
+
+
+# Fills the drafts (by source id) of one collection with their vectors; returns the sources whose vectors could not be
+# made, each with an ExtractionFailed saying why and whether retrying can help. DependencyUnavailable fails them all
+# as transient (`retry` finishes them).
+Completer = Callable[[Collection, Extractor, dict[str, list[Draft]]], dict[str, ExtractionFailed]]
+
+
+def complete_here(collection: Collection, extractor: Extractor,
+                  drafts: dict[str, list[Draft]]) -> dict[str, ExtractionFailed]:
+    """The extractor's model, in this process (Lambda, the embedded worker). When the model refuses an input of the
+    group, the sources are embedded one by one so only the refused ones fail (as permanent)."""
+    try:
+        extractor.complete([draft for group in drafts.values() for draft in group])
+        return {}
+    except EmbeddingInputRejected:
+        pass
+    refused: dict[str, ExtractionFailed] = {}
+    for source_id, group in drafts.items():
+        try:
+            extractor.complete(group)
+        except EmbeddingInputRejected as error:
+            refused[source_id] = ExtractionFailed(str(error), rules.PERMANENT)
+    return refused
+
+
+@dataclass(frozen=True)
+class StagedDraft:
+    """A draft a heavy tier's extraction job embeds: where it goes, and what the model reads."""
+
+    collection_id: str
+    source_id: str
+    chunk_key: str
+    text: str | None
+    image: bytes | None
 
 
 class BatchRunner:
@@ -142,9 +177,11 @@ class BatchRunner:
         self._move_task(batch, "PROCESSING")
         return batch
 
-    def run_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int, object_ids: list[str]) -> int:
+    def run_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int, object_ids: list[str],
+                 completer: Completer = complete_here) -> int:
         """One manifest part of one tier: its objects processed a group at a time, the counts added to the batch.
-        Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped)."""
+        Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped). `completer`
+        makes the vectors: the model here, or (heavy tiers) what the tier's extraction job made of `stage_part`."""
         batch = self._batches.get(namespace_id, batch_id)
         if batch is None or batch.terminal or batch.attempt != attempt:
             return 0
@@ -157,9 +194,9 @@ class BatchRunner:
             group = object_ids[first:first + self._group_size]
             with fewer_collections():
                 if tier == 0:
-                    result = self._objects_group(namespace, batch, group, collections)
+                    result = self._objects_group(namespace, batch, group, collections, completer)
                 else:
-                    result = self._documents_group(namespace, batch, group, collections)
+                    result = self._documents_group(namespace, batch, group, collections, completer)
             try:
                 batch = self._count(batch, len(group), result)
             except BatchStopped:
@@ -167,6 +204,66 @@ class BatchRunner:
             written += result.written
             self._publish_written(namespace, batch, result)
         return written
+
+    def heavy_tiers(self, batch: Batch) -> list[bool]:
+        """Per tier, whether its extractors embed images (deployed, such a tier runs as a SageMaker Processing job)."""
+        namespace = self._namespaces.get(batch.org_id, batch.namespace_id)
+        if namespace is None:
+            return [False] * len(batch.dag_tiers)
+        return [any(collection.feature_extractor.feature_extractor_name in extractors.HEAVY_EXTRACTORS
+                    for collection, _ in self._tier_collections(namespace, tier)) for tier in batch.dag_tiers]
+
+    def tier_collections(self, namespace_id: str, batch_id: str, tier: int) -> list[Collection]:
+        batch = self._batches.get(namespace_id, batch_id)
+        namespace = None if batch is None else self._namespaces.get(batch.org_id, namespace_id)
+        if batch is None or namespace is None:
+            return []
+        return [collection for collection, _ in self._tier_collections(namespace, batch.dag_tiers[tier])]
+
+    def stage_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int,
+                   object_ids: list[str]) -> Iterator[list[StagedDraft]]:
+        """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection,
+        a group of objects at a time (images are large: the caller writes each group out before the next is read).
+        Sources that cannot be read or drafted are left out; `run_part` meets them again and records why."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.terminal or batch.attempt != attempt:
+            return
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        if namespace is None:
+            return
+        collections = self._tier_collections(namespace, batch.dag_tiers[tier])
+        for first in range(0, len(object_ids), self._group_size):
+            group = object_ids[first:first + self._group_size]
+            staged: list[StagedDraft] = []
+            for collection, extractor in collections:
+                for source_id, source in self._sources(namespace, batch, collection, tier, group).items():
+                    try:
+                        drafts = extractor.drafts(source)
+                    except ExtractionFailed:
+                        continue
+                    staged.extend(StagedDraft(collection.collection_id, source_id, draft.chunk_key, draft.text,
+                                              draft.image)
+                                  for draft in drafts if draft.text or draft.image is not None)
+            yield staged
+
+    def _sources(self, namespace: Namespace, batch: Batch, collection: Collection, tier: int,
+                 object_ids: list[str]) -> dict[str, Source]:
+        if tier > 0:
+            parent = collection.source.collection_id or ""
+            upstream = self._scroll(namespace, Filter(must=(MatchValue("collection_id", parent),
+                                                            MatchAny("root_object_id", tuple(object_ids)))))
+            return {point.id: Source(point.id, {k: v for k, v in point.payload.items()
+                                                if k != document_rules.INTERNAL}) for point in upstream}
+        sources = {}
+        for object_id in object_ids:
+            obj = self._objects.get(batch.org_id, batch.namespace_id, batch.bucket_id, object_id)
+            if obj is None:
+                continue
+            try:
+                sources[object_id] = self._source(obj)
+            except ExtractionFailed:
+                continue
+        return sources
 
     def conclude(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
         """Every part has run: the batch ends (COMPLETED, with errors, or FAILED) and says so."""
@@ -226,7 +323,10 @@ class BatchRunner:
                 tiering.refuse_write(collection.collection_name, collection.lifecycle_state, tier_state.transition)
             config = collection.feature_extractor.public()
             index_names = {index.vector_name: index.vector_name for index in collection.vector_indexes}
-            extractor = extractors.build(config, self._embedder_for, index_names)
+            # The model the collection's index was made for embeds its documents, whatever this deployment's default.
+            model = next((index.inference_service for index in collection.vector_indexes if index.inference_service),
+                         None)
+            extractor = extractors.build(config, self._embedder_for, index_names, model=model)
             found.append((collection, extractor))
         return found
 
@@ -249,7 +349,8 @@ class BatchRunner:
         return batch
 
     def _objects_group(self, namespace: Namespace, batch: Batch, object_ids: list[str],
-                       collections: list[tuple[Collection, Extractor]]) -> _GroupResult:
+                       collections: list[tuple[Collection, Extractor]],
+                       completer: Completer = complete_here) -> _GroupResult:
         result = _GroupResult()
         now = isoformat(self._clock())
         sources: dict[str, tuple[BucketObject, Source]] = {}
@@ -273,7 +374,7 @@ class BatchRunner:
                        for object_id in sources}
             pending = {object_id: source for object_id, (_, source) in sources.items() if object_id not in failed}
             written = self._extract_and_write(namespace, batch, collection, extractor, pending, lineage, failed,
-                                              result, now)
+                                              result, now, completer)
             for object_id, count in written.items():
                 counts[object_id] += count
         for object_id in object_ids:
@@ -287,7 +388,8 @@ class BatchRunner:
         return result
 
     def _documents_group(self, namespace: Namespace, batch: Batch, object_ids: list[str],
-                         collections: list[tuple[Collection, Extractor]]) -> _GroupResult:
+                         collections: list[tuple[Collection, Extractor]],
+                         completer: Completer = complete_here) -> _GroupResult:
         """Tier N: the upstream collections' documents made from these objects are the sources."""
         result = _GroupResult()
         now = isoformat(self._clock())
@@ -304,7 +406,8 @@ class BatchRunner:
                                   "lineage_path": f"{point.payload.get('lineage_path') or parent}/"
                                                   f"{collection.collection_id}"}
                        for point in upstream}
-            self._extract_and_write(namespace, batch, collection, extractor, pending, lineage, failed, result, now)
+            self._extract_and_write(namespace, batch, collection, extractor, pending, lineage, failed, result, now,
+                                    completer)
         # A failed upstream document fails the object it came from.
         by_object: dict[str, FailedObject] = {}
         for record in failed.values():
@@ -314,7 +417,8 @@ class BatchRunner:
 
     def _extract_and_write(self, namespace: Namespace, batch: Batch, collection: Collection, extractor: Extractor,
                            sources: dict[str, Source], lineage: dict[str, dict[str, Any]],
-                           failed: dict[str, FailedObject], result: _GroupResult, now: str) -> dict[str, int]:
+                           failed: dict[str, FailedObject], result: _GroupResult, now: str,
+                           completer: Completer = complete_here) -> dict[str, int]:
         """Drafts of every source, embedded together, written as points; returns documents written per source."""
         if batch.dedup_strategy == "skip":
             done = self._already_written(namespace, collection, list(sources), lineage)
@@ -333,17 +437,18 @@ class BatchRunner:
                 root = lineage[source_id].get("root_object_id") or source_id
                 failed.setdefault(root, FailedObject(root, str(error), error.error_type, now,
                                                      collection.collection_id))
-        everything = [draft for group in drafts.values() for draft in group]
         try:
-            extractor.complete(everything)
+            unembedded = completer(collection, extractor, drafts)
         except DependencyUnavailable as error:
             # The model is down: these objects fail as transient (retry finishes them later); nothing is written.
-            for source_id in drafts:
-                root = lineage[source_id].get("root_object_id") or source_id
-                failed.setdefault(root, FailedObject(root, f"embedding failed: {error}", rules.TRANSIENT, now,
-                                                     collection.collection_id))
+            unembedded = {source_id: ExtractionFailed(str(error), rules.TRANSIENT) for source_id in drafts}
+        for source_id, reason in unembedded.items():
+            drafts.pop(source_id, None)
+            root = lineage[source_id].get("root_object_id") or source_id
+            failed.setdefault(root, FailedObject(root, f"embedding failed: {reason}", reason.error_type, now,
+                                                 collection.collection_id))
+        if not drafts:
             return dict(done)
-        del everything
         ids_by_source: dict[str, list[str]] = {}
         written_ids: list[str] = []
         pending_points: list[VectorPoint] = []
