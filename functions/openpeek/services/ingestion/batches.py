@@ -188,6 +188,10 @@ class BatchService:
             answer["additional_data"]["webhook_signing_secret"] = secret
         return answer
 
+    def submit_draft(self, namespace: Namespace, batch: Batch) -> Task:
+        """Submit a DRAFT the server opened itself (an automatic batch), as a submit without webhook_url would."""
+        return self._submit(namespace, batch, None)
+
     def _tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
         return rules.dag_tiers(batch.bucket_id, self._graph(namespace), list(batch.collection_ids) or None)
 

@@ -254,12 +254,14 @@ class BatchRunner:
         now = isoformat(self._clock())
         sources: dict[str, tuple[BucketObject, Source]] = {}
         failed: dict[str, FailedObject] = {}
+        found: dict[str, BucketObject] = {}
         for object_id in object_ids:
             obj = self._objects.get(batch.org_id, batch.namespace_id, batch.bucket_id, object_id)
             if obj is None:
                 failed[object_id] = FailedObject(object_id, "the object was deleted before it was processed",
                                                  rules.PERMANENT, now)
                 continue
+            found[object_id] = obj
             try:
                 sources[object_id] = (obj, self._source(obj))
             except ExtractionFailed as error:
@@ -278,13 +280,28 @@ class BatchRunner:
                 counts[object_id] += count
         for object_id in object_ids:
             if object_id in failed:
-                self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id, "FAILED",
-                                            error=failed[object_id].error, updated_at=now)
+                saved = self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
+                                                    "FAILED", error=failed[object_id].error, updated_at=now)
             elif object_id in sources:
-                self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
-                                            "COMPLETED", error=None, document_count=counts[object_id], updated_at=now)
+                saved = self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
+                                                    "COMPLETED", error=None, document_count=counts[object_id],
+                                                    updated_at=now)
+            else:
+                continue
+            if saved is not None:
+                before = found.get(object_id)
+                self._publish_outcome(batch, before.status if before is not None else None, saved, now)
         result.failures.extend(failed.values())
         return result
+
+    def _publish_outcome(self, batch: Batch, previous_status: str | None, obj: BucketObject, now: str) -> None:
+        """object.updated for each object a batch processed: its new status (COMPLETED or FAILED), with the error
+        or the number of documents it made."""
+        self._events.publish(DomainEvent(
+            type="object.updated", org_id=batch.org_id, namespace_id=batch.namespace_id, occurred_at=now,
+            data={"object_id": obj.object_id, "bucket_id": obj.bucket_id, "status": obj.status,
+                  "previous_status": previous_status, "error": obj.error, "document_count": obj.document_count,
+                  "batch_id": batch.batch_id, "change": "processing_status"}))
 
     def _documents_group(self, namespace: Namespace, batch: Batch, object_ids: list[str],
                          collections: list[tuple[Collection, Extractor]]) -> _GroupResult:
