@@ -6,15 +6,11 @@ processing outcome, signed, once each."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 from mixpeek.models.batch_model import BatchModel
 from mixpeek.models.list_batches_response import ListBatchesResponse
 
 from openpeek.domain.webhooks import verify_signature
+from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
 MAPPING = {"vector_mappings": [{"existing_index": "text_embedding", "inference_service": "all_minilm_l6_v2"}]}
 TEXTS = {
@@ -152,37 +148,6 @@ def test_a_promoted_bucket_that_no_collection_reads_gets_no_batch(client, servic
     assert listed.json()["results"] == []
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.server.shutdown()
-
-
 def test_object_events_reach_a_webhook_signed_once_each(client, services, tenant, receiver):
     headers = promoted_with_collection(client, tenant, "evented-articles")
     hook = client.post("/v1/organizations/webhooks", headers=tenant.headers, json={
@@ -203,8 +168,8 @@ def test_object_events_reach_a_webhook_signed_once_each(client, services, tenant
     assert services.webhook_dispatcher.wait_idle(30)
 
     for request in receiver.requests:
-        assert verify_signature(secret, request["headers"]["X-Openpeek-Signature"], request["body"])
-    events = [json.loads(request["body"]) for request in receiver.requests]
+        assert verify_signature(secret, request["headers"]["X-Openpeek-Signature"], request["raw"])
+    events = [request["body"] for request in receiver.requests]
     deliveries = [request["headers"]["X-Openpeek-Delivery"] for request in receiver.requests]
     assert len(deliveries) == len(set(deliveries))
 
