@@ -23,22 +23,23 @@ PROMOTED = Namespace(namespace_id="ns_1", org_id="org_1", namespace_name="promot
 
 def world(tmp_path, scheduled: list):
     table = SqliteTable(tmp_path / "t.db")
-    CollectionRepository(table).create(Collection(
-        collection_id="col_text", collection_name="text", namespace_id="ns_1",
-        source=CollectionSource("bucket", bucket_ids=("bkt_1",)),
-        feature_extractor=ExtractorConfig("text_extractor", "v1", {"text": "content"}, (), {}),
-        input_schema={}, output_schema={}, vector_indexes=(), created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z"))
+    if CollectionRepository(table).find_in("ns_1", "col_text") is None:
+        CollectionRepository(table).create(Collection(
+            collection_id="col_text", collection_name="text", namespace_id="ns_1",
+            source=CollectionSource("bucket", bucket_ids=("bkt_1",)),
+            feature_extractor=ExtractorConfig("text_extractor", "v1", {"text": "content"}, (), {}),
+            input_schema={}, output_schema={}, vector_indexes=(), created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z"))
     batches = BatchRepository(table)
     auto = AutoProcessing(table, batches, CollectionRepository(table), NamespaceRepository(table), None,
                           window=timedelta(seconds=2), longest=timedelta(seconds=30),
                           schedule=lambda namespace_id, batch_id, delay: scheduled.append((batch_id, delay)))
-    return auto, batches
+    return auto, batches, table
 
 
 def test_concurrent_registrations_share_one_draft_and_lose_no_object(tmp_path):
     scheduled: list = []
-    auto, batches = world(tmp_path, scheduled)
+    auto, batches, table = world(tmp_path, scheduled)
     groups = [[f"obj_{worker}_{n}" for n in range(10)] for worker in range(8)]
     threads = [threading.Thread(target=auto.objects_registered, args=(PROMOTED, "bkt_1", group)) for group in groups]
     for thread in threads:
@@ -55,7 +56,7 @@ def test_concurrent_registrations_share_one_draft_and_lose_no_object(tmp_path):
 
 def test_nothing_is_collected_when_not_promoted_or_no_collection_reads_the_bucket(tmp_path):
     scheduled: list = []
-    auto, batches = world(tmp_path, scheduled)
+    auto, batches, table = world(tmp_path, scheduled)
     assert auto.objects_registered(Namespace(namespace_id="ns_1", org_id="org_1", namespace_name="plain"),
                                    "bkt_1", ["obj_1"]) is None
     assert auto.objects_registered(PROMOTED, "bkt_unread", ["obj_1"]) is None
@@ -74,3 +75,15 @@ def test_each_arrival_waits_longer_but_never_past_the_longest_wait():
     assert not late.due(opened_at + timedelta(seconds=29)) and late.due(opened_at + timedelta(seconds=30))
     # An automatic draft is the server's to submit: the reaper of abandoned drafts leaves it alone.
     assert not late.draft_expired(opened_at + timedelta(hours=2))
+
+
+def test_a_restarted_process_finds_the_automatic_drafts_left_waiting(tmp_path):
+    scheduled: list = []
+    auto, batches, table = world(tmp_path, scheduled)
+    batch_id = auto.objects_registered(PROMOTED, "bkt_1", ["obj_1", "obj_2"])
+    manual = rules.Batch(batch_id="btch_manual", org_id="org_1", namespace_id="ns_1", bucket_id="bkt_1",
+                         status=rules.DRAFT, object_ids=("obj_3",), created_at="2026-01-01T00:00:00Z",
+                         updated_at="2026-01-01T00:00:00Z")
+    table.transact_write(batches.creation(manual))
+    again, _, _ = world(tmp_path, [])
+    assert [(namespace_id, found) for namespace_id, found, _ in again.pending()] == [("ns_1", batch_id)]

@@ -296,12 +296,17 @@ class BatchRunner:
 
     def _publish_outcome(self, batch: Batch, previous_status: str | None, obj: BucketObject, now: str) -> None:
         """object.updated for each object a batch processed: its new status (COMPLETED or FAILED), with the error
-        or the number of documents it made."""
-        self._events.publish(DomainEvent(
-            type="object.updated", org_id=batch.org_id, namespace_id=batch.namespace_id, occurred_at=now,
-            data={"object_id": obj.object_id, "bucket_id": obj.bucket_id, "status": obj.status,
-                  "previous_status": previous_status, "error": obj.error, "document_count": obj.document_count,
-                  "batch_id": batch.batch_id, "change": "processing_status"}))
+        or the number of documents it made. The outcome is recorded already: a bus that cannot take the event loses
+        the event, not the batch."""
+        try:
+            self._events.publish(DomainEvent(
+                type="object.updated", org_id=batch.org_id, namespace_id=batch.namespace_id, occurred_at=now,
+                data={"object_id": obj.object_id, "bucket_id": obj.bucket_id, "status": obj.status,
+                      "previous_status": previous_status, "error": obj.error, "document_count": obj.document_count,
+                      "batch_id": batch.batch_id, "change": "processing_status"}))
+        except DependencyUnavailable:
+            logger.warning("batch %s: object.updated for %s could not be published", batch.batch_id, obj.object_id,
+                           exc_info=True)
 
     def _documents_group(self, namespace: Namespace, batch: Batch, object_ids: list[str],
                          collections: list[tuple[Collection, Extractor]]) -> _GroupResult:
