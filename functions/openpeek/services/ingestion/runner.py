@@ -59,6 +59,13 @@ class _GroupResult:
     per_collection: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _advanced(batch: Batch, now: datetime, cursor: int, count: int, result: _GroupResult) -> Batch:
+    """The batch with a group's outcome counted (and its checkpoint at `cursor`)."""
+    return batch.advanced(now, cursor=cursor, processed=count, written=result.written, replaced=result.replaced,
+                          skipped_docs=result.missing_input, skipped_objects=result.skipped_objects,
+                          failures=result.failures)
+
+
 class BatchStopped(Exception):
     """The batch was canceled, deleted or resubmitted while this run held it."""
 
@@ -89,12 +96,10 @@ class BatchRunner:
     def run(self, namespace_id: str, batch_id: str, attempt: int, worker: str | None = None) -> Batch | None:
         """Run (or resume) the batch's given attempt to its end. Returns the batch as it ended, or None when there
         was nothing to run (gone, ended, or a newer attempt owns it)."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return None
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return None
+        namespace, batch = held
         try:
             batch = self._save(batch, batch.started(self._clock(), worker))
             self._move_task(batch, "PROCESSING")
@@ -127,12 +132,10 @@ class BatchRunner:
     def begin(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
         """Mark the batch IN_PROGRESS; None when there is nothing to run (gone, ended, or a newer attempt owns it).
         Raises DomainError when a collection's extractor cannot run here (the caller fails the batch)."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return None
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return None
+        namespace, batch = held
         for tier in batch.dag_tiers:
             self._tier_collections(namespace, tier)  # refuse now, not in every part
         try:
@@ -145,12 +148,10 @@ class BatchRunner:
     def run_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int, object_ids: list[str]) -> int:
         """One manifest part of one tier: its objects processed a group at a time, the counts added to the batch.
         Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped)."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return 0
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return 0
+        namespace, batch = held
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         written = 0
         for first in range(0, len(object_ids), self._group_size):
@@ -167,6 +168,15 @@ class BatchRunner:
             written += result.written
             self._publish_written(namespace, batch, result)
         return written
+
+    def _held(self, namespace_id: str, batch_id: str, attempt: int) -> tuple[Namespace, Batch] | None:
+        """The batch and its namespace while this attempt still owns a running batch; None when it is gone, has
+        ended, or a newer attempt took it over."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.terminal or batch.attempt != attempt:
+            return None
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        return None if namespace is None else (namespace, batch)
 
     def conclude(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
         """Every part has run: the batch ends (COMPLETED, with errors, or FAILED) and says so."""
@@ -197,9 +207,7 @@ class BatchRunner:
         """Add a part's group to the batch's counts (no cursor: parts finish in any order)."""
         now = self._clock()
         for _ in range(20):
-            changed = batch.advanced(now, cursor=batch.cursor, processed=count, written=result.written,
-                                     replaced=result.replaced, skipped_docs=result.missing_input,
-                                     skipped_objects=result.skipped_objects, failures=result.failures)
+            changed = _advanced(batch, now, batch.cursor, count, result)
             try:
                 saved = self._batches.save(changed, batch)
                 self._task_progress(saved)
@@ -483,10 +491,7 @@ class BatchRunner:
     def _checkpoint(self, batch: Batch, count: int, result: _GroupResult) -> Batch:
         now = self._clock()
         for _ in range(5):
-            changed = batch.advanced(now, cursor=batch.cursor + count, processed=count, written=result.written,
-                                     replaced=result.replaced, skipped_docs=result.missing_input,
-                                     skipped_objects=result.skipped_objects,
-                                     failures=result.failures)
+            changed = _advanced(batch, now, batch.cursor + count, count, result)
             try:
                 saved = self._batches.save(changed, batch)
                 self._task_progress(saved)
@@ -498,9 +503,7 @@ class BatchRunner:
                 if current.terminal:
                     # Canceled while this group was written: its counts still go on the batch, so they match what
                     # is in the collection.
-                    counted = current.advanced(now, cursor=current.cursor, processed=count, written=result.written,
-                                               replaced=result.replaced, skipped_docs=result.missing_input,
-                                               skipped_objects=result.skipped_objects, failures=result.failures)
+                    counted = _advanced(current, now, current.cursor, count, result)
                     try:
                         self._batches.save(counted, current)
                     except ConditionFailed:
