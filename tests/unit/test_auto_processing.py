@@ -87,3 +87,21 @@ def test_a_restarted_process_finds_the_automatic_drafts_left_waiting(tmp_path):
     table.transact_write(batches.creation(manual))
     again, _, _ = world(tmp_path, [])
     assert [(namespace_id, found) for namespace_id, found, _ in again.pending()] == [("ns_1", batch_id)]
+
+
+def test_an_overdue_draft_is_submitted_by_the_safety_net_and_a_waiting_one_is_not(tmp_path):
+    scheduled: list = []
+    auto, batches, table = world(tmp_path, scheduled)
+    submitted: list = []
+
+    class Submitter:
+        def submit_draft(self, namespace, batch):
+            submitted.append(batch.batch_id)
+
+    waiting = auto.objects_registered(PROMOTED, "bkt_1", ["obj_1"])
+    assert auto.submit_overdue() == 0 and submitted == []
+    NamespaceRepository(table).create(PROMOTED)  # a submit reads the batch's namespace
+    later = AutoProcessing(table, batches, CollectionRepository(table), NamespaceRepository(table), Submitter(),
+                           window=timedelta(seconds=2), longest=timedelta(seconds=30),
+                           clock=lambda: utcnow() + timedelta(minutes=1))
+    assert later.submit_overdue() == 1 and submitted == [waiting]

@@ -110,6 +110,17 @@ class AutoProcessing:
                 found.append((namespace_id, batch_id, self._seconds_until(batch)))
         return found
 
+    def submit_overdue(self) -> int:
+        """Submit every automatic draft whose time has passed (a safety net for a lost timer); returns how many."""
+        submitted = 0
+        for namespace_id, batch_id, seconds in self.pending():
+            if seconds <= 0:
+                try:
+                    submitted += self.submit_due(namespace_id, batch_id)
+                except (ConditionFailed, DependencyUnavailable, DomainError):
+                    logger.warning("automatic batch %s could not be submitted yet", batch_id, exc_info=True)
+        return submitted
+
     # -- helpers -----------------------------------------------------------------------------------------------------
 
     def _has_collections(self, namespace: Namespace, bucket_id: str) -> bool:
