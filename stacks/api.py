@@ -19,6 +19,7 @@ from constructs import Construct
 
 from stacks.config import EnvironmentConfig
 from stacks.functions import (
+    SECRETS_WRITE,
     TABLE_READ,
     TABLE_WRITE,
     OpenpeekFunction,
@@ -90,6 +91,7 @@ class ApiStack(Stack):
             environment={"OPENPEEK_CLUSTER_STATE_MACHINE_ARN": state_machine.state_machine_arn},
         )
         api.allow_table(shared, *TABLE_READ, *TABLE_WRITE, indexes=True)
+        api.allow_secrets(config, *SECRETS_WRITE)
         api.allow_objects(shared, "namespaces/*", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
         api.allow_listing(shared, "namespaces/")
         event_bus.grant_put_events_to(api.function)

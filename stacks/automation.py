@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
-from stacks.functions import TABLE_READ, TABLE_WRITE, OpenpeekFunction, SharedResources, alarm_on_errors
+from stacks.functions import SECRETS_WRITE, TABLE_READ, TABLE_WRITE, OpenpeekFunction, SharedResources, alarm_on_errors
 
 EVENT_SOURCE = "openpeek"  # adapters/aws/eventbridge_bus.py's Source
 WEBHOOK_DELIVERY_TIMEOUT = Duration.minutes(1)
@@ -58,6 +58,7 @@ class AutomationStack(Stack):
         reaper.allow_table(shared, *TABLE_READ, "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", indexes=True)
         reaper.allow_listing(shared, "namespaces/")
         reaper.allow_objects(shared, "namespaces/*", "s3:DeleteObject")
+        reaper.allow_secrets(config, "secretsmanager:DeleteSecret")
         events.Rule(
             self,
             "ReaperSchedule",
@@ -75,6 +76,7 @@ class AutomationStack(Stack):
             Duration.minutes(10),
         )
         autoindex.allow_table(shared, *TABLE_READ, *TABLE_WRITE)
+        autoindex.allow_secrets(config, *SECRETS_WRITE)  # a namespace it writes of an older version gets sealed
         events.Rule(
             self,
             "AutoIndexSchedule",
@@ -92,6 +94,7 @@ class AutomationStack(Stack):
             Duration.minutes(15),
         )
         tiering.allow_table(shared, *TABLE_READ, *TABLE_WRITE, indexes=True)
+        tiering.allow_secrets(config, *SECRETS_WRITE)  # likewise
         tiering.allow_objects(shared, "namespaces/*", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
         tiering.allow_listing(shared, "namespaces/")
         if shared.vector_bucket_arn:

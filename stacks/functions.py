@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,6 +26,11 @@ from stacks.config import EnvironmentConfig
 # TransactWriteItems; a transaction is authorised per item as PutItem / DeleteItem / ConditionCheckItem.
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+# The namespaces' and webhooks' secrets (adapters/aws/secrets.py SecretsManagerStore), all named
+# openpeek/<environment>/...: every function reads them with the records that name them, the API writes them, the
+# API and the reaper delete them with their namespace or webhook.
+SECRETS_READ = ("secretsmanager:GetSecretValue",)
+SECRETS_WRITE = ("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class OpenpeekFunction(Construct):
             "OPENPEEK_QDRANT_URL": shared.qdrant_url,
             "OPENPEEK_EVENT_BUS_NAME": event_bus_name,
             "OPENPEEK_LOG_LEVEL": config.log_level,
+            "OPENPEEK_ENVIRONMENT_NAME": config.name,
             "POWERTOOLS_SERVICE_NAME": "openpeek",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": f"openpeek/{config.name}",
@@ -116,6 +122,7 @@ class OpenpeekFunction(Construct):
         )
         if in_vpc:
             shared.qdrant_api_key.grant_read(self.function)
+        self.allow_secrets(config, *SECRETS_READ)
 
     # -- least-privilege grants -------------------------------------------------------------------------------------
 
@@ -124,6 +131,11 @@ class OpenpeekFunction(Construct):
         if indexes:
             resources += [f"{shared.table.table_arn}/index/{name}" for name in shared.table_indexes]
         self.function.add_to_role_policy(iam.PolicyStatement(actions=sorted(set(actions)), resources=resources))
+
+    def allow_secrets(self, config: EnvironmentConfig, *actions: str) -> None:
+        """Secrets Manager actions on this environment's namespace and webhook secrets only."""
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=sorted(set(actions)), resources=[
+            f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:openpeek/{config.name}/*"]))
 
     def allow_objects(self, shared: SharedResources, key_pattern: str, *actions: str) -> None:
         """Object actions on keys matching key_pattern only (e.g. `namespaces/*`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import threading
 import time
@@ -17,9 +18,32 @@ from openpeek.settings import Settings
 DEFAULT_ORG = "default"
 
 
+DATA_DIR_NAME = ".openpeek"
+
+
+def data_dir_of(requested: str | None, settings: Settings | None = None) -> Path:
+    """The one rule every command uses to find the data directory: --data-dir, else $OPENPEEK_DATA_DIR, else the
+    .openpeek folder of the current directory or the nearest one above it that has one (so `openpeek keys create`
+    run anywhere in the checkout writes the store `make run` serves from its root), else ./.openpeek. Always made
+    absolute, so the path printed is the path used."""
+    if requested:
+        return Path(requested).expanduser().resolve()
+    if "OPENPEEK_DATA_DIR" in os.environ:
+        return (settings or Settings()).data_dir.expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / DATA_DIR_NAME).is_dir():
+            return folder / DATA_DIR_NAME
+    return here / DATA_DIR_NAME
+
+
 def _settings(data_dir: str | None) -> Settings:
     settings = Settings()
-    if data_dir:
+    if settings.runtime == "embedded":
+        settings = settings.model_copy(update={"data_dir": data_dir_of(data_dir, settings)})
+        # On stderr: `keys create` prints only the key on stdout, for scripts.
+        print(f"openpeek: data dir {settings.data_dir}", file=sys.stderr, flush=True)
+    elif data_dir:
         settings = settings.model_copy(update={"data_dir": Path(data_dir)})
     return settings
 
@@ -280,7 +304,8 @@ def tier(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    data_dir_help = "data directory (default: $OPENPEEK_DATA_DIR or .openpeek)"
+    data_dir_help = ("data directory (default: $OPENPEEK_DATA_DIR, else the .openpeek folder here or in the nearest "
+                     "folder above that has one, else ./.openpeek)")
     root = argparse.ArgumentParser(prog="openpeek", description="Self-hosted Mixpeek v1 API")
     commands = root.add_subparsers(dest="command", required=True)
 

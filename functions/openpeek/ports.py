@@ -15,6 +15,7 @@ from openpeek.domain.cluster_jobs import ClusterJob
 from openpeek.domain.conditions import Filter
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.inference import InferenceService
+from openpeek.domain.infrastructure import DedicatedVectorStore
 from openpeek.domain.records import Delete, Item, Put
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.transfers import FetchedBlob, StoredUpload, UploadTarget
@@ -121,6 +122,20 @@ class VectorStore(Protocol):
 
     def info(self, collection: str) -> CollectionInfo:
         """Raises CollectionNotFound when it does not exist."""
+
+
+class VectorPlacements(Protocol):
+    """Which store holds a namespace's collection: the deployment's shared one, or the namespace's dedicated Qdrant
+    (seed 000's dedicated tiers). The VectorStore the services use routes by it."""
+
+    def store_for(self, target: DedicatedVectorStore | None) -> VectorStore:
+        """The store at target (the shared store for None). Failures there raise DependencyUnavailable."""
+
+    def place(self, collection: str, target: DedicatedVectorStore | None) -> None:
+        """From now on this collection's operations go to target (its namespace was created or re-pointed)."""
+
+    def forget(self, collection: str) -> None:
+        """The collection's namespace is gone: its placement goes, and a dedicated client nothing else uses closes."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -327,3 +342,23 @@ class WebhookSender(Protocol):
 
     def close(self) -> None:
         """Release the connections."""
+
+# --------------------------------------------------------------------------------------------------------------------
+# SecretStore: secrets kept apart from the table (Secrets Manager deployed, an encrypted folder embedded)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class SecretStore(Protocol):
+    def put(self, name: str, revision: str, value: str) -> None:
+        """Store `value` as revision `revision` of the secret `name` (created on first put); other revisions stay
+        readable. Raises DependencyUnavailable when the store cannot be written."""
+
+    def get(self, name: str, revision: str) -> str:
+        """That revision's value. Raises SecretNotFound when it is not there, DependencyUnavailable when the store
+        cannot be read."""
+
+    def delete_revision(self, name: str, revision: str) -> None:
+        """Forget one revision no record names any more (a store that ages old revisions out itself may keep it)."""
+
+    def delete(self, name: str) -> None:
+        """Remove the secret with all its revisions; a missing one is a no-op."""

@@ -51,6 +51,7 @@ from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
+from openpeek.services.secrets import SecretVault
 from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind, WebhookKind
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService
@@ -145,16 +146,22 @@ def wire(
     metrics: Metrics | None = None,
     upload_urls: UploadUrls | None = None,
     blob_fetcher: BlobFetcher | None = None,
+    dedicated_vector_stores: Callable[[str, str | None], VectorStore] | None = None,
 ) -> Services:
     """Services over the given adapters (tests call this with adapters of their choosing). `orchestrator` builds the
-    cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's)."""
+    cluster jobs' runner from the steps; by default they run here, in a worker thread (the embedded runtime's).
+    `dedicated_vector_stores` (url, api key → VectorStore) connects to a dedicated-tier namespace's own Qdrant; by
+    default a Qdrant server client."""
     inference = inference or _inference_registry(settings)
     metrics = metrics or EmfMetrics()
     gateway = InferenceGateway(inference)
-    namespace_repository = NamespaceRepository(table)
+    vault = _secret_vault(settings)
+    namespace_repository = NamespaceRepository(table, vault)
     organizations = OrganizationService(OrganizationRepository(table))
+    vectors = _routed_vectors(vectors, namespace_repository, dedicated_vector_stores or _dedicated_qdrant(settings))
     namespaces = NamespaceService(
-        namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise
+        namespace_repository, vectors, blobs, events, is_enterprise=organizations.is_enterprise,
+        placements=vectors,
     )
     usage = FilterUsage(FilterUsageRepository(table))
     cluster_repository = ClusterRepository(table)
@@ -181,7 +188,8 @@ def wire(
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_worker=runner.worker_id)
     webhooks, webhook_delivery = build_webhooks(table, events, runtime=settings.runtime,
-                                                sender=HttpxWebhookSender(), resolver=system_resolver)
+                                                sender=HttpxWebhookSender(), resolver=system_resolver, vault=vault,
+                                                namespaces=namespace_repository)
     cluster_results = ClusterResults(clusters, cluster_repository, blobs, cluster_runs, tasks)
     collections = CollectionService(CollectionRepository(table), BucketRepository(table), namespaces, vectors,
                                     inference, events)
@@ -225,7 +233,7 @@ def wire(
         manifests=ManifestService(namespaces, [BucketKind(buckets),
                                                CollectionKind(collections, BucketRepository(table)),
                                                RetrieverKind(retrievers), ClusterKind(clusters),
-                                               WebhookKind(webhooks, deployed=settings.runtime == "aws")]),
+                                               WebhookKind(webhooks)]),
         webhooks=webhooks,
         webhook_delivery=webhook_delivery,
         metrics=metrics,
@@ -363,6 +371,17 @@ def _secret_reader(settings: Settings) -> Callable[[str], str]:
     return env_secret
 
 
+def _secret_vault(settings: Settings) -> SecretVault:
+    """Where namespaces and webhooks keep their secrets: Secrets Manager in AWS, an encrypted folder embedded."""
+    if settings.runtime == "aws":
+        from openpeek.adapters.aws.secrets import SecretsManagerStore
+
+        return SecretVault(SecretsManagerStore(), environment=settings.environment_name)
+    from openpeek.adapters.local.encrypted_secrets import EncryptedFolderSecretStore
+
+    return SecretVault(EncryptedFolderSecretStore(settings.data_dir), environment=settings.environment_name)
+
+
 def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
     """LLM labeling for cluster runs whose llm_labeling is enabled; a provider without a key says so in the run's
     llm_labeling_errors, and its clusters keep their c-TF-IDF labels."""
@@ -371,12 +390,15 @@ def _labeler(settings: Settings, table: Table) -> ClusterLabeler:
     return ClusterLabeler(LabelCacheRepository(table), clients)
 
 
-def build_services(settings: Settings | None = None) -> Services:
+def build_services(settings: Settings | None = None, *,
+                   dedicated_vector_stores: Callable[[str, str | None], VectorStore] | None = None) -> Services:
+    """`dedicated_vector_stores`: how to reach a dedicated-tier namespace's own Qdrant (url, key → VectorStore);
+    tests pass qdrant-client's local engine. By default a Qdrant server client."""
     settings = settings or Settings()
     _use_linear_time_regex()
     if settings.runtime == "embedded":
-        return _embedded(settings)
-    return _aws(settings)
+        return _embedded(settings, dedicated_vector_stores)
+    return _aws(settings, dedicated_vector_stores)
 
 
 def _use_linear_time_regex() -> None:
@@ -387,7 +409,8 @@ def _use_linear_time_regex() -> None:
     filters.use_regex_engine(compile_pattern)
 
 
-def _embedded(settings: Settings) -> Services:
+def _embedded(settings: Settings,
+              dedicated_vector_stores: Callable[[str, str | None], VectorStore] | None = None) -> Services:
     from openpeek.adapters.local.event_bus import InProcessEventBus
     from openpeek.adapters.local.folder_blobs import FolderBlobStore
 
@@ -397,7 +420,8 @@ def _embedded(settings: Settings) -> Services:
     events = InProcessEventBus()
     # the same EMF lines a Lambda prints, kept in the data folder
     metrics = EmfMetrics(write=file_writer(root / "metrics.jsonl"))
-    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events, metrics=metrics)
+    services = wire(settings, table, vectors, FolderBlobStore(root / "blobs"), events, metrics=metrics,
+                    dedicated_vector_stores=dedicated_vector_stores)
     from openpeek.embedded.webhook_dispatcher import LocalWebhookDispatcher
 
     # In AWS, EventBridge → SQS → the delivery Lambda retries and dead-letters; here a thread does, with the same policy.
@@ -408,7 +432,8 @@ def _embedded(settings: Settings) -> Services:
     return services
 
 
-def _aws(settings: Settings) -> Services:
+def _aws(settings: Settings,
+         dedicated_vector_stores: Callable[[str, str | None], VectorStore] | None = None) -> Services:
     from openpeek.adapters.aws.s3_blobs import S3BlobStore
 
     table = build_table(settings)
@@ -424,7 +449,7 @@ def _aws(settings: Settings) -> Services:
 
         events = InProcessEventBus()
     services = wire(settings, table, _vector_store(settings, default_edge_root=None), blobs, events,
-                    orchestrator=_step_functions(settings))
+                    orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
     return services
@@ -462,6 +487,36 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
 
     return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s,
                            index_threshold=settings.edge_index_threshold)
+
+
+def _routed_vectors(shared: VectorStore, namespaces: NamespaceRepository,
+                    connect: Callable[[str, str | None], VectorStore] | None) -> Any:
+    """The VectorStore every service uses: the shared store, except for the collections of dedicated-tier namespaces,
+    which go to their own Qdrant servers (adapters/vector_routing.py)."""
+    from openpeek.adapters.vector_routing import VectorStoreRouter
+    from openpeek.services.namespace_stores import NamespaceStoreLocator
+
+    return VectorStoreRouter(shared, NamespaceStoreLocator(namespaces), connect)
+
+
+def _dedicated_qdrant(settings: Settings) -> Callable[[str, str | None], VectorStore]:
+    """Qdrant server clients for dedicated-tier namespaces. Deployed, a private or loopback address is reachable only
+    for the hosts the operator lists (OPENPEEK_DEDICATED_QDRANT_HOSTS); embedded, the laptop's owner chose it."""
+    listed = [h.strip().lower().rstrip(".") for h in (settings.dedicated_qdrant_hosts or "").split(",") if h.strip()]
+
+    def private_allowed(host: str) -> bool:
+        if settings.runtime == "embedded":
+            return True
+        host = host.lower().rstrip(".")
+        return any(host == h or (h.startswith(".") and host.endswith(h)) for h in listed)
+
+    def connect(url: str, api_key: str | None) -> VectorStore:
+        from openpeek.adapters.qdrant.server import QdrantServerStore
+
+        return QdrantServerStore.connect_dedicated(url, api_key, resolver=system_resolver,
+                                                   private_allowed=private_allowed)
+
+    return connect
 
 
 def _inference_registry(settings: Settings) -> InferenceRegistry:

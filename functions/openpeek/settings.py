@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     """Qdrant server URL (aws runtime); ':memory:' runs qdrant-client's in-process mode (tests)."""
     qdrant_api_key: str | None = None
     qdrant_api_key_secret_arn: str | None = None
+    environment_name: str = "local"
+    """The <environment> of the namespaces' and webhooks' secret names, openpeek/<environment>/<org>/<kind>/<id>
+    (Secrets Manager deployed, where the stack sets it and scopes the functions' IAM to it; <data_dir>/secrets
+    embedded)."""
+    dedicated_qdrant_hosts: str | None = None
+    """aws runtime: comma-separated hosts (or `.suffix` domains) an operator allows a dedicated-tier namespace's
+    qdrant_url to name on a private network (its own VPC); other dedicated URLs must resolve to public addresses, so a
+    tenant cannot make the API reach into the VPC. The embedded runtime allows private and loopback hosts."""
     event_bus_name: str | None = None
     openai_api_key: str | None = None
     """Enables the openai_text_3_small inference service."""

@@ -6,6 +6,9 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from fastapi.testclient import TestClient
+
+from openpeek.api.app import create_app
 
 from openpeek.domain.payload_indexes import PROTECTED_FIELD_NAMES
 from openpeek.domain.vectors import VectorIndexSpec
@@ -498,7 +501,23 @@ def test_dedicated_tiers_need_their_endpoints(client, enterprise_tenant, infrast
     assert body["error"]["details"]["missing"] == missing
 
 
-def test_vector_store_key_is_write_only(client, enterprise_tenant):
+@pytest.fixture
+def dedicated_client(tmp_path):
+    """The app with a reachable dedicated Qdrant (qdrant-client's local engine) behind every qdrant_url: dedicated
+    namespaces now run on their own store, so their URL must answer."""
+    from openpeek.runtime import build_services
+    from openpeek.settings import Settings
+    from tests.conftest import make_tenant
+    from tests.local_qdrant_servers import LocalQdrantServers
+
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path / "dedicated"),
+                           dedicated_vector_stores=LocalQdrantServers())
+    yield TestClient(create_app(built), raise_server_exceptions=False), make_tenant(built, "initech", enterprise=True)
+    built.close()
+
+
+def test_vector_store_key_is_write_only(dedicated_client):
+    client, enterprise_tenant = dedicated_client
     create(client, enterprise_tenant)
     response = client.patch(
         "/v1/namespaces/products",

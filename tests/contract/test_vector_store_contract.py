@@ -1,5 +1,7 @@
 """The VectorStore contract, run against every adapter: qdrant-client's in-process engine (standing in for a Qdrant
-server) and Qdrant Edge on a temporary directory. Whatever one adapter does, the other must do the same."""
+server), Qdrant Edge on a temporary directory, and the router that sends a dedicated-tier namespace's collection to its
+own Qdrant (here every collection is dedicated, the shared store an Edge that must stay empty). Whatever one adapter
+does, the others must do the same."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from openpeek.adapters.qdrant import edge as edge_adapter
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.adapters.qdrant.mapping import point_id
 from openpeek.adapters.qdrant.server import QdrantServerStore
+from openpeek.adapters.vector_routing import VectorStoreRouter
+from openpeek.domain.infrastructure import DedicatedVectorStore
 from openpeek.domain.conditions import (Condition, DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText,
                                         MatchValue, Range)
 from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
@@ -29,10 +33,28 @@ TEXT = VectorIndexSpec("text", 2, "cosine")
 SPARSE = VectorIndexSpec("splade", 0, sparse=True)
 
 
-@pytest.fixture(params=["qdrant_memory", "qdrant_edge"])
+# The adapter a router sends the contract's collections to, by router (for the tests that reach into an adapter).
+_ROUTED_TO: dict[int, QdrantServerStore] = {}
+
+
+def adapter_of(store: VectorStore) -> Any:
+    return _ROUTED_TO.get(id(store), store)
+
+
+@pytest.fixture(params=["qdrant_memory", "qdrant_edge", "routed_to_dedicated"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     if request.param == "qdrant_memory":
         yield QdrantServerStore(QdrantClient(location=":memory:"))
+    elif request.param == "routed_to_dedicated":
+        shared = QdrantEdgeStore(tmp_path / "shared")
+        dedicated = QdrantServerStore(QdrantClient(location=":memory:"))
+        target = DedicatedVectorStore("http://qdrant-ns:6333", "key")
+        router = VectorStoreRouter(shared, lambda collection: target, lambda url, key: dedicated)
+        _ROUTED_TO[id(router)] = dedicated
+        yield router
+        assert shared.collections() == []  # nothing of a dedicated namespace reached the shared store
+        _ROUTED_TO.pop(id(router))
+        shared.close()
     else:
         edge = QdrantEdgeStore(tmp_path / "edge")
         yield edge
@@ -560,6 +582,7 @@ def interrupt_second_write(store: VectorStore, monkeypatch: pytest.MonkeyPatch) 
 
         return call
 
+    store = adapter_of(store)
     if isinstance(store, QdrantServerStore):
         # The second vector added in place, or the second copy batch on a server that cannot add in place.
         monkeypatch.setattr(store._client, "create_vector_name", failing(store._client.create_vector_name))
@@ -598,8 +621,9 @@ def test_interrupted_add_vector_indexes_loses_nothing_and_can_be_retried(
     assert added and set(added) <= {"image", "splade"}
     assert set(store.info(C).vectors) == {"text", "image", "splade"}
     assert store.count(C) == 300
-    if isinstance(store, QdrantServerStore):  # the partial copy was removed; only the switched-to collection is left
-        assert [c.name for c in store._client.get_collections().collections] == [store._resolve(C)]
+    adapter = adapter_of(store)
+    if isinstance(adapter, QdrantServerStore):  # the partial copy was removed; only the switched-to collection is left
+        assert [c.name for c in adapter._client.get_collections().collections] == [adapter._resolve(C)]
 
 
 def test_a_server_without_in_place_vectors_gets_the_copy_and_keeps_every_point(

@@ -31,3 +31,7 @@ class ComputeUnavailable(Exception):
 
 class ColdStoreUnavailable(DependencyUnavailable):
     """The cold store could not answer (a query falls back to the hot tier with a warning)."""
+
+
+class SecretNotFound(DependencyUnavailable):
+    """A secret (or the revision of it a record names) is not in the secret store: the record cannot be used (503)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,6 +11,77 @@ from openpeek.domain.errors import BadRequest, Forbidden
 
 DEDICATED_TIERS = ("dedicated_cpu", "dedicated_gpu")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Cloud metadata services: never a vector store, whoever chose the URL (the same names the webhook rules refuse).
+_METADATA_HOSTS = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
+    "metadata.azure.com", "metadata.packet.net",
+})
+
+
+@dataclass(frozen=True)
+class DedicatedVectorStore:
+    """A namespace's own Qdrant server (a dedicated tier with `qdrant_url`): where every vector operation of its
+    collection goes instead of the deployment's shared store. The key never shows in a repr or a log line."""
+
+    url: str
+    api_key: str | None = field(default=None, repr=False)
+
+
+class NoNamespace:
+    """What a lookup of a collection's store answers when no namespace owns the collection (yet)."""
+
+
+NO_NAMESPACE = NoNamespace()
+
+
+def dedicated_vector_store(infrastructure: dict[str, Any] | None, api_key: str | None) -> DedicatedVectorStore | None:
+    """The dedicated store an infrastructure block points at, or None when the namespace lives in the shared store."""
+    infra = infrastructure or {}
+    if infra.get("compute_tier") not in DEDICATED_TIERS or not infra.get("qdrant_url"):
+        return None
+    return DedicatedVectorStore(infra["qdrant_url"], api_key)
+
+
+def forbidden_vector_store_address(address: str) -> str | None:
+    """Why a dedicated Qdrant may not live at this IP address, or None. The store is chosen by the namespace's
+    operator, so loopback and private networks are allowed (a Qdrant beside the server, or in the same VPC); what is
+    never a vector store is refused: link-local (cloud metadata at 169.254.169.254), multicast, unspecified."""
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed.is_link_local:
+        return "link-local"
+    if parsed.is_multicast:
+        return "multicast"
+    if parsed.is_unspecified:
+        return "unspecified"
+    return None
+
+
+def _check_vector_store_url(value: str) -> None:
+    """qdrant_url rules: http(s) with a host (and an optional port) and nothing else — no credentials (the key
+    travels as `qdrant_api_key`, which is write-only), no query or fragment — and no metadata or link-local host."""
+    _require_url(value, "qdrant_url", ("http", "https"))
+    parts = urlsplit(value)
+    try:
+        parts.port
+    except ValueError:
+        raise BadRequest("infrastructure.qdrant_url has an invalid port", code="invalid_infrastructure",
+                         details={"field": "qdrant_url"}) from None
+    if parts.username is not None or parts.password is not None:
+        raise BadRequest("infrastructure.qdrant_url may not carry credentials (user:password@); send the key as "
+                         "qdrant_api_key", code="invalid_infrastructure", details={"field": "qdrant_url"})
+    if parts.query or parts.fragment or any(ch in value for ch in " \r\n\t"):
+        raise BadRequest("infrastructure.qdrant_url may not carry a query, a fragment or whitespace",
+                         code="invalid_infrastructure", details={"field": "qdrant_url"})
+    host = (parts.hostname or "").lower().rstrip(".")
+    reason = "metadata" if host in _METADATA_HOSTS else forbidden_vector_store_address(host)
+    if reason:
+        raise BadRequest(f"infrastructure.qdrant_url host '{host}' is not allowed ({reason} address)",
+                         code="invalid_infrastructure", details={"field": "qdrant_url", "reason": reason})
 
 
 def _require_url(value: str, field_name: str, schemes: tuple[str, ...]) -> None:
@@ -45,13 +118,32 @@ def normalize_infrastructure(
         if tier == "dedicated_gpu" and not infra.get("gpu_type"):
             missing.append("gpu_type")
         if missing:
+            # openpeek does not provision Qdrant servers: a dedicated tier runs on one its operator gives.
+            provision = "; this deployment does not provision dedicated vector stores, give your own Qdrant's URL" \
+                if "qdrant_url" in missing else ""
             raise BadRequest(
-                f"compute_tier '{tier}' requires {', '.join(missing)}",
+                f"compute_tier '{tier}' requires {', '.join(missing)}{provision}",
                 code="infrastructure_incomplete",
                 details={"compute_tier": tier, "missing": missing},
             )
-        infra.setdefault("qdrant_collection", own_collection)
+        # The collection keeps the namespace's own name on its dedicated server too: the name is the namespace's,
+        # so two namespaces (a clone, a sibling) never share one, wherever their store is.
+        collection = infra.get("qdrant_collection")
+        if collection not in (None, own_collection):
+            raise BadRequest(
+                f"qdrant_collection of this namespace is '{own_collection}' and cannot be changed",
+                code="invalid_infrastructure",
+                details={"field": "qdrant_collection", "expected": own_collection},
+            )
+        infra["qdrant_collection"] = own_collection
     else:
+        if infra.get("qdrant_url"):
+            raise BadRequest(
+                f"infrastructure.qdrant_url is used only by the dedicated tiers ({', '.join(DEDICATED_TIERS)}); "
+                "a shared-tier namespace lives in this deployment's vector store",
+                code="invalid_infrastructure",
+                details={"field": "qdrant_url", "compute_tier": tier},
+            )
         # The shared tier runs on this deployment's vector store: a namespace may not point at another collection.
         collection = infra.get("qdrant_collection")
         if collection not in (None, own_collection):
@@ -62,7 +154,7 @@ def normalize_infrastructure(
             )
         infra["qdrant_collection"] = own_collection
     if infra.get("qdrant_url"):
-        _require_url(infra["qdrant_url"], "qdrant_url", ("http", "https"))
+        _check_vector_store_url(infra["qdrant_url"])
     if infra.get("ray_head_node_url"):
         _require_url(infra["ray_head_node_url"], "ray_head_node_url", ("ray", "http", "https"))
     if infra.get("ray_dashboard_url"):

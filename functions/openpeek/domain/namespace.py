@@ -37,6 +37,11 @@ def collection_name(namespace_id: str) -> str:
     return namespace_id
 
 
+def namespace_id_of(collection: str) -> str:
+    """The namespace whose vector collection this is (collection_name's inverse)."""
+    return collection
+
+
 @dataclass(frozen=True)
 class ExtractorRef:
     """A feature extractor configured on a namespace."""
@@ -168,6 +173,9 @@ class Namespace:
     source_namespace_id: str | None = None
     version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    # Where the record's secrets are kept in the secret store (services/secrets.py); None: it has none, or it was
+    # written before secrets left the table and still holds them in plaintext.
+    secret_reference: dict[str, str] | None = None
 
     @property
     def collection(self) -> str:
@@ -219,6 +227,24 @@ class Namespace:
         protected = tuple(index for index in self.payload_indexes if index.is_protected)
         return replace(self, payload_indexes=protected + tuple(user_indexes))
 
+    # -- secrets --------------------------------------------------------------------------------------------------
+
+    def secret_values(self) -> dict[str, str]:
+        """The values that never go into the table: the vector-store key and the OpenFGA token."""
+        authorization = (self.infrastructure or {}).get("authorization")
+        token = authorization.get("api_token") if isinstance(authorization, dict) else None
+        return {name: value for name, value in ((SECRET_API_KEY, self.vector_store_api_key),
+                                                (SECRET_OPENFGA_TOKEN, token)) if value}
+
+    def with_secret_values(self, values: dict[str, str]) -> "Namespace":
+        """The namespace holding exactly `values` as its secrets ({} strips them: what the table may hold)."""
+        infrastructure = self.infrastructure
+        authorization = (infrastructure or {}).get("authorization")
+        if isinstance(authorization, dict) and (authorization.get("api_token") or values.get(SECRET_OPENFGA_TOKEN)):
+            infrastructure = {**(infrastructure or {}),
+                              "authorization": {**authorization, "api_token": values.get(SECRET_OPENFGA_TOKEN)}}
+        return replace(self, vector_store_api_key=values.get(SECRET_API_KEY), infrastructure=infrastructure)
+
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and parse(self.expires_at) <= now
 
@@ -247,6 +273,7 @@ class Namespace:
             "expires_at_iso": self.expires_at,
             "source_namespace_id": self.source_namespace_id,
             "extra": self.extra,
+            "secrets": self.secret_reference,
         }
 
     @classmethod
@@ -274,7 +301,12 @@ class Namespace:
             source_namespace_id=record.get("source_namespace_id"),
             version=version,
             extra=dict(record.get("extra") or {}),
+            secret_reference=record.get("secrets"),
         )
+
+
+SECRET_API_KEY = "vector_store_api_key"
+SECRET_OPENFGA_TOKEN = "authorization.api_token"
 
 
 def expiry_from_ttl(now: datetime, ttl_seconds: int | None) -> str | None:

@@ -54,6 +54,8 @@ ANNOUNCED_EVENT_TYPES: frozenset[str] = frozenset({
 EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES | ANNOUNCED_EVENT_TYPES
 
 SECRET_PREFIX = "whsec_"
+_SIGNING_SECRET = "signing_secret"
+_HEADER_SECRET = "header:"
 REDACTED = "redacted"
 MAX_NAME_LENGTH = 200
 MAX_URL_LENGTH = 2048
@@ -93,8 +95,9 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 @dataclass(frozen=True)
 class Webhook:
-    """One subscription. `secret` signs every delivery: it is stored as is (a hash could not sign) and is shown to
-    the caller only in the answer to the create call; every later read presents it as 'redacted'."""
+    """One subscription. `secret` signs every delivery: it is kept whole (a hash could not sign), in the secret store
+    with the header values, and is shown to the caller only in the answer to the create call; every later read
+    presents it as 'redacted'."""
 
     webhook_id: str
     org_id: str
@@ -110,6 +113,20 @@ class Webhook:
     created_at: str = ""
     updated_at: str = ""
     version: int = 1
+    # Where the signing secret and the header values are kept in the secret store (services/secrets.py); None for
+    # a record written before they left the table (it holds them in plaintext).
+    secret_reference: dict[str, str] | None = None
+
+    def secret_values(self) -> dict[str, str]:
+        """The values that never go into the table: the signing secret and every custom header's value."""
+        values = {_HEADER_SECRET + name: value for name, value in self.headers.items()}
+        return {_SIGNING_SECRET: self.secret, **values} if self.secret else values
+
+    def with_secret_values(self, values: dict[str, str]) -> "Webhook":
+        """The webhook holding `values` as its secrets ({} strips them: the header names stay, their values are
+        'redacted')."""
+        return replace(self, secret=values.get(_SIGNING_SECRET, ""),
+                       headers={name: values.get(_HEADER_SECRET + name, REDACTED) for name in self.headers})
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -118,7 +135,7 @@ class Webhook:
             "namespace_id": self.namespace_id,
             "resource_types": None if self.resource_types is None else list(self.resource_types),
             "headers": dict(self.headers), "timeout_s": self.timeout_s, "is_active": self.is_active,
-            "created_at": self.created_at, "updated_at": self.updated_at,
+            "created_at": self.created_at, "updated_at": self.updated_at, "secrets": self.secret_reference,
         }
 
     @classmethod
@@ -131,7 +148,7 @@ class Webhook:
             resource_types=None if resource_types is None else tuple(resource_types),
             headers=dict(record.get("headers") or {}), timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
             is_active=bool(record.get("is_active", True)), created_at=record.get("created_at", ""),
-            updated_at=record.get("updated_at", ""), version=version,
+            updated_at=record.get("updated_at", ""), version=version, secret_reference=record.get("secrets"),
         )
 
     def with_changes(self, **changes: Any) -> "Webhook":

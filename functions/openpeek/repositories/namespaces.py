@@ -3,18 +3,23 @@
 `ORG#<org>` / `NS#<namespace_id>` holds the namespace; `ORG#<org>` / `NSNAME#<name>` reserves its name in the same
 transaction, so names are unique within an organisation without a scan; `NSID#<namespace_id>` / `NS` reserves the id
 across all organisations, because the id names the vector collection and a caller may choose it. Items a namespace owns elsewhere live in the
-partition `NS#<namespace_id>` so that deleting a namespace is one query away."""
+partition `NS#<namespace_id>` so that deleting a namespace is one query away. A namespace's secrets (vector-store key,
+OpenFGA token) are not in its item: the item names them in the secret store (`secrets`, services/secrets.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from openpeek.domain.clock import parse
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
+
+if TYPE_CHECKING:
+    from openpeek.services.secrets import SecretVault
 
 EXPIRY_PARTITION = "NSEXP"  # gsi1pk of namespaces with an expiry, so the reaper finds them without a scan
 EXPIRY_INDEX = "gsi1"  # the table's secondary index keyed by gsi1pk / gsi1sk (stacks/data.py creates it)
@@ -40,9 +45,31 @@ class IdTaken(Exception):
     pass
 
 
+SECRET_KIND = "namespace"
+
+
 class NamespaceRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, vault: "SecretVault | None" = None) -> None:
+        """`vault`: where the namespaces' secrets are kept; without one (jobs that never touch them) a namespace is
+        read with its secrets left out and written back with its stored reference unchanged."""
         self._table = table
+        self._vault = vault
+
+    def _namespace(self, item: dict) -> Namespace:
+        namespace = Namespace.from_record(item, item["version"])
+        if self._vault is None or namespace.secret_reference is None:
+            return namespace  # a record of an older version holds its secrets in plaintext
+        return namespace.with_secret_values(self._vault.reveal(namespace.secret_reference))
+
+    def _sealed(self, namespace: Namespace, before: dict[str, str] | None, commit: Callable[[Namespace], Any],
+                *, creating: bool = False) -> Any:
+        """Run the table write `commit` with the namespace as the table may hold it: its secrets in the vault."""
+        if self._vault is None:
+            return commit(namespace)
+        return self._vault.write(namespace.org_id, SECRET_KIND, namespace.namespace_id, namespace.secret_values(),
+                                 before, lambda reference: commit(replace(
+                                     namespace.with_secret_values({}), secret_reference=reference)),
+                                 creating=creating)
 
     def _item(self, namespace: Namespace) -> dict:
         item = {"pk": _org_pk(namespace.org_id), "sk": f"NS#{namespace.namespace_id}", "version": namespace.version}
@@ -75,13 +102,13 @@ class NamespaceRepository:
     def create(self, namespace: Namespace) -> None:
         """Raises NameTaken or IdTaken; then nothing was written."""
         try:
-            self._table.transact_write(
+            self._sealed(namespace, None, lambda sealed: self._table.transact_write(
                 [
-                    Put(self._item(namespace), if_absent=True),
+                    Put(self._item(sealed), if_absent=True),
                     Put(self._name_item(namespace), if_absent=True),
                     Put(self._id_item(namespace), if_absent=True),
                 ]
-            )
+            ), creating=True)
         except ConditionFailed:
             if self._table.get(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)) is not None:
                 raise NameTaken(namespace.namespace_name) from None
@@ -89,7 +116,7 @@ class NamespaceRepository:
 
     def get(self, org_id: str, namespace_id: str) -> Namespace | None:
         item = self._table.get(_org_pk(org_id), f"NS#{namespace_id}")
-        return Namespace.from_record(item, item["version"]) if item else None
+        return self._namespace(item) if item else None
 
     def get_by_name(self, org_id: str, name: str) -> Namespace | None:
         reservation = self._table.get(_org_pk(org_id), _name_sk(name))
@@ -100,19 +127,24 @@ class NamespaceRepository:
         return self.get(org_id, identifier) or self.get_by_name(org_id, identifier)
 
     def list(self, org_id: str) -> list[Namespace]:
-        return [Namespace.from_record(item, item["version"]) for item in self._table.query(_org_pk(org_id), "NS#")]
+        return [self._namespace(item) for item in self._table.query(_org_pk(org_id), "NS#")]
 
     def save(self, namespace: Namespace, previous: Namespace) -> Namespace:
         """Write `namespace` over `previous` if nobody changed it in between (version check); moves the name
         reservation when the name changed. Raises ConditionFailed (someone else wrote first) or NameTaken."""
         saved = replace(namespace, version=previous.version + 1)
-        operations: list[Put | Delete] = [Put(self._item(saved), if_version=previous.version)]
         renamed = saved.namespace_name != previous.namespace_name
-        if renamed:
-            operations.append(Delete(_org_pk(previous.org_id), _name_sk(previous.namespace_name)))
-            operations.append(Put(self._name_item(saved), if_absent=True))
-        try:
+
+        def commit(sealed: Namespace) -> Namespace:
+            operations: list[Put | Delete] = [Put(self._item(sealed), if_version=previous.version)]
+            if renamed:
+                operations.append(Delete(_org_pk(previous.org_id), _name_sk(previous.namespace_name)))
+                operations.append(Put(self._name_item(saved), if_absent=True))
             self._table.transact_write(operations)
+            return replace(saved, secret_reference=sealed.secret_reference)
+
+        try:
+            saved = self._sealed(saved, previous.secret_reference, commit)
         except ConditionFailed:
             if renamed and self._table.get(_org_pk(saved.org_id), _name_sk(saved.namespace_name)) is not None:
                 raise NameTaken(saved.namespace_name) from None
@@ -127,12 +159,18 @@ class NamespaceRepository:
                 Delete(f"NSID#{namespace.namespace_id}", "NS"),
             ]
         )
+        if self._vault is not None:
+            try:
+                self._vault.forget(namespace.org_id, SECRET_KIND, namespace.namespace_id)
+            except Exception as error:  # the namespace is gone; what is left is an unreferenced secret
+                logging.getLogger(__name__).warning("the secret of deleted namespace %s stays behind: %s",
+                                                    namespace.namespace_id, error)
 
     def expired(self, now: str, limit: int | None = None) -> list[Namespace]:
         """Namespaces whose expires_at is before `now` (RFC 3339 as clock.isoformat writes it), soonest first, read
         through the expiry index without a scan. The index lags the table: re-read one with `get` before acting."""
         items = self._table.query_index(EXPIRY_INDEX, EXPIRY_PARTITION, sk_below=now, limit=limit)
-        return [Namespace.from_record(item, item["version"]) for item in items]
+        return [self._namespace(item) for item in items]
 
     def owned_items(self, namespace_id: str) -> Iterator[tuple[str, str]]:
         """Keys of every item in the namespace's own partition (retrievers, clusters, tasks, ...)."""

@@ -6,18 +6,25 @@ the same transaction (names are unique per organisation, or per namespace for a 
 `ATT#<started_at>#<delivery_id>#<attempt>` is one attempt (newest first is a descending query) and
 `DLV#<delivery_id>` the state of one delivery (attempts so far, delivered/failed/dead), so a retried SQS record
 neither re-sends what was delivered nor restarts the attempt count. Log items expire (`expires_at`, the table's TTL).
+A webhook's signing secret and header values are not in its item: it names them in the secret store (`secrets`,
+services/secrets.py) and keeps the header names.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from openpeek.domain.webhooks import Webhook
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
 
+if TYPE_CHECKING:
+    from openpeek.services.secrets import SecretVault
+
+SECRET_KIND = "webhook"
 LOG_RETENTION_S = 30 * 24 * 3600
 
 
@@ -40,8 +47,26 @@ def _log_pk(webhook_id: str) -> str:
 
 
 class WebhookRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, vault: "SecretVault | None" = None) -> None:
+        """`vault`: where the signing secrets and header values are kept (without one they are read as ''/'redacted'
+        and a write keeps the stored reference)."""
         self._table = table
+        self._vault = vault
+
+    def _webhook(self, item: dict[str, Any]) -> Webhook:
+        webhook = Webhook.from_record(item, item["version"])
+        if self._vault is None or webhook.secret_reference is None:
+            return webhook  # a record of an older version holds its secrets in plaintext
+        return webhook.with_secret_values(self._vault.reveal(webhook.secret_reference))
+
+    def _sealed(self, webhook: Webhook, before: dict[str, str] | None, commit: Callable[[Webhook], Any],
+                *, creating: bool = False) -> Any:
+        if self._vault is None:
+            return commit(webhook)
+        return self._vault.write(webhook.org_id, SECRET_KIND, webhook.webhook_id, webhook.secret_values(), before,
+                                 lambda reference: commit(replace(webhook.with_secret_values({}),
+                                                                  secret_reference=reference)),
+                                 creating=creating)
 
     # -- webhooks ----------------------------------------------------------------------------------------------------
 
@@ -55,14 +80,15 @@ class WebhookRepository:
 
     def create(self, webhook: Webhook) -> None:
         try:
-            self._table.transact_write([Put(self._item(webhook), if_absent=True),
-                                        Put(self._name_item(webhook), if_absent=True)])
+            self._sealed(webhook, None, lambda sealed: self._table.transact_write([
+                Put(self._item(sealed), if_absent=True), Put(self._name_item(webhook), if_absent=True)]),
+                         creating=True)
         except ConditionFailed:
             raise WebhookNameTaken(webhook.webhook_name) from None
 
     def get(self, org_id: str, webhook_id: str) -> Webhook | None:
         item = self._table.get(_pk(org_id), f"WH#{webhook_id}")
-        return None if item is None else Webhook.from_record(item, item["version"])
+        return None if item is None else self._webhook(item)
 
     def find(self, org_id: str, identifier: str, namespace_id: str | None = None) -> Webhook | None:
         """By id, then by name: the namespace's webhook of that name, else the organisation-wide one (also found
@@ -79,18 +105,23 @@ class WebhookRepository:
         return None
 
     def list(self, org_id: str) -> list[Webhook]:
-        return [Webhook.from_record(item, item["version"]) for item in self._table.query(_pk(org_id), "WH#")]
+        return [self._webhook(item) for item in self._table.query(_pk(org_id), "WH#")]
 
     def save(self, webhook: Webhook, previous: Webhook) -> Webhook:
         """Conditional on the version read; moves the name reservation on rename. Raises ConditionFailed or
         WebhookNameTaken, and then nothing was written."""
         saved = replace(webhook, version=previous.version + 1)
-        operations: list[Put | Delete] = [Put(self._item(saved), if_version=previous.version)]
         renamed = (saved.webhook_name, saved.namespace_id) != (previous.webhook_name, previous.namespace_id)
-        if renamed:
-            operations += [*self._name_deletes(previous), Put(self._name_item(saved), if_absent=True)]
-        try:
+
+        def commit(sealed: Webhook) -> Webhook:
+            operations: list[Put | Delete] = [Put(self._item(sealed), if_version=previous.version)]
+            if renamed:
+                operations.extend([*self._name_deletes(previous), Put(self._name_item(saved), if_absent=True)])
             self._table.transact_write(operations)
+            return replace(saved, secret_reference=sealed.secret_reference)
+
+        try:
+            saved = self._sealed(saved, previous.secret_reference, commit)
         except ConditionFailed:
             if renamed and self._table.get(_pk(saved.org_id), _name_sk(saved.webhook_name, saved.namespace_id)):
                 raise WebhookNameTaken(saved.webhook_name) from None
@@ -107,6 +138,12 @@ class WebhookRepository:
     def delete(self, webhook: Webhook) -> None:
         self._table.transact_write([Delete(_pk(webhook.org_id), f"WH#{webhook.webhook_id}"),
                                     *self._name_deletes(webhook)])
+        if self._vault is not None:
+            try:
+                self._vault.forget(webhook.org_id, SECRET_KIND, webhook.webhook_id)
+            except Exception as error:  # the webhook is gone; what is left is an unreferenced secret
+                logging.getLogger(__name__).warning("the secret of deleted webhook %s stays behind: %s",
+                                                    webhook.webhook_id, error)
         # The log goes with it (best effort; whatever is left expires with its TTL).
         for item in self._table.query(_log_pk(webhook.webhook_id), limit=1000):
             self._table.delete(item["pk"], item["sk"])

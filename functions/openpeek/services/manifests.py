@@ -204,9 +204,8 @@ class WebhookKind:
     key, type_name = "webhooks", "webhook"
     _FIELDS = ("webhook_name", "url", "events", "is_active")
 
-    def __init__(self, webhooks: Any, deployed: bool) -> None:
+    def __init__(self, webhooks: Any) -> None:
         self._webhooks = webhooks
-        self._deployed = deployed
 
     @staticmethod
     def _caller(namespace: Namespace) -> Principal:

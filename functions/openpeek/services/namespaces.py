@@ -28,11 +28,13 @@ from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, bui
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed, DependencyUnavailable
 from openpeek.domain.vectors import CollectionInfo, PayloadIndexSpec
-from openpeek.ports import BlobStore, EventBus, VectorStore
+from openpeek.ports import BlobStore, EventBus, VectorPlacements, VectorStore
+from openpeek.domain.infrastructure import DedicatedVectorStore
 from openpeek.domain.vector_placement import tier_of
 from openpeek.domain.tiering import TieringPolicy
 from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
 from openpeek.repositories.optimistic import retry_on_conflict
+from openpeek.services.namespace_stores import vector_store_of
 from openpeek.services.organizations import Principal
 
 NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
@@ -77,9 +79,12 @@ class NamespaceService:
         blobs: BlobStore,
         events: EventBus,
         is_enterprise: Callable[[str], bool],
+        placements: VectorPlacements | None = None,
     ) -> None:
         self._repository = repository
         self._vectors = vectors
+        # Where each namespace's collection lives (shared store or its dedicated Qdrant); `vectors` routes by it.
+        self._placements = placements
         self._blobs = blobs
         self._events = events
         self._is_enterprise = is_enterprise
@@ -172,19 +177,22 @@ class NamespaceService:
         if self._repository.id_in_use(namespace_id):
             raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
 
-        self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
-            tier=tier_of(namespace.infrastructure),
-        )
+        # The collection is made where the namespace's vectors will live (a dedicated Qdrant that cannot be reached
+        # is a 503 here, before any record exists), and the record comes last.
+        self._create_collection_placed(namespace)
         try:
             self._repository.create(namespace)
         except NameTaken:
             self._vectors.drop_collection(namespace.collection)
+            self._forget_placement(namespace.collection)
             raise _name_taken(name) from None
         except IdTaken:
+            # The id's owner keeps its collection and its placement (read back from its record).
+            self._forget_placement(namespace.collection)
             raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken") from None
         except DependencyUnavailable:
             self._drop_quietly(namespace.collection)
+            self._forget_placement(namespace.collection)
             raise
         self._publish("namespace.created", namespace, {"namespace_name": name})
         return NamespaceView(namespace, self._live_info(namespace))
@@ -202,19 +210,24 @@ class NamespaceService:
             description=description if description is not None else source.description,
             created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
             source_namespace_id=source.namespace_id, extra=dict(source.extra),
-            infrastructure=without_token(source.infrastructure),
+            infrastructure=None,
+            secret_reference=None,  # the copy's secrets are sealed anew under its own id
         )
-        self._vectors.create_collection(
-            namespace.collection, namespace.vector_indexes(), [_spec(index) for index in namespace.payload_indexes],
-            tier=tier_of(namespace.infrastructure),
-        )
+        # A copy lives on the source's store (its dedicated Qdrant too, with the same key), in a collection of its own.
+        infrastructure = without_token(source.infrastructure)
+        if infrastructure is not None and infrastructure.get("qdrant_collection") is not None:
+            infrastructure = {**infrastructure, "qdrant_collection": namespace.collection}
+        namespace = replace(namespace, infrastructure=infrastructure)
+        self._create_collection_placed(namespace)
         try:
             self._repository.create(namespace)
         except NameTaken:
             self._drop_quietly(namespace.collection)
+            self._forget_placement(namespace.collection)
             raise _name_taken(name) from None
         except (IdTaken, DependencyUnavailable):
             self._drop_quietly(namespace.collection)
+            self._forget_placement(namespace.collection)
             raise
         self._publish("namespace.created", namespace, {"namespace_name": name,
                                                        "source_namespace_id": source.namespace_id})
@@ -307,10 +320,13 @@ class NamespaceService:
         def attempt() -> NamespaceView:
             current = self.resolve(principal, identifier)
             changed, repaired = self._apply_patch(principal, current, request)
+            moved = self._prepare_store_move(current, changed)
             try:
                 saved = self._repository.save(changed, current) if changed != current else current
             except NameTaken:
                 raise _name_taken(changed.namespace_name) from None
+            if moved:
+                self._finish_store_move(current, saved)
             if saved is not current:
                 self._publish("namespace.updated", saved, {"fields": sorted(k for k in request if k != "repair_vectors")})
             return NamespaceView(saved, self._live_info(saved), repaired_vector_indexes=repaired)
@@ -465,8 +481,76 @@ class NamespaceService:
         self._repository.delete_owned_items(namespace.namespace_id)
         self._blobs.delete_prefix(blob_prefix(namespace.namespace_id))
         self._repository.delete(namespace)
+        self._forget_placement(namespace.collection)
         self._publish("namespace.deleted", namespace, {"namespace_name": namespace.namespace_name})
         return namespace
+
+    # -- where the vectors live -----------------------------------------------------------------------------------
+
+    def _placed(self, collection: str, target: DedicatedVectorStore | None) -> None:
+        if self._placements is None:
+            if target is not None:
+                raise BadRequest("dedicated vector stores are not available in this deployment; leave "
+                                 "infrastructure.qdrant_url unset", code="invalid_infrastructure",
+                                 details={"field": "qdrant_url"})
+            return
+        self._placements.place(collection, target)
+
+    def _forget_placement(self, collection: str) -> None:
+        if self._placements is not None:
+            self._placements.forget(collection)
+
+    def _create_collection_placed(self, namespace: Namespace) -> None:
+        """Route the new namespace's collection to its store, then create it there; undone if the store fails."""
+        self._placed(namespace.collection, vector_store_of(namespace))
+        try:
+            self._vectors.create_collection(
+                namespace.collection, namespace.vector_indexes(),
+                [_spec(index) for index in namespace.payload_indexes], tier=tier_of(namespace.infrastructure),
+            )
+        except BaseException:
+            self._forget_placement(namespace.collection)
+            raise
+
+    def _prepare_store_move(self, current: Namespace, changed: Namespace) -> bool:
+        """A patch that changes where the vectors live (shared ↔ dedicated, another URL, another key): the new store
+        must answer and gets the collection (made if missing) before the record says so. Points are not copied:
+        moving between the shared store and a dedicated one is allowed while the namespace holds no documents; a new
+        URL for a dedicated namespace is its operator's move (the points are there, or it starts empty)."""
+        before, after = vector_store_of(current), vector_store_of(changed)
+        if before == after:
+            return False
+        if self._placements is None:
+            self._placed(changed.collection, after)  # refuses a dedicated store where there are none
+            return False
+        if (before is None) != (after is None):
+            try:
+                held = self._vectors.count(current.collection)
+            except CollectionNotFound:
+                held = 0
+            if held:
+                raise Conflict(
+                    f"The namespace holds {held} documents in its current vector store; it can move between the "
+                    "shared store and a dedicated one only while empty (clone it into a new namespace instead)",
+                    code="namespace_not_empty",
+                    details={"field": "infrastructure.compute_tier", "document_count": held},
+                )
+        self._placements.store_for(after).create_collection(
+            changed.collection, changed.vector_indexes(), [_spec(index) for index in changed.payload_indexes],
+            tier=tier_of(changed.infrastructure),
+        )
+        return True
+
+    def _finish_store_move(self, current: Namespace, saved: Namespace) -> None:
+        assert self._placements is not None
+        before = vector_store_of(current)
+        self._placements.place(saved.collection, vector_store_of(saved))
+        if (before is None) != (vector_store_of(saved) is None):
+            # The empty collection left behind (checked above) goes; a failure leaves only an empty collection.
+            try:
+                self._placements.store_for(before).drop_collection(current.collection)
+            except (DependencyUnavailable, CollectionNotFound):
+                pass
 
     # -- helpers --------------------------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ and the SDK's /v1/organizations/webhooks (org-wide: `namespace` None, unless the
 webhook id or name; another organisation's webhook, or (namespace-scoped calls) another namespace's, is not found.
 
 The signing secret (`whsec_...`) is generated at creation (or chosen by the caller) and returned only in the answer
-to the create call. It is stored as is, not hashed: delivery needs it to sign. Every later read shows 'redacted'.
+to the create call. It is not hashed (delivery needs it to sign) but kept, with the custom header values, in the secret
+store (services/secrets.py), never in the table. Every later read shows 'redacted'.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
 from openpeek.services.organizations import Principal
+from openpeek.services.secrets import SecretVault
 from openpeek.services.webhook_delivery import WebhookDelivery
 
 UPDATE_ATTEMPTS = 16
@@ -179,14 +181,17 @@ class WebhookService:
 
 
 def build_webhooks(table: Table, events: EventBus, *, runtime: str, sender: WebhookSender,
-                   resolver: rules.Resolver) -> tuple[WebhookService, WebhookDelivery]:
+                   resolver: rules.Resolver, vault: SecretVault | None = None,
+                   namespaces: NamespaceRepository | None = None) -> tuple[WebhookService, WebhookDelivery]:
     """The webhook service and the delivery for a runtime ("aws": https and public targets only; "embedded": http
     and loopback targets allowed too). `sender` makes the HTTP calls; `resolver` is the DNS resolution,
-    host → addresses, the URL rules check."""
+    host → addresses, the URL rules check; `vault` keeps the signing secrets and header values out of the table (the
+    runtime always gives one)."""
     if runtime not in ("embedded", "aws"):
         raise ValueError(f"unknown runtime {runtime!r}")
     deployed = runtime == "aws"
-    repository = WebhookRepository(table)
-    service = WebhookService(repository, events, NamespaceRepository(table), deployed=deployed, resolver=resolver)
+    repository = WebhookRepository(table, vault)
+    service = WebhookService(repository, events, namespaces or NamespaceRepository(table, vault), deployed=deployed,
+                             resolver=resolver)
     delivery = WebhookDelivery(repository, sender, deployed=deployed, resolver=resolver)
     return service, delivery

@@ -8,10 +8,12 @@ engine, which behaves like the server except that it keeps no payload indexes (s
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from contextlib import contextmanager, nullcontext, suppress
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -35,7 +37,9 @@ from openpeek.adapters.qdrant.mapping import (
     stored_payload,
 )
 from openpeek.domain.conditions import DatetimeRange, Filter, Range
+from openpeek.domain.errors import BadRequest
 from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
+from openpeek.domain.infrastructure import forbidden_vector_store_address
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, PayloadType, ScoredPoint, SearchRequest,
                                      SparseVector, VectorIndexSpec, VectorPoint, VectorValue)
 from openpeek.domain.vector_placement import placement_for
@@ -158,6 +162,32 @@ class QdrantServerStore:
             url=url, api_key=api_key, timeout=timeout, check_compatibility=False  # type: ignore[arg-type]
         )
         return cls(client)
+
+    @classmethod
+    def connect_dedicated(cls, url: str, api_key: str | None, *, resolver: Callable[[str, int], list[str]],
+                          private_allowed: Callable[[str], bool] = lambda host: True,
+                          timeout: float = 10) -> "QdrantServerStore":
+        """A store on a namespace's own Qdrant (a dedicated tier). Its host must resolve, and to no address that is
+        never a vector store (link-local: cloud metadata; multicast; unspecified); a loopback or private address only
+        where `private_allowed(host)` (the operator's list, deployed). Raises DependencyUnavailable when the name
+        does not resolve, BadRequest when it resolves to a refused address."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            addresses = list(resolver(host, parts.port or (443 if parts.scheme == "https" else 80)))
+        except (OSError, UnicodeError):
+            addresses = []
+        if not addresses:
+            raise DependencyUnavailable(f"qdrant host '{host}' does not resolve")
+        for address in addresses:
+            reason = forbidden_vector_store_address(address)
+            if reason is None and not _public(address) and not private_allowed(host):
+                reason = "private"
+            if reason:
+                raise BadRequest(f"infrastructure.qdrant_url host '{host}' resolves to a {reason} address, which is "
+                                 "never a vector store", code="invalid_infrastructure",
+                                 details={"field": "qdrant_url", "reason": reason})
+        return cls.connect(url, api_key, timeout=timeout)
 
     @classmethod
     def in_memory(cls) -> "QdrantServerStore":
@@ -538,6 +568,13 @@ class QdrantServerStore:
         expected = self._client.count(source, exact=True).count
         if copied != expected:
             raise DependencyUnavailable(f"copy of {source} into {target} holds {copied} of {expected} points")
+
+
+def _public(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
 
 
 def _translate(exc: BaseException, collection: str) -> Exception | None:
