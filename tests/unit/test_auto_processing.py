@@ -105,3 +105,21 @@ def test_an_overdue_draft_is_submitted_by_the_safety_net_and_a_waiting_one_is_no
                            window=timedelta(seconds=2), longest=timedelta(seconds=30),
                            clock=lambda: utcnow() + timedelta(minutes=1))
     assert later.submit_overdue() == 1 and submitted == [waiting]
+
+
+def test_without_a_timer_each_registration_submits_its_batch_at_once(tmp_path):
+    """The deployed runtime has no long-lived process to wait in: a request's objects go as one batch at once."""
+    _, batches, table = world(tmp_path, [])
+    NamespaceRepository(table).create(PROMOTED)
+    submitted: list = []
+
+    class Submitter:
+        def submit_draft(self, namespace, batch):
+            submitted.append(batch.object_ids)
+            batches.save(batch.stamped(utcnow(), status=rules.PENDING), batch)
+
+    deployed = AutoProcessing(table, batches, CollectionRepository(table), NamespaceRepository(table), Submitter(),
+                              window=timedelta(seconds=2), longest=timedelta(seconds=30))
+    first = deployed.objects_registered(PROMOTED, "bkt_1", ["obj_1", "obj_2"])
+    second = deployed.objects_registered(PROMOTED, "bkt_1", ["obj_3"])
+    assert first != second and submitted == [("obj_1", "obj_2"), ("obj_3",)]
