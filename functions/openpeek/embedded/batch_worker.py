@@ -62,6 +62,8 @@ class LocalBatchWorker:
     def call_later(self, delay_s: float, key: Hashable, action: Callable[[], object]) -> None:
         """Run `action` on the timer thread in `delay_s` seconds; a later call with the same key replaces it."""
         with self._timer_condition:
+            if self._stopping:
+                return  # a stopped worker runs nothing more; the next process picks the draft up
             due = time.monotonic() + max(0.0, delay_s)
             self._timers[key] = (due, action)
             heapq.heappush(self._due, (due, next(self._sequence), key))
