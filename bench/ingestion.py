@@ -6,11 +6,19 @@
 2. Passthrough: documents/s for BENCH_PASSTHROUGH_ROWS (100,000) rows × 384-d from one parquet object (uploaded
    through the upload URL), submit to resolvable. Baseline in the same run: the same rows through the documents
    upsert route (1,000 per request). Target: ≥ the upsert route.
-3. Peak memory (VmHWM) of the server process, which runs the batch worker, read after each part.
+3. Peak memory (VmHWM) of the batch worker, read after each part: embedded, the worker is a thread of the server
+   process (it shares the query model), so this is the server process's peak.
+
+    python bench/ingestion.py                        # both parts at the issue's sizes (10,000 texts, 100,000 rows)
+    python bench/ingestion.py text --objects 200     # a quick smoke run of the text part
+    python bench/ingestion.py passthrough --rows 5000
+
+The sizes also come from BENCH_TEXT_OBJECTS / BENCH_PASSTHROUGH_ROWS; a flag wins.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -111,7 +119,7 @@ def text_part(client, data_dir: Path) -> dict:
     rate = TEXT_OBJECTS / elapsed
     return {"objects": TEXT_OBJECTS, "submit_to_resolvable_s": round(elapsed, 2), "documents_per_s": round(rate, 1),
             "bare_model_documents_per_s": round(baseline, 1), "ratio_to_bare_model": round(rate / baseline, 3),
-            "server_peak_rss_mb": peak}
+            "worker_peak_rss_mb": peak}
 
 
 def passthrough_part(client, data_dir: Path) -> dict:
@@ -166,11 +174,23 @@ def passthrough_part(client, data_dir: Path) -> dict:
     return {"rows": PASSTHROUGH_ROWS, "parquet_mb": round(len(payload) / 2**20, 1),
             "submit_to_resolvable_s": round(elapsed, 2), "documents_per_s": round(PASSTHROUGH_ROWS / elapsed, 1),
             "upsert_route_documents_per_s": round(PASSTHROUGH_ROWS / upsert_s, 1),
-            "ratio_to_upsert_route": round(upsert_s / elapsed, 3), "server_peak_rss_mb": peak}
+            "ratio_to_upsert_route": round(upsert_s / elapsed, 3), "worker_peak_rss_mb": peak}
 
 
 def main() -> int:
-    parts = [part for part in sys.argv[1:] if part in ("text", "passthrough")] or ["text", "passthrough"]
+    global TEXT_OBJECTS, PASSTHROUGH_ROWS
+    parser = argparse.ArgumentParser(description="Batch ingestion on the embedded runtime, against its baselines.")
+    parser.add_argument("parts", nargs="*", metavar="{text,passthrough}", help="which parts to run (default: both)")
+    parser.add_argument("--objects", type=int, default=TEXT_OBJECTS,
+                        help=f"text objects of ~1 KB for the text part (default {TEXT_OBJECTS:,})")
+    parser.add_argument("--rows", type=int, default=PASSTHROUGH_ROWS,
+                        help=f"parquet rows for the passthrough part (default {PASSTHROUGH_ROWS:,})")
+    arguments = parser.parse_args()
+    unknown = sorted(set(arguments.parts) - {"text", "passthrough"})
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    TEXT_OBJECTS, PASSTHROUGH_ROWS = arguments.objects, arguments.rows
+    parts = arguments.parts or ["text", "passthrough"]
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "serve"

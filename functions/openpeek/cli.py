@@ -111,6 +111,8 @@ def schedule_maintenance(services):
     scheduler.every(REAP_EVERY_S, "expiry-reaper", services.expiry.reap, first_after_s=60)
     scheduler.every(AUTOINDEX_EVERY_S, "auto-index", services.auto_index.run, first_after_s=AUTOINDEX_EVERY_S)
     scheduler.every(300, "batch-draft-reaper", services.batches.reap_drafts, first_after_s=300)  # DRAFTs > 30 min
+    # A promoted namespace's automatic batches are submitted by worker timers; this catches any whose timer was lost.
+    scheduler.every(60, "automatic-batches", services.auto_processing.submit_overdue, first_after_s=60)
     # Tiering: hourly by default (EventBridge rate(1 hour) in AWS); the first run soon after start resumes any
     # transition a previous process left half-done.
     scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,

@@ -119,6 +119,7 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
 
@@ -611,8 +612,36 @@ def attach_batches(services: Services) -> None:
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",
                                     resolver=system_resolver)
+    attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+def attach_auto_processing(services: Services, batches: Any) -> None:
+    """A promoted namespace's new objects join an automatic batch: embedded, a worker timer submits it once they
+    stop arriving (and picks up drafts a stopped process left); deployed, each request submits its own at once."""
+    from datetime import timedelta
+
+    from openpeek.repositories.collections import CollectionRepository
+    from openpeek.services.ingestion.auto_processing import AutoProcessing
+
+    worker = services.batch_worker
+    schedule = None
+    if worker is not None:
+        def schedule(namespace_id: str, batch_id: str, delay_s: float) -> None:
+            worker.call_later(delay_s, ("automatic", namespace_id, batch_id),
+                              lambda: auto.submit_due(namespace_id, batch_id))
+
+    auto = AutoProcessing(services.table, batches, CollectionRepository(services.table),
+                          NamespaceRepository(services.table), services.batches,
+                          window=timedelta(seconds=services.settings.auto_process_window_s),
+                          longest=timedelta(seconds=services.settings.auto_process_longest_s), schedule=schedule)
+    services.auto_processing = auto
+    if services.objects is not None:
+        services.objects.after_registration(auto.objects_registered)
+    if schedule is not None:
+        for namespace_id, batch_id, delay_s in auto.pending():
+            schedule(namespace_id, batch_id, delay_s)
 
 
 # -- storage tiering -------------------------------------------------------------------------------------------------

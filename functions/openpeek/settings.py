@@ -103,3 +103,9 @@ class Settings(BaseSettings):
     """Embedded: how often the scheduler thread runs the tiering sweeper (deployed: an hourly EventBridge rule)."""
     tier_day_s: float = 86400.0
     """How long a day of a tiering policy's idle_days lasts for the sweeper; end-to-end tests shorten it."""
+    # -- automatic processing of a promoted namespace's new objects --
+    auto_process_window_s: float = 2.0
+    """Embedded: new objects wait this long for others before their automatic batch is submitted (each arrival
+    restarts the wait); deployed, each registration request submits its own batch at once."""
+    auto_process_longest_s: float = 30.0
+    """Embedded: the longest an automatic batch keeps collecting new objects before it is submitted."""

@@ -5,10 +5,7 @@ text search finds the right document; a webhook (a loopback receiver) gets batch
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mixpeek
 import pytest
@@ -24,6 +21,7 @@ from mixpeek.models import (
 )
 
 from tests.pdf_bytes import pdf_with_pages
+from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
@@ -33,40 +31,6 @@ ARTICLES = {
     "orchestra": "A symphony orchestra has strings, woodwinds, brass and percussion led by a conductor.",
     "espresso": "Espresso is brewed by forcing hot water through finely ground coffee beans under pressure.",
 }
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def events(self, event_type: str) -> list[dict]:
-        return [r for r in self.requests if r["headers"].get("X-Openpeek-Event") == event_type]
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.server.shutdown()
 
 
 def test_bucket_to_searchable_documents_through_the_sdk(server, receiver):

@@ -102,7 +102,8 @@ def test_event_types_are_the_sdk_enum_plus_the_seeds_own():
                                                          # what this deployment announces besides
                                                          "retriever.created", "retriever.updated", "retriever.deleted",
                                                          "namespace.promoted", "cluster.execution.canceled",
-                                                         "webhook.created", "webhook.updated", "webhook.deleted"}
+                                                         "webhook.created", "webhook.updated", "webhook.deleted",
+                                                         "bucket.created", "bucket.updated", "bucket.deleted"}
     assert rules.check_event_types(["document.created", "cluster.execution.completed", "document.created"]) == (
         "document.created", "cluster.execution.completed")
     assert rules.check_event_types(["batch.completed", "batch.failed"]) == ("batch.completed", "batch.failed")

@@ -28,6 +28,10 @@ MAX_LOG_ENTRIES = 200
 DRAFT_TTL = timedelta(minutes=30)  # an unsubmitted DRAFT is canceled by the reaper after this long
 TASK_TYPE = "api_buckets_batches_process"
 DRAFT_EXPIRED_REASON = "the batch stayed a DRAFT for 30 minutes without being submitted"
+# A batch the server made itself for new objects of a promoted namespace carries this in its metadata (the SDK's
+# BatchModel has no field of its own for it): `{"auto_processed": true, "trigger": ...}`.
+AUTOMATIC = "auto_processed"
+AUTOMATIC_TRIGGER = "new objects in a promoted namespace"
 
 # A failed object's error type (the SDK's FailedObjectRecord.error_type): whether retrying can help.
 TRANSIENT, PERMANENT, RESOURCE = "transient", "permanent", "resource"
@@ -135,6 +139,7 @@ class Batch:
     worker: str | None = None  # which process runs it (embedded): a batch whose worker is gone is resumed
     logs: tuple[dict[str, Any], ...] = ()
     retrying: tuple[str, ...] = ()  # a retry runs these (the failed objects) rather than all of object_ids
+    submit_after: str | None = None  # an automatic DRAFT: when it is submitted, unless more objects arrive first
     version: int = 1
 
     # -- life cycle ------------------------------------------------------------------------------------------------
@@ -142,6 +147,11 @@ class Batch:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def automatic(self) -> bool:
+        """Made by the server for new objects (a promoted namespace), not by a caller."""
+        return self.metadata.get(AUTOMATIC) is True
 
     @property
     def work(self) -> tuple[str, ...]:
@@ -269,7 +279,18 @@ class Batch:
                             documents_resolvable=self.documents_written > 0).logged(now, reason, "WARNING")
 
     def draft_expired(self, now: datetime) -> bool:
-        return self.status == DRAFT and now - parse(self.created_at) > DRAFT_TTL
+        """An unsubmitted DRAFT past its 30 minutes; an automatic one is submitted by the server, never reaped."""
+        return self.status == DRAFT and not self.automatic and now - parse(self.created_at) > DRAFT_TTL
+
+    def collecting(self, object_ids: Sequence[str], now: datetime, window: timedelta, longest: timedelta) -> "Batch":
+        """An automatic DRAFT takes more new objects and waits `window` more for others, but never longer than
+        `longest` after it was opened: a steady stream of objects is still processed in bounded time."""
+        due = min(now + window, parse(self.created_at) + longest)
+        return replace(self.with_objects(object_ids, now), submit_after=isoformat(due))
+
+    def due(self, now: datetime) -> bool:
+        return self.status == DRAFT and self.automatic and (
+            self.submit_after is None or parse(self.submit_after) <= now)
 
     # -- views -----------------------------------------------------------------------------------------------------
 
@@ -334,6 +355,17 @@ class Batch:
         if values.get("current_tier") is not None:
             values["current_tier"] = int(values["current_tier"])
         return cls(**values, version=version)
+
+
+def automatic_draft(batch_id: str, org_id: str, namespace_id: str, bucket_id: str, now: datetime,
+                    window: timedelta) -> Batch:
+    """An empty automatic DRAFT for a bucket's new objects; `collecting` adds them. It replaces what it
+    reprocesses: an object registered again under its unique key gets its documents rewritten, not skipped."""
+    stamp = isoformat(now)
+    return Batch(batch_id=batch_id, org_id=org_id, namespace_id=namespace_id, bucket_id=bucket_id, status=DRAFT,
+                 object_ids=(), created_at=stamp, updated_at=stamp, batch_name="automatic: new objects",
+                 dedup_strategy="replace", metadata={AUTOMATIC: True, "trigger": AUTOMATIC_TRIGGER},
+                 submit_after=isoformat(now + window)).logged(now, f"opened automatically: {AUTOMATIC_TRIGGER}")
 
 
 def check_size(count: int) -> None:

@@ -15,6 +15,7 @@ from openpeek.domain.vectors import VectorIndexSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
 MODES = ("managed", "standalone")
+PROMOTED_AT = "promoted_at"  # in `extra`: when a standalone namespace was promoted (its new objects auto-process)
 METRICS = {"cosine": "cosine", "dot": "dot", "dot_product": "dot", "euclidean": "euclidean", "euclid": "euclidean"}
 
 
@@ -180,6 +181,12 @@ class Namespace:
     @property
     def collection(self) -> str:
         return collection_name(self.namespace_id)
+
+    @property
+    def processes_new_content(self) -> bool:
+        """Promoted to managed mode (seed 002: "new content: collections + extractors auto-process"): a new object
+        goes through the collections that read its bucket without anyone submitting a batch."""
+        return self.mode == "managed" and bool(self.extra.get(PROMOTED_AT))
 
     # -- derived schema -------------------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ SEED_EVENT_TYPES: frozenset[str] = frozenset({
 ANNOUNCED_EVENT_TYPES: frozenset[str] = frozenset({
     "retriever.created", "retriever.updated", "retriever.deleted", "namespace.promoted",
     "cluster.execution.canceled", "webhook.created", "webhook.updated", "webhook.deleted",
+    "bucket.created", "bucket.updated", "bucket.deleted",
 })
 EVENT_TYPES: frozenset[str] = SDK_EVENT_TYPES | SEED_EVENT_TYPES | ANNOUNCED_EVENT_TYPES
 

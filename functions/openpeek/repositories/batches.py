@@ -6,13 +6,15 @@
 - `BATCHID#<batch_id>` / `BATCH`: which organisation and namespace hold it (`/v1/batches/{id}` names no bucket).
 - `ORGBATCHES#<org_id>` / `<created_at>#<batch_id>`: the organisation's batches, for `/v1/batches/list` without a
   namespace; entries whose batch went with its namespace are skipped and cleaned up.
+- `NS#<namespace_id>` / `AUTOBATCH#<bucket_id>`: the bucket's automatic DRAFT that new objects join (a promoted
+  namespace); replaced, conditionally on its version, when that batch has been submitted.
 - The secondary index `gsi1` finds, without a scan, DRAFT batches by creation time (`BATCHDRAFT`: the reaper cancels
   those older than 30 minutes) and running ones (`BATCHACTIVE`: a restarted worker resumes them).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from openpeek.domain import batches as rules
 from openpeek.domain.batches import Batch
@@ -61,6 +63,18 @@ def _org_pk(org_id: str) -> str:
     return f"ORGBATCHES#{org_id}"
 
 
+def _automatic_sk(bucket_id: str) -> str:
+    return f"AUTOBATCH#{bucket_id}"
+
+
+@dataclass(frozen=True)
+class AutomaticDraftPointer:
+    """Which batch a bucket's new objects join, at which version of the pointer."""
+
+    batch_id: str
+    version: int
+
+
 class BatchRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -101,6 +115,18 @@ class BatchRepository:
                   "namespace_id": batch.namespace_id, "batch_id": batch.batch_id}
         return [Put(self._item(batch), if_absent=True), Put(pointer, if_absent=True), Put(listed, if_absent=True),
                 *self._id_writes(batch, None)]
+
+    def automatic_draft(self, namespace_id: str, bucket_id: str) -> AutomaticDraftPointer | None:
+        item = self._table.get(owned_partition(namespace_id), _automatic_sk(bucket_id))
+        return None if item is None else AutomaticDraftPointer(item["batch_id"], int(item["version"]))
+
+    def automatic_creation(self, batch: Batch, replacing: AutomaticDraftPointer | None) -> list[Put | Delete]:
+        """The writes that create an automatic DRAFT and point its bucket's new objects at it; they fail
+        (ConditionFailed) when another request opened one first."""
+        pointer = {"pk": owned_partition(batch.namespace_id), "sk": _automatic_sk(batch.bucket_id),
+                   "batch_id": batch.batch_id, "version": 1 if replacing is None else replacing.version + 1}
+        claim = Put(pointer, if_absent=True) if replacing is None else Put(pointer, if_version=replacing.version)
+        return [*self.creation(batch), claim]
 
     def update(self, batch: Batch, previous: Batch) -> list[Put | Delete]:
         """The conditional writes that store `batch` over `previous` (ConditionFailed when someone else moved it)."""

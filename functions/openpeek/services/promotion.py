@@ -14,7 +14,7 @@ from typing import Any
 
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed
-from openpeek.domain.namespace import METRICS, Namespace, VectorConfig, check_vector_configs
+from openpeek.domain.namespace import METRICS, PROMOTED_AT, Namespace, VectorConfig, check_vector_configs
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed
 from openpeek.domain.inference import InferenceService
@@ -188,8 +188,9 @@ class PromotionService:
             configs.append(VectorConfig(vector["name"], vector["dimension"],
                                         METRICS[str(vector.get("metric") or "cosine").lower()],
                                         vector.get("inference_service")))
-        return replace(namespace, mode="managed", vector_configs=tuple(configs), updated_at=isoformat(utcnow()),
-                       extra={**namespace.extra, "dynamic_vector_indexes": False})
+        now = isoformat(utcnow())
+        return replace(namespace, mode="managed", vector_configs=tuple(configs), updated_at=now,
+                       extra={**namespace.extra, "dynamic_vector_indexes": False, PROMOTED_AT: now})
 
 
 def _leftover_problems(added: list[VectorIndexSpec], live: CollectionInfo | None) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """Bucket batches and batches APIs (the SDK's BucketBatchesApi and BatchesApi; namespace from X-Namespace). Thin:
-parse, call the batch service, present."""
+parse, call the batch service, present. A batch is named either in a bucket (`/v1/buckets/{bucket}/batches/{id}`)
+or by id alone (`/v1/batches/{id}`); each kind becomes a BatchAddress, so both kinds of route call the same method."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from openpeek.api.models.batches import (
     SubmitBatchRequest,
 )
 from openpeek.domain.namespace import Namespace
+from openpeek.services.ingestion.batches import BatchAddress
 from openpeek.services.organizations import Principal
 
 bucket_router = APIRouter(route_class=OrjsonRoute, prefix="/v1/buckets/{bucket_identifier}/batches",
@@ -27,6 +29,16 @@ router = APIRouter(route_class=OrjsonRoute, prefix="/v1/batches", tags=["Batches
 
 def _body(model, default):
     return model.model_dump(exclude_none=True) if model is not None else default
+
+
+def in_bucket(bucket_identifier: str, batch_id: str, caller: Principal = Depends(principal),
+              namespace: Namespace = Depends(current_namespace)) -> BatchAddress:
+    return BatchAddress(caller, batch_id, namespace=namespace, bucket_identifier=bucket_identifier)
+
+
+def by_id(batch_id: str, caller: Principal = Depends(principal),
+          x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> BatchAddress:
+    return BatchAddress(caller, batch_id, namespace_header=x_namespace)
 
 
 @bucket_router.post("")
@@ -42,86 +54,73 @@ def create_batch(request: Request, bucket_identifier: str, body: CreateBatchRequ
 @bucket_router.post("/list")
 def list_bucket_batches(request: Request, bucket_identifier: str,
                         body: Optional[ListBatchesRequest] = Body(default=None),
+                        caller: Principal = Depends(principal),
                         namespace: Namespace = Depends(current_namespace)) -> dict:
-    query = body or ListBatchesRequest()
-    return services(request).batches.list(namespace.org_id, namespace, bucket_identifier=bucket_identifier,
-                                          status=query.status, collection_id=query.collection_id,
-                                          offset=query.offset or 0, limit=query.limit or 100)
+    return services(request).batches.list(caller, _body(body, {}), namespace=namespace,
+                                          bucket_identifier=bucket_identifier)
 
 
 @bucket_router.get("/{batch_id}")
-def get_batch(request: Request, bucket_identifier: str, batch_id: str,
-              namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.get(namespace, bucket_identifier, batch_id)
+def get_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.get(batch)
 
 
 @bucket_router.patch("/{batch_id}")
-def patch_batch(request: Request, bucket_identifier: str, batch_id: str, body: PatchBatchRequest,
-                namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.patch(namespace, bucket_identifier, batch_id,
-                                           body.model_dump(exclude_unset=True))
+def patch_batch(request: Request, body: PatchBatchRequest, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.patch(batch, body.model_dump(exclude_unset=True))
 
 
 @bucket_router.delete("/{batch_id}")
-def delete_batch(request: Request, bucket_identifier: str, batch_id: str,
-                 namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.delete(namespace, bucket_identifier, batch_id)
+def delete_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.delete(batch)
 
 
 @bucket_router.delete("/{batch_id}/documents")
-def delete_batch_documents(request: Request, bucket_identifier: str, batch_id: str,
-                           namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.delete_documents(namespace, bucket_identifier, batch_id)
+def delete_batch_documents(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.delete_documents(batch)
 
 
 @bucket_router.post("/{batch_id}/objects")
-def add_objects(request: Request, bucket_identifier: str, batch_id: str, body: AddObjectsToBatchRequest,
-                namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.add_objects(namespace, bucket_identifier, batch_id, body.object_ids)
+def add_objects(request: Request, body: AddObjectsToBatchRequest, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.add_objects(batch, body.object_ids)
 
 
 @bucket_router.post("/{batch_id}/submit")
-def submit_batch(request: Request, bucket_identifier: str, batch_id: str,
-                 body: Optional[SubmitBatchRequest] = Body(default=None),
+def submit_batch(request: Request, body: Optional[SubmitBatchRequest] = Body(default=None),
                  force: Optional[bool] = Query(None),  # a batch here runs once per submit: nothing to bypass
-                 namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.submit(namespace, bucket_identifier, batch_id, _body(body, {}))
+                 batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.submit(batch, _body(body, {}))
 
 
 @bucket_router.post("/{batch_id}/cancel")
-def cancel_batch(request: Request, bucket_identifier: str, batch_id: str,
-                 namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.cancel_in_bucket(namespace, bucket_identifier, batch_id)
+def cancel_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.cancel(batch)
 
 
 @bucket_router.post("/{batch_id}/retry")
-def retry_batch(request: Request, bucket_identifier: str, batch_id: str,
-                body: Optional[RetryBatchRequest] = Body(default=None),
-                namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.retry(namespace, bucket_identifier, batch_id, _body(body, {}))
+def retry_batch(request: Request, body: Optional[RetryBatchRequest] = Body(default=None),
+                batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.retry(batch, _body(body, {}))
 
 
 @bucket_router.post("/{batch_id}/resubmit")
-def resubmit_batch(request: Request, bucket_identifier: str, batch_id: str,
-                   namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.resubmit(namespace, bucket_identifier, batch_id)
+def resubmit_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.resubmit(batch)
 
 
 @bucket_router.get("/{batch_id}/logs")
-def batch_logs(request: Request, bucket_identifier: str, batch_id: str, tier_num: Optional[int] = Query(None, ge=0),
+def batch_logs(request: Request, tier_num: Optional[int] = Query(None, ge=0),
                level: Optional[str] = Query(None, max_length=16), limit: int = Query(100, ge=1, le=1000),
-               offset: int = Query(0, ge=0), namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.logs(namespace, bucket_identifier, batch_id, level=level, limit=limit,
-                                          offset=offset)
+               offset: int = Query(0, ge=0), batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.logs(batch, level=level, limit=limit, offset=offset)
 
 
 @bucket_router.get("/{batch_id}/failed-documents")
-def failed_documents(request: Request, bucket_identifier: str, batch_id: str,
-                     tier_num: Optional[int] = Query(None, ge=0), collection_id: Optional[str] = Query(None),
-                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                     namespace: Namespace = Depends(current_namespace)) -> dict:
-    return services(request).batches.failed_documents(namespace, bucket_identifier, batch_id,
-                                                      collection_id=collection_id, limit=limit, offset=offset)
+def failed_documents(request: Request, tier_num: Optional[int] = Query(None, ge=0),
+                     collection_id: Optional[str] = Query(None), limit: int = Query(100, ge=1, le=1000),
+                     offset: int = Query(0, ge=0), batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batches.failed_documents(batch, collection_id=collection_id, limit=limit,
+                                                      offset=offset)
 
 
 # -- /v1/batches: by id alone, and the organisation's list -------------------------------------------------------------
@@ -131,18 +130,15 @@ def failed_documents(request: Request, bucket_identifier: str, batch_id: str,
 def list_all_batches(request: Request, body: Optional[ListBatchesRequest] = Body(default=None),
                      caller: Principal = Depends(principal),
                      x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
-    query = body or ListBatchesRequest()
-    return services(request).batches.list_scoped(caller, x_namespace, query.model_dump(exclude_none=True))
+    return services(request).batches.list(caller, _body(body, {}), namespace_header=x_namespace)
 
 
 @router.get("/{batch_id}")
-def get_batch_by_id(request: Request, batch_id: str, caller: Principal = Depends(principal),
-                    x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
-    return services(request).batches.get_by_id(caller, x_namespace, batch_id)
+def get_batch_by_id(request: Request, batch: BatchAddress = Depends(by_id)) -> dict:
+    return services(request).batches.get(batch)
 
 
 @router.post("/{batch_id}/cancel")
-def cancel_batch_by_id(request: Request, batch_id: str, reason: Optional[str] = Query(None, max_length=1000),
-                       caller: Principal = Depends(principal),
-                       x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
-    return services(request).batches.cancel_by_id(caller, x_namespace, batch_id, reason)
+def cancel_batch_by_id(request: Request, reason: Optional[str] = Query(None, max_length=1000),
+                       batch: BatchAddress = Depends(by_id)) -> dict:
+    return services(request).batches.cancel(batch, reason)

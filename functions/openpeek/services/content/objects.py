@@ -14,7 +14,7 @@ import hashlib
 import mimetypes
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from openpeek.domain import buckets as bucket_rules
 from openpeek.domain import filters as filter_rules
@@ -79,6 +79,12 @@ class ObjectService:
         self._blobs = blobs
         self._fetcher = fetcher
         self._events = events
+        self._registered: Callable[[Namespace, str, list[str]], object] | None = None
+
+    def after_registration(self, callback: Callable[[Namespace, str, list[str]], object]) -> None:
+        """`callback(namespace, bucket_id, object_ids)` hears of every object registered (new or replaced, not a
+        replay): a promoted namespace's automatic processing."""
+        self._registered = callback
 
     # -- registration ------------------------------------------------------------------------------------------------
 
@@ -328,6 +334,8 @@ class ObjectService:
         if batch and fresh:
             publish(self._events, "objects.created.batch", namespace,
                     {"bucket_id": fresh[0].bucket_id, "object_ids": [obj.object_id for obj in fresh]})
+        if self._registered is not None and fresh:
+            self._registered(namespace, fresh[0].bucket_id, [obj.object_id for obj in fresh])
 
     # -- reading -----------------------------------------------------------------------------------------------------
 

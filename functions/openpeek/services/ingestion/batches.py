@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
@@ -33,6 +33,19 @@ from openpeek.services.organizations import Principal
 logger = logging.getLogger(__name__)
 
 MAX_RUNTIME_S = 24 * 3600  # the task's deadline: a batch of 50,000 objects on a laptop fits well inside a day
+
+
+@dataclass(frozen=True)
+class BatchAddress:
+    """How a request names one batch: in a bucket of its X-Namespace namespace (`/v1/buckets/{bucket}/batches/{id}`,
+    `namespace` already resolved) or by its id alone (`/v1/batches/{id}`, X-Namespace optional). Every operation on a
+    batch takes one, so both kinds of route share one method."""
+
+    principal: Principal
+    batch_id: str
+    namespace: Namespace | None = None
+    bucket_identifier: str | None = None
+    namespace_header: str | None = None
 
 
 class BatchStarter(Protocol):
@@ -88,9 +101,11 @@ class BatchService:
         namespace = self._namespaces.resolve(principal, found[1])
         return namespace, self._batch(namespace, batch_id)
 
-    def in_bucket(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> Batch:
-        bucket = self._bucket(namespace, bucket_identifier)
-        return self._batch(namespace, batch_id, bucket.bucket_id)
+    def find(self, address: BatchAddress) -> tuple[Namespace, Batch]:
+        if address.namespace is not None and address.bucket_identifier is not None:
+            bucket = self._bucket(address.namespace, address.bucket_identifier)
+            return address.namespace, self._batch(address.namespace, address.batch_id, bucket.bucket_id)
+        return self.locate(address.principal, address.namespace_header, address.batch_id)
 
     # -- create ------------------------------------------------------------------------------------------------------
 
@@ -155,17 +170,15 @@ class BatchService:
 
     # -- changes -----------------------------------------------------------------------------------------------------
 
-    def add_objects(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
-                    object_ids: list[str]) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def add_objects(self, address: BatchAddress, object_ids: list[str]) -> dict[str, Any]:
+        namespace, batch = self.find(address)
         self._check_objects(namespace, batch.bucket_id, list(dict.fromkeys(object_ids)))
         changed = batch.with_objects(object_ids, self._clock()).logged(self._clock(),
                                                                       f"added {len(object_ids)} object(s)")
         return self.view(self._batches.save(changed, batch))
 
-    def patch(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
-              changes: dict[str, Any]) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def patch(self, address: BatchAddress, changes: dict[str, Any]) -> dict[str, Any]:
+        _, batch = self.find(address)
         updates: dict[str, Any] = {}
         if "batch_name" in changes:
             updates["batch_name"] = changes["batch_name"]
@@ -173,9 +186,8 @@ class BatchService:
             updates["metadata"] = dict(changes["metadata"] or {})
         return self.view(self._batches.save(batch.stamped(self._clock(), **updates), batch))
 
-    def submit(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
-               request: dict[str, Any]) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def submit(self, address: BatchAddress, request: dict[str, Any]) -> dict[str, Any]:
+        namespace, batch = self.find(address)
         if request.get("collection_ids") and batch.collection_ids and \
                 sorted(request["collection_ids"]) != sorted(batch.collection_ids):
             raise BadRequest("collection_ids at submit must match those the batch was created with",
@@ -187,6 +199,10 @@ class BatchService:
             # Shown once, like a webhook's signing secret: X-Openpeek-Signature on the POST is made with it.
             answer["additional_data"]["webhook_signing_secret"] = secret
         return answer
+
+    def submit_draft(self, namespace: Namespace, batch: Batch) -> Task:
+        """Submit a DRAFT the server opened itself (an automatic batch), as a submit without webhook_url would."""
+        return self._submit(namespace, batch, None)
 
     def _tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
         return rules.dag_tiers(batch.bucket_id, self._graph(namespace), list(batch.collection_ids) or None)
@@ -224,22 +240,18 @@ class BatchService:
             raise
         return self._tasks.get(namespace.namespace_id, task.task_id) or task
 
-    def cancel_in_bucket(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
-        return self.cancel(namespace, self.in_bucket(namespace, bucket_identifier, batch_id))
-
-    def cancel_by_id(self, principal: Principal, namespace_header: str | None, batch_id: str,
-                     reason: str | None) -> dict[str, Any]:
-        namespace, batch = self.locate(principal, namespace_header, batch_id)
-        return self.cancel(namespace, batch, reason)
+    def cancel(self, address: BatchAddress, reason: str | None = None) -> dict[str, Any]:
+        namespace, batch = self.find(address)
+        return self._cancel(namespace, batch, reason)
 
     def cancel_task(self, namespace: Namespace, task: Task) -> dict[str, Any]:
         """DELETE /v1/tasks/{id} on a batch's task: the batch is canceled (an ended one is returned as it is)."""
         batch = self._batches.get(namespace.namespace_id, task.additional_data.get("batch_id") or "")
         if task.terminal or batch is None or batch.terminal or batch.task_id != task.task_id:
             return task.public()
-        return self.cancel(namespace, batch)
+        return self._cancel(namespace, batch)
 
-    def cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None) -> dict[str, Any]:
+    def _cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None) -> dict[str, Any]:
         """Stops the batch: the worker sees it between two groups of objects (within seconds) and stops there."""
         now = self._clock()
         for _ in range(5):
@@ -263,9 +275,8 @@ class BatchService:
                         inputs=[canceled.batch_id], additional_data={"batch_id": canceled.batch_id})
         return task.public()
 
-    def retry(self, namespace: Namespace, bucket_identifier: str, batch_id: str,
-              request: dict[str, Any]) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def retry(self, address: BatchAddress, request: dict[str, Any]) -> dict[str, Any]:
+        namespace, batch = self.find(address)
         now = self._clock()
         task = self._new_task(namespace, batch, now)
         changed = batch.retried(now, task.task_id, self._tiers(namespace, batch),
@@ -274,8 +285,8 @@ class BatchService:
         return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": started.task_id,
                 "retried_object_count": len(changed.work), "retry_count": changed.retry_count}
 
-    def resubmit(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def resubmit(self, address: BatchAddress) -> dict[str, Any]:
+        namespace, batch = self.find(address)
         now = self._clock()
         task = self._new_task(namespace, batch, now)
         changed = batch.resubmitted(now, task.task_id, self._tiers(namespace, batch))
@@ -283,24 +294,23 @@ class BatchService:
         return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": started.task_id,
                 "object_count": len(changed.object_ids)}
 
-    def delete(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
+    def delete(self, address: BatchAddress) -> dict[str, Any]:
         """The batch and the documents it wrote (a running batch is canceled first)."""
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+        namespace, batch = self.find(address)
         if not batch.terminal and batch.status != rules.DRAFT:
-            self.cancel(namespace, batch)
+            self._cancel(namespace, batch)
         removed = self._delete_documents(namespace, batch)
         self._batches.delete(batch)
-        return {"success": True, "message": f"Batch {batch_id} deleted with {removed} document(s)",
-                "deleted_id": batch_id}
+        return {"success": True, "message": f"Batch {batch.batch_id} deleted with {removed} document(s)",
+                "deleted_id": batch.batch_id}
 
-    def delete_documents(self, namespace: Namespace, bucket_identifier: str,
-                         batch_id: str) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def delete_documents(self, address: BatchAddress) -> dict[str, Any]:
+        namespace, batch = self.find(address)
         if not batch.terminal and batch.status != rules.DRAFT:
-            raise BadRequest(f"Batch {batch_id} is {batch.status}: cancel it before deleting its documents",
+            raise BadRequest(f"Batch {batch.batch_id} is {batch.status}: cancel it before deleting its documents",
                              code="batch_active", details={"status": batch.status})
         removed = self._delete_documents(namespace, batch)
-        return {"batch_id": batch_id, "documents_deleted": removed}
+        return {"batch_id": batch.batch_id, "documents_deleted": removed}
 
     def _delete_documents(self, namespace: Namespace, batch: Batch) -> int:
         written = Filter(must=(MatchValue("batch_id", batch.batch_id),))
@@ -313,36 +323,36 @@ class BatchService:
 
     # -- reads -------------------------------------------------------------------------------------------------------
 
-    def get(self, namespace: Namespace, bucket_identifier: str, batch_id: str) -> dict[str, Any]:
-        return self.view(self.in_bucket(namespace, bucket_identifier, batch_id))
+    def get(self, address: BatchAddress) -> dict[str, Any]:
+        return self.view(self.find(address)[1])
 
-    def list(self, org_id: str, namespace: Namespace | None, *, bucket_identifier: str | None = None,
-             status: str | None = None, collection_id: str | None = None, bucket_id: str | None = None,
-             offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        if namespace is not None:
-            found = self._batches.list(namespace.namespace_id)
-            if bucket_identifier is not None:
-                bucket_id = self._bucket(namespace, bucket_identifier).bucket_id
-        else:
-            found = self._batches.list_for_org(org_id)
-        found = [batch for batch in found if batch.org_id == org_id
+    def list(self, principal: Principal, query: dict[str, Any], *, namespace: Namespace | None = None,
+             bucket_identifier: str | None = None, namespace_header: str | None = None) -> dict[str, Any]:
+        """A bucket's batches (`namespace` and `bucket_identifier` given), or `/v1/batches/list`: one namespace's
+        (X-Namespace or the query's namespace_id, which must agree) or else the organisation's."""
+        bucket_id = query.get("bucket_id")
+        if namespace is None:
+            namespace = self._listed_namespace(principal, namespace_header, query.get("namespace_id"))
+        elif bucket_identifier is not None:
+            bucket_id = self._bucket(namespace, bucket_identifier).bucket_id
+        found = self._batches.list(namespace.namespace_id) if namespace is not None \
+            else self._batches.list_for_org(principal.org_id)
+        status, collection_id = query.get("status"), query.get("collection_id")
+        found = [batch for batch in found if batch.org_id == principal.org_id
                  and (bucket_id is None or batch.bucket_id == bucket_id)
                  and (status is None or batch.status == status)
                  and (collection_id is None or any(collection_id in tier for tier in batch.dag_tiers)
                       or collection_id in batch.collection_ids)]
         found.sort(key=lambda batch: (batch.created_at, batch.batch_id), reverse=True)
+        offset, limit = query.get("offset") or 0, query.get("limit") or 100
         page = found[offset:offset + limit]
         return {"results": [self.view(batch) for batch in page], "total_count": len(found),
                 "pagination": {"offset": offset, "limit": limit, "has_more": offset + limit < len(found),
                                "next_cursor": None}}
 
-    def get_by_id(self, principal: Principal, namespace_header: str | None, batch_id: str) -> dict[str, Any]:
-        return self.view(self.locate(principal, namespace_header, batch_id)[1])
-
-    def list_scoped(self, principal: Principal, namespace_header: str | None, query: dict[str, Any]) -> dict[str, Any]:
-        """`/v1/batches/list`: one namespace's (X-Namespace or namespace_id, which must agree) or the organisation's."""
+    def _listed_namespace(self, principal: Principal, namespace_header: str | None,
+                          named: str | None) -> Namespace | None:
         header = (namespace_header or "").strip() or None
-        named = query.get("namespace_id")
         namespace = self._namespaces.resolve(principal, header) if header else None
         if named:
             chosen = self._namespaces.resolve(principal, named)
@@ -350,19 +360,17 @@ class BatchService:
                 raise BadRequest("namespace_id and the X-Namespace header name different namespaces",
                                  code="namespace_conflict", details={"namespace_id": named, "x_namespace": header})
             namespace = chosen
-        return self.list(principal.org_id, namespace, status=query.get("status"),
-                         collection_id=query.get("collection_id"), bucket_id=query.get("bucket_id"),
-                         offset=query.get("offset") or 0, limit=query.get("limit") or 100)
+        return namespace
 
-    def logs(self, namespace: Namespace, bucket_identifier: str, batch_id: str, *, level: str | None = None,
-             limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def logs(self, address: BatchAddress, *, level: str | None = None, limit: int = 100,
+             offset: int = 0) -> dict[str, Any]:
+        _, batch = self.find(address)
         entries = [entry for entry in batch.logs if level is None or entry["level"] == level.upper()]
         return {"batch_id": batch.batch_id, "logs": entries[offset:offset + limit], "total": len(entries)}
 
-    def failed_documents(self, namespace: Namespace, bucket_identifier: str, batch_id: str, *,
-                         collection_id: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        batch = self.in_bucket(namespace, bucket_identifier, batch_id)
+    def failed_documents(self, address: BatchAddress, *, collection_id: str | None = None, limit: int = 100,
+                         offset: int = 0) -> dict[str, Any]:
+        _, batch = self.find(address)
         records = [failure.public() | {"collection_id": failure.collection_id} for failure in batch.failed_objects
                    if collection_id is None or failure.collection_id in (None, collection_id)]
         return {"batch_id": batch.batch_id, "failed_documents": records[offset:offset + limit],

@@ -59,6 +59,13 @@ class _GroupResult:
     per_collection: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _advanced(batch: Batch, now: datetime, cursor: int, count: int, result: _GroupResult) -> Batch:
+    """The batch with a group's outcome counted (and its checkpoint at `cursor`)."""
+    return batch.advanced(now, cursor=cursor, processed=count, written=result.written, replaced=result.replaced,
+                          skipped_docs=result.missing_input, skipped_objects=result.skipped_objects,
+                          failures=result.failures)
+
+
 class BatchStopped(Exception):
     """The batch was canceled, deleted or resubmitted while this run held it."""
 
@@ -124,12 +131,10 @@ class BatchRunner:
     def run(self, namespace_id: str, batch_id: str, attempt: int, worker: str | None = None) -> Batch | None:
         """Run (or resume) the batch's given attempt to its end. Returns the batch as it ended, or None when there
         was nothing to run (gone, ended, or a newer attempt owns it)."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return None
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return None
+        namespace, batch = held
         try:
             batch = self._save(batch, batch.started(self._clock(), worker))
             self._move_task(batch, "PROCESSING")
@@ -162,12 +167,10 @@ class BatchRunner:
     def begin(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
         """Mark the batch IN_PROGRESS; None when there is nothing to run (gone, ended, or a newer attempt owns it).
         Raises DomainError when a collection's extractor cannot run here (the caller fails the batch)."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return None
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return None
+        namespace, batch = held
         for tier in batch.dag_tiers:
             self._tier_collections(namespace, tier)  # refuse now, not in every part
         try:
@@ -182,12 +185,10 @@ class BatchRunner:
         """One manifest part of one tier: its objects processed a group at a time, the counts added to the batch.
         Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped). `completer`
         makes the vectors: the model here, or (heavy tiers) what the tier's extraction job made of `stage_part`."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return 0
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return 0
+        namespace, batch = held
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         written = 0
         for first in range(0, len(object_ids), self._group_size):
@@ -225,12 +226,10 @@ class BatchRunner:
         """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection,
         a group of objects at a time (images are large: the caller writes each group out before the next is read).
         Sources that cannot be read or drafted are left out; `run_part` meets them again and records why."""
-        batch = self._batches.get(namespace_id, batch_id)
-        if batch is None or batch.terminal or batch.attempt != attempt:
+        held = self._held(namespace_id, batch_id, attempt)
+        if held is None:
             return
-        namespace = self._namespaces.get(batch.org_id, namespace_id)
-        if namespace is None:
-            return
+        namespace, batch = held
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         for first in range(0, len(object_ids), self._group_size):
             group = object_ids[first:first + self._group_size]
@@ -265,6 +264,15 @@ class BatchRunner:
                 continue
         return sources
 
+    def _held(self, namespace_id: str, batch_id: str, attempt: int) -> tuple[Namespace, Batch] | None:
+        """The batch and its namespace while this attempt still owns a running batch; None when it is gone, has
+        ended, or a newer attempt took it over."""
+        batch = self._batches.get(namespace_id, batch_id)
+        if batch is None or batch.terminal or batch.attempt != attempt:
+            return None
+        namespace = self._namespaces.get(batch.org_id, namespace_id)
+        return None if namespace is None else (namespace, batch)
+
     def conclude(self, namespace_id: str, batch_id: str, attempt: int) -> Batch | None:
         """Every part has run: the batch ends (COMPLETED, with errors, or FAILED) and says so."""
         batch = self._batches.get(namespace_id, batch_id)
@@ -294,9 +302,7 @@ class BatchRunner:
         """Add a part's group to the batch's counts (no cursor: parts finish in any order)."""
         now = self._clock()
         for _ in range(20):
-            changed = batch.advanced(now, cursor=batch.cursor, processed=count, written=result.written,
-                                     replaced=result.replaced, skipped_docs=result.missing_input,
-                                     skipped_objects=result.skipped_objects, failures=result.failures)
+            changed = _advanced(batch, now, batch.cursor, count, result)
             try:
                 saved = self._batches.save(changed, batch)
                 self._task_progress(saved)
@@ -355,12 +361,14 @@ class BatchRunner:
         now = isoformat(self._clock())
         sources: dict[str, tuple[BucketObject, Source]] = {}
         failed: dict[str, FailedObject] = {}
+        found: dict[str, BucketObject] = {}
         for object_id in object_ids:
             obj = self._objects.get(batch.org_id, batch.namespace_id, batch.bucket_id, object_id)
             if obj is None:
                 failed[object_id] = FailedObject(object_id, "the object was deleted before it was processed",
                                                  rules.PERMANENT, now)
                 continue
+            found[object_id] = obj
             try:
                 sources[object_id] = (obj, self._source(obj))
             except ExtractionFailed as error:
@@ -379,13 +387,33 @@ class BatchRunner:
                 counts[object_id] += count
         for object_id in object_ids:
             if object_id in failed:
-                self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id, "FAILED",
-                                            error=failed[object_id].error, updated_at=now)
+                saved = self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
+                                                    "FAILED", error=failed[object_id].error, updated_at=now)
             elif object_id in sources:
-                self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
-                                            "COMPLETED", error=None, document_count=counts[object_id], updated_at=now)
+                saved = self._objects.update_status(batch.org_id, batch.namespace_id, batch.bucket_id, object_id,
+                                                    "COMPLETED", error=None, document_count=counts[object_id],
+                                                    updated_at=now)
+            else:
+                continue
+            if saved is not None:
+                before = found.get(object_id)
+                self._publish_outcome(batch, before.status if before is not None else None, saved, now)
         result.failures.extend(failed.values())
         return result
+
+    def _publish_outcome(self, batch: Batch, previous_status: str | None, obj: BucketObject, now: str) -> None:
+        """object.updated for each object a batch processed: its new status (COMPLETED or FAILED), with the error
+        or the number of documents it made. The outcome is recorded already: a bus that cannot take the event loses
+        the event, not the batch."""
+        try:
+            self._events.publish(DomainEvent(
+                type="object.updated", org_id=batch.org_id, namespace_id=batch.namespace_id, occurred_at=now,
+                data={"object_id": obj.object_id, "bucket_id": obj.bucket_id, "status": obj.status,
+                      "previous_status": previous_status, "error": obj.error, "document_count": obj.document_count,
+                      "batch_id": batch.batch_id, "change": "processing_status"}))
+        except DependencyUnavailable:
+            logger.warning("batch %s: object.updated for %s could not be published", batch.batch_id, obj.object_id,
+                           exc_info=True)
 
     def _documents_group(self, namespace: Namespace, batch: Batch, object_ids: list[str],
                          collections: list[tuple[Collection, Extractor]],
@@ -566,10 +594,7 @@ class BatchRunner:
     def _checkpoint(self, batch: Batch, count: int, result: _GroupResult) -> Batch:
         now = self._clock()
         for _ in range(5):
-            changed = batch.advanced(now, cursor=batch.cursor + count, processed=count, written=result.written,
-                                     replaced=result.replaced, skipped_docs=result.missing_input,
-                                     skipped_objects=result.skipped_objects,
-                                     failures=result.failures)
+            changed = _advanced(batch, now, batch.cursor + count, count, result)
             try:
                 saved = self._batches.save(changed, batch)
                 self._task_progress(saved)
@@ -581,9 +606,7 @@ class BatchRunner:
                 if current.terminal:
                     # Canceled while this group was written: its counts still go on the batch, so they match what
                     # is in the collection.
-                    counted = current.advanced(now, cursor=current.cursor, processed=count, written=result.written,
-                                               replaced=result.replaced, skipped_docs=result.missing_input,
-                                               skipped_objects=result.skipped_objects, failures=result.failures)
+                    counted = _advanced(current, now, current.cursor, count, result)
                     try:
                         self._batches.save(counted, current)
                     except ConditionFailed:
