@@ -3,7 +3,7 @@ over the working set; each run is recorded in the execution history with its per
 
 Batch execution runs several inputs through one retriever read once, embedding their text queries in one model call
 and sending the first feature_search of every query to the vector store in one call (deployed, one round trip to the
-Qdrant server instead of one per query) unless the search fetches the hits' vectors.
+Qdrant server instead of one per query), and writing the queries' runs to the history in one write.
 """
 
 from __future__ import annotations
@@ -240,12 +240,10 @@ class RetrievalService:
             return {}
         if self._tiers is not None and self._tiers.plan(namespace, retriever) is not None:
             return {}  # cold collections answer per query, through the tier plan
-        later = retriever.stages[1:]
-        fetch_vectors = any(self._reads_vectors(stage) for stage in later)
-        if fetch_vectors and self._stages.get("feature_search") is definition and not _embeds_text(first):
-            # Searches that bring back every hit's vector are measured slower as one Edge query_batch than one by
-            # one (bench/retrieval_stages.py, 16 × 200 vectors): each query then searches on its own.
-            return {}
+        # Searches that bring back every hit's vector (a later mmr) go together too: with the batch's collector
+        # passes spaced out (execute_batch), one Edge query_batch of 16 × 200 vectors is measured faster than 16
+        # queries (bench/retrieval_stages.py).
+        fetch_vectors = any(self._reads_vectors(stage) for stage in retriever.stages[1:])
         access = self._access.plan(namespace, subject)
         prepared = {}
         for index, query in enumerate(queries):
@@ -295,12 +293,6 @@ class RetrievalService:
             "error": f"stage '{stage_name}': {error.message}", **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
         }, ad_hoc, history)
-
-
-def _embeds_text(stage: dict[str, Any]) -> bool:
-    searches = (stage["config"].get("parameters") or {}).get("searches") or ()
-    return any(isinstance(search, dict) and (search.get("query") or {}).get("input_mode") == "text"
-               for search in searches)
 
 
 def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:
