@@ -367,6 +367,20 @@ def test_batch_execute_answers_every_query_and_fails_one_bad_input_alone(client,
     assert too_many.status_code == 422
 
 
+def test_a_batch_keeps_each_completed_query_in_the_history_with_its_profile(client, ns):
+    rid = create(client, ns, SIX_STAGES, name="batch-history").json()["retriever_id"]
+    response = client.post(f"/v1/retrievers/{rid}/execute/batch", headers=ns, json={"queries": [
+        {"inputs": {"query_vector": vec(7)}}, {"inputs": {"query_vector": "not a vector"}},
+        {"inputs": {"query_vector": vec(97)}}]})
+    completed = [r["execution_id"] for r in response.json()["results"] if r["status"] == "completed"]
+    listing = client.post(f"/v1/retrievers/{rid}/executions/list", headers=ns, json={}).json()
+    assert sorted(r["execution_id"] for r in listing["results"]) == sorted(completed) and len(completed) == 2
+    for execution_id in completed:
+        profile = client.get(f"/v1/retrievers/{rid}/executions/{execution_id}/profile", headers=ns).json()
+        assert [s["stage_name"] for s in profile["stages"]] == ["search", "cheap", "diverse", "newest", "by_score",
+                                                                 "keep"]
+
+
 def test_explain_uses_the_figures_of_recent_runs(client, ns):
     created = create(client, ns, SIX_STAGES, name="explain").json()
     rid = created["retriever_id"]

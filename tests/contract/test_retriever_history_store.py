@@ -31,6 +31,17 @@ def test_executions_round_trip_newest_first_and_apart_per_retriever(table):  # n
     assert [r["execution_id"] for r in history.recent_queries("ns_a", 10)] == ["exec_4", "exec_3", "exec_2", "exec_1"]
 
 
+def test_a_batch_of_executions_written_together_reads_back_like_single_ones(table):  # noqa: F811
+    history = RetrieverExecutionRepository(table, ttl_seconds=3600)
+    batch = [record(f"exec_{i:02d}", f"2026-02-01T00:00:{i:02d}Z", retriever_id=None if i == 7 else "ret_1")
+             for i in range(30)]  # more than one write's worth
+    history.record_many("ns_a", batch)
+    assert [r["execution_id"] for r in history.list("ns_a", "ret_1")] == [
+        f"exec_{i:02d}" for i in reversed(range(30)) if i != 7]
+    assert [r["execution_id"] for r in history.list("ns_a", None)] == ["exec_07"]
+    assert history.get("ns_a", "ret_1", "exec_03") == batch[3]
+
+
 def test_expired_executions_and_answers_are_not_read(table):  # noqa: F811
     gone = RetrieverExecutionRepository(table, ttl_seconds=-1)
     gone.record("ns_a", record("exec_old", "2026-01-01T00:00:00Z"))

@@ -431,6 +431,51 @@ def matches(condition: Any, payload: dict, document_id: str) -> bool:
     raise TypeError(f"unknown condition {condition!r}")
 
 
+def compiled(condition: Any) -> Callable[[dict, str], bool]:
+    """`matches` for one condition, worked out once for a whole working set (attribute_filter): the tree is walked
+    and each key split here, not per document; the comparisons are matches' own, so every answer is the same."""
+    if isinstance(condition, Filter):
+        must = [compiled(c) for c in condition.must]
+        should = [compiled(c) for c in condition.should]
+        must_not = [compiled(c) for c in condition.must_not]
+        if len(must) == 1 and not should and not must_not:
+            return must[0]
+
+        def all_hold(payload: dict, document_id: str) -> bool:
+            for test in must:
+                if not test(payload, document_id):
+                    return False
+            if should and not any(test(payload, document_id) for test in should):
+                return False
+            for test in must_not:
+                if test(payload, document_id):
+                    return False
+            return True
+        return all_hold
+    compare = _COMPARISONS.get(type(condition))
+    if compare is not None:
+        parts = condition.key.split(".")
+
+        def holds(payload: dict, document_id: str) -> bool:
+            found: Any = payload
+            for part in parts:
+                if isinstance(found, dict) and part in found:
+                    found = found[part]
+                else:
+                    return False
+            return found is not None and compare(condition, found)
+        return holds
+    return lambda payload, document_id: matches(condition, payload, document_id)
+
+
+_COMPARISONS: dict[type, Callable[[Any, Any], bool]] = {
+    Range: lambda condition, found: _in_range(found, condition) if type(found) in (int, float) else any(
+        _in_range(v, condition) for v in _values(found) if isinstance(v, (int, float)) and not isinstance(v, bool)),
+    MatchValue: lambda condition, found: any(_equal(v, condition.value) for v in _values(found)),
+    MatchAny: lambda condition, found: any(_equal(v, wanted) for v in _values(found) for wanted in condition.values),
+}
+
+
 def _matches_folded(operator: str, wanted: str, strings: list[str]) -> bool:
     """case_sensitive false: the comparison on case-folded text ("Straße" equals "STRASSE")."""
     if operator == "regex":

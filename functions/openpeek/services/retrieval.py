@@ -3,7 +3,7 @@ over the working set; each run is recorded in the execution history with its per
 
 Batch execution runs several inputs through one retriever read once, embedding their text queries in one model call
 and sending the first feature_search of every query to the vector store in one call (deployed, one round trip to the
-Qdrant server instead of one per query) unless the search fetches the hits' vectors.
+Qdrant server instead of one per query), and writing the queries' runs to the history in one write.
 """
 
 from __future__ import annotations
@@ -91,17 +91,23 @@ class RetrievalService:
         started = time.perf_counter()
         prefetched = self._prefetch_first_search(namespace, retriever, queries, shared, subject)
         results = []
-        for index, query in enumerate(queries):
-            request = {**shared, **{k: v for k, v in query.items() if v is not None}}
-            try:
-                outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
-                                    first_search=prefetched.get(index))
-                results.append({"query_index": index, **outcome})
-            except DomainError as error:
-                if error.status >= 500:
-                    raise
-                results.append({"query_index": index, "status": "failed", "documents": [],
-                                "error": {"message": error.message, "code": error.code, "details": error.details}})
+        history: list[dict[str, Any]] = []  # the queries' runs, written together once the batch is done
+        try:
+            for index, query in enumerate(queries):
+                request = {**shared, **{k: v for k, v in query.items() if v is not None}}
+                try:
+                    outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
+                                        first_search=prefetched.get(index), history=history)
+                    results.append({"query_index": index, **outcome})
+                except DomainError as error:
+                    if error.status >= 500:
+                        raise
+                    results.append({"query_index": index, "status": "failed", "documents": [],
+                                    "error": {"message": error.message, "code": error.code,
+                                              "details": error.details}})
+        finally:  # a dependency failing mid-batch still leaves the runs before it (and its own failure) in history
+            if self._executions is not None and history:
+                self._executions.record_many(namespace.namespace_id, history)
         failed = sum(1 for result in results if result["status"] == "failed")
         return {"retriever_id": retriever.retriever_id, "results": results, "total_queries": len(queries),
                 "succeeded": len(queries) - failed, "failed": failed,
@@ -110,18 +116,20 @@ class RetrievalService:
     # -- the pipeline ---------------------------------------------------------------------------------------------
 
     def _run(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *, subject: str | None,
-             ad_hoc: bool, first_search: list[Candidate] | None = None) -> dict[str, Any]:
+             ad_hoc: bool, first_search: list[Candidate] | None = None,
+             history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
             # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
             # them several times per request (openpeek/garbage_collection.py; measured: a third of an mmr pipeline's time).
             with fewer_collections():
                 return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                        first_search=first_search)
+                                        first_search=first_search, history=history)
         return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                first_search=first_search)
+                                first_search=first_search, history=history)
 
     def _run_stages(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
-                    subject: str | None, ad_hoc: bool, first_search: list[Candidate] | None) -> dict[str, Any]:
+                    subject: str | None, ad_hoc: bool, first_search: list[Candidate] | None,
+                    history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         created_at = isoformat(utcnow())
         execution_id = new_id("exec")
@@ -163,7 +171,7 @@ class RetrievalService:
             except DomainError as error:
                 if error.status >= 500:
                     self._record_failure(namespace, retriever, execution_id, created_at, started, statistics,
-                                         stage["stage_name"], error, inputs, ad_hoc)
+                                         stage["stage_name"], error, inputs, ad_hoc, history)
                 raise
             searched = searched or stage_id in SEARCH_STAGES
             search_index = context.search_index or search_index
@@ -204,7 +212,7 @@ class RetrievalService:
             "stage_order": [[stage["stage_name"], stage["config"]["stage_id"]] for stage in retriever.stages],
             "pagination": pagination, "warnings": warnings, **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
-        }, ad_hoc)
+        }, ad_hoc, history)
         return {
             "retriever_id": retriever.retriever_id or None,
             "execution_id": execution_id,
@@ -232,12 +240,10 @@ class RetrievalService:
             return {}
         if self._tiers is not None and self._tiers.plan(namespace, retriever) is not None:
             return {}  # cold collections answer per query, through the tier plan
-        later = retriever.stages[1:]
-        fetch_vectors = any(self._reads_vectors(stage) for stage in later)
-        if fetch_vectors and self._stages.get("feature_search") is definition and not _embeds_text(first):
-            # Searches that bring back every hit's vector are measured slower as one Edge query_batch than one by
-            # one (bench/retrieval_stages.py, 16 × 200 vectors): each query then searches on its own.
-            return {}
+        # Searches that bring back every hit's vector (a later mmr) go together too: with the batch's collector
+        # passes spaced out (execute_batch), one Edge query_batch of 16 × 200 vectors is measured faster than 16
+        # queries (bench/retrieval_stages.py).
+        fetch_vectors = any(self._reads_vectors(stage) for stage in retriever.stages[1:])
         access = self._access.plan(namespace, subject)
         prepared = {}
         for index, query in enumerate(queries):
@@ -261,14 +267,20 @@ class RetrievalService:
 
     # -- history ----------------------------------------------------------------------------------------------------
 
-    def _record(self, namespace: Namespace, record: dict[str, Any], ad_hoc: bool) -> None:
-        if self._executions is not None:
-            self._executions.record(namespace.namespace_id, {**record, "execution_mode": "adhoc" if ad_hoc else
-                                                             "retriever"})
+    def _record(self, namespace: Namespace, record: dict[str, Any], ad_hoc: bool,
+                history: list[dict[str, Any]] | None = None) -> None:
+        """Written now, or kept in `history` (a batch's runs, written together by _execute_batch)."""
+        if self._executions is None:
+            return
+        record = {**record, "execution_mode": "adhoc" if ad_hoc else "retriever"}
+        if history is not None:
+            history.append(record)
+        else:
+            self._executions.record(namespace.namespace_id, record)
 
     def _record_failure(self, namespace: Namespace, retriever: Retriever, execution_id: str, created_at: str,
                         started: float, statistics: dict[str, Any], stage_name: str, error: DomainError,
-                        inputs: dict[str, Any], ad_hoc: bool) -> None:
+                        inputs: dict[str, Any], ad_hoc: bool, history: list[dict[str, Any]] | None = None) -> None:
         """A dependency failed mid-pipeline: the run is kept as failed, with the stages that did complete."""
         total_ms = round((time.perf_counter() - started) * 1000, 3)
         self._record(namespace, {
@@ -280,13 +292,7 @@ class RetrievalService:
             "stage_order": [[stage["stage_name"], stage["config"]["stage_id"]] for stage in retriever.stages],
             "error": f"stage '{stage_name}': {error.message}", **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
-        }, ad_hoc)
-
-
-def _embeds_text(stage: dict[str, Any]) -> bool:
-    searches = (stage["config"].get("parameters") or {}).get("searches") or ()
-    return any(isinstance(search, dict) and (search.get("query") or {}).get("input_mode") == "text"
-               for search in searches)
+        }, ad_hoc, history)
 
 
 def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:

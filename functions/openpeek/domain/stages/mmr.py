@@ -34,21 +34,22 @@ def attribute_codes(keys: list[tuple]) -> np.ndarray:
 def select(relevance: np.ndarray, similarity_to: Callable[[int], np.ndarray], balance: float,
            top_k: int) -> tuple[list[int], list[float]]:
     """Indexes in MMR order (at most top_k) and each one's MMR score when picked. `similarity_to(i)` is document i's
-    similarity to every document: only the picked documents' rows are ever computed (top_k of them, not N×N)."""
+    similarity to every document: only the picked documents' rows are ever computed (top_k of them, not N×N), and
+    each pick updates every document's closest similarity at once (O(top_k·N) array work, no loop over pairs)."""
     n = len(relevance)
     chosen: list[int] = []
     scores: list[float] = []
     if n == 0:
         return chosen, scores
-    closest = np.zeros(n)  # max similarity to anything chosen so far (nothing chosen: no penalty)
-    available = np.ones(n, dtype=bool)
+    gain = balance * relevance
+    value = gain.astype(np.float64, copy=True)  # nothing chosen yet: no similarity penalty
+    closest = None  # max similarity to anything chosen so far
     for _ in range(min(top_k, n)):
-        value = balance * relevance - (1 - balance) * closest if chosen else balance * relevance
-        value = np.where(available, value, -np.inf)
         pick = int(np.argmax(value))
         chosen.append(pick)
         scores.append(float(value[pick]))
-        available[pick] = False
         row = similarity_to(pick)
-        closest = row if len(chosen) == 1 else np.maximum(closest, row)
+        closest = row if closest is None else np.maximum(closest, row)
+        value = gain - (1 - balance) * closest
+        value[chosen] = -np.inf  # picked documents are never picked again
     return chosen, scores

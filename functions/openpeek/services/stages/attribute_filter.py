@@ -35,7 +35,8 @@ class AttributeFilter(Stage):
     def run(self, context: RunContext, parameters: Any, candidates: list[Candidate]) -> list[Candidate]:
         if parameters is None:
             return candidates
-        return [c for c in candidates if filter_rules.matches(parameters, c.payload, c.document_id)]
+        holds = filter_rules.compiled(parameters)
+        return [c for c in candidates if holds(c.payload, c.document_id)]
 
 
 STAGE = AttributeFilter

@@ -61,7 +61,10 @@ class Mmr(Stage):
     def run(self, context: RunContext, parameters: MmrParameters, candidates: list[Candidate]) -> list[Candidate]:
         if not candidates:
             return []
-        relevance = np.array([_number(value_at(c, parameters.score_field)) for c in candidates], dtype=np.float64)
+        if parameters.score_field == "score":
+            relevance = np.fromiter((_number(c.score) for c in candidates), dtype=np.float64, count=len(candidates))
+        else:
+            relevance = np.array([_number(value_at(c, parameters.score_field)) for c in candidates], dtype=np.float64)
         relevance = mmr.normalised_relevance(relevance)
         if parameters.diversity_fields:
             weights = np.array([float((parameters.diversity_field_weights or {}).get(f, 1.0))
@@ -92,14 +95,17 @@ class Mmr(Stage):
         for uri, weight in features:
             index = rules.resolve_feature_uri(context.namespace, uri)
             rows = [c.vectors.get(index) for c in candidates]
-            if any(row is None or not isinstance(row, list) for row in rows):
+            if not all(isinstance(row, list) for row in rows):
                 raise invalid(context.stage_name, self.stage_id, "diversity_feature_uri",
                               f"the documents carry no dense '{index}' vectors (mmr needs a feature_search before it "
                               "on that index)", code="invalid_query")
-            vectors = np.asarray(rows, dtype=np.float32)
+            vectors = np.array(rows, dtype=np.float32)  # one conversion of the store's lists for the whole stage
             spaces.append((mmr.unit_rows(vectors) if parameters.similarity_metric == "cosine" else vectors,
                            weight / total))
         context.metadata["diversity"] = [uri for uri, _ in features]
+        if len(spaces) == 1 and spaces[0][1] == 1.0:
+            only = spaces[0][0]
+            return lambda i: only @ only[i]
         return lambda i: sum(weight * (vectors @ vectors[i]) for vectors, weight in spaces)
 
 
