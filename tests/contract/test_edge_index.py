@@ -122,6 +122,32 @@ def test_the_build_starts_by_itself_past_the_unindexed_threshold(tmp_path, monke
     store.close()
 
 
+def test_writes_that_pass_the_threshold_during_a_build_are_indexed_without_waiting_for_more(tmp_path, monkeypatch):
+    monkeypatch.setattr(edge_index, "CHECK_EVERY_WRITES", 1)
+    started, release = threading.Event(), threading.Event()
+    real_optimize = edge_index._optimize_in_child
+
+    def held_first_build(copy, config):
+        if not started.is_set():
+            started.set()
+            release.wait(60)
+        real_optimize(copy, config)
+
+    monkeypatch.setattr(edge_index, "_optimize_in_child", held_first_build)
+    store = make_store(tmp_path, index_threshold=1000)
+    store.upsert("ns", points(0, 1200))
+    assert started.wait(60)
+    store.upsert("ns", points(1200, 1200))  # journaled during the build: replayed unindexed after the swap
+    release.set()
+
+    deadline = time.monotonic() + 120
+    while store.index_state("ns")["builds"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.index_state("ns")["builds"] == 2 and store.index_state("ns")["last_error"] is None
+    assert store.info("ns").indexed_vectors_count >= 2400 and store.count("ns") == 2400
+    store.close()
+
+
 def test_a_swap_cut_between_its_renames_is_put_back(tmp_path):
     store = make_store(tmp_path, index_threshold=None)
     store.upsert("ns", points(0, 50))

@@ -726,7 +726,12 @@ class QdrantEdgeStore:
 
         def build() -> None:
             try:
-                edge_index.rebuild(_REGISTRY, path, state, _open_shard, self._build_plan)
+                # Writes that arrived during a build are replayed unindexed; when they alone pass the threshold the
+                # next build starts at once instead of waiting for more writes (which may never come).
+                while True:
+                    info = edge_index.rebuild(_REGISTRY, path, state, _open_shard, self._build_plan)
+                    if info["points_count"] - info["indexed_vectors_count"] < self._index_threshold:
+                        return
             except Exception:  # noqa: BLE001 - recorded in the state (last_error); the next check retries
                 pass
 
