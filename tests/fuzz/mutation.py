@@ -554,7 +554,8 @@ def _type_swap(rng: random.Random, current: Any) -> Any:
 
 
 def mutate_value(rng: random.Random, body: Any) -> tuple[Any, str]:
-    body = copy.deepcopy(body)
+    # A raw body (an upload's bytes) is mutated as the JSON string of its text.
+    body = body.decode("latin-1") if isinstance(body, bytes) else copy.deepcopy(body)
     path = rng.choice(_nodes(body))
     current = _get(body, path)
     strategy = rng.choice(["type", "nest", "huge", "nan", "unicode", "number", "drop", "extra", "list", "string"])
@@ -607,7 +608,7 @@ def mutate(rng: random.Random, case: Case) -> tuple[Case, str]:
                                                           "fuzz-standalone", "clust_" + "0" * 20])
         how = f"id {name}"
     elif target == "raw":
-        raw = _json(case.body) if case.body is not None else b"{}"
+        raw = case.body if isinstance(case.body, bytes) else _json(case.body) if case.body is not None else b"{}"
         choice = rng.choice(["truncate", "garbage", "empty", "nested", "no-ctype", "yaml", "bom"])
         if choice == "truncate":
             mutated.body = raw[: rng.randrange(max(1, len(raw)))]
