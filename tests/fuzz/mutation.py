@@ -658,11 +658,14 @@ def encode(case: Case, key: str) -> tuple[str, bytes | None, dict[str, str]]:
     return path, body, headers
 
 
-def run(base: str, key: str, cases: int, seed_value: int = 0, progress: bool = False) -> Report:
+def run(base: str, key: str, cases: int, seed_value: int = 0, progress: bool = False,
+        ids: dict[str, str] | None = None) -> Report:
+    """`ids`: those a `seed` on this server returned already (one server, several fuzzers); seeds them when absent."""
     # The client encodes bodies nested thousands deep with the standard library's (recursive) JSON encoder.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 12_000))
     rng = random.Random(seed_value)
-    ids = seed(base, key, rng)
+    if ids is None:
+        ids = seed(base, key, rng)
     # Deletes keep their real ids only when the mutation replaced them: the corpus must outlive the run.
     corpus = valid_cases(ids)
     report = Report()
@@ -711,9 +714,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.base:
         report = run(args.base, args.key, args.cases, args.seed, progress=True)
     else:
-        from .live_server import live_server
+        from tests.live_server import live_server
 
-        with live_server() as (base, key, _):
+        from .conftest import FUZZ_SERVER_ENV
+
+        with live_server(env=FUZZ_SERVER_ENV) as (base, key, _):
             report = run(base, key, args.cases, args.seed, progress=True)
     print(report.summary())
     for finding in report.failures[:100]:

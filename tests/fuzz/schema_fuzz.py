@@ -18,7 +18,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import requests
 import schemathesis
@@ -124,7 +123,7 @@ def run(base: str, key: str, cases: int, seed_value: int = 0, ids: dict[str, str
         try:
             case.validate_response(response, checks=[not_a_server_error], headers=auth)
         except (Failure, FailureGroup) as failure:
-            report.server_errors.append(f"{_label(case)} -> {response.status_code}: {str(failure)[:300]}")
+            report.server_errors.append(f"{_label(case)} -> {response.status_code}: {failure}")
         try:
             case.validate_response(response, checks=[status_code_conformance], headers=auth)
         except (Failure, FailureGroup):
@@ -167,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.base:
         report = run(args.base, args.key, args.cases, args.seed)
     else:
-        from .live_server import live_server
+        from tests.live_server import live_server
 
-        with live_server() as (base, key, _):
+        from .conftest import FUZZ_SERVER_ENV
+
+        with live_server(env=FUZZ_SERVER_ENV) as (base, key, _):
             report = run(base, key, args.cases, args.seed)
     print(report.summary())
     for finding in (report.server_errors + report.health_failures)[:100]:
