@@ -175,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     for finding in (report.server_errors + report.health_failures)[:100]:
         print("  " + finding)
+    by_status: dict[str, int] = {}
+    for kind, count in report.undeclared_statuses.items():
+        status = kind.rsplit(" ", 1)[-1]
+        by_status[status] = by_status.get(status, 0) + count
+    print(f"undeclared statuses: {dict(sorted(by_status.items()))} over "
+          f"{len({kind.rsplit(' -> ', 1)[0] for kind in report.undeclared_statuses})} operations")
     print("undeclared statuses by operation:")
     for kind, count in sorted(report.undeclared_statuses.items(), key=lambda item: -item[1])[:60]:
         print(f"  {count:5d}  {kind}")
