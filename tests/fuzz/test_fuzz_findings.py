@@ -60,3 +60,15 @@ def test_the_cursors_the_service_gives_out_still_page_through_every_document(cli
         "sort": {"field": "title", "direction": "asc"}, "cursor": sorted_page.json()["pagination"]["next_cursor"]},
         headers=headers)
     assert [document["title"] for document in follow.json()["results"]] == ["two"]
+
+
+def test_every_operation_declares_its_client_errors_in_the_error_envelope(client, tenant):
+    schema = client.get("/openapi.json").json()
+    envelope = schema["components"]["schemas"]["ErrorResponse"]
+    assert envelope["required"] == ["success", "status", "error"]
+    undeclared = [f"{method.upper()} {path}" for path, operations in schema["paths"].items()
+                  for method, operation in operations.items() if "4XX" not in operation["responses"]]
+    assert not undeclared
+    missing = client.get("/v1/retrievers/ret_missing", headers={**tenant.headers, "X-Namespace": "nowhere"})
+    assert missing.status_code == 404
+    assert set(envelope["required"]) <= set(missing.json())

@@ -1,6 +1,7 @@
 """The fuzz tier's schemathesis run: requests generated from the live server's OpenAPI document, fitting it and
-breaking it, with the seeded ids and without. No answer is a 5xx and health answers after every case. A few hundred
-cases here; `make fuzz` runs thousands (OPENPEEK_SCHEMA_FUZZ_CASES)."""
+breaking it, with the seeded ids and without. No answer is a 5xx, every answer's status is one the document declares
+for its operation, and health answers after every case. A few hundred cases here; `make fuzz` runs thousands
+(OPENPEEK_SCHEMA_FUZZ_CASES)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,5 @@ def test_schema_generated_requests_of_every_operation_never_break_the_server(ser
     assert report.operations >= 100 and report.cases >= report.operations, report.summary()
     assert not report.server_errors, report.summary() + "\n" + details
     assert not report.health_failures, report.summary() + "\n" + details
+    assert not report.undeclared_statuses, report.summary() + "\n" + "\n".join(
+        f"{count} x {kind}" for kind, count in sorted(report.undeclared_statuses.items()))
