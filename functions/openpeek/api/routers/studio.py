@@ -74,9 +74,9 @@ def studio_index() -> Response:
     return response
 
 
-# The packaged files' names: anything else (a NUL byte, which the filesystem refuses, control characters, unicode) is
-# refused before any path is built from it.
-STUDIO_FILE_NAME = r"^[A-Za-z0-9._/-]+$"
+# The packaged files' names, their parts at most 128 characters: anything else (a NUL byte or a part longer than the
+# filesystem's name limit, which it refuses; control characters, unicode) is refused before any path is built from it.
+STUDIO_FILE_NAME = r"^[A-Za-z0-9._-]{1,128}(/[A-Za-z0-9._-]{1,128})*$"
 
 
 @router.get("/studio/{relative:path}")
