@@ -5,17 +5,11 @@ by the same retrievers, tagged `_source_tier: cold`; then rehydrated, and archiv
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import time
 
-import httpx
 import mixpeek
 import numpy as np
 import pytest
-from conftest import free_port
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BucketCreateRequest,
@@ -30,6 +24,8 @@ from mixpeek.models import (
     TransitionLifecycleRequest,
 )
 
+from tests.live_server import live_server
+
 pytestmark = pytest.mark.slow
 
 URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
@@ -39,33 +35,9 @@ URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
 def sweeping_server(tmp_path_factory):
     """`openpeek serve` whose tiering sweeper runs every second (hourly by default), where a day of idle_days lasts
     two seconds."""
-    data_dir = tmp_path_factory.mktemp("serve-tiers")
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENPEEK_TIER_SWEEP_EVERY_S": "1",
-           "OPENPEEK_TIER_DAY_S": "2"}  # a policy's idle day lasts two seconds here
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    key, lines = None, []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and key is None:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line)
-        key = found.group(1) if found else None
-    assert key, "serve printed no key: " + "".join(lines)
-    base = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base, key
-    process.terminate()
-    process.wait(timeout=20)
+    env = {"OPENPEEK_TIER_SWEEP_EVERY_S": "1", "OPENPEEK_TIER_DAY_S": "2"}  # a policy's idle day lasts two seconds
+    with live_server(tmp_path_factory.mktemp("serve-tiers"), env=env) as (base, key, _):
+        yield base, key
 
 
 def vector(seed: int) -> list[float]:

@@ -1,13 +1,27 @@
-"""One live `openpeek serve` for the whole fuzz tier (the mutation fuzzer and the ReDoS check)."""
+"""One live `openpeek serve` for the whole fuzz tier (the mutation fuzzer, schemathesis and the ReDoS check)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from .live_server import live_server
+from tests.live_server import live_server
+
+from .mutation import seed
+
+# A fuzz run sends vectors: loading the bundled text model (torch) would only slow the server's start.
+FUZZ_SERVER_ENV = {"OPENPEEK_LOCAL_INFERENCE": "false"}
 
 
 @pytest.fixture(scope="package")
 def server():
-    with live_server() as running:
+    with live_server(env=FUZZ_SERVER_ENV) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def seeded_ids(server) -> dict[str, str]:
+    """The resources both fuzzers start from, created once on the tier's server."""
+    base, key, _ = server
+    return seed(base, key, random.Random(0))

@@ -86,11 +86,17 @@ class ListCollectionsRequest(Strict):
     case_sensitive: Optional[StrictBool] = None
 
 
+# A document listing's cursor as the service hands it out: "offset:<n>" (sorted or searched pages) or the store's own,
+# the next point's id (a UUID). Anything else is refused here, before it can reach the store.
+DOCUMENT_CURSOR = (r"^(offset:[0-9]{1,9}|"
+                   r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$")
+
+
 class ListDocumentsRequest(Strict):
     filters: Optional[dict[str, Any]] = None
     sort: Optional[SortInput] = None
     search: Optional[StrictStr] = Field(default=None, max_length=256)
-    cursor: Optional[StrictStr] = Field(default=None, max_length=512)
+    cursor: Optional[StrictStr] = Field(default=None, max_length=512, pattern=DOCUMENT_CURSOR)
     include_total: Optional[StrictBool] = None
     return_presigned_urls: Optional[StrictBool] = None
     return_vectors: Optional[StrictBool] = None

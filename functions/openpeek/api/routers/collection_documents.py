@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from openpeek.api.auth import current_namespace, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.collections import (
+    DOCUMENT_CURSOR,
     BatchDeleteDocumentsRequest,
     BatchGetDocumentsRequest,
     BatchUpdateDocumentsRequest,
@@ -108,6 +109,7 @@ def page_model(page: Page) -> dict[str, Any]:
 _LIMIT = Query(None, ge=1, le=1000)
 _OFFSET = Query(None, ge=0, le=100_000)
 _PAGE = Query(None, ge=1)
+_CURSOR = Query(None, max_length=512, pattern=DOCUMENT_CURSOR)
 
 
 @router.get(COLLECTION)
@@ -115,7 +117,7 @@ def list_documents_get(request: Request, collection_identifier: str, filters: Op
                        search: Optional[str] = Query(None, max_length=256), sort: Optional[str] = Query(None),
                        limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT,
                        offset: Optional[int] = _OFFSET, page: Optional[int] = _PAGE,
-                       cursor: Optional[str] = Query(None, max_length=512),
+                       cursor: Optional[str] = _CURSOR,
                        return_vectors: Optional[bool] = Query(None), include_total: Optional[bool] = Query(None),
                        namespace: Namespace = Depends(current_namespace)) -> dict:
     query = _query(None, limit=limit, page_size=page_size, offset=offset, page=page, cursor=cursor,
@@ -128,7 +130,7 @@ def list_documents_get(request: Request, collection_identifier: str, filters: Op
 def list_documents(request: Request, collection_identifier: str,
                    body: Optional[ListDocumentsRequest] = Body(default=None),
                    limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT, offset: Optional[int] = _OFFSET,
-                   page: Optional[int] = _PAGE, cursor: Optional[str] = Query(None, max_length=512),
+                   page: Optional[int] = _PAGE, cursor: Optional[str] = _CURSOR,
                    return_vectors: Optional[bool] = Query(None), include_total: Optional[bool] = Query(None),
                    namespace: Namespace = Depends(current_namespace)) -> dict:
     query = _query(body, limit=limit, page_size=page_size, offset=offset, page=page, cursor=cursor,
@@ -229,7 +231,7 @@ def delete_document(request: Request, collection_identifier: str, document_id: s
 def list_documents_in_namespace(request: Request, body: Optional[NamespaceListDocumentsRequest] = Body(default=None),
                                 limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT,
                                 offset: Optional[int] = _OFFSET, page: Optional[int] = _PAGE,
-                                cursor: Optional[str] = Query(None, max_length=512),
+                                cursor: Optional[str] = _CURSOR,
                                 include_total: Optional[bool] = Query(None),
                                 namespace: Namespace = Depends(current_namespace)) -> dict:
     query = _query(body, limit=limit, page_size=page_size, offset=offset, page=page, cursor=cursor,

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path as PathParameter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import RedirectResponse, Response
 
@@ -74,8 +74,13 @@ def studio_index() -> Response:
     return response
 
 
+# The packaged files' names, their parts at most 128 characters: anything else (a NUL byte or a part longer than the
+# filesystem's name limit, which it refuses; control characters, unicode) is refused before any path is built from it.
+STUDIO_FILE_NAME = r"^[A-Za-z0-9._-]{1,128}(/[A-Za-z0-9._-]{1,128})*$"
+
+
 @router.get("/studio/{relative:path}")
-def studio_file(relative: str) -> Response:
+def studio_file(relative: str = PathParameter(pattern=STUDIO_FILE_NAME, max_length=512)) -> Response:
     return _file(relative)
 
 

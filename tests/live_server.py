@@ -1,4 +1,5 @@
-"""`openpeek serve` on a free loopback port with a fresh data dir, for the fuzz tier (the tests and `make fuzz`)."""
+"""`openpeek serve` on a free loopback port, started the one way every live-server test uses: the SDK tests
+(tests/api/conftest.py), the tiering sweeper's test and the fuzz tier (its tests and `make fuzz`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import httpx
 
@@ -36,20 +37,21 @@ def _drain(stream, log_path: str | None) -> None:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path | None = None, *, local_model: bool = False) -> Iterator[tuple[str, str, Path]]:
-    """Yields (base_url, the first-run key, data dir); the server is stopped on exit. Without local_model the
-    bundled text model is not loaded (a fuzz run sends vectors; loading torch would only slow its start)."""
+def live_server(data_dir: Path | None = None, *, env: Mapping[str, str] | None = None,
+                startup_timeout_s: float = 120) -> Iterator[tuple[str, str, Path]]:
+    """Yields (base_url, the first-run key, data dir) once health answers; the server is stopped on exit. Without a
+    data dir it runs on a fresh temporary one. `env` adds to (or overrides) this process's environment."""
     with contextlib.ExitStack() as stack:
         if data_dir is None:
-            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openpeek-fuzz-")))
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openpeek-serve-")))
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "OPENPEEK_LOCAL_INFERENCE": "true" if local_model else "false"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         try:
             key, lines = None, []
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + startup_timeout_s
             while time.monotonic() < deadline and key is None:
                 line = process.stdout.readline()
                 if not line:
@@ -58,9 +60,9 @@ def live_server(data_dir: Path | None = None, *, local_model: bool = False) -> I
                 match = re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line)
                 key = match.group(1) if match else None
             assert key, "serve printed no key: " + "".join(lines)
-            # Drain the server's output (into OPENPEEK_FUZZ_LOG when set, for its tracebacks) so a chatty log can
+            # Drain the server's output (into OPENPEEK_TEST_SERVER_LOG when set, for its tracebacks) so a chatty log can
             # never block it on a full pipe.
-            log_path = os.environ.get("OPENPEEK_FUZZ_LOG")
+            log_path = os.environ.get("OPENPEEK_TEST_SERVER_LOG")
             threading.Thread(target=_drain, args=(process.stdout, log_path), daemon=True).start()
             base = f"http://127.0.0.1:{port}"
             while time.monotonic() < deadline:
