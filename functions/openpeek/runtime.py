@@ -596,8 +596,11 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
         threading.Thread(target=lambda: lifecycle.run(namespace_id, collection_id), name="openpeek-lifecycle",
                          daemon=True).start()
 
+    # Embedded, Qdrant Edge keeps deleted points resident until its shard is optimized (off the request path, in a
+    # child process); a Qdrant server vacuums by itself.
+    compact = getattr(services.vectors, "optimize", None) if services.settings.runtime != "aws" else None
     lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
-                                 in_background, cold_index_name=index_name)
+                                 in_background, cold_index_name=index_name, compact_vectors=compact)
     services.lifecycle = lifecycle
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,

@@ -51,6 +51,9 @@ TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event t
 # (at 100,000 × 384, parts of 1,000 cost 10× the active p50); S3 Vectors' adapter splits a page into writes of 500.
 PAGE = 5_000
 MAX_RUNTIME_S = 6 * 3600
+# Dropped points past which the vector store is compacted after a move: below it the resident memory they hold is
+# small, and a compaction (a child process rebuilding the namespace's shard) costs more than it frees.
+RECLAIM_MIN_POINTS = 5_000
 SAVE_ATTEMPTS = 16
 
 
@@ -76,7 +79,10 @@ class LifecycleView:
 class LifecycleService:
     def __init__(self, table: Table, vectors: VectorStore, cold: ColdStore, blobs: BlobStore, events: EventBus,
                  start_in_background: Callable[[str, str, str], None], *, cold_index_name: Callable[
-                     [ColdCollection], str] | None = None) -> None:
+                     [ColdCollection], str] | None = None,
+                 compact_vectors: Callable[[str], object] | None = None) -> None:
+        """`compact_vectors(store collection)`: reclaims the space of deleted points where the vector store does not
+        by itself (Qdrant Edge keeps them in its segments, in memory, until optimized); None where it does."""
         self._table = table
         self._collections = CollectionRepository(table)
         self._namespaces = NamespaceRepository(table)
@@ -88,6 +94,7 @@ class LifecycleService:
         self._events = events
         self._background = start_in_background
         self._cold_index_name = cold_index_name or (lambda target: f"{target.namespace_id}/{target.collection_id}")
+        self._compact_vectors = compact_vectors
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -254,7 +261,7 @@ class LifecycleService:
             self._publish(namespace, collection, moving.source, rules.COLD)
             moving = tier.transition
         if moving.step == rules.DROP:
-            self._drop_hot(namespace, collection.collection_id)
+            self._drop_hot(namespace, collection.collection_id, dropped=tier.cold_vector_count or moving.copied)
             self._save_tier(namespace, tier, None)
 
     def _rehydrate(self, namespace: Namespace, collection: Collection, tier: TierState) -> None:
@@ -328,7 +335,7 @@ class LifecycleService:
             self._publish(namespace, collection, moving.source, rules.ARCHIVED)
             moving = tier.transition
         if moving.step == rules.DROP:
-            self._drop_hot(namespace, collection.collection_id)
+            self._drop_hot(namespace, collection.collection_id, dropped=moving.copied)
             self._cold.drop(target)
             self._save_tier(namespace, tier, None, cold_count=0)
 
@@ -342,11 +349,24 @@ class LifecycleService:
 
     # -- state ----------------------------------------------------------------------------------------------------
 
-    def _drop_hot(self, namespace: Namespace, collection_id: str) -> None:
+    def _drop_hot(self, namespace: Namespace, collection_id: str, *, dropped: int = 0) -> None:
         try:
             self._vectors.delete_by_filter(namespace.collection, documents_of(collection_id))
         except CollectionNotFound:
-            pass
+            return
+        if dropped >= RECLAIM_MIN_POINTS:
+            self._reclaim(namespace)
+
+    def _reclaim(self, namespace: Namespace) -> None:
+        """Without this a demoted collection's vectors stay resident in the vector store (deleted, not removed) and
+        the cold tier saves disk but not memory. Best effort: the move is done either way, and the store's own
+        index builds reclaim them later."""
+        if self._compact_vectors is None:
+            return
+        try:
+            self._compact_vectors(namespace.collection)
+        except Exception:  # noqa: BLE001 - a failed compaction loses nothing; it is retried by the next build
+            logger.warning("compacting %s after a lifecycle move failed", namespace.collection, exc_info=True)
 
     def _save_tier(self, namespace: Namespace, tier: TierState, moving: Transition | None, *,
                    cold_count: int | None = None) -> TierState:
