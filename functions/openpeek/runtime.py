@@ -602,6 +602,10 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
                                  in_background, cold_index_name=index_name, compact_vectors=compact)
     services.lifecycle = lifecycle
+    # Deleting (or reaping) a collection or a namespace removes its cold copy too: S3 Vectors indexes live outside
+    # the namespace's blob prefix.
+    services.collections.remove_content_with(lifecycle.forget_collection)
+    services.namespaces.remove_content_with(lifecycle.forget_namespace)
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
                                                               services.events, check_writable=lifecycle.check_writable)

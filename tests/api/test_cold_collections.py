@@ -24,3 +24,46 @@ def test_a_demotion_compacts_the_vector_store_so_its_memory_goes(client, headers
     info = services.vectors.info(store_collection)
     assert info.points_count == 1 and info.indexed_vectors_count <= 1
     assert [p.id for p in services.vectors.retrieve(store_collection, [kept])] == [kept]
+
+
+def test_the_namespace_storage_tier_follows_its_collections(client, headers):
+    from mixpeek.models.lifecycle_status_response import LifecycleStatusResponse
+
+    add(client, headers, "hotbooks", 1)
+    add(client, headers, "coldbooks", 2)
+    status = lifecycle(client, headers, "coldbooks").json()
+    assert status["namespace_storage_tier"]["rung"] == "hot" and status["namespace_storage_tier"]["changed_at"] is None
+    demoted = lifecycle(client, headers, "coldbooks", "cold").json()
+    assert demoted["namespace_storage_tier"]["rung"] == "hot"  # hotbooks is still served from the vector store
+    frozen = lifecycle(client, headers, "hotbooks", "frozen").json()
+    tier = LifecycleStatusResponse.from_dict(frozen).namespace_storage_tier
+    assert tier.rung == "warm"  # the hottest of cold (warm: the cold vector store) and frozen
+    assert tier.changed_at is not None
+
+
+def test_deleting_a_cold_collection_or_its_namespace_removes_its_s3_vectors_indexes(
+        client, headers, services, monkeypatch, aws_credentials):
+    import boto3
+    from moto import mock_aws
+    from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore
+    from tests.s3vectors_standin import S3VectorsStandIn
+
+    with mock_aws():
+        s3vectors = boto3.client("s3vectors", region_name="us-east-1")
+        s3vectors.create_vector_bucket(vectorBucketName="openpeek-test-vectors")
+        monkeypatch.setattr(services.lifecycle, "_cold",
+                            S3VectorsColdStore("openpeek-test-vectors", client=S3VectorsStandIn(s3vectors)))
+
+        def indexes() -> list[str]:
+            return [index["indexName"] for index in
+                    s3vectors.list_indexes(vectorBucketName="openpeek-test-vectors")["indexes"]]
+
+        add(client, headers, "hotbooks", 1)
+        add(client, headers, "coldbooks", 2)
+        assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 1
+        assert lifecycle(client, headers, "hotbooks", "cold").json()["s3_vector_count"] == 1
+        assert len(indexes()) == 2
+        assert client.delete("/v1/collections/coldbooks", headers=headers).status_code == 200
+        assert len(indexes()) == 1
+        assert client.delete("/v1/namespaces/tiers", headers=headers).status_code == 200
+        assert indexes() == []

@@ -62,6 +62,12 @@ class CollectionService:
         self._vectors = vectors
         self._inference = inference
         self._events = events
+        self._content_removers: list[Callable[[Namespace, Collection], None]] = []
+
+    def remove_content_with(self, remover: Callable[[Namespace, Collection], None]) -> None:
+        """Register content kept outside the vector store (a cold copy, an archive) that deleting a collection must
+        remove; it runs before the collection's item goes, so a failed delete can be sent again."""
+        self._content_removers.append(remover)
 
     # -- the catalogue --------------------------------------------------------------------------------------------
 
@@ -275,6 +281,8 @@ class CollectionService:
             self._vectors.delete_by_filter(namespace.collection, documents_of(collection.collection_id))
         except CollectionNotFound:
             pass
+        for remove in self._content_removers:
+            remove(namespace, collection)
         self._repository.delete(collection)
         self._publish("collection.deleted", namespace, collection)
         return collection

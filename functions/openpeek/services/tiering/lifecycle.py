@@ -141,8 +141,18 @@ class LifecycleService:
             "last_transitioned_at": tier.last_transitioned_at,
             "task_id": view.task_id,
             "warning": view.warning,
-            "namespace_storage_tier": None,
+            "namespace_storage_tier": self.storage_tier(namespace),
         }
+
+    def storage_tier(self, namespace: Namespace) -> dict[str, Any]:
+        """NamespaceStorageTier: the rung its collections put it on (domain.tiering.namespace_rung); changed_at is
+        the namespace's latest collection transition; storage is the class the files are kept in (one class here:
+        nothing moves between storage classes)."""
+        collections = self._collections.list_in(namespace.namespace_id)
+        moved = [tier.last_transitioned_at for tier in self._tiers.list_in(namespace.namespace_id).values()
+                 if tier.last_transitioned_at]
+        return {"rung": rules.namespace_rung([collection.lifecycle_state for collection in collections]),
+                "storage": "standard", "changed_at": max(moved) if moved else None}
 
     def check_writable(self, namespace: Namespace, collection_id: str) -> None:
         """Document writes reach active collections only (409 naming the state otherwise); documents that belong to
@@ -346,6 +356,19 @@ class LifecycleService:
         for key in self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id)):
             found += [json.loads(line) for line in self._blobs.get(key).decode().splitlines() if line]
         return found
+
+    # -- deletion -------------------------------------------------------------------------------------------------
+
+    def forget_collection(self, namespace: Namespace, collection: Collection) -> None:
+        """A deleted collection's cold copy (S3 Vectors indexes, or embedded parts) and archive go with it."""
+        self._cold.drop(self.cold_target(namespace, collection))
+        self._blobs.delete_prefix(archive_prefix(namespace.namespace_id, collection.collection_id))
+
+    def forget_namespace(self, namespace: Namespace) -> None:
+        """A deleted (or expired) namespace's collections leave nothing in the cold store."""
+        for collection in self._collections.list_in(namespace.namespace_id):
+            self.forget_collection(namespace, collection)
+        self._tiers.unregister(namespace.namespace_id)
 
     # -- state ----------------------------------------------------------------------------------------------------
 
