@@ -608,7 +608,8 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     services.namespaces.remove_content_with(lifecycle.forget_namespace)
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
-                                                              services.events, check_writable=lifecycle.check_writable)
+                                                              services.events, check_writable=lifecycle.check_writable,
+                                                              tiered_documents=lifecycle.tiered_documents)
     from datetime import timedelta
 
     services.tiering_sweeper = TieringSweeper(services.table, lifecycle,

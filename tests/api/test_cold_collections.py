@@ -67,3 +67,43 @@ def test_deleting_a_cold_collection_or_its_namespace_removes_its_s3_vectors_inde
         assert len(indexes()) == 1
         assert client.delete("/v1/namespaces/tiers", headers=headers).status_code == 200
         assert indexes() == []
+
+
+def test_a_cold_collections_documents_are_listed_read_and_counted_from_the_cold_copy(client, headers):
+    from mixpeek.models.list_documents_response import ListDocumentsResponse
+
+    ids = [add(client, headers, "coldbooks", n, genre="crime" if n % 2 else "sf", year=2000 + n) for n in range(6)]
+    before = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10}).json()
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["vector_document_count"] == 0
+
+    listed = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10})
+    assert listed.status_code == 200, listed.text
+    ListDocumentsResponse.from_dict(listed.json())
+    documents = listed.json()["results"]
+    assert sorted(d["document_id"] for d in documents) == sorted(ids)
+    assert all(d["_source_tier"] == "cold" for d in documents)
+    by_id = {d["document_id"]: d for d in before["results"]}
+    for document in documents:  # the same document as the vector store returned, marked cold
+        assert {k: v for k, v in document.items() if k != "_source_tier"} == by_id[document["document_id"]]
+
+    crime = client.post("/v1/collections/coldbooks/documents/list", headers=headers,
+                        json={"filters": {"AND": [{"field": "genre", "operator": "eq", "value": "crime"}]},
+                              "limit": 2}).json()
+    assert len(crime["results"]) == 2 and all(d["genre"] == "crime" for d in crime["results"])
+    assert crime["pagination"]["next_cursor"]
+    rest = client.post(f"/v1/collections/coldbooks/documents/list?cursor={crime['pagination']['next_cursor']}",
+                       headers=headers, json={"filters": {"AND": [{"field": "genre", "operator": "eq",
+                                                                    "value": "crime"}]}, "limit": 2}).json()
+    assert len(rest["results"]) == 1
+    assert {d["document_id"] for d in crime["results"] + rest["results"]} == set(ids[1::2])
+
+    assert client.get("/v1/collections/coldbooks/documents/count", headers=headers).json()["count"] == 6
+    one = client.get(f"/v1/collections/coldbooks/documents/{ids[3]}", headers=headers)
+    assert one.status_code == 200 and one.json()["_source_tier"] == "cold" and one.json()["year"] == 2003
+    assert client.get("/v1/collections/coldbooks/documents/doc_missing", headers=headers).status_code == 404
+
+    assert lifecycle(client, headers, "coldbooks", "archived").json()["lifecycle_state"] == "archived"
+    archived = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10}).json()
+    assert sorted(d["document_id"] for d in archived["results"]) == sorted(ids)
+    assert all(d["_source_tier"] == "archived" and "year" in d for d in archived["results"])
+    assert client.get("/v1/collections/coldbooks/documents/count", headers=headers).json()["count"] == 6

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from openpeek.domain import tiering as rules
 from openpeek.domain.clock import isoformat, utcnow
@@ -34,12 +34,13 @@ from openpeek.domain.conditions import Filter, MatchValue
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed
 from openpeek.domain.tiering import ColdCollection
-from openpeek.domain.vectors import PayloadIndexSpec
+from openpeek.domain.vectors import PayloadIndexSpec, VectorPoint
 from openpeek.ports import BlobStore, ColdStore, EventBus, Table, VectorStore
 from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.repositories.tiering import TierStateRepository
+from openpeek.services.collections.documents import TieredDocuments
 
 logger = logging.getLogger(__name__)
 
@@ -349,13 +350,38 @@ class LifecycleService:
             self._cold.drop(target)
             self._save_tier(namespace, tier, None, cold_count=0)
 
+    def tiered_documents(self, namespace: Namespace, collection_id: str) -> TieredDocuments | None:
+        """Where a cold or an archived collection's documents are read from (documents list / get / count); None
+        for a collection whose documents are in the vector store."""
+        collection = self._collections.find_in(namespace.namespace_id, collection_id)
+        if collection is None or collection.lifecycle_state not in (rules.COLD, rules.ARCHIVED):
+            return None
+        if collection.lifecycle_state == rules.ARCHIVED:
+            def archived(with_vectors: bool = False) -> Iterator[VectorPoint]:
+                for record in self._archive_records(namespace, collection):
+                    document_id = record.pop("document_id")
+                    yield VectorPoint(document_id, {}, record)
+
+            return TieredDocuments(rules.ARCHIVED, lambda: sum(1 for _ in self._archive_records(namespace, collection)),
+                                   archived)
+        target = self.cold_target(namespace, collection)
+
+        def cold(with_vectors: bool = False) -> Iterator[VectorPoint]:
+            for _, points in self._cold.read_parts(target):
+                for point in points:
+                    yield point if with_vectors else replace(point, vectors={})
+
+        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold)
+
+    def _archive_records(self, namespace: Namespace, collection: Collection) -> Iterator[dict[str, Any]]:
+        for key in sorted(self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id))):
+            for line in self._blobs.get(key).decode().splitlines():
+                if line:
+                    yield json.loads(line)
+
     def archived_documents(self, namespace: Namespace, identifier: str) -> list[dict[str, Any]]:
         """What an archived collection keeps: each document's metadata and lineage."""
-        collection = self._collection(namespace, identifier)
-        found = []
-        for key in self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id)):
-            found += [json.loads(line) for line in self._blobs.get(key).decode().splitlines() if line]
-        return found
+        return list(self._archive_records(namespace, self._collection(namespace, identifier)))
 
     # -- deletion -------------------------------------------------------------------------------------------------
 
