@@ -606,6 +606,7 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     # the namespace's blob prefix.
     services.collections.remove_content_with(lifecycle.forget_collection)
     services.namespaces.remove_content_with(lifecycle.forget_namespace)
+    services.collections.use_tiering(lifecycle)  # PATCH /v1/collections/{c} `tiering`, and the effective policy
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
                                                               services.events, check_writable=lifecycle.check_writable,

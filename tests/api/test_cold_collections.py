@@ -107,3 +107,33 @@ def test_a_cold_collections_documents_are_listed_read_and_counted_from_the_cold_
     assert sorted(d["document_id"] for d in archived["results"]) == sorted(ids)
     assert all(d["_source_tier"] == "archived" and "year" in d for d in archived["results"])
     assert client.get("/v1/collections/coldbooks/documents/count", headers=headers).json()["count"] == 6
+
+
+def test_a_collection_tiering_override_is_checked_kept_and_shown_with_its_sources(client, headers):
+    from mixpeek.models.collection_response import CollectionResponse
+
+    assert client.patch("/v1/namespaces/tiers", headers=headers,
+                        json={"tiering": {"idle_days": {"cold": 9}}}).status_code == 200
+    plain = client.get("/v1/collections/hotbooks", headers=headers).json()
+    assert plain["tiering"]["idle_days"] == {"cold": 9, "frozen": None} and plain["tiering"]["enabled"] is True
+    assert plain["tiering"]["inherited_from"]["idle_days.cold"] == "namespace"
+    assert plain["tiering"]["inherited_from"]["enabled"] == "default"
+
+    patched = client.patch("/v1/collections/hotbooks", headers=headers,
+                           json={"tiering": {"idle_days": {"frozen": 40}, "exempt": "legal hold"}})
+    assert patched.status_code == 200, patched.text
+    shown = CollectionResponse.from_dict(patched.json()).tiering
+    assert (shown.idle_days.cold, shown.idle_days.frozen, shown.exempt) == (9, 40, "legal hold")
+    assert shown.additional_properties["inherited_from"] == {
+        "enabled": "default", "idle_days.cold": "namespace", "idle_days.frozen": "collection", "exempt": "collection"}
+    assert client.get("/v1/collections/hotbooks", headers=headers).json()["tiering"]["exempt"] == "legal hold"
+    assert client.get("/v1/collections/coldbooks", headers=headers).json()["tiering"]["exempt"] is None
+
+    refused = client.patch("/v1/collections/hotbooks", headers=headers,
+                           json={"tiering": {"idle_days": {"cold": 0}}, "description": "changed"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_tiering"
+    after = client.get("/v1/collections/hotbooks", headers=headers).json()
+    assert after["tiering"]["exempt"] == "legal hold" and after["description"] != "changed"  # nothing applied
+
+    cleared = client.patch("/v1/collections/hotbooks", headers=headers, json={"tiering": {}}).json()
+    assert cleared["tiering"]["exempt"] is None and cleared["tiering"]["inherited_from"]["exempt"] == "default"

@@ -260,3 +260,20 @@ RUNG_OF_STATE = {ACTIVE: "hot", COLD: "warm", ARCHIVED: "cold", FROZEN: "frozen"
 def namespace_rung(states: list[str]) -> str:
     rungs = [RUNG_OF_STATE.get(state, "hot") for state in states]
     return min(rungs, key=RUNGS.index) if rungs else "hot"
+
+
+def explain_policy(own: TieringPolicy | None, parent: TieringPolicy | None) -> dict[str, Any]:
+    """The effective policy of a collection with its own override `own` under its namespace's `parent`, as the SDK's
+    TieringOverride, plus `inherited_from`: for each part, "collection", "namespace" or "default"."""
+    effective = (own.over(parent) if own else (parent or TieringPolicy())).effective()
+
+    def source(pick: Any) -> str:
+        if own is not None and pick(own) is not None:
+            return "collection"
+        if parent is not None and pick(parent) is not None:
+            return "namespace"
+        return "default"
+
+    return {**effective.public(), "inherited_from": {
+        "enabled": source(lambda p: p.enabled), "idle_days.cold": source(lambda p: p.idle_days.cold),
+        "idle_days.frozen": source(lambda p: p.idle_days.frozen), "exempt": source(lambda p: p.exempt)}}

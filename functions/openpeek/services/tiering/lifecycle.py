@@ -29,7 +29,7 @@ from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import COMPLETED, FAILED, PROCESSING, Task
-from openpeek.domain.tiering import TierState, Transition
+from openpeek.domain.tiering import TieringPolicy, TierState, Transition
 from openpeek.domain.conditions import Filter, MatchValue
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed
@@ -382,6 +382,28 @@ class LifecycleService:
     def archived_documents(self, namespace: Namespace, identifier: str) -> list[dict[str, Any]]:
         """What an archived collection keeps: each document's metadata and lineage."""
         return list(self._archive_records(namespace, self._collection(namespace, identifier)))
+
+    # -- the collection's tiering override -----------------------------------------------------------------------
+
+    def set_override(self, namespace: Namespace, collection: Collection, spec: dict[str, Any]) -> None:
+        """PATCH /v1/collections/{c} `tiering`: kept on the collection's tier state, where the sweeper reads it;
+        {} clears it (every part inherits again)."""
+        policy = TieringPolicy.parse(spec, "tiering") if spec else None
+        self._tiers.register(namespace.namespace_id)
+        for _ in range(SAVE_ATTEMPTS):
+            tier = self._tiers.get(namespace.namespace_id, collection.collection_id)
+            try:
+                self._tiers.save(namespace.namespace_id, replace(tier, policy=policy), tier)
+                return
+            except ConditionFailed:
+                continue
+        raise Conflict("the collection's tier state kept changing", code="concurrent_modification")
+
+    def effective(self, namespace: Namespace, collection: Collection) -> dict[str, Any]:
+        """The policy the sweeper applies to the collection (TieringOverride) and, in `inherited_from`, where each
+        part comes from: the collection's override, its namespace's, or the default."""
+        own = self._tiers.get(namespace.namespace_id, collection.collection_id).policy
+        return rules.explain_policy(own, TieringPolicy.parse((namespace.extra or {}).get("tiering")))
 
     # -- deletion -------------------------------------------------------------------------------------------------
 
