@@ -137,3 +137,20 @@ def test_a_collection_tiering_override_is_checked_kept_and_shown_with_its_source
 
     cleared = client.patch("/v1/collections/hotbooks", headers=headers, json={"tiering": {}}).json()
     assert cleared["tiering"]["exempt"] is None and cleared["tiering"]["inherited_from"]["exempt"] == "default"
+
+
+def test_a_search_of_cold_collections_only_leaves_the_vector_store_alone(client, headers, services, monkeypatch):
+    from tests.api.test_collection_lifecycle_api import execute, retriever
+
+    add(client, headers, "hotbooks", 1)
+    cold = add(client, headers, "coldbooks", 2)
+    lifecycle(client, headers, "coldbooks", "cold")
+    only_cold, both = retriever(client, headers, ["coldbooks"]), retriever(client, headers, ["coldbooks", "hotbooks"])
+    asked: list[int] = []
+    real_query = services.vectors.query
+    monkeypatch.setattr(services.vectors, "query", lambda *args, **kwargs: asked.append(1) or real_query(*args, **kwargs))
+
+    found = execute(client, headers, only_cold, 2).json()["documents"]
+    assert [d["document_id"] for d in found] == [cold] and found[0]["_source_tier"] == "cold"
+    assert asked == []  # the namespace's shard was not searched (nor opened, after a restart)
+    assert len(execute(client, headers, both, 2).json()["documents"]) == 2 and asked == [1]
