@@ -148,7 +148,8 @@ def test_a_search_of_cold_collections_only_leaves_the_vector_store_alone(client,
     only_cold, both = retriever(client, headers, ["coldbooks"]), retriever(client, headers, ["coldbooks", "hotbooks"])
     asked: list[int] = []
     real_query = services.vectors.query
-    monkeypatch.setattr(services.vectors, "query", lambda *args, **kwargs: asked.append(1) or real_query(*args, **kwargs))
+    monkeypatch.setattr(services.vectors, "query",
+                        lambda *args, **kwargs: asked.append(1) or real_query(*args, **kwargs))
 
     found = execute(client, headers, only_cold, 2).json()["documents"]
     assert [d["document_id"] for d in found] == [cold] and found[0]["_source_tier"] == "cold"

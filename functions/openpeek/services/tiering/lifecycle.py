@@ -362,8 +362,8 @@ class LifecycleService:
                     document_id = record.pop("document_id")
                     yield VectorPoint(document_id, {}, record)
 
-            return TieredDocuments(rules.ARCHIVED, lambda: sum(1 for _ in self._archive_records(namespace, collection)),
-                                   archived)
+            return TieredDocuments(
+                rules.ARCHIVED, lambda: sum(1 for _ in self._archive_records(namespace, collection)), archived)
         target = self.cold_target(namespace, collection)
 
         def cold(with_vectors: bool = False) -> Iterator[VectorPoint]:
