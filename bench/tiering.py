@@ -111,10 +111,15 @@ def transition(client, state: str) -> float:
     return time.perf_counter() - start
 
 
-def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray) -> float:
+def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray, *, open_store: bool = False) -> float:
+    """`open_store`: also read one document through the namespace's vector store, which opens its shard (a
+    retriever over cold collections only never does): what a cold collection costs in a namespace that also has
+    active ones."""
     with support.live_server(data_dir, api_key=key, functions=FUNCTIONS) as client:
         client.headers["X-Namespace"] = "bench-tiers"
         queries_timed(client, "alpha-only", queries, 50)
+        if open_store:
+            client.post("/v1/documents/list", json={"limit": 1}).raise_for_status()
         return rss_mb_of_server(data_dir)
 
 
@@ -156,6 +161,7 @@ def main() -> int:
             results["cold_recall_at_10"] = round(float(np.mean(
                 [len(set(f) & set(exact[n % 50])) / 10 for n, f in enumerate(cold_found)])), 4)
         results["rss_mb_cold"] = round(resident_after_queries(data_dir, key, queries), 1)
+        results["rss_mb_cold_store_open"] = round(resident_after_queries(data_dir, key, queries, open_store=True), 1)
         with support.live_server(data_dir, api_key=key, functions=FUNCTIONS) as client:
             client.headers["X-Namespace"] = "bench-tiers"
             load(client, beta_id, beta, "b")
@@ -168,6 +174,8 @@ def main() -> int:
     results["mixed_over_active_p50"] = round(results["mixed"]["p50_ms"] / results["active"]["p50_ms"], 2)
     results["cold_resident_share_of_active"] = round(
         max(0.0, results["rss_mb_cold"] - empty) / max(1e-9, results["rss_mb_active"] - empty), 3)
+    results["cold_store_open_resident_share_of_active"] = round(
+        max(0.0, results["rss_mb_cold_store_open"] - empty) / max(1e-9, results["rss_mb_active"] - empty), 3)
     for tier in ("active", "cold", "mixed"):
         print(f"{tier:7s} query p50 {results[tier]['p50_ms']:9.2f} ms   p99 {results[tier]['p99_ms']:9.2f} ms")
     print(f"cold p50 / active p50 = {results['cold_over_active_p50']}×; mixed {results['mixed_over_active_p50']}×; "
@@ -175,7 +183,9 @@ def main() -> int:
     print(f"demote {results['demote_vectors_per_s']:,} vectors/s; rehydrate {results['rehydrate_vectors_per_s']:,} "
           "vectors/s")
     print(f"resident memory: empty {empty} MB, active {results['rss_mb_active']} MB, cold {results['rss_mb_cold']} MB "
-          f"(cold's share of active above empty: {results['cold_resident_share_of_active']})")
+          f"(cold's share of active above empty: {results['cold_resident_share_of_active']}); cold with the vector "
+          f"store's shard opened {results['rss_mb_cold_store_open']} MB "
+          f"(share {results['cold_store_open_resident_share_of_active']})")
     print(json.dumps(results))
     return 0
 
