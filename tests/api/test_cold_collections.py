@@ -155,3 +155,28 @@ def test_a_search_of_cold_collections_only_leaves_the_vector_store_alone(client,
     assert [d["document_id"] for d in found] == [cold] and found[0]["_source_tier"] == "cold"
     assert asked == []  # the namespace's shard was not searched (nor opened, after a restart)
     assert len(execute(client, headers, both, 2).json()["documents"]) == 2 and asked == [1]
+
+
+def test_a_transition_record_rewound_after_the_flip_never_loses_the_new_copy(client, headers, services):
+    from dataclasses import replace
+
+    from openpeek.domain import tiering as rules
+    from openpeek.repositories.tiering import TierStateRepository
+    from tests.api.test_collection_lifecycle_api import execute, retriever
+
+    ids = [add(client, headers, "coldbooks", n) for n in range(3)]
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 3
+    namespace = NamespaceRepository(services.table).get_by_id(
+        client.get("/v1/namespaces/tiers", headers=headers).json()["namespace_id"])
+    collection_id = client.get("/v1/collections/coldbooks", headers=headers).json()["collection_id"]
+    tiers = TierStateRepository(services.table)
+    tier = tiers.get(namespace.namespace_id, collection_id)
+    # what a second runner resuming the demotion at an earlier step leaves: state cold, record back at VERIFY
+    tiers.save(namespace.namespace_id, replace(tier, transition=rules.Transition(
+        rules.ACTIVE, rules.COLD, step=rules.VERIFY, task_id=None)), tier)
+
+    services.lifecycle.run(namespace.namespace_id, collection_id)
+    status = lifecycle(client, headers, "coldbooks").json()
+    assert status["lifecycle_state"] == "cold" and status["s3_vector_count"] == 3
+    found = execute(client, headers, retriever(client, headers, ["coldbooks"]), 1).json()["documents"]
+    assert sorted(d["document_id"] for d in found) == sorted(ids)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
@@ -96,6 +97,8 @@ class LifecycleService:
         self._background = start_in_background
         self._cold_index_name = cold_index_name or (lambda target: f"{target.namespace_id}/{target.collection_id}")
         self._compact_vectors = compact_vectors
+        self._running: set[tuple[str, str]] = set()
+        self._running_lock = threading.Lock()
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -213,6 +216,19 @@ class LifecycleService:
         """Run the collection's transition in progress to its end, from the step recorded (resume after a crash).
         A failure before the flip undoes the partial copy and leaves the collection where it was, with the task
         FAILED; a failure after the flip is retried by the next run (the sweeper resumes transitions)."""
+        # One runner per collection in this process: the sweeper resumes recorded transitions, and one it resumed
+        # while the request that started it was still running would rewind the recorded step under it.
+        with self._running_lock:
+            if (namespace_id, collection_id) in self._running:
+                return
+            self._running.add((namespace_id, collection_id))
+        try:
+            self._run(namespace_id, collection_id)
+        finally:
+            with self._running_lock:
+                self._running.discard((namespace_id, collection_id))
+
+    def _run(self, namespace_id: str, collection_id: str) -> None:
         namespace = self._namespaces.get_by_id(namespace_id)
         collection = self._collections.find_in(namespace_id, collection_id) if namespace else None
         if namespace is None or collection is None:
@@ -221,6 +237,11 @@ class LifecycleService:
         moving = tier.transition
         if moving is None:
             return
+        if collection.lifecycle_state == moving.target and moving.step != rules.DROP:
+            # Flipped already (a record rewound by another runner): only dropping the source copy is left; copying or
+            # verifying again would compare against a source that may be gone.
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.DROP))
+            moving = tier.transition
         self._task_progress(namespace_id, moving.task_id, PROCESSING, progress=0)
         try:
             if moving.target == rules.ARCHIVED:
@@ -470,7 +491,10 @@ class LifecycleService:
         tier = self._tiers.get(namespace.namespace_id, collection_id)
         collection = self._collections.find_in(namespace.namespace_id, collection_id)
         current = tier.transition
-        if current is not None and current.step != rules.DROP and collection is not None:
+        # Once the collection is in the target state its source copy may be gone: the new copy is then the only one and
+        # is never undone, whatever step the record shows.
+        flipped = collection is not None and current is not None and collection.lifecycle_state == current.target
+        if current is not None and current.step != rules.DROP and collection is not None and not flipped:
             try:
                 if current.target == rules.COLD:
                     self._cold.drop(self.cold_target(namespace, collection))
