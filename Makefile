@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= local,embed,dev,cdk
 ENVIRONMENTS := dev staging prod
 
-.PHONY: run test venv bench synth clean fuzz
+.PHONY: run test venv bench synth clean fuzz test-live-aws
 
 $(STAMP): pyproject.toml
 	@echo "openpeek: installing the dependencies into $(VENV) (the first time takes a few minutes) ..."
@@ -31,6 +31,11 @@ fuzz: $(STAMP)
 	OPENPEEK_FUZZ_CASES=$${FUZZ_CASES:-25000} OPENPEEK_FUZZ_SEED=$${FUZZ_SEED:-7} \
 	  OPENPEEK_SCHEMA_FUZZ_CASES=$${SCHEMA_FUZZ_CASES:-5000} \
 	  $(BIN)/python -m pytest tests/fuzz -q --timeout 3600
+
+# The live AWS tier (live/aws): the S3 Vectors cold store against the real service, with the credentials and region
+# of the environment; OPENPEEK_LIVE_VECTOR_BUCKET names an existing vector bucket, otherwise one is made and removed.
+test-live-aws: $(STAMP)
+	$(BIN)/python -m pytest live/aws -q -m live_aws
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -1,5 +1,6 @@
-"""Storage tiers on the embedded runtime, over HTTP against a live `openpeek serve`: BENCH_TIER_DOCS (default
-100,000) documents × 384-d in one collection.
+"""Storage tiers on the embedded runtime, over HTTP against a live `openpeek serve`: N documents × 384-d in one
+collection. `python bench/tiering.py [--docs N] [--functions PATH]` (N defaults to BENCH_TIER_DOCS, else 100,000;
+--functions runs the server from another source tree, e.g. an older checkout's functions/, to compare versions).
 
 Reported, each against a baseline measured in the same run:
 - query p50/p99 of one retriever (feature search, top 10) with the collection active (the baseline), cold (exact
@@ -7,7 +8,9 @@ Reported, each against a baseline measured in the same run:
   size, merged by score);
 - recall@10 of the cold query against brute force (the scan is exact, so 1.0 is expected);
 - demote and rehydrate throughput, vectors/s (PATCH …/lifecycle with async_transition false);
-- the server's resident memory after a restart and 50 queries, collection active vs cold, over an empty server's.
+- the server's resident memory (VmRSS) after a restart and 50 queries, with only this collection in the namespace,
+  active and then cold, each above an empty server's: cold's share = (cold − empty) / (active − empty). The mixed
+  collection is loaded only after both were measured, so it is in neither.
 
 Goals (the tiering issue): cold resident memory ≤ 10 % of active (above the empty server); cold p50 ≤ 10× active
 p50 at 100k; recall@10 of a cold query = exact.
@@ -15,6 +18,7 @@ p50 at 100k; recall@10 of a cold query = exact.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -26,7 +30,8 @@ import numpy as np
 
 import support
 
-DOCS = int(os.environ.get("BENCH_TIER_DOCS", "100000"))
+DOCS = int(os.environ.get("BENCH_TIER_DOCS", "100000"))  # the default of --docs
+FUNCTIONS: str | None = None  # --functions
 DIM = 384
 BATCH = 1000
 CALLS = 100
@@ -106,24 +111,35 @@ def transition(client, state: str) -> float:
     return time.perf_counter() - start
 
 
-def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray) -> float:
-    with support.live_server(data_dir, api_key=key) as client:
+def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray, *, open_store: bool = False) -> float:
+    """`open_store`: also read one document through the namespace's vector store, which opens its shard (a
+    retriever over cold collections only never does): what a cold collection costs in a namespace that also has
+    active ones."""
+    with support.live_server(data_dir, api_key=key, functions=FUNCTIONS) as client:
         client.headers["X-Namespace"] = "bench-tiers"
         queries_timed(client, "alpha-only", queries, 50)
+        if open_store:
+            client.post("/v1/documents/list", json={"limit": 1}).raise_for_status()
         return rss_mb_of_server(data_dir)
 
 
 def main() -> int:
+    global DOCS, FUNCTIONS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=DOCS, help="documents in the measured collection")
+    parser.add_argument("--functions", default=None, help="source tree (a functions/ folder) the server runs")
+    arguments = parser.parse_args()
+    DOCS, FUNCTIONS = arguments.docs, arguments.functions
     alpha, beta = vectors(DOCS, 1), vectors(DOCS // 10, 2)
     queries = vectors(50, 3)
     exact = [[f"a-{i}" for i in np.argsort(-(alpha @ q), kind="stable")[:10]] for q in queries]
-    results: dict = {"documents": DOCS, "dimension": DIM}
+    results: dict = {"documents": DOCS, "dimension": DIM, "functions": FUNCTIONS or "this checkout"}
     with tempfile.TemporaryDirectory() as empty_dir:
-        with support.live_server(Path(empty_dir)) as client:
+        with support.live_server(Path(empty_dir), functions=FUNCTIONS) as client:
             results["rss_mb_empty_server"] = round(rss_mb_of_server(Path(empty_dir)), 1)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        with support.live_server(data_dir) as client:
+        with support.live_server(data_dir, functions=FUNCTIONS) as client:
             client.post("/v1/namespaces", json={"namespace_name": "bench-tiers",
                                                 "tiering": {"enabled": False}}).raise_for_status()
             client.headers["X-Namespace"] = "bench-tiers"
@@ -136,25 +152,30 @@ def main() -> int:
             results["active"], active_found = queries_timed(client, only_alpha, queries, CALLS)
             results["active_recall_at_10"] = round(float(np.mean(
                 [len(set(f) & set(exact[n % 50])) / 10 for n, f in enumerate(active_found)])), 4)
+        results["rss_mb_active"] = round(resident_after_queries(data_dir, key, queries), 1)
+        with support.live_server(data_dir, api_key=key, functions=FUNCTIONS) as client:
+            client.headers["X-Namespace"] = "bench-tiers"
             demote_s = transition(client, "cold")
             results["demote_vectors_per_s"] = round(DOCS / demote_s)
             results["cold"], cold_found = queries_timed(client, only_alpha, queries, CALLS)
             results["cold_recall_at_10"] = round(float(np.mean(
                 [len(set(f) & set(exact[n % 50])) / 10 for n, f in enumerate(cold_found)])), 4)
+        results["rss_mb_cold"] = round(resident_after_queries(data_dir, key, queries), 1)
+        results["rss_mb_cold_store_open"] = round(resident_after_queries(data_dir, key, queries, open_store=True), 1)
+        with support.live_server(data_dir, api_key=key, functions=FUNCTIONS) as client:
+            client.headers["X-Namespace"] = "bench-tiers"
             load(client, beta_id, beta, "b")
             both = retriever(client, "both", ["alpha", "beta"])
             results["mixed"], _ = queries_timed(client, both, queries, CALLS)
-        results["rss_mb_cold"] = round(resident_after_queries(data_dir, key, queries), 1)
-        with support.live_server(data_dir, api_key=key) as client:
-            client.headers["X-Namespace"] = "bench-tiers"
             rehydrate_s = transition(client, "active")
             results["rehydrate_vectors_per_s"] = round(DOCS / rehydrate_s)
-        results["rss_mb_active"] = round(resident_after_queries(data_dir, key, queries), 1)
     empty = results["rss_mb_empty_server"]
     results["cold_over_active_p50"] = round(results["cold"]["p50_ms"] / results["active"]["p50_ms"], 2)
     results["mixed_over_active_p50"] = round(results["mixed"]["p50_ms"] / results["active"]["p50_ms"], 2)
     results["cold_resident_share_of_active"] = round(
         max(0.0, results["rss_mb_cold"] - empty) / max(1e-9, results["rss_mb_active"] - empty), 3)
+    results["cold_store_open_resident_share_of_active"] = round(
+        max(0.0, results["rss_mb_cold_store_open"] - empty) / max(1e-9, results["rss_mb_active"] - empty), 3)
     for tier in ("active", "cold", "mixed"):
         print(f"{tier:7s} query p50 {results[tier]['p50_ms']:9.2f} ms   p99 {results[tier]['p99_ms']:9.2f} ms")
     print(f"cold p50 / active p50 = {results['cold_over_active_p50']}×; mixed {results['mixed_over_active_p50']}×; "
@@ -162,7 +183,9 @@ def main() -> int:
     print(f"demote {results['demote_vectors_per_s']:,} vectors/s; rehydrate {results['rehydrate_vectors_per_s']:,} "
           "vectors/s")
     print(f"resident memory: empty {empty} MB, active {results['rss_mb_active']} MB, cold {results['rss_mb_cold']} MB "
-          f"(cold's share of active above empty: {results['cold_resident_share_of_active']})")
+          f"(cold's share of active above empty: {results['cold_resident_share_of_active']}); cold with the vector "
+          f"store's shard opened {results['rss_mb_cold_store_open']} MB "
+          f"(share {results['cold_store_open_resident_share_of_active']})")
     print(json.dumps(results))
     return 0
 

@@ -684,12 +684,21 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
         threading.Thread(target=lambda: lifecycle.run(namespace_id, collection_id), name="openpeek-lifecycle",
                          daemon=True).start()
 
+    # Embedded, Qdrant Edge keeps deleted points resident until its shard is optimized (off the request path, in a
+    # child process); a Qdrant server vacuums by itself.
+    compact = getattr(services.vectors, "optimize", None) if services.settings.runtime != "aws" else None
     lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
-                                 in_background, cold_index_name=index_name)
+                                 in_background, cold_index_name=index_name, compact_vectors=compact)
     services.lifecycle = lifecycle
+    # Deleting (or reaping) a collection or a namespace removes its cold copy too: S3 Vectors indexes live outside
+    # the namespace's blob prefix.
+    services.collections.remove_content_with(lifecycle.forget_collection)
+    services.namespaces.remove_content_with(lifecycle.forget_namespace)
+    services.collections.use_tiering(lifecycle)  # PATCH /v1/collections/{c} `tiering`, and the effective policy
     services.retrieval.use_tiers(CrossTierSearch(services.table, cold, lifecycle.cold_target))
     services.collection_documents = CollectionDocumentService(services.collections, services.vectors,
-                                                              services.events, check_writable=lifecycle.check_writable)
+                                                              services.events, check_writable=lifecycle.check_writable,
+                                                              tiered_documents=lifecycle.tiered_documents)
     from datetime import timedelta
 
     services.tiering_sweeper = TieringSweeper(services.table, lifecycle,

@@ -206,3 +206,45 @@ def test_s3_vectors_refuses_dot_product(aws_credentials):
         dot = ColdCollection("ns_contract", "col_dot", (VectorIndexSpec("text", DIM, "dot"),))
         with pytest.raises(ColdStoreUnavailable, match="dot product"):
             store.write_part(dot, 0, points(3))
+
+
+# -- what only the embedded adapter can get wrong --------------------------------------------------------------------
+
+
+def test_parquet_scan_is_exact_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from openpeek.adapters.local import parquet_cold_store
+
+    monkeypatch.setattr(parquet_cold_store, "SCAN_CHUNK_BYTES", DIM * 4 * 7)  # 7 rows per read: parts span chunks
+    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
+    docs = points(200)
+    store.write_part(TARGET, 0, docs[:130])
+    store.write_part(TARGET, 1, docs[130:])
+    query = np.random.default_rng(8).standard_normal(DIM).astype(np.float32)
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=12, with_vectors=True))
+    expected = exact_top(docs, query, 12, "cosine", "text")
+    assert [hit.id for hit in found] == [doc for doc, _ in expected]
+    by_id = {doc.id: doc for doc in docs}
+    np.testing.assert_allclose(found[3].vectors["text"], by_id[found[3].id].vectors["text"], rtol=1e-6)
+    image_query = np.random.default_rng(9).standard_normal(8).astype(np.float32)
+    nearest = store.query(TARGET, SearchRequest("image", image_query.tolist(), limit=7))
+    assert [hit.id for hit in nearest] == [doc for doc, _ in exact_top(docs, image_query, 7, "euclidean", "image")]
+
+
+def test_parquet_vector_files_are_checked_not_trusted(tmp_path: Path):
+    from openpeek.domain.failures import ColdStoreUnavailable
+
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    store = ParquetColdStore(blobs)
+    store.write_part(TARGET, 0, points(20))
+    vector_file = next(key for key in blobs.list("namespaces/") if key.endswith(".text.f32"))
+    damaged = bytearray(blobs.get(vector_file))
+    damaged[0] ^= 0xFF
+    blobs.put(vector_file, bytes(damaged))
+    with pytest.raises(ColdStoreUnavailable, match="checksum"):
+        list(store.read_parts(TARGET))  # a rehydration never copies damaged vectors back
+    blobs.put(vector_file, bytes(damaged[:-4]))
+    with pytest.raises(ColdStoreUnavailable):
+        store.query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3))  # a short file is a store failure
+    blobs.delete(vector_file)
+    with pytest.raises(ColdStoreUnavailable, match="missing"):
+        store.query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3))

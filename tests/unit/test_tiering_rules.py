@@ -94,3 +94,25 @@ def test_tier_state_round_trips_through_its_record():
     back = TierState.from_record(state.to_record(), 1)
     assert back.transition == state.transition and back.policy == state.policy
     assert (back.recent_queries, back.cold_vector_count) == (4, 3000)
+
+
+def test_the_namespace_rung_is_the_hottest_of_its_collections():
+    from openpeek.domain.tiering import namespace_rung
+
+    assert namespace_rung([]) == "hot"
+    assert namespace_rung(["cold", "active", "frozen"]) == "hot"
+    assert namespace_rung(["frozen", "cold"]) == "warm"
+    assert namespace_rung(["archived", "frozen"]) == "cold"
+    assert namespace_rung(["frozen"]) == "frozen"
+
+
+def test_the_effective_policy_names_where_each_part_comes_from():
+    from openpeek.domain.tiering import IdleDays, TieringPolicy, explain_policy
+
+    namespace = TieringPolicy(enabled=False, idle_days=IdleDays(cold=7))
+    collection = TieringPolicy(idle_days=IdleDays(frozen=60))
+    shown = explain_policy(collection, namespace)
+    assert shown["enabled"] is False and shown["idle_days"] == {"cold": 7, "frozen": 60} and shown["exempt"] is None
+    assert shown["inherited_from"] == {"enabled": "namespace", "idle_days.cold": "namespace",
+                                       "idle_days.frozen": "collection", "exempt": "default"}
+    assert explain_policy(None, None)["idle_days"]["cold"] == 30

@@ -247,3 +247,33 @@ class ColdCollection:
     namespace_id: str
     collection_id: str
     vectors: tuple[VectorIndexSpec, ...]
+
+
+# The namespace's storage rung (the SDK's NamespaceStorageTier), from where its collections' vectors are. Each state
+# sits on the rung of seed 003's ladder it is served from: active in the vector store (hot), cold in the cold vector
+# store (warm: S3 Vectors), archived as raw metadata in object storage (cold), frozen kept as it is and refusing writes
+# (frozen). The namespace is on the hottest rung any collection is on; with no collection it is hot (nothing moved).
+RUNGS = ("hot", "warm", "cold", "frozen")
+RUNG_OF_STATE = {ACTIVE: "hot", COLD: "warm", ARCHIVED: "cold", FROZEN: "frozen"}
+
+
+def namespace_rung(states: list[str]) -> str:
+    rungs = [RUNG_OF_STATE.get(state, "hot") for state in states]
+    return min(rungs, key=RUNGS.index) if rungs else "hot"
+
+
+def explain_policy(own: TieringPolicy | None, parent: TieringPolicy | None) -> dict[str, Any]:
+    """The effective policy of a collection with its own override `own` under its namespace's `parent`, as the SDK's
+    TieringOverride, plus `inherited_from`: for each part, "collection", "namespace" or "default"."""
+    effective = (own.over(parent) if own else (parent or TieringPolicy())).effective()
+
+    def source(pick: Any) -> str:
+        if own is not None and pick(own) is not None:
+            return "collection"
+        if parent is not None and pick(parent) is not None:
+            return "namespace"
+        return "default"
+
+    return {**effective.public(), "inherited_from": {
+        "enabled": source(lambda p: p.enabled), "idle_days.cold": source(lambda p: p.idle_days.cold),
+        "idle_days.frozen": source(lambda p: p.idle_days.frozen), "exempt": source(lambda p: p.exempt)}}

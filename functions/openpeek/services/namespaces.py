@@ -93,6 +93,7 @@ class NamespaceService:
         self._events = events
         self._is_enterprise = is_enterprise
         self._content_counters: list[Callable[[Namespace], dict[str, int]]] = []
+        self._content_removers: list[Callable[[Namespace], None]] = []
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -110,6 +111,11 @@ class NamespaceService:
     def count_content_with(self, counter: Callable[[Namespace], dict[str, int]]) -> None:
         """Register where a kind of content is counted (the content services are built after this one)."""
         self._content_counters.append(counter)
+
+    def remove_content_with(self, remover: Callable[[Namespace], None]) -> None:
+        """Register content kept outside the vector store and the blob prefix (a cold store's indexes) that a
+        namespace's deletion must remove; it runs while the namespace's items still name that content."""
+        self._content_removers.append(remover)
 
     def content_counts(self, namespace: Namespace) -> dict[str, int]:
         """What NamespaceModel reports beside documents: bucket_count, object_count, collection_count."""
@@ -490,6 +496,8 @@ class NamespaceService:
         simply be sent again."""
         namespace = self.resolve(principal, identifier)
         self._vectors.drop_collection(namespace.collection)
+        for remove in self._content_removers:
+            remove(namespace)
         self._repository.delete_owned_items(namespace.namespace_id)
         self._blobs.delete_prefix(blob_prefix(namespace.namespace_id))
         self._repository.delete(namespace)

@@ -63,6 +63,8 @@ class PatchCollectionRequest(Strict):
     metadata: Optional[dict[str, Any]] = None
     enabled: Optional[StrictBool] = None
     source: Optional[SourceInput] = None
+    # The collection's tiering override (TieringOverride); checked by the tiering rules, {} clears it.
+    tiering: Optional[dict[str, Any]] = None
     # Named so that a request changing them gets a 400 that says they are fixed at creation, not a bare 422.
     feature_extractor: Optional[dict[str, Any]] = None
     features: Optional[list[Any]] = None

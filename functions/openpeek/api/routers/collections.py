@@ -48,6 +48,7 @@ def collection_model(view: CollectionView) -> dict[str, Any]:
         "lifecycle_state": collection.lifecycle_state,
         "document_count": view.document_count,
         "vector_count": view.document_count * len(collection.vector_indexes),
+        "tiering": view.tiering,
     }
 
 

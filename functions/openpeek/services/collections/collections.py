@@ -9,7 +9,7 @@ store step leaves only idempotent indexes behind."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from openpeek.domain import collections as rules
 from openpeek.domain import listing
@@ -42,6 +42,7 @@ class CollectionView:
 
     collection: Collection
     document_count: int
+    tiering: dict[str, Any] | None = None  # the effective tiering policy and where each part comes from
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class CatalogueEntry:
     how_to_enable: str | None
 
 
+class TieringPolicies(Protocol):
+    def set_override(self, namespace: Namespace, collection: Collection, spec: dict[str, Any]) -> None:
+        """Check and keep the collection's `tiering` override ({} clears it)."""
+
+    def effective(self, namespace: Namespace, collection: Collection) -> dict[str, Any]:
+        """The policy in force (TieringOverride) with `inherited_from` naming each part's source."""
+
+
 class CollectionService:
     def __init__(self, repository: CollectionRepository, buckets: BucketRepository, namespaces: NamespaceService,
                  vectors: VectorStore, inference: InferenceRegistry, events: EventBus) -> None:
@@ -62,6 +71,21 @@ class CollectionService:
         self._vectors = vectors
         self._inference = inference
         self._events = events
+        self._content_removers: list[Callable[[Namespace, Collection], None]] = []
+        self._tiering: TieringPolicies | None = None
+
+    def use_tiering(self, policies: "TieringPolicies") -> None:
+        """Where a collection's `tiering` override is kept and its effective policy computed (services/tiering)."""
+        self._tiering = policies
+
+    def _view(self, namespace: Namespace, collection: Collection, document_count: int) -> CollectionView:
+        tiering = self._tiering.effective(namespace, collection) if self._tiering is not None else None
+        return CollectionView(collection, document_count, tiering)
+
+    def remove_content_with(self, remover: Callable[[Namespace, Collection], None]) -> None:
+        """Register content kept outside the vector store (a cold copy, an archive) that deleting a collection must
+        remove; it runs before the collection's item goes, so a failed delete can be sent again."""
+        self._content_removers.append(remover)
 
     # -- the catalogue --------------------------------------------------------------------------------------------
 
@@ -131,7 +155,7 @@ class CollectionService:
         except CollectionNameTaken:
             raise _name_taken(name) from None
         self._publish("collection.created", namespace, collection)
-        return CollectionView(collection, 0)
+        return self._view(namespace, collection, 0)
 
     def check_extractor(self, spec: dict[str, Any] | None, features: list[str] | None) -> None:
         """The extractor a request names is known and runs here (400 naming those that do)."""
@@ -213,7 +237,7 @@ class CollectionService:
 
     def describe(self, namespace: Namespace, identifier: str) -> CollectionView:
         collection = self.get(namespace, identifier)
-        return CollectionView(collection, self.document_count(namespace, collection))
+        return self._view(namespace, collection, self.document_count(namespace, collection))
 
     def find(self, namespace: Namespace, identifier: str) -> Collection | None:
         return self._repository.find_in(namespace.namespace_id, identifier)
@@ -235,7 +259,7 @@ class CollectionService:
             sorts=sorts)
 
     def list_views(self, namespace: Namespace, **query: Any) -> list[CollectionView]:
-        return [CollectionView(c, self.document_count(namespace, c)) for c in self.list(namespace, **query)]
+        return [self._view(namespace, c, self.document_count(namespace, c)) for c in self.list(namespace, **query)]
 
     # -- patch and delete -----------------------------------------------------------------------------------------
 
@@ -243,11 +267,18 @@ class CollectionService:
         """Name, description, metadata, enabled and source; a new source is checked (cycles refused) and the input
         and output schemas recomputed with the same extractor configuration. Retried on a fresh read when a
         concurrent patch won, so none is lost."""
+        changes = dict(changes)
+        tiering = changes.pop("tiering", None)
         unknown = sorted(key for key, value in changes.items() if value is not None and key not in _PATCHABLE)
         if unknown:
             raise BadRequest(
                 f"{', '.join(unknown)} cannot be changed on an existing collection; create a new collection instead",
-                code="immutable_field", details={"fields": unknown, "patchable": list(_PATCHABLE)})
+                code="immutable_field", details={"fields": unknown, "patchable": list(_PATCHABLE) + ["tiering"]})
+        if tiering is not None:
+            if self._tiering is None:
+                raise BadRequest("this deployment does not tier collections", code="unsupported_field",
+                                 details={"field": "tiering"})
+            self._tiering.set_override(namespace, self.get(namespace, identifier), tiering)
         for _ in range(PATCH_ATTEMPTS):
             current = self.get(namespace, identifier)
             updates: dict[str, Any] = {}
@@ -269,7 +300,7 @@ class CollectionService:
                                feature_extractor=design.extractor, vector_indexes=design.vector_indexes,
                                payload_indexes=design.payload_indexes)
             if not updates:
-                return CollectionView(current, self.document_count(namespace, current))
+                return self._view(namespace, current, self.document_count(namespace, current))
             updates["updated_at"] = isoformat(utcnow())
             try:
                 saved = self._repository.save(current.with_changes(updates), current)
@@ -278,7 +309,7 @@ class CollectionService:
             except ConditionFailed:
                 continue
             self._publish("collection.updated", namespace, saved)
-            return CollectionView(saved, self.document_count(namespace, saved))
+            return self._view(namespace, saved, self.document_count(namespace, saved))
         raise Conflict("The collection kept changing while this request was applied; try again",
                        code="concurrent_modification")
 
@@ -299,6 +330,8 @@ class CollectionService:
             self._vectors.delete_by_filter(namespace.collection, documents_of(collection.collection_id))
         except CollectionNotFound:
             pass
+        for remove in self._content_removers:
+            remove(namespace, collection)
         self._repository.delete(collection)
         self._publish("collection.deleted", namespace, collection)
         return collection

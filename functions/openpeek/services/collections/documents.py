@@ -35,6 +35,19 @@ MAX_EVENT_IDS = 100
 OFFSET_CURSOR = "offset:"  # a cursor this service made (sorted or searched pages); any other is the store's own
 
 
+TIER_MARK = "_source_tier"  # on documents read from a cold or archived collection: the tier they came from
+
+
+@dataclass(frozen=True)
+class TieredDocuments:
+    """A collection's documents outside the vector store: `tier` (cold | archived), how many, and a reader of them
+    in a stable order (`points(with_vectors=...)`)."""
+
+    tier: str
+    count: Callable[[], int]
+    points: Callable[..., Iterator[VectorPoint]]
+
+
 @dataclass
 class ListQuery:
     filters: dict[str, Any] | None = None
@@ -59,12 +72,15 @@ class Page:
 
 class CollectionDocumentService:
     def __init__(self, collections: CollectionService, vectors: VectorStore, events: EventBus,
-                 check_writable: Callable[[Namespace, str], None] | None = None) -> None:
+                 check_writable: Callable[[Namespace, str], None] | None = None,
+                 tiered_documents: Callable[[Namespace, str], TieredDocuments | None] | None = None) -> None:
         self._collections = collections
         self._vectors = vectors
         self._events = events
         # Refuses writes to collections that are frozen, cold, archived or moving between tiers (services/tiering).
         self._check_writable = check_writable or (lambda namespace, collection_id: None)
+        # Where a collection's documents are when they are no longer in the vector store (cold or archived).
+        self._tiered_documents = tiered_documents or (lambda namespace, collection_id: None)
 
     def collection_id(self, namespace: Namespace, identifier: str) -> str:
         """The id of the collection a route names: a collection's id or name, or the bare collection_id that
@@ -77,14 +93,52 @@ class CollectionDocumentService:
         raise NotFound("collection", identifier)
 
     def list_collection(self, namespace: Namespace, identifier: str, query: ListQuery) -> Page:
-        return self.list(namespace, documents_of(self.collection_id(namespace, identifier)), query)
+        collection_id = self.collection_id(namespace, identifier)
+        tiered = self._tiered_documents(namespace, collection_id)
+        if tiered is not None:
+            return self._list_tiered(tiered, query)
+        return self.list(namespace, documents_of(collection_id), query)
 
     def list_namespace(self, namespace: Namespace, collection_ids: list[str] | None, query: ListQuery) -> Page:
         return self.list(namespace, scope_of(collection_ids), query)
 
     def count_collection(self, namespace: Namespace, identifier: str) -> tuple[str, int]:
         collection_id = self.collection_id(namespace, identifier)
+        tiered = self._tiered_documents(namespace, collection_id)
+        if tiered is not None:
+            return collection_id, tiered.count()
         return collection_id, self._count(namespace, documents_of(collection_id))
+
+    def _list_tiered(self, tiered: "TieredDocuments", query: ListQuery) -> Page:
+        """A cold or archived collection's page, read from where its documents are now (each marked with its tier):
+        filters, search and sort are evaluated here, over at most MAX_SCAN documents."""
+        if not 1 <= query.limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
+        if query.cursor and not query.cursor.startswith(OFFSET_CURSOR):
+            raise BadRequest("this collection is not in the vector store: page it with offset or the cursor it "
+                             "returned", code="invalid_pagination")
+        wanted = filter_rules.parse_filter(query.filters)
+        start = _cursor_offset(query.cursor) if query.cursor else query.offset
+        ordered = bool(query.sort or query.search or query.include_total)
+        matched: list[VectorPoint] = []
+        for read, point in enumerate(tiered.points(with_vectors=query.return_vectors)):
+            if read >= MAX_SCAN:
+                raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with filters",
+                                 code="too_many_documents", details={"max_scan": MAX_SCAN})
+            if wanted is not None and not filter_rules.matches(wanted, point.payload, point.id):
+                continue
+            if query.search and not _mentions(point.payload, query.search):
+                continue
+            matched.append(point)
+            if not ordered and len(matched) > start + query.limit:
+                break  # one past the page: enough to know another page follows
+        if query.sort:
+            matched = _sorted(matched, query.sort)
+        window = matched[start: start + query.limit]
+        next_cursor = f"{OFFSET_CURSOR}{start + query.limit}" if start + query.limit < len(matched) else None
+        documents = [{**_present(point, query.return_vectors, query.select), TIER_MARK: tiered.tier}
+                     for point in window]
+        return Page(documents, next_cursor, len(matched) if ordered else None, start, query.limit)
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -154,6 +208,12 @@ class CollectionDocumentService:
             with_vectors: bool) -> dict[str, Any]:
         """One document; through a collection route (identifier), only one of that collection."""
         collection_id = self.collection_id(namespace, identifier) if identifier is not None else None
+        tiered = self._tiered_documents(namespace, collection_id) if collection_id is not None else None
+        if tiered is not None:
+            found = next((point for point in tiered.points(with_vectors=with_vectors) if point.id == document_id), None)
+            if found is None:
+                raise NotFound("document", document_id)
+            return {**_present(found, with_vectors), TIER_MARK: tiered.tier}
         return _present(self._point(namespace, collection_id, document_id, with_vectors=with_vectors), with_vectors)
 
     def batch_get(self, namespace: Namespace, document_ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -82,11 +82,17 @@ class FeatureSearch(Stage):
         vectors = self.dependencies.vectors
         embedded = self._embed_together(namespace, runs) if len(runs) > 1 else {}
         planned = [self._plan(context, parameters, embedded) for context, parameters in runs]
+        # An execution whose collections are all cold asks the vector store nothing: it holds none of their points,
+        # and a namespace with only cold collections then never opens (or keeps in memory) its vector store shard.
+        hot = [context.tiers is None or context.tiers[1].hot_needed for context, _ in runs]
         if all(context.access is None for context, _ in runs):
-            everything = [request for requests, _, _ in planned for request in requests]
-            results = vectors.query(namespace.collection, everything)
+            everything = [request for (requests, _, _), asked in zip(planned, hot) if asked for request in requests]
+            results = vectors.query(namespace.collection, everything) if everything else []
             split, offset = [], 0
-            for requests, _, _ in planned:
+            for (requests, _, _), asked in zip(planned, hot):
+                if not asked:
+                    split.append([[] for _ in requests])
+                    continue
                 split.append(results[offset: offset + len(requests)])
                 offset += len(requests)
         else:  # the namespace enforces document authorization: the plan restricts (and may repeat) the searches

@@ -43,6 +43,7 @@ class TierPlan:
     namespace: Namespace
     cold: list[tuple[Collection, ColdCollection]]
     warnings: list[str] = field(default_factory=list)
+    hot_needed: bool = True  # False when every collection searched is cold: the vector store holds none of them
 
     def search(self, cold_store: ColdStore, requests: Sequence[SearchRequest],
                hot_results: list[list[ScoredPoint]]) -> list[list[ScoredPoint]]:
@@ -137,7 +138,11 @@ class CrossTierSearch:
                                                     "collection_name": c.collection_name} for c in named]})
         self._record(namespace, [c.collection_id for c in searchable])
         cold = [(c, self._cold_target(namespace, c)) for c in searchable if c.lifecycle_state == rules.COLD]
-        return TierPlan(namespace, cold)
+        # Only named collections can be known to be all cold: an identifier without a collection item may name
+        # documents upserted into the namespace directly, which are always in the vector store.
+        only_cold = (bool(retriever.collection_identifiers) and len(cold) == len(searchable)
+                     and all(identifier in by_key for identifier in retriever.collection_identifiers))
+        return TierPlan(namespace, cold, hot_needed=not only_cold)
 
     def search(self, plan: TierPlan, requests: Sequence[SearchRequest],
                hot_results: list[list[ScoredPoint]]) -> list[list[ScoredPoint]]:

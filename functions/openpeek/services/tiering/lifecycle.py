@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from openpeek.domain import tiering as rules
 from openpeek.domain.clock import isoformat, utcnow
@@ -29,17 +30,18 @@ from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import COMPLETED, FAILED, PROCESSING, Task
-from openpeek.domain.tiering import TierState, Transition
+from openpeek.domain.tiering import TieringPolicy, TierState, Transition
 from openpeek.domain.conditions import Filter, MatchValue
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound, ConditionFailed
 from openpeek.domain.tiering import ColdCollection
-from openpeek.domain.vectors import PayloadIndexSpec
+from openpeek.domain.vectors import PayloadIndexSpec, VectorPoint
 from openpeek.ports import BlobStore, ColdStore, EventBus, Table, VectorStore
 from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.tasks import TaskRepository
 from openpeek.repositories.tiering import TierStateRepository
+from openpeek.services.collections.documents import TieredDocuments
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ TRANSITION_REQUESTED = "collection.lifecycle.requested"  # deployed: the event t
 # (at 100,000 × 384, parts of 1,000 cost 10× the active p50); S3 Vectors' adapter splits a page into writes of 500.
 PAGE = 5_000
 MAX_RUNTIME_S = 6 * 3600
+# Dropped points past which the vector store is compacted after a move: below it the resident memory they hold is
+# small, and a compaction (a child process rebuilding the namespace's shard) costs more than it frees.
+RECLAIM_MIN_POINTS = 5_000
 SAVE_ATTEMPTS = 16
 
 
@@ -76,7 +81,10 @@ class LifecycleView:
 class LifecycleService:
     def __init__(self, table: Table, vectors: VectorStore, cold: ColdStore, blobs: BlobStore, events: EventBus,
                  start_in_background: Callable[[str, str, str], None], *, cold_index_name: Callable[
-                     [ColdCollection], str] | None = None) -> None:
+                     [ColdCollection], str] | None = None,
+                 compact_vectors: Callable[[str], object] | None = None) -> None:
+        """`compact_vectors(store collection)`: reclaims the space of deleted points where the vector store does not
+        by itself (Qdrant Edge keeps them in its segments, in memory, until optimized); None where it does."""
         self._table = table
         self._collections = CollectionRepository(table)
         self._namespaces = NamespaceRepository(table)
@@ -88,6 +96,9 @@ class LifecycleService:
         self._events = events
         self._background = start_in_background
         self._cold_index_name = cold_index_name or (lambda target: f"{target.namespace_id}/{target.collection_id}")
+        self._compact_vectors = compact_vectors
+        self._running: set[tuple[str, str]] = set()
+        self._running_lock = threading.Lock()
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -134,8 +145,18 @@ class LifecycleService:
             "last_transitioned_at": tier.last_transitioned_at,
             "task_id": view.task_id,
             "warning": view.warning,
-            "namespace_storage_tier": None,
+            "namespace_storage_tier": self.storage_tier(namespace),
         }
+
+    def storage_tier(self, namespace: Namespace) -> dict[str, Any]:
+        """NamespaceStorageTier: the rung its collections put it on (domain.tiering.namespace_rung); changed_at is
+        the namespace's latest collection transition; storage is the class the files are kept in (one class here:
+        nothing moves between storage classes)."""
+        collections = self._collections.list_in(namespace.namespace_id)
+        moved = [tier.last_transitioned_at for tier in self._tiers.list_in(namespace.namespace_id).values()
+                 if tier.last_transitioned_at]
+        return {"rung": rules.namespace_rung([collection.lifecycle_state for collection in collections]),
+                "storage": "standard", "changed_at": max(moved) if moved else None}
 
     def check_writable(self, namespace: Namespace, collection_id: str) -> None:
         """Document writes reach active collections only (409 naming the state otherwise); documents that belong to
@@ -195,6 +216,19 @@ class LifecycleService:
         """Run the collection's transition in progress to its end, from the step recorded (resume after a crash).
         A failure before the flip undoes the partial copy and leaves the collection where it was, with the task
         FAILED; a failure after the flip is retried by the next run (the sweeper resumes transitions)."""
+        # One runner per collection in this process: the sweeper resumes recorded transitions, and one it resumed
+        # while the request that started it was still running would rewind the recorded step under it.
+        with self._running_lock:
+            if (namespace_id, collection_id) in self._running:
+                return
+            self._running.add((namespace_id, collection_id))
+        try:
+            self._run(namespace_id, collection_id)
+        finally:
+            with self._running_lock:
+                self._running.discard((namespace_id, collection_id))
+
+    def _run(self, namespace_id: str, collection_id: str) -> None:
         namespace = self._namespaces.get_by_id(namespace_id)
         collection = self._collections.find_in(namespace_id, collection_id) if namespace else None
         if namespace is None or collection is None:
@@ -203,6 +237,11 @@ class LifecycleService:
         moving = tier.transition
         if moving is None:
             return
+        if collection.lifecycle_state == moving.target and moving.step != rules.DROP:
+            # Flipped already (a record rewound by another runner): only dropping the source copy is left; copying or
+            # verifying again would compare against a source that may be gone.
+            tier = self._save_tier(namespace, tier, moving.advanced(step=rules.DROP))
+            moving = tier.transition
         self._task_progress(namespace_id, moving.task_id, PROCESSING, progress=0)
         try:
             if moving.target == rules.ARCHIVED:
@@ -254,7 +293,7 @@ class LifecycleService:
             self._publish(namespace, collection, moving.source, rules.COLD)
             moving = tier.transition
         if moving.step == rules.DROP:
-            self._drop_hot(namespace, collection.collection_id)
+            self._drop_hot(namespace, collection.collection_id, dropped=tier.cold_vector_count or moving.copied)
             self._save_tier(namespace, tier, None)
 
     def _rehydrate(self, namespace: Namespace, collection: Collection, tier: TierState) -> None:
@@ -328,25 +367,98 @@ class LifecycleService:
             self._publish(namespace, collection, moving.source, rules.ARCHIVED)
             moving = tier.transition
         if moving.step == rules.DROP:
-            self._drop_hot(namespace, collection.collection_id)
+            self._drop_hot(namespace, collection.collection_id, dropped=moving.copied)
             self._cold.drop(target)
             self._save_tier(namespace, tier, None, cold_count=0)
 
+    def tiered_documents(self, namespace: Namespace, collection_id: str) -> TieredDocuments | None:
+        """Where a cold or an archived collection's documents are read from (documents list / get / count); None
+        for a collection whose documents are in the vector store."""
+        collection = self._collections.find_in(namespace.namespace_id, collection_id)
+        if collection is None or collection.lifecycle_state not in (rules.COLD, rules.ARCHIVED):
+            return None
+        if collection.lifecycle_state == rules.ARCHIVED:
+            def archived(with_vectors: bool = False) -> Iterator[VectorPoint]:
+                for record in self._archive_records(namespace, collection):
+                    document_id = record.pop("document_id")
+                    yield VectorPoint(document_id, {}, record)
+
+            return TieredDocuments(
+                rules.ARCHIVED, lambda: sum(1 for _ in self._archive_records(namespace, collection)), archived)
+        target = self.cold_target(namespace, collection)
+
+        def cold(with_vectors: bool = False) -> Iterator[VectorPoint]:
+            for _, points in self._cold.read_parts(target):
+                for point in points:
+                    yield point if with_vectors else replace(point, vectors={})
+
+        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold)
+
+    def _archive_records(self, namespace: Namespace, collection: Collection) -> Iterator[dict[str, Any]]:
+        for key in sorted(self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id))):
+            for line in self._blobs.get(key).decode().splitlines():
+                if line:
+                    yield json.loads(line)
+
     def archived_documents(self, namespace: Namespace, identifier: str) -> list[dict[str, Any]]:
         """What an archived collection keeps: each document's metadata and lineage."""
-        collection = self._collection(namespace, identifier)
-        found = []
-        for key in self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id)):
-            found += [json.loads(line) for line in self._blobs.get(key).decode().splitlines() if line]
-        return found
+        return list(self._archive_records(namespace, self._collection(namespace, identifier)))
+
+    # -- the collection's tiering override -----------------------------------------------------------------------
+
+    def set_override(self, namespace: Namespace, collection: Collection, spec: dict[str, Any]) -> None:
+        """PATCH /v1/collections/{c} `tiering`: kept on the collection's tier state, where the sweeper reads it;
+        {} clears it (every part inherits again)."""
+        policy = TieringPolicy.parse(spec, "tiering") if spec else None
+        self._tiers.register(namespace.namespace_id)
+        for _ in range(SAVE_ATTEMPTS):
+            tier = self._tiers.get(namespace.namespace_id, collection.collection_id)
+            try:
+                self._tiers.save(namespace.namespace_id, replace(tier, policy=policy), tier)
+                return
+            except ConditionFailed:
+                continue
+        raise Conflict("the collection's tier state kept changing", code="concurrent_modification")
+
+    def effective(self, namespace: Namespace, collection: Collection) -> dict[str, Any]:
+        """The policy the sweeper applies to the collection (TieringOverride) and, in `inherited_from`, where each
+        part comes from: the collection's override, its namespace's, or the default."""
+        own = self._tiers.get(namespace.namespace_id, collection.collection_id).policy
+        return rules.explain_policy(own, TieringPolicy.parse((namespace.extra or {}).get("tiering")))
+
+    # -- deletion -------------------------------------------------------------------------------------------------
+
+    def forget_collection(self, namespace: Namespace, collection: Collection) -> None:
+        """A deleted collection's cold copy (S3 Vectors indexes, or embedded parts) and archive go with it."""
+        self._cold.drop(self.cold_target(namespace, collection))
+        self._blobs.delete_prefix(archive_prefix(namespace.namespace_id, collection.collection_id))
+
+    def forget_namespace(self, namespace: Namespace) -> None:
+        """A deleted (or expired) namespace's collections leave nothing in the cold store."""
+        for collection in self._collections.list_in(namespace.namespace_id):
+            self.forget_collection(namespace, collection)
+        self._tiers.unregister(namespace.namespace_id)
 
     # -- state ----------------------------------------------------------------------------------------------------
 
-    def _drop_hot(self, namespace: Namespace, collection_id: str) -> None:
+    def _drop_hot(self, namespace: Namespace, collection_id: str, *, dropped: int = 0) -> None:
         try:
             self._vectors.delete_by_filter(namespace.collection, documents_of(collection_id))
         except CollectionNotFound:
-            pass
+            return
+        if dropped >= RECLAIM_MIN_POINTS:
+            self._reclaim(namespace)
+
+    def _reclaim(self, namespace: Namespace) -> None:
+        """Without this a demoted collection's vectors stay resident in the vector store (deleted, not removed) and
+        the cold tier saves disk but not memory. Best effort: the move is done either way, and the store's own
+        index builds reclaim them later."""
+        if self._compact_vectors is None:
+            return
+        try:
+            self._compact_vectors(namespace.collection)
+        except Exception:  # noqa: BLE001 - a failed compaction loses nothing; it is retried by the next build
+            logger.warning("compacting %s after a lifecycle move failed", namespace.collection, exc_info=True)
 
     def _save_tier(self, namespace: Namespace, tier: TierState, moving: Transition | None, *,
                    cold_count: int | None = None) -> TierState:
@@ -379,7 +491,10 @@ class LifecycleService:
         tier = self._tiers.get(namespace.namespace_id, collection_id)
         collection = self._collections.find_in(namespace.namespace_id, collection_id)
         current = tier.transition
-        if current is not None and current.step != rules.DROP and collection is not None:
+        # Once the collection is in the target state its source copy may be gone: the new copy is then the only one and
+        # is never undone, whatever step the record shows.
+        flipped = collection is not None and current is not None and collection.lifecycle_state == current.target
+        if current is not None and current.step != rules.DROP and collection is not None and not flipped:
             try:
                 if current.target == rules.COLD:
                     self._cold.drop(self.cold_target(namespace, collection))

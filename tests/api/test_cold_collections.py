@@ -1,0 +1,182 @@
+"""What a cold collection still is besides a search target: the vector store gives its memory back after a demotion,
+its documents can be listed, read and counted (from the cold copy, marked cold), the namespace's storage tier follows
+its collections, and deleting a collection or a namespace leaves nothing in the cold store."""
+
+from __future__ import annotations
+
+from openpeek.repositories.namespaces import NamespaceRepository
+from openpeek.services.tiering import lifecycle as lifecycle_module
+from tests.api.test_collection_lifecycle_api import add, headers, lifecycle  # noqa: F401 - `headers` is a fixture
+
+
+def test_a_demotion_compacts_the_vector_store_so_its_memory_goes(client, headers, services, monkeypatch):
+    monkeypatch.setattr(lifecycle_module, "RECLAIM_MIN_POINTS", 3)
+    kept = add(client, headers, "hotbooks", 1, genre="sf", year=2001)
+    for n in range(4):
+        add(client, headers, "coldbooks", 10 + n, genre="sf", year=2010 + n)
+    namespace = client.get("/v1/namespaces/tiers", headers=headers).json()
+    store_collection = NamespaceRepository(services.table).get_by_id(namespace["namespace_id"]).collection
+    builds_before = services.vectors.index_state(store_collection)["builds"]
+
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["lifecycle_state"] == "cold"
+    # the namespace's shard was rebuilt without the dropped points: they no longer sit in its segments
+    assert services.vectors.index_state(store_collection)["builds"] == builds_before + 1
+    info = services.vectors.info(store_collection)
+    assert info.points_count == 1 and info.indexed_vectors_count <= 1
+    assert [p.id for p in services.vectors.retrieve(store_collection, [kept])] == [kept]
+
+
+def test_the_namespace_storage_tier_follows_its_collections(client, headers):
+    from mixpeek.models.lifecycle_status_response import LifecycleStatusResponse
+
+    add(client, headers, "hotbooks", 1)
+    add(client, headers, "coldbooks", 2)
+    status = lifecycle(client, headers, "coldbooks").json()
+    assert status["namespace_storage_tier"]["rung"] == "hot" and status["namespace_storage_tier"]["changed_at"] is None
+    demoted = lifecycle(client, headers, "coldbooks", "cold").json()
+    assert demoted["namespace_storage_tier"]["rung"] == "hot"  # hotbooks is still served from the vector store
+    frozen = lifecycle(client, headers, "hotbooks", "frozen").json()
+    tier = LifecycleStatusResponse.from_dict(frozen).namespace_storage_tier
+    assert tier.rung == "warm"  # the hottest of cold (warm: the cold vector store) and frozen
+    assert tier.changed_at is not None
+
+
+def test_deleting_a_cold_collection_or_its_namespace_removes_its_s3_vectors_indexes(
+        client, headers, services, monkeypatch, aws_credentials):
+    import boto3
+    from moto import mock_aws
+    from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore
+    from tests.s3vectors_standin import S3VectorsStandIn
+
+    with mock_aws():
+        s3vectors = boto3.client("s3vectors", region_name="us-east-1")
+        s3vectors.create_vector_bucket(vectorBucketName="openpeek-test-vectors")
+        monkeypatch.setattr(services.lifecycle, "_cold",
+                            S3VectorsColdStore("openpeek-test-vectors", client=S3VectorsStandIn(s3vectors)))
+
+        def indexes() -> list[str]:
+            return [index["indexName"] for index in
+                    s3vectors.list_indexes(vectorBucketName="openpeek-test-vectors")["indexes"]]
+
+        add(client, headers, "hotbooks", 1)
+        add(client, headers, "coldbooks", 2)
+        assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 1
+        assert lifecycle(client, headers, "hotbooks", "cold").json()["s3_vector_count"] == 1
+        assert len(indexes()) == 2
+        assert client.delete("/v1/collections/coldbooks", headers=headers).status_code == 200
+        assert len(indexes()) == 1
+        assert client.delete("/v1/namespaces/tiers", headers=headers).status_code == 200
+        assert indexes() == []
+
+
+def test_a_cold_collections_documents_are_listed_read_and_counted_from_the_cold_copy(client, headers):
+    from mixpeek.models.list_documents_response import ListDocumentsResponse
+
+    ids = [add(client, headers, "coldbooks", n, genre="crime" if n % 2 else "sf", year=2000 + n) for n in range(6)]
+    before = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10}).json()
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["vector_document_count"] == 0
+
+    listed = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10})
+    assert listed.status_code == 200, listed.text
+    ListDocumentsResponse.from_dict(listed.json())
+    documents = listed.json()["results"]
+    assert sorted(d["document_id"] for d in documents) == sorted(ids)
+    assert all(d["_source_tier"] == "cold" for d in documents)
+    by_id = {d["document_id"]: d for d in before["results"]}
+    for document in documents:  # the same document as the vector store returned, marked cold
+        assert {k: v for k, v in document.items() if k != "_source_tier"} == by_id[document["document_id"]]
+
+    crime = client.post("/v1/collections/coldbooks/documents/list", headers=headers,
+                        json={"filters": {"AND": [{"field": "genre", "operator": "eq", "value": "crime"}]},
+                              "limit": 2}).json()
+    assert len(crime["results"]) == 2 and all(d["genre"] == "crime" for d in crime["results"])
+    assert crime["pagination"]["next_cursor"]
+    rest = client.post(f"/v1/collections/coldbooks/documents/list?cursor={crime['pagination']['next_cursor']}",
+                       headers=headers, json={"filters": {"AND": [{"field": "genre", "operator": "eq",
+                                                                    "value": "crime"}]}, "limit": 2}).json()
+    assert len(rest["results"]) == 1
+    assert {d["document_id"] for d in crime["results"] + rest["results"]} == set(ids[1::2])
+
+    assert client.get("/v1/collections/coldbooks/documents/count", headers=headers).json()["count"] == 6
+    one = client.get(f"/v1/collections/coldbooks/documents/{ids[3]}", headers=headers)
+    assert one.status_code == 200 and one.json()["_source_tier"] == "cold" and one.json()["year"] == 2003
+    assert client.get("/v1/collections/coldbooks/documents/doc_missing", headers=headers).status_code == 404
+
+    assert lifecycle(client, headers, "coldbooks", "archived").json()["lifecycle_state"] == "archived"
+    archived = client.post("/v1/collections/coldbooks/documents/list", headers=headers, json={"limit": 10}).json()
+    assert sorted(d["document_id"] for d in archived["results"]) == sorted(ids)
+    assert all(d["_source_tier"] == "archived" and "year" in d for d in archived["results"])
+    assert client.get("/v1/collections/coldbooks/documents/count", headers=headers).json()["count"] == 6
+
+
+def test_a_collection_tiering_override_is_checked_kept_and_shown_with_its_sources(client, headers):
+    from mixpeek.models.collection_response import CollectionResponse
+
+    assert client.patch("/v1/namespaces/tiers", headers=headers,
+                        json={"tiering": {"idle_days": {"cold": 9}}}).status_code == 200
+    plain = client.get("/v1/collections/hotbooks", headers=headers).json()
+    assert plain["tiering"]["idle_days"] == {"cold": 9, "frozen": None} and plain["tiering"]["enabled"] is True
+    assert plain["tiering"]["inherited_from"]["idle_days.cold"] == "namespace"
+    assert plain["tiering"]["inherited_from"]["enabled"] == "default"
+
+    patched = client.patch("/v1/collections/hotbooks", headers=headers,
+                           json={"tiering": {"idle_days": {"frozen": 40}, "exempt": "legal hold"}})
+    assert patched.status_code == 200, patched.text
+    shown = CollectionResponse.from_dict(patched.json()).tiering
+    assert (shown.idle_days.cold, shown.idle_days.frozen, shown.exempt) == (9, 40, "legal hold")
+    assert shown.additional_properties["inherited_from"] == {
+        "enabled": "default", "idle_days.cold": "namespace", "idle_days.frozen": "collection", "exempt": "collection"}
+    assert client.get("/v1/collections/hotbooks", headers=headers).json()["tiering"]["exempt"] == "legal hold"
+    assert client.get("/v1/collections/coldbooks", headers=headers).json()["tiering"]["exempt"] is None
+
+    refused = client.patch("/v1/collections/hotbooks", headers=headers,
+                           json={"tiering": {"idle_days": {"cold": 0}}, "description": "changed"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_tiering"
+    after = client.get("/v1/collections/hotbooks", headers=headers).json()
+    assert after["tiering"]["exempt"] == "legal hold" and after["description"] != "changed"  # nothing applied
+
+    cleared = client.patch("/v1/collections/hotbooks", headers=headers, json={"tiering": {}}).json()
+    assert cleared["tiering"]["exempt"] is None and cleared["tiering"]["inherited_from"]["exempt"] == "default"
+
+
+def test_a_search_of_cold_collections_only_leaves_the_vector_store_alone(client, headers, services, monkeypatch):
+    from tests.api.test_collection_lifecycle_api import execute, retriever
+
+    add(client, headers, "hotbooks", 1)
+    cold = add(client, headers, "coldbooks", 2)
+    lifecycle(client, headers, "coldbooks", "cold")
+    only_cold, both = retriever(client, headers, ["coldbooks"]), retriever(client, headers, ["coldbooks", "hotbooks"])
+    asked: list[int] = []
+    real_query = services.vectors.query
+    monkeypatch.setattr(services.vectors, "query",
+                        lambda *args, **kwargs: asked.append(1) or real_query(*args, **kwargs))
+
+    found = execute(client, headers, only_cold, 2).json()["documents"]
+    assert [d["document_id"] for d in found] == [cold] and found[0]["_source_tier"] == "cold"
+    assert asked == []  # the namespace's shard was not searched (nor opened, after a restart)
+    assert len(execute(client, headers, both, 2).json()["documents"]) == 2 and asked == [1]
+
+
+def test_a_transition_record_rewound_after_the_flip_never_loses_the_new_copy(client, headers, services):
+    from dataclasses import replace
+
+    from openpeek.domain import tiering as rules
+    from openpeek.repositories.tiering import TierStateRepository
+    from tests.api.test_collection_lifecycle_api import execute, retriever
+
+    ids = [add(client, headers, "coldbooks", n) for n in range(3)]
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 3
+    namespace = NamespaceRepository(services.table).get_by_id(
+        client.get("/v1/namespaces/tiers", headers=headers).json()["namespace_id"])
+    collection_id = client.get("/v1/collections/coldbooks", headers=headers).json()["collection_id"]
+    tiers = TierStateRepository(services.table)
+    tier = tiers.get(namespace.namespace_id, collection_id)
+    # what a second runner resuming the demotion at an earlier step leaves: state cold, record back at VERIFY
+    tiers.save(namespace.namespace_id, replace(tier, transition=rules.Transition(
+        rules.ACTIVE, rules.COLD, step=rules.VERIFY, task_id=None)), tier)
+
+    services.lifecycle.run(namespace.namespace_id, collection_id)
+    status = lifecycle(client, headers, "coldbooks").json()
+    assert status["lifecycle_state"] == "cold" and status["s3_vector_count"] == 3
+    found = execute(client, headers, retriever(client, headers, ["coldbooks"]), 1).json()["documents"]
+    assert sorted(d["document_id"] for d in found) == sorted(ids)
