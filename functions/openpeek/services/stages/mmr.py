@@ -99,10 +99,7 @@ class Mmr(Stage):
                 raise invalid(context.stage_name, self.stage_id, "diversity_feature_uri",
                               f"the documents carry no dense '{index}' vectors (mmr needs a feature_search before it "
                               "on that index)", code="invalid_query")
-            # One conversion of the store's lists of Python floats for the whole stage, into float64: numpy reads a
-            # Python float as a double, so float32 adds a narrowing pass per value (measured 1.8 against 3.2 ms for
-            # 180 × 384); the similarity products on a few hundred rows cost the same in either width.
-            vectors = np.array(rows, dtype=np.float64)
+            vectors = np.array(rows, dtype=np.float32)  # one conversion of the store's lists for the whole stage
             spaces.append((mmr.unit_rows(vectors) if parameters.similarity_metric == "cosine" else vectors,
                            weight / total))
         context.metadata["diversity"] = [uri for uri, _ in features]
