@@ -114,12 +114,16 @@ def load(client, bodies: list[bytes], vectors) -> dict:
 def search_mode(client) -> str:
     """Exhaustive or HNSW, once the namespace's background index build (if one started) has finished."""
     deadline = time.monotonic() + INDEX_WAIT_S
+    threshold = int(os.environ.get("OPENPEEK_EDGE_INDEX_THRESHOLD", "20000"))
     while True:
         status = client.get(f"/v1/namespaces/{NAMESPACE}").json().get("qdrant_status") or {}
-        if status.get("status") != "yellow" or time.monotonic() > deadline:
+        indexed, points = status.get("indexed_vectors_count") or 0, status.get("points_count") or 0
+        # Past the threshold a build is due: wait for one that covers (nearly) every point, not only for the
+        # current build to end (its journaled writes start the next one).
+        unindexed = points > threshold and indexed < 0.99 * points
+        if (status.get("status") != "yellow" and not unindexed) or time.monotonic() > deadline:
             break
         time.sleep(2)
-    indexed, points = status.get("indexed_vectors_count") or 0, status.get("points_count") or 0
     mode = "HNSW index" if indexed else "exhaustive (no index built)"
     return f"{mode}: {indexed} of {points} vectors indexed, status {status.get('status')}"
 

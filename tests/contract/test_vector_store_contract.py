@@ -767,3 +767,21 @@ def test_unreachable_server_is_a_dependency_failure() -> None:
         store.collection_exists(C)
     with pytest.raises(DependencyUnavailable):
         store.upsert(C, [VectorPoint("d1", {"text": [1.0, 0.0]})])
+
+
+def test_query_hits_used_keeps_the_full_search_first_hits(store: VectorStore, tmp_path: Path) -> None:
+    """A caller that reads only the first hits of a wider search (feature_search: top_k 200 searched, final_top_k 10
+    kept) gets exactly the full search's first hits; the embedded store converts no more than those."""
+    store.create_collection(C, [TEXT])
+    store.upsert(C, [VectorPoint(f"d{i}", {"text": [1.0, float(i)]}, {"rank": i}) for i in range(8)])
+
+    full, used = store.query(C, [SearchRequest("text", [1.0, 0.0], limit=6),
+                                 SearchRequest("text", [1.0, 0.0], limit=6, hits_used=2)])
+
+    assert [(h.id, h.score, h.payload) for h in used[:2]] == [(h.id, h.score, h.payload) for h in full[:2]]
+    assert ids_of(full) == ["d0", "d1", "d2", "d3", "d4", "d5"]
+    edge = QdrantEdgeStore(tmp_path / "edge-hits-used")
+    edge.create_collection(C, [TEXT])
+    edge.upsert(C, [VectorPoint(f"d{i}", {"text": [1.0, float(i)]}) for i in range(8)])
+    (only,) = edge.query(C, [SearchRequest("text", [1.0, 0.0], limit=6, hits_used=2)])
+    assert ids_of(only) == ["d0", "d1"]

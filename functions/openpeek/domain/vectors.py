@@ -62,6 +62,10 @@ class SearchRequest:
     score_threshold: float | None = None
     with_payload: bool = True
     with_vectors: bool = False
+    # How many of the best hits the caller reads (None: all). Every hit up to `limit` is still searched, so the order
+    # and the first hits are those of the full search; a store may leave the rest unconverted (each hit's payload
+    # and vectors become Python objects one by one).
+    hits_used: int | None = None
 
 
 @dataclass

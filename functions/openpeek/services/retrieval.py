@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 from openpeek.garbage_collection import fewer_collections
@@ -97,7 +98,7 @@ class RetrievalService:
                 request = {**shared, **{k: v for k, v in query.items() if v is not None}}
                 try:
                     outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
-                                        first_search=prefetched.get(index), history=history)
+                                        first_search=prefetched.pop(index, None), history=history)
                     results.append({"query_index": index, **outcome})
                 except DomainError as error:
                     if error.status >= 500:
@@ -146,6 +147,10 @@ class RetrievalService:
         searched = False
         search_index: str | None = None
         warnings: list[str] = []
+        # Past the last stage that reads vectors they are dropped from the working set (unless the caller asked for
+        # them): hundreds of lists of floats otherwise travel through every later stage's copies to the end.
+        last_vector_reader = max((position for position, stage in enumerate(retriever.stages)
+                                  if self._reads_vectors(stage)), default=None)
         for position, stage in enumerate(retriever.stages):
             stage_id = stage_ids[position]
             definition = self._stages.get(stage_id)
@@ -173,6 +178,8 @@ class RetrievalService:
                     self._record_failure(namespace, retriever, execution_id, created_at, started, statistics,
                                          stage["stage_name"], error, inputs, ad_hoc, history)
                 raise
+            if position == last_vector_reader and not return_vectors:
+                candidates = [replace(c, vectors={}) if c.vectors else c for c in candidates]
             searched = searched or stage_id in SEARCH_STAGES
             search_index = context.search_index or search_index
             warnings += context.warnings

@@ -653,7 +653,8 @@ class QdrantEdgeStore:
         ]
         with self._use(collection) as shard:
             results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
-        return [[_scored(p, with_payload=r.with_payload) for p in hits] for r, hits in zip(requests, results)]
+        return [[_scored(p, with_payload=r.with_payload) for p in hits[:r.hits_used]]
+                for r, hits in zip(requests, results)]
 
     def scroll(
         self,

@@ -5,6 +5,7 @@ namespace's vector indexes)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Callable, Literal, Optional
 
 import numpy as np
@@ -167,7 +168,12 @@ class FeatureSearch(Stage):
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
                                           score_threshold=threshold, with_vectors=with_vectors))
             context.search_index = context.search_index or index
-        _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
+        stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
+        if (final_top_k and len(requests) == 1 and python_filters[0] is None and stage_threshold is None
+                and context.access is None and context.tiers is None):
+            # One search whose hits nothing re-ranks or filters in Python: the stage keeps its first final_top_k
+            # (_finish), so the store need not convert the others (top 200 searched for 10 returned).
+            requests[0] = replace(requests[0], hits_used=min(final_top_k, limits[0]))
         return requests, python_filters, limits
 
     def _finish(self, context: RunContext, parameters: dict, results: list, python_filters: list,
