@@ -21,6 +21,7 @@ from openpeek.services.organizations import Principal
 from openpeek.services.secrets import SecretVault
 from openpeek.services.webhooks import build_webhooks
 from openpeek.settings import Settings
+from tests.local_qdrant_servers import LocalQdrantServers
 
 REGION = "eu-west-1"
 TABLE = "openpeek-secrets-test"
@@ -47,7 +48,9 @@ def deployed(aws_credentials, monkeypatch):
         boto3.client("s3").create_bucket(Bucket="openpeek-secrets-test",
                                          CreateBucketConfiguration={"LocationConstraint": REGION})
         services = build_services(Settings(runtime="aws", table_name=TABLE, bucket_name="openpeek-secrets-test",
-                                           qdrant_url=":memory:", environment_name="test"))
+                                           qdrant_url=":memory:", environment_name="test"),
+                                  # dedicated namespaces run on their own Qdrant: a reachable local engine per URL
+                                  dedicated_vector_stores=LocalQdrantServers())
         org = services.organizations.ensure_org("acme", enterprise=True)
         key = services.organizations.issue_key(org["org_id"]).plain_key
         yield services, TestClient(create_app(services), raise_server_exceptions=False), org["org_id"], \
