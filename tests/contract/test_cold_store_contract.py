@@ -248,3 +248,60 @@ def test_parquet_vector_files_are_checked_not_trusted(tmp_path: Path):
     blobs.delete(vector_file)
     with pytest.raises(ColdStoreUnavailable, match="missing"):
         store.query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3))
+
+
+def write_part_in_the_earlier_layout(blobs: FolderBlobStore, target: ColdCollection, part: int,
+                                     docs: list[VectorPoint]) -> None:
+    """A part as the previous version of the embedded cold store wrote it (one parquet file: `document_id`, `payload`,
+    and per vector `v:<name>` float32 bytes with `has:<name>`), byte for byte its writer."""
+    import io
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"document_id": pa.array([point.id for point in docs], pa.string()),
+               "payload": pa.array([json.dumps(point.payload, default=str) for point in docs], pa.string())}
+    for spec in target.vectors:
+        matrix = np.zeros((len(docs), spec.dimension), dtype=np.float32)
+        present = np.zeros(len(docs), dtype=bool)
+        for row, point in enumerate(docs):
+            if spec.name in point.vectors:
+                matrix[row] = point.vectors[spec.name]
+                present[row] = True
+        columns[f"v:{spec.name}"] = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(spec.dimension * 4), len(docs), [None, pa.py_buffer(matrix.tobytes())])
+        columns[f"has:{spec.name}"] = pa.array(present)
+    sink = io.BytesIO()
+    vector_columns = [name for name in columns if name.startswith("v:")]
+    pq.write_table(pa.table(columns), sink,
+                   compression={name: ("none" if name in vector_columns else "zstd") for name in columns},
+                   use_dictionary=["document_id", "payload"], row_group_size=40)
+    blobs.put(f"namespaces/{target.namespace_id}/cold/{target.collection_id}/part-{part:06d}.parquet", sink.getvalue())
+
+
+def test_parts_of_the_earlier_layout_stay_readable_and_are_upgraded_in_place(tmp_path: Path):
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    store = ParquetColdStore(blobs)
+    docs = points(150)
+    write_part_in_the_earlier_layout(blobs, TARGET, 0, docs[:100])  # demoted by the previous version
+    store.write_part(TARGET, 1, docs[100:])  # and a part of this one beside it
+    assert store.count(TARGET) == 150
+
+    query = np.random.default_rng(8).standard_normal(DIM).astype(np.float32)
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10))
+    assert [(hit.id, round(hit.score, 5)) for hit in found] == \
+        [(doc, round(score, 5)) for doc, score in exact_top(docs, query, 10, "cosine", "text")]
+    assert found[0].payload == next(doc.payload for doc in docs if doc.id == found[0].id)
+    image_query = np.random.default_rng(9).standard_normal(8).astype(np.float32)
+    nearest = store.query(TARGET, SearchRequest("image", image_query.tolist(), limit=7))
+    assert [hit.id for hit in nearest] == [doc for doc, _ in exact_top(docs, image_query, 7, "euclidean", "image")]
+
+    # Upgraded: the part now has its raw vector files, and a rehydration reads every document back whole.
+    assert any(key.endswith("part-000000.text.f32") for key in blobs.list("namespaces/"))
+    read = {point.id: point for _, part in store.read_parts(TARGET) for point in part}
+    assert sorted(read) == sorted(doc.id for doc in docs)
+    for doc in docs:
+        assert read[doc.id].payload == doc.payload
+        assert set(read[doc.id].vectors) == set(doc.vectors)  # a document without an image vector stays without
+        np.testing.assert_allclose(read[doc.id].vectors["text"], doc.vectors["text"], rtol=1e-6)

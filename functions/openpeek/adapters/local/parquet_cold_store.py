@@ -13,7 +13,8 @@ A query scans the vector files in chunks of at most SCAN_CHUNK_BYTES read into o
 blob store, so the pages stay in the page cache, not in the process), keeps the k best with argpartition, and then
 decodes only the row groups of the parquet parts that hold those k. Nothing is kept in memory between queries, so a
 cold collection costs disk, not RAM. The raw layout exists because decoding parquet dominated the scan (a 100,000 ×
-384 query spent half its time in pyarrow's reader and a quarter recomputing norms).
+384 query spent half its time in pyarrow's reader and a quarter recomputing norms). A part the earlier layout wrote
+(vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it.
 
 Filters are evaluated by the same Python evaluator the retrievers use after the vector store (domain.filters), which
 agrees with Qdrant's semantics, on the decoded payloads (only when a query has a filter); scores are those the vector
@@ -130,6 +131,40 @@ class ParquetColdStore:
         except OSError as error:  # an unreadable part is the store failing, not the caller's fault
             raise ColdStoreUnavailable(f"cold store part {key} cannot be read: {error}") from error
 
+    def _opened(self, target: ColdCollection, key: str):
+        """The part's ParquetFile in this layout (None when the part is gone); a part the earlier layout wrote is
+        upgraded in place first."""
+        parquet = self._parquet(key)
+        if parquet is None or METADATA_KEY in (parquet.metadata.metadata or {}):
+            return parquet
+        self._upgrade(target, key, parquet)
+        return self._parquet(key)
+
+    def _upgrade(self, target: ColdCollection, key: str, parquet) -> None:
+        """Rewrite a part of the earlier layout (every vector a fixed-size binary column `v:<name>` of float32 bytes,
+        with `has:<name>` saying which rows have it) in this one, so cold collections demoted before the raw layout
+        stay readable. write_part writes the vector files first and the parquet last (atomically), so a crash midway
+        leaves the old part whole and the next read upgrades it again."""
+        names = set(parquet.schema_arrow.names)
+        if not {"document_id", "payload"} <= names or not any(name.startswith("v:") for name in names):
+            raise ColdStoreUnavailable(f"cold store part {key} lacks its vector metadata (written by another layout)")
+        table = parquet.read(use_threads=False)
+        rows = table.num_rows
+        points = [VectorPoint(document_id, {}, json.loads(text)) for document_id, text in
+                  zip(table.column("document_id").to_pylist(), table.column("payload").to_pylist())]
+        for spec in target.vectors:
+            column = f"v:{spec.name}"
+            if spec.sparse or column not in names:
+                continue
+            packed = b"".join(chunk.buffers()[1].to_pybytes()[chunk.offset * spec.dimension * 4:
+                                                               (chunk.offset + len(chunk)) * spec.dimension * 4]
+                              for chunk in table.column(column).chunks)
+            matrix = np.frombuffer(packed, dtype="<f4").reshape(rows, spec.dimension)
+            present = np.asarray(table.column(f"has:{spec.name}").to_pylist(), dtype=bool)
+            for row in np.flatnonzero(present):
+                points[row].vectors[spec.name] = matrix[row].tolist()
+        self.write_part(target, _part_number(key), points)
+
     def _bytes(self, key: str) -> bytes:
         try:
             return self._blobs.get(key)
@@ -149,7 +184,7 @@ class ParquetColdStore:
             part = _part_number(key)
             if part < from_part:
                 continue
-            parquet = self._parquet(key)
+            parquet = self._opened(target, key)
             if parquet is None:
                 continue
             recorded = _recorded(parquet)
@@ -184,7 +219,7 @@ class ParquetColdStore:
         best = _Best(request.limit, smaller_first)
         parquets: dict[str, object] = {}
         for key in self._parts(target):
-            parquet = self._parquet(key)
+            parquet = self._opened(target, key)
             if parquet is None:
                 continue
             parquets[key] = parquet
