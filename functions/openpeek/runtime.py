@@ -687,8 +687,11 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
     # Embedded, Qdrant Edge keeps deleted points resident until its shard is optimized (off the request path, in a
     # child process); a Qdrant server vacuums by itself.
     compact = getattr(services.vectors, "optimize", None) if services.settings.runtime != "aws" else None
+    # Deployed, the tiering Lambda and the hourly sweeper may run one transition at once: a lease decides who moves
+    # data. Embedded, the server holding the data dir's lock is the only runner, so a restart resumes at once.
     lifecycle = LifecycleService(services.table, services.vectors, cold, services.blobs, services.events,
-                                 in_background, cold_index_name=index_name, compact_vectors=compact)
+                                 in_background, cold_index_name=index_name, compact_vectors=compact,
+                                 **({} if services.settings.runtime == "aws" else {"lease_s": 0}))
     services.lifecycle = lifecycle
     # Deleting (or reaping) a collection or a namespace removes its cold copy too: S3 Vectors indexes live outside
     # the namespace's blob prefix.

@@ -138,17 +138,26 @@ class Transition:
     copied: int = 0
     task_id: str | None = None
     started_at: str | None = None
+    # Who runs it and until when (ISO time): where several processes may run transitions (the tiering Lambda and
+    # the hourly sweeper deployed), only the holder of an unexpired lease moves data.
+    lease_owner: str | None = None
+    lease_until: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "step": self.step, "part": self.part,
-                "cursor": self.cursor, "copied": self.copied, "task_id": self.task_id, "started_at": self.started_at}
+                "cursor": self.cursor, "copied": self.copied, "task_id": self.task_id, "started_at": self.started_at,
+                "lease_owner": self.lease_owner, "lease_until": self.lease_until}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any] | None) -> "Transition | None":
         if not record:
             return None
         return cls(**{key: record.get(key) for key in ("source", "target", "step", "part", "cursor", "copied",
-                                                        "task_id", "started_at")})
+                                                        "task_id", "started_at", "lease_owner", "lease_until")})
+
+    def leased_to_another(self, owner: str, now: str) -> bool:
+        """Whether a runner other than `owner` holds an unexpired lease on this transition."""
+        return self.lease_owner not in (None, owner) and self.lease_until is not None and self.lease_until > now
 
     def advanced(self, **changes: Any) -> "Transition":
         return replace(self, **changes)

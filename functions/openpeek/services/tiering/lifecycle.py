@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
@@ -57,6 +58,9 @@ MAX_RUNTIME_S = 6 * 3600
 # small, and a compaction (a child process rebuilding the namespace's shard) costs more than it frees.
 RECLAIM_MIN_POINTS = 5_000
 SAVE_ATTEMPTS = 16
+# How long a runner's claim on a transition lasts without a step being saved (each saved step renews it). A runner
+# whose lease another took over stops without undoing anything.
+LEASE_S = 900.0
 
 
 def documents_of(collection_id: str) -> Filter:
@@ -78,13 +82,19 @@ class LifecycleView:
     warning: str | None = None
 
 
+class LeaseLost(Exception):
+    """Another runner holds the transition now (this one's lease expired or was never granted): stop, undo nothing."""
+
+
 class LifecycleService:
     def __init__(self, table: Table, vectors: VectorStore, cold: ColdStore, blobs: BlobStore, events: EventBus,
                  start_in_background: Callable[[str, str, str], None], *, cold_index_name: Callable[
                      [ColdCollection], str] | None = None,
-                 compact_vectors: Callable[[str], object] | None = None) -> None:
+                 compact_vectors: Callable[[str], object] | None = None, lease_s: float = LEASE_S) -> None:
         """`compact_vectors(store collection)`: reclaims the space of deleted points where the vector store does not
-        by itself (Qdrant Edge keeps them in its segments, in memory, until optimized); None where it does."""
+        by itself (Qdrant Edge keeps them in its segments, in memory, until optimized); None where it does.
+        `lease_s`: how long a runner's claim on a transition lasts between saved steps; 0 where this process is the
+        only one that runs transitions (embedded: the server holds the data dir's lock), so a restart resumes at once."""
         self._table = table
         self._collections = CollectionRepository(table)
         self._namespaces = NamespaceRepository(table)
@@ -99,6 +109,8 @@ class LifecycleService:
         self._compact_vectors = compact_vectors
         self._running: set[tuple[str, str]] = set()
         self._running_lock = threading.Lock()
+        self._lease_s = lease_s
+        self._owner = new_id("runner")
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -223,10 +235,38 @@ class LifecycleService:
                 return
             self._running.add((namespace_id, collection_id))
         try:
-            self._run(namespace_id, collection_id)
+            if self._claim(namespace_id, collection_id):
+                self._run(namespace_id, collection_id)
         finally:
             with self._running_lock:
                 self._running.discard((namespace_id, collection_id))
+
+    def _claim(self, namespace_id: str, collection_id: str) -> bool:
+        """Take the transition's lease (conditional on the record read): False when there is nothing to run, another
+        runner holds an unexpired lease, or another runner wrote the record meanwhile."""
+        if not self._lease_s:
+            return True
+        tier = self._tiers.get(namespace_id, collection_id)
+        moving = tier.transition
+        if moving is None or moving.leased_to_another(self._owner, isoformat(utcnow())):
+            return False
+        try:
+            self._tiers.save(namespace_id, replace(tier, transition=self._leased(moving)), tier)
+        except ConditionFailed:
+            return False
+        return True
+
+    def _leased(self, moving: Transition | None) -> Transition | None:
+        """The transition with this runner's lease renewed (unchanged where leases are off)."""
+        if moving is None or not self._lease_s:
+            return moving
+        until = isoformat(utcnow() + timedelta(seconds=self._lease_s))
+        return replace(moving, lease_owner=self._owner, lease_until=until)
+
+    def _check_lease(self, fresh: TierState) -> None:
+        """After a conflicting write: carry on only while the transition is still this runner's."""
+        if self._lease_s and (fresh.transition is None or fresh.transition.lease_owner != self._owner):
+            raise LeaseLost(f"the transition of {fresh.collection_id} is run by another runner now")
 
     def _run(self, namespace_id: str, collection_id: str) -> None:
         namespace = self._namespaces.get_by_id(namespace_id)
@@ -250,6 +290,9 @@ class LifecycleService:
                 self._demote(namespace, collection, tier)
             else:
                 self._rehydrate(namespace, collection, tier)
+        except LeaseLost:
+            logger.warning("lifecycle transition of %s: another runner took it over; this one stops", collection_id)
+            return
         except Exception as error:  # noqa: BLE001 - any failure must end the task, never leave it PROCESSING
             logger.exception("lifecycle transition of %s to %s failed", collection_id, moving.target)
             self._abandon(namespace, collection_id, moving, error)
@@ -462,19 +505,21 @@ class LifecycleService:
 
     def _save_tier(self, namespace: Namespace, tier: TierState, moving: Transition | None, *,
                    cold_count: int | None = None) -> TierState:
-        changed = replace(tier, transition=moving,
+        changed = replace(tier, transition=self._leased(moving),
                           cold_vector_count=cold_count if cold_count is not None else tier.cold_vector_count)
         for _ in range(SAVE_ATTEMPTS):
             try:
                 return self._tiers.save(namespace.namespace_id, changed, tier)
             except ConditionFailed:  # a query's last-query write raced this one: keep its fields, ours win the rest
                 fresh = self._tiers.get(namespace.namespace_id, tier.collection_id)
+                self._check_lease(fresh)
                 changed = replace(fresh, transition=changed.transition, cold_vector_count=changed.cold_vector_count)
                 tier = fresh
         raise Conflict("the collection's tier state kept changing", code="concurrent_modification")
 
     def _flip(self, collection: Collection, tier: TierState, state: str, now: str,
               transition: Transition | None) -> tuple[Collection, TierState]:
+        transition = self._leased(transition)
         for _ in range(SAVE_ATTEMPTS):
             changed = collection.with_changes({"lifecycle_state": state, "updated_at": now})
             try:
@@ -483,6 +528,8 @@ class LifecycleService:
             except ConditionFailed:
                 collection = self._collections.find_in(collection.namespace_id, collection.collection_id) or collection
                 tier = self._tiers.get(collection.namespace_id, collection.collection_id)
+                if transition is not None:
+                    self._check_lease(tier)
         raise Conflict("the collection kept changing while its lifecycle moved", code="concurrent_modification")
 
     def _abandon(self, namespace: Namespace, collection_id: str, moving: Transition, error: Exception) -> None:
@@ -491,6 +538,10 @@ class LifecycleService:
         tier = self._tiers.get(namespace.namespace_id, collection_id)
         collection = self._collections.find_in(namespace.namespace_id, collection_id)
         current = tier.transition
+        if current is not None and current.leased_to_another(self._owner, isoformat(utcnow())):
+            logger.warning("lifecycle transition of %s failed here (%s); another runner holds it now and goes on",
+                           collection_id, error)
+            return  # its runner owns the copy and the task now: undoing either would pull data from under it
         # Once the collection is in the target state its source copy may be gone: the new copy is then the only one and
         # is never undone, whatever step the record shows.
         flipped = collection is not None and current is not None and collection.lifecycle_state == current.target
