@@ -51,7 +51,7 @@ from openpeek.services.documents import DocumentService
 from openpeek.services.expiry import ExpiryReaper
 from openpeek.services.filter_usage import FilterUsage
 from openpeek.services.inference import InferenceGateway
-from openpeek.services.secrets import SecretVault
+from openpeek.repositories.secrets import SecretVault
 from openpeek.services.manifests import ClusterKind, ManifestService, RetrieverKind, WebhookKind
 from openpeek.services.namespace_listing import NamespaceListing
 from openpeek.services.namespaces import NamespaceService

@@ -18,7 +18,7 @@ from openpeek.api.app import create_app
 from openpeek.domain.failures import SecretNotFound
 from openpeek.runtime import build_services
 from openpeek.services.organizations import Principal
-from openpeek.services.secrets import SecretVault
+from openpeek.repositories.secrets import SecretVault
 from openpeek.services.webhooks import build_webhooks
 from openpeek.settings import Settings
 from tests.local_qdrant_servers import LocalQdrantServers

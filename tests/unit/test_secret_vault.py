@@ -1,4 +1,4 @@
-"""The secret-at-rest rule (services/secrets.py) over the embedded encrypted store: unchanged values keep their
+"""The secret-at-rest rule (repositories/secrets.py) over the embedded encrypted store: unchanged values keep their
 revision, a changed value is a new revision and the old one goes once the table took the new reference, a failed
 table write drops what was made for it, an empty set of values removes the secret, and a copy's reference to another
 owner's secret is never reused or deleted."""
@@ -11,7 +11,7 @@ import pytest
 
 from openpeek.adapters.local.encrypted_secrets import EncryptedFolderSecretStore
 from openpeek.domain.failures import ConditionFailed, SecretNotFound
-from openpeek.services.secrets import SecretVault
+from openpeek.repositories.secrets import SecretVault
 
 
 @pytest.fixture

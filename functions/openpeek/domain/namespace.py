@@ -174,7 +174,7 @@ class Namespace:
     source_namespace_id: str | None = None
     version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
-    # Where the record's secrets are kept in the secret store (services/secrets.py); None: it has none, or it was
+    # Where the record's secrets are kept in the secret store (repositories/secrets.py); None: it has none, or it was
     # written before secrets left the table and still holds them in plaintext.
     secret_reference: dict[str, str] | None = None
 

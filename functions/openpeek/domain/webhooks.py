@@ -113,7 +113,7 @@ class Webhook:
     created_at: str = ""
     updated_at: str = ""
     version: int = 1
-    # Where the signing secret and the header values are kept in the secret store (services/secrets.py); None for
+    # Where the signing secret and the header values are kept in the secret store (repositories/secrets.py); None for
     # a record written before they left the table (it holds them in plaintext).
     secret_reference: dict[str, str] | None = None
 

@@ -4,22 +4,21 @@
 transaction, so names are unique within an organisation without a scan; `NSID#<namespace_id>` / `NS` reserves the id
 across all organisations, because the id names the vector collection and a caller may choose it. Items a namespace owns elsewhere live in the
 partition `NS#<namespace_id>` so that deleting a namespace is one query away. A namespace's secrets (vector-store key,
-OpenFGA token) are not in its item: the item names them in the secret store (`secrets`, services/secrets.py)."""
+OpenFGA token) are not in its item: the item names them in the secret store (`secrets`, repositories/secrets.py)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from openpeek.domain.clock import parse
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
+from openpeek.repositories.secrets import SecretVault
 
-if TYPE_CHECKING:
-    from openpeek.services.secrets import SecretVault
 
 EXPIRY_PARTITION = "NSEXP"  # gsi1pk of namespaces with an expiry, so the reaper finds them without a scan
 EXPIRY_INDEX = "gsi1"  # the table's secondary index keyed by gsi1pk / gsi1sk (stacks/data.py creates it)
@@ -49,7 +48,7 @@ SECRET_KIND = "namespace"
 
 
 class NamespaceRepository:
-    def __init__(self, table: Table, vault: "SecretVault | None" = None) -> None:
+    def __init__(self, table: Table, vault: SecretVault | None = None) -> None:
         """`vault`: where the namespaces' secrets are kept; without one (jobs that never touch them) a namespace is
         read with its secrets left out and written back with its stored reference unchanged."""
         self._table = table

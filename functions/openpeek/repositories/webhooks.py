@@ -7,22 +7,21 @@ the same transaction (names are unique per organisation, or per namespace for a 
 `DLV#<delivery_id>` the state of one delivery (attempts so far, delivered/failed/dead), so a retried SQS record
 neither re-sends what was delivered nor restarts the attempt count. Log items expire (`expires_at`, the table's TTL).
 A webhook's signing secret and header values are not in its item: it names them in the secret store (`secrets`,
-services/secrets.py) and keeps the header names.
+repositories/secrets.py) and keeps the header names.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from openpeek.domain.webhooks import Webhook
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
+from openpeek.repositories.secrets import SecretVault
 
-if TYPE_CHECKING:
-    from openpeek.services.secrets import SecretVault
 
 SECRET_KIND = "webhook"
 LOG_RETENTION_S = 30 * 24 * 3600
@@ -47,7 +46,7 @@ def _log_pk(webhook_id: str) -> str:
 
 
 class WebhookRepository:
-    def __init__(self, table: Table, vault: "SecretVault | None" = None) -> None:
+    def __init__(self, table: Table, vault: SecretVault | None = None) -> None:
         """`vault`: where the signing secrets and header values are kept (without one they are read as ''/'redacted'
         and a write keeps the stored reference)."""
         self._table = table

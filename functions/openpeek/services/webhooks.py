@@ -7,7 +7,7 @@ webhook id or name; another organisation's webhook, or (namespace-scoped calls) 
 
 The signing secret (`whsec_...`) is generated at creation (or chosen by the caller) and returned only in the answer
 to the create call. It is not hashed (delivery needs it to sign) but kept, with the custom header values, in the secret
-store (services/secrets.py), never in the table. Every later read shows 'redacted'.
+store (repositories/secrets.py), never in the table. Every later read shows 'redacted'.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from openpeek.repositories.namespaces import NamespaceRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.webhooks import WebhookNameTaken, WebhookRepository
 from openpeek.services.organizations import Principal
-from openpeek.services.secrets import SecretVault
+from openpeek.repositories.secrets import SecretVault
 from openpeek.services.webhook_delivery import WebhookDelivery
 
 UPDATE_ATTEMPTS = 16

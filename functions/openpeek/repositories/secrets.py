@@ -9,6 +9,9 @@ still there (the new revision is dropped again), and a secret-store failure happ
 nothing half-written.
 
 Records written by older versions hold their secrets in plaintext: they still load, and are sealed by their next write.
+
+It lives with the repositories because the secret names are storage keys, like the table keys the repositories own;
+the namespace and webhook repositories seal and reveal through it.
 """
 
 from __future__ import annotations
