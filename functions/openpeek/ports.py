@@ -329,8 +329,10 @@ class ColdStore(Protocol):
     def count(self, target: ColdCollection) -> int:
         """How many points the collection has in the cold store (0 when it has none)."""
 
-    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
-        """(part, points with their vectors and payload) in part order, from `from_part` on."""
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0,
+                   with_vectors: bool = True) -> Iterator[tuple[int, list[VectorPoint]]]:
+        """(part, points with their payload, and their vectors unless `with_vectors` is false) in part order, from
+        `from_part` on. Without vectors the store reads only ids and payloads (a documents listing, a get)."""
 
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass

@@ -172,6 +172,16 @@ def test_read_parts_resumes_from_a_part(store):
     assert list(store.read_parts(TARGET, from_part=numbers[-1] + 1)) == []
 
 
+def test_read_parts_without_vectors_gives_every_document_with_its_payload_only(store):
+    docs = points(45)
+    store.write_part(TARGET, 0, docs[:30])
+    store.write_part(TARGET, 1, docs[30:])
+    read = {point.id: point for _, part in store.read_parts(TARGET, with_vectors=False) for point in part}
+    assert sorted(read) == sorted(doc.id for doc in docs)
+    assert all(point.vectors == {} for point in read.values())
+    assert all(read[doc.id].payload == doc.payload for doc in docs)
+
+
 # -- what only the S3 Vectors adapter can get wrong ------------------------------------------------------------------
 
 

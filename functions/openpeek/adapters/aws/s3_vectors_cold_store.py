@@ -154,10 +154,10 @@ class S3VectorsColdStore:
             for start in range(0, len(rows), MAX_WRITE):
                 self._call("put_vectors", indexName=name, vectors=rows[start: start + MAX_WRITE])
 
-    def _keys(self, name: str) -> Iterator[list[dict[str, Any]]]:
+    def _keys(self, name: str, *, with_data: bool = True) -> Iterator[list[dict[str, Any]]]:
         token = None
         while True:
-            arguments: dict[str, Any] = {"indexName": name, "maxResults": MAX_LIST_PAGE, "returnData": True,
+            arguments: dict[str, Any] = {"indexName": name, "maxResults": MAX_LIST_PAGE, "returnData": with_data,
                                          "returnMetadata": True}
             if token:
                 arguments["nextToken"] = token
@@ -174,19 +174,20 @@ class S3VectorsColdStore:
         seen: set[str] = set()
         for spec in self._dense(target):
             name = index_name(target.namespace_id, target.collection_id, spec.name)
-            for page in self._keys(name):
+            for page in self._keys(name, with_data=False):
                 seen.update(row["key"] for row in page)
         return len(seen)
 
-    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0,
+                   with_vectors: bool = True) -> Iterator[tuple[int, list[VectorPoint]]]:
         """Pages of list_vectors over each index in turn; a document first met in one index gets its other vectors
-        with get_vectors (≤ 100 keys a call)."""
+        with get_vectors (≤ 100 keys a call). Without vectors: keys and metadata only, no get_vectors."""
         specs = self._dense(target)
         emitted: set[str] = set()
         part = 0
         for position, spec in enumerate(specs):
             name = index_name(target.namespace_id, target.collection_id, spec.name)
-            for page in self._keys(name):
+            for page in self._keys(name, with_data=with_vectors):
                 fresh = [row for row in page if row["key"] not in emitted]
                 emitted.update(row["key"] for row in fresh)
                 if not fresh:
@@ -194,9 +195,10 @@ class S3VectorsColdStore:
                 number, part = part, part + 1
                 if number < from_part:
                     continue
-                points = {row["key"]: VectorPoint(row["key"], {spec.name: list(row["data"]["float32"])},
+                points = {row["key"]: VectorPoint(row["key"],
+                                                  {spec.name: list(row["data"]["float32"])} if with_vectors else {},
                                                   json.loads(row["metadata"][PAYLOAD_KEY])) for row in fresh}
-                for other in specs[position + 1:]:
+                for other in specs[position + 1:] if with_vectors else ():
                     other_name = index_name(target.namespace_id, target.collection_id, other.name)
                     keys = list(points)
                     for start in range(0, len(keys), MAX_GET):

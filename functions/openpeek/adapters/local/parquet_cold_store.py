@@ -179,7 +179,8 @@ class ParquetColdStore:
                 total += parquet.metadata.num_rows
         return total
 
-    def read_parts(self, target: ColdCollection, *, from_part: int = 0) -> Iterator[tuple[int, list[VectorPoint]]]:
+    def read_parts(self, target: ColdCollection, *, from_part: int = 0,
+                   with_vectors: bool = True) -> Iterator[tuple[int, list[VectorPoint]]]:
         for key in self._parts(target):
             part = _part_number(key)
             if part < from_part:
@@ -192,7 +193,7 @@ class ParquetColdStore:
             ids = table.column("document_id").to_pylist()
             payloads = [json.loads(text) for text in table.column("payload").to_pylist()]
             points = [VectorPoint(document_id, {}, payload) for document_id, payload in zip(ids, payloads)]
-            for spec in target.vectors:
+            for spec in target.vectors if with_vectors else ():
                 if spec.name not in recorded["sha256"]:
                     continue
                 data = self._bytes(_vector_key(target, part, spec.name))

@@ -431,9 +431,8 @@ class LifecycleService:
         target = self.cold_target(namespace, collection)
 
         def cold(with_vectors: bool = False) -> Iterator[VectorPoint]:
-            for _, points in self._cold.read_parts(target):
-                for point in points:
-                    yield point if with_vectors else replace(point, vectors={})
+            for _, points in self._cold.read_parts(target, with_vectors=with_vectors):
+                yield from points
 
         return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold)
 
