@@ -9,6 +9,8 @@ registry shared by every QdrantEdgeStore. EdgeShard is safe to call from several
 the shard synchronises internally; tested with concurrent writers and readers), so reads run side by side. Writes are
 serialised per shard, so that each one is flushed before the next starts, and closing or dropping a shard waits until
 no call is using it.
+Each shard is loaded through a descriptor of its directory (edge_index.load_shard), so that an index build can rename
+the directory of an open shard: it swaps the built shard in while reads go on (writes wait for the journal's tail).
 
 Durability. EdgeShard.update() appends the operation to the shard's WAL before applying it (qdrant lib/edge,
 edge_shard/update.rs: `wal.write(&record)` first, then `process_point_operation`), and EdgeShard.load() re-applies
@@ -301,6 +303,26 @@ class _OpenShard:
     path: Path | None = None
     dirty_since: float | None = None  # monotonic time of the first write not yet flushed
     flush_delay_s: float = 0.0  # segments flushed at most this long after dirty_since
+    directory_fd: int | None = None  # the descriptor the shard was loaded through (edge_index.load_shard)
+    superseded: bool = False  # an index build swapped another shard in: writes go there, reads here may finish
+
+    @property
+    def directory(self) -> Path | None:
+        """Where the shard's files are, even after its directory was renamed (an index build's swap)."""
+        return edge_index.directory_of(self.directory_fd, self.path)
+
+    def sync_wal(self) -> bool:
+        return sync_wal(self)
+
+    def close_shard(self) -> None:
+        """Close the shard, then the descriptor it was loaded through; the entry is closed whatever happens."""
+        try:
+            self.shard.close()
+        finally:
+            self.closed = True
+            if self.directory_fd is not None:
+                os.close(self.directory_fd)
+                self.directory_fd = None
 
 
 DEFAULT_FLUSH_INTERVAL_S = 5.0  # Qdrant's own flush_interval_sec
@@ -311,9 +333,10 @@ def sync_wal(entry: _OpenShard) -> bool:
     """fsync the shard's WAL files and directory: every write applied so far survives a power loss. False when the
     shard has no WAL directory where Edge keeps it (the caller then flushes the whole shard). Called with the shard's
     write lock held, so no write changes the WAL meanwhile."""
-    if entry.path is None:
+    directory = entry.directory
+    if directory is None:
         return False
-    wal = entry.path / WAL_DIRECTORY
+    wal = directory / WAL_DIRECTORY
     try:
         names = os.listdir(wal)
     except OSError:
@@ -343,7 +366,8 @@ class _Registry:
             if entry is None:
                 if not path.is_dir():
                     raise CollectionNotFound(path.name)
-                entry = _OpenShard(qe.EdgeShard.load(str(path)), path=path)
+                shard, directory_fd = edge_index.load_shard(path)
+                entry = _OpenShard(shard, path=path, directory_fd=directory_fd)
                 self.shards[path] = entry
             return entry
 
@@ -359,8 +383,10 @@ class _Registry:
             with entry.gate.exclusive():
                 try:
                     if not entry.closed:
-                        entry.shard.flush()
-                        entry.shard.close()
+                        try:
+                            entry.shard.flush()
+                        finally:
+                            entry.close_shard()
                 finally:
                     entry.closed = True
                     with self.lock:
@@ -380,8 +406,8 @@ def _index_state(path: Path) -> edge_index.IndexState:
         return _INDEX_STATES.setdefault(path, edge_index.IndexState())
 
 
-def _open_shard(shard: Any, path: Path) -> "_OpenShard":
-    return _OpenShard(shard, path=path)
+def _open_shard(shard: Any, path: Path, directory_fd: int | None) -> "_OpenShard":
+    return _OpenShard(shard, path=path, directory_fd=directory_fd)
 
 
 class _Flusher:
@@ -429,7 +455,7 @@ def flush_entry(entry: _OpenShard) -> None:
         if entry.closed:
             return
         with entry.write_lock:
-            if entry.dirty_since is None:
+            if entry.dirty_since is None or entry.superseded:  # a superseded shard's writes are in its successor
                 return
             try:
                 entry.shard.flush()
@@ -787,6 +813,8 @@ class QdrantEdgeStore:
                         yield entry.shard
                         return
                     with entry.write_lock:
+                        if entry.superseded:
+                            continue  # an index build swapped its shard in while this call waited: write there
                         yield entry.shard
                         if write:
                             self._after_write(path, entry.shard)

@@ -8,13 +8,20 @@ Edge never builds its index by itself, and EdgeShard.optimize() holds the GIL fo
 2. a child process (`python -m openpeek.adapters.qdrant.edge_index <dir>`) loads the copy, turns indexing on and
    optimizes it (HNSW over every segment past the threshold), flushes and exits; the server answers meanwhile, from the
    live shard (exact search, as before);
-3. the swap, with no call using the shard (a short exclusive hold): the journal is replayed onto the optimized copy
-   and flushed, the live directory is renamed to `.retired-<collection>-<id>`, the copy into its place, and the
-   registry's entry is replaced by the new shard.
+3. the swap, which reads never wait for: the optimized copy is loaded and the journal replayed onto it while the live
+   shard keeps answering and taking writes (in rounds, until a round finds nothing new); then, with writes held
+   (reads go on, from the live shard), the journal's tail is replayed, the copy's WAL fsynced, the live directory
+   renamed to `.retired-<collection>-<id>`, the copy into its place, and the registry's entry replaced by the built
+   shard, already open; a write that waited goes to it. The old shard is closed once the reads that began on it
+   finish. Both shards are loaded through a descriptor of their directory (`load_shard`), which is what lets their
+   directories be renamed while they are open. Where there is no /proc/self/fd, the tail, the renames and a reload
+   of the built shard at the collection's path hold every call off instead (`_swap_reopening`).
 
 No write is lost: a write before the copy is in it; one after is in the journal and in the live shard's WAL; until the
-copy is in place the live shard is the collection. A crash between the two renames leaves a `.retired-*` and no
-collection directory: the next store of the root puts it back (`recover`). Searches stay correct throughout: the live
+copy is in place the live shard is the collection, and the copy is renamed into place only with every acknowledged
+write replayed onto it and durable, writes held. A crash before that leaves the live directory and scratch; one
+between the two renames leaves a `.retired-*` and no collection directory: the next store of the root puts it back
+(`recover`); one after leaves the built collection, with every write. Searches stay correct throughout: the live
 shard answers until the swap, and points written after a build sit in an unindexed segment, searched exactly.
 """
 
@@ -107,7 +114,8 @@ class IndexState:
     building: bool = False
     builds: int = 0
     last_build_s: float | None = None
-    last_swap_s: float | None = None  # how long the last swap held every call off the shard (journal replay, load)
+    last_swap_s: float | None = None  # the last swap, whole: the built shard loaded, the journal replayed, swapped in
+    last_swap_blocked_s: float | None = None  # how long of it writes waited (reads go on; see _swap_open)
     last_error: str | None = None
     writes_since_check: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -115,7 +123,8 @@ class IndexState:
     def report(self, path: Path) -> dict[str, Any]:
         """`quantization` is read from the shard's config: it outlives the process, the counters do not."""
         return {"state": "building" if self.building else "idle", "builds": self.builds,
-                "last_build_s": self.last_build_s, "last_swap_s": self.last_swap_s, "last_error": self.last_error,
+                "last_build_s": self.last_build_s, "last_swap_s": self.last_swap_s,
+                "last_swap_blocked_s": self.last_swap_blocked_s, "last_error": self.last_error,
                 "quantization": quantization_of(path)}
 
 
@@ -154,13 +163,17 @@ def recover(root: Path) -> None:
 def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
             plan: BuildPlan = BuildPlan()) -> dict[str, Any]:
     """Build the HNSW index of the collection at `path` off the request path and swap it in (see the module's
-    docstring). `registry` is edge._REGISTRY, `open_shard(shard, path)` makes its entry. Returns the shard's info."""
+    docstring). `registry` is edge._REGISTRY, `open_shard(shard, path, directory_fd)` makes its entry. Returns the
+    shard's info."""
     if not state.lock.acquire(blocking=False):
         raise IndexBuildFailed(f"an index build of {path.name} is already running")
     started = time.perf_counter()
     copy = path.parent / f"{OPTIMIZING_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
     entry = registry.get(path)
     journaling = None
+    built: Any = None  # the optimized copy, loaded, until it is the registry's entry
+    built_fd: int | None = None
+    swapped = False
     try:
         state.building = True
         with entry.gate.shared():
@@ -171,35 +184,30 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
                 journaling = _JournalingShard(entry.shard)
                 entry.shard = journaling
         _optimize_in_child(copy, plan.config_for(points_count))
-        with entry.gate.exclusive():  # nobody reads or writes the shard while it is replaced
-            swap_started = time.perf_counter()
-            if entry.closed:
-                raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
-            built = qe.EdgeShard.load(str(copy))
-            for operation in journaling.journal:
-                built.update(operation)
-            built.flush()
-            built.close()
-            journaling.real.flush()
-            journaling.real.close()
-            entry.closed = True
-            retired = path.parent / f"{RETIRED_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
-            os.rename(path, retired)
-            os.rename(copy, path)
-            _fsync_dir(path.parent)
-            with registry.lock:
-                registry.shards[path] = open_shard(qe.EdgeShard.load(str(path)), path)
-            journaling = None
-            state.last_swap_s = round(time.perf_counter() - swap_started, 3)
+        swap_started = time.perf_counter()
+        built, built_fd = load_shard(copy)  # the live shard answers every call meanwhile
+        replayed = _catch_up(built, journaling.journal)
+        built.flush()  # what was replayed so far is in the copy's segments before any write waits
+        swap = _swap_open if built_fd is not None else _swap_reopening
+        retired, blocked_s = swap(registry, path, copy, entry, journaling, built, built_fd, replayed, open_shard)
+        built = built_fd = None
+        swapped = True
+        with entry.gate.exclusive():  # the old shard closes once the reads that began on it finish
+            if not entry.closed:
+                entry.close_shard()
         shutil.rmtree(retired, ignore_errors=True)
+        state.last_swap_blocked_s = round(blocked_s, 3)
+        state.last_swap_s = round(time.perf_counter() - swap_started, 3)
         state.builds += 1
         state.last_error = None
         state.last_build_s = round(time.perf_counter() - started, 3)
         return _info(registry.get(path).shard)
     except BaseException as error:
-        if journaling is not None and not entry.closed:
+        if journaling is not None and not swapped and not entry.closed:
             with entry.write_lock:
                 entry.shard = journaling.real  # the live shard stays what it was, with every write
+        if built is not None and not swapped:
+            _close_quietly(built, built_fd)
         shutil.rmtree(copy, ignore_errors=True)
         state.last_error = f"{type(error).__name__}: {error}"
         raise
@@ -207,6 +215,143 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
         state.building = False
         state.writes_since_check = 0
         state.lock.release()
+
+
+CATCH_UP_ROUNDS = 8  # journal replays with writes flowing, before the tail is replayed with writes held
+
+
+def _replay(shard: Any, operations: list[Any], *, tail: bool) -> None:
+    """Apply journaled operations to the built shard, in the order the live shard applied them. `tail`: the last
+    ones, replayed while writes wait."""
+    for operation in operations:
+        shard.update(operation)
+
+
+def _catch_up(built: Any, journal: list[Any]) -> int:
+    """Replay the journal onto the built shard while the live one keeps taking writes (each goes on the journal as
+    it is applied): in rounds, each replaying what arrived during the one before, until a round finds nothing new.
+    Returns how many operations were replayed; the rest, the tail, is replayed with writes held (_swap_open)."""
+    replayed = 0
+    for _ in range(CATCH_UP_ROUNDS):
+        end = len(journal)  # the journal only grows; what is below `end` never changes
+        if end == replayed:
+            break
+        _replay(built, journal[replayed:end], tail=False)
+        replayed = end
+    return replayed
+
+
+def _swap_open(registry: Any, path: Path, copy: Path, entry: Any, journaling: _JournalingShard, built: Any,
+               built_fd: int | None, replayed: int, open_shard: Any) -> tuple[Path, float]:
+    """The swap where the built shard was loaded through its directory's descriptor (load_shard): renaming the
+    directories changes nothing for either open shard, so the built one is swapped in without reloading and reads
+    never wait. Writes wait while the tail of the journal is replayed and the directories renamed; writes that
+    arrive meanwhile then go to the new shard (edge's _use looks again when it finds its entry superseded). The old
+    shard is closed once the reads that began on it finish (by the caller). Returns the old shard's directory, now
+    `.retired-*`, and how long writes waited."""
+    with entry.gate.shared(), entry.write_lock:
+        blocked_started = time.perf_counter()
+        if entry.closed:
+            raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
+        _replay(built, journaling.journal[replayed:], tail=True)
+        successor = open_shard(built, path, built_fd)
+        if not successor.sync_wal():
+            built.flush()
+        # Every acknowledged write is durable in the copy: from here on, a crash leaves a data dir whose
+        # collection (or, cut between the renames, its `.retired-*` put back by `recover`) has all of them.
+        retired = _rename_into_place(path, copy)
+        with registry.lock:
+            registry.shards[path] = successor
+        entry.superseded = True
+        return retired, time.perf_counter() - blocked_started
+
+
+def _swap_reopening(registry: Any, path: Path, copy: Path, entry: Any, journaling: _JournalingShard, built: Any,
+                    built_fd: int | None, replayed: int, open_shard: Any) -> tuple[Path, float]:
+    """The swap where a directory cannot be held open by descriptor (no /proc/self/fd): a shard opened by path must
+    be closed before its directory is renamed, so every call waits while the tail is replayed, both shards closed,
+    the directories renamed and the built shard loaded again at the collection's path. Returns the old shard's
+    directory and how long calls waited."""
+    with entry.gate.exclusive():
+        blocked_started = time.perf_counter()
+        if entry.closed:
+            raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
+        _replay(built, journaling.journal[replayed:], tail=True)
+        built.flush()
+        built.close()
+        journaling.real.flush()
+        entry.close_shard()  # calls waiting on the gate find it closed and look the collection up again
+        try:
+            retired = _rename_into_place(path, copy)
+            shard, directory_fd = load_shard(path)
+        except BaseException:
+            with registry.lock:
+                del registry.shards[path]  # the next call loads whichever directory is the collection now
+            raise
+        with registry.lock:
+            registry.shards[path] = open_shard(shard, path, directory_fd)
+        entry.superseded = True
+        return retired, time.perf_counter() - blocked_started
+
+
+def _rename_into_place(path: Path, copy: Path) -> Path:
+    """The live directory to `.retired-*`, the copy to its place, durably (a crash between the two renames is put
+    back by `recover`). Returns the retired directory."""
+    retired = path.parent / f"{RETIRED_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
+    os.rename(path, retired)
+    try:
+        os.rename(copy, path)
+        try:
+            _fsync_dir(path.parent)
+        except BaseException:
+            os.rename(path, copy)
+            raise
+    except BaseException:
+        os.rename(retired, path)  # the live shard stays the collection: the build fails, nothing is lost
+        raise
+    return retired
+
+
+def _close_quietly(shard: Any, directory_fd: int | None) -> None:
+    try:
+        shard.close()
+    except Exception:  # noqa: BLE001 - a copy being thrown away; the build's own error is what gets reported
+        pass
+    finally:
+        if directory_fd is not None:
+            os.close(directory_fd)
+
+
+def load_shard(path: Path) -> tuple[Any, int | None]:
+    """Load the shard at `path` through a descriptor of its directory (`/proc/self/fd/N`) where the system offers
+    one: Edge opens files by path long after the load (new WAL segments, new segments, every flush), and through the
+    descriptor those paths stay on this directory whatever it is renamed to. That is what lets a swap rename the
+    directories of open shards: the built one is never reloaded and the old one answers until its reads finish.
+    Returns the shard and the descriptor to close after it (None: loaded by path, see _swap_reopening)."""
+    directory_fd = _open_directory(path)
+    try:
+        return qe.EdgeShard.load(str(directory_of(directory_fd, path))), directory_fd
+    except BaseException:
+        if directory_fd is not None:
+            os.close(directory_fd)
+        raise
+
+
+def directory_of(directory_fd: int | None, path: Path | None) -> Path | None:
+    """The path a shard loaded through `directory_fd` (or, without one, at `path`) is reached by."""
+    return PROC_FD / str(directory_fd) if directory_fd is not None else path
+
+
+PROC_FD = Path("/proc/self/fd")
+
+
+def _open_directory(path: Path) -> int | None:
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    directory_fd = os.open(path, flags)
+    if (PROC_FD / str(directory_fd)).is_dir():
+        return directory_fd
+    os.close(directory_fd)  # no /proc/self/fd here (not Linux): shards are loaded by path
+    return None
 
 
 def _info(shard: Any) -> dict[str, Any]:
