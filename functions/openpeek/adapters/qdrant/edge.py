@@ -8,9 +8,8 @@ Concurrency: Edge locks a shard's WAL, so a directory can be opened once per pro
 registry shared by every QdrantEdgeStore. EdgeShard is safe to call from several threads (its calls hold the GIL and
 the shard synchronises internally; tested with concurrent writers and readers), so reads run side by side. Writes are
 serialised per shard, so that each one is flushed before the next starts, and closing or dropping a shard waits until
-no call is using it.
-Each shard is loaded through a descriptor of its directory (edge_index.load_shard), so that an index build can rename
-the directory of an open shard: it swaps the built shard in while reads go on (writes wait for the journal's tail).
+no call is using it. Each shard is loaded through a descriptor of its directory (edge_index.load_shard), so that an
+index build can rename the directory of an open shard and swap the built one in while reads go on.
 
 Durability. EdgeShard.update() appends the operation to the shard's WAL before applying it (qdrant lib/edge,
 edge_shard/update.rs: `wal.write(&record)` first, then `process_point_operation`), and EdgeShard.load() re-applies
