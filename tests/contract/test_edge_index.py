@@ -58,7 +58,7 @@ def test_optimize_builds_the_index_and_searches_agree_with_exact(tmp_path):
     assert recall >= 0.95
     state = store.index_state("ns")
     assert (state["state"], state["builds"], state["last_error"]) == ("idle", 1, None) and state["last_build_s"] > 0
-    assert 0 < state["last_swap_s"] <= state["last_build_s"]  # the part of the build that holds calls off
+    assert 0 < state["last_swap_s"] <= state["last_build_s"]  # the swap: the built shard loaded, the journal replayed, swapped in
     assert not [p for p in (tmp_path / "vectors").iterdir() if p.name.startswith((".optimizing-", ".retired-"))]
     store.close()
 
