@@ -87,6 +87,8 @@ def test_optimize_asks_the_running_server_then_builds_itself_once_it_stopped(run
     assert after["points_count"] == POINTS and after["indexed_vectors_count"] >= 1000
     assert (after["index"]["state"], after["index"]["builds"], after["index"]["quantization"]) == ("idle", 1, "int8")
     assert after["index"]["last_error"] is None and after["index"]["last_build_s"] > 0
+    # The swap's whole time, and the part of it writes waited for (reads never do).
+    assert 0 < after["index"]["last_swap_blocked_s"] <= after["index"]["last_swap_s"] <= after["index"]["last_build_s"]
     # The server still answers and still writes, on the swapped-in shard.
     client.post("/v1/namespaces/bench-optimize/documents/upsert", json={"documents": [
         {"document_id": "doc-late", "vectors": {"emb": vectors[0].tolist()}}]}).raise_for_status()
