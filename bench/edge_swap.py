@@ -12,6 +12,11 @@ it was running at any moment of that window. Every written point is checked afte
 
     PYTHONPATH=functions .venv/bin/python bench/edge_swap.py --points 50000 --rounds 2
 
+Over HTTP (`--http`): each variant's `openpeek serve` loads the documents through the upsert route, `openpeek optimize`
+asks it to build, queries are retriever executions and writes upserts (measure_over_http).
+
+    PYTHONPATH=functions .venv/bin/python bench/edge_swap.py --http --points 200000
+
 Variants alternate (baseline, this tree, baseline, ...) so that the shared machine's load falls on both alike.
 """
 
@@ -155,6 +160,108 @@ def measure(root: Path, points: int, journal: int, batch: int) -> dict:
     return result
 
 
+def measure_over_http(functions: Path, data_dir: Path, points: int, dimension: int, journal: int,
+                      batch: int) -> dict:
+    """`openpeek serve` from `functions`, N documents upserted, then `openpeek optimize` beside it while a thread
+    runs a retriever (top 10) every few milliseconds and a writer upserts the journal once the build is under way
+    (the namespace's status yellow) and small batches after it. The swap's window is taken from the server: it ends
+    when the build request finished (its status file's finished_at) and lasted the stats' last_swap_s."""
+    import httpx
+
+    from edge_index import mixture, retriever, tag_of
+    from support import live_server
+
+    data = mixture(points, dimension)
+    written_vectors = mixture(journal + 50_000, dimension, seed=2)
+    probes = mixture(64, dimension, seed=1)
+    bodies = [json.dumps({"inputs": {"query_vector": probe.tolist()}}).encode() for probe in probes]
+    environment = {"OPENPEEK_EDGE_INDEX_THRESHOLD": "0", "OPENPEEK_EDGE_QUANTIZATION_THRESHOLD": "50000"}
+    json_headers = {"Content-Type": "application/json"}
+    with live_server(data_dir, functions=str(functions), extra_env=environment) as client:
+        client.post("/v1/namespaces", json={
+            "namespace_name": "bench-index", "mode": "standalone",
+            "vector_configs": [{"name": "emb", "dimension": dimension, "metric": "cosine"}],
+            "payload_indexes": [{"field_name": "tag", "type": "keyword"}],
+        }).raise_for_status()
+
+        def upsert(http: httpx.Client, ids: range, vectors: np.ndarray, prefix: str) -> None:
+            documents = [{"document_id": f"{prefix}{i}", "vectors": {"emb": vectors[i].tolist()},
+                          "payload": {"tag": tag_of(i)}} for i in ids]
+            http.post("/v1/namespaces/bench-index/documents/upsert", content=json.dumps({"documents": documents}),
+                      headers=json_headers).raise_for_status()
+
+        for start in range(0, points, 1000):
+            upsert(client, range(start, min(points, start + 1000)), data, "d")
+        path = retriever(client, "bench-swap", False)
+        done = threading.Event()
+        queries: list[tuple[float, float]] = []
+        writes: list[tuple[float, float]] = []
+        written: list[int] = []
+
+        def query() -> None:
+            with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=120) as http:
+                index = 0
+                while not done.is_set():
+                    clock, wall = time.perf_counter(), time.time()
+                    http.post(path, content=bodies[index % len(bodies)],
+                              headers={**json_headers, "X-Namespace": "bench-index"}).raise_for_status()
+                    queries.append((wall, time.perf_counter() - clock))
+                    index += 1
+                    time.sleep(QUERY_EVERY_S)
+
+        def write(http: httpx.Client, start: int, count: int) -> None:
+            clock, wall = time.perf_counter(), time.time()
+            upsert(http, range(start, start + count), written_vectors, "w")
+            writes.append((wall, time.perf_counter() - clock))
+            written.extend(range(start, start + count))
+
+        def writer() -> None:
+            with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=120) as http:
+                while not done.is_set():  # the build has copied the shard once the status is yellow
+                    if http.get("/v1/namespaces/bench-index").json()["qdrant_status"]["status"] == "yellow":
+                        break
+                    time.sleep(0.05)
+                for start in range(0, journal, batch):
+                    if done.is_set():
+                        return
+                    write(http, start, min(batch, journal - start))
+                start = journal
+                while not done.is_set() and start + LATE_BATCH <= len(written_vectors):
+                    write(http, start, LATE_BATCH)
+                    start += LATE_BATCH
+                    time.sleep(LATE_EVERY_S)
+
+        threads = [threading.Thread(target=query), threading.Thread(target=writer)]
+        for thread in threads:
+            thread.start()
+        clock = time.perf_counter()
+        try:
+            optimize = subprocess.run([sys.executable, "-m", "openpeek.cli", "optimize", "--data-dir", str(data_dir)],
+                                      capture_output=True, text=True, check=False,
+                                      env={**os.environ, "PYTHONPATH": str(functions)})
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join()
+        build_s = time.perf_counter() - clock
+        stats = client.get("/v1/namespaces/bench-index").json()["qdrant_status"]
+    statuses = [json.loads(f.read_text()) for f in (data_dir / "index-builds").glob("*.status.json")]
+    finished = max(status["finished_at"] for status in statuses)
+    index = stats["index"]
+    window = (finished - index["last_swap_s"], finished)
+    return {
+        "optimize_exit": optimize.returncode, "build_s": round(build_s, 1),
+        "last_swap_s": index["last_swap_s"],
+        "last_swap_blocked_s": index.get("last_swap_blocked_s", index["last_swap_s"]),
+        "reads_held_off_by_the_swap": "last_swap_blocked_s" not in index,
+        "queries_during_swap": summary(in_window(queries, *window)),
+        "writes_during_swap": summary(in_window(writes, *window)),
+        "queries_during_build": summary([d for s, d in queries if s < window[0]]),
+        "points_written": len(written), "indexed_vectors_count": stats["indexed_vectors_count"],
+        "every_write_present": stats["points_count"] == points + len(written),
+    }
+
+
 def baseline_tree(reference: str, into: Path) -> Path:
     """The `functions/` tree of `reference` (a git revision of this repository), unpacked under `into`."""
     archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", reference, "functions"], capture_output=True,
@@ -177,22 +284,27 @@ def ratio(after: float | None, before: float | None) -> float | None:
     return None if after is None or not before else round(after / before, 4)
 
 
-def compare(points: int, dimension: int, journal: int, batch: int, rounds: int, reference: str) -> dict:
-    result: dict = {"points": points, "dimension": dimension, "journal_points": journal, "batch": batch,
+def compare(points: int, dimension: int, journal: int, batch: int, rounds: int, reference: str,
+            over_http: bool = False) -> dict:
+    result: dict = {"over_http": over_http, "points": points, "dimension": dimension, "journal_points": journal, "batch": batch,
                     "baseline": reference, "runs": {"baseline": [], "this": []}}
     with tempfile.TemporaryDirectory(prefix="openpeek-bench-swap-") as scratch_name:
         scratch = Path(scratch_name)
         loaded = scratch / "loaded"
-        clock = time.perf_counter()
-        load(loaded, points, dimension)
-        result["load_s"] = round(time.perf_counter() - clock, 1)
+        if not over_http:  # over HTTP each variant's server loads the documents itself
+            clock = time.perf_counter()
+            load(loaded, points, dimension)
+            result["load_s"] = round(time.perf_counter() - clock, 1)
         (scratch / "baseline").mkdir()
         variants = {"baseline": baseline_tree(reference, scratch / "baseline"), "this": REPOSITORY / "functions"}
         for round_index in range(rounds):
             for name, functions in variants.items():
                 root = scratch / f"{name}-{round_index}"
-                shutil.copytree(loaded, root)
-                result["runs"][name].append(run_variant(functions, root, points, journal, batch))
+                if over_http:
+                    result["runs"][name].append(measure_over_http(functions, root, points, dimension, journal, batch))
+                else:
+                    shutil.copytree(loaded, root)
+                    result["runs"][name].append(run_variant(functions, root, points, journal, batch))
                 shutil.rmtree(root, ignore_errors=True)
 
     def median(name: str, *keys: str) -> float | None:
@@ -224,6 +336,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=1000, help="points per journaled write")
     parser.add_argument("--rounds", type=int, default=1, help="builds per variant, alternating")
     parser.add_argument("--baseline", default="main", help="git revision whose functions/ is the baseline")
+    parser.add_argument("--http", action="store_true", help="against `openpeek serve`, the build asked by the CLI")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # a variant's child
     arguments = parser.parse_args()
     journal_points = arguments.points // 5 if arguments.journal is None else arguments.journal
@@ -231,4 +344,4 @@ if __name__ == "__main__":
         print(json.dumps(measure(arguments.measure, arguments.points, journal_points, arguments.batch)))
     else:
         print(json.dumps(compare(arguments.points, arguments.dimension, journal_points, arguments.batch,
-                                 arguments.rounds, arguments.baseline), indent=2))
+                                 arguments.rounds, arguments.baseline, arguments.http), indent=2))
