@@ -278,12 +278,13 @@ def _swap_open(registry: Any, path: Path, copy: Path, entry: Any, journaling: _J
     arrive meanwhile then go to the new shard (edge's _use looks again when it finds its entry superseded). The old
     shard is closed once the reads that began on it finish (by the caller). Returns the old shard's directory, now
     `.retired-*`, and how long writes waited."""
+    successor = open_shard(built, path, built_fd)
+    successor.sync_wal()  # the copy's WAL files (copied, then replayed onto) on disk before writes wait
     with entry.gate.shared(), entry.write_lock:
         blocked_started = time.perf_counter()
         if entry.closed:
             raise IndexBuildFailed(f"{path.name} was closed or dropped while its index was built")
         _replay(built, journaling.journal[replayed:], tail=True)
-        successor = open_shard(built, path, built_fd)
         if not successor.sync_wal():
             built.flush()
         # Every acknowledged write is durable in the copy: from here on, a crash leaves a data dir whose
