@@ -114,8 +114,10 @@ class IndexState:
     building: bool = False
     builds: int = 0
     last_build_s: float | None = None
-    last_swap_s: float | None = None  # the last swap, whole: the built shard loaded, the journal replayed, swapped in
-    last_swap_blocked_s: float | None = None  # how long of it writes waited (reads go on; see _swap_open)
+    # The last swap, whole (the built shard loaded, the journal replayed, swapped in), and how long of it writes
+    # waited (reads go on), or every call where shards are loaded by path (_swap_reopening).
+    last_swap_s: float | None = None
+    last_swap_blocked_s: float | None = None
     last_error: str | None = None
     writes_since_check: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
