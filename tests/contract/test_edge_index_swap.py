@@ -78,9 +78,6 @@ class WaitersSeen:
     def __exit__(self, *failure):
         return self.lock.__exit__(*failure)
 
-    def locked(self) -> bool:
-        return self.lock.locked()
-
 
 def writes_after_the_build(monkeypatch, write) -> None:
     """Run `write` when the child has built the copy: what it writes is journaled, replayed at the swap."""
@@ -147,6 +144,7 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
     real_replay = edge_index._replay
     tails: list[int] = []
     held: list[str] = []
+    late_writers: list[threading.Thread] = []
 
     def replay_while_writes_arrive(shard, operations, *, tail):
         if not tail:
@@ -167,7 +165,6 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
                 late_writers.append(thread)
         real_replay(shard, operations, tail=tail)
 
-    late_writers: list[threading.Thread] = []
     monkeypatch.setattr(edge_index, "_replay", replay_while_writes_arrive)
     thread = threading.Thread(target=writer)
     thread.start()
