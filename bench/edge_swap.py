@@ -197,6 +197,7 @@ def measure_over_http(functions: Path, data_dir: Path, points: int, dimension: i
         queries: list[tuple[float, float]] = []
         writes: list[tuple[float, float]] = []
         written: list[int] = []
+        failed: list[str] = []
 
         def query() -> None:
             with httpx.Client(base_url=client.base_url, headers=client.headers, timeout=120) as http:
@@ -211,7 +212,11 @@ def measure_over_http(functions: Path, data_dir: Path, points: int, dimension: i
 
         def write(http: httpx.Client, start: int, count: int) -> None:
             clock, wall = time.perf_counter(), time.time()
-            upsert(http, range(start, start + count), written_vectors, "w")
+            try:
+                upsert(http, range(start, start + count), written_vectors, "w")
+            except httpx.HTTPStatusError as error:  # reported, and not counted as written
+                failed.append(f"{error.response.status_code} at {wall:.3f}: {error.response.text[:300]}")
+                return
             writes.append((wall, time.perf_counter() - clock))
             written.extend(range(start, start + count))
 
@@ -257,7 +262,8 @@ def measure_over_http(functions: Path, data_dir: Path, points: int, dimension: i
         "queries_during_swap": summary(in_window(queries, *window)),
         "writes_during_swap": summary(in_window(writes, *window)),
         "queries_during_build": summary([d for s, d in queries if s < window[0]]),
-        "points_written": len(written), "indexed_vectors_count": stats["indexed_vectors_count"],
+        "points_written": len(written), "failed_writes": failed, "swap_window": window,
+        "indexed_vectors_count": stats["indexed_vectors_count"],
         "every_write_present": stats["points_count"] == points + len(written),
     }
 
