@@ -166,6 +166,7 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
         real_replay(shard, operations, tail=tail)
 
     monkeypatch.setattr(edge_index, "_replay", replay_while_writes_arrive)
+    writes_after_the_build(monkeypatch, lambda: wait_for_more_writes(len(written)))  # the journal has some
     thread = threading.Thread(target=writer)
     thread.start()
     try:
