@@ -136,9 +136,13 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
             written.extend(p.id for p in batch)
             start += 10
 
-    def wait_for_more_writes(than: int) -> None:
+    def wait_for_the_journal_to_grow() -> None:
+        """Until the build's journal holds a write more than now (counted there, not in `written`: the writer
+        may be preempted between its upsert returning and its recording it)."""
+        journal = edge._REGISTRY.shards[(tmp_path / "vectors" / "ns").resolve()].shard.journal
+        than = len(journal)
         deadline = time.monotonic() + DEADLOCK_GUARD_S
-        while len(written) <= than and time.monotonic() < deadline:
+        while len(journal) <= than and time.monotonic() < deadline:
             time.sleep(0.001)
 
     real_replay = edge_index._replay
@@ -148,7 +152,7 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
 
     def replay_while_writes_arrive(shard, operations, *, tail):
         if not tail:
-            wait_for_more_writes(len(written))  # every catch-up round leaves new writes for the next, and the tail
+            wait_for_the_journal_to_grow()  # every catch-up round leaves new writes for the next, and the tail
         else:
             tails.append(len(operations))
             if directories == "descriptors":
@@ -166,7 +170,7 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
         real_replay(shard, operations, tail=tail)
 
     monkeypatch.setattr(edge_index, "_replay", replay_while_writes_arrive)
-    writes_after_the_build(monkeypatch, lambda: wait_for_more_writes(len(written)))  # the journal has some
+    writes_after_the_build(monkeypatch, wait_for_the_journal_to_grow)  # the catch-up has something to replay
     thread = threading.Thread(target=writer)
     thread.start()
     try:
