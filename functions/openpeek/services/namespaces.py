@@ -23,6 +23,7 @@ from openpeek.domain.namespace import (
     check_vector_configs,
     collection_name,
     expiry_from_ttl,
+    relocated_storage_id,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
 from openpeek.domain.events import DomainEvent
@@ -32,7 +33,7 @@ from openpeek.ports import BlobStore, EventBus, VectorPlacements, VectorStore
 from openpeek.domain.infrastructure import DedicatedVectorStore
 from openpeek.domain.vector_placement import tier_of
 from openpeek.domain.tiering import TieringPolicy
-from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
+from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken, StorageIdTaken
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.namespace_stores import vector_store_of
 from openpeek.services.organizations import Principal
@@ -124,6 +125,10 @@ class NamespaceService:
             counts.update(counter(namespace))
         return counts
 
+    def public_id_of(self, principal: Principal, namespace_id: str) -> str | None:
+        """The id the API shows for the caller's namespace stored under `namespace_id` (None: not the caller's)."""
+        return self._repository.public_id_of(principal.org_id, namespace_id)
+
     def list(self, principal: Principal) -> list[Namespace]:
         return self._repository.list(principal.org_id)
 
@@ -184,28 +189,44 @@ class NamespaceService:
 
         if self._repository.find(principal.org_id, name) is not None:
             raise _name_taken(name)
-        if self._repository.id_in_use(namespace_id):
-            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
-
-        # The collection is made where the namespace's vectors will live (a dedicated Qdrant that cannot be reached
-        # is a 503 here, before any record exists), and the record comes last.
-        self._create_collection_placed(namespace)
-        try:
-            self._repository.create(namespace)
-        except NameTaken:
-            self._vectors.drop_collection(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise _name_taken(name) from None
-        except IdTaken:
-            # The id's owner keeps its collection and its placement (read back from its record).
-            self._forget_placement(namespace.collection)
-            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken") from None
-        except DependencyUnavailable:
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise
+        if self._repository.id_in_use(principal.org_id, namespace_id):
+            raise _id_taken(namespace_id)
+        namespace = self._store(namespace)
         self._publish("namespace.created", namespace, {"namespace_name": name})
         return NamespaceView(namespace, self._live_info(namespace))
+
+    def _store(self, namespace: Namespace) -> Namespace:
+        """Make the namespace's collection and record. A public id whose storage id is taken (another
+        organisation's namespace, or another namespace's storage) is stored under a fresh id instead: a caller
+        never learns what other organisations hold."""
+        for _ in range(WRITE_ATTEMPTS):
+            if self._repository.storage_id_in_use(namespace.namespace_id):
+                namespace = replace(namespace, namespace_id=relocated_storage_id())
+                namespace = replace(namespace, infrastructure=_own_collection(namespace))
+                continue
+            # The collection is made where the namespace's vectors will live (a dedicated Qdrant that cannot be
+            # reached is a 503 here, before any record exists), and the record comes last.
+            self._create_collection_placed(namespace)
+            try:
+                self._repository.create(namespace)
+                return namespace
+            except NameTaken:
+                self._drop_quietly(namespace.collection)
+                self._forget_placement(namespace.collection)
+                raise _name_taken(namespace.namespace_name) from None
+            except IdTaken:
+                self._drop_quietly(namespace.collection)
+                self._forget_placement(namespace.collection)
+                raise _id_taken(namespace.public_id) from None
+            except StorageIdTaken:
+                # Taken between the check and the write: its owner keeps its collection and placement (read back
+                # from its record); this namespace tries a fresh id.
+                self._forget_placement(namespace.collection)
+            except DependencyUnavailable:
+                self._drop_quietly(namespace.collection)
+                self._forget_placement(namespace.collection)
+                raise
+        raise DependencyUnavailable("no free storage id for the namespace; try again")
 
     def create_copy(self, principal: Principal, source: Namespace, name: str, *, description: str | None,
                     ttl_seconds: int | None) -> NamespaceView:
@@ -215,11 +236,12 @@ class NamespaceService:
         if self._repository.find(principal.org_id, name) is not None:
             raise _name_taken(name)
         now = utcnow()
+        copy_id = new_id("ns")
         namespace = replace(
-            source, namespace_id=new_id("ns"), namespace_name=name, version=1,
+            source, namespace_id=copy_id, public_id=copy_id, namespace_name=name, version=1,
             description=description if description is not None else source.description,
             created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
-            source_namespace_id=source.namespace_id, extra=dict(source.extra),
+            source_namespace_id=source.public_id, extra=dict(source.extra),
             infrastructure=None,
             secret_reference=None,  # the copy's secrets are sealed anew under its own id
         )
@@ -227,20 +249,9 @@ class NamespaceService:
         infrastructure = without_token(source.infrastructure)
         if infrastructure is not None and infrastructure.get("qdrant_collection") is not None:
             infrastructure = {**infrastructure, "qdrant_collection": namespace.collection}
-        namespace = replace(namespace, infrastructure=infrastructure)
-        self._create_collection_placed(namespace)
-        try:
-            self._repository.create(namespace)
-        except NameTaken:
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise _name_taken(name) from None
-        except (IdTaken, DependencyUnavailable):
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise
+        namespace = self._store(replace(namespace, infrastructure=infrastructure))
         self._publish("namespace.created", namespace, {"namespace_name": name,
-                                                       "source_namespace_id": source.namespace_id})
+                                                       "source_namespace_id": source.public_id})
         return NamespaceView(namespace, self._live_info(namespace))
 
     def add_automatic_index(self, namespace_id: str, index: PayloadIndex) -> Namespace | None:
@@ -590,6 +601,19 @@ class NamespaceService:
                 occurred_at=isoformat(utcnow()),
             )
         )
+
+
+def _id_taken(public_id: str) -> Conflict:
+    return Conflict(f"A namespace with id '{public_id}' exists already in this organisation",
+                    code="namespace_id_taken", details={"namespace_id": public_id})
+
+
+def _own_collection(namespace: Namespace) -> dict[str, Any] | None:
+    """The namespace's infrastructure naming its own collection (after its storage id changed)."""
+    infrastructure = namespace.infrastructure
+    if infrastructure is None or infrastructure.get("qdrant_collection") is None:
+        return infrastructure
+    return {**infrastructure, "qdrant_collection": namespace.collection}
 
 
 def _name_taken(name: str) -> Conflict:
