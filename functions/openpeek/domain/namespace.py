@@ -34,8 +34,9 @@ def check_name(name: str) -> str:
 
 
 RELOCATED_PREFIX = "nsr_"
-"""Starts every storage id made because the id a caller chose was taken (and only those, among server-made ids), so
-that presenting an answer can tell without a read that an id in it is not the one the API shows."""
+"""Starts every storage id made because the id a caller chose was taken (and only those, among server-made ids; a
+caller may not choose such an id), so that presenting an answer can tell without a read that an id in it is not the
+one the API shows."""
 
 
 def relocated_storage_id() -> str:
@@ -43,8 +44,7 @@ def relocated_storage_id() -> str:
 
 
 def may_be_relocated(namespace_id: str) -> bool:
-    """Whether `namespace_id` may be a storage id that differs from its namespace's public id (a caller may also
-    choose such an id as a public one: then both are the same)."""
+    """Whether `namespace_id` may be a storage id that differs from its namespace's public id."""
     return namespace_id.startswith(RELOCATED_PREFIX)
 
 

@@ -23,6 +23,8 @@ from openpeek.domain.namespace import (
     check_vector_configs,
     collection_name,
     expiry_from_ttl,
+    RELOCATED_PREFIX,
+    may_be_relocated,
     relocated_storage_id,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
@@ -105,6 +107,14 @@ class NamespaceService:
             raise NotFound("namespace", identifier)
         return namespace
 
+    def stored(self, principal: Principal, namespace_id: str) -> Namespace:
+        """The caller's namespace by its storage id (what the records it owns name: a task, a batch), not by the id
+        a caller gives; another organisation's is 'not found' too."""
+        namespace = self._repository.get(principal.org_id, namespace_id)
+        if namespace is None:
+            raise NotFound("namespace", namespace_id)
+        return namespace
+
     def get(self, principal: Principal, identifier: str) -> NamespaceView:
         namespace = self.resolve(principal, identifier)
         return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
@@ -154,6 +164,11 @@ class NamespaceService:
                 code="invalid_namespace_id",
                 details={"namespace_id": namespace_id},
             )
+        if may_be_relocated(namespace_id):
+            # Only the server makes such ids (storage ids, which answers replace with public ids): a public one
+            # could be mistaken for another namespace's storage.
+            raise BadRequest(f"namespace_id may not start with '{RELOCATED_PREFIX}': the server keeps those",
+                             code="invalid_namespace_id", details={"namespace_id": namespace_id})
         name = check_name(request["namespace_name"])
         if (request.get("scope") or "org") == "system":
             raise Forbidden("SYSTEM namespaces require administrator credentials", code="admin_required")
