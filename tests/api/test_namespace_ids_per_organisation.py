@@ -5,15 +5,19 @@ tiers, clones and manifests, shows only the id it chose, and deleting one leaves
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from openpeek.domain.buckets import Bucket
+from openpeek.domain.clock import utcnow
 from openpeek.repositories.buckets import BucketRepository
 from openpeek.repositories.namespaces import NamespaceRepository
 from tests.api.test_namespaces_api import assert_error
+from tests.api.test_webhook_delivery import Receiver
 
 SHARED = "team-space"
 DIM = 2
@@ -211,6 +215,17 @@ def test_clusters_clones_manifests_and_webhooks_stay_with_their_organisation(cli
     names = {r["retriever_name"] for r in client.post("/v1/retrievers/list", headers=ns_headers(other_tenant),
                                                          json={}).json()["results"]}
     assert names == {"globex-only"}
+    # ... and the other way, into the namespace stored under a relocated id, settings included.
+    assert client.patch(f"/v1/namespaces/{SHARED}", headers=tenant.headers,
+                        json={"description": "acme catalogue"}).status_code == 200
+    exported = client.get("/v1/manifest/export", headers=ns_headers(tenant)).json()
+    applied = client.post("/v1/manifest/apply", headers=ns_headers(other_tenant), json=exported)
+    assert applied.status_code == 200, applied.text
+    assert client.get(f"/v1/namespaces/{SHARED}", headers=other_tenant.headers).json()["description"] == \
+        "acme catalogue"
+    names = {r["retriever_name"] for r in client.post("/v1/retrievers/list", headers=ns_headers(other_tenant),
+                                                         json={}).json()["results"]}
+    assert names == {"globex-only", "acme-only"}
 
     # A webhook scoped to the namespace shows the id its owner knows.
     webhook = client.post("/v1/webhooks", headers=ns_headers(other_tenant), json={
@@ -289,3 +304,36 @@ def test_a_namespace_recorded_before_storage_ids_existed_still_works(client, ser
                         json={"description": "kept"}).status_code == 200
     assert client.delete("/v1/namespaces/old-one", headers=tenant.headers).status_code == 200
     assert services.table.get("NSID#old-one", "NS") is None
+
+
+def test_webhook_receivers_get_the_id_their_organisation_knows(client, tenant, other_tenant, both):
+    _, globex = both
+    receiver = Receiver()
+    try:
+        for caller in (tenant, other_tenant):
+            created = client.post("/v1/webhooks", headers=ns_headers(caller), json={
+                "webhook_name": "notify", "url": receiver.url + f"?{caller.org_id}", "events": ["document.created"]})
+            assert created.status_code == 200, created.text
+        upsert(client, other_tenant, "globex-late", 1)
+        deadline = time.monotonic() + 60
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [request] = receiver.requests  # acme's webhook hears nothing of globex's namespace
+        assert request["path"].endswith(other_tenant.org_id)
+        payload = json.loads(request["body"])
+        assert payload["namespace_id"] == SHARED and payload["data"]["document_ids"][0] == "globex-late-0"
+        assert globex.namespace_id not in request["body"].decode()
+    finally:
+        receiver.close()
+
+
+def test_expired_namespaces_of_both_organisations_are_reaped(client, services, tenant, other_tenant, both):
+    for caller in (tenant, other_tenant):
+        response = client.post("/v1/namespaces", headers=caller.headers, json={
+            "namespace_name": "scratch", "namespace_id": "scratch", "ttl_seconds": 60})
+        assert response.status_code == 200, response.text
+    reaped = services.expiry.reap(utcnow() + timedelta(hours=1))
+    assert (reaped.deleted, reaped.already_gone, reaped.failed) == (2, 0, 0)
+    for caller, total in ((tenant, 13), (other_tenant, 16)):
+        assert client.get("/v1/namespaces/scratch", headers=caller.headers).status_code == 404
+        assert client.get(f"/v1/namespaces/{SHARED}", headers=caller.headers).json()["document_count"] == total

@@ -385,7 +385,7 @@ class NamespaceService:
         def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
-                raise NotFound("namespace", namespace.namespace_id)
+                raise NotFound("namespace", namespace.public_id)
             present = {config.name for config in current.vector_configs}
             missing = [config for config in configs if config.name not in present]
             if not missing:
@@ -408,7 +408,7 @@ class NamespaceService:
         def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
-                raise NotFound("namespace", namespace.namespace_id)
+                raise NotFound("namespace", namespace.public_id)
             changed, added = current.with_extractors_appended(refs)
             if not added:
                 return current
