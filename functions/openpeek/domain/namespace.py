@@ -231,11 +231,6 @@ class Namespace:
             object.__setattr__(self, "public_id", self.namespace_id)
 
     @property
-    def relocated(self) -> bool:
-        """Stored under another id than the one the API shows."""
-        return self.public_id != self.namespace_id
-
-    @property
     def collection(self) -> str:
         return collection_name(self.namespace_id)
 
