@@ -6,6 +6,7 @@ tiers, clones and manifests, shows only the id it chose, and deleting one leaves
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -337,3 +338,28 @@ def test_expired_namespaces_of_both_organisations_are_reaped(client, services, t
     for caller, total in ((tenant, 13), (other_tenant, 16)):
         assert client.get("/v1/namespaces/scratch", headers=caller.headers).status_code == 404
         assert client.get(f"/v1/namespaces/{SHARED}", headers=caller.headers).json()["document_count"] == total
+
+
+def test_concurrent_creates_of_one_id_leave_one_namespace_with_its_collection(client, services, tenant, other_tenant):
+    """Racing creates of the same id: one per organisation wins, the others are 409 in their own organisation, and
+    no loser takes the winner's vector collection with it."""
+    answers: list[tuple[str, int]] = []
+    barrier = threading.Barrier(8)
+
+    def create(caller, position):
+        barrier.wait()
+        response = client.post("/v1/namespaces/standalone", headers=caller.headers, json={
+            "namespace_id": "racing", "namespace_name": f"racer-{position}",
+            "vector_configs": [{"name": "emb", "dimension": DIM}]})
+        answers.append((caller.org_id, response.status_code))
+
+    threads = [threading.Thread(target=create, args=(caller, position))
+               for position in range(4) for caller in (tenant, other_tenant)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for caller in (tenant, other_tenant):
+        assert sorted(status for org, status in answers if org == caller.org_id) == [200, 409, 409, 409]
+        upsert(client, caller, caller.org_id, 1, namespace="racing")
+        assert client.get("/v1/namespaces/racing", headers=caller.headers).json()["document_count"] == 2

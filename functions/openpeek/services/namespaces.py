@@ -225,18 +225,17 @@ class NamespaceService:
             try:
                 self._repository.create(namespace)
                 return namespace
-            except NameTaken:
-                self._drop_quietly(namespace.collection)
+            except (NameTaken, IdTaken, StorageIdTaken) as taken:
+                # A namespace stored under the same id in the meantime (a concurrent create) owns the collection
+                # and keeps it, and its placement is read back from its record; otherwise nobody's, it goes.
+                if not self._repository.storage_id_in_use(namespace.namespace_id):
+                    self._drop_quietly(namespace.collection)
                 self._forget_placement(namespace.collection)
-                raise _name_taken(namespace.namespace_name) from None
-            except IdTaken:
-                self._drop_quietly(namespace.collection)
-                self._forget_placement(namespace.collection)
-                raise _id_taken(namespace.public_id) from None
-            except StorageIdTaken:
-                # Taken between the check and the write: its owner keeps its collection and placement (read back
-                # from its record); this namespace tries a fresh id.
-                self._forget_placement(namespace.collection)
+                if isinstance(taken, NameTaken):
+                    raise _name_taken(namespace.namespace_name) from None
+                if isinstance(taken, IdTaken):
+                    raise _id_taken(namespace.public_id) from None
+                # the storage id was taken between the check and the write: try a fresh one
             except DependencyUnavailable:
                 self._drop_quietly(namespace.collection)
                 self._forget_placement(namespace.collection)
