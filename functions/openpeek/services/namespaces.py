@@ -16,6 +16,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.infrastructure import keeping_stored_token, normalize_infrastructure, without_token
 from openpeek.domain.namespace import (
     MODES,
+    RELOCATED_PREFIX,
     ExtractorRef,
     Namespace,
     VectorConfig,
@@ -23,7 +24,6 @@ from openpeek.domain.namespace import (
     check_vector_configs,
     collection_name,
     expiry_from_ttl,
-    RELOCATED_PREFIX,
     may_be_relocated,
     relocated_storage_id,
 )
