@@ -363,3 +363,25 @@ def test_concurrent_creates_of_one_id_leave_one_namespace_with_its_collection(cl
         assert sorted(status for org, status in answers if org == caller.org_id) == [200, 409, 409, 409]
         upsert(client, caller, caller.org_id, 1, namespace="racing")
         assert client.get("/v1/namespaces/racing", headers=caller.headers).json()["document_count"] == 2
+
+
+def test_buckets_and_batches_found_by_id_alone_stay_with_their_organisation(client, tenant, other_tenant, both):
+    _, globex = both
+    batches = {}
+    for caller in (tenant, other_tenant):
+        headers = ns_headers(caller)
+        bucket = client.post("/v1/buckets", headers=headers, json={
+            "bucket_name": "books", "bucket_schema": {"properties": {"content": {"type": "text"}}}})
+        assert bucket.status_code == 200, bucket.text
+        batch = client.post("/v1/buckets/books/batches", headers=headers, json={"batch_name": caller.org_id})
+        assert batch.status_code == 200, batch.text
+        assert batch.json()["namespace_id"] == SHARED
+        batches[caller.org_id] = batch.json()["batch_id"]
+    for caller, other in ((tenant, other_tenant), (other_tenant, tenant)):
+        found = client.get(f"/v1/batches/{batches[caller.org_id]}", headers=caller.headers)  # no X-Namespace
+        assert found.status_code == 200, found.text
+        assert (found.json()["namespace_id"], found.json()["batch_name"]) == (SHARED, caller.org_id)
+        assert client.get(f"/v1/batches/{batches[other.org_id]}", headers=caller.headers).status_code == 404
+        listed = client.post("/v1/batches/list", headers=caller.headers, json={})
+        assert [b["batch_id"] for b in listed.json()["results"]] == [batches[caller.org_id]]
+        assert globex.namespace_id not in listed.text
