@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Depends, Header, Request
 
-from openpeek.domain.errors import BadRequest
 from openpeek.api.namespace_ids import remember_caller
+from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
 from openpeek.services.organizations import Principal
 

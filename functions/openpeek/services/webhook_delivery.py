@@ -19,6 +19,7 @@ at every attempt on a fresh resolution, and the request goes to an address that 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -218,7 +219,7 @@ class WebhookDelivery:
             checked = rules.check_url(webhook.url, deployed=self._deployed, resolver=self._resolver)
         except BadRequest as refused:
             return None, f"target refused: {refused.message}"
-        payload = event.payload()
+        payload = copy.deepcopy(event.payload())  # the event itself keeps its storage ids (delivery log, retries)
         if self._public_namespace_id is not None:
             show_public_ids(payload, lambda namespace_id: self._public_namespace_id(event.org_id, namespace_id))
         body = json.dumps(payload, separators=(",", ":"), default=str).encode("utf-8")
