@@ -551,7 +551,6 @@ class QdrantEdgeStore:
                     if leftover.name.startswith((".creating-", ".dropping-")) and leftover.is_dir():
                         shutil.rmtree(leftover, ignore_errors=True)
                 edge_index.recover(self._root)  # an index build's copy, or a swap a crash cut in two
-                edge_vectors.clear_scratch(self._root)
 
     def close(self) -> None:
         """Flush and close every shard under root, unless another live store in this process shares the root. A
@@ -596,8 +595,6 @@ class QdrantEdgeStore:
         with _REGISTRY.lock, self._errors():
             if path.is_dir():
                 return
-            # A sidecar can only outlive its shard by a crash mid-drop; never let it meet a new shard of that name.
-            edge_vectors.remove(edge_vectors.directory_for(self._root, collection))
             scratch = self._root / f".creating-{collection}-{uuid.uuid4().hex}"
             try:
                 shard = qe.EdgeShard.create(str(scratch), config)
@@ -620,8 +617,6 @@ class QdrantEdgeStore:
         tomb = self._root / f".dropping-{collection}-{uuid.uuid4().hex}"
 
         def hide() -> None:
-            # The sidecar first: a crash in between leaves a shard without one (rebuilt), never the reverse.
-            edge_vectors.remove(edge_vectors.directory_for(self._root, collection))
             if path.is_dir():
                 os.rename(path, tomb)
                 _fsync_dir(self._root)
@@ -958,7 +953,7 @@ class QdrantEdgeStore:
                 return found
             specs = self._stored_vectors(collection)
             sidecar = edge_vectors.VectorSidecar.open(
-                edge_vectors.directory_for(self._root, collection),
+                edge_vectors.directory_for(path),
                 {name: spec.dimension for name, spec in specs.items() if not spec.sparse},
                 entry.files_at_load if entry is not None else None)
             sidecar.sparse_names = [name for name, spec in specs.items() if spec.sparse]

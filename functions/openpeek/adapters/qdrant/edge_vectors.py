@@ -5,7 +5,8 @@ Why: Edge hands a hit's vector out only as a Python list. A search whose hits a 
 what the stages after the search cost. With the sidecar a search asks Edge for ids and scores only, and reads the
 hits' vectors from a memory-mapped float32 file in one fancy-index per vector index (SearchRequest.vectors_as_arrays).
 
-Layout, `root/.vectors/<collection>/`:
+Layout, `<shard directory>/.openpeek-vectors/` (Edge ignores it; it goes with the shard when the shard is dropped, and
+an index build's swap moves it into the new shard directory):
 - `<vector name, hex>.f32`: the rows of one dense vector index, `dimension` float32 each, append-only, memory-mapped
   (they live in the page cache like Edge's own vector files, not in the process's anonymous memory), grown by chunks;
 - `rows.log`: one JSON line per write, `["u", [document ids], {name: [row, or -1 where the point has no such
@@ -33,9 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,21 +42,24 @@ from typing import Any, Sequence
 import numpy as np
 
 FORMAT = 1
-DIRECTORY = ".vectors"
+DIRECTORY = ".openpeek-vectors"
 STATE_FILE = "state.json"
 LOG_FILE = "rows.log"
 FIRST_CAPACITY = 1024  # rows of a new vector file
 COMPACT_FROM_DEAD_ROWS = 4096  # tombstones below this are never worth a rewrite
 
 
-def directory_for(root: Path, collection: str) -> Path:
-    return root / DIRECTORY / collection
+def directory_for(shard: Path) -> Path:
+    return shard / DIRECTORY
 
 
 def shard_files(path: Path) -> list[list[Any]]:
-    """What says whether a shard changed: every file's path, size and modification time (nanoseconds)."""
+    """What says whether a shard changed: every file's path, size and modification time (nanoseconds), the
+    sidecar's own aside."""
     found = []
-    for folder, _, names in os.walk(path):
+    for folder, folders, names in os.walk(path):
+        if folder == str(path) and DIRECTORY in folders:
+            folders.remove(DIRECTORY)
         for name in names:
             full = os.path.join(folder, name)
             try:
@@ -66,20 +68,6 @@ def shard_files(path: Path) -> list[list[Any]]:
                 continue
             found.append([os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns])
     return sorted(found)
-
-
-def remove(directory: Path) -> None:
-    """The sidecar of a collection that is being dropped: hidden by a rename, then deleted."""
-    if not directory.exists():
-        return
-    hidden = directory.parent / f".dropping-{directory.name}-{uuid.uuid4().hex}"
-    os.rename(directory, hidden)
-    shutil.rmtree(hidden, ignore_errors=True)
-
-
-def clear_scratch(root: Path) -> None:
-    for leftover in (root / DIRECTORY).glob(".dropping-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _fsync(path: Path) -> None:
