@@ -401,3 +401,37 @@ def test_a_server_killed_mid_upsert_restarts_and_answers_mmr_like_a_store_withou
         stop_server(process, client)
     assert while_rebuilding == without_a_sidecar
     assert from_the_sidecar == without_a_sidecar
+
+
+def test_the_disk_says_dirty_before_edge_sees_a_write_and_clean_after_the_flush(tmp_path, monkeypatch):
+    """The sidecar's own durability: the first write after a clean mark makes state.json dirty and fsyncs it before
+    the shard is written; the shard's flush (here: every write, interval 0) syncs the sidecar, then marks it clean
+    with the shard's files."""
+    store = QdrantEdgeStore(tmp_path, flush_interval_s=0)
+    try:
+        store.create_collection(C, [VectorIndexSpec("emb", DIM, "cosine")])
+        store.upsert(C, points(vectors(20, 1)))
+        wait_ready(store)
+        state = edge_vectors.directory_for(store._path(C)) / edge_vectors.STATE_FILE
+        assert json.loads(state.read_text())["clean"]
+        seen = []
+        entry = edge_adapter._REGISTRY.shards[store._path(C)]
+
+        class Watched:
+            def __init__(self, real):
+                self.real = real
+
+            def update(self, operation):
+                seen.append(json.loads(state.read_text())["clean"])  # what a crash at this point would leave
+                return self.real.update(operation)
+
+            def __getattr__(self, name):
+                return getattr(self.real, name)
+
+        monkeypatch.setattr(entry, "shard", Watched(entry.shard))
+        store.upsert(C, points(vectors(20, 2)))
+        assert seen == [False]
+        described = json.loads(state.read_text())
+        assert described["clean"] and described["shard_files"] == edge_vectors.shard_files(store._path(C))
+    finally:
+        store.close()
