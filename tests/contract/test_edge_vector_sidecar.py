@@ -165,6 +165,7 @@ def test_a_reopened_store_trusts_a_clean_sidecar_and_rebuilds_any_other(tmp_path
     again, trusted = reopened()
     assert trusted  # clean and the shard unchanged: used at once
     again.close()
+    monkeypatch.setattr(edge_adapter, "SIDECAR_REBUILD_PAGE", 64)  # rebuilds below read Edge in several pages
 
     # a corrupt vector file: the state says clean, but the file is shorter than its rows
     (vector_file,) = directory.glob("*.f32")
@@ -282,8 +283,8 @@ def start_server(data_dir: Path, env: dict[str, str], key: str | None = None) ->
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        found = key or next((m.group(1) for line in list(lines) if (m := re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line))),
-                            None)
+        found = key or next((match.group(1) for line in list(lines)
+                             if (match := re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line))), None)
         try:
             if found and httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
                 return process, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {found}"}, timeout=60)

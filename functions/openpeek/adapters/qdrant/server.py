@@ -427,7 +427,8 @@ class QdrantServerStore:
                     id=document_id_of(p, p.payload),
                     score=p.score,
                     payload=dict(p.payload or {}) if r.with_payload else {},
-                    vectors=dense_as_arrays(_from_vectors(p.vector)) if r.vectors_as_arrays else _from_vectors(p.vector),
+                    vectors=(dense_as_arrays(_from_vectors(p.vector)) if r.vectors_as_arrays
+                             else _from_vectors(p.vector)),
                 )
                 for p in response.points
             ]
