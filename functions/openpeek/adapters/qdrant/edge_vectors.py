@@ -354,15 +354,15 @@ class VectorSidecar:
         as one float32 matrix (a copy, in that order)."""
         found = {}
         for name, column in self.columns.items():
-            view, where = column.view, column.where
-            positions, rows = [], []
-            for position, document_id in enumerate(document_ids):
-                row = where.get(document_id)
-                if row is not None:
-                    positions.append(position)
-                    rows.append(row)
+            view = column.view
             if view is None:
                 raise LookupError("the sidecar was closed")
+            rows = list(map(column.where.get, document_ids))  # one C loop: the common case has every row
+            if None in rows:
+                positions = [position for position, row in enumerate(rows) if row is not None]
+                rows = [rows[position] for position in positions]
+            else:
+                positions = list(range(len(rows)))
             found[name] = (positions, view[np.asarray(rows, dtype=np.int64)])
         return found
 
