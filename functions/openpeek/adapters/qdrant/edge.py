@@ -820,6 +820,9 @@ class QdrantEdgeStore:
         """The searches with the dense vectors of the hits read from the sidecar (Edge returns only the sparse
         ones), or None when a write overlapped them (the sequence lock) or the sidecar misses a hit's vector of the
         index searched: the caller then asks Edge for the vectors."""
+        if any(wanted and r.vector_name not in sidecar.columns and r.vector_name not in sidecar.sparse_names
+               for r, wanted in zip(requests, arrays)):
+            return None  # an index the sidecar does not know (it would leave the hits without that vector)
         sparse = list(sidecar.sparse_names) or False
         batch = [self._edge_request(r, sparse if wanted else r.with_vectors) for r, wanted in zip(requests, arrays)]
         results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
