@@ -34,6 +34,8 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from openpeek.adapters.qdrant.edge_vectors import DIRECTORY as VECTOR_SIDECAR  # kept by the live shard's writes
+
 OPTIMIZING_PREFIX = ".optimizing-"
 RETIRED_PREFIX = ".retired-"
 CONFIG_FILE = "edge_config.json"
@@ -167,7 +169,9 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
             with entry.write_lock:
                 entry.shard.flush()
                 points_count = entry.shard.info().points_count
-                shutil.copytree(path, copy)
+                # Not the vector sidecar: it follows the live shard's writes and moves over at the swap.
+                shutil.copytree(path, copy, ignore=lambda folder, names: (
+                    [VECTOR_SIDECAR] if Path(folder) == path and VECTOR_SIDECAR in names else []))
                 journaling = _JournalingShard(entry.shard)
                 entry.shard = journaling
         _optimize_in_child(copy, plan.config_for(points_count))
@@ -187,6 +191,8 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
             os.rename(path, retired)
             os.rename(copy, path)
             _fsync_dir(path.parent)
+            if (retired / VECTOR_SIDECAR).is_dir():
+                os.rename(retired / VECTOR_SIDECAR, path / VECTOR_SIDECAR)
             with registry.lock:
                 registry.shards[path] = open_shard(qe.EdgeShard.load(str(path)), path)
             journaling = None
