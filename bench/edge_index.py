@@ -26,6 +26,7 @@ server's resident memory before the build, after it, and its peak. One command f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -50,6 +52,7 @@ from openpeek.domain.vectors import PayloadIndexSpec, SearchRequest, VectorIndex
 TAGS = 10  # the keyword filter selects one of them: 10% of the points
 FILTER_TAG = "t3"
 BATCH = 1000
+STATE_FILE = "bench-state.json"  # --keep: the key and retrievers of a kept build
 
 
 def mixture(points: int, dimension: int, clusters: int = 50, seed: int = 0, kind: str = "subspace") -> np.ndarray:
@@ -252,15 +255,52 @@ def measure_over_http(client, path: str, bodies: list[bytes]) -> tuple[dict, lis
     return percentiles(samples), answers
 
 
+@contextlib.contextmanager
+def scratch_dir(keep: Path | None) -> Iterator[str]:
+    """A temporary folder, or `keep` (created if needed, never removed) so a later run can reuse what was built."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="openpeek-bench-index-http-") as scratch:
+            yield scratch
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield str(keep)
+
+
+def rerun_indexed_over_http(keep: Path, result: dict, bodies: list[bytes], data: np.ndarray,
+                            probes: np.ndarray) -> dict:
+    """Only the indexed measurements, against a data dir a `--keep` run built (its state file names the key and the
+    retrievers): the build takes most of an hour at a million, the query phase a few minutes, so the latency can be
+    measured again on a quiet machine without rebuilding."""
+    state = json.loads((keep / STATE_FILE).read_text())
+    server: dict = {}
+    env = {"OPENPEEK_EDGE_INDEX_THRESHOLD": "0", "OPENPEEK_EDGE_QUANTIZATION_THRESHOLD": str(state["quantize_from"])}
+    with support.live_server(keep / "data", extra_env=env, api_key=state["api_key"],
+                             started=lambda process: server.update(pid=process.pid)) as client:
+        result["reused_data_dir"] = str(keep)
+        result["qdrant_status"] = client.get("/v1/namespaces/bench-index").json().get("qdrant_status")
+        for body in bodies[:10]:  # warm-up
+            client.post(state["plain_path"], content=body, headers={"Content-Type": "application/json",
+                                                                    "X-Namespace": "bench-index"}).raise_for_status()
+        result["indexed_unfiltered"], plain_answers = measure_over_http(client, state["plain_path"], bodies)
+        result["indexed_keyword_filtered"], filtered_answers = measure_over_http(client, state["filtered_path"], bodies)
+        result["server_memory_mib_after_build"] = memory_of(server["pid"])
+    mask = np.array([i % TAGS == int(FILTER_TAG[1:]) for i in range(len(data))])
+    result["recall_at_10_unfiltered"] = recall(exact_top10(data, probes, None), plain_answers)
+    result["recall_at_10_filtered"] = recall(exact_top10(data, probes, mask), filtered_answers)
+    return result
+
+
 def run_over_http(points: int, dimension: int, queries: int, exact_queries: int, kind: str,
-                  quantize_from: int) -> dict:
+                  quantize_from: int, keep: Path | None = None) -> dict:
     data = mixture(points, dimension, kind=kind)
     probes = mixture(queries, dimension, seed=1, kind=kind)
     bodies = [json.dumps({"inputs": {"query_vector": probe.tolist()}}).encode() for probe in probes]
     result: dict = {"data": kind, "points": points, "dimension": dimension, "queries": queries,
                     "exact_queries": exact_queries, "quantize_from_points": quantize_from}
+    if keep is not None and (keep / STATE_FILE).exists():
+        return rerun_indexed_over_http(keep, result, bodies, data, probes)
     server: dict = {}
-    with tempfile.TemporaryDirectory(prefix="openpeek-bench-index-http-") as scratch:
+    with scratch_dir(keep) as scratch:
         data_dir = Path(scratch) / "data"
         env = {"OPENPEEK_EDGE_INDEX_THRESHOLD": "0", "OPENPEEK_EDGE_QUANTIZATION_THRESHOLD": str(quantize_from)}
         with support.live_server(data_dir, extra_env=env, started=lambda process: server.update(pid=process.pid)) \
@@ -316,6 +356,10 @@ def run_over_http(points: int, dimension: int, queries: int, exact_queries: int,
             result["indexed_unfiltered"], plain_answers = measure_over_http(client, plain_path, bodies)
             result["indexed_keyword_filtered"], filtered_answers = measure_over_http(client, filtered_path, bodies)
             result["server_memory_mib_after_build"] = memory_of(server["pid"])
+            if keep is not None:
+                (keep / STATE_FILE).write_text(json.dumps({
+                    "api_key": client.headers["Authorization"].removeprefix("Bearer "), "plain_path": plain_path,
+                    "filtered_path": filtered_path, "quantize_from": quantize_from}))
     mask = np.array([i % TAGS == int(FILTER_TAG[1:]) for i in range(points)])
     result["recall_at_10_unfiltered"] = recall(exact_top10(data, probes, None), plain_answers)
     result["recall_at_10_filtered"] = recall(exact_top10(data, probes, mask), filtered_answers)
@@ -336,10 +380,13 @@ if __name__ == "__main__":
     parser.add_argument("--exact-queries", type=int, default=50, help="--http: exhaustive queries before the build")
     parser.add_argument("--quantize-from", type=int, default=50_000,
                         help="--http: OPENPEEK_EDGE_QUANTIZATION_THRESHOLD for the server (0: never)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="--http: build in this folder and keep it; when it already holds a kept build, only "
+                             "measure the indexed queries again (same --points/--data/--queries)")
     arguments = parser.parse_args()
     if arguments.http:
         measured = run_over_http(arguments.points, arguments.dimension, arguments.queries, arguments.exact_queries,
-                                 arguments.data, arguments.quantize_from)
+                                 arguments.data, arguments.quantize_from, arguments.keep)
     else:
         measured = run_in_process(arguments.points, arguments.dimension, arguments.queries, arguments.data)
     print(json.dumps(measured, indent=2))

@@ -489,7 +489,8 @@ def _vector_store(settings: Settings, default_edge_root: str | None) -> VectorSt
 
     return QdrantEdgeStore(default_edge_root, flush_interval_s=settings.edge_flush_interval_s,
                            index_threshold=settings.edge_index_threshold,
-                           build_plan=BuildPlan(quantize_from_points=settings.edge_quantization_threshold))
+                           build_plan=BuildPlan(quantize_from_points=settings.edge_quantization_threshold),
+                           vector_sidecar=settings.edge_vector_sidecar)
 
 
 def _routed_vectors(shared: VectorStore, namespaces: NamespaceRepository,

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     """Embedded: every write fsyncs the shard's write-ahead log before it returns (nothing acknowledged is lost, even
     to a power loss); the shard's segments are flushed at most this many seconds later, in the background. 0 flushes
     the segments on every write too (slower upserts, shorter WAL replay after a crash)."""
+    edge_vector_sidecar: bool = True
+    """Embedded: searches whose hits a later stage computes on (mmr, cluster) read the hits' vectors from a float32
+    copy beside each collection (adapters/qdrant/edge_vectors.py) instead of Edge's lists. False: from Edge."""
 
     retriever_execution_ttl_s: int = 7 * 24 * 3600
     """How long a retriever execution stays in the execution history (the table's TTL on its item)."""

@@ -233,9 +233,12 @@ def test_fields_without_a_feature_here_are_refused_not_ignored(client, tenant, f
     assert body["error"]["details"]["field"] == field
 
 
-def test_namespace_id_override_is_unique(client, tenant, other_tenant):
+def test_namespace_id_override_is_unique_within_the_organisation(client, tenant, other_tenant):
     assert create(client, tenant, namespace_id="ns_recovered").json()["namespace_id"] == "ns_recovered"
-    assert_error(create(client, other_tenant, "copycat", namespace_id="ns_recovered"), 409, "namespace_id_taken")
+    assert_error(create(client, tenant, "copycat", namespace_id="ns_recovered"), 409, "namespace_id_taken")
+    # Another organisation may choose the same id: a 409 would tell it that the first one exists.
+    assert create(client, other_tenant, "copycat", namespace_id="ns_recovered").json()["namespace_id"] == \
+        "ns_recovered"
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[]", b'"text"', b"null", b'{"namespace_name": 12}'])

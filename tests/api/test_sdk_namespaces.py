@@ -17,6 +17,7 @@ from mixpeek import Mixpeek
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BaseFeatureExtractorModelInput,
+    BYOUpsertRequest,
     CreateNamespaceRequest,
     ListNamespacesRequest,
     PatchNamespaceRequest,
@@ -210,3 +211,40 @@ def test_data_dir_from_environment(tmp_path):
     )
     assert result.stdout.startswith("sk_")
     assert (Path(tmp_path / "from-env") / "openpeek.db").exists()
+
+
+def test_two_organisations_recreate_a_namespace_with_the_same_known_id(server):
+    """The SDK's namespace_id on create ("recovery/migration when recreating a namespace with a known ID") is the
+    caller's own: another organisation holding the same id neither blocks it nor shows through."""
+    base, first_key, data_dir = server
+    second_key = subprocess.run(
+        [sys.executable, "-m", "openpeek.cli", "keys", "create", "--org", "sdk-second-org", "--data-dir",
+         str(data_dir)], capture_output=True, text=True, check=True).stdout.strip()
+    clients = [mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+               for key in (first_key, second_key)]
+    for position, client in enumerate(clients):
+        created = mixpeek.NamespacesApi(client).create_namespace(
+            CreateNamespaceRequest(namespace_name=f"recovered-{position}", namespace_id="sdk-known-id",
+                                   vector_configs=[{"name": "dense", "dimension": 2}]))
+        assert created.namespace_id == "sdk-known-id" and created.namespace_name == f"recovered-{position}"
+        documents = mixpeek.BYODocumentsApi(client)
+        documents.upsert_documents_byo_namespaces("sdk-known-id", BYOUpsertRequest.from_dict({"documents": [
+            {"document_id": "doc", "vectors": {"dense": [1.0, 0.0]}, "payload": {"owner": position}}]}))
+    with pytest.raises(ApiException) as taken:
+        mixpeek.NamespacesApi(clients[0]).create_namespace(
+            CreateNamespaceRequest(namespace_name="recovered-again", namespace_id="sdk-known-id"))
+    assert taken.value.status == 409 and '"namespace_id_taken"' in taken.value.body
+
+    for position, client in enumerate(clients):
+        document = mixpeek.BYODocumentsApi(client).get_document_byo_namespaces("sdk-known-id", "doc")
+        assert document["owner"] == position and document["namespace_id"] == "sdk-known-id"
+        stats = mixpeek.NamespacesApi(client).get_namespace_stats("sdk-known-id")
+        assert stats.namespace_id == "sdk-known-id" and stats.document_count == 1
+
+    mixpeek.NamespacesApi(clients[0]).delete_namespace("sdk-known-id")
+    with pytest.raises(ApiException) as gone:
+        mixpeek.NamespacesApi(clients[0]).get_namespace("sdk-known-id")
+    assert gone.value.status == 404
+    survivor = mixpeek.NamespacesApi(clients[1]).get_namespace("sdk-known-id")
+    assert survivor.namespace_name == "recovered-1" and survivor.document_count == 1
+    assert mixpeek.BYODocumentsApi(clients[1]).get_document_byo_namespaces("sdk-known-id", "doc")["owner"] == 1

@@ -109,3 +109,42 @@ def test_the_api_lambda_logs_the_request_id_and_emits_documents_upserted(aws_han
     assert ended["correlation_id"] == "JKJaXmPLvHcESHA=" and ended["service"] == "openpeek"
     namespace, upserted = emf_metrics(lines)["DocumentsUpserted"]
     assert upserted == 3 and namespace.startswith("openpeek/")
+
+
+def _request(method: str, path: str, key: str, body: dict | None = None) -> dict:
+    event = _event("api_get_namespace.json", key)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def test_two_organisations_choose_the_same_namespace_id_on_dynamodb(aws_handler):
+    """Deployed (mangum over moto's DynamoDB): the same chosen id in two organisations, each answer showing it, and
+    the second namespace stored under a relocated id of its own."""
+    services = aws_handler.services.get()
+    keys = [services.organizations.issue_key(services.organizations.ensure_org(name)["org_id"]).plain_key
+            for name in ("lambda-first", "lambda-second")]
+    for position, key in enumerate(keys):
+        response = aws_handler.handler(_request("POST", "/v1/namespaces", key, {
+            "namespace_name": f"books-{position}", "namespace_id": "books"}), None)
+        assert response["statusCode"] == 200, response["body"]
+        assert json.loads(response["body"])["namespace_id"] == "books"
+    again = aws_handler.handler(_request("POST", "/v1/namespaces", keys[1], {
+        "namespace_name": "books-again", "namespace_id": "books"}), None)
+    assert again["statusCode"] == 409 and json.loads(again["body"])["error"]["code"] == "namespace_id_taken"
+
+    pointers = boto3.client("dynamodb").scan(TableName="openpeek-test", FilterExpression="begins_with(pk, :p)",
+                                             ExpressionAttributeValues={":p": {"S": "NSID#"}})["Items"]
+    storage_ids = sorted(item["pk"]["S"][len("NSID#"):] for item in pointers)
+    assert storage_ids[0] == "books" and storage_ids[1].startswith("nsr_")
+
+    for position, key in enumerate(keys):
+        response = aws_handler.handler(_request("GET", "/v1/namespaces/books", key), None)
+        body = json.loads(response["body"])
+        assert (body["namespace_id"], body["namespace_name"]) == ("books", f"books-{position}")
+    assert aws_handler.handler(_request("DELETE", "/v1/namespaces/books", keys[0]), None)["statusCode"] == 200
+    survivor = aws_handler.handler(_request("GET", "/v1/namespaces/books", keys[1]), None)
+    assert survivor["statusCode"] == 200 and json.loads(survivor["body"])["namespace_name"] == "books-1"
+    assert services.vectors.info(storage_ids[1]).points_count == 0  # its collection is still there

@@ -81,7 +81,9 @@ def _entry(tmp_path):
 
 
 def test_every_write_fsyncs_the_wal_before_returning_and_defers_the_segments(tmp_path, monkeypatch):
-    store = QdrantEdgeStore(tmp_path)  # the default policy
+    # The default policy, on Edge's files alone: the vector sidecar's own syncs are tested with it
+    # (tests/contract/test_edge_vector_sidecar.py).
+    store = QdrantEdgeStore(tmp_path, vector_sidecar=False)
     try:
         store.create_collection("c", [VectorIndexSpec("emb", 2, "cosine")], [PayloadIndexSpec("k", "keyword")])
         synced = _fsynced_paths(monkeypatch)
@@ -95,7 +97,7 @@ def test_every_write_fsyncs_the_wal_before_returning_and_defers_the_segments(tmp
 
 
 def test_an_interval_of_zero_flushes_the_segments_on_every_write(tmp_path, monkeypatch):
-    store = QdrantEdgeStore(tmp_path, flush_interval_s=0)
+    store = QdrantEdgeStore(tmp_path, flush_interval_s=0, vector_sidecar=False)  # Edge's files alone (see above)
     try:
         store.create_collection("c", [VectorIndexSpec("emb", 2, "cosine")])
         synced = _fsynced_paths(monkeypatch)

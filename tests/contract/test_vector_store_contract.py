@@ -6,6 +6,7 @@ does, the others must do the same."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import socket
 import threading
 from contextlib import contextmanager
@@ -785,3 +786,34 @@ def test_query_hits_used_keeps_the_full_search_first_hits(store: VectorStore, tm
     edge.upsert(C, [VectorPoint(f"d{i}", {"text": [1.0, float(i)]}) for i in range(8)])
     (only,) = edge.query(C, [SearchRequest("text", [1.0, 0.0], limit=6, hits_used=2)])
     assert ids_of(only) == ["d0", "d1"]
+
+
+def test_query_vectors_as_arrays_gives_the_same_vectors_as_float32_rows(store: VectorStore) -> None:
+    """A search that asks for vectors_as_arrays gets the same hits, with each dense vector as a 1-d float32 array of
+    exactly the numbers the lists hold (the embedded store reads them from its float32 sidecar), sparse ones as
+    SparseVector, and a point without a vector of an index without that key."""
+    import numpy as np
+
+    store.create_collection(C, [TEXT, VectorIndexSpec("dist", 3, "euclidean"), SPARSE])
+    store.upsert(C, [VectorPoint(f"d{i}", {"text": [1.0, float(i) / 3],
+                                           **({"dist": [0.1 * i, 2.0, -1.5]} if i % 2 else {}),
+                                           **({"splade": SparseVector((i, 100), (0.5, 1.0))} if i % 3 else {})},
+                                 {"rank": i}) for i in range(9)])
+    asked = [SearchRequest("text", [1.0, 0.2], limit=6, with_vectors=True),
+             SearchRequest("dist", [0.0, 2.0, -1.5], limit=3, with_vectors=True)]
+    as_lists = store.query(C, asked)
+    as_arrays = store.query(C, [replace(request, vectors_as_arrays=True) for request in asked])
+    for lists, arrays in zip(as_lists, as_arrays):
+        assert [(h.id, h.score, h.payload) for h in arrays] == [(h.id, h.score, h.payload) for h in lists]
+        for listed, arrayed in zip(lists, arrays):
+            assert set(arrayed.vectors) == set(listed.vectors)
+            for name, value in listed.vectors.items():
+                if isinstance(value, SparseVector):
+                    assert arrayed.vectors[name] == value
+                else:
+                    row = arrayed.vectors[name]
+                    assert type(row) is np.ndarray and row.dtype == np.float32 and row.ndim == 1
+                    assert row.tobytes() == np.asarray(value, dtype=np.float32).tobytes()
+    # without with_vectors, no vectors either way
+    (bare,) = store.query(C, [SearchRequest("text", [1.0, 0.2], limit=3, vectors_as_arrays=True)])
+    assert all(h.vectors == {} for h in bare)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from openpeek.api.errors import SafeJSONResponse, install_error_handlers
 from openpeek.api.route_metrics import RouteLatency
 from openpeek.api.limits import RequestLimits
+from openpeek.api.namespace_ids import PublicNamespaceIds
 from openpeek.api.routers import collection_lifecycle
 from openpeek.api.routers import (clusters, document_acl, documents, extractors, health, inference, manifests,
                                   namespaces, promotion, retrievers, standalone, tasks, webhooks)
@@ -31,6 +32,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.state.runtime_name = runtime_name
     install_error_handlers(app)
     app.add_middleware(RequestLimits)  # body size and nesting depth, before any route parses anything
+    app.add_middleware(PublicNamespaceIds)  # answers show namespaces by the ids their callers know
     app.include_router(health.router)
     app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)

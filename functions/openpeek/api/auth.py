@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Header, Request
 
+from openpeek.api.namespace_ids import remember_caller
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
 from openpeek.services.organizations import Principal
@@ -17,7 +18,9 @@ def principal(
     request: Request,
     authorization: str | None = Header(default=None, include_in_schema=False),
 ) -> Principal:
-    return services(request).organizations.authenticate(authorization)
+    caller = services(request).organizations.authenticate(authorization)
+    remember_caller(request.state, caller)  # the answer shows this organisation's public namespace ids
+    return caller
 
 
 def current_namespace(

@@ -40,7 +40,7 @@ def namespace_model(view: NamespaceView, *, summary: bool = False) -> dict[str, 
     user_indexes = namespace.user_payload_indexes()
     body: dict[str, Any] = {
         "object": "namespace",
-        "namespace_id": namespace.namespace_id,
+        "namespace_id": namespace.public_id,
         "namespace_name": namespace.namespace_name,
         "namespace_type": namespace.namespace_type,
         "scope": namespace.scope,

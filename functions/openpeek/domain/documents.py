@@ -228,7 +228,7 @@ def build_point(namespace: Namespace, document: CheckedDocument, source: dict[st
     payload = dict(document.payload)
     payload.update({
         "document_id": document.document_id,
-        "namespace_id": namespace.namespace_id,
+        "namespace_id": namespace.public_id,  # what the caller sees and filters on; storage never reads it
         "internal_id": namespace.org_id,
         "collection_id": collection_id,
         "source_type": source.get("source_type") or "direct_upsert",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from openpeek.domain import extractors
 from openpeek.domain.clock import isoformat, parse
 from openpeek.domain.errors import BadRequest
+from openpeek.domain.ids import new_id
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex
 from openpeek.domain.vectors import VectorIndexSpec
 
@@ -30,6 +31,45 @@ def check_name(name: str) -> str:
             details={"namespace_name": name},
         )
     return name
+
+
+RELOCATED_PREFIX = "nsr_"
+"""Starts every storage id made because the id a caller chose was taken (and only those, among server-made ids; a
+caller may not choose such an id), so that presenting an answer can tell without a read that an id in it is not the
+one the API shows."""
+
+
+def relocated_storage_id() -> str:
+    return new_id(RELOCATED_PREFIX.rstrip("_"))
+
+
+def may_be_relocated(namespace_id: str) -> bool:
+    """Whether `namespace_id` may be a storage id that differs from its namespace's public id."""
+    return namespace_id.startswith(RELOCATED_PREFIX)
+
+
+def show_public_ids(document: Any, public_id_of: Callable[[str], str | None]) -> bool:
+    """Replace, in place, every relocated storage id in `document`'s `*namespace_id` fields (at any depth) with the
+    public id `public_id_of` gives (None: leave it). True when something changed."""
+    known: dict[str, str | None] = {}
+    changed = False
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, (dict, list)):
+                    stack.append(item)
+                elif isinstance(key, str) and key.endswith("namespace_id") and isinstance(item, str) \
+                        and may_be_relocated(item):
+                    if item not in known:
+                        known[item] = public_id_of(item)
+                    if known[item] is not None and known[item] != item:
+                        value[key] = known[item]
+                        changed = True
+    return changed
 
 
 def collection_name(namespace_id: str) -> str:
@@ -155,6 +195,13 @@ def _check_not_an_extractor_index(name: str, dimension: int, metric: str) -> Non
 
 @dataclass(frozen=True)
 class Namespace:
+    """`namespace_id` is the namespace's storage identity, unique across every organisation: it names its vector
+    collection, its owned partition, its blob prefix, its cold tier and its secrets, and every record the namespace
+    owns refers to it. `public_id` is the id the API shows and accepts, unique within the organisation only. They
+    are the same unless a caller chose an id whose storage identity was already taken (by another organisation, or
+    as another namespace's storage identity): then the namespace was stored under a fresh, server-made id, so
+    nobody learns that the other exists."""
+
     namespace_id: str
     org_id: str
     namespace_name: str
@@ -177,6 +224,11 @@ class Namespace:
     # Where the record's secrets are kept in the secret store (repositories/secrets.py); None: it has none, or it was
     # written before secrets left the table and still holds them in plaintext.
     secret_reference: dict[str, str] | None = None
+    public_id: str = ""  # "": the storage identity (every namespace whose id was free when it was made)
+
+    def __post_init__(self) -> None:
+        if not self.public_id:
+            object.__setattr__(self, "public_id", self.namespace_id)
 
     @property
     def collection(self) -> str:
@@ -254,7 +306,8 @@ class Namespace:
 
     def to_record(self) -> dict[str, Any]:
         return {
-            "namespace_id": self.namespace_id,
+            "namespace_id": self.public_id,
+            "storage_id": self.namespace_id,
             "org_id": self.org_id,
             "namespace_name": self.namespace_name,
             "mode": self.mode,
@@ -282,7 +335,9 @@ class Namespace:
     @classmethod
     def from_record(cls, record: dict[str, Any], version: int) -> "Namespace":
         return cls(
-            namespace_id=record["namespace_id"],
+            # A record written before public and storage ids could differ holds one id, which is both.
+            namespace_id=record.get("storage_id") or record["namespace_id"],
+            public_id=record["namespace_id"],
             org_id=record["org_id"],
             namespace_name=record["namespace_name"],
             mode=record.get("mode") or "managed",

@@ -66,10 +66,18 @@ class SearchRequest:
     # and the first hits are those of the full search; a store may leave the rest unconverted (each hit's payload
     # and vectors become Python objects one by one).
     hits_used: int | None = None
+    # With with_vectors: dense vectors come back as float32 numpy rows (1-d arrays, the same values as the lists)
+    # instead of lists of Python floats, for a caller that computes on them (mmr, cluster); sparse vectors are
+    # SparseVector either way. Every adapter honours it; an embedded store may then read them from its own float32
+    # copy instead of converting the store's lists.
+    vectors_as_arrays: bool = False
 
 
 @dataclass
 class ScoredPoint:
+    """`vectors`: by index name; a dense one is a list of floats, or a float32 numpy row where the request asked for
+    vectors_as_arrays."""
+
     id: str
     score: float
     payload: dict[str, Any] = field(default_factory=dict)

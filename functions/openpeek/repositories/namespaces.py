@@ -1,9 +1,12 @@
 """Namespaces on the Table port (single-table keys of DESIGN.md).
 
-`ORG#<org>` / `NS#<namespace_id>` holds the namespace; `ORG#<org>` / `NSNAME#<name>` reserves its name in the same
-transaction, so names are unique within an organisation without a scan; `NSID#<namespace_id>` / `NS` reserves the id
-across all organisations, because the id names the vector collection and a caller may choose it. Items a namespace owns elsewhere live in the
-partition `NS#<namespace_id>` so that deleting a namespace is one query away. A namespace's secrets (vector-store key,
+A namespace has a public id (what the API shows, unique within its organisation) and a storage id (unique across all
+organisations: domain/namespace.py); they differ only when a caller chose an id whose storage id was taken.
+`ORG#<org>` / `NS#<public id>` holds the namespace, so a public id is unique within an organisation by its key;
+`ORG#<org>` / `NSNAME#<name>` reserves its name in the same transaction, so names are unique within an organisation
+without a scan; `NSID#<storage id>` / `NS` reserves the storage id across all organisations (it names the vector
+collection) and points at the owner's organisation and public id. Items a namespace owns elsewhere live in the
+partition `NS#<storage id>` so that deleting a namespace is one query away. A namespace's secrets (vector-store key,
 OpenFGA token) are not in its item: the item names them in the secret store (`secrets`, repositories/secrets.py)."""
 
 from __future__ import annotations
@@ -32,7 +35,19 @@ def _name_sk(name: str) -> str:
     return f"NSNAME#{name}"
 
 
+def _public_sk(public_id: str) -> str:
+    return f"NS#{public_id}"
+
+
+def _storage_pk(storage_id: str) -> str:
+    return f"NSID#{storage_id}"
+
+
+STORAGE_SK = "NS"
+
+
 def owned_partition(namespace_id: str) -> str:
+    """`namespace_id`: the storage id."""
     return f"NS#{namespace_id}"
 
 
@@ -41,7 +56,11 @@ class NameTaken(Exception):
 
 
 class IdTaken(Exception):
-    pass
+    """The organisation already has a namespace with this public id."""
+
+
+class StorageIdTaken(Exception):
+    """Another namespace (of any organisation) is stored under this id: store the new one under a fresh id."""
 
 
 SECRET_KIND = "namespace"
@@ -71,7 +90,7 @@ class NamespaceRepository:
                                  creating=creating)
 
     def _item(self, namespace: Namespace) -> dict:
-        item = {"pk": _org_pk(namespace.org_id), "sk": f"NS#{namespace.namespace_id}", "version": namespace.version}
+        item = {"pk": _org_pk(namespace.org_id), "sk": _public_sk(namespace.public_id), "version": namespace.version}
         item.update(namespace.to_record())
         if namespace.expires_at:
             expires = parse(namespace.expires_at)
@@ -84,46 +103,80 @@ class NamespaceRepository:
         return {
             "pk": _org_pk(namespace.org_id),
             "sk": _name_sk(namespace.namespace_name),
-            "namespace_id": namespace.namespace_id,
+            "namespace_id": namespace.public_id,
         }
 
-    def _id_item(self, namespace: Namespace) -> dict:
-        return {"pk": f"NSID#{namespace.namespace_id}", "sk": "NS", "org_id": namespace.org_id}
+    def _storage_item(self, namespace: Namespace) -> dict:
+        return {"pk": _storage_pk(namespace.namespace_id), "sk": STORAGE_SK, "org_id": namespace.org_id,
+                "namespace_id": namespace.public_id}
+
+    def _by_pointer(self, pointer: dict | None, storage_id: str) -> Namespace | None:
+        if pointer is None:
+            return None
+        # A pointer written before public and storage ids could differ names the organisation only.
+        found = self.get_public(pointer["org_id"], pointer.get("namespace_id") or storage_id)
+        return found if found is not None and found.namespace_id == storage_id else None
 
     def get_by_id(self, namespace_id: str) -> Namespace | None:
-        """By id alone (jobs that run for every organisation, like the auto-indexer)."""
-        pointer = self._table.get(f"NSID#{namespace_id}", "NS")
-        return None if pointer is None else self.get(pointer["org_id"], namespace_id)
+        """By storage id alone (jobs that run for every organisation, like the auto-indexer and the tiering
+        sweeper, know a namespace by its storage)."""
+        return self._by_pointer(self._table.get(_storage_pk(namespace_id), STORAGE_SK), namespace_id)
 
-    def id_in_use(self, namespace_id: str) -> bool:
-        return self._table.get(f"NSID#{namespace_id}", "NS") is not None
+    def public_id_of(self, org_id: str, namespace_id: str) -> str | None:
+        """The public id of the organisation's namespace stored under `namespace_id` (None: it has none)."""
+        pointer = self._table.get(_storage_pk(namespace_id), STORAGE_SK)
+        if pointer is None or pointer["org_id"] != org_id:
+            return None
+        return pointer.get("namespace_id") or namespace_id
+
+    def id_in_use(self, org_id: str, public_id: str) -> bool:
+        """Whether the organisation has a namespace with this public id."""
+        return self._table.get(_org_pk(org_id), _public_sk(public_id)) is not None
+
+    def storage_id_in_use(self, namespace_id: str) -> bool:
+        return self._table.get(_storage_pk(namespace_id), STORAGE_SK) is not None
 
     def create(self, namespace: Namespace) -> None:
-        """Raises NameTaken or IdTaken; then nothing was written."""
+        """Raises NameTaken, IdTaken (the organisation has this public id) or StorageIdTaken; then nothing was
+        written."""
         try:
             self._sealed(namespace, None, lambda sealed: self._table.transact_write(
                 [
                     Put(self._item(sealed), if_absent=True),
                     Put(self._name_item(namespace), if_absent=True),
-                    Put(self._id_item(namespace), if_absent=True),
+                    Put(self._storage_item(namespace), if_absent=True),
                 ]
             ), creating=True)
         except ConditionFailed:
             if self._table.get(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)) is not None:
                 raise NameTaken(namespace.namespace_name) from None
-            raise IdTaken(namespace.namespace_id) from None
+            if self.id_in_use(namespace.org_id, namespace.public_id):
+                raise IdTaken(namespace.public_id) from None
+            raise StorageIdTaken(namespace.namespace_id) from None
 
     def get(self, org_id: str, namespace_id: str) -> Namespace | None:
-        item = self._table.get(_org_pk(org_id), f"NS#{namespace_id}")
+        """The organisation's namespace stored under `namespace_id` (what the records it owns refer to)."""
+        found = self.get_public(org_id, namespace_id)
+        if found is not None and found.namespace_id == namespace_id:
+            return found  # every namespace whose public id is its storage id: one read
+        pointer = self._table.get(_storage_pk(namespace_id), STORAGE_SK)
+        if pointer is None or pointer["org_id"] != org_id:
+            return None
+        return self._by_pointer(pointer, namespace_id)
+
+    def get_public(self, org_id: str, public_id: str) -> Namespace | None:
+        """By the id the API shows."""
+        item = self._table.get(_org_pk(org_id), _public_sk(public_id))
         return self._namespace(item) if item else None
 
     def get_by_name(self, org_id: str, name: str) -> Namespace | None:
         reservation = self._table.get(_org_pk(org_id), _name_sk(name))
-        return self.get(org_id, reservation["namespace_id"]) if reservation else None
+        return self.get_public(org_id, reservation["namespace_id"]) if reservation else None
 
     def find(self, org_id: str, identifier: str) -> Namespace | None:
-        """By id or by name (seed 001: `namespace_identifier` is either); an id wins over a name."""
-        return self.get(org_id, identifier) or self.get_by_name(org_id, identifier)
+        """By public id or by name, as a caller names it (seed 001: `namespace_identifier` is either); an id wins
+        over a name."""
+        return self.get_public(org_id, identifier) or self.get_by_name(org_id, identifier)
 
     def list(self, org_id: str) -> list[Namespace]:
         return [self._namespace(item) for item in self._table.query(_org_pk(org_id), "NS#")]
@@ -153,9 +206,9 @@ class NamespaceRepository:
     def delete(self, namespace: Namespace) -> None:
         self._table.transact_write(
             [
-                Delete(_org_pk(namespace.org_id), f"NS#{namespace.namespace_id}"),
+                Delete(_org_pk(namespace.org_id), _public_sk(namespace.public_id)),
                 Delete(_org_pk(namespace.org_id), _name_sk(namespace.namespace_name)),
-                Delete(f"NSID#{namespace.namespace_id}", "NS"),
+                Delete(_storage_pk(namespace.namespace_id), STORAGE_SK),
             ]
         )
         if self._vault is not None:

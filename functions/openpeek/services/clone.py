@@ -106,7 +106,7 @@ class NamespaceCloner:
         status = {task_rules.COMPLETED: "ready", task_rules.FAILED: "failed"}.get(final.status, "cloning")
         return {"view": NamespaceView(target, self._namespaces.live_info(target),
                                       counts=self._namespaces.content_counts(target)) if finished else view,
-                "source_namespace_id": source.namespace_id, "status": status, "task_id": task.task_id,
+                "source_namespace_id": source.public_id, "status": status, "task_id": task.task_id,
                 "cloned_resources": summary, "primary_retriever_id": primary}
 
     def _copy_documents(self, source: Namespace, target: Namespace, task_id: str, total: int) -> None:
@@ -119,7 +119,7 @@ class NamespaceCloner:
                                                       with_vectors=True)
                 for point in points:
                     if "namespace_id" in point.payload:
-                        point.payload["namespace_id"] = target.namespace_id
+                        point.payload["namespace_id"] = target.public_id
                 if points:
                     self._vectors.upsert(target.collection, points)
                     copied += len(points)

@@ -67,7 +67,7 @@ class ExpiryReaper:
                 kept += 1
                 continue
             try:
-                self._namespaces.delete(Principal(current.org_id, REAPER_KEY_ID), current.namespace_id)
+                self._namespaces.delete(Principal(current.org_id, REAPER_KEY_ID), current.public_id)
             except NotFound:
                 already_gone += 1  # deleted by its owner between the re-read and now
                 continue

@@ -550,7 +550,7 @@ class ManifestService:
             namespace = self._namespaces.add_vector_configs(namespace, configs)
         patch = {key: value for key, value in changes.items() if key != "vector_configs"}
         if patch:
-            namespace = self._namespaces.patch(principal, namespace.namespace_id, patch).namespace
+            namespace = self._namespaces.patch(principal, namespace.public_id, patch).namespace
         return namespace
 
 

@@ -16,6 +16,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.infrastructure import keeping_stored_token, normalize_infrastructure, without_token
 from openpeek.domain.namespace import (
     MODES,
+    RELOCATED_PREFIX,
     ExtractorRef,
     Namespace,
     VectorConfig,
@@ -23,6 +24,8 @@ from openpeek.domain.namespace import (
     check_vector_configs,
     collection_name,
     expiry_from_ttl,
+    may_be_relocated,
+    relocated_storage_id,
 )
 from openpeek.domain.payload_indexes import PROTECTED_INDEXES, PayloadIndex, build_user_indexes
 from openpeek.domain.events import DomainEvent
@@ -32,7 +35,7 @@ from openpeek.ports import BlobStore, EventBus, VectorPlacements, VectorStore
 from openpeek.domain.infrastructure import DedicatedVectorStore
 from openpeek.domain.vector_placement import tier_of
 from openpeek.domain.tiering import TieringPolicy
-from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken
+from openpeek.repositories.namespaces import IdTaken, NamespaceRepository, NameTaken, StorageIdTaken
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.namespace_stores import vector_store_of
 from openpeek.services.organizations import Principal
@@ -104,6 +107,14 @@ class NamespaceService:
             raise NotFound("namespace", identifier)
         return namespace
 
+    def stored(self, principal: Principal, namespace_id: str) -> Namespace:
+        """The caller's namespace by its storage id (what the records it owns name: a task, a batch), not by the id
+        a caller gives; another organisation's is 'not found' too."""
+        namespace = self._repository.get(principal.org_id, namespace_id)
+        if namespace is None:
+            raise NotFound("namespace", namespace_id)
+        return namespace
+
     def get(self, principal: Principal, identifier: str) -> NamespaceView:
         namespace = self.resolve(principal, identifier)
         return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
@@ -123,6 +134,10 @@ class NamespaceService:
         for counter in self._content_counters:
             counts.update(counter(namespace))
         return counts
+
+    def public_id_of(self, principal: Principal, namespace_id: str) -> str | None:
+        """The id the API shows for the caller's namespace stored under `namespace_id` (None: not the caller's)."""
+        return self._repository.public_id_of(principal.org_id, namespace_id)
 
     def list(self, principal: Principal) -> list[Namespace]:
         return self._repository.list(principal.org_id)
@@ -149,6 +164,11 @@ class NamespaceService:
                 code="invalid_namespace_id",
                 details={"namespace_id": namespace_id},
             )
+        if may_be_relocated(namespace_id):
+            # Only the server makes such ids (storage ids, which answers replace with public ids): a public one
+            # could be mistaken for another namespace's storage.
+            raise BadRequest(f"namespace_id may not start with '{RELOCATED_PREFIX}': the server keeps those",
+                             code="invalid_namespace_id", details={"namespace_id": namespace_id})
         name = check_name(request["namespace_name"])
         if (request.get("scope") or "org") == "system":
             raise Forbidden("SYSTEM namespaces require administrator credentials", code="admin_required")
@@ -184,28 +204,43 @@ class NamespaceService:
 
         if self._repository.find(principal.org_id, name) is not None:
             raise _name_taken(name)
-        if self._repository.id_in_use(namespace_id):
-            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken")
-
-        # The collection is made where the namespace's vectors will live (a dedicated Qdrant that cannot be reached
-        # is a 503 here, before any record exists), and the record comes last.
-        self._create_collection_placed(namespace)
-        try:
-            self._repository.create(namespace)
-        except NameTaken:
-            self._vectors.drop_collection(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise _name_taken(name) from None
-        except IdTaken:
-            # The id's owner keeps its collection and its placement (read back from its record).
-            self._forget_placement(namespace.collection)
-            raise Conflict(f"Namespace id '{namespace_id}' is in use", code="namespace_id_taken") from None
-        except DependencyUnavailable:
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise
+        if self._repository.id_in_use(principal.org_id, namespace_id):
+            raise _id_taken(namespace_id)
+        namespace = self._store(namespace)
         self._publish("namespace.created", namespace, {"namespace_name": name})
         return NamespaceView(namespace, self._live_info(namespace))
+
+    def _store(self, namespace: Namespace) -> Namespace:
+        """Make the namespace's collection and record. A public id whose storage id is taken (another
+        organisation's namespace, or another namespace's storage) is stored under a fresh id instead: a caller
+        never learns what other organisations hold."""
+        for _ in range(WRITE_ATTEMPTS):
+            if self._repository.storage_id_in_use(namespace.namespace_id):
+                namespace = replace(namespace, namespace_id=relocated_storage_id())
+                namespace = replace(namespace, infrastructure=_own_collection(namespace))
+                continue
+            # The collection is made where the namespace's vectors will live (a dedicated Qdrant that cannot be
+            # reached is a 503 here, before any record exists), and the record comes last.
+            self._create_collection_placed(namespace)
+            try:
+                self._repository.create(namespace)
+                return namespace
+            except (NameTaken, IdTaken, StorageIdTaken) as taken:
+                # A namespace stored under the same id in the meantime (a concurrent create) owns the collection
+                # and keeps it, and its placement is read back from its record; otherwise nobody's, it goes.
+                if not self._repository.storage_id_in_use(namespace.namespace_id):
+                    self._drop_quietly(namespace.collection)
+                self._forget_placement(namespace.collection)
+                if isinstance(taken, NameTaken):
+                    raise _name_taken(namespace.namespace_name) from None
+                if isinstance(taken, IdTaken):
+                    raise _id_taken(namespace.public_id) from None
+                # the storage id was taken between the check and the write: try a fresh one
+            except DependencyUnavailable:
+                self._drop_quietly(namespace.collection)
+                self._forget_placement(namespace.collection)
+                raise
+        raise DependencyUnavailable("no free storage id for the namespace; try again")
 
     def create_copy(self, principal: Principal, source: Namespace, name: str, *, description: str | None,
                     ttl_seconds: int | None) -> NamespaceView:
@@ -215,11 +250,12 @@ class NamespaceService:
         if self._repository.find(principal.org_id, name) is not None:
             raise _name_taken(name)
         now = utcnow()
+        copy_id = new_id("ns")
         namespace = replace(
-            source, namespace_id=new_id("ns"), namespace_name=name, version=1,
+            source, namespace_id=copy_id, public_id=copy_id, namespace_name=name, version=1,
             description=description if description is not None else source.description,
             created_at=isoformat(now), updated_at=isoformat(now), expires_at=expiry_from_ttl(now, ttl_seconds),
-            source_namespace_id=source.namespace_id, extra=dict(source.extra),
+            source_namespace_id=source.public_id, extra=dict(source.extra),
             infrastructure=None,
             secret_reference=None,  # the copy's secrets are sealed anew under its own id
         )
@@ -227,20 +263,9 @@ class NamespaceService:
         infrastructure = without_token(source.infrastructure)
         if infrastructure is not None and infrastructure.get("qdrant_collection") is not None:
             infrastructure = {**infrastructure, "qdrant_collection": namespace.collection}
-        namespace = replace(namespace, infrastructure=infrastructure)
-        self._create_collection_placed(namespace)
-        try:
-            self._repository.create(namespace)
-        except NameTaken:
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise _name_taken(name) from None
-        except (IdTaken, DependencyUnavailable):
-            self._drop_quietly(namespace.collection)
-            self._forget_placement(namespace.collection)
-            raise
+        namespace = self._store(replace(namespace, infrastructure=infrastructure))
         self._publish("namespace.created", namespace, {"namespace_name": name,
-                                                       "source_namespace_id": source.namespace_id})
+                                                       "source_namespace_id": source.public_id})
         return NamespaceView(namespace, self._live_info(namespace))
 
     def add_automatic_index(self, namespace_id: str, index: PayloadIndex) -> Namespace | None:
@@ -359,7 +384,7 @@ class NamespaceService:
         def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
-                raise NotFound("namespace", namespace.namespace_id)
+                raise NotFound("namespace", namespace.public_id)
             present = {config.name for config in current.vector_configs}
             missing = [config for config in configs if config.name not in present]
             if not missing:
@@ -382,7 +407,7 @@ class NamespaceService:
         def attempt() -> Namespace:
             current = self._repository.get(namespace.org_id, namespace.namespace_id)
             if current is None:
-                raise NotFound("namespace", namespace.namespace_id)
+                raise NotFound("namespace", namespace.public_id)
             changed, added = current.with_extractors_appended(refs)
             if not added:
                 return current
@@ -590,6 +615,19 @@ class NamespaceService:
                 occurred_at=isoformat(utcnow()),
             )
         )
+
+
+def _id_taken(public_id: str) -> Conflict:
+    return Conflict(f"A namespace with id '{public_id}' exists already in this organisation",
+                    code="namespace_id_taken", details={"namespace_id": public_id})
+
+
+def _own_collection(namespace: Namespace) -> dict[str, Any] | None:
+    """The namespace's infrastructure naming its own collection (after its storage id changed)."""
+    infrastructure = namespace.infrastructure
+    if infrastructure is None or infrastructure.get("qdrant_collection") is None:
+        return infrastructure
+    return {**infrastructure, "qdrant_collection": namespace.collection}
 
 
 def _name_taken(name: str) -> Conflict:

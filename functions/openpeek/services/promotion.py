@@ -51,7 +51,7 @@ class PromotionService:
         ]
         valid = not errors
         return {
-            "namespace_id": namespace.namespace_id,
+            "namespace_id": namespace.public_id,
             "current_mode": namespace.mode,
             "valid": valid,
             "vector_configs": indexes,
@@ -79,7 +79,7 @@ class PromotionService:
             except CollectionNotFound:
                 raise DependencyFailed(
                     f"The vector collection of namespace '{namespace.namespace_name}' is missing; nothing was promoted",
-                    code="vector_collection_missing", details={"namespace_id": namespace.namespace_id},
+                    code="vector_collection_missing", details={"namespace_id": namespace.public_id},
                 ) from None
         promoted = self._promoted(namespace, request)
         try:
@@ -93,7 +93,7 @@ class PromotionService:
             occurred_at=saved.updated_at,
         ))
         return {
-            "namespace_id": saved.namespace_id,
+            "namespace_id": saved.public_id,
             "previous_mode": namespace.mode,
             "mode": saved.mode,
             "status": "active",

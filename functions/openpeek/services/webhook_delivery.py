@@ -19,6 +19,7 @@ at every attempt on a fresh resolution, and the request goes to an address that 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -32,6 +33,7 @@ from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.webhooks import Webhook, verify_signature  # noqa: F401 - re-exported for receivers and tests
 from openpeek.domain.events import DomainEvent
+from openpeek.domain.namespace import show_public_ids
 from openpeek.ports import WebhookSender
 from openpeek.repositories.webhooks import LOG_RETENTION_S, WebhookRepository
 
@@ -114,8 +116,12 @@ def delivery_id_for(event: WebhookEvent, webhook: Webhook) -> str:
 
 class WebhookDelivery:
     def __init__(self, repository: WebhookRepository, sender: WebhookSender, *, deployed: bool,
-                 resolver: rules.Resolver, clock: Callable[[], float] = time.time) -> None:
+                 resolver: rules.Resolver, clock: Callable[[], float] = time.time,
+                 public_namespace_id: Callable[[str, str], str | None] | None = None) -> None:
+        """`public_namespace_id(org_id, storage id)`: the id a receiver knows a namespace by (events carry the
+        storage id; they differ for a namespace stored under a relocated id)."""
         self._repository = repository
+        self._public_namespace_id = public_namespace_id
         self._sender = sender
         self._deployed = deployed
         self._resolver = resolver
@@ -213,7 +219,10 @@ class WebhookDelivery:
             checked = rules.check_url(webhook.url, deployed=self._deployed, resolver=self._resolver)
         except BadRequest as refused:
             return None, f"target refused: {refused.message}"
-        body = json.dumps(event.payload(), separators=(",", ":"), default=str).encode("utf-8")
+        payload = copy.deepcopy(event.payload())  # the event itself keeps its storage ids (delivery log, retries)
+        if self._public_namespace_id is not None:
+            show_public_ids(payload, lambda namespace_id: self._public_namespace_id(event.org_id, namespace_id))
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode("utf-8")
         timestamp = int(self._clock())
         headers = {
             **webhook.headers,

@@ -191,7 +191,8 @@ def build_webhooks(table: Table, events: EventBus, *, runtime: str, sender: Webh
         raise ValueError(f"unknown runtime {runtime!r}")
     deployed = runtime == "aws"
     repository = WebhookRepository(table, vault)
-    service = WebhookService(repository, events, namespaces or NamespaceRepository(table, vault), deployed=deployed,
-                             resolver=resolver)
-    delivery = WebhookDelivery(repository, sender, deployed=deployed, resolver=resolver)
+    namespaces = namespaces or NamespaceRepository(table, vault)
+    service = WebhookService(repository, events, namespaces, deployed=deployed, resolver=resolver)
+    delivery = WebhookDelivery(repository, sender, deployed=deployed, resolver=resolver,
+                               public_namespace_id=namespaces.public_id_of)
     return service, delivery

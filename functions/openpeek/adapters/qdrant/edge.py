@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import qdrant_edge as qe
 
-from openpeek.adapters.qdrant import edge_index
+from openpeek.adapters.qdrant import edge_index, edge_vectors
 
 from openpeek.adapters.qdrant.mapping import (
     DOCUMENT_ID_KEY,
@@ -59,6 +59,7 @@ from openpeek.adapters.qdrant.mapping import (
     FilterTranslator,
     check_payload_merge,
     check_vector_specs,
+    dense_as_arrays,
     document_id_of,
     index_params,
     ordered_unique,
@@ -180,10 +181,11 @@ def _from_vectors(stored: Any) -> dict[str, VectorValue]:
     return out
 
 
-def _scored(hit: Any, *, with_payload: bool) -> ScoredPoint:
+def _scored(hit: Any, *, with_payload: bool, arrays: bool = False) -> ScoredPoint:
     payload = dict(hit.payload or {})  # converted once: each access to hit.payload converts again
+    vectors = _from_vectors(hit.vector)
     return ScoredPoint(id=document_id_of(hit, payload), score=hit.score, payload=payload if with_payload else {},
-                       vectors=_from_vectors(hit.vector))
+                       vectors=dense_as_arrays(vectors) if arrays else vectors)
 
 
 def _schema_params(spec: PayloadIndexSpec) -> Any:
@@ -302,6 +304,9 @@ class _OpenShard:
     path: Path | None = None
     dirty_since: float | None = None  # monotonic time of the first write not yet flushed
     flush_delay_s: float = 0.0  # segments flushed at most this long after dirty_since
+    # The shard's files before this process loaded it (edge_vectors.shard_files), which a clean vector sidecar must
+    # match; None once this process wrote vectors to it with no sidecar following (the sidecar is then rebuilt).
+    files_at_load: list | None = None
     directory_fd: int | None = None  # the descriptor the shard was loaded through (edge_index.load_shard)
     superseded: bool = False  # an index build swapped another shard in: writes go there, reads here may finish
 
@@ -365,8 +370,9 @@ class _Registry:
             if entry is None:
                 if not path.is_dir():
                     raise CollectionNotFound(path.name)
+                files = edge_vectors.shard_files(path)  # before Edge's load touches them
                 shard, directory_fd = edge_index.load_shard(path)
-                entry = _OpenShard(shard, path=path, directory_fd=directory_fd)
+                entry = _OpenShard(shard, path=path, directory_fd=directory_fd, files_at_load=files)
                 self.shards[path] = entry
             return entry
 
@@ -386,6 +392,8 @@ class _Registry:
                             entry.shard.flush()
                         finally:
                             entry.close_shard()
+                        if not entry.superseded:  # a superseded shard's sidecar goes on with its successor
+                            _close_sidecar(path)
                 finally:
                     entry.closed = True
                     with self.lock:
@@ -398,6 +406,9 @@ class _Registry:
 
 _REGISTRY = _Registry()
 _INDEX_STATES: dict[Path, edge_index.IndexState] = {}
+_SIDECARS: dict[Path, edge_vectors.VectorSidecar] = {}  # the open vector sidecars, by shard directory (registry lock)
+_SIDECAR_OPENING = threading.Lock()  # one sidecar opened (its log replayed, or its files reset) at a time
+SIDECAR_REBUILD_PAGE = 1024  # points read from Edge per step of a sidecar rebuild (the shard's write lock held)
 
 
 def _index_state(path: Path) -> edge_index.IndexState:
@@ -406,7 +417,77 @@ def _index_state(path: Path) -> edge_index.IndexState:
 
 
 def _open_shard(shard: Any, path: Path, directory_fd: int | None) -> "_OpenShard":
+    """The entry of a shard an index build swapped in. The vector sidecar is not marked clean here: the built shard
+    holds its journal's tail in its WAL only; its next flush (or close) marks it, and a crash before leaves the
+    sidecar to be rebuilt, as its recorded files no longer match."""
     return _OpenShard(shard, path=path, directory_fd=directory_fd)
+
+
+@contextmanager
+def _held(path: Path) -> Iterator[Any]:
+    """The shard at path with its write lock held, or None where it is not open (closed or dropped): unlike
+    QdrantEdgeStore._use, never opens it, so a background job cannot reopen a shard its store closed."""
+    while True:
+        with _REGISTRY.lock:
+            entry = _REGISTRY.shards.get(path)
+        if entry is None:
+            yield None
+            return
+        with entry.gate.shared():
+            if entry.closed:
+                continue  # replaced by an index build's swap, or closed: look again
+            with entry.write_lock:
+                if entry.superseded:
+                    continue  # an index build swapped its shard in while this waited
+                yield entry.shard
+                return
+
+
+def _sidecar_flushed(path: Path | None) -> None:
+    """The shard at path was just flushed, with its write lock held (or every call held off)."""
+    sidecar = _SIDECARS.get(path) if path is not None else None
+    if sidecar is not None and sidecar.ready:
+        try:
+            sidecar.mark_clean(edge_vectors.shard_files(path))
+        except OSError:
+            pass  # stays dirty on disk: the next process rebuilds it
+
+
+def _close_sidecar(path: Path) -> None:
+    """The shard at path was flushed and closed: its sidecar marked clean (when ready) and closed."""
+    with _REGISTRY.lock:
+        sidecar = _SIDECARS.pop(path, None)
+    if sidecar is None:
+        return
+    try:
+        sidecar.mark_clean(edge_vectors.shard_files(path))
+    except OSError:
+        pass
+    finally:
+        sidecar.close()
+
+
+def _point_vectors(records: Sequence[Any], ids: Sequence[str], names: Sequence[str],
+                   document_ids: dict[str, str] | None = None) -> dict[str, tuple[list[int], np.ndarray]]:
+    """Edge's records as VectorSidecar.put takes them: per dense index, the positions in ids of the points that
+    have a vector there and those vectors as one float32 matrix. `document_ids`: point id → document id where the
+    records carry no payload."""
+    position_of = {document_id: position for position, document_id in enumerate(ids)}
+    lists: dict[str, tuple[list[int], list]] = {name: ([], []) for name in names}
+    for record in records:
+        if document_ids is not None:
+            document_id = document_ids.get(str(record.id))
+        else:
+            document_id = document_id_of(record, dict(record.payload or {}))
+        position = position_of.get(document_id) if document_id is not None else None
+        if position is None:
+            continue
+        for name, value in (record.vector or {}).items():
+            if name in lists and not isinstance(value, qe.SparseVector):
+                lists[name][0].append(position)
+                lists[name][1].append(value)
+    return {name: (positions, np.array(values, dtype=np.float32))
+            for name, (positions, values) in lists.items() if positions}
 
 
 class _Flusher:
@@ -459,6 +540,7 @@ def flush_entry(entry: _OpenShard) -> None:
             try:
                 entry.shard.flush()
                 entry.dirty_since = None
+                _sidecar_flushed(entry.path)
             except Exception:
                 # The writes stay in the WAL (replayed at load); retry at the next round rather than spin.
                 entry.dirty_since = time.monotonic()
@@ -473,16 +555,19 @@ class QdrantEdgeStore:
     def __init__(self, root: str | Path, *, durable_writes: bool = True,
                  flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
                  index_threshold: int | None = edge_index.DEFAULT_UNINDEXED_THRESHOLD,
-                 build_plan: edge_index.BuildPlan = edge_index.BuildPlan()) -> None:
+                 build_plan: edge_index.BuildPlan = edge_index.BuildPlan(), vector_sidecar: bool = True) -> None:
         """`index_threshold`: unindexed points past which a collection's HNSW index is built in the background
         (adapters/qdrant/edge_index.py); None or 0: only `optimize` builds it. `build_plan`: how (graph settings,
-        int8 quantization past a size)."""
+        int8 quantization past a size). `vector_sidecar`: searches that want float32 vectors read them from each
+        collection's sidecar (adapters/qdrant/edge_vectors.py), which writes keep up to date; False: from Edge's
+        lists (a sidecar another store of the process opened is still kept up to date by this one's writes)."""
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._durable = durable_writes
         self._flush_interval_s = flush_interval_s
         self._index_threshold = index_threshold
         self._build_plan = build_plan
+        self._vector_sidecar = vector_sidecar
         with _REGISTRY.lock:
             first = not _REGISTRY.stores.get(self._root)
             _REGISTRY.stores[self._root] = _REGISTRY.stores.get(self._root, 0) + 1
@@ -579,8 +664,20 @@ class QdrantEdgeStore:
         with self._use(collection, write=True) as shard:
             present = self._stored_vectors(collection)
             added = [v for v in vectors if v.name not in present]
-            for spec in added:
-                shard.update(_vector_operation(spec))
+            sidecar = _SIDECARS.get(self._path(collection))
+            if sidecar is not None:
+                sidecar.begin_write()
+            try:
+                for spec in added:
+                    shard.update(_vector_operation(spec))
+                    if sidecar is not None:  # no point has a vector there yet
+                        if spec.sparse:
+                            sidecar.sparse_names.append(spec.name)
+                        else:
+                            sidecar.add_column(spec.name, spec.dimension)
+            finally:
+                if sidecar is not None:
+                    sidecar.end_write()
         return [v.name for v in added]
 
     def create_payload_index(self, collection: str, index: PayloadIndexSpec) -> None:
@@ -602,17 +699,43 @@ class QdrantEdgeStore:
             for p in points
         ]
         with self._use(collection, write=True) as shard:
-            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+            sidecar = self._sidecar_for_write(collection)
+            if sidecar is None:
+                shard.update(qe.UpdateOperation.upsert_points(edge_points))
+                return
+            sidecar.begin_write()
+            try:
+                try:
+                    shard.update(qe.UpdateOperation.upsert_points(edge_points))
+                finally:  # what Edge holds now, whether the update went through, failed, or failed half-way
+                    self._follow(collection, shard, sidecar, ordered_unique([p.id for p in points]))
+            finally:
+                sidecar.end_write()
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
-        points = [point_id(i) for i in ids]
+        wanted = ordered_unique(ids)
+        points = [point_id(i) for i in wanted]
         with self._use(collection, write=True) as shard:
-            if self._holds_undecodable_payload(shard, points):
-                # Edge reads a point's payload to delete it, and a failed update leaves the shard refusing writes
-                # until it recovers: a payload it cannot decode (nested past its recursion limit, written before the
-                # API limited depth) is cleared first.
-                shard.update(qe.UpdateOperation.overwrite_payload(points, {}))
-            shard.update(qe.UpdateOperation.delete_points(points))
+            sidecar = self._sidecar_for_write(collection)
+            if sidecar is not None:
+                sidecar.begin_write()
+            try:
+                if self._holds_undecodable_payload(shard, points):
+                    # Edge reads a point's payload to delete it, and a failed update leaves the shard refusing writes
+                    # until it recovers: a payload it cannot decode (nested past its recursion limit, written before
+                    # the API limited depth) is cleared first.
+                    shard.update(qe.UpdateOperation.overwrite_payload(points, {}))
+                shard.update(qe.UpdateOperation.delete_points(points))
+            except BaseException:
+                if sidecar is not None:
+                    self._follow(collection, shard, sidecar, wanted)
+                raise
+            else:
+                if sidecar is not None:
+                    sidecar.drop(wanted)
+            finally:
+                if sidecar is not None:
+                    sidecar.end_write()
 
     def _holds_undecodable_payload(self, shard: Any, points: list) -> bool:
         try:
@@ -627,7 +750,32 @@ class QdrantEdgeStore:
     def delete_by_filter(self, collection: str, filter: Filter) -> None:
         edge_filter = _FILTERS.filter(filter)
         with self._use(collection, write=True) as shard:
-            shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+            sidecar = self._sidecar_for_write(collection)
+            if sidecar is None:
+                shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+                return
+            matching = self._matching_ids(shard, edge_filter)  # the write lock held: the same points Edge deletes
+            sidecar.begin_write()
+            try:
+                try:
+                    shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+                except BaseException:
+                    self._follow(collection, shard, sidecar, matching)
+                    raise
+                sidecar.drop(matching)
+            finally:
+                sidecar.end_write()
+
+    def _matching_ids(self, shard: Any, edge_filter: Any) -> list[str]:
+        found: list[str] = []
+        offset = None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=SIDECAR_REBUILD_PAGE, filter=edge_filter,
+                with_payload=qe.PayloadSelector.Include([DOCUMENT_ID_KEY]), with_vector=False))
+            found += [document_id_of(r, dict(r.payload or {})) for r in records]
+            if offset is None:
+                return found
 
     def retrieve(self, collection: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[VectorPoint]:
         wanted = ordered_unique(ids)
@@ -663,23 +811,63 @@ class QdrantEdgeStore:
         return points
 
     def query(self, collection: str, requests: Sequence[SearchRequest]) -> list[list[ScoredPoint]]:
-        batch = [
-            qe.QueryRequest(
-                limit=r.limit,
-                query=qe.Query.Nearest(_to_vector(r.vector), using=r.vector_name),
-                filter=_filter(r.filter),
-                score_threshold=r.score_threshold,
-                params=edge_index.QUANTIZED_SEARCH,  # rescored with the originals where a segment is quantized
-                # The document_id is needed to name each hit even when the caller wants no payload.
-                with_payload=True if r.with_payload else qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
-                with_vector=r.with_vectors,
-            )
-            for r in requests
-        ]
+        arrays = [r.with_vectors and r.vectors_as_arrays for r in requests]
+        sidecar = None
+        if self._vector_sidecar and any(arrays):
+            sidecar = _SIDECARS.get(self._path(collection))
+            if sidecar is None:
+                with self._use(collection, serialise=True):  # opened with writes held off (see _sidecar)
+                    sidecar = self._sidecar(collection)
         with self._use(collection) as shard:
+            version = sidecar.readable() if sidecar is not None else None
+            if version is not None:
+                found = self._query_with_sidecar(shard, requests, arrays, sidecar, version)
+                if found is not None:
+                    return found
+            # Vectors from Edge: no sidecar, one not ready yet, or a write overlapped the search.
+            batch = [self._edge_request(r, r.with_vectors) for r in requests]
             results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
-        return [[_scored(p, with_payload=r.with_payload) for p in hits[:r.hits_used]]
-                for r, hits in zip(requests, results)]
+        return [[_scored(p, with_payload=r.with_payload, arrays=wanted) for p in hits[:r.hits_used]]
+                for r, wanted, hits in zip(requests, arrays, results)]
+
+    @staticmethod
+    def _edge_request(r: SearchRequest, with_vector: Any) -> Any:
+        return qe.QueryRequest(
+            limit=r.limit,
+            query=qe.Query.Nearest(_to_vector(r.vector), using=r.vector_name),
+            filter=_filter(r.filter),
+            score_threshold=r.score_threshold,
+            params=edge_index.QUANTIZED_SEARCH,  # rescored with the originals where a segment is quantized
+            # The document_id is needed to name each hit even when the caller wants no payload.
+            with_payload=True if r.with_payload else qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
+            with_vector=with_vector,
+        )
+
+    def _query_with_sidecar(self, shard: Any, requests: Sequence[SearchRequest], arrays: list[bool],
+                            sidecar: edge_vectors.VectorSidecar, version: int) -> list[list[ScoredPoint]] | None:
+        """The searches with the dense vectors of the hits read from the sidecar (Edge returns only the sparse
+        ones), or None when a write overlapped them (the sequence lock) or the sidecar misses a hit's vector of the
+        index searched: the caller then asks Edge for the vectors."""
+        if any(wanted and r.vector_name not in sidecar.columns and r.vector_name not in sidecar.sparse_names
+               for r, wanted in zip(requests, arrays)):
+            return None  # an index the sidecar does not know (it would leave the hits without that vector)
+        sparse = list(sidecar.sparse_names) or False
+        batch = [self._edge_request(r, sparse if wanted else r.with_vectors) for r, wanted in zip(requests, arrays)]
+        results = shard.query_batch(qe.QueryBatchRequest(batch)) if batch else []
+        answers = []
+        try:
+            for r, wanted, hits in zip(requests, arrays, results):
+                scored = [_scored(p, with_payload=r.with_payload) for p in hits[:r.hits_used]]
+                if wanted and scored:
+                    for name, (positions, matrix) in sidecar.read([point.id for point in scored]).items():
+                        if name == r.vector_name and len(positions) != len(scored):
+                            return None
+                        for row, position in enumerate(positions):
+                            scored[position].vectors[name] = matrix[row]
+                answers.append(scored)
+        except (LookupError, IndexError, ValueError):  # a mapping replaced under the read: the lock says so too
+            return None
+        return answers if sidecar.version == version else None
 
     def scroll(
         self,
@@ -782,6 +970,116 @@ class QdrantEdgeStore:
 
     # -- internals -----------------------------------------------------------------------------------------------
 
+    # -- the vector sidecar --------------------------------------------------------------------------------------
+
+    def _sidecar(self, collection: str) -> edge_vectors.VectorSidecar:
+        """The collection's open sidecar, opened now if needed (a rebuild started when it is not ready). Called
+        with the shard's write lock held (no write changes the vector schema meanwhile)."""
+        path = self._path(collection)
+        with _SIDECAR_OPENING:
+            with _REGISTRY.lock:
+                found = _SIDECARS.get(path)
+                entry = _REGISTRY.shards.get(path)
+            if found is not None:
+                return found
+            specs = self._stored_vectors(collection)
+            sidecar = edge_vectors.VectorSidecar.open(
+                edge_vectors.directory_for(path),
+                {name: spec.dimension for name, spec in specs.items() if not spec.sparse},
+                entry.files_at_load if entry is not None else None)
+            sidecar.sparse_names = [name for name, spec in specs.items() if spec.sparse]
+            with _REGISTRY.lock:
+                _SIDECARS[path] = sidecar
+        if not sidecar.ready:
+            self._rebuild_sidecar_later(path, sidecar)
+        return sidecar
+
+    def _sidecar_for_write(self, collection: str) -> edge_vectors.VectorSidecar | None:
+        """The sidecar a write must follow (the write lock held): the open one, else one opened now where this store
+        reads from sidecars. None: the write goes unfollowed, so a sidecar opened later is rebuilt, not trusted."""
+        path = self._path(collection)
+        sidecar = _SIDECARS.get(path)
+        if sidecar is None and self._vector_sidecar:
+            sidecar = self._sidecar(collection)
+        if sidecar is None:
+            entry = _REGISTRY.shards.get(path)
+            if entry is not None:
+                entry.files_at_load = None
+        return sidecar
+
+    def _follow(self, collection: str, shard: Any, sidecar: edge_vectors.VectorSidecar, ids: list[str]) -> None:
+        """Give the sidecar these points' vectors as Edge now holds them (read back: Edge's own float32 values,
+        cosine vectors normalised by Edge). If even that fails, the sidecar is rebuilt."""
+        try:
+            names = list(sidecar.columns)
+            if names:
+                point_ids = {point_id(i): i for i in ids}
+                records = shard.retrieve(list(point_ids), False, names)
+                sidecar.put(ids, _point_vectors(records, ids, names, point_ids))
+            else:
+                sidecar.put(ids, {})
+        except Exception:  # noqa: BLE001 - the write's own outcome is the caller's to report
+            sidecar.ready = False
+            sidecar.needs_rebuild = True
+            self._rebuild_sidecar_later(self._path(collection), sidecar)
+
+    def _rebuild_sidecar_later(self, path: Path, sidecar: edge_vectors.VectorSidecar) -> None:
+        with sidecar.lock:
+            if sidecar.rebuilding:
+                return  # the running rebuild sees needs_rebuild and starts over
+            sidecar.rebuilding = True
+        threading.Thread(target=self._rebuild_sidecar, args=(path, sidecar), daemon=True,
+                         name=f"openpeek-vectors-{path.name}").start()
+
+    def _rebuild_sidecar(self, path: Path, sidecar: edge_vectors.VectorSidecar) -> None:
+        """Read every point's dense vectors from Edge into the sidecar, a page at a time with the shard's write lock
+        held; writes in between go to the sidecar as usual (a point written after its page was read is written
+        again, one read later is read as written). Ends ready and clean, unless the shard was closed or dropped."""
+        try:
+            while True:
+                with _held(path) as shard:
+                    if shard is None or sidecar.closed:
+                        return
+                    sidecar.begin_write()
+                    try:
+                        sidecar.reset()  # whatever it holds, the pages below read it all again
+                        sidecar.needs_rebuild = False
+                    finally:
+                        sidecar.end_write()
+                offset = None
+                while True:
+                    with _held(path) as shard:
+                        if shard is None or sidecar.closed:
+                            return
+                        if sidecar.needs_rebuild:
+                            break
+                        records, offset = shard.scroll(qe.ScrollRequest(
+                            offset=offset, limit=SIDECAR_REBUILD_PAGE,
+                            with_payload=qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
+                            with_vector=list(sidecar.columns) or False))
+                        ids = [document_id_of(r, dict(r.payload or {})) for r in records]
+                        sidecar.begin_write()
+                        try:
+                            sidecar.put(ids, _point_vectors(records, ids, list(sidecar.columns)))
+                        finally:
+                            sidecar.end_write()
+                    if offset is None:
+                        break
+                with _held(path) as shard:
+                    if shard is None or sidecar.closed:
+                        return
+                    if sidecar.needs_rebuild:
+                        continue
+                    shard.flush()  # the shard on disk as the sidecar follows it, so it can be marked clean
+                    sidecar.ready = True
+                    _sidecar_flushed(path)
+                    return
+        except Exception:  # noqa: BLE001 - searches keep reading Edge's vectors; the next open tries again
+            sidecar.ready = False
+        finally:
+            with sidecar.lock:
+                sidecar.rebuilding = False
+
     def _path(self, collection: str) -> Path:
         # The name becomes a directory: refuse anything that could leave root or collide with scratch names.
         if not _is_collection_name(collection):
@@ -820,6 +1118,7 @@ class QdrantEdgeStore:
                         if write and self._durable:
                             if self._flush_interval_s <= 0 or not sync_wal(entry):
                                 entry.shard.flush()
+                                _sidecar_flushed(path)
                             else:
                                 # Durable in the fsynced WAL; the segments follow within the interval, flushed with
                                 # whatever else is written meanwhile.

@@ -41,6 +41,8 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from openpeek.adapters.qdrant.edge_vectors import DIRECTORY as VECTOR_SIDECAR  # kept by the live shard's writes
+
 OPTIMIZING_PREFIX = ".optimizing-"
 RETIRED_PREFIX = ".retired-"
 CONFIG_FILE = "edge_config.json"
@@ -182,7 +184,9 @@ def rebuild(registry: Any, path: Path, state: IndexState, open_shard: Any,
             with entry.write_lock:
                 entry.shard.flush()
                 points_count = entry.shard.info().points_count
-                shutil.copytree(path, copy)
+                # Not the vector sidecar: it follows the live shard's writes and moves over at the swap.
+                shutil.copytree(path, copy, ignore=lambda folder, names: (
+                    [VECTOR_SIDECAR] if Path(folder) == path and VECTOR_SIDECAR in names else []))
                 journaling = _JournalingShard(entry.shard)
                 entry.shard = journaling
         _optimize_in_child(copy, plan.config_for(points_count))
@@ -341,6 +345,13 @@ def _rename_into_place(path: Path, copy: Path) -> Path:
     except BaseException:
         os.rename(retired, path)  # the live shard stays the collection: the build fails, nothing is lost
         raise
+    if (retired / VECTOR_SIDECAR).is_dir():
+        # The sidecar followed every write the built shard now holds (its open files move with it); a crash before
+        # this rename leaves the collection without one, rebuilt from Edge at the next open.
+        try:
+            os.rename(retired / VECTOR_SIDECAR, path / VECTOR_SIDECAR)
+        except OSError:
+            pass  # the swap stands (the live shard is already retired); the sidecar is rebuilt at the next open
     return retired
 
 

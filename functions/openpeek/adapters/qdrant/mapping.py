@@ -11,6 +11,8 @@ import hashlib
 import uuid
 from typing import Any, Generic, Mapping, Protocol, Sequence, TypeVar
 
+import numpy as np
+
 from openpeek.domain.conditions import (DatetimeRange, Filter, HasIds, IsEmpty, IsNull, MatchAny, MatchText, MatchValue,
                                         Range)
 from openpeek.domain.vectors import Metric, PayloadIndexSpec, PayloadType, VectorIndexSpec, VectorPoint
@@ -223,3 +225,10 @@ class FilterTranslator(Generic[C]):
         if len(parts) == 1:
             return parts[0]
         return self._b.filter(None, parts, None)
+
+
+def dense_as_arrays(vectors: dict[str, Any]) -> dict[str, Any]:
+    """A point's vectors with each dense list as a float32 numpy row (SearchRequest.vectors_as_arrays); sparse ones
+    unchanged. The store's values are float32, so the row holds exactly the list's numbers."""
+    return {name: np.asarray(value, dtype=np.float32) if isinstance(value, list) else value
+            for name, value in vectors.items()}

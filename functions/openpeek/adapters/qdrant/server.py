@@ -28,6 +28,7 @@ from openpeek.adapters.qdrant.mapping import (
     FilterTranslator,
     check_payload_merge,
     check_vector_specs,
+    dense_as_arrays,
     document_id_of,
     index_params,
     ordered_unique,
@@ -426,7 +427,8 @@ class QdrantServerStore:
                     id=document_id_of(p, p.payload),
                     score=p.score,
                     payload=dict(p.payload or {}) if r.with_payload else {},
-                    vectors=_from_vectors(p.vector),
+                    vectors=(dense_as_arrays(_from_vectors(p.vector)) if r.vectors_as_arrays
+                             else _from_vectors(p.vector)),
                 )
                 for p in response.points
             ]

@@ -141,7 +141,7 @@ def delete_namespace(request: Request, namespace_identifier: str, caller: Princi
     return {
         "success": True,
         "message": f"Namespace '{namespace.namespace_name}' deleted",
-        "namespace_id": namespace.namespace_id,
+        "namespace_id": namespace.public_id,
         "namespace_name": namespace.namespace_name,
     }
 
@@ -150,7 +150,7 @@ def delete_namespace(request: Request, namespace_identifier: str, caller: Princi
 def namespace_stats(request: Request, namespace_identifier: str, caller: Principal = Depends(principal)) -> dict:
     view: NamespaceView = services(request).namespaces.get(caller, namespace_identifier)
     return {
-        "namespace_id": view.namespace.namespace_id,
+        "namespace_id": view.namespace.public_id,
         "document_count": view.document_count or 0,
         "document_count_complete": view.info is not None,
         "bucket_count": view.counts.get("bucket_count", 0),

@@ -31,7 +31,7 @@ def create_standalone_namespace(request: Request, body: CreateStandaloneNamespac
     view = services(request).namespaces.create(caller, create)
     namespace = view.namespace
     return {
-        "namespace_id": namespace.namespace_id,
+        "namespace_id": namespace.public_id,
         "namespace_name": namespace.namespace_name,
         "mode": namespace.mode,
         "status": "active",

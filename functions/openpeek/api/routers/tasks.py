@@ -22,7 +22,7 @@ router = APIRouter(route_class=OrjsonRoute, prefix="/v1/tasks", tags=["Tasks"])
 def _namespace_of(request: Request, caller: Principal, task_id: str) -> Namespace:
     services_ = services(request)
     namespace_id = services_.tasks.locate(caller.org_id, task_id)
-    return services_.namespaces.resolve(caller, namespace_id)
+    return services_.namespaces.stored(caller, namespace_id)
 
 
 @router.get("/{task_id}")

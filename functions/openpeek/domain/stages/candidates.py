@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from openpeek.domain.filters import stored_key
 
 
@@ -18,6 +20,21 @@ class Candidate:
 
 
 _MISSING = object()
+
+
+def dense_matrix(rows: list[Any]) -> np.ndarray | None:
+    """The candidates' dense vectors of one index as one float32 matrix, one row each: lists of numbers (as a store
+    returns them) or float32 rows (a search that asked for vectors_as_arrays), mixed or not. None when a row is
+    missing or is not dense (sparse, or another type)."""
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    if all(type(row) is np.ndarray and row.ndim == 1 for row in rows):
+        return np.stack(rows).astype(np.float32, copy=False)
+    if all(isinstance(row, list) for row in rows):
+        return np.array(rows, dtype=np.float32)
+    if not all(isinstance(row, list) or (type(row) is np.ndarray and row.ndim == 1) for row in rows):
+        return None
+    return np.stack([np.asarray(row, dtype=np.float32) for row in rows])
 
 
 def value_at(candidate: Candidate, path: str, default: Any = None) -> Any:

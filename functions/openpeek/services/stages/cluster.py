@@ -17,7 +17,7 @@ from openpeek.domain import retrievers as rules
 from openpeek.domain.documents import present
 from openpeek.domain.errors import BadRequest, DependencyFailed
 from openpeek.domain.namespace import Namespace
-from openpeek.domain.stages.candidates import Candidate, synthetic, value_at, with_value
+from openpeek.domain.stages.candidates import Candidate, dense_matrix, synthetic, value_at, with_value
 from openpeek.domain.vectors import VectorPoint
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 
@@ -76,8 +76,8 @@ class Cluster(Stage):
             raise invalid(context.stage_name, self.stage_id, "feature_uri", "no previous feature_search to take the "
                           "vectors from; name the index", code="invalid_query")
         index = rules.resolve_feature_uri(context.namespace, uri)
-        rows = [c.vectors.get(index) for c in candidates]
-        if any(not isinstance(row, list) for row in rows):
+        rows = dense_matrix([c.vectors.get(index) for c in candidates])
+        if rows is None:
             raise invalid(context.stage_name, self.stage_id, "feature_uri", f"the documents carry no dense '{index}' "
                           "vectors (cluster needs a feature_search before it on that index)", code="invalid_query")
         try:
@@ -85,7 +85,7 @@ class Cluster(Stage):
         except ImportError as error:  # a deployment without the clustering engine's packages
             raise DependencyFailed("the cluster stage needs the clustering engine (openpeek[cluster]) installed",
                                    code="clustering_engine_missing") from error
-        points = np.asarray(rows, dtype=np.float32)
+        points = rows  # a new matrix (dense_matrix copies), normalised in place below
         points /= np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
         if len(points) < 3:
             labels = np.zeros(len(points), dtype=np.int32)

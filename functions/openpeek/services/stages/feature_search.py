@@ -165,8 +165,11 @@ class FeatureSearch(Stage):
                 python_filters.append(None)
             limits.append(top_k)
             threshold = _optional_number(search.get("score_threshold"), stage, "score_threshold")
+            # Vectors only a later stage computes on (mmr, cluster) come as float32 rows; those the caller asked
+            # to see (return_vectors) stay lists, as the response presents them.
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
-                                          score_threshold=threshold, with_vectors=with_vectors))
+                                          score_threshold=threshold, with_vectors=with_vectors,
+                                          vectors_as_arrays=with_vectors and not context.return_vectors))
             context.search_index = context.search_index or index
         stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
         if (final_top_k and len(requests) == 1 and python_filters[0] is None and stage_threshold is None

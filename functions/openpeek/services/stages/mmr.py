@@ -11,7 +11,7 @@ from openpeek.domain import retrievers as rules
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.stages import mmr
-from openpeek.domain.stages.candidates import Candidate, value_at, with_value
+from openpeek.domain.stages.candidates import Candidate, dense_matrix, value_at, with_value
 from openpeek.domain.stages.grouping import hashable
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
 
@@ -94,12 +94,12 @@ class Mmr(Stage):
         spaces = []
         for uri, weight in features:
             index = rules.resolve_feature_uri(context.namespace, uri)
-            rows = [c.vectors.get(index) for c in candidates]
-            if not all(isinstance(row, list) for row in rows):
+            # One float32 matrix for the whole stage: the store's float32 rows stacked, or its lists converted.
+            vectors = dense_matrix([c.vectors.get(index) for c in candidates])
+            if vectors is None:
                 raise invalid(context.stage_name, self.stage_id, "diversity_feature_uri",
                               f"the documents carry no dense '{index}' vectors (mmr needs a feature_search before it "
                               "on that index)", code="invalid_query")
-            vectors = np.array(rows, dtype=np.float32)  # one conversion of the store's lists for the whole stage
             spaces.append((mmr.unit_rows(vectors) if parameters.similarity_metric == "cosine" else vectors,
                            weight / total))
         context.metadata["diversity"] = [uri for uri, _ in features]
