@@ -13,9 +13,10 @@ Edge never builds its index by itself, and EdgeShard.optimize() holds the GIL fo
    (reads go on, from the live shard), the journal's tail is replayed, the copy's WAL fsynced, the live directory
    renamed to `.retired-<collection>-<id>`, the copy into its place (the vector sidecar, left out of the copy, moved
    over into it), and the registry's entry replaced by the built shard, already open; a write that waited goes to
-   it. The old shard is closed once the reads that began on it finish. Both shards are loaded through a descriptor of their directory (`load_shard`), which is what lets their
-   directories be renamed while they are open. Where there is no /proc/self/fd, the tail, the renames and a reload
-   of the built shard at the collection's path hold every call off instead (`_swap_reopening`).
+   it. The old shard is closed once the reads that began on it finish. Both shards are loaded through a descriptor
+   of their directory (`load_shard`), which is what lets their directories be renamed while they are open. Where
+   there is no /proc/self/fd, the tail, the renames and a reload of the built shard at the collection's path hold
+   every call off instead (`_swap_reopening`).
 
 No write is lost: a write before the copy is in it; one after is in the journal and in the live shard's WAL; until the
 copy is in place the live shard is the collection, and the copy is renamed into place only with every acknowledged
