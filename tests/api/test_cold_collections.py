@@ -180,3 +180,30 @@ def test_a_transition_record_rewound_after_the_flip_never_loses_the_new_copy(cli
     assert status["lifecycle_state"] == "cold" and status["s3_vector_count"] == 3
     found = execute(client, headers, retriever(client, headers, ["coldbooks"]), 1).json()["documents"]
     assert sorted(d["document_id"] for d in found) == sorted(ids)
+
+
+def test_reading_one_cold_document_opens_only_the_part_that_holds_it(client, headers, services, monkeypatch):
+    from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+    from tests.contract.test_cold_store_contract import CountingBlobs
+
+    monkeypatch.setattr(lifecycle_module, "PAGE", 3)  # parts of three documents: a cold collection of many parts
+    blobs = CountingBlobs(services.blobs)  # every file read through the blob port (no memory map), and counted
+    monkeypatch.setattr(services.lifecycle, "_cold", ParquetColdStore(blobs))
+    ids = [add(client, headers, "coldbooks", n, genre="sf", year=2000 + n) for n in range(24)]
+    before = {document_id: client.get(f"/v1/collections/coldbooks/documents/{document_id}", headers=headers).json()
+              for document_id in ids}
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 24
+    parts = {key for key in services.blobs.list("namespaces/") if key.endswith(".parquet") and "/cold/" in key}
+    assert len(parts) == 8
+
+    for document_id in (ids[0], ids[13], ids[23]):
+        blobs.read.clear()
+        got = client.get(f"/v1/collections/coldbooks/documents/{document_id}", headers=headers)
+        assert got.status_code == 200, got.text
+        assert {k: v for k, v in got.json().items() if k != "_source_tier"} == before[document_id]
+        assert got.json()["_source_tier"] == "cold"
+        assert len([key for key in blobs.read if key.endswith(".parquet")]) == 1  # one part of eight
+        assert not any(key.endswith(".f32") for key in blobs.read)
+    blobs.read.clear()
+    assert client.get("/v1/collections/coldbooks/documents/doc_missing", headers=headers).status_code == 404
+    assert not any(key.endswith(".parquet") for key in blobs.read)

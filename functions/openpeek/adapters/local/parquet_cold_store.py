@@ -5,20 +5,28 @@ Layout, under the namespace's prefix (so deleting the namespace deletes them), f
 - `namespaces/<namespace_id>/cold/<collection_id>/part-<n>.<vector>.f32`: one per named dense vector, the raw
   little-endian float32 matrix (rows × dimension) in the part's row order; a row whose point lacks that vector is NaN;
 - `….part-<n>.<vector>.norms`: for cosine vectors, each row's L2 norm (float32), so a scan never recomputes them;
-- `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) in row groups of PAYLOAD_GROUP rows, and in its
-  key-value metadata the rows and the SHA-256 of every vector file. It is written last: a part without it does not
-  exist, so a crash in the middle of a part leaves nothing a query or a count would see.
+- `….part-<n>.ids`: the part's id index: a 64-bit hash of every document id, sorted, with the row each is on (and a
+  SHA-256 trailer), so reading one document by id opens only the part (and the row group) that holds it;
+- `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) and `terms` (each top-level scalar payload value
+  as a `key=value` token, see _terms) in row groups of PAYLOAD_GROUP rows, and in its key-value metadata the rows and
+  the SHA-256 of every vector file and of the id index. It is written last: a part without it does not exist, so a
+  crash in the middle of a part leaves nothing a query or a count would see.
 
 A query scans the vector files in chunks of at most SCAN_CHUNK_BYTES read into one buffer (readinto from the folder
 blob store, so the pages stay in the page cache, not in the process), keeps the k best with argpartition, and then
 decodes only the row groups of the parquet parts that hold those k. Nothing is kept in memory between queries, so a
 cold collection costs disk, not RAM. The raw layout exists because decoding parquet dominated the scan (a 100,000 ×
 384 query spent half its time in pyarrow's reader and a quarter recomputing norms). A part the earlier layout wrote
-(vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it.
+(vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it; a part of the
+raw layout written before the id index and the terms existed gets both (its vector files untouched) the first time
+it is read.
 
-Filters are evaluated by the same Python evaluator the retrievers use after the vector store (domain.filters), which
-agrees with Qdrant's semantics, on the decoded payloads (only when a query has a filter); scores are those the vector
-store returns (cosine similarity, dot product, or euclidean distance, smaller first).
+Filters: exact-match conditions (match a value, one of values, document ids), wherever they sit in the filter tree,
+are decided on the `terms` and `document_id` columns alone, which read no payload; when that decides the whole
+filter, no payload is decoded, otherwise only the payloads of the rows still in the running are, and the same Python
+evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics) decides
+them. Scores are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller
+first).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -34,6 +43,7 @@ import numpy as np
 
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.domain import filters as filter_rules
+from openpeek.domain.conditions import Filter, HasIds, MatchAny, MatchValue
 from openpeek.domain.failures import BlobNotFound, ColdStoreUnavailable
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.vectors import ScoredPoint, SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
@@ -42,6 +52,8 @@ from openpeek.ports import BlobStore
 PAYLOAD_GROUP = 128  # rows per parquet row group: fetching the k best decodes at most k groups, not whole parts
 SCAN_CHUNK_BYTES = 4 << 20  # the one scan buffer of a query (4 MiB: ~2,700 rows of 384 floats)
 METADATA_KEY = b"openpeek.cold"
+MAX_TERM_CHARS = 256  # a longer string is not a term: a filter on its field reads the payload of the rows that have one
+DIGEST = 32  # bytes of the SHA-256 trailer of an id index
 
 
 def _prefix(target: ColdCollection) -> str:
@@ -60,6 +72,10 @@ def _norms_key(target: ColdCollection, part: int, name: str) -> str:
     return f"{_prefix(target)}part-{part:06d}.{name}.norms"
 
 
+def _ids_key(target: ColdCollection, part: int) -> str:
+    return f"{_prefix(target)}part-{part:06d}.ids"
+
+
 def _part_number(key: str) -> int:
     return int(key.rsplit("part-", 1)[1].split(".", 1)[0])
 
@@ -74,9 +90,6 @@ class ParquetColdStore:
     # -- writes ---------------------------------------------------------------------------------------------------
 
     def write_part(self, target: ColdCollection, part: int, points: Sequence[VectorPoint]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         checksums: dict[str, str] = {}
         for spec in target.vectors:
             if spec.sparse:
@@ -93,10 +106,25 @@ class ParquetColdStore:
                 norms = np.linalg.norm(np.nan_to_num(matrix), axis=1).astype("<f4")
                 norms[norms == 0] = 1.0
                 self._put_verified(_norms_key(target, part, spec.name), norms.tobytes())
+        self._write_indexed(target, part, [point.id for point in points], [point.payload for point in points],
+                            checksums)
+
+    def _write_indexed(self, target: ColdCollection, part: int, ids: list[str], payloads: list[dict],
+                       checksums: dict[str, str], texts: list[str] | None = None) -> None:
+        """The id index, then the parquet (ids, payloads, terms) that records the vector files' and the index's
+        checksums: last, so the part exists only once everything it names is in place."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        id_index = _id_index_bytes(ids)
+        self._put_verified(_ids_key(target, part), id_index)
         table = pa.table({
-            "document_id": pa.array([point.id for point in points], pa.string()),
-            "payload": pa.array([json.dumps(point.payload, default=str) for point in points], pa.string()),
-        }).replace_schema_metadata({METADATA_KEY: json.dumps({"rows": len(points), "sha256": checksums})})
+            "document_id": pa.array(ids, pa.string()),
+            "payload": pa.array(texts if texts is not None else [json.dumps(payload, default=str)
+                                                                 for payload in payloads], pa.string()),
+            "terms": pa.array([_terms(payload) for payload in payloads], pa.list_(pa.string())),
+        }).replace_schema_metadata({METADATA_KEY: json.dumps({
+            "rows": len(ids), "sha256": checksums, "ids": hashlib.sha256(id_index).hexdigest()})})
         sink = io.BytesIO()
         # No dictionaries: ids and payloads rarely repeat, and a dictionary page made each row group 5× slower to read.
         pq.write_table(table, sink, compression="zstd", row_group_size=PAYLOAD_GROUP, use_dictionary=False)
@@ -135,10 +163,26 @@ class ParquetColdStore:
         """The part's ParquetFile in this layout (None when the part is gone); a part the earlier layout wrote is
         upgraded in place first."""
         parquet = self._parquet(key)
-        if parquet is None or METADATA_KEY in (parquet.metadata.metadata or {}):
+        if parquet is None:
+            return None
+        metadata = parquet.metadata.metadata or {}
+        if METADATA_KEY not in metadata:
+            self._upgrade(target, key, parquet)
+        elif "ids" not in json.loads(metadata[METADATA_KEY]):
+            self._index(target, key, parquet)
+        else:
             return parquet
-        self._upgrade(target, key, parquet)
         return self._parquet(key)
+
+    def _index(self, target: ColdCollection, key: str, parquet) -> None:
+        """Give a part of the raw layout written before id indexes and terms existed both: its vector files stay
+        as they are (their checksums carried over), the id index is written and the parquet rewritten last, so a
+        crash midway leaves the part as it was and the next read indexes it again."""
+        recorded = _recorded(parquet)
+        table = parquet.read(columns=["document_id", "payload"], use_threads=False)
+        texts = table.column("payload").to_pylist()
+        self._write_indexed(target, _part_number(key), table.column("document_id").to_pylist(),
+                            [json.loads(text) for text in texts], recorded["sha256"], texts=texts)
 
     def _upgrade(self, target: ColdCollection, key: str, parquet) -> None:
         """Rewrite a part of the earlier layout (every vector a fixed-size binary column `v:<name>` of float32 bytes,
@@ -204,6 +248,70 @@ class ParquetColdStore:
                     points[row].vectors[spec.name] = matrix[row].tolist()
             yield part, points
 
+    def get(self, target: ColdCollection, document_ids: Sequence[str], *,
+            with_vectors: bool = False) -> list[VectorPoint]:
+        """Each part's id index (a few bytes a row) says which rows may hold the ids asked for; only those parts'
+        parquet files are opened, and of them only the row groups that hold those rows."""
+        wanted = {document_id: _id_hash(document_id) for document_id in document_ids}
+        found: dict[str, VectorPoint] = {}
+        for key in self._parts(target):
+            missing = [document_id for document_id in wanted if document_id not in found]
+            if not missing:
+                break
+            part = _part_number(key)
+            located = self._id_index(target, key)
+            if located is None:
+                continue
+            hashes, rows, digest = located
+            probe = np.fromiter((wanted[document_id] for document_id in missing), dtype="<u8", count=len(missing))
+            first, last = np.searchsorted(hashes, probe, "left"), np.searchsorted(hashes, probe, "right")
+            candidates = sorted({int(row) for start, end in zip(first, last) for row in rows[start:end]})
+            if not candidates:
+                continue
+            parquet = self._opened(target, key)
+            if parquet is None:
+                continue
+            recorded = _recorded(parquet)
+            if recorded.get("ids") != digest:
+                raise ColdStoreUnavailable(f"cold store part {key}: its id index is not the one the part recorded")
+            matrices = self._matrices(target, part, recorded, len(hashes)) if with_vectors else {}
+            for row, (document_id, payload) in _rows(parquet, candidates).items():
+                if document_id not in wanted or document_id in found:
+                    continue  # another id with the same 64-bit hash
+                vectors = {name: matrix[row].tolist() for name, matrix in matrices.items()
+                           if not np.isnan(matrix[row, 0])}
+                found[document_id] = VectorPoint(document_id, vectors, payload)
+        return [found[document_id] for document_id in wanted if document_id in found]
+
+    def _id_index(self, target: ColdCollection, key: str) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """(sorted id hashes, their rows, the index's SHA-256) of the part at key; None when the part is gone. A
+        part written before id indexes existed is indexed first."""
+        ids_key = _ids_key(target, _part_number(key))
+        try:
+            data = self._blobs.get(ids_key)
+        except BlobNotFound:
+            if self._opened(target, key) is None:
+                return None
+            data = self._bytes(ids_key)
+        body = data[:-DIGEST]
+        if len(data) < DIGEST or len(body) % 12 or hashlib.sha256(body).digest() != data[-DIGEST:]:
+            raise ColdStoreUnavailable(f"cold store file {ids_key} fails its checksum")
+        count = len(body) // 12
+        return (np.frombuffer(body, dtype="<u8", count=count), np.frombuffer(body, dtype="<u4", offset=8 * count),
+                hashlib.sha256(data).hexdigest())
+
+    def _matrices(self, target: ColdCollection, part: int, recorded: dict, rows: int) -> dict[str, np.ndarray]:
+        """Every vector file of the part, checked against its recorded checksum."""
+        matrices = {}
+        for spec in target.vectors:
+            if spec.name not in recorded["sha256"]:
+                continue
+            data = self._bytes(_vector_key(target, part, spec.name))
+            if hashlib.sha256(data).hexdigest() != recorded["sha256"][spec.name]:
+                raise ColdStoreUnavailable(f"cold store part {part}: the {spec.name} vectors fail their checksum")
+            matrices[spec.name] = np.frombuffer(data, dtype="<f4").reshape(rows, spec.dimension)
+        return matrices
+
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Scores from the raw vector files of every part (payloads decoded only where a filter must see them),
         the k best kept across chunks, then ids and payloads from only the row groups that hold them."""
@@ -254,10 +362,16 @@ class ParquetColdStore:
         return hits[: request.limit]
 
     def _passing(self, parquet, request: SearchRequest) -> np.ndarray:
-        table = parquet.read(columns=["document_id", "payload"], use_threads=False)
-        ids, texts = table.column("document_id").to_pylist(), table.column("payload").to_pylist()
-        return np.fromiter((filter_rules.matches(request.filter, json.loads(text), document_id)
-                            for document_id, text in zip(ids, texts)), dtype=bool, count=len(ids))
+        """Which rows pass the filter: what the terms and ids decide, then the evaluator on the payloads of the rows
+        they could not rule out (none when they decided the whole filter)."""
+        table = parquet.read(columns=["document_id", "terms"], use_threads=False)
+        allowed, exact = _pushed(request.filter, _Terms(table))
+        if exact:
+            return allowed
+        undecided = np.flatnonzero(allowed).tolist()
+        for row, (document_id, payload) in _rows(parquet, undecided).items() if undecided else ():
+            allowed[row] = filter_rules.matches(request.filter, payload, document_id)
+        return allowed
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
@@ -362,3 +476,114 @@ def _scores(matrix: np.ndarray, query: np.ndarray, metric: str, norms: np.ndarra
         return np.sqrt(np.maximum(((matrix - query) ** 2).sum(axis=1), 0.0))
     products = np.einsum("ij,j->i", matrix, query)
     return products / norms if metric == "cosine" else products
+
+
+def _id_hash(document_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(document_id.encode(), digest_size=8).digest(), "little")
+
+
+def _id_index_bytes(ids: list[str]) -> bytes:
+    """Sorted 64-bit id hashes (little-endian), the row of each, then the SHA-256 of both."""
+    hashes = np.fromiter((_id_hash(document_id) for document_id in ids), dtype="<u8", count=len(ids))
+    order = np.argsort(hashes, kind="stable")
+    body = hashes[order].tobytes() + order.astype("<u4").tobytes()
+    return body + hashlib.sha256(body).digest()
+
+
+# -- terms: exact-match filters decided without the payload --------------------------------------------------------
+#
+# A row's terms are its top-level payload fields' scalar values (each element of a list too) as tokens
+# `<len(key)>:<key><type>:<value>`, where the value is written as domain.filters' equality compares it: booleans
+# apart from numbers, 1 and 1.0 the same number, strings as they are. A value equality can never match (a dict, a
+# list inside a list, None) has no token; a value that might but is not written as one (a string longer than
+# MAX_TERM_CHARS, a type JSON writes through str()) leaves the field's `?` token, which sends the row to the evaluator.
+
+
+def _token(key: str, value) -> str | None:
+    if isinstance(value, bool):
+        token = "b:1" if value else "b:0"
+    elif isinstance(value, int):
+        token = f"n:{value}"
+    elif isinstance(value, float):
+        token = f"n:{int(value)}" if math.isfinite(value) and value.is_integer() else f"n:{value!r}"
+    elif isinstance(value, str) and len(value) <= MAX_TERM_CHARS:
+        token = "s:" + value
+    else:
+        return None
+    return f"{len(key)}:{key}{token}"
+
+
+def _unknown(key: str) -> str:
+    return f"{len(key)}:{key}?"
+
+
+def _terms(payload: dict) -> list[str]:
+    terms: list[str] = []
+    for key, value in payload.items():
+        if not isinstance(key, str):
+            continue  # JSON turns it into a string no condition names as written here: the evaluator decides
+        for item in value if isinstance(value, list) else (value,):
+            if item is None or isinstance(item, (dict, list)):
+                continue  # equality with a scalar never holds
+            token = _token(key, item)
+            terms.append(token if token is not None else _unknown(key))
+    return terms
+
+
+class _Terms:
+    """One part's `document_id` and `terms` columns, flattened once for every condition of a filter."""
+
+    def __init__(self, table) -> None:
+        import pyarrow.compute as pc
+
+        self.rows = table.num_rows
+        self._ids = table.column("document_id")
+        terms = table.column("terms").combine_chunks()
+        self._flat = pc.list_flatten(terms)
+        self._parents = pc.list_parent_indices(terms).to_numpy()
+
+    def having(self, tokens: list[str]) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        mask = np.zeros(self.rows, dtype=bool)
+        hits = pc.is_in(self._flat, value_set=pa.array(tokens, pa.string())).to_numpy(zero_copy_only=False)
+        mask[self._parents[hits]] = True
+        return mask
+
+    def ids_in(self, ids: tuple[str, ...]) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.is_in(self._ids, value_set=pa.array(list(ids), pa.string())).to_numpy(zero_copy_only=False)
+
+
+def _pushed(condition, terms: _Terms) -> tuple[np.ndarray, bool]:
+    """(rows that may pass, whether exactly those pass): never leaves out a row the evaluator would let through."""
+    every = np.ones(terms.rows, dtype=bool)
+    if isinstance(condition, Filter):
+        allowed, exact = every, True
+        for child in condition.must:
+            mask, decided = _pushed(child, terms)
+            allowed, exact = allowed & mask, exact and decided
+        if condition.should:
+            answers = [_pushed(child, terms) for child in condition.should]
+            allowed = allowed & np.logical_or.reduce([mask for mask, _ in answers])
+            exact = exact and all(decided for _, decided in answers)
+        for child in condition.must_not:
+            mask, decided = _pushed(child, terms)
+            if decided:
+                allowed = allowed & ~mask
+            else:
+                exact = False  # a superset cannot be subtracted: the evaluator decides
+        return allowed, exact
+    if isinstance(condition, HasIds):
+        return terms.ids_in(condition.ids), True
+    if isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key:
+        values = (condition.value,) if isinstance(condition, MatchValue) else condition.values
+        tokens = [_token(condition.key, value) for value in values]
+        if any(token is None for token in tokens):
+            return every, False
+        unknown = terms.having([_unknown(condition.key)])
+        return terms.having(tokens) | unknown, not unknown.any()
+    return every, False

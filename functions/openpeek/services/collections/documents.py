@@ -40,12 +40,14 @@ TIER_MARK = "_source_tier"  # on documents read from a cold or archived collecti
 
 @dataclass(frozen=True)
 class TieredDocuments:
-    """A collection's documents outside the vector store: `tier` (cold | archived), how many, and a reader of them
-    in a stable order (`points(with_vectors=...)`)."""
+    """A collection's documents outside the vector store: `tier` (cold | archived), how many, a reader of them in a
+    stable order (`points(with_vectors=...)`), and where the tier has an id index, a reader of named documents
+    (`get(document_ids, with_vectors=...)`, the order asked, missing ones left out) that reads no others."""
 
     tier: str
     count: Callable[[], int]
     points: Callable[..., Iterator[VectorPoint]]
+    get: Callable[..., list[VectorPoint]] | None = None
 
 
 @dataclass
@@ -210,7 +212,11 @@ class CollectionDocumentService:
         collection_id = self.collection_id(namespace, identifier) if identifier is not None else None
         tiered = self._tiered_documents(namespace, collection_id) if collection_id is not None else None
         if tiered is not None:
-            found = next((point for point in tiered.points(with_vectors=with_vectors) if point.id == document_id), None)
+            if tiered.get is not None:
+                found = next(iter(tiered.get([document_id], with_vectors=with_vectors)), None)
+            else:
+                found = next((point for point in tiered.points(with_vectors=with_vectors) if point.id == document_id),
+                             None)
             if found is None:
                 raise NotFound("document", document_id)
             return {**_present(found, with_vectors), TIER_MARK: tiered.tier}
