@@ -503,11 +503,12 @@ def _token(key: str, value) -> str | None:
     if isinstance(value, bool):
         token = "b:1" if value else "b:0"
     elif isinstance(value, int):
-        token = f"n:{value}"
+        token = f"n:{int(value)}"  # int(): an int subclass (an IntEnum) is written by JSON as its number
     elif isinstance(value, float):
-        token = f"n:{int(value)}" if math.isfinite(value) and value.is_integer() else f"n:{value!r}"
+        number = float(value)
+        token = f"n:{int(number)}" if math.isfinite(number) and number.is_integer() else f"n:{number!r}"
     elif isinstance(value, str) and len(value) <= MAX_TERM_CHARS:
-        token = "s:" + value
+        token = "s:" + str(value)
     else:
         return None
     return f"{len(key)}:{key}{token}"
