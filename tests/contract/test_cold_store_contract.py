@@ -381,12 +381,20 @@ def test_parquet_id_indexes_are_checked_not_trusted(tmp_path: Path):
     blobs.put(index, bytes(damaged))
     with pytest.raises(ColdStoreUnavailable, match="checksum"):
         store.get(TARGET, ["doc_0001"])
-    from openpeek.adapters.local.parquet_cold_store import _id_index_bytes
+    from openpeek.adapters.local.parquet_cold_store import _hash, _hash_index
 
     # an index sound in itself (its own checksum holds) but not the one the part recorded: rows in another order
-    blobs.put(index, _id_index_bytes([point.id for point in reversed(points(20))]))
-    with pytest.raises(ColdStoreUnavailable, match="not the one the part recorded"):
-        store.get(TARGET, ["doc_0001"])
+    blobs.put(index, _hash_index([_hash(point.id) for point in reversed(points(20))], range(20)))
+    with pytest.raises(ColdStoreUnavailable, match="not the one its part recorded"):
+        ParquetColdStore(blobs).get(TARGET, ["doc_0001"])
+    store.write_part(TARGET, 0, points(20))
+    terms = next(key for key in blobs.list("namespaces/") if key.endswith(".terms"))
+    damaged = bytearray(blobs.get(terms))
+    damaged[5] ^= 0xFF
+    blobs.put(terms, bytes(damaged))
+    with pytest.raises(ColdStoreUnavailable, match="checksum"):  # a fresh process checks an index on first use
+        ParquetColdStore(blobs).query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3, filter=Filter(
+            must=(MatchValue("genre", "sf"),))))
 
 
 def write_part_in_the_raw_layout_without_index(blobs: FolderBlobStore, target: ColdCollection, part: int,
@@ -501,4 +509,8 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     decided = Filter(must=(MatchAny("n", (3, 50, 150, 170, 171)),), must_not=(MatchValue("n", 171),))
     found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10, filter=decided))
     assert sorted(hit.id for hit in found) == ["doc_0003", "doc_0050", "doc_0150", "doc_0170"]
-    assert sum(decoded) == 4  # only the hits' payloads were decoded, none to filter
+    assert sum(decoded) == 5  # the five rows the indexes could not rule out, none other (the hits are among them)
+    decoded.clear()
+    store.query(TARGET, SearchRequest("text", query.tolist(), limit=190, filter=Filter(
+        must_not=(MatchValue("n", 17),))))
+    assert decoded[0] == 1  # to filter, the one row that may hold n = 17: every other row passes unread

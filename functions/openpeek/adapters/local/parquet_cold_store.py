@@ -7,10 +7,11 @@ Layout, under the namespace's prefix (so deleting the namespace deletes them), f
 - `….part-<n>.<vector>.norms`: for cosine vectors, each row's L2 norm (float32), so a scan never recomputes them;
 - `….part-<n>.ids`: the part's id index: a 64-bit hash of every document id, sorted, with the row each is on (and a
   SHA-256 trailer), so reading one document by id opens only the part (and the row group) that holds it;
-- `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) and `terms` (each top-level scalar payload value
-  as a `key=value` token, see _terms) in row groups of PAYLOAD_GROUP rows, and in its key-value metadata the rows and
-  the SHA-256 of every vector file and of the id index. It is written last: a part without it does not exist, so a
-  crash in the middle of a part leaves nothing a query or a count would see.
+- `….part-<n>.terms`: the part's terms index, the same shape: the 64-bit hash of every (row, term), where a row's
+  terms are its top-level scalar payload values as `key=value` tokens (see _terms), sorted;
+- `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) in row groups of PAYLOAD_GROUP rows, and in its
+  key-value metadata the rows and the SHA-256 of every vector file and of both indexes. It is written last: a part
+  without it does not exist, so a crash in the middle of a part leaves nothing a query or a count would see.
 
 A query scans the vector files in chunks of at most SCAN_CHUNK_BYTES read into one buffer (readinto from the folder
 blob store, so the pages stay in the page cache, not in the process), keeps the k best with argpartition, and then
@@ -18,14 +19,15 @@ decodes only the row groups of the parquet parts that hold those k. Nothing is k
 cold collection costs disk, not RAM. The raw layout exists because decoding parquet dominated the scan (a 100,000 ×
 384 query spent half its time in pyarrow's reader and a quarter recomputing norms). A part the earlier layout wrote
 (vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it; a part of the
-raw layout written before the id index and the terms existed gets both (its vector files untouched) the first time
-it is read.
+raw layout written before the two indexes existed gets both (its vector files untouched) the first time it is read.
 
 Filters: exact-match conditions (match a value, one of values, document ids), wherever they sit in the filter tree,
-are decided on the `terms` and `document_id` columns alone, which read no payload; when that decides the whole
-filter, no payload is decoded, otherwise only the payloads of the rows still in the running are, and the same Python
-evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics) decides
-them. Scores are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller
+are looked up in the terms and id indexes, which read no payload. A hash that is absent proves the row lacks the value;
+a hash that is present only says it may have it (64-bit hashes can collide), so the filter is worked out per row as
+certainly true, certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the
+same Python evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's
+semantics): a filter `genre = crime` decodes the crime rows only, `genre != crime` those same rows, none of the
+others. Scores are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller
 first).
 """
 
@@ -37,7 +39,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,6 +78,10 @@ def _ids_key(target: ColdCollection, part: int) -> str:
     return f"{_prefix(target)}part-{part:06d}.ids"
 
 
+def _terms_key(target: ColdCollection, part: int) -> str:
+    return f"{_prefix(target)}part-{part:06d}.terms"
+
+
 def _part_number(key: str) -> int:
     return int(key.rsplit("part-", 1)[1].split(".", 1)[0])
 
@@ -86,6 +92,9 @@ class ParquetColdStore:
         # The folder blob store's files are read in place (readinto, row groups through a memory map); any other
         # blob store is read through get().
         self._folder: Path | None = blobs.root if isinstance(blobs, FolderBlobStore) else None
+        # (index file, its SHA-256) already checked by this process: hashing a terms index on every filtered query
+        # cost a third of the query; its checksum still changes whenever the part is written again.
+        self._verified: set[tuple[str, bytes]] = set()
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
@@ -111,20 +120,27 @@ class ParquetColdStore:
 
     def _write_indexed(self, target: ColdCollection, part: int, ids: list[str], payloads: list[dict],
                        checksums: dict[str, str], texts: list[str] | None = None) -> None:
-        """The id index, then the parquet (ids, payloads, terms) that records the vector files' and the index's
-        checksums: last, so the part exists only once everything it names is in place."""
+        """The id and terms indexes, then the parquet (ids, payloads) that records the vector files' and the
+        indexes' checksums: last, so the part exists only once everything it names is in place."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        id_index = _id_index_bytes(ids)
+        id_index = _hash_index([_hash(document_id) for document_id in ids], range(len(ids)))
         self._put_verified(_ids_key(target, part), id_index)
+        rows, hashes = [], []
+        for row, payload in enumerate(payloads):
+            for term in _terms(payload):
+                rows.append(row)
+                hashes.append(_hash(term))
+        terms_index = _hash_index(hashes, rows)
+        self._put_verified(_terms_key(target, part), terms_index)
         table = pa.table({
             "document_id": pa.array(ids, pa.string()),
             "payload": pa.array(texts if texts is not None else [json.dumps(payload, default=str)
                                                                  for payload in payloads], pa.string()),
-            "terms": pa.array([_terms(payload) for payload in payloads], pa.list_(pa.string())),
         }).replace_schema_metadata({METADATA_KEY: json.dumps({
-            "rows": len(ids), "sha256": checksums, "ids": hashlib.sha256(id_index).hexdigest()})})
+            "rows": len(ids), "sha256": checksums, "ids": id_index[-DIGEST:].hex(),
+            "terms": terms_index[-DIGEST:].hex()})})
         sink = io.BytesIO()
         # No dictionaries: ids and payloads rarely repeat, and a dictionary page made each row group 5× slower to read.
         pq.write_table(table, sink, compression="zstd", row_group_size=PAYLOAD_GROUP, use_dictionary=False)
@@ -168,14 +184,14 @@ class ParquetColdStore:
         metadata = parquet.metadata.metadata or {}
         if METADATA_KEY not in metadata:
             self._upgrade(target, key, parquet)
-        elif "ids" not in json.loads(metadata[METADATA_KEY]):
-            self._index(target, key, parquet)
+        elif not {"ids", "terms"} <= set(json.loads(metadata[METADATA_KEY])):
+            self._add_indexes(target, key, parquet)
         else:
             return parquet
         return self._parquet(key)
 
-    def _index(self, target: ColdCollection, key: str, parquet) -> None:
-        """Give a part of the raw layout written before id indexes and terms existed both: its vector files stay
+    def _add_indexes(self, target: ColdCollection, key: str, parquet) -> None:
+        """Give a part of the raw layout written before the id and terms indexes existed both: its vector files stay
         as they are (their checksums carried over), the id index is written and the parquet rewritten last, so a
         crash midway leaves the part as it was and the next read indexes it again."""
         recorded = _recorded(parquet)
@@ -252,7 +268,7 @@ class ParquetColdStore:
             with_vectors: bool = False) -> list[VectorPoint]:
         """Each part's id index (a few bytes a row) says which rows may hold the ids asked for; only those parts'
         parquet files are opened, and of them only the row groups that hold those rows."""
-        wanted = {document_id: _id_hash(document_id) for document_id in document_ids}
+        wanted = {document_id: _hash(document_id) for document_id in document_ids}
         found: dict[str, VectorPoint] = {}
         for key in self._parts(target):
             missing = [document_id for document_id in wanted if document_id not in found]
@@ -262,19 +278,16 @@ class ParquetColdStore:
             located = self._id_index(target, key)
             if located is None:
                 continue
-            hashes, rows, digest = located
-            probe = np.fromiter((wanted[document_id] for document_id in missing), dtype="<u8", count=len(missing))
-            first, last = np.searchsorted(hashes, probe, "left"), np.searchsorted(hashes, probe, "right")
-            candidates = sorted({int(row) for start, end in zip(first, last) for row in rows[start:end]})
+            index = located
+            candidates = np.flatnonzero(index.rows_with([wanted[document_id] for document_id in missing])).tolist()
             if not candidates:
                 continue
             parquet = self._opened(target, key)
             if parquet is None:
                 continue
             recorded = _recorded(parquet)
-            if recorded.get("ids") != digest:
-                raise ColdStoreUnavailable(f"cold store part {key}: its id index is not the one the part recorded")
-            matrices = self._matrices(target, part, recorded, len(hashes)) if with_vectors else {}
+            index.check_recorded(recorded.get("ids"))
+            matrices = self._matrices(target, part, recorded, index.row_count) if with_vectors else {}
             for row, (document_id, payload) in _rows(parquet, candidates).items():
                 if document_id not in wanted or document_id in found:
                     continue  # another id with the same 64-bit hash
@@ -283,9 +296,10 @@ class ParquetColdStore:
                 found[document_id] = VectorPoint(document_id, vectors, payload)
         return [found[document_id] for document_id in wanted if document_id in found]
 
-    def _id_index(self, target: ColdCollection, key: str) -> tuple[np.ndarray, np.ndarray, str] | None:
-        """(sorted id hashes, their rows, the index's SHA-256) of the part at key; None when the part is gone. A
-        part written before id indexes existed is indexed first."""
+    def _id_index(self, target: ColdCollection, key: str) -> "_HashIndex | None":
+        """The id index of the part at key (None when the part is gone), read before the part itself: whoever opens
+        the part then checks it against the checksum the part recorded. A part written before id indexes existed is
+        indexed first."""
         ids_key = _ids_key(target, _part_number(key))
         try:
             data = self._blobs.get(ids_key)
@@ -293,12 +307,28 @@ class ParquetColdStore:
             if self._opened(target, key) is None:
                 return None
             data = self._bytes(ids_key)
-        body = data[:-DIGEST]
-        if len(data) < DIGEST or len(body) % 12 or hashlib.sha256(body).digest() != data[-DIGEST:]:
-            raise ColdStoreUnavailable(f"cold store file {ids_key} fails its checksum")
-        count = len(body) // 12
-        return (np.frombuffer(body, dtype="<u8", count=count), np.frombuffer(body, dtype="<u4", offset=8 * count),
-                hashlib.sha256(data).hexdigest())
+        return self._hash_index(ids_key, data)
+
+    def _hash_index(self, key: str, data: bytes, rows: int | None = None) -> "_HashIndex":
+        index = _HashIndex(key, data, rows)
+        if (key, index.digest) not in self._verified:
+            index.check()
+            self._verified.add((key, index.digest))
+        return index
+
+    def _lookup(self, target: ColdCollection, key: str, parquet) -> "_Lookup":
+        """The part's terms index (and its id index, read only for a condition on ids), each checked against the
+        checksum the part recorded."""
+        recorded = _recorded(parquet)
+        part = _part_number(key)
+        rows = parquet.metadata.num_rows
+
+        def index(index_key: str, name: str) -> _HashIndex:
+            found = self._hash_index(index_key, self._bytes(index_key), rows)
+            found.check_recorded(recorded.get(name))
+            return found
+
+        return _Lookup(rows, index(_terms_key(target, part), "terms"), lambda: index(_ids_key(target, part), "ids"))
 
     def _matrices(self, target: ColdCollection, part: int, recorded: dict, rows: int) -> dict[str, np.ndarray]:
         """Every vector file of the part, checked against its recorded checksum."""
@@ -327,6 +357,7 @@ class ParquetColdStore:
         buffer = np.empty((chunk_rows, spec.dimension), dtype="<f4")
         best = _Best(request.limit, smaller_first)
         parquets: dict[str, object] = {}
+        decoded: dict[str, dict[int, tuple[str, dict]]] = {}  # per part, the rows the filter decoded
         for key in self._parts(target):
             parquet = self._opened(target, key)
             if parquet is None:
@@ -335,7 +366,9 @@ class ParquetColdStore:
             rows = parquet.metadata.num_rows
             if rows == 0 or spec.name not in _recorded(parquet)["sha256"]:
                 continue
-            allowed = self._passing(parquet, request) if request.filter is not None else None
+            allowed = None
+            if request.filter is not None:
+                allowed, decoded[key] = self._passing(target, key, parquet, request)
             part = _part_number(key)
             norms = (np.frombuffer(self._bytes(_norms_key(target, part, spec.name)), dtype="<f4")
                      if spec.metric == "cosine" else None)
@@ -352,7 +385,9 @@ class ParquetColdStore:
                 best.offer(key, start, scores, keep, matrix if request.with_vectors else None)
         hits = []
         for key, rows in best.by_part().items():
-            found = _rows(parquets[key], rows)
+            known = decoded.get(key, {})
+            unread = [row for row in rows if row not in known]
+            found = {**known, **(_rows(parquets[key], unread) if unread else {})}
             for row in rows:
                 document_id, payload = found[row]
                 score, vector = best.kept[(key, row)]
@@ -361,17 +396,16 @@ class ParquetColdStore:
         hits.sort(key=lambda hit: (hit.score if smaller_first else -hit.score, hit.id))
         return hits[: request.limit]
 
-    def _passing(self, parquet, request: SearchRequest) -> np.ndarray:
-        """Which rows pass the filter: what the terms and ids decide, then the evaluator on the payloads of the rows
-        they could not rule out (none when they decided the whole filter)."""
-        table = parquet.read(columns=["document_id", "terms"], use_threads=False)
-        allowed, exact = _pushed(request.filter, _Terms(table))
-        if exact:
-            return allowed
-        undecided = np.flatnonzero(allowed).tolist()
-        for row, (document_id, payload) in _rows(parquet, undecided).items() if undecided else ():
-            allowed[row] = filter_rules.matches(request.filter, payload, document_id)
-        return allowed
+    def _passing(self, target: ColdCollection, key: str, parquet,
+                 request: SearchRequest) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+        """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
+        the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
+        possible, certain = self._lookup(target, key, parquet).decide(request.filter)
+        undecided = np.flatnonzero(possible & ~certain).tolist()
+        found = _rows(parquet, undecided) if undecided else {}
+        for row, (document_id, payload) in found.items():
+            certain[row] = filter_rules.matches(request.filter, payload, document_id)
+        return certain, found
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
@@ -478,16 +512,52 @@ def _scores(matrix: np.ndarray, query: np.ndarray, metric: str, norms: np.ndarra
     return products / norms if metric == "cosine" else products
 
 
-def _id_hash(document_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(document_id.encode(), digest_size=8).digest(), "little")
+def _hash(text: str) -> int:
+    """64 bits of BLAKE2b: the key of the id and terms indexes (surrogatepass: JSON may carry a lone surrogate)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
-def _id_index_bytes(ids: list[str]) -> bytes:
-    """Sorted 64-bit id hashes (little-endian), the row of each, then the SHA-256 of both."""
-    hashes = np.fromiter((_id_hash(document_id) for document_id in ids), dtype="<u8", count=len(ids))
-    order = np.argsort(hashes, kind="stable")
-    body = hashes[order].tobytes() + order.astype("<u4").tobytes()
+def _hash_index(hashes: Sequence[int], rows: Sequence[int]) -> bytes:
+    """Sorted 64-bit hashes (little-endian), the row of each, then the SHA-256 of both."""
+    keys = np.fromiter(hashes, dtype="<u8", count=len(hashes))
+    where = np.fromiter(rows, dtype="<u4", count=len(hashes))
+    order = np.argsort(keys, kind="stable")
+    body = keys[order].tobytes() + where[order].tobytes()
     return body + hashlib.sha256(body).digest()
+
+
+class _HashIndex:
+    """A part's id or terms index: which rows hold a hash (a row may hold it through a collision, never the reverse).
+    `rows`: the part's rows (None for an id index, which has one entry a row)."""
+
+    def __init__(self, key: str, data: bytes, rows: int | None = None) -> None:
+        self._key, self._data = key, data
+        body = data[:-DIGEST]
+        if len(data) < DIGEST or len(body) % 12:
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)")
+        count = len(body) // 12
+        self.digest = data[-DIGEST:]
+        self._hashes = np.frombuffer(body, dtype="<u8", count=count)
+        self._rows = np.frombuffer(body, dtype="<u4", offset=8 * count)
+        self.row_count = count if rows is None else rows
+        if self._rows.size and int(self._rows.max()) >= self.row_count:
+            raise ColdStoreUnavailable(f"cold store file {key} names rows its part does not have")
+
+    def check(self) -> None:
+        if hashlib.sha256(self._data[:-DIGEST]).digest() != self.digest:
+            raise ColdStoreUnavailable(f"cold store file {self._key} fails its checksum")
+
+    def check_recorded(self, recorded: str | None) -> None:
+        if self.digest.hex() != recorded:
+            raise ColdStoreUnavailable(f"cold store file {self._key} is not the one its part recorded")
+
+    def rows_with(self, hashes: Sequence[int]) -> np.ndarray:
+        probe = np.fromiter(hashes, dtype="<u8", count=len(hashes))
+        first, last = np.searchsorted(self._hashes, probe, "left"), np.searchsorted(self._hashes, probe, "right")
+        found = np.zeros(self.row_count, dtype=bool)
+        for start, end in zip(first.tolist(), last.tolist()):
+            found[self._rows[start:end]] = True
+        return found
 
 
 # -- terms: exact-match filters decided without the payload --------------------------------------------------------
@@ -496,7 +566,7 @@ def _id_index_bytes(ids: list[str]) -> bytes:
 # `<len(key)>:<key><type>:<value>`, where the value is written as domain.filters' equality compares it: booleans
 # apart from numbers, 1 and 1.0 the same number, strings as they are. A value equality can never match (a dict, a
 # list inside a list, None) has no token; a value that might but is not written as one (a string longer than
-# MAX_TERM_CHARS, a type JSON writes through str()) leaves the field's `?` token, which sends the row to the evaluator.
+# MAX_TERM_CHARS, a type JSON writes through str()) leaves the field's `?` token, which keeps the row undecided.
 
 
 def _token(key: str, value) -> str | None:
@@ -518,8 +588,8 @@ def _unknown(key: str) -> str:
     return f"{len(key)}:{key}?"
 
 
-def _terms(payload: dict) -> list[str]:
-    terms: list[str] = []
+def _terms(payload: dict) -> set[str]:
+    terms: set[str] = set()
     for key, value in payload.items():
         if not isinstance(key, str):
             continue  # JSON turns it into a string no condition names as written here: the evaluator decides
@@ -527,64 +597,43 @@ def _terms(payload: dict) -> list[str]:
             if item is None or isinstance(item, (dict, list)):
                 continue  # equality with a scalar never holds
             token = _token(key, item)
-            terms.append(token if token is not None else _unknown(key))
+            terms.add(token if token is not None else _unknown(key))
     return terms
 
 
-class _Terms:
-    """One part's `document_id` and `terms` columns, flattened once for every condition of a filter."""
+class _Lookup:
+    """A filter worked out on a part's indexes, per row, in three values: `possible` (the row may pass) and `certain`
+    (it passes), certain ⊆ truth ⊆ possible. A condition the indexes answer is possible where its hashes are found
+    and never certain (a hash may collide); one they cannot answer is possible everywhere. Through must_not the two
+    swap: a row where the condition is impossible certainly passes its negation."""
 
-    def __init__(self, table) -> None:
-        import pyarrow.compute as pc
+    def __init__(self, rows: int, terms: _HashIndex, ids: Callable[[], _HashIndex]) -> None:
+        self._rows, self._terms, self._read_ids = rows, terms, ids
+        self._ids: _HashIndex | None = None
 
-        self.rows = table.num_rows
-        self._ids = table.column("document_id")
-        terms = table.column("terms").combine_chunks()
-        self._flat = pc.list_flatten(terms)
-        self._parents = pc.list_parent_indices(terms).to_numpy()
-
-    def having(self, tokens: list[str]) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        mask = np.zeros(self.rows, dtype=bool)
-        hits = pc.is_in(self._flat, value_set=pa.array(tokens, pa.string())).to_numpy(zero_copy_only=False)
-        mask[self._parents[hits]] = True
-        return mask
-
-    def ids_in(self, ids: tuple[str, ...]) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        return pc.is_in(self._ids, value_set=pa.array(list(ids), pa.string())).to_numpy(zero_copy_only=False)
-
-
-def _pushed(condition, terms: _Terms) -> tuple[np.ndarray, bool]:
-    """(rows that may pass, whether exactly those pass): never leaves out a row the evaluator would let through."""
-    every = np.ones(terms.rows, dtype=bool)
-    if isinstance(condition, Filter):
-        allowed, exact = every, True
-        for child in condition.must:
-            mask, decided = _pushed(child, terms)
-            allowed, exact = allowed & mask, exact and decided
-        if condition.should:
-            answers = [_pushed(child, terms) for child in condition.should]
-            allowed = allowed & np.logical_or.reduce([mask for mask, _ in answers])
-            exact = exact and all(decided for _, decided in answers)
-        for child in condition.must_not:
-            mask, decided = _pushed(child, terms)
-            if decided:
-                allowed = allowed & ~mask
-            else:
-                exact = False  # a superset cannot be subtracted: the evaluator decides
-        return allowed, exact
-    if isinstance(condition, HasIds):
-        return terms.ids_in(condition.ids), True
-    if isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key:
-        values = (condition.value,) if isinstance(condition, MatchValue) else condition.values
-        tokens = [_token(condition.key, value) for value in values]
-        if any(token is None for token in tokens):
-            return every, False
-        unknown = terms.having([_unknown(condition.key)])
-        return terms.having(tokens) | unknown, not unknown.any()
-    return every, False
+    def decide(self, condition) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(condition, Filter):
+            possible, certain = np.ones(self._rows, dtype=bool), np.ones(self._rows, dtype=bool)
+            for child in condition.must:
+                child_possible, child_certain = self.decide(child)
+                possible &= child_possible
+                certain &= child_certain
+            if condition.should:
+                answers = [self.decide(child) for child in condition.should]
+                possible &= np.logical_or.reduce([answer[0] for answer in answers])
+                certain &= np.logical_or.reduce([answer[1] for answer in answers])
+            for child in condition.must_not:
+                child_possible, child_certain = self.decide(child)
+                possible &= ~child_certain
+                certain &= ~child_possible
+            return possible, certain
+        nowhere = np.zeros(self._rows, dtype=bool)
+        if isinstance(condition, HasIds):
+            self._ids = self._ids or self._read_ids()
+            return self._ids.rows_with([_hash(document_id) for document_id in condition.ids]), nowhere
+        if isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key:
+            values = (condition.value,) if isinstance(condition, MatchValue) else condition.values
+            tokens = [_token(condition.key, value) for value in values]
+            if all(token is not None for token in tokens):
+                return self._terms.rows_with([_hash(token) for token in [*tokens, _unknown(condition.key)]]), nowhere
+        return np.ones(self._rows, dtype=bool), nowhere
