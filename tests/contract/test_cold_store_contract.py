@@ -510,6 +510,14 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10, filter=decided))
     assert sorted(hit.id for hit in found) == ["doc_0003", "doc_0050", "doc_0150", "doc_0170"]
     assert sum(decoded) == 5  # the five rows the indexes could not rule out, none other (the hits are among them)
+    read: list[str] = []
+    real_chunks = ParquetColdStore._chunks
+    monkeypatch.setattr(ParquetColdStore, "_chunks", lambda self, key, *rest: read.append(key) or
+                        real_chunks(self, key, *rest))
+    only_second = store.query(TARGET, SearchRequest("text", query.tolist(), limit=3, filter=Filter(
+        must=(MatchAny("n", (120, 130)),))))
+    assert sorted(hit.id for hit in only_second) == ["doc_0120", "doc_0130"]
+    assert [key.rsplit("/", 1)[1] for key in read] == ["part-000001.text.f32"]  # a part none of whose rows pass
     decoded.clear()
     store.query(TARGET, SearchRequest("text", query.tolist(), limit=190, filter=Filter(
         must_not=(MatchValue("n", 17),))))

@@ -369,6 +369,8 @@ class ParquetColdStore:
             allowed = None
             if request.filter is not None:
                 allowed, decoded[key] = self._passing(target, key, parquet, request)
+                if not allowed.any():
+                    continue  # no row of the part passes: its vectors are not read
             part = _part_number(key)
             norms = (np.frombuffer(self._bytes(_norms_key(target, part, spec.name)), dtype="<f4")
                      if spec.metric == "cosine" else None)
