@@ -7,8 +7,9 @@ Layout, under the namespace's prefix (so deleting the namespace deletes them), f
 - `….part-<n>.<vector>.norms`: for cosine vectors, each row's L2 norm (float32), so a scan never recomputes them;
 - `….part-<n>.ids`: the part's id index: a 64-bit hash of every document id, sorted, with the row each is on (and a
   SHA-256 trailer), so reading one document by id opens only the part (and the row group) that holds it;
-- `….part-<n>.terms`: the part's terms index, the same shape: the 64-bit hash of every (row, term), where a row's
-  terms are its top-level scalar payload values as `key=value` tokens (see _terms), sorted;
+- `….part-<n>.terms`: the part's terms index: the 64-bit hash of every (row, term), sorted, where a row's terms are
+  its top-level scalar payload values as `key=value` tokens (see _terms), and every distinct term of the part by
+  hash (see _terms_index);
 - `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) in row groups of PAYLOAD_GROUP rows, and in its
   key-value metadata the rows and the SHA-256 of every vector file and of both indexes. It is written last: a part
   without it does not exist, so a crash in the middle of a part leaves nothing a query or a count would see.
@@ -22,13 +23,14 @@ cold collection costs disk, not RAM. The raw layout exists because decoding parq
 raw layout written before the two indexes existed gets both (its vector files untouched) the first time it is read.
 
 Filters: exact-match conditions (match a value, one of values, document ids), wherever they sit in the filter tree,
-are looked up in the terms and id indexes, which read no payload. A hash that is absent proves the row lacks the value;
-a hash that is present only says it may have it (64-bit hashes can collide), so the filter is worked out per row as
-certainly true, certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the
-same Python evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's
-semantics): a filter `genre = crime` decodes the crime rows only, `genre != crime` those same rows, none of the
-others. Scores are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller
-first).
+are looked up in the terms and id indexes, which read no payload. A term's hash absent from the part proves no row has
+it; present with the term's own word, the rows listed have it; a hash two words of the part share (or a document id,
+a string too long to be a term) leaves those rows undecided. The filter is worked out per row as certainly true,
+certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the same Python
+evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics): a filter
+of exact values decodes no payload, one that also has a range decodes the rows its exact values let through. A part
+none of whose rows can pass is not scanned. Scores are those the vector store returns (cosine similarity, dot
+product, or euclidean distance, smaller first).
 """
 
 from __future__ import annotations
@@ -127,12 +129,7 @@ class ParquetColdStore:
 
         id_index = _hash_index([_hash(document_id) for document_id in ids], range(len(ids)))
         self._put_verified(_ids_key(target, part), id_index)
-        rows, hashes = [], []
-        for row, payload in enumerate(payloads):
-            for term in _terms(payload):
-                rows.append(row)
-                hashes.append(_hash(term))
-        terms_index = _hash_index(hashes, rows)
+        terms_index = _terms_index([_terms(payload) for payload in payloads])
         self._put_verified(_terms_key(target, part), terms_index)
         table = pa.table({
             "document_id": pa.array(ids, pa.string()),
@@ -307,10 +304,10 @@ class ParquetColdStore:
             if self._opened(target, key) is None:
                 return None
             data = self._bytes(ids_key)
-        return self._hash_index(ids_key, data)
+        return self._checked(_HashIndex.of_ids(ids_key, data))
 
-    def _hash_index(self, key: str, data: bytes, rows: int | None = None) -> "_HashIndex":
-        index = _HashIndex(key, data, rows)
+    def _checked(self, index: "_HashIndex") -> "_HashIndex":
+        key = index.key
         if (key, index.digest) not in self._verified:
             index.check()
             self._verified.add((key, index.digest))
@@ -324,7 +321,9 @@ class ParquetColdStore:
         rows = parquet.metadata.num_rows
 
         def index(index_key: str, name: str) -> _HashIndex:
-            found = self._hash_index(index_key, self._bytes(index_key), rows)
+            data = self._bytes(index_key)
+            found = self._checked(_HashIndex.of_terms(index_key, data, rows) if name == "terms"
+                                  else _HashIndex.of_ids(index_key, data))
             found.check_recorded(recorded.get(name))
             return found
 
@@ -528,30 +527,93 @@ def _hash_index(hashes: Sequence[int], rows: Sequence[int]) -> bytes:
     return body + hashlib.sha256(body).digest()
 
 
-class _HashIndex:
-    """A part's id or terms index: which rows hold a hash (a row may hold it through a collision, never the reverse).
-    `rows`: the part's rows (None for an id index, which has one entry a row)."""
+def _terms_index(row_terms: list[set[str]]) -> bytes:
+    """A terms index: a header (pairs, words), the sorted (hash, row) pairs, then every distinct term of the part
+    (its words) sorted by hash, as hashes, offsets and one UTF-8 blob, so a lookup can tell the term it asked for from
+    another with the same hash; then the SHA-256 of all that. A hash two words of the part share keeps an empty word
+    (no term is empty): a lookup of it stays undecided."""
+    hashes, rows, words = [], [], {}
+    for row, terms in enumerate(row_terms):
+        for term in terms:
+            hashed = words.setdefault(term, _hash(term))
+            hashes.append(hashed)
+            rows.append(row)
+    pairs = _hash_index(hashes, rows)[:-DIGEST]
+    by_hash: dict[int, bytes] = {}
+    for term, hashed in words.items():
+        by_hash[hashed] = b"" if hashed in by_hash else term.encode("utf-8", "surrogatepass")
+    word_hashes = np.fromiter(sorted(by_hash), dtype="<u8", count=len(by_hash))
+    blobs = [by_hash[int(hashed)] for hashed in word_hashes]
+    offsets = np.concatenate([[0], np.cumsum([len(blob) for blob in blobs], dtype=np.int64)]).astype("<u4")
+    body = (np.array([len(hashes), len(by_hash)], dtype="<u8").tobytes() + pairs + word_hashes.tobytes()
+            + offsets.tobytes() + b"".join(blobs))
+    return body + hashlib.sha256(body).digest()
 
-    def __init__(self, key: str, data: bytes, rows: int | None = None) -> None:
-        self._key, self._data = key, data
+
+class _HashIndex:
+    """A part's id or terms index: which rows hold a hash (a row may hold it through a collision, never the reverse),
+    and for a terms index, whether a hash found is the term asked for (`words`)."""
+
+    def __init__(self, key: str, data: bytes, hashes: np.ndarray, rows: np.ndarray, row_count: int,
+                 words: tuple[np.ndarray, np.ndarray, bytes] | None = None) -> None:
+        self.key, self._data, self.digest = key, data, data[-DIGEST:]
+        self._hashes, self._rows, self.row_count, self._words = hashes, rows, row_count, words
+        if self._rows.size and int(self._rows.max()) >= self.row_count:
+            raise ColdStoreUnavailable(f"cold store file {key} names rows its part does not have")
+
+    @classmethod
+    def of_ids(cls, key: str, data: bytes) -> "_HashIndex":
         body = data[:-DIGEST]
         if len(data) < DIGEST or len(body) % 12:
             raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)")
         count = len(body) // 12
-        self.digest = data[-DIGEST:]
-        self._hashes = np.frombuffer(body, dtype="<u8", count=count)
-        self._rows = np.frombuffer(body, dtype="<u4", offset=8 * count)
-        self.row_count = count if rows is None else rows
-        if self._rows.size and int(self._rows.max()) >= self.row_count:
-            raise ColdStoreUnavailable(f"cold store file {key} names rows its part does not have")
+        return cls(key, data, np.frombuffer(body, dtype="<u8", count=count),
+                   np.frombuffer(body, dtype="<u4", offset=8 * count), count)
+
+    @classmethod
+    def of_terms(cls, key: str, data: bytes, rows: int) -> "_HashIndex":
+        body = data[:-DIGEST]
+        try:
+            pairs, words = (int(n) for n in np.frombuffer(body, dtype="<u8", count=2))
+            at = 16
+            hashes = np.frombuffer(body, dtype="<u8", count=pairs, offset=at)
+            where = np.frombuffer(body, dtype="<u4", count=pairs, offset=at + 8 * pairs)
+            at += 12 * pairs
+            word_hashes = np.frombuffer(body, dtype="<u8", count=words, offset=at)
+            offsets = np.frombuffer(body, dtype="<u4", count=words + 1, offset=at + 8 * words)
+            blob = body[at + 12 * words + 4:]
+        except ValueError:
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)") from None
+        if len(data) < DIGEST or int(offsets[-1]) != len(blob):
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)")
+        return cls(key, data, hashes, where, rows, (word_hashes, offsets, blob))
 
     def check(self) -> None:
         if hashlib.sha256(self._data[:-DIGEST]).digest() != self.digest:
-            raise ColdStoreUnavailable(f"cold store file {self._key} fails its checksum")
+            raise ColdStoreUnavailable(f"cold store file {self.key} fails its checksum")
 
     def check_recorded(self, recorded: str | None) -> None:
         if self.digest.hex() != recorded:
-            raise ColdStoreUnavailable(f"cold store file {self._key} is not the one its part recorded")
+            raise ColdStoreUnavailable(f"cold store file {self.key} is not the one its part recorded")
+
+    def lookup(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that may hold one of the terms, rows that certainly do): a hash found with its own word is certain,
+        one found with another word is absent, one two words share stays possible."""
+        assert self._words is not None
+        word_hashes, offsets, blob = self._words
+        certain_hashes, possible_hashes = [], []
+        for term in terms:
+            hashed = _hash(term)
+            at = int(np.searchsorted(word_hashes, np.uint64(hashed)))
+            if at == len(word_hashes) or int(word_hashes[at]) != hashed:
+                continue
+            word = blob[int(offsets[at]): int(offsets[at + 1])]
+            if word == term.encode("utf-8", "surrogatepass"):
+                certain_hashes.append(hashed)
+            elif not word:
+                possible_hashes.append(hashed)
+        certain = self.rows_with(certain_hashes)
+        return certain | self.rows_with(possible_hashes), certain
 
     def rows_with(self, hashes: Sequence[int]) -> np.ndarray:
         probe = np.fromiter(hashes, dtype="<u8", count=len(hashes))
@@ -591,10 +653,12 @@ def _unknown(key: str) -> str:
 
 
 def _terms(payload: dict) -> set[str]:
+    if any(not isinstance(key, str) for key in payload):
+        # JSON writes such a key as a string, which may then stand for another field's value: the terms are those
+        # of the payload as it is stored
+        payload = json.loads(json.dumps(payload, default=str))
     terms: set[str] = set()
     for key, value in payload.items():
-        if not isinstance(key, str):
-            continue  # JSON turns it into a string no condition names as written here: the evaluator decides
         for item in value if isinstance(value, list) else (value,):
             if item is None or isinstance(item, (dict, list)):
                 continue  # equality with a scalar never holds
@@ -605,9 +669,10 @@ def _terms(payload: dict) -> set[str]:
 
 class _Lookup:
     """A filter worked out on a part's indexes, per row, in three values: `possible` (the row may pass) and `certain`
-    (it passes), certain ⊆ truth ⊆ possible. A condition the indexes answer is possible where its hashes are found
-    and never certain (a hash may collide); one they cannot answer is possible everywhere. Through must_not the two
-    swap: a row where the condition is impossible certainly passes its negation."""
+    (it passes), certain ⊆ truth ⊆ possible. A match the terms index answers is certain where the term itself is
+    found, possible where a hash it shares with another word is, or where the field holds a value that is no term;
+    ids are possible where their hash is found; a condition the indexes cannot answer is possible everywhere. Through
+    must_not the two swap: a row where the condition is impossible certainly passes its negation."""
 
     def __init__(self, rows: int, terms: _HashIndex, ids: Callable[[], _HashIndex]) -> None:
         self._rows, self._terms, self._read_ids = rows, terms, ids
@@ -637,5 +702,7 @@ class _Lookup:
             values = (condition.value,) if isinstance(condition, MatchValue) else condition.values
             tokens = [_token(condition.key, value) for value in values]
             if all(token is not None for token in tokens):
-                return self._terms.rows_with([_hash(token) for token in [*tokens, _unknown(condition.key)]]), nowhere
+                possible, certain = self._terms.lookup(tokens)
+                unknown, _ = self._terms.lookup([_unknown(condition.key)])
+                return possible | unknown, certain
         return np.ones(self._rows, dtype=bool), nowhere
