@@ -178,8 +178,9 @@ def listing_timed(client, calls: int) -> tuple[dict, int]:
 
 def transition(client, state: str) -> float:
     start = time.perf_counter()
+    # a synchronous move of a million vectors takes minutes: far past the client's default timeout
     response = client.patch("/v1/collections/alpha/lifecycle",
-                            json={"lifecycle_state": state, "async_transition": False})
+                            json={"lifecycle_state": state, "async_transition": False}, timeout=3600)
     response.raise_for_status()
     assert response.json()["lifecycle_state"] == state, response.text
     return time.perf_counter() - start
@@ -195,6 +196,11 @@ def resident_after_queries(data_dir: Path, key: str, queries: np.ndarray, *, ope
         if open_store:
             client.post("/v1/documents/list", json={"limit": 1}).raise_for_status()
         return rss_mb_of_server(data_dir)
+
+
+def progress(results: dict) -> None:
+    """What is measured so far, as it comes (a million-document run takes half an hour)."""
+    print(f"[{time.strftime('%H:%M:%S')}] so far: {json.dumps(results)}", flush=True)
 
 
 def main() -> int:
@@ -253,6 +259,7 @@ def main() -> int:
             results["active_filtered"], found = queries_timed(client, rare_alpha, queries, CALLS // 2)
             results["active_filtered_recall_at_10"] = recall(found, exact_rare)
             results["active_get"] = gets_timed(client, probe_ids, CALLS // 2)
+        progress(results)
         results["rss_mb_active"] = round(resident_after_queries(data_dir, key, queries), 1)
         with support.live_server(data_dir, api_key=key, functions=FUNCTIONS, extra_env=EXTRA_ENV) as client:
             client.headers["X-Namespace"] = NAMESPACE
@@ -264,6 +271,7 @@ def main() -> int:
             results["cold_filtered_recall_at_10"] = recall(found, exact_rare)
             results["cold_get"] = gets_timed(client, probe_ids, CALLS // 2)
             results["cold_listing"], results["cold_documents_listed"] = listing_timed(client, 10)
+        progress(results)
         results["rss_mb_cold"] = round(resident_after_queries(data_dir, key, queries), 1)
         results["rss_mb_cold_store_open"] = round(resident_after_queries(data_dir, key, queries, open_store=True), 1)
         if LOAD == "in-process":
