@@ -334,6 +334,11 @@ class ColdStore(Protocol):
         """(part, points with their payload, and their vectors unless `with_vectors` is false) in part order, from
         `from_part` on. Without vectors the store reads only ids and payloads (a documents listing, a get)."""
 
+    def get(self, target: ColdCollection, document_ids: Sequence[str], *,
+            with_vectors: bool = False) -> list[VectorPoint]:
+        """The named documents the collection holds (in the order asked, missing ones left out), read through the
+        store's id index: only the parts (S3 Vectors: the keys) that hold them, never a scan."""
+
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass
         request.filter, best first, scored as the vector store scores them (cosine: similarity, dot: dot product,

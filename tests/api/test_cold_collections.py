@@ -180,3 +180,108 @@ def test_a_transition_record_rewound_after_the_flip_never_loses_the_new_copy(cli
     assert status["lifecycle_state"] == "cold" and status["s3_vector_count"] == 3
     found = execute(client, headers, retriever(client, headers, ["coldbooks"]), 1).json()["documents"]
     assert sorted(d["document_id"] for d in found) == sorted(ids)
+
+
+def test_reading_one_cold_document_opens_only_the_part_that_holds_it(client, headers, services, monkeypatch):
+    from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+    from tests.contract.test_cold_store_contract import CountingBlobs
+
+    monkeypatch.setattr(lifecycle_module, "PAGE", 3)  # parts of three documents: a cold collection of many parts
+    blobs = CountingBlobs(services.blobs)  # every file read through the blob port (no memory map), and counted
+    monkeypatch.setattr(services.lifecycle, "_cold", ParquetColdStore(blobs))
+    ids = [add(client, headers, "coldbooks", n, genre="sf", year=2000 + n) for n in range(24)]
+    before = {document_id: client.get(f"/v1/collections/coldbooks/documents/{document_id}", headers=headers).json()
+              for document_id in ids}
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["s3_vector_count"] == 24
+    parts = {key for key in services.blobs.list("namespaces/") if key.endswith(".parquet") and "/cold/" in key}
+    assert len(parts) == 8
+
+    for document_id in (ids[0], ids[13], ids[23]):
+        blobs.read.clear()
+        got = client.get(f"/v1/collections/coldbooks/documents/{document_id}", headers=headers)
+        assert got.status_code == 200, got.text
+        assert {k: v for k, v in got.json().items() if k != "_source_tier"} == before[document_id]
+        assert got.json()["_source_tier"] == "cold"
+        assert len([key for key in blobs.read if key.endswith(".parquet")]) == 1  # one part of eight
+        assert not any(key.endswith(".f32") for key in blobs.read)
+    blobs.read.clear()
+    assert client.get("/v1/collections/coldbooks/documents/doc_missing", headers=headers).status_code == 404
+    assert not any(key.endswith(".parquet") for key in blobs.read)
+
+
+def test_the_namespace_wide_listing_covers_cold_and_archived_collections_with_paging_across_tiers(client, headers):
+    from mixpeek.models.list_documents_response import ListDocumentsResponse
+    created = client.post("/v1/collections", headers=headers, json={
+        "collection_name": "oldbooks", "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "field_passthrough": [{"source_path": "genre"}, {"source_path": "year"}]}})
+    assert created.status_code == 200, created.text
+    genre = lambda n: "crime" if n % 2 else "sf"  # noqa: E731
+    hot = [add(client, headers, "hotbooks", n, genre=genre(n), year=2000 + n) for n in range(5)]
+    cold = [add(client, headers, "coldbooks", n, genre=genre(n), year=2000 + n) for n in range(5, 12)]
+    old = [add(client, headers, "oldbooks", n, genre=genre(n), year=2000 + n) for n in range(12, 16)]
+    everything = client.post("/v1/documents/list", headers=headers, json={"limit": 100}).json()["results"]
+    as_before = {document["document_id"]: document for document in everything}
+    assert lifecycle(client, headers, "coldbooks", "cold").json()["lifecycle_state"] == "cold"
+    assert lifecycle(client, headers, "oldbooks", "archived").json()["lifecycle_state"] == "archived"
+
+    listed = client.post("/v1/documents/list", headers=headers, json={"limit": 100, "include_total": True})
+    assert listed.status_code == 200, listed.text
+    ListDocumentsResponse.from_dict(listed.json())
+    documents = listed.json()["results"]
+    assert sorted(d["document_id"] for d in documents) == sorted(hot + cold + old)
+    assert listed.json()["total_documents"] == 16
+    tiers = {d["document_id"]: d.get("_source_tier") for d in documents}
+    assert {tiers[i] for i in hot} == {None} and {tiers[i] for i in cold} == {"cold"}
+    assert {tiers[i] for i in old} == {"archived"}
+    for document in documents:
+        if document["document_id"] in cold:  # a cold document is the document it was, marked
+            assert {k: v for k, v in document.items() if k != "_source_tier"} == as_before[document["document_id"]]
+    order = [d["document_id"] for d in documents]
+    assert order[:5] == [d for d in order if d in hot]  # the vector store's first, then each tier in turn
+
+    def follow(body: dict) -> list[str]:
+        pages, cursor = [], None
+        while True:
+            page = client.post("/v1/documents/list" + (f"?cursor={cursor}" if cursor else ""), headers=headers,
+                               json=body).json()
+            ListDocumentsResponse.from_dict(page)
+            pages.append([d["document_id"] for d in page["results"]])
+            cursor = page["pagination"]["next_cursor"]
+            if not cursor:
+                return [document_id for found in pages for document_id in found]
+            assert len(pages) < 20
+
+    for size in (1, 3, 4, 5, 7):  # pages that end inside the hot documents, on their last one, inside a tier
+        assert follow({"limit": size}) == order, size
+    for offset in (0, 3, 5, 9, 12, 15, 16, 40):
+        page = client.post("/v1/documents/list", headers=headers, json={"limit": 4, "offset": offset}).json()
+        assert [d["document_id"] for d in page["results"]] == order[offset: offset + 4], offset
+
+    crime = {"AND": [{"field": "genre", "operator": "eq", "value": "crime"}]}
+    expected = [d for d in order if as_before[d]["genre"] == "crime"]
+    assert follow({"limit": 2, "filters": crime}) == expected
+    counted = client.post("/v1/documents/list", headers=headers, json={"limit": 2, "filters": crime,
+                                                                      "include_total": True}).json()
+    assert counted["total_documents"] == len(expected)
+    recent = {"AND": [{"field": "year", "operator": "gte", "value": 2009}]}
+    assert follow({"limit": 3, "filters": recent}) == [d for d in order if as_before[d]["year"] >= 2009]
+    by_year = client.post("/v1/documents/list", headers=headers,
+                          json={"limit": 6, "sort": {"field": "year", "direction": "desc"}}).json()
+    assert [d["year"] for d in by_year["results"]] == [2015, 2014, 2013, 2012, 2011, 2010]
+    assert [d.get("_source_tier") for d in by_year["results"]] == ["archived"] * 4 + ["cold"] * 2
+    coldbooks = client.get("/v1/collections/coldbooks", headers=headers).json()["collection_id"]
+    hotbooks = client.get("/v1/collections/hotbooks", headers=headers).json()["collection_id"]
+    only_cold = client.post("/v1/documents/list", headers=headers,
+                            json={"limit": 100, "collection_ids": [coldbooks]}).json()["results"]
+    assert sorted(d["document_id"] for d in only_cold) == sorted(cold)
+
+    text = {"AND": [{"field": "genre", "operator": "text", "value": "crime"}]}
+    refused = client.post("/v1/documents/list", headers=headers, json={"limit": 5, "filters": text})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "cold_tier_unsupported"
+    assert "'coldbooks' (cold)" in refused.json()["error"]["message"]
+    assert "'oldbooks' (archived)" in refused.json()["error"]["message"]
+    hot_only = client.post("/v1/documents/list", headers=headers, json={"limit": 5, "filters": text,
+                                                                       "collection_ids": [hotbooks]})
+    assert hot_only.status_code == 200  # the vector store answers a text match for its own collections
+    assert {d["document_id"] for d in hot_only.json()["results"]} == {d for d in hot if as_before[d]["genre"] == "crime"}

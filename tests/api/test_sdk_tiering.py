@@ -155,3 +155,36 @@ def test_the_sweeper_demotes_an_idle_collection_and_queries_still_find_it(sweepi
     found = search(client, retriever, 1)
     assert found.documents[0]["document_id"] == ids[1] and found.documents[0]["_source_tier"] == "cold"
     assert sorted(d["document_id"] for d in found.documents) == sorted(ids)
+
+
+def test_the_namespace_listing_pages_across_tiers_through_the_sdk(sweeping_server):
+    from mixpeek.models import NamespaceListDocumentsRequest
+
+    client = namespace_client(sweeping_server, "sdk-tiers-list", {"enabled": False})
+    hot = make_collection(client, "essays", 3)
+    cold = make_collection(client, "letters", 4)
+    mixpeek.CollectionLifecycleApi(client).transition_lifecycle("letters", TransitionLifecycleRequest(
+        lifecycle_state=LifecycleState.COLD, async_transition=False))
+    wait_for_state(client, "letters", "cold")
+    documents = mixpeek.DocumentsApi(client)
+
+    def follow(body: dict) -> list:
+        found, cursor = [], None
+        while True:
+            page = documents.list_documents_ns(limit=2, cursor=cursor,
+                                               namespace_list_documents_request=NamespaceListDocumentsRequest.from_dict(
+                                                   body))
+            found += page.results
+            cursor = page.pagination.next_cursor
+            if not cursor:
+                return found
+            assert len(found) < 20
+
+    listed = follow({})
+    assert sorted(d.document_id for d in listed) == sorted(hot + cold)
+    tier_of = {d.document_id: d.to_dict().get("_source_tier") for d in listed}
+    assert {tier_of[i] for i in cold} == {"cold"} and {tier_of[i] for i in hot} == {None}
+    crime = follow({"filters": {"AND": [{"field": "genre", "operator": "eq", "value": "crime"}]}})
+    assert sorted(d.document_id for d in crime) == sorted(hot[0::2] + cold[0::2])
+    counted = documents.list_documents_ns(include_total=True)
+    assert counted.pagination.total == 7 and counted.total_documents == 7

@@ -315,3 +315,219 @@ def test_parts_of_the_earlier_layout_stay_readable_and_are_upgraded_in_place(tmp
         assert read[doc.id].payload == doc.payload
         assert set(read[doc.id].vectors) == set(doc.vectors)  # a document without an image vector stays without
         np.testing.assert_allclose(read[doc.id].vectors["text"], doc.vectors["text"], rtol=1e-6)
+
+
+def test_get_by_id_returns_the_documents_asked_for_and_nothing_else(store):
+    docs = points(90)
+    for part in range(3):
+        store.write_part(TARGET, part, docs[part * 30: part * 30 + 30])
+    asked = ["doc_0075", "doc_0003", "doc_missing", "doc_0031", "doc_0003"]
+    found = store.get(TARGET, asked)
+    assert [point.id for point in found] == ["doc_0075", "doc_0003", "doc_0031"]  # the order asked, missing left out
+    by_id = {doc.id: doc for doc in docs}
+    assert all(point.payload == by_id[point.id].payload and point.vectors == {} for point in found)
+    whole = {point.id: point for point in store.get(TARGET, ["doc_0031", "doc_0033"], with_vectors=True)}
+    assert set(whole["doc_0031"].vectors) == {"text", "image"} and set(whole["doc_0033"].vectors) == {"text"}
+    np.testing.assert_allclose(whole["doc_0031"].vectors["image"], by_id["doc_0031"].vectors["image"], rtol=1e-6)
+    assert store.get(TARGET, ["doc_missing"]) == []
+    store.drop(TARGET)
+    assert store.get(TARGET, ["doc_0003"]) == []
+
+
+class CountingBlobs:
+    """A blob store (not the folder store, so the cold store reads every file through get()) counting what is read."""
+
+    def __init__(self, inner: FolderBlobStore) -> None:
+        self._inner = inner
+        self.read: list[str] = []
+
+    def get(self, key: str) -> bytes:
+        self.read.append(key)
+        return self._inner.get(key)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+
+def test_parquet_get_by_id_reads_only_the_part_that_holds_it(tmp_path: Path):
+    blobs = CountingBlobs(FolderBlobStore(tmp_path / "blobs"))
+    store = ParquetColdStore(blobs)
+    docs = points(400)
+    for part in range(20):
+        store.write_part(TARGET, part, docs[part * 20: part * 20 + 20])
+    whole_scan = {point.id: point for _, part in store.read_parts(TARGET, with_vectors=False) for point in part}
+
+    blobs.read.clear()
+    [found] = store.get(TARGET, ["doc_0257"])
+    assert found.payload == whole_scan["doc_0257"].payload == docs[257].payload
+    parts_read = [key for key in blobs.read if key.endswith(".parquet")]
+    assert parts_read == [f"namespaces/ns_contract/cold/col_books/part-{257 // 20:06d}.parquet"]
+    assert not any(key.endswith((".f32", ".norms")) for key in blobs.read)  # no vectors asked, none read
+
+    blobs.read.clear()
+    assert store.get(TARGET, ["doc_9999"]) == []
+    assert not any(key.endswith(".parquet") for key in blobs.read)  # in no part's index: no part opened
+
+
+def test_parquet_id_indexes_are_checked_not_trusted(tmp_path: Path):
+    from openpeek.domain.failures import ColdStoreUnavailable
+
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    store = ParquetColdStore(blobs)
+    store.write_part(TARGET, 0, points(20))
+    index = next(key for key in blobs.list("namespaces/") if key.endswith(".ids"))
+    damaged = bytearray(blobs.get(index))
+    damaged[3] ^= 0xFF
+    blobs.put(index, bytes(damaged))
+    with pytest.raises(ColdStoreUnavailable, match="checksum"):
+        store.get(TARGET, ["doc_0001"])
+    from openpeek.adapters.local.parquet_cold_store import _hash, _hash_index
+
+    # an index sound in itself (its own checksum holds) but not the one the part recorded: rows in another order
+    blobs.put(index, _hash_index([_hash(point.id) for point in reversed(points(20))], range(20)))
+    with pytest.raises(ColdStoreUnavailable, match="not the one its part recorded"):
+        ParquetColdStore(blobs).get(TARGET, ["doc_0001"])
+    store.write_part(TARGET, 0, points(20))
+    terms = next(key for key in blobs.list("namespaces/") if key.endswith(".terms"))
+    damaged = bytearray(blobs.get(terms))
+    damaged[5] ^= 0xFF
+    blobs.put(terms, bytes(damaged))
+    with pytest.raises(ColdStoreUnavailable, match="checksum"):  # a fresh process checks an index on first use
+        ParquetColdStore(blobs).query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3, filter=Filter(
+            must=(MatchValue("genre", "sf"),))))
+
+
+def write_part_in_the_raw_layout_without_index(blobs: FolderBlobStore, target: ColdCollection, part: int,
+                                               docs: list[VectorPoint]) -> None:
+    """A part as the raw layout wrote it before id indexes and terms: vector files as now, a parquet of
+    `document_id` and `payload` whose metadata records only the rows and the vector files' checksums."""
+    import hashlib
+    import io
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ParquetColdStore(blobs).write_part(target, part, docs)  # the vector files are the same bytes
+    prefix = f"namespaces/{target.namespace_id}/cold/{target.collection_id}/part-{part:06d}"
+    blobs.delete(f"{prefix}.ids")
+    checksums = {spec.name: hashlib.sha256(blobs.get(f"{prefix}.{spec.name}.f32")).hexdigest()
+                 for spec in target.vectors}
+    table = pa.table({"document_id": pa.array([point.id for point in docs], pa.string()),
+                      "payload": pa.array([json.dumps(point.payload) for point in docs], pa.string())}
+                     ).replace_schema_metadata({b"openpeek.cold": json.dumps({"rows": len(docs),
+                                                                               "sha256": checksums})})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", row_group_size=128, use_dictionary=False)
+    blobs.put(f"{prefix}.parquet", sink.getvalue())
+
+
+def test_parts_without_an_id_index_get_one_on_first_read(tmp_path: Path):
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    store = ParquetColdStore(blobs)
+    docs = points(120)
+    write_part_in_the_raw_layout_without_index(blobs, TARGET, 0, docs[:60])
+    write_part_in_the_raw_layout_without_index(blobs, TARGET, 1, docs[60:])
+    vectors_before = {key: blobs.get(key) for key in blobs.list("namespaces/") if key.endswith(".f32")}
+    assert not any(key.endswith(".ids") for key in blobs.list("namespaces/"))
+
+    [found] = store.get(TARGET, ["doc_0100"])
+    assert found.payload == docs[100].payload
+    assert sum(key.endswith(".ids") for key in blobs.list("namespaces/")) == 2
+    assert {key: blobs.get(key) for key in vectors_before} == vectors_before  # vector files untouched
+    query = np.random.default_rng(12).standard_normal(DIM).astype(np.float32)
+    condition = Filter(must=(MatchValue("genre", "poetry"),))
+    hits = store.query(TARGET, SearchRequest("text", query.tolist(), limit=8, filter=condition))
+    assert [hit.id for hit in hits] == [doc for doc, _ in exact_top(
+        docs, query, 8, "cosine", "text", lambda p: p.payload["genre"] == "poetry")]
+    assert {point.id for _, part in store.read_parts(TARGET) for point in part} == {doc.id for doc in docs}
+
+
+# -- filtered scans: the terms decide what they can, the evaluator the rest, and the answer never changes ----------
+
+
+def _random_payload(rng: np.random.Generator, n: int) -> dict:
+    choices = [lambda: int(rng.integers(0, 4)), lambda: float(rng.integers(0, 4)), lambda: bool(rng.integers(0, 2)),
+               lambda: ["a", "b", "c", "1"][rng.integers(0, 4)], lambda: None,
+               lambda: [int(rng.integers(0, 4)), ["a", "b"][rng.integers(0, 2)]], lambda: {"k": "a"},
+               lambda: "a" * 300 if rng.integers(0, 2) else "b" * 300, lambda: 2.5]
+    payload = {"collection_id": "col_books", "n": n}
+    for key in ("x", "y", "z"):
+        if rng.random() < 0.85:
+            payload[key] = choices[rng.integers(0, len(choices))]()
+    payload["nested"] = {"x": int(rng.integers(0, 3))}
+    return payload
+
+
+def _random_condition(rng: np.random.Generator, depth: int = 0):
+    from openpeek.domain.conditions import HasIds, IsEmpty
+
+    key = ["x", "y", "z", "nested.x", "absent"][rng.integers(0, 5)]
+    values = [0, 1, 2, 3, "a", "b", "1", True, False, "a" * 300]
+    pick = rng.integers(0, 8 if depth < 2 else 5)
+    if pick == 0:
+        return MatchValue(key, values[rng.integers(0, len(values))])
+    if pick == 1:
+        return MatchAny(key, tuple(values[i] for i in rng.choice(len(values), size=2, replace=False)))
+    if pick == 2:
+        return Range(key, gte=float(rng.integers(0, 3)))
+    if pick == 3:
+        return HasIds(tuple(f"doc_{i:04d}" for i in rng.integers(0, 200, size=20)))
+    if pick == 4:
+        return IsEmpty(key)
+    children = lambda: tuple(_random_condition(rng, depth + 1) for _ in range(rng.integers(0, 3)))  # noqa: E731
+    return Filter(must=children(), should=children(), must_not=children())
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(tmp_path: Path, colliding: bool,
+                                                                                monkeypatch: pytest.MonkeyPatch):
+    """The evaluator (domain.filters, which agrees with Qdrant) is the judge: every filtered query must return exactly
+    the brute-force top k among the documents it lets through, whatever the indexes decided, even when every hash
+    collides with others (`colliding`: a hash of three bits). And a filter the terms index decides alone decodes no
+    payload."""
+    from openpeek.adapters.local import parquet_cold_store
+    from openpeek.domain import filters as filter_rules
+
+    if colliding:
+        real_hash = parquet_cold_store._hash
+        monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
+
+    rng = np.random.default_rng(20)
+    docs = points(200)
+    for point in docs:
+        point.payload = _random_payload(rng, int(point.id[4:]))
+    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
+    store.write_part(TARGET, 0, docs[:90])
+    store.write_part(TARGET, 1, docs[90:])
+    query = np.random.default_rng(21).standard_normal(DIM).astype(np.float32)
+    decoded: list[int] = []
+    real_rows = parquet_cold_store._rows
+    monkeypatch.setattr(parquet_cold_store, "_rows", lambda parquet, rows: decoded.append(len(rows)) or
+                        real_rows(parquet, rows))
+    for _ in range(300 if not colliding else 100):
+        condition = Filter(must=(_random_condition(rng),), must_not=(_random_condition(rng),))
+        found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=200, filter=condition))
+        expected = exact_top(docs, query, 200, "cosine", "text",
+                             lambda p: filter_rules.matches(condition, p.payload, p.id))
+        assert [hit.id for hit in found] == [doc for doc, _ in expected], condition
+    decoded.clear()
+    if colliding:
+        assert store.get(TARGET, ["doc_0042", "doc_0199"])[1].payload == docs[199].payload
+        return
+    decided = Filter(must=(MatchAny("n", (3, 50, 150, 170, 171)),), must_not=(MatchValue("n", 171),))
+    found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=10, filter=decided))
+    assert sorted(hit.id for hit in found) == ["doc_0003", "doc_0050", "doc_0150", "doc_0170"]
+    assert sum(decoded) == 4  # the terms index decided the filter: only the four hits' payloads were decoded
+    read: list[str] = []
+    real_chunks = ParquetColdStore._chunks
+    monkeypatch.setattr(ParquetColdStore, "_chunks", lambda self, key, *rest: read.append(key) or
+                        real_chunks(self, key, *rest))
+    only_second = store.query(TARGET, SearchRequest("text", query.tolist(), limit=3, filter=Filter(
+        must=(MatchAny("n", (120, 130)),))))
+    assert sorted(hit.id for hit in only_second) == ["doc_0120", "doc_0130"]
+    assert [key.rsplit("/", 1)[1] for key in read] == ["part-000001.text.f32"]  # a part none of whose rows pass
+    decoded.clear()
+    store.query(TARGET, SearchRequest("text", query.tolist(), limit=190, filter=Filter(
+        must_not=(MatchValue("n", 17),))))
+    assert sum(decoded) == 190  # the hits only: the index proved which row holds n = 17 and which do not

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from openpeek.domain.conditions import Filter, MatchText
 from openpeek.domain.errors import BadRequest, Conflict
 from openpeek.domain.vectors import VectorIndexSpec
 
@@ -286,3 +287,25 @@ def explain_policy(own: TieringPolicy | None, parent: TieringPolicy | None) -> d
     return {**effective.public(), "inherited_from": {
         "enabled": source(lambda p: p.enabled), "idle_days.cold": source(lambda p: p.idle_days.cold),
         "idle_days.frozen": source(lambda p: p.idle_days.frozen), "exempt": source(lambda p: p.exempt)}}
+
+
+def has_text_match(condition: Any) -> bool:
+    """Whether a filter holds a full-text match, which only the vector store's text index answers: the cold tier
+    (and an archived collection's metadata) filter by exact values and ranges."""
+    if isinstance(condition, MatchText):
+        return True
+    if isinstance(condition, Filter):
+        return any(has_text_match(item) for item in (*condition.must, *condition.should, *condition.must_not))
+    return False
+
+
+def refuse_text_filter(tiered: list[tuple[str, str, str]], condition: Any) -> None:
+    """A listing over cold or archived collections ((name, id, state) each) whose filter they cannot evaluate: a 400
+    naming them."""
+    if not tiered or condition is None or not has_text_match(condition):
+        return
+    named = ", ".join(f"'{name}' ({state})" for name, _, state in tiered)
+    raise BadRequest(f"collection{'s' if len(tiered) > 1 else ''} {named} not in the vector store: their documents "
+                     "are filtered by exact values and ranges, not full-text matches; drop the text match, leave "
+                     "them out with collection_ids, or rehydrate them", code="cold_tier_unsupported",
+                     details={"collection_ids": [identifier for _, identifier, _ in tiered]})

@@ -211,6 +211,30 @@ class S3VectorsColdStore:
                             points[row["key"]].vectors[other.name] = list(row["data"]["float32"])
                 yield number, list(points.values())
 
+    def get(self, target: ColdCollection, document_ids: Sequence[str], *,
+            with_vectors: bool = False) -> list[VectorPoint]:
+        """get_vectors by key (≤ 100 a call) on each index in turn: a document missing from one index (it lacks that
+        vector) is looked for in the next; with vectors, every index is asked for every document found."""
+        wanted = list(dict.fromkeys(document_ids))
+        found: dict[str, VectorPoint] = {}
+        for spec in self._dense(target):
+            keys = wanted if with_vectors else [key for key in wanted if key not in found]
+            name = index_name(target.namespace_id, target.collection_id, spec.name)
+            for start in range(0, len(keys), MAX_GET):
+                try:
+                    answer = self._call("get_vectors", indexName=name, keys=keys[start: start + MAX_GET],
+                                        returnData=with_vectors, returnMetadata=True)
+                except LookupError:
+                    break
+                for row in answer.get("vectors", []):
+                    point = found.get(row["key"])
+                    if point is None:
+                        point = found[row["key"]] = VectorPoint(row["key"], {},
+                                                                json.loads(row["metadata"][PAYLOAD_KEY]))
+                    if with_vectors:
+                        point.vectors[spec.name] = list(row["data"]["float32"])
+        return [found[key] for key in wanted if key in found]
+
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         spec = next((spec for spec in self._dense(target) if spec.name == request.vector_name), None)
         if spec is None or isinstance(request.vector, SparseVector):

@@ -5,20 +5,32 @@ Layout, under the namespace's prefix (so deleting the namespace deletes them), f
 - `namespaces/<namespace_id>/cold/<collection_id>/part-<n>.<vector>.f32`: one per named dense vector, the raw
   little-endian float32 matrix (rows × dimension) in the part's row order; a row whose point lacks that vector is NaN;
 - `….part-<n>.<vector>.norms`: for cosine vectors, each row's L2 norm (float32), so a scan never recomputes them;
+- `….part-<n>.ids`: the part's id index: a 64-bit hash of every document id, sorted, with the row each is on (and a
+  SHA-256 trailer), so reading one document by id opens only the part (and the row group) that holds it;
+- `….part-<n>.terms`: the part's terms index: the 64-bit hash of every (row, term), sorted, where a row's terms are
+  its top-level scalar payload values as `key=value` tokens (see _terms), and every distinct term of the part by
+  hash (see _terms_index);
 - `….part-<n>.parquet`: `document_id`, `payload` (JSON text, zstd) in row groups of PAYLOAD_GROUP rows, and in its
-  key-value metadata the rows and the SHA-256 of every vector file. It is written last: a part without it does not
-  exist, so a crash in the middle of a part leaves nothing a query or a count would see.
+  key-value metadata the rows and the SHA-256 of every vector file and of both indexes. It is written last: a part
+  without it does not exist, so a crash in the middle of a part leaves nothing a query or a count would see.
 
 A query scans the vector files in chunks of at most SCAN_CHUNK_BYTES read into one buffer (readinto from the folder
 blob store, so the pages stay in the page cache, not in the process), keeps the k best with argpartition, and then
 decodes only the row groups of the parquet parts that hold those k. Nothing is kept in memory between queries, so a
 cold collection costs disk, not RAM. The raw layout exists because decoding parquet dominated the scan (a 100,000 ×
 384 query spent half its time in pyarrow's reader and a quarter recomputing norms). A part the earlier layout wrote
-(vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it.
+(vectors as parquet columns) is rewritten in this one the first time a query or a rehydration reads it; a part of the
+raw layout written before the two indexes existed gets both (its vector files untouched) the first time it is read.
 
-Filters are evaluated by the same Python evaluator the retrievers use after the vector store (domain.filters), which
-agrees with Qdrant's semantics, on the decoded payloads (only when a query has a filter); scores are those the vector
-store returns (cosine similarity, dot product, or euclidean distance, smaller first).
+Filters: exact-match conditions (match a value, one of values, document ids), wherever they sit in the filter tree,
+are looked up in the terms and id indexes, which read no payload. A term's hash absent from the part proves no row has
+it; present with the term's own word, the rows listed have it; a hash two words of the part share (or a document id,
+a string too long to be a term) leaves those rows undecided. The filter is worked out per row as certainly true,
+certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the same Python
+evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics): a filter
+of exact values decodes no payload, one that also has a range decodes the rows its exact values let through. A part
+none of whose rows can pass is not scanned. Scores are those the vector store returns (cosine similarity, dot
+product, or euclidean distance, smaller first).
 """
 
 from __future__ import annotations
@@ -26,14 +38,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.domain import filters as filter_rules
+from openpeek.domain.conditions import Filter, HasIds, MatchAny, MatchValue
 from openpeek.domain.failures import BlobNotFound, ColdStoreUnavailable
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.vectors import ScoredPoint, SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
@@ -42,6 +56,8 @@ from openpeek.ports import BlobStore
 PAYLOAD_GROUP = 128  # rows per parquet row group: fetching the k best decodes at most k groups, not whole parts
 SCAN_CHUNK_BYTES = 4 << 20  # the one scan buffer of a query (4 MiB: ~2,700 rows of 384 floats)
 METADATA_KEY = b"openpeek.cold"
+MAX_TERM_CHARS = 256  # a longer string is not a term: a filter on its field reads the payload of the rows that have one
+DIGEST = 32  # bytes of the SHA-256 trailer of an id index
 
 
 def _prefix(target: ColdCollection) -> str:
@@ -60,6 +76,14 @@ def _norms_key(target: ColdCollection, part: int, name: str) -> str:
     return f"{_prefix(target)}part-{part:06d}.{name}.norms"
 
 
+def _ids_key(target: ColdCollection, part: int) -> str:
+    return f"{_prefix(target)}part-{part:06d}.ids"
+
+
+def _terms_key(target: ColdCollection, part: int) -> str:
+    return f"{_prefix(target)}part-{part:06d}.terms"
+
+
 def _part_number(key: str) -> int:
     return int(key.rsplit("part-", 1)[1].split(".", 1)[0])
 
@@ -70,13 +94,13 @@ class ParquetColdStore:
         # The folder blob store's files are read in place (readinto, row groups through a memory map); any other
         # blob store is read through get().
         self._folder: Path | None = blobs.root if isinstance(blobs, FolderBlobStore) else None
+        # (index file, its SHA-256) already checked by this process: hashing a terms index on every filtered query
+        # cost a third of the query; its checksum still changes whenever the part is written again.
+        self._verified: set[tuple[str, bytes]] = set()
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
     def write_part(self, target: ColdCollection, part: int, points: Sequence[VectorPoint]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         checksums: dict[str, str] = {}
         for spec in target.vectors:
             if spec.sparse:
@@ -93,10 +117,27 @@ class ParquetColdStore:
                 norms = np.linalg.norm(np.nan_to_num(matrix), axis=1).astype("<f4")
                 norms[norms == 0] = 1.0
                 self._put_verified(_norms_key(target, part, spec.name), norms.tobytes())
+        self._write_indexed(target, part, [point.id for point in points], [point.payload for point in points],
+                            checksums)
+
+    def _write_indexed(self, target: ColdCollection, part: int, ids: list[str], payloads: list[dict],
+                       checksums: dict[str, str], texts: list[str] | None = None) -> None:
+        """The id and terms indexes, then the parquet (ids, payloads) that records the vector files' and the
+        indexes' checksums: last, so the part exists only once everything it names is in place."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        id_index = _hash_index([_hash(document_id) for document_id in ids], range(len(ids)))
+        self._put_verified(_ids_key(target, part), id_index)
+        terms_index = _terms_index([_terms(payload) for payload in payloads])
+        self._put_verified(_terms_key(target, part), terms_index)
         table = pa.table({
-            "document_id": pa.array([point.id for point in points], pa.string()),
-            "payload": pa.array([json.dumps(point.payload, default=str) for point in points], pa.string()),
-        }).replace_schema_metadata({METADATA_KEY: json.dumps({"rows": len(points), "sha256": checksums})})
+            "document_id": pa.array(ids, pa.string()),
+            "payload": pa.array(texts if texts is not None else [json.dumps(payload, default=str)
+                                                                 for payload in payloads], pa.string()),
+        }).replace_schema_metadata({METADATA_KEY: json.dumps({
+            "rows": len(ids), "sha256": checksums, "ids": id_index[-DIGEST:].hex(),
+            "terms": terms_index[-DIGEST:].hex()})})
         sink = io.BytesIO()
         # No dictionaries: ids and payloads rarely repeat, and a dictionary page made each row group 5× slower to read.
         pq.write_table(table, sink, compression="zstd", row_group_size=PAYLOAD_GROUP, use_dictionary=False)
@@ -135,10 +176,26 @@ class ParquetColdStore:
         """The part's ParquetFile in this layout (None when the part is gone); a part the earlier layout wrote is
         upgraded in place first."""
         parquet = self._parquet(key)
-        if parquet is None or METADATA_KEY in (parquet.metadata.metadata or {}):
+        if parquet is None:
+            return None
+        metadata = parquet.metadata.metadata or {}
+        if METADATA_KEY not in metadata:
+            self._upgrade(target, key, parquet)
+        elif not {"ids", "terms"} <= set(json.loads(metadata[METADATA_KEY])):
+            self._add_indexes(target, key, parquet)
+        else:
             return parquet
-        self._upgrade(target, key, parquet)
         return self._parquet(key)
+
+    def _add_indexes(self, target: ColdCollection, key: str, parquet) -> None:
+        """Give a part of the raw layout written before the id and terms indexes existed both: its vector files stay
+        as they are (their checksums carried over), the id index is written and the parquet rewritten last, so a
+        crash midway leaves the part as it was and the next read indexes it again."""
+        recorded = _recorded(parquet)
+        table = parquet.read(columns=["document_id", "payload"], use_threads=False)
+        texts = table.column("payload").to_pylist()
+        self._write_indexed(target, _part_number(key), table.column("document_id").to_pylist(),
+                            [json.loads(text) for text in texts], recorded["sha256"], texts=texts)
 
     def _upgrade(self, target: ColdCollection, key: str, parquet) -> None:
         """Rewrite a part of the earlier layout (every vector a fixed-size binary column `v:<name>` of float32 bytes,
@@ -204,6 +261,86 @@ class ParquetColdStore:
                     points[row].vectors[spec.name] = matrix[row].tolist()
             yield part, points
 
+    def get(self, target: ColdCollection, document_ids: Sequence[str], *,
+            with_vectors: bool = False) -> list[VectorPoint]:
+        """Each part's id index (a few bytes a row) says which rows may hold the ids asked for; only those parts'
+        parquet files are opened, and of them only the row groups that hold those rows."""
+        wanted = {document_id: _hash(document_id) for document_id in document_ids}
+        found: dict[str, VectorPoint] = {}
+        for key in self._parts(target):
+            missing = [document_id for document_id in wanted if document_id not in found]
+            if not missing:
+                break
+            part = _part_number(key)
+            located = self._id_index(target, key)
+            if located is None:
+                continue
+            index = located
+            candidates = np.flatnonzero(index.rows_with([wanted[document_id] for document_id in missing])).tolist()
+            if not candidates:
+                continue
+            parquet = self._opened(target, key)
+            if parquet is None:
+                continue
+            recorded = _recorded(parquet)
+            index.check_recorded(recorded.get("ids"))
+            matrices = self._matrices(target, part, recorded, index.row_count) if with_vectors else {}
+            for row, (document_id, payload) in _rows(parquet, candidates).items():
+                if document_id not in wanted or document_id in found:
+                    continue  # another id with the same 64-bit hash
+                vectors = {name: matrix[row].tolist() for name, matrix in matrices.items()
+                           if not np.isnan(matrix[row, 0])}
+                found[document_id] = VectorPoint(document_id, vectors, payload)
+        return [found[document_id] for document_id in wanted if document_id in found]
+
+    def _id_index(self, target: ColdCollection, key: str) -> "_HashIndex | None":
+        """The id index of the part at key (None when the part is gone), read before the part itself: whoever opens
+        the part then checks it against the checksum the part recorded. A part written before id indexes existed is
+        indexed first."""
+        ids_key = _ids_key(target, _part_number(key))
+        try:
+            data = self._blobs.get(ids_key)
+        except BlobNotFound:
+            if self._opened(target, key) is None:
+                return None
+            data = self._bytes(ids_key)
+        return self._checked(_HashIndex.of_ids(ids_key, data))
+
+    def _checked(self, index: "_HashIndex") -> "_HashIndex":
+        key = index.key
+        if (key, index.digest) not in self._verified:
+            index.check()
+            self._verified.add((key, index.digest))
+        return index
+
+    def _lookup(self, target: ColdCollection, key: str, parquet) -> "_Lookup":
+        """The part's terms index (and its id index, read only for a condition on ids), each checked against the
+        checksum the part recorded."""
+        recorded = _recorded(parquet)
+        part = _part_number(key)
+        rows = parquet.metadata.num_rows
+
+        def index(index_key: str, name: str) -> _HashIndex:
+            data = self._bytes(index_key)
+            found = self._checked(_HashIndex.of_terms(index_key, data, rows) if name == "terms"
+                                  else _HashIndex.of_ids(index_key, data))
+            found.check_recorded(recorded.get(name))
+            return found
+
+        return _Lookup(rows, index(_terms_key(target, part), "terms"), lambda: index(_ids_key(target, part), "ids"))
+
+    def _matrices(self, target: ColdCollection, part: int, recorded: dict, rows: int) -> dict[str, np.ndarray]:
+        """Every vector file of the part, checked against its recorded checksum."""
+        matrices = {}
+        for spec in target.vectors:
+            if spec.name not in recorded["sha256"]:
+                continue
+            data = self._bytes(_vector_key(target, part, spec.name))
+            if hashlib.sha256(data).hexdigest() != recorded["sha256"][spec.name]:
+                raise ColdStoreUnavailable(f"cold store part {part}: the {spec.name} vectors fail their checksum")
+            matrices[spec.name] = np.frombuffer(data, dtype="<f4").reshape(rows, spec.dimension)
+        return matrices
+
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Scores from the raw vector files of every part (payloads decoded only where a filter must see them),
         the k best kept across chunks, then ids and payloads from only the row groups that hold them."""
@@ -219,6 +356,7 @@ class ParquetColdStore:
         buffer = np.empty((chunk_rows, spec.dimension), dtype="<f4")
         best = _Best(request.limit, smaller_first)
         parquets: dict[str, object] = {}
+        decoded: dict[str, dict[int, tuple[str, dict]]] = {}  # per part, the rows the filter decoded
         for key in self._parts(target):
             parquet = self._opened(target, key)
             if parquet is None:
@@ -227,7 +365,11 @@ class ParquetColdStore:
             rows = parquet.metadata.num_rows
             if rows == 0 or spec.name not in _recorded(parquet)["sha256"]:
                 continue
-            allowed = self._passing(parquet, request) if request.filter is not None else None
+            allowed = None
+            if request.filter is not None:
+                allowed, decoded[key] = self._passing(target, key, parquet, request)
+                if not allowed.any():
+                    continue  # no row of the part passes: its vectors are not read
             part = _part_number(key)
             norms = (np.frombuffer(self._bytes(_norms_key(target, part, spec.name)), dtype="<f4")
                      if spec.metric == "cosine" else None)
@@ -244,7 +386,9 @@ class ParquetColdStore:
                 best.offer(key, start, scores, keep, matrix if request.with_vectors else None)
         hits = []
         for key, rows in best.by_part().items():
-            found = _rows(parquets[key], rows)
+            known = decoded.get(key, {})
+            unread = [row for row in rows if row not in known]
+            found = {**known, **(_rows(parquets[key], unread) if unread else {})}
             for row in rows:
                 document_id, payload = found[row]
                 score, vector = best.kept[(key, row)]
@@ -253,11 +397,16 @@ class ParquetColdStore:
         hits.sort(key=lambda hit: (hit.score if smaller_first else -hit.score, hit.id))
         return hits[: request.limit]
 
-    def _passing(self, parquet, request: SearchRequest) -> np.ndarray:
-        table = parquet.read(columns=["document_id", "payload"], use_threads=False)
-        ids, texts = table.column("document_id").to_pylist(), table.column("payload").to_pylist()
-        return np.fromiter((filter_rules.matches(request.filter, json.loads(text), document_id)
-                            for document_id, text in zip(ids, texts)), dtype=bool, count=len(ids))
+    def _passing(self, target: ColdCollection, key: str, parquet,
+                 request: SearchRequest) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+        """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
+        the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
+        possible, certain = self._lookup(target, key, parquet).decide(request.filter)
+        undecided = np.flatnonzero(possible & ~certain).tolist()
+        found = _rows(parquet, undecided) if undecided else {}
+        for row, (document_id, payload) in found.items():
+            certain[row] = filter_rules.matches(request.filter, payload, document_id)
+        return certain, found
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
@@ -362,3 +511,198 @@ def _scores(matrix: np.ndarray, query: np.ndarray, metric: str, norms: np.ndarra
         return np.sqrt(np.maximum(((matrix - query) ** 2).sum(axis=1), 0.0))
     products = np.einsum("ij,j->i", matrix, query)
     return products / norms if metric == "cosine" else products
+
+
+def _hash(text: str) -> int:
+    """64 bits of BLAKE2b: the key of the id and terms indexes (surrogatepass: JSON may carry a lone surrogate)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def _hash_index(hashes: Sequence[int], rows: Sequence[int]) -> bytes:
+    """Sorted 64-bit hashes (little-endian), the row of each, then the SHA-256 of both."""
+    keys = np.fromiter(hashes, dtype="<u8", count=len(hashes))
+    where = np.fromiter(rows, dtype="<u4", count=len(hashes))
+    order = np.argsort(keys, kind="stable")
+    body = keys[order].tobytes() + where[order].tobytes()
+    return body + hashlib.sha256(body).digest()
+
+
+def _terms_index(row_terms: list[set[str]]) -> bytes:
+    """A terms index: a header (pairs, words), the sorted (hash, row) pairs, then every distinct term of the part
+    (its words) sorted by hash, as hashes, offsets and one UTF-8 blob, so a lookup can tell the term it asked for from
+    another with the same hash; then the SHA-256 of all that. A hash two words of the part share keeps an empty word
+    (no term is empty): a lookup of it stays undecided."""
+    hashes, rows, words = [], [], {}
+    for row, terms in enumerate(row_terms):
+        for term in terms:
+            hashed = words.setdefault(term, _hash(term))
+            hashes.append(hashed)
+            rows.append(row)
+    pairs = _hash_index(hashes, rows)[:-DIGEST]
+    by_hash: dict[int, bytes] = {}
+    for term, hashed in words.items():
+        by_hash[hashed] = b"" if hashed in by_hash else term.encode("utf-8", "surrogatepass")
+    word_hashes = np.fromiter(sorted(by_hash), dtype="<u8", count=len(by_hash))
+    blobs = [by_hash[int(hashed)] for hashed in word_hashes]
+    offsets = np.concatenate([[0], np.cumsum([len(blob) for blob in blobs], dtype=np.int64)]).astype("<u4")
+    body = (np.array([len(hashes), len(by_hash)], dtype="<u8").tobytes() + pairs + word_hashes.tobytes()
+            + offsets.tobytes() + b"".join(blobs))
+    return body + hashlib.sha256(body).digest()
+
+
+class _HashIndex:
+    """A part's id or terms index: which rows hold a hash (a row may hold it through a collision, never the reverse),
+    and for a terms index, whether a hash found is the term asked for (`words`)."""
+
+    def __init__(self, key: str, data: bytes, hashes: np.ndarray, rows: np.ndarray, row_count: int,
+                 words: tuple[np.ndarray, np.ndarray, bytes] | None = None) -> None:
+        self.key, self._data, self.digest = key, data, data[-DIGEST:]
+        self._hashes, self._rows, self.row_count, self._words = hashes, rows, row_count, words
+        if self._rows.size and int(self._rows.max()) >= self.row_count:
+            raise ColdStoreUnavailable(f"cold store file {key} names rows its part does not have")
+
+    @classmethod
+    def of_ids(cls, key: str, data: bytes) -> "_HashIndex":
+        body = data[:-DIGEST]
+        if len(data) < DIGEST or len(body) % 12:
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)")
+        count = len(body) // 12
+        return cls(key, data, np.frombuffer(body, dtype="<u8", count=count),
+                   np.frombuffer(body, dtype="<u4", offset=8 * count), count)
+
+    @classmethod
+    def of_terms(cls, key: str, data: bytes, rows: int) -> "_HashIndex":
+        body = data[:-DIGEST]
+        try:
+            pairs, words = (int(n) for n in np.frombuffer(body, dtype="<u8", count=2))
+            at = 16
+            hashes = np.frombuffer(body, dtype="<u8", count=pairs, offset=at)
+            where = np.frombuffer(body, dtype="<u4", count=pairs, offset=at + 8 * pairs)
+            at += 12 * pairs
+            word_hashes = np.frombuffer(body, dtype="<u8", count=words, offset=at)
+            offsets = np.frombuffer(body, dtype="<u4", count=words + 1, offset=at + 8 * words)
+            blob = body[at + 12 * words + 4:]
+        except ValueError:
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)") from None
+        if len(data) < DIGEST or int(offsets[-1]) != len(blob):
+            raise ColdStoreUnavailable(f"cold store file {key} fails its checksum (it is cut short)")
+        return cls(key, data, hashes, where, rows, (word_hashes, offsets, blob))
+
+    def check(self) -> None:
+        if hashlib.sha256(self._data[:-DIGEST]).digest() != self.digest:
+            raise ColdStoreUnavailable(f"cold store file {self.key} fails its checksum")
+
+    def check_recorded(self, recorded: str | None) -> None:
+        if self.digest.hex() != recorded:
+            raise ColdStoreUnavailable(f"cold store file {self.key} is not the one its part recorded")
+
+    def lookup(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that may hold one of the terms, rows that certainly do): a hash found with its own word is certain,
+        one found with another word is absent, one two words share stays possible."""
+        assert self._words is not None
+        word_hashes, offsets, blob = self._words
+        certain_hashes, possible_hashes = [], []
+        for term in terms:
+            hashed = _hash(term)
+            at = int(np.searchsorted(word_hashes, np.uint64(hashed)))
+            if at == len(word_hashes) or int(word_hashes[at]) != hashed:
+                continue
+            word = blob[int(offsets[at]): int(offsets[at + 1])]
+            if word == term.encode("utf-8", "surrogatepass"):
+                certain_hashes.append(hashed)
+            elif not word:
+                possible_hashes.append(hashed)
+        certain = self.rows_with(certain_hashes)
+        return certain | self.rows_with(possible_hashes), certain
+
+    def rows_with(self, hashes: Sequence[int]) -> np.ndarray:
+        probe = np.fromiter(hashes, dtype="<u8", count=len(hashes))
+        first, last = np.searchsorted(self._hashes, probe, "left"), np.searchsorted(self._hashes, probe, "right")
+        found = np.zeros(self.row_count, dtype=bool)
+        for start, end in zip(first.tolist(), last.tolist()):
+            found[self._rows[start:end]] = True
+        return found
+
+
+# -- terms: exact-match filters decided without the payload --------------------------------------------------------
+#
+# A row's terms are its top-level payload fields' scalar values (each element of a list too) as tokens
+# `<len(key)>:<key><type>:<value>`, where the value is written as domain.filters' equality compares it: booleans
+# apart from numbers, 1 and 1.0 the same number, strings as they are. A value equality can never match (a dict, a
+# list inside a list, None) has no token; a value that might but is not written as one (a string longer than
+# MAX_TERM_CHARS, a type JSON writes through str()) leaves the field's `?` token, which keeps the row undecided.
+
+
+def _token(key: str, value) -> str | None:
+    if isinstance(value, bool):
+        token = "b:1" if value else "b:0"
+    elif isinstance(value, int):
+        token = f"n:{int(value)}"  # int(): an int subclass (an IntEnum) is written by JSON as its number
+    elif isinstance(value, float):
+        number = float(value)
+        token = f"n:{int(number)}" if math.isfinite(number) and number.is_integer() else f"n:{number!r}"
+    elif isinstance(value, str) and len(value) <= MAX_TERM_CHARS:
+        token = "s:" + str(value)
+    else:
+        return None
+    return f"{len(key)}:{key}{token}"
+
+
+def _unknown(key: str) -> str:
+    return f"{len(key)}:{key}?"
+
+
+def _terms(payload: dict) -> set[str]:
+    if any(not isinstance(key, str) for key in payload):
+        # JSON writes such a key as a string, which may then stand for another field's value: the terms are those
+        # of the payload as it is stored
+        payload = json.loads(json.dumps(payload, default=str))
+    terms: set[str] = set()
+    for key, value in payload.items():
+        for item in value if isinstance(value, list) else (value,):
+            if item is None or isinstance(item, (dict, list)):
+                continue  # equality with a scalar never holds
+            token = _token(key, item)
+            terms.add(token if token is not None else _unknown(key))
+    return terms
+
+
+class _Lookup:
+    """A filter worked out on a part's indexes, per row, in three values: `possible` (the row may pass) and `certain`
+    (it passes), certain ⊆ truth ⊆ possible. A match the terms index answers is certain where the term itself is
+    found, possible where a hash it shares with another word is, or where the field holds a value that is no term;
+    ids are possible where their hash is found; a condition the indexes cannot answer is possible everywhere. Through
+    must_not the two swap: a row where the condition is impossible certainly passes its negation."""
+
+    def __init__(self, rows: int, terms: _HashIndex, ids: Callable[[], _HashIndex]) -> None:
+        self._rows, self._terms, self._read_ids = rows, terms, ids
+        self._ids: _HashIndex | None = None
+
+    def decide(self, condition) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(condition, Filter):
+            possible, certain = np.ones(self._rows, dtype=bool), np.ones(self._rows, dtype=bool)
+            for child in condition.must:
+                child_possible, child_certain = self.decide(child)
+                possible &= child_possible
+                certain &= child_certain
+            if condition.should:
+                answers = [self.decide(child) for child in condition.should]
+                possible &= np.logical_or.reduce([answer[0] for answer in answers])
+                certain &= np.logical_or.reduce([answer[1] for answer in answers])
+            for child in condition.must_not:
+                child_possible, child_certain = self.decide(child)
+                possible &= ~child_certain
+                certain &= ~child_possible
+            return possible, certain
+        nowhere = np.zeros(self._rows, dtype=bool)
+        if isinstance(condition, HasIds):
+            self._ids = self._ids or self._read_ids()
+            return self._ids.rows_with([_hash(document_id) for document_id in condition.ids]), nowhere
+        if isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key:
+            values = (condition.value,) if isinstance(condition, MatchValue) else condition.values
+            tokens = [_token(condition.key, value) for value in values]
+            if all(token is not None for token in tokens):
+                possible, certain = self._terms.lookup(tokens)
+                unknown, _ = self._terms.lookup([_unknown(condition.key)])
+                return possible | unknown, certain
+        return np.ones(self._rows, dtype=bool), nowhere

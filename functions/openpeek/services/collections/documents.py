@@ -15,6 +15,7 @@ import orjson
 
 from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
+from openpeek.domain import tiering as tier_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection
 from openpeek.domain.errors import BadRequest, NotFound
@@ -40,12 +41,14 @@ TIER_MARK = "_source_tier"  # on documents read from a cold or archived collecti
 
 @dataclass(frozen=True)
 class TieredDocuments:
-    """A collection's documents outside the vector store: `tier` (cold | archived), how many, and a reader of them
-    in a stable order (`points(with_vectors=...)`)."""
+    """A collection's documents outside the vector store: `tier` (cold | archived), how many, a reader of them in a
+    stable order (`points(with_vectors=...)`), and where the tier has an id index, a reader of named documents
+    (`get(document_ids, with_vectors=...)`, the order asked, missing ones left out) that reads no others."""
 
     tier: str
     count: Callable[[], int]
     points: Callable[..., Iterator[VectorPoint]]
+    get: Callable[..., list[VectorPoint]] | None = None
 
 
 @dataclass
@@ -100,7 +103,129 @@ class CollectionDocumentService:
         return self.list(namespace, documents_of(collection_id), query)
 
     def list_namespace(self, namespace: Namespace, collection_ids: list[str] | None, query: ListQuery) -> Page:
-        return self.list(namespace, scope_of(collection_ids), query)
+        tiers = self._tiers_in(namespace, collection_ids)
+        if not tiers:
+            return self.list(namespace, scope_of(collection_ids), query)
+        return self._list_across_tiers(namespace, collection_ids, tiers, query)
+
+    def _tiers_in(self, namespace: Namespace, collection_ids: list[str] | None) -> list[tuple[Collection,
+                                                                                               TieredDocuments]]:
+        """The cold and archived collections a namespace-wide listing covers, in collection id order."""
+        wanted = set(collection_ids) if collection_ids else None
+        tiers = []
+        for collection in sorted(self._collections.list(namespace), key=lambda item: item.collection_id):
+            if collection.lifecycle_state not in (tier_rules.COLD, tier_rules.ARCHIVED) or (
+                    wanted is not None and collection.collection_id not in wanted):
+                continue
+            tiered = self._tiered_documents(namespace, collection.collection_id)
+            if tiered is not None:
+                tiers.append((collection, tiered))
+        return tiers
+
+    def _list_across_tiers(self, namespace: Namespace, collection_ids: list[str] | None,
+                           tiers: list[tuple[Collection, TieredDocuments]], query: ListQuery) -> Page:
+        """One listing over the vector store's documents and those of cold and archived collections, in one stable
+        order: the vector store's documents first (its own order), then each tiered collection's (collection id
+        order, each in its stored order), marked with their tier. Filters and search mean what they mean for the
+        vector store's documents (a full-text match, which only the vector store answers, is refused naming the
+        collection). Paging: the store's cursor while its documents last, then `offset:<position>` in the whole
+        order; an offset counts across it too. A sort or a search orders every match (at most MAX_SCAN) here."""
+        if not 1 <= query.limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
+        wanted = filter_rules.parse_filter(query.filters)
+        tier_rules.refuse_text_filter([(collection.collection_name, collection.collection_id, tiered.tier)
+                                       for collection, tiered in tiers], wanted)
+        # The tiered collections' documents are read from their tier only: a collection between a transition's flip
+        # and its drop still has them in the vector store too, and they must not be listed twice.
+        hot_scope = filter_rules.combine(scope_of(collection_ids), Filter(must_not=(MatchAny(
+            "collection_id", tuple(collection.collection_id for collection, _ in tiers)),)))
+        store_filter = filter_rules.combine(hot_scope, filter_rules.strip_python_only(wanted) if wanted else None)
+        python_filter = wanted if wanted is not None and filter_rules.needs_python(wanted) else None
+
+        filtered = wanted is not None or bool(query.search)
+
+        def tiered_matches(skip: int = 0) -> Iterator[tuple[VectorPoint, str]]:
+            """The tiered collections' matching documents from the skip-th on; unfiltered, whole collections are
+            stepped over by their count, reading none of their documents."""
+            read = 0
+            for _, tiered in tiers:
+                if not filtered:
+                    count = tiered.count()
+                    if skip >= count:
+                        skip -= count
+                        continue
+                for point in tiered.points(with_vectors=query.return_vectors):
+                    read += 1
+                    if read > MAX_SCAN:
+                        raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with "
+                                         "filters", code="too_many_documents", details={"max_scan": MAX_SCAN})
+                    if (wanted is not None and not filter_rules.matches(wanted, point.payload, point.id)) or (
+                            query.search and not _mentions(point.payload, query.search)):
+                        continue
+                    if skip:
+                        skip -= 1
+                        continue
+                    yield point, tiered.tier
+
+        def shown(point: VectorPoint, tier: str | None) -> dict[str, Any]:
+            view = _present(point, query.return_vectors, query.select)
+            return view if tier is None else {**view, TIER_MARK: tier}
+
+        if query.sort or query.search or python_filter is not None:
+            fields = None if query.search else sorted(
+                {key.split(".")[0] for key in _condition_keys(python_filter)}
+                | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
+            hot = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
+                   if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
+                   and (not query.search or _mentions(point.payload, query.search))]
+            tier_of: dict[int, str] = {}
+            matched = list(hot)
+            for point, tier in tiered_matches():
+                if len(matched) >= MAX_SCAN:
+                    raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with "
+                                     "filters", code="too_many_documents", details={"max_scan": MAX_SCAN})
+                tier_of[id(point)] = tier
+                matched.append(point)
+            if query.sort:
+                matched = _sorted(matched, query.sort)
+            start = _cursor_offset(query.cursor) if query.cursor else query.offset
+            window = matched[start: start + query.limit]
+            whole = {point.id: point for point in self._retrieve(
+                namespace, [point.id for point in window if id(point) not in tier_of],
+                with_vectors=query.return_vectors)}
+            documents = [shown(point, tier_of[id(point)]) if id(point) in tier_of else shown(whole[point.id], None)
+                         for point in window if id(point) in tier_of or point.id in whole]
+            next_cursor = f"{OFFSET_CURSOR}{start + query.limit}" if start + query.limit < len(matched) else None
+            return Page(documents, next_cursor, len(matched), start, query.limit)
+
+        hot_total = self._count(namespace, store_filter)
+
+        def total() -> int | None:
+            if not query.include_total:
+                return None
+            if not filtered:
+                return hot_total + sum(tiered.count() for _, tiered in tiers)
+            return hot_total + sum(1 for _ in tiered_matches())
+
+        ours = bool(query.cursor and query.cursor.startswith(OFFSET_CURSOR))
+        position = _tier_cursor_offset(query.cursor) if ours else (0 if query.cursor else query.offset)
+        window: list[dict[str, Any]] = []
+        if (query.cursor and not ours) or position < hot_total:
+            points, next_cursor, _ = self._page(namespace, store_filter, query)
+            window = [shown(point, None) for point in points]
+            if next_cursor is not None:
+                return Page(window, next_cursor, total(), position, query.limit)
+            skip = 0
+        else:
+            skip = position - hot_total
+        taken, more = [], False
+        for point, tier in tiered_matches(skip):
+            if len(window) + len(taken) == query.limit:
+                more = True  # one past the page: another page follows
+                break
+            taken.append(shown(point, tier))
+        next_cursor = f"{OFFSET_CURSOR}{hot_total + skip + len(taken)}" if more else None
+        return Page(window + taken, next_cursor, total(), position, query.limit)
 
     def count_collection(self, namespace: Namespace, identifier: str) -> tuple[str, int]:
         collection_id = self.collection_id(namespace, identifier)
@@ -210,7 +335,11 @@ class CollectionDocumentService:
         collection_id = self.collection_id(namespace, identifier) if identifier is not None else None
         tiered = self._tiered_documents(namespace, collection_id) if collection_id is not None else None
         if tiered is not None:
-            found = next((point for point in tiered.points(with_vectors=with_vectors) if point.id == document_id), None)
+            if tiered.get is not None:
+                found = next(iter(tiered.get([document_id], with_vectors=with_vectors)), None)
+            else:
+                found = next((point for point in tiered.points(with_vectors=with_vectors) if point.id == document_id),
+                             None)
             if found is None:
                 raise NotFound("document", document_id)
             return {**_present(found, with_vectors), TIER_MARK: tiered.tier}
@@ -527,6 +656,15 @@ def _condition_keys(condition: Any) -> set[str]:
 
 def _visible(point: VectorPoint) -> dict[str, Any]:
     return document_rules.present(point, with_vectors=False)
+
+
+def _tier_cursor_offset(cursor: str) -> int:
+    """A position in a listing across tiers: past the vector store's documents it may lie beyond MAX_SCAN (reading
+    up to it is what MAX_SCAN bounds)."""
+    try:
+        return int(cursor[len(OFFSET_CURSOR):])
+    except ValueError:
+        raise BadRequest("cursor is not one this service gave out", code="invalid_cursor") from None
 
 
 def _cursor_offset(cursor: str) -> int:

@@ -15,7 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from openpeek.domain import tiering as rules
 from openpeek.domain.clock import isoformat, parse, utcnow
@@ -23,7 +23,6 @@ from openpeek.domain.collections import Collection
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.retrievers import Retriever
-from openpeek.domain.conditions import Filter, MatchText
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.vectors import ScoredPoint, SearchRequest, SparseVector
@@ -77,18 +76,10 @@ def _check_cold_limits(collection: Collection, request: SearchRequest) -> None:
                          "search; rehydrate it (PATCH …/lifecycle {\"lifecycle_state\": \"active\"}) or search a dense "
                          "index", code="cold_tier_unsupported",
                          details={"collection_id": collection.collection_id, "vector_index": request.vector_name})
-    if request.filter is not None and _has_text_match(request.filter):
+    if request.filter is not None and rules.has_text_match(request.filter):
         raise BadRequest(f"collection '{collection.collection_name}' is cold: the cold tier filters by exact values "
                          "and ranges, not full-text matches", code="cold_tier_unsupported",
                          details={"collection_id": collection.collection_id})
-
-
-def _has_text_match(condition: Any) -> bool:
-    if isinstance(condition, MatchText):
-        return True
-    if isinstance(condition, Filter):
-        return any(_has_text_match(item) for item in (*condition.must, *condition.should, *condition.must_not))
-    return False
 
 
 def _tagged(hit: ScoredPoint, tier: str) -> ScoredPoint:

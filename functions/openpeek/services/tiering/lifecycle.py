@@ -434,7 +434,10 @@ class LifecycleService:
             for _, points in self._cold.read_parts(target, with_vectors=with_vectors):
                 yield from points
 
-        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold)
+        def named(document_ids: list[str], with_vectors: bool = False) -> list[VectorPoint]:
+            return self._cold.get(target, document_ids, with_vectors=with_vectors)
+
+        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold, named)
 
     def _archive_records(self, namespace: Namespace, collection: Collection) -> Iterator[dict[str, Any]]:
         for key in sorted(self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id))):
