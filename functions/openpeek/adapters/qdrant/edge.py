@@ -36,6 +36,7 @@ close().
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -72,6 +73,8 @@ from openpeek.domain.conditions import DatetimeRange, Filter, Range
 from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
 from openpeek.domain.vectors import (CollectionInfo, PayloadIndexSpec, PayloadType, ScoredPoint, SearchRequest,
                                      SparseVector, VectorIndexSpec, VectorPoint, VectorValue)
+
+_logger = logging.getLogger(__name__)
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclidean": qe.Distance.Euclid}
 _TOKENIZER = {
@@ -1019,6 +1022,8 @@ class QdrantEdgeStore:
             else:
                 sidecar.put(ids, {})
         except Exception:  # noqa: BLE001 - the write's own outcome is the caller's to report
+            _logger.warning("vector sidecar of %s could not follow a write; searches read Edge's vectors until it is "
+                            "rebuilt", collection, exc_info=True)
             sidecar.ready = False
             sidecar.needs_rebuild = True
             self._rebuild_sidecar_later(self._path(collection), sidecar)
@@ -1075,6 +1080,7 @@ class QdrantEdgeStore:
                     _sidecar_flushed(path)
                     return
         except Exception:  # noqa: BLE001 - searches keep reading Edge's vectors; the next open tries again
+            _logger.warning("vector sidecar rebuild of %s failed; searches read Edge's vectors", path, exc_info=True)
             sidecar.ready = False
         finally:
             with sidecar.lock:
