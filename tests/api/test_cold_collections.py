@@ -285,3 +285,20 @@ def test_the_namespace_wide_listing_covers_cold_and_archived_collections_with_pa
                                                                        "collection_ids": [hotbooks]})
     assert hot_only.status_code == 200  # the vector store answers a text match for its own collections
     assert {d["document_id"] for d in hot_only.json()["results"]} == {d for d in hot if as_before[d]["genre"] == "crime"}
+
+
+def test_the_namespace_scoped_get_finds_a_document_after_its_collection_went_cold_or_archived(client, headers):
+    ids = [add(client, headers, "coldbooks", n, genre="sf", year=2010 + n) for n in range(3)]
+    hot = client.get(f"/v1/documents/{ids[1]}", headers=headers)
+    assert hot.status_code == 200 and "_source_tier" not in hot.json()
+
+    lifecycle(client, headers, "coldbooks", "cold")
+    cold = client.get(f"/v1/documents/{ids[1]}", headers=headers)
+    assert cold.status_code == 200, cold.text
+    assert cold.json()["_source_tier"] == "cold" and cold.json()["year"] == 2011
+    assert {k: v for k, v in cold.json().items() if k != "_source_tier"} == hot.json()
+
+    lifecycle(client, headers, "coldbooks", "archived")
+    archived = client.get(f"/v1/documents/{ids[1]}", headers=headers)
+    assert archived.status_code == 200 and archived.json()["_source_tier"] == "archived"
+    assert client.get("/v1/documents/doc_missing", headers=headers).status_code == 404

@@ -98,6 +98,9 @@ def test_two_organisations_choose_the_same_id_and_each_keeps_its_own_namespace(c
         assert [n["namespace_id"] for n in listed["results"]] == [SHARED]
         document = client.get(f"/v1/namespaces/{SHARED}/documents/same-id", headers=caller.headers).json()
         assert document["owner"] == owner and document["namespace_id"] == SHARED
+        by_header = client.get("/v1/documents/same-id", headers=ns_headers(caller))  # the SDK's get_document_ns
+        assert by_header.status_code == 200, by_header.text
+        assert by_header.json() == document
         stats = client.get(f"/v1/namespaces/{SHARED}/stats", headers=caller.headers).json()
         assert stats["namespace_id"] == SHARED and stats["document_count"] == total
     assert client.get(f"/v1/namespaces/{SHARED}/documents/globex-3", headers=tenant.headers).status_code == 404

@@ -41,7 +41,6 @@ def delete_document(request: Request, namespace_id: str, document_id: str,
 
 @router.get("/v1/documents/{document_id}")
 def get_document_in_namespace(request: Request, document_id: str, return_vectors: bool = Query(False),
-                              caller: Principal = Depends(principal),
                               namespace: Namespace = Depends(current_namespace)) -> dict:
-    """The SDK's namespace-scoped get (X-Namespace)."""
-    return services(request).documents.get(caller, namespace.namespace_id, document_id, with_vectors=return_vectors)
+    """The SDK's namespace-scoped get (X-Namespace): also finds a document whose collection is cold or archived."""
+    return services(request).collection_documents.get_in_namespace(namespace, document_id, with_vectors=return_vectors)

@@ -345,6 +345,22 @@ class CollectionDocumentService:
             return {**_present(found, with_vectors), TIER_MARK: tiered.tier}
         return _present(self._point(namespace, collection_id, document_id, with_vectors=with_vectors), with_vectors)
 
+    def get_in_namespace(self, namespace: Namespace, document_id: str, *, with_vectors: bool) -> dict[str, Any]:
+        """One document wherever its collection is: the vector store first, then each cold or archived collection
+        (marked with its tier), so an id keeps resolving after its collection leaves the vector store."""
+        found = self._retrieve(namespace, [document_id], with_vectors=with_vectors)
+        if found:
+            return document_rules.present(found[0], with_vectors=with_vectors)
+        for _, tiered in self._tiers_in(namespace, None):
+            if tiered.get is not None:
+                point = next(iter(tiered.get([document_id], with_vectors=with_vectors)), None)
+            else:
+                point = next((item for item in tiered.points(with_vectors=with_vectors) if item.id == document_id),
+                             None)
+            if point is not None:
+                return {**_present(point, with_vectors), TIER_MARK: tiered.tier}
+        raise NotFound("document", document_id)
+
     def batch_get(self, namespace: Namespace, document_ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
         if len(document_ids) > MAX_BATCH:
             raise BadRequest(f"at most {MAX_BATCH} document_ids per call", code="too_many_documents")
