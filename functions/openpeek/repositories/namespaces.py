@@ -20,6 +20,7 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
+from openpeek.repositories import secrets
 from openpeek.repositories.secrets import SecretVault
 
 
@@ -74,20 +75,13 @@ class NamespaceRepository:
         self._vault = vault
 
     def _namespace(self, item: dict) -> Namespace:
-        namespace = Namespace.from_record(item, item["version"])
-        if self._vault is None or namespace.secret_reference is None:
-            return namespace  # a record of an older version holds its secrets in plaintext
-        return namespace.with_secret_values(self._vault.reveal(namespace.secret_reference))
+        return secrets.revealed(self._vault, Namespace.from_record(item, item["version"]))
 
     def _sealed(self, namespace: Namespace, before: dict[str, str] | None, commit: Callable[[Namespace], Any],
                 *, creating: bool = False) -> Any:
         """Run the table write `commit` with the namespace as the table may hold it: its secrets in the vault."""
-        if self._vault is None:
-            return commit(namespace)
-        return self._vault.write(namespace.org_id, SECRET_KIND, namespace.namespace_id, namespace.secret_values(),
-                                 before, lambda reference: commit(replace(
-                                     namespace.with_secret_values({}), secret_reference=reference)),
-                                 creating=creating)
+        return secrets.sealed(self._vault, SECRET_KIND, namespace.namespace_id, namespace, before, commit,
+                              creating=creating)
 
     def _item(self, namespace: Namespace) -> dict:
         item = {"pk": _org_pk(namespace.org_id), "sk": _public_sk(namespace.public_id), "version": namespace.version}

@@ -18,12 +18,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Callable, TypeVar
+from dataclasses import replace
+from typing import Any, Callable, Protocol, TypeVar
 
 from openpeek.ports import SecretStore
 
 Reference = dict[str, str]  # {"name": ..., "revision": ...}
 Result = TypeVar("Result")
+
+
+class SecretHolder(Protocol):
+    """A record with secret fields (a namespace, a webhook): it names its values' place in the secret store."""
+
+    org_id: str
+    secret_reference: Reference | None
+
+    def secret_values(self) -> dict[str, str]: ...
+
+    def with_secret_values(self, values: dict[str, str]) -> Any: ...
+
+
+Holder = TypeVar("Holder", bound=SecretHolder)
 
 
 class SecretVault:
@@ -88,3 +103,22 @@ class SecretVault:
             action(*args)
         except Exception:
             pass
+
+
+def revealed(vault: SecretVault | None, record: Holder) -> Holder:
+    """`record` with the values its reference names. Without a vault (jobs that never touch secrets), or for a record
+    an older version wrote with its secrets in plaintext, the record as read."""
+    if vault is None or record.secret_reference is None:
+        return record
+    return record.with_secret_values(vault.reveal(record.secret_reference))
+
+
+def sealed(vault: SecretVault | None, kind: str, owner_id: str, record: Holder, before: Reference | None,
+           commit: Callable[[Holder], Result], *, creating: bool = False) -> Result:
+    """Run the table write `commit` with `record` as the table may hold it: its secret values in the vault, only
+    their reference in the record (SecretVault.write). Without a vault, the record is written as it is."""
+    if vault is None:
+        return commit(record)
+    return vault.write(record.org_id, kind, owner_id, record.secret_values(), before,
+                       lambda reference: commit(replace(record.with_secret_values({}), secret_reference=reference)),
+                       creating=creating)

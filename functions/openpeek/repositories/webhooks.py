@@ -20,6 +20,7 @@ from openpeek.domain.webhooks import Webhook
 from openpeek.domain.failures import ConditionFailed
 from openpeek.domain.records import Delete, Put
 from openpeek.ports import Table
+from openpeek.repositories import secrets
 from openpeek.repositories.secrets import SecretVault
 
 
@@ -53,19 +54,11 @@ class WebhookRepository:
         self._vault = vault
 
     def _webhook(self, item: dict[str, Any]) -> Webhook:
-        webhook = Webhook.from_record(item, item["version"])
-        if self._vault is None or webhook.secret_reference is None:
-            return webhook  # a record of an older version holds its secrets in plaintext
-        return webhook.with_secret_values(self._vault.reveal(webhook.secret_reference))
+        return secrets.revealed(self._vault, Webhook.from_record(item, item["version"]))
 
     def _sealed(self, webhook: Webhook, before: dict[str, str] | None, commit: Callable[[Webhook], Any],
                 *, creating: bool = False) -> Any:
-        if self._vault is None:
-            return commit(webhook)
-        return self._vault.write(webhook.org_id, SECRET_KIND, webhook.webhook_id, webhook.secret_values(), before,
-                                 lambda reference: commit(replace(webhook.with_secret_values({}),
-                                                                  secret_reference=reference)),
-                                 creating=creating)
+        return secrets.sealed(self._vault, SECRET_KIND, webhook.webhook_id, webhook, before, commit, creating=creating)
 
     # -- webhooks ----------------------------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from openpeek.adapters.qdrant.durable_files import fsync_path
 from openpeek.adapters.qdrant.edge_vectors import DIRECTORY as VECTOR_SIDECAR  # kept by the live shard's writes
 
 OPTIMIZING_PREFIX = ".optimizing-"
@@ -339,7 +340,7 @@ def _rename_into_place(path: Path, copy: Path) -> Path:
     try:
         os.rename(copy, path)
         try:
-            _fsync_dir(path.parent)
+            fsync_path(path.parent)
         except BaseException:
             os.rename(path, copy)
             raise
@@ -411,14 +412,6 @@ def _optimize_in_child(copy: Path, config: dict[str, Any]) -> None:
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise IndexBuildFailed(f"the index build exited with status {done.returncode}: {reason}")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def optimize_copy(directory: Path, threshold_kb: int = INDEXING_THRESHOLD_KB,

@@ -41,6 +41,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from openpeek.adapters.qdrant.durable_files import fsync_path
+
 FORMAT = 1
 DIRECTORY = ".openpeek-vectors"
 STATE_FILE = "state.json"
@@ -68,14 +70,6 @@ def shard_files(path: Path) -> list[list[Any]]:
                 continue
             found.append([os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns])
     return sorted(found)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -331,7 +325,7 @@ class VectorSidecar:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(scratch, self.directory / STATE_FILE)
-        _fsync(self.directory)
+        fsync_path(self.directory)
         self._clean_on_disk = clean
 
     def close(self) -> None:
