@@ -448,3 +448,35 @@ def test_manifest_export_carries_new_stage_configs_unchanged(client, ns):
     exported = next(r for r in response.json()["retrievers"] if r["retriever_name"] == "exported")
     assert [s["config"] for s in exported["stages"]] == [s["config"] for s in created["stages"]]
     assert [s["config"] for s in exported["stages"]][1]["parameters"] == {"top_k": 4, "lambda": 0.5}
+
+
+def test_documents_come_back_whole_when_the_search_fetched_only_the_fields_stages_read(client, ns, module_services,
+                                                                                        monkeypatch):
+    """feature_search → attribute_filter → mmr → limit: the search asks the store for the one field the later stages
+    read (price) for its candidates, and the documents returned carry every stored field, as a get shows them, with
+    the mmr score on top. A later stage that reads whole documents (json_transform) gets whole payloads."""
+    asked = []
+    store_query = module_services.vectors.query
+
+    def recording(collection, requests):
+        asked.extend(requests)
+        return store_query(collection, requests)
+
+    monkeypatch.setattr(module_services.vectors, "query", recording)
+    result = run(client, ns, [search(), stage("cheap", "attribute_filter", filters={
+        "AND": [{"field": "price", "operator": "lt", "value": 60}]}), stage("m", "mmr", top_k=3, **{"lambda": 0.5}),
+        stage("top", "limit", limit=2)])
+
+    assert [request.payload_fields for request in asked] == [("price",)]
+    assert len(result["documents"]) == 2
+    for document in result["documents"]:
+        stored = client.get(f"/v1/documents/{document['document_id']}", headers=ns)
+        assert stored.status_code == 200, stored.text
+        for field in ("title", "content", "category", "brand", "product_id", "price"):
+            assert document[field] == stored.json()[field]
+        assert document["price"] < 60 and isinstance(document["scores"]["mmr"], float)
+
+    asked.clear()
+    reshaped = run(client, ns, [search(top_k=2), stage("j", "json_transform", template='{"t": {{ DOC.title | tojson }}}')])
+    assert [request.payload_fields for request in asked] == [None]
+    assert [d["t"] for d in reshaped["documents"]] == ["Item d1", "Item d2"]

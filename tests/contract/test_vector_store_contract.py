@@ -817,3 +817,26 @@ def test_query_vectors_as_arrays_gives_the_same_vectors_as_float32_rows(store: V
     # without with_vectors, no vectors either way
     (bare,) = store.query(C, [SearchRequest("text", [1.0, 0.2], limit=3, vectors_as_arrays=True)])
     assert all(h.vectors == {} for h in bare)
+
+
+def test_query_payload_fields_returns_only_those_top_level_keys(store: VectorStore) -> None:
+    """A search that names payload fields (a retriever's later stages read only those) gets the same hits in the same
+    order with only those top-level keys (nested values whole) and the document id; the others stay in the store."""
+    store.create_collection(C, [TEXT])
+    store.upsert(C, [VectorPoint(f"d{i}", {"text": [1.0, float(i)]},
+                                 {"price": i, "big": "x" * 200, "_internal": {"metadata": {"color": f"c{i}"}}})
+                     for i in range(6)])
+
+    whole, projected = store.query(C, [SearchRequest("text", [1.0, 0.0], limit=4),
+                                       SearchRequest("text", [1.0, 0.0], limit=4,
+                                                     payload_fields=("price", "_internal"))])
+
+    assert [(h.id, h.score) for h in projected] == [(h.id, h.score) for h in whole]
+    assert ids_of(projected) == ["d0", "d1", "d2", "d3"]
+    for hit in projected:
+        number = int(hit.id[1:])
+        assert {k: v for k, v in hit.payload.items() if k != "document_id"} == {
+            "price": number, "_internal": {"metadata": {"color": f"c{number}"}}}
+    assert all(h.payload["big"] == "x" * 200 for h in whole)
+    (only_ids,) = store.query(C, [SearchRequest("text", [1.0, 0.0], limit=2, payload_fields=())])
+    assert ids_of(only_ids) == ["d0", "d1"] and all(set(h.payload) <= {"document_id"} for h in only_ids)

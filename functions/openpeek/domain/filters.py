@@ -547,6 +547,16 @@ def strip_python_only(condition: Any) -> Any:
     return Filter(must=tuple(must), should=condition.should, must_not=condition.must_not)
 
 
+def keys_read(condition: Any) -> set[str]:
+    """Every payload key evaluating the filter reads, those of conditions only Python evaluates included."""
+    if condition is None:
+        return set()
+    if isinstance(condition, Filter):
+        return set().union(*(keys_read(c) for c in (*condition.must, *condition.should, *condition.must_not)))
+    key = getattr(condition, "key", None)
+    return {key} if isinstance(key, str) else set()
+
+
 def filter_keys(condition: Any) -> set[str]:
     """The payload keys a filter tests (what the auto-indexer counts)."""
     if condition is None or isinstance(condition, PythonOnly):

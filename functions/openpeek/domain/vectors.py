@@ -71,6 +71,10 @@ class SearchRequest:
     # SparseVector either way. Every adapter honours it; an embedded store may then read them from its own float32
     # copy instead of converting the store's lists.
     vectors_as_arrays: bool = False
+    # With with_payload: only these top-level payload keys (and the document id) come back; None: the whole payload.
+    # A retriever whose later stages read a few fields fetches only those for its hundreds of candidates and the
+    # whole payloads for the page it returns (services/retrieval.py). A store may return more than asked, never less.
+    payload_fields: tuple[str, ...] | None = None
 
 
 @dataclass

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import replace
 from typing import Any
 
 from openpeek.garbage_collection import fewer_collections
@@ -25,6 +24,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import decode_cursor, encode_cursor
 from openpeek.domain.retrievers import Retriever
+from openpeek.domain.stages import projection
 from openpeek.domain.stages.candidates import Candidate
 from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import VectorStore
@@ -117,7 +117,7 @@ class RetrievalService:
     # -- the pipeline ---------------------------------------------------------------------------------------------
 
     def _run(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *, subject: str | None,
-             ad_hoc: bool, first_search: list[Candidate] | None = None,
+             ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None = None,
              history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
             # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
@@ -129,7 +129,7 @@ class RetrievalService:
                                 first_search=first_search, history=history)
 
     def _run_stages(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
-                    subject: str | None, ad_hoc: bool, first_search: list[Candidate] | None,
+                    subject: str | None, ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None,
                     history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         created_at = isoformat(utcnow())
@@ -151,6 +151,8 @@ class RetrievalService:
         # them): hundreds of lists of floats otherwise travel through every later stage's copies to the end.
         last_vector_reader = max((position for position, stage in enumerate(retriever.stages)
                                   if self._reads_vectors(stage)), default=None)
+        read_after = self._payload_read_after(retriever)
+        projected = False
         for position, stage in enumerate(retriever.stages):
             stage_id = stage_ids[position]
             definition = self._stages.get(stage_id)
@@ -162,12 +164,13 @@ class RetrievalService:
             parameters = definition.parse(stage["stage_name"], rules.substitute(raw, inputs, request))
             context = RunContext(namespace=namespace, stage_name=stage["stage_name"], inputs=inputs, request=request,
                                  ad_hoc=extra_filter, return_vectors=return_vectors, fetch_vectors=fetch_vectors,
-                                 access=access, search_index=search_index, tiers=tiers)
+                                 access=access, search_index=search_index, tiers=tiers,
+                                 payload_fields=read_after[position])
             stage_started = time.perf_counter()
             before = len(candidates)
             try:
                 if first_search is not None and position == 0:  # searched with the batch's other queries
-                    candidates = first_search
+                    candidates, context.payload_projected = first_search
                     context.search_index = rules.resolve_feature_uri(namespace,
                                                                      parameters["searches"][0]["feature_uri"])
                     context.metadata["batched_search"] = True
@@ -179,8 +182,10 @@ class RetrievalService:
                                          stage["stage_name"], error, inputs, ad_hoc, history)
                 raise
             if position == last_vector_reader and not return_vectors:
-                candidates = [replace(c, vectors={}) if c.vectors else c for c in candidates]
+                candidates = [Candidate(c.document_id, c.score, c.payload, {}) if c.vectors else c
+                              for c in candidates]
             searched = searched or stage_id in SEARCH_STAGES
+            projected = projected or context.payload_projected
             search_index = context.search_index or search_index
             warnings += context.warnings
             figures: dict[str, Any] = {
@@ -203,6 +208,8 @@ class RetrievalService:
             candidates = [c for c in candidates if filter_rules.matches(extra_filter, c.payload, c.document_id)]
 
         page, pagination = _paginate(candidates, request)
+        if projected:
+            page = self._with_whole_payloads(namespace, page)
         total_ms = round((time.perf_counter() - started) * 1000, 3)
         explain_plan = None
         if request.get("explain"):
@@ -232,12 +239,34 @@ class RetrievalService:
             **({"explain_plan": explain_plan} if explain_plan else {}),
         }
 
+    def _payload_read_after(self, retriever: Retriever) -> list[frozenset[str] | None]:
+        """For each stage, the payload keys the stages after it read (None: the whole payload)."""
+        reads = []
+        for stage in retriever.stages:
+            definition = self._stages.get(stage["config"]["stage_id"])
+            reads.append(None if definition is None
+                         else definition.payload_fields(stage["config"].get("parameters") or {}))
+        after: list[frozenset[str] | None] = [frozenset()] * len(reads)
+        for position in range(len(reads) - 2, -1, -1):
+            after[position] = projection.union([after[position + 1], reads[position + 1]])
+        return after
+
+    def _with_whole_payloads(self, namespace: Namespace, page: list[Candidate]) -> list[Candidate]:
+        """The page's documents with their whole stored payloads, under what the stages wrote (a search fetched
+        only the fields the stages read). A document deleted since the search keeps what the search read."""
+        if not page:
+            return page
+        stored = {point.id: point.payload
+                  for point in self._vectors.retrieve(namespace.collection, [c.document_id for c in page])}
+        return [Candidate(c.document_id, c.score, projection.completed(stored[c.document_id], c.payload), c.vectors)
+                if c.document_id in stored else c for c in page]
+
     def _reads_vectors(self, stage: dict[str, Any]) -> bool:
         definition = self._stages.get(stage["config"]["stage_id"])
         return definition is not None and definition.reads_vectors(stage["config"].get("parameters") or {})
 
     def _prefetch_first_search(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
-                               shared: dict[str, Any], subject: str | None) -> dict[int, list[Candidate]]:
+                               shared: dict[str, Any], subject: str | None) -> dict[int, tuple[list[Candidate], bool]]:
         """The first stage's searches of every query in one vector-store call, when the first stage is a
         feature_search (its store round trip is most of a query's time). Queries whose inputs are refused are left
         out here and fail on their own later."""
@@ -252,6 +281,7 @@ class RetrievalService:
         # queries (bench/retrieval_stages.py).
         fetch_vectors = any(self._reads_vectors(stage) for stage in retriever.stages[1:])
         access = self._access.plan(namespace, subject)
+        payload_fields = self._payload_read_after(retriever)[0]
         prepared = {}
         for index, query in enumerate(queries):
             request = {**shared, **{k: v for k, v in query.items() if v is not None}}
@@ -265,12 +295,14 @@ class RetrievalService:
             prepared[index] = (RunContext(namespace=namespace, stage_name=first["stage_name"], inputs=inputs,
                                           request=request, ad_hoc=extra_filter,
                                           return_vectors=bool(request.get("return_vectors")),
-                                          fetch_vectors=fetch_vectors, access=access), parameters)
+                                          fetch_vectors=fetch_vectors, access=access,
+                                          payload_fields=payload_fields), parameters)
         try:
             found = definition.run_many(list(prepared.values()))
         except BadRequest:  # one query's search is refused: let each run alone and fail alone
             return {}
-        return dict(zip(prepared, found))
+        return {index: (candidates, context.payload_projected)
+                for (index, (context, _)), candidates in zip(prepared.items(), found)}
 
     # -- history ----------------------------------------------------------------------------------------------------
 

@@ -184,8 +184,14 @@ def _from_vectors(stored: Any) -> dict[str, VectorValue]:
     return out
 
 
+def _payload_selector(r: SearchRequest) -> Any:
+    """The whole payload, the projected keys, or (no payload wanted) the document id that names each hit."""
+    selection = payload_selection(r.payload_fields) if r.with_payload else [DOCUMENT_ID_KEY]
+    return True if selection is True else qe.PayloadSelector.Include(selection)
+
+
 def _scored(hit: Any, *, with_payload: bool, arrays: bool = False) -> ScoredPoint:
-    payload = dict(hit.payload or {})  # converted once: each access to hit.payload converts again
+    payload = hit.payload or {}  # read once (each access converts again, into a new dict: no copy needed)
     vectors = _from_vectors(hit.vector)
     return ScoredPoint(id=document_id_of(hit, payload), score=hit.score, payload=payload if with_payload else {},
                        vectors=dense_as_arrays(vectors) if arrays else vectors)
@@ -841,8 +847,7 @@ class QdrantEdgeStore:
             filter=_filter(r.filter),
             score_threshold=r.score_threshold,
             params=edge_index.QUANTIZED_SEARCH,  # rescored with the originals where a segment is quantized
-            # The document_id is needed to name each hit even when the caller wants no payload.
-            with_payload=True if r.with_payload else qe.PayloadSelector.Include([DOCUMENT_ID_KEY]),
+            with_payload=_payload_selector(r),
             with_vector=with_vector,
         )
 

@@ -411,7 +411,7 @@ class QdrantServerStore:
                 filter=_filter(r.filter),
                 score_threshold=r.score_threshold,
                 # The document_id is needed to name each hit even when the caller wants no payload.
-                with_payload=True if r.with_payload else [DOCUMENT_ID_KEY],
+                with_payload=payload_selection(r.payload_fields) if r.with_payload else [DOCUMENT_ID_KEY],
                 with_vector=r.with_vectors,
             )
             for r in requests

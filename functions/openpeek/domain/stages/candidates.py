@@ -3,7 +3,7 @@ them) vectors. Field paths are the user's (`metadata.x`, `score`, `document_id`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ def value_at(candidate: Candidate, path: str, default: Any = None) -> Any:
 def with_value(candidate: Candidate, path: str, value: Any) -> Candidate:
     """A copy whose payload holds `value` at `path` (dicts along the path copied, so the input is never changed)."""
     if path == "score":
-        return replace(candidate, score=value)
+        return Candidate(candidate.document_id, value, candidate.payload, candidate.vectors)
     parts = stored_key(path).split(".")
     payload = dict(candidate.payload)
     node = payload
@@ -64,7 +64,7 @@ def with_value(candidate: Candidate, path: str, value: Any) -> Candidate:
         node[part] = dict(child) if isinstance(child, dict) else {}
         node = node[part]
     node[parts[-1]] = value
-    return replace(candidate, payload=payload)
+    return Candidate(candidate.document_id, candidate.score, payload, candidate.vectors)
 
 
 def synthetic(document_id: str, score: float, fields: dict[str, Any]) -> Candidate:

@@ -6,7 +6,9 @@ from typing import Any
 
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
+from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.stages import projection
 from openpeek.domain.stages.candidates import Candidate
 from openpeek.services.stages.base import RunContext, Stage, StageParameters
 
@@ -31,6 +33,13 @@ class AttributeFilter(Stage):
 
     def parse(self, stage_name: str, parameters: dict[str, Any]) -> Any:
         return filter_rules.parse_filter(parameters.get("filters"))
+
+    def payload_fields(self, parameters: dict[str, Any]) -> frozenset[str] | None:
+        try:
+            condition = filter_rules.parse_filter(parameters.get("filters"))
+        except BadRequest:  # a template brings a value only known at execution: read everything
+            return None
+        return projection.top_level_keys(filter_rules.keys_read(condition))
 
     def run(self, context: RunContext, parameters: Any, candidates: list[Candidate]) -> list[Candidate]:
         if parameters is None:

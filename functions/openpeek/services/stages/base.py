@@ -49,6 +49,10 @@ class RunContext:
     access: Any = None  # the namespace's document authorization plan, when it enforces one
     search_index: str | None = None  # the vector index the last feature_search ranked on
     tiers: Any = None  # (CrossTierSearch, TierPlan) where the retriever reads cold collections (services/tiering)
+    # The payload keys the later stages read (None: the whole payload); a search may fetch only these, and says so
+    # in payload_projected (the returned page's payloads are then completed).
+    payload_fields: frozenset[str] | None = None
+    payload_projected: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)  # this stage's statistics metadata
     llm_calls: int = 0
     tokens_used: int = 0
@@ -134,6 +138,22 @@ class Stage(ABC):
     def reads_vectors(self, parameters: dict[str, Any]) -> bool:
         """Whether the stage needs the documents' vectors (so the search fetches them)."""
         return False
+
+    def payload_fields(self, parameters: dict[str, Any]) -> frozenset[str] | None:
+        """The top-level payload keys the stage reads from the documents it is given, from its stored (unsubstituted)
+        parameters; None, the default, for the whole payload. A search before it then fetches only what every later
+        stage reads (domain/stages/projection.py)."""
+        return None
+
+    def stored_parameters(self, parameters: dict[str, Any]) -> Any:
+        """The stored parameters as the stage's model, or None where a template leaves a value unknown until
+        execution (what a stage reads is then not known either)."""
+        if rules.has_placeholders(parameters):
+            return None
+        try:
+            return self.Parameters.model_validate(parameters)
+        except ValidationError:
+            return None
 
     def stage_type(self) -> str:
         return self.category

@@ -149,6 +149,10 @@ class FeatureSearch(Stage):
         namespace, stage = context.namespace, context.stage_name
         final_top_k = _optional_top_k(parameters.get("final_top_k"), stage, "final_top_k")
         with_vectors = context.return_vectors or context.fetch_vectors
+        # Only the fields later stages read, for each of the hundreds of hits (the page returned is completed);
+        # not where hits are filtered in Python here, checked for access, or merged with cold collections' hits.
+        projected = (tuple(sorted(context.payload_fields)) if context.payload_fields is not None
+                     and context.access is None and context.tiers is None else None)
         requests, python_filters, limits = [], [], []
         for position, search in enumerate(parameters["searches"]):
             index = rules.resolve_feature_uri(namespace, search["feature_uri"])
@@ -167,9 +171,12 @@ class FeatureSearch(Stage):
             threshold = _optional_number(search.get("score_threshold"), stage, "score_threshold")
             # Vectors only a later stage computes on (mmr, cluster) come as float32 rows; those the caller asked
             # to see (return_vectors) stay lists, as the response presents them.
+            payload_fields = projected if python_filters[-1] is None else None
+            context.payload_projected = context.payload_projected or payload_fields is not None
             requests.append(SearchRequest(vector_name=index, vector=vector, limit=limit, filter=store_filter,
                                           score_threshold=threshold, with_vectors=with_vectors,
-                                          vectors_as_arrays=with_vectors and not context.return_vectors))
+                                          vectors_as_arrays=with_vectors and not context.return_vectors,
+                                          payload_fields=payload_fields))
             context.search_index = context.search_index or index
         stage_threshold = _optional_number(parameters.get("score_threshold"), stage, "score_threshold")
         if (final_top_k and len(requests) == 1 and python_filters[0] is None and stage_threshold is None

@@ -36,6 +36,9 @@ class Limit(Stage):
                                  code="invalid_query")
         return limit, offset
 
+    def payload_fields(self, parameters: dict[str, Any]) -> frozenset[str]:
+        return frozenset()
+
     def run(self, context: RunContext, parameters: tuple[int, int], candidates: list[Candidate]) -> list[Candidate]:
         limit, offset = parameters
         return candidates[offset: offset + limit]

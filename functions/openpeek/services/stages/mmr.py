@@ -10,7 +10,7 @@ from pydantic import Field
 from openpeek.domain import retrievers as rules
 from openpeek.domain.errors import BadRequest
 from openpeek.domain.namespace import Namespace
-from openpeek.domain.stages import mmr
+from openpeek.domain.stages import mmr, projection
 from openpeek.domain.stages.candidates import Candidate, dense_matrix, value_at, with_value
 from openpeek.domain.stages.grouping import hashable
 from openpeek.services.stages.base import RunContext, Stage, StageParameters, invalid
@@ -57,6 +57,12 @@ class Mmr(Stage):
 
     def reads_vectors(self, parameters: dict) -> bool:
         return not parameters.get("diversity_fields")
+
+    def payload_fields(self, parameters: dict) -> frozenset[str] | None:
+        parsed = self.stored_parameters(parameters)
+        if parsed is None:
+            return None
+        return projection.top_level_keys([*(parsed.diversity_fields or ()), parsed.score_field])
 
     def run(self, context: RunContext, parameters: MmrParameters, candidates: list[Candidate]) -> list[Candidate]:
         if not candidates:

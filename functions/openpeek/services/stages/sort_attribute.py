@@ -6,6 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
+from openpeek.domain.stages import projection
 from openpeek.domain.stages.candidates import Candidate
 from openpeek.services.stages.base import RunContext, Stage, StageParameters
 from openpeek.services.stages.sort import sorted_by
@@ -26,6 +27,10 @@ class SortAttribute(Stage):
     Parameters = SortAttributeParameters
     example = {"stage_name": "newest", "config": {"stage_id": "sort_attribute", "parameters": {
         "field": "metadata.published_at", "direction": "desc"}}}
+
+    def payload_fields(self, parameters: dict) -> frozenset[str] | None:
+        parsed = self.stored_parameters(parameters)
+        return None if parsed is None else projection.top_level_keys([parsed.sort_field])
 
     def run(self, context: RunContext, parameters: SortAttributeParameters,
             candidates: list[Candidate]) -> list[Candidate]:

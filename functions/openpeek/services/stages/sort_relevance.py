@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
+from openpeek.domain.stages import projection
 from openpeek.domain.stages.candidates import Candidate, value_at
 from openpeek.services.stages.base import RunContext, Stage, StageParameters
 
@@ -25,6 +26,10 @@ class SortRelevance(Stage):
     Parameters = SortRelevanceParameters
     example = {"stage_name": "by_score", "config": {"stage_id": "sort_relevance", "parameters": {
         "score_field": "scores.mmr", "direction": "desc"}}}
+
+    def payload_fields(self, parameters: dict) -> frozenset[str] | None:
+        parsed = self.stored_parameters(parameters)
+        return None if parsed is None else projection.top_level_keys([parsed.score_field])
 
     def run(self, context: RunContext, parameters: SortRelevanceParameters,
             candidates: list[Candidate]) -> list[Candidate]:
