@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from openpeek.api.auth import current_namespace, services
+from openpeek.api.errors import SafeJSONResponse
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.retrievers import (
     AdhocExecuteRequest,
@@ -102,17 +103,20 @@ def list_published(request: Request, namespace: Namespace = Depends(current_name
     return {"results": [retriever_model(retriever) for retriever in found], "total": len(found)}
 
 
-@router.post("/execute")
+# The execute routes answer with their response already encoded (response_model only documents it): FastAPI would
+# otherwise validate and convert every document of the answer once more before encoding it.
+@router.post("/execute", response_model=dict)
 def execute_adhoc(request: Request, body: AdhocExecuteRequest, return_vectors: bool = Query(False),
                   acting_subject: Optional[str] = Header(default=None, alias="X-Acting-Subject"),
-                  namespace: Namespace = Depends(current_namespace)) -> dict:
+                  namespace: Namespace = Depends(current_namespace)) -> Response:
     """Run a retriever definition without storing it; the run is kept in the ad-hoc execution history."""
     _refuse_unsupported(body)
     definition = body.model_dump(include={"stages", "input_schema", "collection_identifiers"}, exclude_none=True)
     execution = body.model_dump(include={"inputs", "filters", "pagination", "limit"}, exclude_none=True)
     execution["return_vectors"] = body.return_vectors or return_vectors
     execution.setdefault("limit", body.page_size)
-    return services(request).retrieval.execute_ad_hoc(namespace, definition, execution, subject=acting_subject)
+    return SafeJSONResponse(services(request).retrieval.execute_ad_hoc(namespace, definition, execution,
+                                                                        subject=acting_subject))
 
 
 def _window(found: list[dict], limit: int, page_size: Optional[int], offset: int, page: Optional[int]
@@ -189,12 +193,12 @@ def delete_retriever(request: Request, retriever_id: str, namespace: Namespace =
     return {"success": True, "retriever_id": deleted.retriever_id, "message": "Retriever deleted"}
 
 
-@router.post("/{retriever_id}/execute")
+@router.post("/{retriever_id}/execute", response_model=dict)
 def execute_retriever(request: Request, retriever_id: str, body: ExecuteRetrieverRequest,
                       return_vectors: bool = Query(False), explain: bool = Query(False),
                       include_legacy_results: bool = Query(False),
                       acting_subject: Optional[str] = Header(default=None, alias="X-Acting-Subject"),
-                      namespace: Namespace = Depends(current_namespace)) -> dict:
+                      namespace: Namespace = Depends(current_namespace)) -> Response:
     """Run the retriever's stages.
 
     `X-Acting-Subject` names the principal the search runs for (an end user's id, as written in documents' ACLs and
@@ -214,14 +218,14 @@ def execute_retriever(request: Request, retriever_id: str, body: ExecuteRetrieve
     result = services_.retrieval.execute(namespace, retriever, execution, subject=acting_subject)
     if include_legacy_results:
         result["results"] = result["documents"]
-    return result
+    return SafeJSONResponse(result)
 
 
-@router.post("/{retriever_id}/execute/batch")
+@router.post("/{retriever_id}/execute/batch", response_model=dict)
 def execute_batch(request: Request, retriever_id: str, body: ExecuteBatchRequest,
                   return_vectors: bool = Query(False),
                   acting_subject: Optional[str] = Header(default=None, alias="X-Acting-Subject"),
-                  namespace: Namespace = Depends(current_namespace)) -> dict:
+                  namespace: Namespace = Depends(current_namespace)) -> Response:
     """Several queries through one retriever in one request: the retriever is read once and the first
     feature_search of every query goes to the vector store in one call. `settings.limit` is each query's page size.
     `concurrency` is accepted and not needed: the queries run one after another, their searches together."""
@@ -237,7 +241,8 @@ def execute_batch(request: Request, retriever_id: str, body: ExecuteBatchRequest
     services_ = services(request)
     retriever = services_.retrievers.get(namespace, retriever_id)
     queries = [query.model_dump(exclude_none=True) for query in body.queries]
-    return services_.retrieval.execute_batch(namespace, retriever, queries, shared, subject=acting_subject)
+    return SafeJSONResponse(services_.retrieval.execute_batch(namespace, retriever, queries, shared,
+                                                              subject=acting_subject))
 
 
 @router.post("/{retriever_id}/execute/explain")
