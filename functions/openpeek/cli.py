@@ -289,13 +289,17 @@ def reap(args: argparse.Namespace) -> int:
 
 def autoindex(args: argparse.Namespace) -> int:
     """One auto-index run now (what the 6-hourly schedule does)."""
+    from openpeek.namespace_cli import NamespaceNames  # namespaces shown as `<org>/<public id> [<storage id>]`
+
     services = _services(args.data_dir)
     try:
         result = services.auto_index.run()
+        names = NamespaceNames(services.table)
+        for created in result.created:
+            print(f"openpeek autoindex: {names.label(created['namespace_id'])}: {created['field']} "
+                  f"({created['type']}) indexed")
     finally:
         services.close()
-    for created in result.created:
-        print(f"openpeek autoindex: {created['namespace_id']}: {created['field']} ({created['type']}) indexed")
     print(f"openpeek autoindex: {len(result.created)} index(es) created, {len(result.skipped)} field(s) skipped")
     return 0
 
@@ -303,14 +307,17 @@ def autoindex(args: argparse.Namespace) -> int:
 def tier(args: argparse.Namespace) -> int:
     """One tiering sweep now (what the hourly schedule does): resumes unfinished transitions, demotes idle
     collections, freezes, promotes busy cold ones; prints each move."""
+    from openpeek.namespace_cli import NamespaceNames  # namespaces shown as `<org>/<public id> [<storage id>]`
+
     services = _services(args.data_dir)
     try:
         report = services.tiering_sweeper.sweep()
+        names = NamespaceNames(services.table)
+        for move in report.moved:
+            print(f"openpeek tier: {names.label(move['namespace_id'])}: collection {move['collection_id']}: "
+                  f"{move['from']} → {move['to']} ({move['reason']})")
     finally:
         services.close()
-    for move in report.moved:
-        print(f"openpeek tier: {move['namespace_id']}/{move['collection_id']}: {move['from']} → {move['to']} "
-              f"({move['reason']})")
     for collection_id in report.resumed:
         print(f"openpeek tier: resumed the transition of {collection_id}")
     for collection_id in report.skipped_rehydrations:

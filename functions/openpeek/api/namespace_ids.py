@@ -3,8 +3,9 @@
 Records a namespace owns (retrievers, clusters, tasks, batches, webhooks, collections, ...) refer to it by its storage
 id, and presenters show what the record holds. The two ids differ only for a namespace stored under a relocated id
 (its caller chose an id another namespace was stored under), and such an id says so by its prefix: this middleware
-finds those in an answer's `*namespace_id` fields and shows the caller's public id instead. Every other answer passes
-through untouched after one substring test of its body; a streamed answer always does."""
+finds those in an answer's strings (`*namespace_id` fields, and ids inside messages, task errors or index names) and
+shows the caller's public id instead. Every other answer passes through untouched after one substring test of its
+body; a streamed answer always does."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from openpeek.domain.namespace import RELOCATED_PREFIX, show_public_ids
 
 CALLER = "openpeek_principal"  # the scope state entry auth.principal fills: whose ids an answer may show
-_MARK = f'"{RELOCATED_PREFIX}'.encode()
+_MARK = RELOCATED_PREFIX.encode()  # anywhere in a string, not only at its start: "Collection 'nsr_…' …"
 
 
 def remember_caller(state: Any, principal: Any) -> None:

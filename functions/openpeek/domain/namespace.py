@@ -48,26 +48,35 @@ def may_be_relocated(namespace_id: str) -> bool:
     return namespace_id.startswith(RELOCATED_PREFIX)
 
 
+RELOCATED_ID = re.compile(rf"(?<![A-Za-z0-9]){RELOCATED_PREFIX}[a-z0-9]{{16}}(?![A-Za-z0-9])")
+"""A relocated storage id wherever it stands in a text (relocated_storage_id's shape): a message, a task's error, a
+cold index's name."""
+
+
 def show_public_ids(document: Any, public_id_of: Callable[[str], str | None]) -> bool:
-    """Replace, in place, every relocated storage id in `document`'s `*namespace_id` fields (at any depth) with the
-    public id `public_id_of` gives (None: leave it). True when something changed."""
+    """Replace, in place, every relocated storage id in `document`'s strings (at any depth: `*namespace_id` fields,
+    lists of ids, and ids inside messages or names) with the public id `public_id_of` gives (None: leave it). True
+    when something changed."""
     known: dict[str, str | None] = {}
+
+    def public(match: re.Match) -> str:
+        storage_id = match.group(0)
+        if storage_id not in known:
+            known[storage_id] = public_id_of(storage_id)
+        return known[storage_id] or storage_id
+
     changed = False
     stack: list[Any] = [document]
     while stack:
         value = stack.pop()
-        if isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, dict):
-            for key, item in value.items():
+        if isinstance(value, (dict, list)):
+            for place, item in (value.items() if isinstance(value, dict) else enumerate(value)):
                 if isinstance(item, (dict, list)):
                     stack.append(item)
-                elif isinstance(key, str) and key.endswith("namespace_id") and isinstance(item, str) \
-                        and may_be_relocated(item):
-                    if item not in known:
-                        known[item] = public_id_of(item)
-                    if known[item] is not None and known[item] != item:
-                        value[key] = known[item]
+                elif isinstance(item, str) and RELOCATED_PREFIX in item:
+                    shown = RELOCATED_ID.sub(public, item)
+                    if shown != item:
+                        value[place] = shown
                         changed = True
     return changed
 

@@ -83,7 +83,7 @@ class DocumentService:
         wants_token = bool((request.get("options") or {}).get("write_token"))
         if wants_token:
             # Writes are visible to searches as soon as upsert returns, so the token only names the write.
-            response["write_token"] = f"wt_{namespace.namespace_id}_{now}"
+            response["write_token"] = f"wt_{namespace.public_id}_{now}"
         response["consistency"] = {
             "retriever_visible": "eventual",  # the SDK's word for direct upserts; here "eventual" is "at once"
             "write_token_available": wants_token,

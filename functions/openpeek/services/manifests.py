@@ -500,7 +500,7 @@ class ManifestService:
                         "would_create_count": 1 + sum(len(manifest.get(k.key) or []) for k in self._kinds)}
             namespace = self._namespaces.create(principal, self._creation_request(manifest)).namespace
             created_namespace.append({"resource_type": "namespace", "name": namespace.namespace_name,
-                                      "resource_id": namespace.namespace_id, "status": "created"})
+                                      "resource_id": namespace.public_id, "status": "created"})
         plan = self._plan(namespace, manifest, prune=prune)
         refused = [f"{i['type']} '{i['name']}' cannot change {', '.join(i['kind'].refused(i['fields']))} in place"
                    for i in plan.items if i["action"] == "update" and i["kind"].refused(i["fields"])]
@@ -522,7 +522,7 @@ class ManifestService:
         if plan.namespace_changes and mode == "upsert":
             namespace = self._apply_namespace(principal, namespace, plan.namespace_changes)
             results.append({"resource_type": "namespace", "name": namespace.namespace_name, "status": "updated",
-                            "resource_id": namespace.namespace_id, "drift": sorted(plan.namespace_changes)})
+                            "resource_id": namespace.public_id, "drift": sorted(plan.namespace_changes)})
             counts["updated"] += 1
         for item in plan.items:
             kind, name, action = item["kind"], item["name"], item["action"]

@@ -107,12 +107,13 @@ class NamespaceService:
             raise NotFound("namespace", identifier)
         return namespace
 
-    def stored(self, principal: Principal, namespace_id: str) -> Namespace:
+    def stored(self, principal: Principal, namespace_id: str, *, missing: NotFound | None = None) -> Namespace:
         """The caller's namespace by its storage id (what the records it owns name: a task, a batch), not by the id
-        a caller gives; another organisation's is 'not found' too."""
+        a caller gives; another organisation's is 'not found' too. `missing`: what to raise when there is none (the
+        record that named it, whose namespace is gone: a storage id is never the caller's to see)."""
         namespace = self._repository.get(principal.org_id, namespace_id)
         if namespace is None:
-            raise NotFound("namespace", namespace_id)
+            raise missing or NotFound("namespace", namespace_id)
         return namespace
 
     def get(self, principal: Principal, identifier: str) -> NamespaceView:

@@ -11,6 +11,7 @@ from openpeek.api.auth import principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.clusters import ListTasksRequest
 from openpeek.domain.batches import TASK_TYPE as BATCH_TASK_TYPE
+from openpeek.domain.errors import NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import Window
 from openpeek.services.organizations import Principal
@@ -22,7 +23,7 @@ router = APIRouter(route_class=OrjsonRoute, prefix="/v1/tasks", tags=["Tasks"])
 def _namespace_of(request: Request, caller: Principal, task_id: str) -> Namespace:
     services_ = services(request)
     namespace_id = services_.tasks.locate(caller.org_id, task_id)
-    return services_.namespaces.stored(caller, namespace_id)
+    return services_.namespaces.stored(caller, namespace_id, missing=NotFound("task", task_id))
 
 
 @router.get("/{task_id}")

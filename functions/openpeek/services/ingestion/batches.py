@@ -98,7 +98,7 @@ class BatchService:
         found = self._batches.locate(batch_id)
         if found is None or found[0] != principal.org_id:
             raise NotFound("batch", batch_id)
-        namespace = self._namespaces.stored(principal, found[1])
+        namespace = self._namespaces.stored(principal, found[1], missing=NotFound("batch", batch_id))
         return namespace, self._batch(namespace, batch_id)
 
     def find(self, address: BatchAddress) -> tuple[Namespace, Batch]:
