@@ -450,8 +450,8 @@ def test_manifest_export_carries_new_stage_configs_unchanged(client, ns):
     assert [s["config"] for s in exported["stages"]][1]["parameters"] == {"top_k": 4, "lambda": 0.5}
 
 
-def test_documents_come_back_whole_when_the_search_fetched_only_the_fields_stages_read(client, ns, module_services,
-                                                                                        monkeypatch):
+def test_documents_come_back_whole_when_the_search_fetched_only_the_fields_stages_read(
+        client, ns, module_services, monkeypatch):
     """feature_search → attribute_filter → mmr → limit: the search asks the store for the one field the later stages
     read (price) for its candidates, and the documents returned carry every stored field, as a get shows them, with
     the mmr score on top. A later stage that reads whole documents (json_transform) gets whole payloads."""
@@ -477,6 +477,7 @@ def test_documents_come_back_whole_when_the_search_fetched_only_the_fields_stage
         assert document["price"] < 60 and isinstance(document["scores"]["mmr"], float)
 
     asked.clear()
-    reshaped = run(client, ns, [search(top_k=2), stage("j", "json_transform", template='{"t": {{ DOC.title | tojson }}}')])
+    reshaped = run(client, ns, [search(top_k=2),
+                                stage("j", "json_transform", template='{"t": {{ DOC.title | tojson }}}')])
     assert [request.payload_fields for request in asked] == [None]
     assert [d["t"] for d in reshaped["documents"]] == ["Item d1", "Item d2"]
