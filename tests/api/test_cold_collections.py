@@ -302,3 +302,36 @@ def test_the_namespace_scoped_get_finds_a_document_after_its_collection_went_col
     archived = client.get(f"/v1/documents/{ids[1]}", headers=headers)
     assert archived.status_code == 200 and archived.json()["_source_tier"] == "archived"
     assert client.get("/v1/documents/doc_missing", headers=headers).status_code == 404
+
+
+def test_a_batch_over_hot_and_cold_collections_searches_once_and_counts_every_query(client, headers, services,
+                                                                                     tenant, monkeypatch):
+    """A batch on a namespace with collections sends every query's hot search to the vector store in one call (each
+    query still reads the cold collection and tags its hits), and every query counts towards the collections' recent
+    queries (what promotes a cold collection), once each."""
+    from openpeek.repositories.tiering import TierStateRepository
+    from tests.api.test_collection_lifecycle_api import retriever, vector
+
+    hot = [add(client, headers, "hotbooks", seed) for seed in (1, 2)]
+    cold = [add(client, headers, "coldbooks", seed) for seed in (11, 12)]
+    lifecycle(client, headers, "coldbooks", "cold")
+    both = retriever(client, headers, ["coldbooks", "hotbooks"], top_k=4)
+    asked: list[int] = []
+    real_query = services.vectors.query
+    monkeypatch.setattr(services.vectors, "query",
+                        lambda *args, **kwargs: asked.append(1) or real_query(*args, **kwargs))
+
+    answer = client.post(f"/v1/retrievers/{both}/execute/batch", headers=headers,
+                         json={"queries": [{"inputs": {"v": vector(seed)}} for seed in (1, 11, 2)]})
+
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert asked == [1]  # the three hot searches in one store call
+    for result, best in zip(results, (hot[0], cold[0], hot[1])):
+        found = {d["document_id"]: d["_source_tier"] for d in result["documents"]}
+        assert result["documents"][0]["document_id"] == best
+        assert found == {**{h: "hot" for h in hot}, **{c: "cold" for c in cold}}
+        assert result["stage_statistics"]["stages"]["search"]["metadata"]["batched_search"] is True
+    namespace = NamespaceRepository(services.table).get_by_name(tenant.org_id, "tiers")
+    states = TierStateRepository(services.table).list_in(namespace.namespace_id)
+    assert sorted(state.recent_queries for state in states.values()) == [3, 3]

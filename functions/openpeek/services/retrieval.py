@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -40,6 +41,7 @@ from openpeek.services.stages.registry import StageDependencies, StageRegistry
 MAX_PAGE_SIZE = 500
 QUERY_SUMMARY_CHARS = 200
 SEARCH_STAGES = frozenset({"feature_search", "query_expand"})  # they search the store (filters, authorization apply)
+_UNPLANNED: Any = object()  # a run plans its tiers itself (a batch plans them once for all its queries)
 
 __all__ = ["Candidate", "RetrievalService"]
 
@@ -92,7 +94,11 @@ class RetrievalService:
     def _execute_batch(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
                        shared: dict[str, Any], subject: str | None) -> dict[str, Any]:
         started = time.perf_counter()
-        prefetched = self._prefetch_first_search(namespace, retriever, queries, shared, subject)
+        # One tier plan (one read of the namespace's collections) for the batch; each query gets its own copy, for
+        # its own warnings.
+        planned = self._plan_tiers(namespace, retriever, queries=len(queries))
+        tier_plans = [None if planned is None else replace(planned, warnings=[]) for _ in queries]
+        prefetched = self._prefetch_first_search(namespace, retriever, queries, shared, subject, tier_plans)
         results = []
         history: list[dict[str, Any]] = []  # the queries' runs, written together once the batch is done
         try:
@@ -100,7 +106,8 @@ class RetrievalService:
                 request = {**shared, **{k: v for k, v in query.items() if v is not None}}
                 try:
                     outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
-                                        first_search=prefetched.pop(index, None), history=history)
+                                        first_search=prefetched.pop(index, None), history=history,
+                                        tier_plan=tier_plans[index])
                     results.append({"query_index": index, **outcome})
                 except DomainError as error:
                     if error.status >= 500:
@@ -120,19 +127,20 @@ class RetrievalService:
 
     def _run(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *, subject: str | None,
              ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None = None,
-             history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+             history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED) -> dict[str, Any]:
         if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
             # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
-            # them several times per request (openpeek/garbage_collection.py; measured: a third of an mmr pipeline's time).
+            # them several times per request (openpeek/garbage_collection.py; measured: a third of an mmr pipeline's
+            # time).
             with fewer_collections():
                 return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                        first_search=first_search, history=history)
+                                        first_search=first_search, history=history, tier_plan=tier_plan)
         return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                first_search=first_search, history=history)
+                                first_search=first_search, history=history, tier_plan=tier_plan)
 
     def _run_stages(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
                     subject: str | None, ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None,
-                    history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED) -> dict[str, Any]:
         started = time.perf_counter()
         created_at = isoformat(utcnow())
         execution_id = new_id("exec")
@@ -140,8 +148,8 @@ class RetrievalService:
         extra_filter = filter_rules.parse_filter(rules.substitute(request.get("filters"), inputs, request))
         stage_ids = [stage["config"]["stage_id"] for stage in retriever.stages]
         access = self._access.plan(namespace, subject) if SEARCH_STAGES & set(stage_ids) else None
-        tier_plan = (self._tiers.plan(namespace, retriever)
-                     if self._tiers is not None and SEARCH_STAGES & set(stage_ids) else None)
+        if tier_plan is _UNPLANNED:
+            tier_plan = self._plan_tiers(namespace, retriever)
         tiers = (self._tiers, tier_plan) if tier_plan is not None else None
         return_vectors = bool(request.get("return_vectors"))
         candidates: list[Candidate] = []
@@ -241,6 +249,12 @@ class RetrievalService:
             **({"explain_plan": explain_plan} if explain_plan else {}),
         }
 
+    def _plan_tiers(self, namespace: Namespace, retriever: Retriever, queries: int = 1) -> Any:
+        """The cold collections the retriever's searches also read (services/tiering), or None."""
+        if self._tiers is None or not SEARCH_STAGES & {stage["config"]["stage_id"] for stage in retriever.stages}:
+            return None
+        return self._tiers.plan(namespace, retriever, queries)
+
     def _payload_read_after(self, retriever: Retriever) -> list[frozenset[str] | None]:
         """For each stage, the payload keys the stages after it read (None: the whole payload)."""
         reads = []
@@ -268,7 +282,8 @@ class RetrievalService:
         return definition is not None and definition.reads_vectors(stage["config"].get("parameters") or {})
 
     def _prefetch_first_search(self, namespace: Namespace, retriever: Retriever, queries: list[dict[str, Any]],
-                               shared: dict[str, Any], subject: str | None) -> dict[int, tuple[list[Candidate], bool]]:
+                               shared: dict[str, Any], subject: str | None,
+                               tier_plans: list[Any]) -> dict[int, tuple[list[Candidate], bool]]:
         """The first stage's searches of every query in one vector-store call, when the first stage is a
         feature_search (its store round trip is most of a query's time). Queries whose inputs are refused are left
         out here and fail on their own later."""
@@ -276,8 +291,6 @@ class RetrievalService:
         definition = self._stages.get(first["config"]["stage_id"]) if first else None
         if definition is None or not hasattr(definition, "run_many"):
             return {}
-        if self._tiers is not None and self._tiers.plan(namespace, retriever) is not None:
-            return {}  # cold collections answer per query, through the tier plan
         # Searches that bring back every hit's vector (a later mmr) go together too: with the batch's collector
         # passes spaced out (execute_batch), one Edge query_batch of 16 × 200 vectors is measured faster than 16
         # queries (bench/retrieval_stages.py).
@@ -298,6 +311,7 @@ class RetrievalService:
                                           request=request, ad_hoc=extra_filter,
                                           return_vectors=bool(request.get("return_vectors")),
                                           fetch_vectors=fetch_vectors, access=access,
+                                          tiers=None if tier_plans[index] is None else (self._tiers, tier_plans[index]),
                                           payload_fields=payload_fields), parameters)
         try:
             found = definition.run_many(list(prepared.values()))

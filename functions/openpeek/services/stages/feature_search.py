@@ -152,7 +152,7 @@ class FeatureSearch(Stage):
         # Only the fields later stages read, for each of the hundreds of hits (the page returned is completed);
         # not where hits are filtered in Python here, checked for access, or merged with cold collections' hits.
         projected = (tuple(sorted(context.payload_fields)) if context.payload_fields is not None
-                     and context.access is None and context.tiers is None else None)
+                     and context.access is None and (context.tiers is None or not context.tiers[1].cold) else None)
         requests, python_filters, limits = [], [], []
         for position, search in enumerate(parameters["searches"]):
             index = rules.resolve_feature_uri(namespace, search["feature_uri"])

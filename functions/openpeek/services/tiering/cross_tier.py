@@ -113,7 +113,9 @@ class CrossTierSearch:
         self._pending: dict[tuple[str, str], int] = {}  # queries not yet written, per (namespace, collection)
         self._written_at: dict[tuple[str, str], datetime] = {}
 
-    def plan(self, namespace: Namespace, retriever: Retriever) -> TierPlan | None:
+    def plan(self, namespace: Namespace, retriever: Retriever, queries: int = 1) -> TierPlan | None:
+        """`queries`: how many executions the plan serves (a batch plans once for all its inputs), each counted as a
+        query of the collections it searches."""
         collections = self._collections.list_in(namespace.namespace_id)
         if not collections:
             return None
@@ -127,7 +129,7 @@ class CrossTierSearch:
                              "collections keep metadata only and cannot be searched", code="collections_archived",
                              details={"archived": [{"collection_id": c.collection_id,
                                                     "collection_name": c.collection_name} for c in named]})
-        self._record(namespace, [c.collection_id for c in searchable])
+        self._record(namespace, [c.collection_id for c in searchable], queries)
         cold = [(c, self._cold_target(namespace, c)) for c in searchable if c.lifecycle_state == rules.COLD]
         # Only named collections can be known to be all cold: an identifier without a collection item may name
         # documents upserted into the namespace directly, which are always in the vector store.
@@ -141,13 +143,13 @@ class CrossTierSearch:
 
     # -- last query times -----------------------------------------------------------------------------------------
 
-    def _record(self, namespace: Namespace, collection_ids: list[str]) -> None:
+    def _record(self, namespace: Namespace, collection_ids: list[str], queries: int = 1) -> None:
         now = self._clock()
         due = []
         with self._lock:
             for collection_id in collection_ids:
                 key = (namespace.namespace_id, collection_id)
-                self._pending[key] = self._pending.get(key, 0) + 1
+                self._pending[key] = self._pending.get(key, 0) + queries
                 written = self._written_at.get(key)
                 if written is None or now - written >= rules.LAST_QUERY_WRITE_EVERY:
                     due.append((key, self._pending.pop(key)))
