@@ -15,8 +15,10 @@ an index build's swap moves it into the new shard directory):
 - `state.json`: the rows and dimension of each index, `clean`, and the shard's files (names, sizes, modification
   times) when it was marked clean.
 
-Exact: a row is what Edge stores, read back from Edge after each write (a cosine vector is Edge's own normalisation,
-bit for bit), so a stage computes on exactly the numbers the lists would have held.
+Exact: a row is what Edge stores, bit for bit (a cosine vector is Edge's own normalisation), so a stage computes on
+exactly the numbers the lists would have held. An upsert computes its rows from the vectors it wrote, as Edge does
+(edge_rows.py), reads back from Edge the few it cannot vouch for and a sample of the others to check it; any other
+write (and an upsert the computation does not cover or that failed) reads the points back from Edge.
 
 Never stale:
 - in the process, writes and reads form a sequence lock: a write to the shard and its rows happen between two
@@ -132,6 +134,10 @@ class VectorSidecar:
         self._log: Any = None
         self._dimensions = dict(dimensions)
         self.sparse_names: list[str] = []  # the shard's sparse indexes, which searches still ask Edge for
+        self.metrics: dict[str, str] = {}  # each dense index's metric: how Edge turns a written vector into its row
+        # Whether a write may give the sidecar rows computed from the vectors it wrote (edge_rows.py) rather than
+        # read back from Edge; false for good once a computed row differed from Edge's.
+        self.computed_rows = True
         self.lock = threading.Lock()  # held by the rebuild thread's bookkeeping (rebuilding / needs_rebuild)
 
     # -- opening -------------------------------------------------------------------------------------------------
