@@ -150,25 +150,35 @@ def _fused_sums(rows: np.ndarray, block: int, unsure: np.ndarray) -> np.ndarray 
     """The accumulators after `acc = fma(x, x, acc)` over every whole block of `block` values (one lane per value of
     a block), as float32; rows where a fused result could differ from what this computes are marked in `unsure`.
     None when there is no whole block."""
+    count = rows.shape[0]
     blocks = rows.shape[1] // block
     if not blocks:
         return None
-    wide = rows[:, :blocks * block].astype(np.float64).reshape(rows.shape[0], blocks, block)
-    sums = np.zeros((rows.shape[0], block), dtype=np.float32)
+    # blocks × rows × lanes, so that each step reads one contiguous slab; a float32 squared is exact in float64
+    squares = np.ascontiguousarray(rows[:, :blocks * block].reshape(count, blocks, block).transpose(1, 0, 2))
+    squares = squares.astype(np.float64)
+    squares *= squares
+    sums = np.zeros((count, block), dtype=np.float32)
+    total = np.empty((count, block), dtype=np.float64)
+    bits = total.view(np.int64)
+    low = np.empty((count, block), dtype=np.int64)
+    doubtful = np.empty((count, block), dtype=bool)
+    small = np.empty((count, block), dtype=bool)
     for step in range(blocks):
-        part = wide[:, step, :]
-        square = part * part  # a float32 squared is exact in float64
-        total = square + sums
-        bits = total.view(np.int64)
+        square = squares[step]
+        np.add(square, sums, out=total)
         # Where the float64 rounding may matter: half-way between two float32s (round-to-even may then pick what a
-        # single rounding would not), or below float32's smallest normal (its grid is coarser there). A zero is
+        # single rounding would not), or below float32's smallest normal (its grid is coarser there). Zeros are
         # caught too, and cleared below with every other sum that float64 holds exactly.
-        doubtful = ((bits & _LOW_BITS) == _HALF_WAY) | (bits < _SMALLEST_NORMAL_BITS)
+        np.bitwise_and(bits, _LOW_BITS, out=low)
+        np.equal(low, _HALF_WAY, out=doubtful)
+        np.less(bits, _SMALLEST_NORMAL_BITS, out=small)
+        doubtful |= small
         if doubtful.any():
             where = np.nonzero(doubtful)
             exact_sum, square_at, sum_at = total[where], square[where], sums[where].astype(np.float64)
-            # Both operands are non-negative, so the sum is within twice the larger one: subtracting either operand
-            # is exact (Sterbenz) for the larger, and gives back the smaller only when nothing was rounded off.
+            # Both operands are non-negative, so the sum is within twice the larger one: subtracting that one is
+            # exact (Sterbenz) and gives back the other only when nothing was rounded off.
             rounded = (exact_sum - square_at != sum_at) | (exact_sum - sum_at != square_at)
             unsure[where[0][rounded]] = True
         sums = total.astype(np.float32)

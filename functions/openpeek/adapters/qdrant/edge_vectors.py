@@ -105,7 +105,20 @@ class _Column:
         if first + len(matrix) > self.capacity():
             self.map(max(2 * self.capacity(), first + len(matrix)))
         assert self.view is not None
-        self.view[first:first + len(matrix)] = matrix
+        if hasattr(os, "pwrite"):
+            # Through the file, not the mapping: the kernel copies into the page cache without the page fault per
+            # fresh page that writing through the mapping takes (half the time), and the mapping shares those pages.
+            data = memoryview(np.ascontiguousarray(matrix, dtype=np.float32)).cast("B")
+            offset = first * self.dimension * 4
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                while data:
+                    written = os.pwrite(fd, data, offset)
+                    data, offset = data[written:], offset + written
+            finally:
+                os.close(fd)
+        else:
+            self.view[first:first + len(matrix)] = matrix
         self.rows = first + len(matrix)
         return first
 
@@ -316,6 +329,7 @@ class VectorSidecar:
         for column in self.columns.values():
             if column.mapped is not None:
                 column.mapped.flush()
+                fsync_path(column.path)  # rows written through the file (append) as well as through the mapping
         if self._log is not None:
             self._log.flush()
             os.fsync(self._log.fileno())
