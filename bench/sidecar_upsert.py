@@ -3,7 +3,8 @@ documents (bench/retrieval.py's data, with its category and price payload) upser
 in batches of 1,000 (QdrantEdgeStore as the server builds it: durable writes, no index build meanwhile), with the
 sidecar off and on. Each measurement runs in its own process; code versions (`name=functions_dir`, put first on the
 path, e.g. a `git archive` of the previous commit) and the two modes run in alternation, several rounds, and the
-report gives each one's median seconds and the median of the on/off ratios paired within a round.
+report gives each one's median seconds and the median of the on/off ratios paired within a round (of the whole run,
+and of its median batch).
 
     .venv/bin/python bench/sidecar_upsert.py [DOCS] [ROUNDS] [name=functions_dir ...]"""
 
@@ -79,6 +80,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     seconds: dict[str, dict[str, list[float]]] = {name: {"off": [], "on": []} for name in versions}
     ratios: dict[str, list[float]] = {name: [] for name in versions}
+    batch_ratios: dict[str, list[float]] = {name: [] for name in versions}
     checks: dict[str, list[bool]] = {name: [] for name in versions}
     for round_ in range(rounds):
         for name, functions in versions.items():
@@ -87,12 +89,15 @@ def main() -> None:
             for mode in modes:
                 seconds[name][mode].append(found[mode]["seconds"])
             ratios[name].append(found["on"]["seconds"] / found["off"]["seconds"])
+            batch_ratios[name].append(found["on"]["p50_batch_ms"] / found["off"]["p50_batch_ms"])
             checks[name].append(found["on"]["sidecar_equals_edge"])
             print(round_, name, found, flush=True)
     summary = {name: {"median_s_off": statistics.median(seconds[name]["off"]),
                       "median_s_on": statistics.median(seconds[name]["on"]),
                       "median_ratio_on_off": round(statistics.median(ratios[name]), 3),
                       "ratios_on_off": [round(r, 3) for r in ratios[name]],
+                      # the median batch: without what happens once (the sidecar's creation, a background flush)
+                      "median_ratio_on_off_p50_batch": round(statistics.median(batch_ratios[name]), 3),
                       "sidecar_equals_edge": all(checks[name])} for name in versions}
     print(json.dumps({"documents": docs, "batch": BATCH, "rounds": rounds,
                       "load_average": [round(load, 2), round(os.getloadavg()[0], 2)], **summary}, indent=1))

@@ -621,3 +621,12 @@ def test_an_upsert_names_each_point_once(store, monkeypatch):
                                                                         original(document_id))[1])
     store.upsert(C, points(vectors(100, 2)))
     assert len(named) == 100
+
+
+def test_a_new_collection_s_sidecar_follows_its_first_write_without_a_rebuild(store, monkeypatch):
+    rebuilds = []
+    monkeypatch.setattr(QdrantEdgeStore, "_rebuild_sidecar_later", lambda self, path, sidecar: rebuilds.append(path))
+    store.upsert(C, points(vectors(50, 1)))
+    assert not rebuilds
+    assert_rows_are_edges(store)
+    assert_same_as_edge(store._root, store)

@@ -1046,6 +1046,9 @@ class QdrantEdgeStore:
                 entry.files_at_load if entry is not None else None)
             sidecar.sparse_names = [name for name, spec in specs.items() if spec.sparse]
             sidecar.metrics = {name: spec.metric for name, spec in specs.items() if not spec.sparse}
+            if (not sidecar.ready and entry is not None and not entry.closed
+                    and entry.shard.count(qe.CountRequest(exact=True)) == 0):
+                sidecar.ready = True  # a shard without points (a new collection): nothing to read; clean at its flush
             with _REGISTRY.lock:
                 _SIDECARS[path] = sidecar
         if not sidecar.ready:
