@@ -494,6 +494,14 @@ def _point_vectors(records: Sequence[Any], ids: Sequence[str], names: Sequence[s
             for name, (positions, values) in lists.items() if positions}
 
 
+def _holds_no_points(entry: _OpenShard) -> bool:
+    """Whether the shard is open and empty; False where Edge cannot say (the sidecar is then rebuilt, as usual)."""
+    try:
+        return not entry.closed and entry.shard.count(qe.CountRequest(exact=True)) == 0
+    except Exception:  # noqa: BLE001 - a rebuild reads the shard again and reports what fails
+        return False
+
+
 CONFIRMED_ROWS = 4  # computed rows of each upsert compared with Edge's (first, last, and evenly between)
 
 
@@ -509,9 +517,10 @@ class _WrittenRows:
 def _written_rows(sidecar: edge_vectors.VectorSidecar, points: Sequence[VectorPoint]) -> _WrittenRows | None:
     """The rows these points (unique ids) get, or None where they are not computed here: a point without a vector
     for one of the sidecar's indexes, a vector for an index it does not know, a dense vector that is not a list of
-    numbers of the index's dimension, an index of unknown metric. Those writes read their rows back from Edge."""
+    numbers of the index's dimension, an index of unknown metric, a collection whose computed rows once differed
+    from Edge's. Those writes read their rows back from Edge."""
     columns = sidecar.columns
-    if not columns or not points or sidecar.metrics.keys() != columns.keys():
+    if not sidecar.computed_rows or not columns or not points or sidecar.metrics.keys() != columns.keys():
         return None
     dense = set(columns)
     sparse = set(sidecar.sparse_names)
@@ -1030,8 +1039,9 @@ class QdrantEdgeStore:
     # -- the vector sidecar --------------------------------------------------------------------------------------
 
     def _sidecar(self, collection: str) -> edge_vectors.VectorSidecar:
-        """The collection's open sidecar, opened now if needed (a rebuild started when it is not ready). Called
-        with the shard's write lock held (no write changes the vector schema meanwhile)."""
+        """The collection's open sidecar, opened now if needed (a rebuild started when it is not ready and the
+        shard holds points). Called with the shard's write lock held (no write changes the vector schema or the
+        points meanwhile)."""
         path = self._path(collection)
         with _SIDECAR_OPENING:
             with _REGISTRY.lock:
@@ -1046,9 +1056,8 @@ class QdrantEdgeStore:
                 entry.files_at_load if entry is not None else None)
             sidecar.sparse_names = [name for name, spec in specs.items() if spec.sparse]
             sidecar.metrics = {name: spec.metric for name, spec in specs.items() if not spec.sparse}
-            if (not sidecar.ready and entry is not None and not entry.closed
-                    and entry.shard.count(qe.CountRequest(exact=True)) == 0):
-                sidecar.ready = True  # a shard without points (a new collection): nothing to read; clean at its flush
+            if not sidecar.ready and entry is not None and _holds_no_points(entry):
+                sidecar.ready = True  # a new collection: nothing to read back (marked clean at the shard's flush)
             with _REGISTRY.lock:
                 _SIDECARS[path] = sidecar
         if not sidecar.ready:
@@ -1096,15 +1105,15 @@ class QdrantEdgeStore:
 
     @staticmethod
     def _confirmed(collection: str, shard: Any, sidecar: edge_vectors.VectorSidecar, ids: list[str],
-                   point_ids: dict[str, str], written: "_WrittenRows") -> dict[str, tuple[list[int], np.ndarray]] | None:
+                   point_ids: dict[str, str],
+                   written: "_WrittenRows") -> dict[str, tuple[list[int], np.ndarray]] | None:
         """The computed rows, once Edge agrees: the rows edge_rows could not vouch for are read from Edge, and so
         are a few others, which must equal the computed ones bit for bit. None (read everything back) on any
         difference, and from then on for this collection: Edge (or the CPU it runs on) does not compute as
         edge_rows.py does."""
         names = list(sidecar.columns)
         count = len(ids)
-        sample = {position * (count - 1) // (CONFIRMED_ROWS - 1) for position in range(CONFIRMED_ROWS)} if count > 1 \
-            else {0}
+        sample = {position * (count - 1) // (CONFIRMED_ROWS - 1) for position in range(CONFIRMED_ROWS)}
         checked = sorted(sample | written.unsure)
         by_position = list(point_ids)  # ids are unique: point ids in the order of ids
         records = shard.retrieve([by_position[position] for position in checked], False, names)

@@ -17,6 +17,9 @@ this module repeats operation by operation, in the same order, so that the resul
   multiply each value by `1 / sqrt(length)` (qdrant-edge-py 0.9.0: the "SIMD-accelerated L2 normalization"), the
   others divide it by `sqrt(length)`.
 
+The scalar, SSE and AVX kernels were checked bit for bit against qdrant-edge-py 0.9.0 on x86-64
+(tests/contract/test_edge_vector_sidecar.py); NEON follows Qdrant's source and was not run here.
+
 Float32 additions, products, square roots and divisions are IEEE operations in numpy as in Rust. A fused
 multiply-add rounds once: here the product (exact in float64) plus the accumulator is rounded to float64, then to
 float32. That is the fused result whenever the float64 sum is exact, and otherwise except where it lands exactly
