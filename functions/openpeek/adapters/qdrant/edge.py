@@ -1117,11 +1117,11 @@ class QdrantEdgeStore:
         checked = sorted(sample | written.unsure)
         by_position = list(point_ids)  # ids are unique: point ids in the order of ids
         records = shard.retrieve([by_position[position] for position in checked], False, names)
-        held = _point_vectors(records, ids, names, point_ids)
+        held = _point_vectors(records, [ids[position] for position in checked], names, point_ids)
         for name in names:
             matrix = written.vectors[name][1]
-            held_positions, held_matrix = held.get(name, ([], None))
-            row_of = {position: row for row, position in enumerate(held_positions)}
+            held_positions, held_matrix = held.get(name, ([], None))  # positions in `checked`
+            row_of = {checked[index]: row for row, index in enumerate(held_positions)}
             if row_of.keys() != set(checked):  # a point Edge holds without this vector, or does not hold at all
                 break
             sure = [position for position in checked if position not in written.unsure]

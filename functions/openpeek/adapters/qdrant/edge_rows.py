@@ -158,9 +158,9 @@ def _fused_sums(rows: np.ndarray, block: int, unsure: np.ndarray) -> np.ndarray 
     if not blocks:
         return None
     # blocks × rows × lanes, so that each step reads one contiguous slab; a float32 squared is exact in float64
-    squares = np.ascontiguousarray(rows[:, :blocks * block].reshape(count, blocks, block).transpose(1, 0, 2))
-    squares = squares.astype(np.float64)
-    squares *= squares
+    squares = np.empty((blocks, count, block), dtype=np.float64)
+    np.square(rows[:, :blocks * block].reshape(count, blocks, block).transpose(1, 0, 2), out=squares,
+              dtype=np.float64)
     sums = np.zeros((count, block), dtype=np.float32)
     total = np.empty((count, block), dtype=np.float64)
     bits = total.view(np.int64)

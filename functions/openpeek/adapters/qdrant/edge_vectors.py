@@ -252,6 +252,12 @@ class VectorSidecar:
         rows_by_name: dict[str, list[int]] = {}
         for name, column in self.columns.items():
             positions, matrix = vectors.get(name, ([], None))
+            if positions and len(positions) == len(ids) and positions == list(range(len(ids))):  # all, in order
+                first = column.append(matrix)
+                rows = list(range(first, first + len(ids)))
+                column.where.update(zip(ids, rows))
+                rows_by_name[name] = rows
+                continue
             rows = [-1] * len(ids)
             if positions:
                 first = column.append(matrix)
