@@ -60,6 +60,7 @@ def _x86_features() -> frozenset[str]:
     return frozenset({"avx", "fma", "sse"})
 
 
+@lru_cache(maxsize=256)
 def kernel(dimension: int) -> str:
     """The sum of squares Edge runs for a cosine vector of this dimension on this machine: avx, sse, neon or
     scalar (simple.rs: MIN_DIM_SIZE_AVX = 32, MIN_DIM_SIZE_SIMD = 16)."""
