@@ -499,7 +499,7 @@ def test_upserted_rows_are_edges_bit_for_bit_for_each_metric_and_dimension(tmp_p
             collection = f"rows_{metric}_{dimension}"
             store.create_collection(collection, [VectorIndexSpec("emb", dimension, metric)])
             store.upsert(collection, [VectorPoint("first", {"emb": [1.0] * dimension})])
-            wait_ready(store, collection)  # rebuilt from Edge once; every write below is followed, not rebuilt
+            wait_ready(store, collection)  # opened by that write; every write below is followed, never rebuilt
             read_back = read_back_spy(monkeypatch)
             written = awkward_vectors(dimension, seed=dimension)
             store.upsert(collection, [VectorPoint(f"doc-{i}", {"emb": v}) for i, v in enumerate(written)])
