@@ -19,11 +19,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import qdrant_edge as qe
 
 from openpeek.adapters.qdrant import edge as edge_adapter
 from openpeek.adapters.qdrant import edge_vectors
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
+from openpeek.adapters.qdrant.mapping import point_id, stored_payload
 from openpeek.domain.conditions import Filter, MatchValue
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.vectors import SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
 from tests.live_server import free_port
 
@@ -436,3 +439,194 @@ def test_the_disk_says_dirty_before_edge_sees_a_write_and_clean_after_the_flush(
         assert described["clean"] and described["shard_files"] == edge_vectors.shard_files(store._path(C))
     finally:
         store.close()
+
+
+# -- an upsert's rows, computed from the vectors it wrote (adapters/qdrant/edge_rows.py) ------------------------------
+
+
+def assert_rows_are_edges(store: QdrantEdgeStore, collection: str = C) -> None:
+    """The sidecar holds a row for exactly the dense vectors Edge holds, each equal to Edge's bit for bit."""
+    sidecar = sidecar_of(store, collection)
+    assert sidecar is not None and sidecar.ready and not sidecar.needs_rebuild
+    held, _ = store.scroll(collection, limit=100_000, with_vectors=True)
+    for name, column in sidecar.columns.items():
+        with_vector = [point for point in held if isinstance(point.vectors.get(name), list)]
+        assert set(column.where) == {point.id for point in with_vector}
+        positions, rows = sidecar.read([point.id for point in with_vector])[name]
+        assert positions == list(range(len(with_vector)))
+        expected = np.asarray([point.vectors[name] for point in with_vector], dtype=np.float32)
+        assert rows.tobytes() == expected.reshape(rows.shape).tobytes()
+
+
+def read_back_spy(monkeypatch) -> list[int]:
+    """How many points each follow of a write read back from Edge."""
+    counts: list[int] = []
+    original = edge_adapter._point_vectors
+
+    def spy(records, *args, **kwargs):
+        counts.append(len(records))
+        return original(records, *args, **kwargs)
+
+    monkeypatch.setattr(edge_adapter, "_point_vectors", spy)
+    return counts
+
+
+def awkward_vectors(dimension: int, seed: int) -> list[list]:
+    """Random vectors of every scale, and the ones a normalisation gets wrong first: integers, zero, already unit
+    length, norms whose squares underflow or overflow float32, float32-subnormal and out-of-range values, -0.0."""
+    rng = np.random.default_rng(seed)
+    found = (rng.standard_normal((120, dimension)) * 10.0 ** rng.uniform(-3, 3, (120, 1))).tolist()
+    found += rng.integers(-50, 50, (20, dimension)).tolist()  # Python ints
+    found += [[0] * dimension, [0.0] * dimension, [-0.0] + [0.0] * (dimension - 1)]
+    unit = rng.standard_normal((10, dimension)).astype(np.float32)
+    found += (unit / np.linalg.norm(unit, axis=1, keepdims=True)).tolist()  # within 1e-6 of length 1: kept as is
+    for scale in (1e-25, 1e-21, 1e-20, 1e-19, 1e-18, 1e17, 1e18, 1e19, 1e20):
+        found += (rng.standard_normal((3, dimension)) * scale).tolist()
+    mixed = rng.standard_normal((4, dimension))
+    mixed[:, ::2] = 1e-40  # float32 subnormals beside ordinary values
+    found += mixed.tolist()
+    found += [[1e39] + [1.0] * (dimension - 1)]  # past float32's range: infinite once cast
+    return found
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_upserted_rows_are_edges_bit_for_bit_for_each_metric_and_dimension(tmp_path, monkeypatch, metric):
+    """Dimensions that take each of Edge's kernels: scalar (< 16), SSE (16-31), AVX with FMA (≥ 32, with and without
+    values after the last block of 32)."""
+    store = QdrantEdgeStore(tmp_path, index_threshold=None)
+    try:
+        for dimension in (3, 12, 16, 20, 32, 40, 384):
+            collection = f"rows_{metric}_{dimension}"
+            store.create_collection(collection, [VectorIndexSpec("emb", dimension, metric)])
+            store.upsert(collection, [VectorPoint("first", {"emb": [1.0] * dimension})])
+            wait_ready(store, collection)  # opened by that write; every write below is followed, never rebuilt
+            read_back = read_back_spy(monkeypatch)
+            written = awkward_vectors(dimension, seed=dimension)
+            store.upsert(collection, [VectorPoint(f"doc-{i}", {"emb": v}) for i, v in enumerate(written)])
+            store.upsert(collection, [VectorPoint(f"doc-{i}", {"emb": v})  # replaced
+                                      for i, v in enumerate(awkward_vectors(dimension, seed=dimension + 1)[:50])])
+            assert_rows_are_edges(store, collection)
+            assert sidecar_of(store, collection).computed_rows
+            assert sum(read_back) < len(written) // 2  # a sample and the rows it could not vouch for, not the lot
+            monkeypatch.undo()
+    finally:
+        store.close()
+
+
+def test_a_failed_update_leaves_the_sidecar_as_edge_holds_it(store, monkeypatch):
+    """Nothing applied, or half the points applied, before Edge raised: the sidecar reads back what Edge holds."""
+    store.upsert(C, points(vectors(40, 1)))
+    wait_ready(store)
+    entry = edge_adapter._REGISTRY.shards[store._path(C)]
+    replacements = points(vectors(40, 2), group="b")
+
+    class Failing:
+        def __init__(self, real, applied):
+            self.real, self.applied = real, applied
+
+        def update(self, operation):
+            if self.applied:
+                self.real.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(point_id(p.id), {"emb": p.vectors["emb"]}, stored_payload(p)) for p in self.applied]))
+            raise Exception("Service internal error: the disk went away")
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    for applied in ([], replacements[:20]):
+        monkeypatch.setattr(entry, "shard", Failing(entry.shard, applied))
+        with pytest.raises(DependencyUnavailable):
+            store.upsert(C, replacements)
+        monkeypatch.undo()
+        assert_rows_are_edges(store)
+        assert sidecar_of(store).computed_rows  # read back at once, not taken for rows computed wrong
+    held = {p.id: p.vectors["emb"] for p in store.retrieve(C, ["doc-0", "doc-39"], with_vectors=True)}
+    sidecar = sidecar_of(store)
+    assert sidecar.read(["doc-0"])["emb"][1].tolist()[0] == held["doc-0"]  # replaced by the half applied
+    assert sidecar.read(["doc-39"])["emb"][1].tolist()[0] == held["doc-39"]  # still the first vector
+
+
+def test_computed_rows_that_differ_from_edges_are_not_kept_nor_computed_again(store, monkeypatch, caplog):
+    store.upsert(C, points(vectors(10, 1)))
+    wait_ready(store)
+    original = edge_adapter.edge_rows.stored_rows
+
+    def off_by_one_bit(values, metric, *args):
+        rows, unsure = original(values, metric, *args)
+        rows = rows.copy()
+        rows.view(np.int32)[0, 0] ^= 1  # the first point's: one of those compared with Edge
+        return rows, unsure
+
+    monkeypatch.setattr(edge_adapter.edge_rows, "stored_rows", off_by_one_bit)
+    read_back = read_back_spy(monkeypatch)
+    with caplog.at_level("WARNING", logger=edge_adapter.__name__):
+        store.upsert(C, points(vectors(100, 2)))
+    assert_rows_are_edges(store)
+    assert not sidecar_of(store).computed_rows
+    assert "differ from Edge's" in caplog.text
+    read_back.clear()
+    store.upsert(C, points(vectors(100, 3)))
+    assert read_back == [100]  # every point read back from now on
+    assert_rows_are_edges(store)
+
+
+def test_rows_it_cannot_vouch_for_are_read_from_edge(store, monkeypatch):
+    store.upsert(C, points(vectors(10, 1)))
+    wait_ready(store)
+    original = edge_adapter.edge_rows.stored_rows
+
+    def wrong_but_unsure(values, metric, *args):
+        rows, unsure = original(values, metric, *args)
+        rows, unsure = rows.copy(), unsure.copy()
+        rows[5] = 42.0  # not among the rows compared with Edge (first, last, evenly between)
+        unsure[5] = True
+        return rows, unsure
+
+    monkeypatch.setattr(edge_adapter.edge_rows, "stored_rows", wrong_but_unsure)
+    store.upsert(C, points(vectors(100, 2)))
+    assert_rows_are_edges(store)
+    assert sidecar_of(store).computed_rows
+
+
+def test_upserts_the_computation_does_not_cover_read_their_rows_back(tmp_path):
+    """A batch naming a document twice (Edge keeps the last), a point without one of the dense vectors, sparse
+    vectors beside dense ones: the sidecar still holds Edge's rows."""
+    store = QdrantEdgeStore(tmp_path)
+    try:
+        store.create_collection(C, [VectorIndexSpec("emb", DIM, "cosine"), VectorIndexSpec("title", 40, "dot"),
+                                    VectorIndexSpec("splade", 0, sparse=True)])
+        base, titles = vectors(30, 1), np.random.default_rng(2).standard_normal((30, 40))
+        store.upsert(C, [VectorPoint(f"doc-{i}", {"emb": base[i].tolist(), "title": titles[i].tolist(),
+                                                  "splade": SparseVector((i, 7), (0.5, 1.0))}) for i in range(30)])
+        wait_ready(store)
+        assert_rows_are_edges(store)  # dense and sparse together: computed
+        store.upsert(C, [VectorPoint("doc-1", {"emb": base[2].tolist(), "title": titles[2].tolist()}),
+                         VectorPoint("doc-1", {"emb": base[3].tolist(), "title": titles[3].tolist()})])
+        store.upsert(C, [VectorPoint("doc-4", {"emb": base[5].tolist()})])  # loses its title vector
+        assert_rows_are_edges(store)
+        assert sidecar_of(store).read(["doc-1"])["emb"][1].tobytes() == \
+            sidecar_of(store).read(["doc-3"])["emb"][1].tobytes()
+        assert "doc-4" not in sidecar_of(store).columns["title"].where
+        assert sidecar_of(store).computed_rows
+    finally:
+        store.close()
+
+
+def test_an_upsert_names_each_point_once(store, monkeypatch):
+    store.upsert(C, points(vectors(10, 1)))
+    wait_ready(store)
+    named = []
+    original = edge_adapter.point_id
+    monkeypatch.setattr(edge_adapter, "point_id", lambda document_id: (named.append(document_id),
+                                                                        original(document_id))[1])
+    store.upsert(C, points(vectors(100, 2)))
+    assert len(named) == 100
+
+
+def test_a_new_collection_s_sidecar_follows_its_first_write_without_a_rebuild(store, monkeypatch):
+    rebuilds = []
+    monkeypatch.setattr(QdrantEdgeStore, "_rebuild_sidecar_later", lambda self, path, sidecar: rebuilds.append(path))
+    store.upsert(C, points(vectors(50, 1)))
+    assert not rebuilds
+    assert_rows_are_edges(store)
+    assert_same_as_edge(store._root, store)

@@ -40,6 +40,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import threading
 import time
 import uuid
@@ -51,7 +52,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import qdrant_edge as qe
 
-from openpeek.adapters.qdrant import edge_index, edge_vectors
+from openpeek.adapters.qdrant import edge_index, edge_rows, edge_vectors
 
 from openpeek.adapters.qdrant.mapping import (
     DOCUMENT_ID_KEY,
@@ -499,6 +500,65 @@ def _point_vectors(records: Sequence[Any], ids: Sequence[str], names: Sequence[s
             for name, (positions, values) in lists.items() if positions}
 
 
+def _holds_no_points(entry: _OpenShard) -> bool:
+    """Whether the shard is open and empty; False where Edge cannot say (the sidecar is then rebuilt, as usual)."""
+    try:
+        return not entry.closed and entry.shard.count(qe.CountRequest(exact=True)) == 0
+    except Exception:  # noqa: BLE001 - a rebuild reads the shard again and reports what fails
+        return False
+
+
+# Computed rows of each upsert compared with Edge's (first, last, and evenly between): another way of computing them
+# (another Edge, another CPU) differs on most rows, so a handful tells.
+CONFIRMED_ROWS = 8
+
+
+@dataclass
+class _WrittenRows:
+    """The rows an upsert's points get in each dense index of the sidecar, computed from the vectors written
+    (edge_rows.py): as VectorSidecar.put takes them, and the positions of the rows to read from Edge instead."""
+
+    vectors: dict[str, tuple[list[int], np.ndarray]]
+    unsure: set[int]
+
+
+def _written_rows(sidecar: edge_vectors.VectorSidecar, points: Sequence[VectorPoint]) -> _WrittenRows | None:
+    """The rows these points (unique ids) get, or None where they are not computed here: a point without a vector
+    for one of the sidecar's indexes, a vector for an index it does not know, a dense vector that is not a list of
+    numbers of the index's dimension, an index of unknown metric, a collection whose computed rows once differed
+    from Edge's. Those writes read their rows back from Edge."""
+    columns = sidecar.columns
+    if not sidecar.computed_rows or not columns or not points or sidecar.metrics.keys() != columns.keys():
+        return None
+    dense = set(columns)
+    sparse = set(sidecar.sparse_names)
+    values: dict[str, list] = {name: [] for name in columns}
+    for point in points:
+        present = 0
+        for name, value in point.vectors.items():
+            if name in dense:
+                if type(value) is not list:
+                    return None
+                values[name].append(value)
+                present += 1
+            elif name not in sparse or not isinstance(value, SparseVector):
+                return None
+        if present != len(dense):
+            return None
+    found: dict[str, tuple[list[int], np.ndarray]] = {}
+    unsure: set[int] = set()
+    positions = list(range(len(points)))
+    for name, column in columns.items():
+        try:
+            matrix = edge_rows.float32_rows(values[name], column.dimension)
+        except (struct.error, TypeError, ValueError, OverflowError):
+            return None
+        rows, doubtful = edge_rows.stored_rows(matrix, sidecar.metrics[name])
+        found[name] = (positions, rows)
+        unsure.update(np.flatnonzero(doubtful).tolist())
+    return _WrittenRows(found, unsure)
+
+
 class _Flusher:
     """One daemon thread for the process: flushes each written shard at most its flush_delay_s after its first
     unflushed write. Started on the first deferred write; idles (no wake-ups) while nothing is dirty."""
@@ -684,6 +744,7 @@ class QdrantEdgeStore:
                             sidecar.sparse_names.append(spec.name)
                         else:
                             sidecar.add_column(spec.name, spec.dimension)
+                            sidecar.metrics[spec.name] = spec.metric
             finally:
                 if sidecar is not None:
                     sidecar.end_write()
@@ -701,23 +762,27 @@ class QdrantEdgeStore:
     # -- points --------------------------------------------------------------------------------------------------
 
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        point_ids = [point_id(p.id) for p in points]
         edge_points = [
-            qe.Point(
-                point_id(p.id), {name: _to_vector(v) for name, v in p.vectors.items()}, stored_payload(p)
-            )
-            for p in points
+            qe.Point(pid, {name: _to_vector(v) for name, v in p.vectors.items()}, stored_payload(p))
+            for pid, p in zip(point_ids, points)
         ]
         with self._use(collection, write=True) as shard:
             sidecar = self._sidecar_for_write(collection)
             if sidecar is None:
                 shard.update(qe.UpdateOperation.upsert_points(edge_points))
                 return
+            ids = ordered_unique([p.id for p in points])
+            written = _written_rows(sidecar, points) if len(ids) == len(points) else None  # duplicates: read back
             sidecar.begin_write()
             try:
+                applied = False
                 try:
                     shard.update(qe.UpdateOperation.upsert_points(edge_points))
+                    applied = True
                 finally:  # what Edge holds now, whether the update went through, failed, or failed half-way
-                    self._follow(collection, shard, sidecar, ordered_unique([p.id for p in points]))
+                    self._follow(collection, shard, sidecar, ids, dict(zip(point_ids, (p.id for p in points))),
+                                 written if applied else None)
             finally:
                 sidecar.end_write()
 
@@ -981,8 +1046,9 @@ class QdrantEdgeStore:
     # -- the vector sidecar --------------------------------------------------------------------------------------
 
     def _sidecar(self, collection: str) -> edge_vectors.VectorSidecar:
-        """The collection's open sidecar, opened now if needed (a rebuild started when it is not ready). Called
-        with the shard's write lock held (no write changes the vector schema meanwhile)."""
+        """The collection's open sidecar, opened now if needed (a rebuild started when it is not ready and the
+        shard holds points). Called with the shard's write lock held (no write changes the vector schema or the
+        points meanwhile)."""
         path = self._path(collection)
         with _SIDECAR_OPENING:
             with _REGISTRY.lock:
@@ -996,6 +1062,9 @@ class QdrantEdgeStore:
                 {name: spec.dimension for name, spec in specs.items() if not spec.sparse},
                 entry.files_at_load if entry is not None else None)
             sidecar.sparse_names = [name for name, spec in specs.items() if spec.sparse]
+            sidecar.metrics = {name: spec.metric for name, spec in specs.items() if not spec.sparse}
+            if not sidecar.ready and entry is not None and _holds_no_points(entry):
+                sidecar.ready = True  # a new collection: nothing to read back (marked clean at the shard's flush)
             with _REGISTRY.lock:
                 _SIDECARS[path] = sidecar
         if not sidecar.ready:
@@ -1015,23 +1084,65 @@ class QdrantEdgeStore:
                 entry.files_at_load = None
         return sidecar
 
-    def _follow(self, collection: str, shard: Any, sidecar: edge_vectors.VectorSidecar, ids: list[str]) -> None:
-        """Give the sidecar these points' vectors as Edge now holds them (read back: Edge's own float32 values,
-        cosine vectors normalised by Edge). If even that fails, the sidecar is rebuilt."""
+    def _follow(self, collection: str, shard: Any, sidecar: edge_vectors.VectorSidecar, ids: list[str],
+                point_ids: dict[str, str] | None = None, written: "_WrittenRows | None" = None) -> None:
+        """Give the sidecar these points' vectors as Edge now holds them: the rows an upsert computed (`written`,
+        checked against Edge), else read back from Edge (its own float32 values, cosine vectors normalised by Edge).
+        `point_ids`: point id → document id for these ids. If even that fails, the sidecar is rebuilt."""
         try:
             names = list(sidecar.columns)
-            if names:
-                point_ids = {point_id(i): i for i in ids}
-                records = shard.retrieve(list(point_ids), False, names)
-                sidecar.put(ids, _point_vectors(records, ids, names, point_ids))
-            else:
+            if not names:
                 sidecar.put(ids, {})
+                return
+            if point_ids is None:
+                point_ids = {point_id(i): i for i in ids}
+            if written is not None and sidecar.computed_rows:
+                vectors = self._confirmed(collection, shard, sidecar, ids, point_ids, written)
+                if vectors is not None:
+                    sidecar.put(ids, vectors)
+                    return
+            records = shard.retrieve(list(point_ids), False, names)
+            sidecar.put(ids, _point_vectors(records, ids, names, point_ids))
         except Exception:  # noqa: BLE001 - the write's own outcome is the caller's to report
             _logger.warning("vector sidecar of %s could not follow a write; searches read Edge's vectors until it is "
                             "rebuilt", collection, exc_info=True)
             sidecar.ready = False
             sidecar.needs_rebuild = True
             self._rebuild_sidecar_later(self._path(collection), sidecar)
+
+    @staticmethod
+    def _confirmed(collection: str, shard: Any, sidecar: edge_vectors.VectorSidecar, ids: list[str],
+                   point_ids: dict[str, str],
+                   written: "_WrittenRows") -> dict[str, tuple[list[int], np.ndarray]] | None:
+        """The computed rows, once Edge agrees: the rows edge_rows could not vouch for are read from Edge, and so
+        are a few others, which must equal the computed ones bit for bit. None (read everything back) on any
+        difference, and from then on for this collection: Edge (or the CPU it runs on) does not compute as
+        edge_rows.py does."""
+        names = list(sidecar.columns)
+        count = len(ids)
+        sample = {position * (count - 1) // (CONFIRMED_ROWS - 1) for position in range(CONFIRMED_ROWS)}
+        checked = sorted(sample | written.unsure)
+        by_position = list(point_ids)  # ids are unique: point ids in the order of ids
+        records = shard.retrieve([by_position[position] for position in checked], False, names)
+        held = _point_vectors(records, [ids[position] for position in checked], names, point_ids)
+        for name in names:
+            matrix = written.vectors[name][1]
+            held_positions, held_matrix = held.get(name, ([], None))  # positions in `checked`
+            row_of = {checked[index]: row for row, index in enumerate(held_positions)}
+            if row_of.keys() != set(checked):  # a point Edge holds without this vector, or does not hold at all
+                break
+            sure = [position for position in checked if position not in written.unsure]
+            if matrix[sure].tobytes() != held_matrix[[row_of[position] for position in sure]].tobytes():
+                break
+            doubtful = [position for position in checked if position in written.unsure]
+            if doubtful:
+                matrix[doubtful] = held_matrix[[row_of[position] for position in doubtful]]
+        else:
+            return written.vectors
+        sidecar.computed_rows = False
+        _logger.warning("vector sidecar of %s: rows computed from the written vectors differ from Edge's (%s); "
+                        "its writes read Edge's vectors back from now on", collection, edge_rows.platform_summary())
+        return None
 
     def _rebuild_sidecar_later(self, path: Path, sidecar: edge_vectors.VectorSidecar) -> None:
         with sidecar.lock:
