@@ -547,21 +547,18 @@ def strip_python_only(condition: Any) -> Any:
     return Filter(must=tuple(must), should=condition.should, must_not=condition.must_not)
 
 
-def keys_read(condition: Any) -> set[str]:
-    """Every payload key evaluating the filter reads, those of conditions only Python evaluates included."""
-    if condition is None:
+def keys_read(condition: Any, *, python_only: bool = True) -> set[str]:
+    """Every payload key evaluating the filter reads; without those of conditions only Python evaluates where
+    python_only is false."""
+    if condition is None or (not python_only and isinstance(condition, PythonOnly)):
         return set()
     if isinstance(condition, Filter):
-        return set().union(*(keys_read(c) for c in (*condition.must, *condition.should, *condition.must_not)))
+        return set().union(*(keys_read(c, python_only=python_only)
+                             for c in (*condition.must, *condition.should, *condition.must_not)))
     key = getattr(condition, "key", None)
     return {key} if isinstance(key, str) else set()
 
 
 def filter_keys(condition: Any) -> set[str]:
-    """The payload keys a filter tests (what the auto-indexer counts)."""
-    if condition is None or isinstance(condition, PythonOnly):
-        return set()
-    if isinstance(condition, Filter):
-        return set().union(*(filter_keys(c) for c in (*condition.must, *condition.should, *condition.must_not)))
-    key = getattr(condition, "key", None)
-    return {key} if isinstance(key, str) else set()
+    """The payload keys a filter tests in the vector store (what the auto-indexer counts)."""
+    return keys_read(condition, python_only=False)

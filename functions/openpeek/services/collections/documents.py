@@ -173,7 +173,7 @@ class CollectionDocumentService:
 
         if query.sort or query.search or python_filter is not None:
             fields = None if query.search else sorted(
-                {key.split(".")[0] for key in _condition_keys(python_filter)}
+                {key.split(".")[0] for key in filter_rules.keys_read(python_filter)}
                 | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
             hot = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
                    if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
@@ -280,7 +280,7 @@ class CollectionDocumentService:
             # Read only the fields the sort and the Python-side filter look at (a search looks at every field),
             # then fetch the page's documents whole.
             fields = None if query.search else sorted(
-                {key.split(".")[0] for key in _condition_keys(python_filter)}
+                {key.split(".")[0] for key in filter_rules.keys_read(python_filter)}
                 | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
             matched = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
                        if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
@@ -660,14 +660,6 @@ def _present(point: VectorPoint, with_vectors: bool, select: list[str] | None = 
     return view
 
 
-def _condition_keys(condition: Any) -> set[str]:
-    """Every payload key a filter tests, those only Python evaluates included."""
-    if condition is None:
-        return set()
-    if isinstance(condition, Filter):
-        return set().union(*(_condition_keys(c) for c in (*condition.must, *condition.should, *condition.must_not)))
-    key = getattr(condition, "key", None)
-    return {key} if isinstance(key, str) else set()
 
 
 def _visible(point: VectorPoint) -> dict[str, Any]:
