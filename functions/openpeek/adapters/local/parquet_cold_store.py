@@ -367,7 +367,7 @@ class ParquetColdStore:
                 continue
             allowed = None
             if request.filter is not None:
-                allowed, decoded[key] = self._passing(target, key, parquet, request)
+                allowed, decoded[key] = self._passing(target, key, parquet, request.filter)
                 if not allowed.any():
                     continue  # no row of the part passes: its vectors are not read
             part = _part_number(key)
@@ -398,15 +398,32 @@ class ParquetColdStore:
         return hits[: request.limit]
 
     def _passing(self, target: ColdCollection, key: str, parquet,
-                 request: SearchRequest) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+                 condition: Filter) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
         """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
         the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
-        possible, certain = self._lookup(target, key, parquet).decide(request.filter)
+        possible, certain = self._lookup(target, key, parquet).decide(condition)
         undecided = np.flatnonzero(possible & ~certain).tolist()
         found = _rows(parquet, undecided) if undecided else {}
         for row, (document_id, payload) in found.items():
-            certain[row] = filter_rules.matches(request.filter, payload, document_id)
+            certain[row] = filter_rules.matches(condition, payload, document_id)
         return certain, found
+
+    def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["_PartSelection"]:
+        """Each part's passing rows, decided as a filtered query decides them (the terms and id indexes, then the
+        evaluator on the undecided rows' payloads only); without a condition every row passes and nothing is
+        decoded. A part none of whose rows pass yields nothing, and its payloads are never read. Parts are worked out
+        one at a time, as the caller asks for the next."""
+        for key in self._parts(target):
+            parquet = self._opened(target, key)
+            if parquet is None or parquet.metadata.num_rows == 0:
+                continue
+            if condition is None:
+                passing, known = np.arange(parquet.metadata.num_rows), {}
+            else:
+                allowed, known = self._passing(target, key, parquet, condition)
+                passing = np.flatnonzero(allowed)
+            if passing.size:
+                yield _PartSelection(self, target, key, parquet, passing, known)
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
@@ -438,6 +455,32 @@ class ParquetColdStore:
 
     def drop(self, target: ColdCollection) -> None:
         self._blobs.delete_prefix(_prefix(target))
+
+
+class _PartSelection:
+    """A part's rows that pass a filter (`passing`, in row order), with the payloads deciding them decoded (`known`):
+    reading a slice of them decodes only the row groups that hold its rows, and no payload twice."""
+
+    def __init__(self, store: ParquetColdStore, target: ColdCollection, key: str, parquet, passing: np.ndarray,
+                 known: dict[int, tuple[str, dict]]) -> None:
+        self._store, self._target, self._key, self._parquet = store, target, key, parquet
+        self._passing, self._known = passing, known
+        self.count = int(passing.size)
+        self.decoded = len(known)
+
+    def read(self, start: int, stop: int, *, with_vectors: bool = False) -> list[VectorPoint]:
+        rows = self._passing[start:stop].tolist()
+        unread = [row for row in rows if row not in self._known]
+        found = _rows(self._parquet, unread) if unread else {}
+        self.decoded += len(found)
+        matrices = (self._store._matrices(self._target, _part_number(self._key), _recorded(self._parquet),
+                                          self._parquet.metadata.num_rows) if with_vectors and rows else {})
+        points = []
+        for row in rows:
+            document_id, payload = self._known[row] if row in self._known else found[row]
+            vectors = {name: matrix[row].tolist() for name, matrix in matrices.items() if not np.isnan(matrix[row, 0])}
+            points.append(VectorPoint(document_id, vectors, payload))
+        return points
 
 
 class _Best:
