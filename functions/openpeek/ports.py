@@ -341,9 +341,10 @@ class ColdStore(Protocol):
 
     def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["ColdSelection"]:
         """The documents that pass `condition` (every document when None), one part at a time in read_parts' order,
-        each part's in its stored order; a part none of whose documents pass is left out. What it costs is on each
-        selection (`decoded`): the embedded store decides exact values on its terms index and decodes only the
-        payloads it leaves undecided; S3 Vectors, whose listing cannot filter, decodes each listed document."""
+        each part's in its stored order. What it costs is on each selection (`decoded`): the embedded store decides
+        exact values on its terms index and decodes only the payloads it leaves undecided (a part the index alone
+        rules out is left out); S3 Vectors, whose listing cannot filter, decodes each listed document. A part whose
+        decoded documents all fail gives an empty selection, so that its cost is still counted."""
 
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass

@@ -217,8 +217,7 @@ class S3VectorsColdStore:
         for _, points in self.read_parts(target, with_vectors=False):
             passing = [point for point in points
                        if condition is None or filter_rules.matches(condition, point.payload, point.id)]
-            if passing:
-                yield _ListedSelection(self, target, passing, decoded=len(points))
+            yield _ListedSelection(self, target, passing, decoded=len(points))  # even empty: its cost counts
 
     def get(self, target: ColdCollection, document_ids: Sequence[str], *,
             with_vectors: bool = False) -> list[VectorPoint]:

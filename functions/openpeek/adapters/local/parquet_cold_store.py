@@ -411,8 +411,9 @@ class ParquetColdStore:
     def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["_PartSelection"]:
         """Each part's passing rows, decided as a filtered query decides them (the terms and id indexes, then the
         evaluator on the undecided rows' payloads only); without a condition every row passes and nothing is
-        decoded. A part none of whose rows pass yields nothing, and its payloads are never read. Parts are worked out
-        one at a time, as the caller asks for the next."""
+        decoded. A part the indexes alone rule out yields nothing, and its payloads are never read; one whose
+        undecided rows were decoded and none passed yields an empty selection, so that what it cost is counted.
+        Parts are worked out one at a time, as the caller asks for the next."""
         for key in self._parts(target):
             parquet = self._opened(target, key)
             if parquet is None or parquet.metadata.num_rows == 0:
@@ -422,7 +423,7 @@ class ParquetColdStore:
             else:
                 allowed, known = self._passing(target, key, parquet, condition)
                 passing = np.flatnonzero(allowed)
-            if passing.size:
+            if passing.size or known:
                 yield _PartSelection(self, target, key, parquet, passing, known)
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:

@@ -693,7 +693,8 @@ class _TieredWalk:
     def _another(self) -> bool:
         for _, selection in self._stream:
             self._enter(selection)
-            return True
+            if selection.count:
+                return True
         return False
 
     def total(self) -> int:
