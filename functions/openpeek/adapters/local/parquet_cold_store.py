@@ -529,23 +529,18 @@ def _recorded(parquet) -> dict:
 
 def _rows(parquet, rows: list[int]) -> dict[int, tuple[str, dict]]:
     """document_id and payload of the given rows, decoding only the row groups that hold them (in one read)."""
-    starts, first = [], 0
-    for group in range(parquet.metadata.num_row_groups):
-        starts.append(first)
-        first += parquet.metadata.row_group(group).num_rows
-    groups = sorted({int(np.searchsorted(starts, row, side="right")) - 1 for row in rows})
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.metadata.num_row_groups)]
+    starts = np.concatenate([[0], np.cumsum(sizes[:-1], dtype=np.int64)]).astype(np.int64)
+    wanted = np.asarray(rows, dtype=np.int64)
+    group_of = np.searchsorted(starts, wanted, side="right") - 1  # one search for all rows: per row, it dominated
+    groups = sorted(set(group_of.tolist()))
     table = parquet.read_row_groups(groups, columns=["document_id", "payload"], use_threads=False)
-    position, offset_of = 0, {}
-    for group in groups:  # where each group's first row landed in the table read
-        offset_of[group] = position
-        position += parquet.metadata.row_group(group).num_rows
-    ids, texts = table.column("document_id"), table.column("payload")
-    found: dict[int, tuple[str, dict]] = {}
-    for row in rows:
-        group = int(np.searchsorted(starts, row, side="right")) - 1
-        at = offset_of[group] + row - starts[group]
-        found[row] = (ids[at].as_py(), json.loads(texts[at].as_py()))
-    return found
+    offset_of = np.zeros(len(sizes), dtype=np.int64)  # where each group read landed in the table
+    offset_of[groups] = np.concatenate([[0], np.cumsum([sizes[group] for group in groups][:-1], dtype=np.int64)])
+    # Whole columns to Python at once: an element at a time (as_py) cost more than the JSON decoding itself.
+    ids, texts = table.column("document_id").to_pylist(), table.column("payload").to_pylist()
+    return {row: (ids[at], json.loads(texts[at]))
+            for row, at in zip(rows, (offset_of[group_of] + wanted - starts[group_of]).tolist())}
 
 
 def _scores(matrix: np.ndarray, query: np.ndarray, metric: str, norms: np.ndarray | None) -> np.ndarray:
