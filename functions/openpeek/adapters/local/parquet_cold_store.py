@@ -29,8 +29,9 @@ a string too long to be a term) leaves those rows undecided. The filter is worke
 certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the same Python
 evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics): a filter
 of exact values decodes no payload, one that also has a range decodes the rows its exact values let through. A part
-none of whose rows can pass is not scanned. Scores are those the vector store returns (cosine similarity, dot
-product, or euclidean distance, smaller first).
+none of whose rows can pass is not scanned. A listing asks the same of each part (`select`): how many rows pass,
+known before any is decoded where the indexes decided them all, then only the rows of its page are decoded. Scores
+are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller first).
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ class CollectionDocumentService:
         order, each in its stored order), marked with their tier. Filters and search mean what they mean for the
         vector store's documents (a full-text match, which only the vector store answers, is refused naming the
         collection). Paging: the store's cursor while its documents last, then `offset:<position>` in the whole
-        order; an offset counts across it too. A sort or a search orders every match (at most MAX_SCAN) here."""
+        order; an offset counts across it too. A sort or a search orders every match (at most MAX_SCAN) here; without
+        them, a tiered page is found by counting each part's matches, decoding only the page (see _TieredWalk)."""
         if not 1 <= query.limit <= MAX_PAGE:
             raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
         wanted = filter_rules.parse_filter(query.filters)
@@ -210,7 +211,8 @@ class CollectionDocumentService:
 
     def _list_tiered(self, tiered: "TieredDocuments", query: ListQuery) -> Page:
         """A cold or archived collection's page, read from where its documents are now (each marked with its tier):
-        filters, search and sort are evaluated here, over at most MAX_SCAN documents."""
+        filters, search and sort are evaluated here, decoding at most MAX_SCAN documents (a cold store counts the
+        documents its terms index proves pass without decoding them, see _TieredWalk)."""
         if not 1 <= query.limit <= MAX_PAGE:
             raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
         if query.cursor and not query.cursor.startswith(OFFSET_CURSOR):
