@@ -402,7 +402,11 @@ class ParquetColdStore:
                  condition: Filter) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
         """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
         the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
-        possible, certain = self._lookup(target, key, parquet).decide(condition)
+        if _answerable(condition):
+            possible, certain = self._lookup(target, key, parquet).decide(condition)
+        else:  # nothing in the filter the indexes answer (a range, say): every row is undecided, no index is read
+            rows = parquet.metadata.num_rows
+            possible, certain = np.ones(rows, dtype=bool), np.zeros(rows, dtype=bool)
         undecided = np.flatnonzero(possible & ~certain).tolist()
         found = _rows(parquet, undecided) if undecided else {}
         for row, (document_id, payload) in found.items():
@@ -705,6 +709,15 @@ def _terms(payload: dict) -> set[str]:
             token = _token(key, item)
             terms.add(token if token is not None else _unknown(key))
     return terms
+
+
+def _answerable(condition) -> bool:
+    """Whether any condition of the filter is one the terms or id indexes answer (see _Lookup.decide); an empty
+    filter is too (it passes every row without decoding one)."""
+    if isinstance(condition, Filter):
+        children = (*condition.must, *condition.should, *condition.must_not)
+        return not children or any(_answerable(child) for child in children)
+    return isinstance(condition, HasIds) or (isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key)
 
 
 class _Lookup:
