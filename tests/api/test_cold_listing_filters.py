@@ -134,9 +134,11 @@ def test_filtered_listings_answer_as_decoding_every_cold_document_does(services,
         offset = int(rng.integers(0, 60))
         for query in (ListQuery(filters=filters, limit=limit, offset=offset),
                       ListQuery(filters=filters, limit=limit, offset=offset, include_total=True),
-                      ListQuery(filters=filters, limit=limit, sort={"field": "n", "direction": "desc"})):
-            assert listed(picked.list_collection(namespace, "coldbooks", query)) == listed(
-                everything.list_collection(namespace, "coldbooks", query)), (filters, query)
+                      ListQuery(filters=filters, limit=limit, sort={"field": "n", "direction": "desc"}),
+                      ListQuery(filters=filters, limit=limit, offset=offset // 2, return_vectors=True)):
+            page = picked.list_collection(namespace, "coldbooks", query)
+            assert listed(page) == listed(everything.list_collection(namespace, "coldbooks", query)), (filters, query)
+            assert not query.return_vectors or all(document["vectors"] for document in page.documents)
             assert listed(picked.list_namespace(namespace, None, query)) == listed(
                 everything.list_namespace(namespace, None, query)), (filters, query)
         # The collection's own listing followed to its end is the evaluator's choice among its stored documents
