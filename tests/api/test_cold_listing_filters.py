@@ -120,6 +120,7 @@ def test_filtered_listings_answer_as_decoding_every_cold_document_does(services,
     if colliding:
         real_hash = parquet_cold_store._hash
         monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
+    monkeypatch.setattr(parquet_cold_store, "SELECT_ROWS", 3)  # parts of 7: undecided rows judged 3, 3, 1 at a time
     rng = make_tiers(client, headers, monkeypatch)
     namespace = namespace_of(services, tenant)
     picked, everything = services.collection_documents, decoding_everything(services)

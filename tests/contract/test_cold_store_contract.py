@@ -559,9 +559,11 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
 def test_filtered_selections_agree_with_the_evaluator_and_decode_only_what_is_read(
         tmp_path: Path, colliding: bool, monkeypatch: pytest.MonkeyPatch):
     """A listing's selection is the evaluator's choice whatever the indexes decided (even when every hash collides),
-    it counts every payload it decodes, and an exact filter decodes only the documents read, never a part that
-    holds none of them."""
+    it counts every payload it decodes, an exact filter decodes only the documents read, never a part that holds
+    none of them, and undecided rows are decoded a slice at a time, as far as the caller reads."""
     from openpeek.adapters.local import parquet_cold_store
+
+    monkeypatch.setattr(parquet_cold_store, "SELECT_ROWS", 16)  # parts of 40: slices of 16, 16 and 8
 
     if colliding:
         real_hash = parquet_cold_store._hash
@@ -592,3 +594,8 @@ def test_filtered_selections_agree_with_the_evaluator_and_decode_only_what_is_re
     assert [selection.count for selection in selections] == [2, 1] and decoded == []  # counted, nothing decoded
     assert [point.id for point in selections[0].read(1, 2)] == ["doc_0030"] and decoded == [1]
     assert selections[0].decoded == 1 and selections[1].decoded == 0
+    decoded.clear()
+    undecided = store.select(TARGET, Filter(must=(Range("n", gte=0.0),)))  # a range: no index can decide it
+    first = next(undecided)
+    assert first.count == 16 and decoded == [16]  # the first slice only, until the caller asks for more
+    assert [point.id for point in first.read(14, 16)] == ["doc_0014", "doc_0015"] and decoded == [16]

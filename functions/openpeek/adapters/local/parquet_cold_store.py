@@ -55,6 +55,7 @@ from openpeek.domain.vectors import ScoredPoint, SearchRequest, SparseVector, Ve
 from openpeek.ports import BlobStore
 
 PAYLOAD_GROUP = 128  # rows per parquet row group: fetching the k best decodes at most k groups, not whole parts
+SELECT_ROWS = 8 * PAYLOAD_GROUP  # a listing decides a part's undecided rows this many at a time
 SCAN_CHUNK_BYTES = 4 << 20  # the one scan buffer of a query (4 MiB: ~2,700 rows of 384 floats)
 METADATA_KEY = b"openpeek.cold"
 MAX_TERM_CHARS = 256  # a longer string is not a term: a filter on its field reads the payload of the rows that have one
@@ -402,34 +403,59 @@ class ParquetColdStore:
                  condition: Filter) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
         """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
         the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
+        possible, certain = self._decided(target, key, parquet, condition)
+        return self._judged(parquet, condition, possible, certain, 0, parquet.metadata.num_rows)
+
+    def _decided(self, target: ColdCollection, key: str, parquet, condition: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that may pass, rows that certainly pass) by the part's indexes alone."""
         if _answerable(condition):
-            possible, certain = self._lookup(target, key, parquet).decide(condition)
-        else:  # nothing in the filter the indexes answer (a range, say): every row is undecided, no index is read
-            rows = parquet.metadata.num_rows
-            possible, certain = np.ones(rows, dtype=bool), np.zeros(rows, dtype=bool)
-        undecided = np.flatnonzero(possible & ~certain).tolist()
+            return self._lookup(target, key, parquet).decide(condition)
+        # nothing in the filter the indexes answer (a range, say): every row is undecided, and no index is read
+        rows = parquet.metadata.num_rows
+        return np.ones(rows, dtype=bool), np.zeros(rows, dtype=bool)
+
+    @staticmethod
+    def _judged(parquet, condition: Filter, possible: np.ndarray, certain: np.ndarray, first: int,
+                stop: int) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+        """Rows first..stop of `certain` completed by the evaluator on the undecided ones' decoded payloads."""
+        passing = certain[first:stop].copy()
+        undecided = (first + np.flatnonzero(possible[first:stop] & ~certain[first:stop])).tolist()
         found = _rows(parquet, undecided) if undecided else {}
         for row, (document_id, payload) in found.items():
-            certain[row] = filter_rules.matches(condition, payload, document_id)
-        return certain, found
+            passing[row - first] = filter_rules.matches(condition, payload, document_id)
+        whole = np.zeros(len(certain), dtype=bool)
+        whole[first:stop] = passing
+        return whole, found
 
     def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["_PartSelection"]:
         """Each part's passing rows, decided as a filtered query decides them (the terms and id indexes, then the
         evaluator on the undecided rows' payloads only); without a condition every row passes and nothing is
-        decoded. A part the indexes alone rule out yields nothing, and its payloads are never read; one whose
-        undecided rows were decoded and none passed yields an empty selection, so that what it cost is counted.
-        Parts are worked out one at a time, as the caller asks for the next."""
+        decoded. A part the indexes alone rule out yields nothing, and its payloads are never read. Where the indexes
+        leave rows undecided, the part comes in slices of SELECT_ROWS rows, each decoded only when the caller asks
+        for it (a page that fills early leaves the rest of the part undecoded); a slice whose decoded rows all fail
+        yields an empty selection, so that what it cost is counted."""
         for key in self._parts(target):
             parquet = self._opened(target, key)
-            if parquet is None or parquet.metadata.num_rows == 0:
+            rows = parquet.metadata.num_rows if parquet is not None else 0
+            if rows == 0:
                 continue
             if condition is None:
-                passing, known = np.arange(parquet.metadata.num_rows), {}
-            else:
-                allowed, known = self._passing(target, key, parquet, condition)
+                yield _PartSelection(self, target, key, parquet, np.arange(rows), {})
+                continue
+            possible, certain = self._decided(target, key, parquet, condition)
+            if not possible.any():
+                continue
+            if not (possible & ~certain).any():  # decided by the indexes alone: one selection, nothing decoded
+                yield _PartSelection(self, target, key, parquet, np.flatnonzero(certain), {})
+                continue
+            for first in range(0, rows, SELECT_ROWS):
+                stop = min(rows, first + SELECT_ROWS)
+                if not possible[first:stop].any():
+                    continue
+                allowed, known = self._judged(parquet, condition, possible, certain, first, stop)
                 passing = np.flatnonzero(allowed)
-            if passing.size or known:
-                yield _PartSelection(self, target, key, parquet, passing, known)
+                if passing.size or known:
+                    yield _PartSelection(self, target, key, parquet, passing, known)
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
