@@ -339,6 +339,13 @@ class ColdStore(Protocol):
         """The named documents the collection holds (in the order asked, missing ones left out), read through the
         store's id index: only the parts (S3 Vectors: the keys) that hold them, never a scan."""
 
+    def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["ColdSelection"]:
+        """The documents that pass `condition` (every document when None), one part at a time in read_parts' order,
+        each part's in its stored order. What it costs is on each selection (`decoded`): the embedded store decides
+        exact values on its terms index and decodes only the payloads it leaves undecided (a part the index alone
+        rules out is left out); S3 Vectors, whose listing cannot filter, decodes each listed document. A part whose
+        decoded documents all fail gives an empty selection, so that its cost is still counted."""
+
     def query(self, target: ColdCollection, request: SearchRequest) -> list[ScoredPoint]:
         """Nearest neighbours of request.vector on request.vector_name among the collection's points that pass
         request.filter, best first, scored as the vector store scores them (cosine: similarity, dot: dot product,
@@ -346,6 +353,17 @@ class ColdStore(Protocol):
 
     def drop(self, target: ColdCollection) -> None:
         """Remove the collection's cold copy; a missing one is a no-op."""
+
+
+class ColdSelection(Protocol):
+    """One part's documents that pass a filter: how many (`count`), the payloads decoded so far to know that and to
+    read them (`decoded`), and a reader of the passing documents from the start-th to before the stop-th."""
+
+    count: int
+    decoded: int
+
+    def read(self, start: int, stop: int, *, with_vectors: bool = False) -> list[VectorPoint]:
+        """Those passing documents with their payloads (and vectors), decoding only those not decoded already."""
 
 # --------------------------------------------------------------------------------------------------------------------
 # WebhookSender: one signed POST of a webhook delivery to an address the SSRF rules checked

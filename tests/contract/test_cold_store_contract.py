@@ -16,6 +16,7 @@ from moto import mock_aws
 from openpeek.adapters.aws.s3_vectors_cold_store import S3VectorsColdStore, index_name
 from openpeek.adapters.local.folder_blobs import FolderBlobStore
 from openpeek.adapters.local.parquet_cold_store import ParquetColdStore
+from openpeek.domain import filters as filter_rules
 from openpeek.domain.conditions import Filter, MatchAny, MatchValue, Range
 from openpeek.domain.tiering import ColdCollection
 from openpeek.domain.vectors import SearchRequest, VectorIndexSpec, VectorPoint
@@ -183,6 +184,27 @@ def test_read_parts_without_vectors_gives_every_document_with_its_payload_only(s
 
 
 # -- what only the S3 Vectors adapter can get wrong ------------------------------------------------------------------
+
+
+def test_select_gives_the_documents_that_pass_part_by_part_in_stored_order(store):
+    docs = points(30)
+    for part in range(3):
+        store.write_part(TARGET, part, docs[part * 10: part * 10 + 10])
+    stored = [point for _, part in store.read_parts(TARGET) for point in part]
+    poetry = Filter(must=(MatchValue("genre", "poetry"),))
+    for condition in (None, poetry, Filter(must=(Range("year", gte=2010.0),), must_not=(MatchValue("genre", "sf"),))):
+        selections = list(store.select(TARGET, condition))
+        chosen = [point for selection in selections for point in selection.read(0, selection.count)]
+        expected = [point for point in stored if condition is None or filter_rules.matches(condition, point.payload,
+                                                                                            point.id)]
+        assert [(point.id, point.payload, point.vectors) for point in chosen] == [
+            (point.id, point.payload, {}) for point in expected], condition
+        assert sum(selection.count for selection in selections) == len(expected)
+    by_id = {point.id: point for point in stored}
+    [first, *_] = [selection for selection in store.select(TARGET, poetry) if selection.count >= 3]
+    middle = first.read(1, 3, with_vectors=True)
+    assert len(middle) == 2 and all(point.vectors == by_id[point.id].vectors for point in middle)
+    assert all(point.payload["genre"] == "poetry" for point in middle)
 
 
 def test_s3_vectors_writes_at_most_500_per_call_and_names_indexes_by_its_rules(aws_credentials):
@@ -531,3 +553,49 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     store.query(TARGET, SearchRequest("text", query.tolist(), limit=190, filter=Filter(
         must_not=(MatchValue("n", 17),))))
     assert sum(decoded) == 190  # the hits only: the index proved which row holds n = 17 and which do not
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_filtered_selections_agree_with_the_evaluator_and_decode_only_what_is_read(
+        tmp_path: Path, colliding: bool, monkeypatch: pytest.MonkeyPatch):
+    """A listing's selection is the evaluator's choice whatever the indexes decided (even when every hash collides),
+    it counts every payload it decodes, an exact filter decodes only the documents read, never a part that holds
+    none of them, and undecided rows are decoded a slice at a time, as far as the caller reads."""
+    from openpeek.adapters.local import parquet_cold_store
+
+    monkeypatch.setattr(parquet_cold_store, "SELECT_ROWS", 16)  # parts of 40: slices of 16, 16 and 8
+
+    if colliding:
+        real_hash = parquet_cold_store._hash
+        monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
+    rng = np.random.default_rng(22)
+    docs = points(200)
+    for point in docs:
+        point.payload = _random_payload(rng, int(point.id[4:]))
+    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
+    for part, start in enumerate(range(0, 200, 40)):
+        store.write_part(TARGET, part, docs[start: start + 40])
+    decoded: list[int] = []
+    real_rows = parquet_cold_store._rows
+    monkeypatch.setattr(parquet_cold_store, "_rows", lambda parquet, rows: decoded.append(len(rows)) or
+                        real_rows(parquet, rows))
+    for _ in range(200 if not colliding else 80):
+        condition = Filter(must=(_random_condition(rng),), must_not=(_random_condition(rng),))
+        decoded.clear()
+        selections = list(store.select(TARGET, condition))
+        chosen = [point.id for selection in selections for point in selection.read(0, selection.count)]
+        assert chosen == [point.id for point in docs if filter_rules.matches(condition, point.payload, point.id)]
+        assert sum(selection.decoded for selection in selections) == sum(decoded) <= len(docs)
+    if colliding:
+        return
+    decoded.clear()
+    rare = Filter(must=(MatchAny("n", (3, 30, 51, 170)),), must_not=(MatchValue("n", 51),))
+    selections = list(store.select(TARGET, rare))  # parts of 40: 3 and 30 in part 0, 51 (excluded) in 1, 170 in 4
+    assert [selection.count for selection in selections] == [2, 1] and decoded == []  # counted, nothing decoded
+    assert [point.id for point in selections[0].read(1, 2)] == ["doc_0030"] and decoded == [1]
+    assert selections[0].decoded == 1 and selections[1].decoded == 0
+    decoded.clear()
+    undecided = store.select(TARGET, Filter(must=(Range("n", gte=0.0),)))  # a range: no index can decide it
+    first = next(undecided)
+    assert first.count == 16 and decoded == [16]  # the first slice only, until the caller asks for more
+    assert [point.id for point in first.read(14, 16)] == ["doc_0014", "doc_0015"] and decoded == [16]

@@ -211,6 +211,14 @@ class S3VectorsColdStore:
                             points[row["key"]].vectors[other.name] = list(row["data"]["float32"])
                 yield number, list(points.values())
 
+    def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["_ListedSelection"]:
+        """list_vectors cannot filter (only query_vectors can, and only its top k): each listed page's documents are
+        decoded and passed through the evaluator, and a page's vectors are fetched by key only when read with them."""
+        for _, points in self.read_parts(target, with_vectors=False):
+            passing = [point for point in points
+                       if condition is None or filter_rules.matches(condition, point.payload, point.id)]
+            yield _ListedSelection(self, target, passing, decoded=len(points))  # even empty: its cost counts
+
     def get(self, target: ColdCollection, document_ids: Sequence[str], *,
             with_vectors: bool = False) -> list[VectorPoint]:
         """get_vectors by key (≤ 100 a call) on each index in turn: a document missing from one index (it lacks that
@@ -271,3 +279,23 @@ class S3VectorsColdStore:
                 self._call("delete_index", indexName=index_name(target.namespace_id, target.collection_id, spec.name))
             except LookupError:
                 continue
+
+
+class _ListedSelection:
+    """A listed page's documents that pass a filter, every one of the page already decoded (`decoded`)."""
+
+    def __init__(self, store: S3VectorsColdStore, target: ColdCollection, passing: list[VectorPoint], *,
+                 decoded: int) -> None:
+        self._store, self._target, self._passing = store, target, passing
+        self.count = len(passing)
+        self.decoded = decoded
+
+    def read(self, start: int, stop: int, *, with_vectors: bool = False) -> list[VectorPoint]:
+        wanted = self._passing[start:stop]
+        if not with_vectors or not wanted:
+            return list(wanted)
+        found = {point.id: point for point in self._store.get(self._target, [point.id for point in wanted],
+                                                                 with_vectors=True)}
+        self.decoded += len(found)
+        return [VectorPoint(point.id, found[point.id].vectors if point.id in found else {}, point.payload)
+                for point in wanted]

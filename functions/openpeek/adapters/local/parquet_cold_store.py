@@ -29,8 +29,9 @@ a string too long to be a term) leaves those rows undecided. The filter is worke
 certainly false or undecided (see _Lookup), and only the undecided rows' payloads are decoded, for the same Python
 evaluator the retrievers use after the vector store (domain.filters, which agrees with Qdrant's semantics): a filter
 of exact values decodes no payload, one that also has a range decodes the rows its exact values let through. A part
-none of whose rows can pass is not scanned. Scores are those the vector store returns (cosine similarity, dot
-product, or euclidean distance, smaller first).
+none of whose rows can pass is not scanned. A listing asks the same of each part (`select`): how many rows pass,
+known before any is decoded where the indexes decided them all, then only the rows of its page are decoded. Scores
+are those the vector store returns (cosine similarity, dot product, or euclidean distance, smaller first).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from openpeek.domain.vectors import ScoredPoint, SearchRequest, SparseVector, Ve
 from openpeek.ports import BlobStore
 
 PAYLOAD_GROUP = 128  # rows per parquet row group: fetching the k best decodes at most k groups, not whole parts
+SELECT_ROWS = 8 * PAYLOAD_GROUP  # a listing decides a part's undecided rows this many at a time
 SCAN_CHUNK_BYTES = 4 << 20  # the one scan buffer of a query (4 MiB: ~2,700 rows of 384 floats)
 METADATA_KEY = b"openpeek.cold"
 MAX_TERM_CHARS = 256  # a longer string is not a term: a filter on its field reads the payload of the rows that have one
@@ -367,7 +369,7 @@ class ParquetColdStore:
                 continue
             allowed = None
             if request.filter is not None:
-                allowed, decoded[key] = self._passing(target, key, parquet, request)
+                allowed, decoded[key] = self._passing(target, key, parquet, request.filter)
                 if not allowed.any():
                     continue  # no row of the part passes: its vectors are not read
             part = _part_number(key)
@@ -398,15 +400,62 @@ class ParquetColdStore:
         return hits[: request.limit]
 
     def _passing(self, target: ColdCollection, key: str, parquet,
-                 request: SearchRequest) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+                 condition: Filter) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
         """Which rows pass the filter: those the indexes prove pass, and of those they leave undecided, the ones
         the evaluator passes on their decoded payloads (returned too: a hit among them is not decoded again)."""
-        possible, certain = self._lookup(target, key, parquet).decide(request.filter)
-        undecided = np.flatnonzero(possible & ~certain).tolist()
+        possible, certain = self._decided(target, key, parquet, condition)
+        return self._judged(parquet, condition, possible, certain, 0, parquet.metadata.num_rows)
+
+    def _decided(self, target: ColdCollection, key: str, parquet, condition: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that may pass, rows that certainly pass) by the part's indexes alone."""
+        if _answerable(condition):
+            return self._lookup(target, key, parquet).decide(condition)
+        # nothing in the filter the indexes answer (a range, say): every row is undecided, and no index is read
+        rows = parquet.metadata.num_rows
+        return np.ones(rows, dtype=bool), np.zeros(rows, dtype=bool)
+
+    @staticmethod
+    def _judged(parquet, condition: Filter, possible: np.ndarray, certain: np.ndarray, first: int,
+                stop: int) -> tuple[np.ndarray, dict[int, tuple[str, dict]]]:
+        """Rows first..stop of `certain` completed by the evaluator on the undecided ones' decoded payloads."""
+        passing = certain[first:stop].copy()
+        undecided = (first + np.flatnonzero(possible[first:stop] & ~certain[first:stop])).tolist()
         found = _rows(parquet, undecided) if undecided else {}
         for row, (document_id, payload) in found.items():
-            certain[row] = filter_rules.matches(request.filter, payload, document_id)
-        return certain, found
+            passing[row - first] = filter_rules.matches(condition, payload, document_id)
+        whole = np.zeros(len(certain), dtype=bool)
+        whole[first:stop] = passing
+        return whole, found
+
+    def select(self, target: ColdCollection, condition: Filter | None) -> Iterator["_PartSelection"]:
+        """Each part's passing rows, decided as a filtered query decides them (the terms and id indexes, then the
+        evaluator on the undecided rows' payloads only); without a condition every row passes and nothing is
+        decoded. A part the indexes alone rule out yields nothing, and its payloads are never read. Where the indexes
+        leave rows undecided, the part comes in slices of SELECT_ROWS rows, each decoded only when the caller asks
+        for it (a page that fills early leaves the rest of the part undecoded); a slice whose decoded rows all fail
+        yields an empty selection, so that what it cost is counted."""
+        for key in self._parts(target):
+            parquet = self._opened(target, key)
+            rows = parquet.metadata.num_rows if parquet is not None else 0
+            if rows == 0:
+                continue
+            if condition is None:
+                yield _PartSelection(self, target, key, parquet, np.arange(rows), {})
+                continue
+            possible, certain = self._decided(target, key, parquet, condition)
+            if not possible.any():
+                continue
+            if not (possible & ~certain).any():  # decided by the indexes alone: one selection, nothing decoded
+                yield _PartSelection(self, target, key, parquet, np.flatnonzero(certain), {})
+                continue
+            for first in range(0, rows, SELECT_ROWS):
+                stop = min(rows, first + SELECT_ROWS)
+                if not possible[first:stop].any():
+                    continue
+                allowed, known = self._judged(parquet, condition, possible, certain, first, stop)
+                passing = np.flatnonzero(allowed)
+                if passing.size or known:
+                    yield _PartSelection(self, target, key, parquet, passing, known)
 
     def _chunks(self, key: str, rows: int, buffer: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, matrix view) over the vector file at key, at most len(buffer) rows at a time."""
@@ -438,6 +487,32 @@ class ParquetColdStore:
 
     def drop(self, target: ColdCollection) -> None:
         self._blobs.delete_prefix(_prefix(target))
+
+
+class _PartSelection:
+    """A part's rows that pass a filter (`passing`, in row order), with the payloads deciding them decoded (`known`):
+    reading a slice of them decodes only the row groups that hold its rows, and no payload twice."""
+
+    def __init__(self, store: ParquetColdStore, target: ColdCollection, key: str, parquet, passing: np.ndarray,
+                 known: dict[int, tuple[str, dict]]) -> None:
+        self._store, self._target, self._key, self._parquet = store, target, key, parquet
+        self._passing, self._known = passing, known
+        self.count = int(passing.size)
+        self.decoded = len(known)
+
+    def read(self, start: int, stop: int, *, with_vectors: bool = False) -> list[VectorPoint]:
+        rows = self._passing[start:stop].tolist()
+        unread = [row for row in rows if row not in self._known]
+        found = _rows(self._parquet, unread) if unread else {}
+        self.decoded += len(found)
+        matrices = (self._store._matrices(self._target, _part_number(self._key), _recorded(self._parquet),
+                                          self._parquet.metadata.num_rows) if with_vectors and rows else {})
+        points = []
+        for row in rows:
+            document_id, payload = self._known[row] if row in self._known else found[row]
+            vectors = {name: matrix[row].tolist() for name, matrix in matrices.items() if not np.isnan(matrix[row, 0])}
+            points.append(VectorPoint(document_id, vectors, payload))
+        return points
 
 
 class _Best:
@@ -485,23 +560,18 @@ def _recorded(parquet) -> dict:
 
 def _rows(parquet, rows: list[int]) -> dict[int, tuple[str, dict]]:
     """document_id and payload of the given rows, decoding only the row groups that hold them (in one read)."""
-    starts, first = [], 0
-    for group in range(parquet.metadata.num_row_groups):
-        starts.append(first)
-        first += parquet.metadata.row_group(group).num_rows
-    groups = sorted({int(np.searchsorted(starts, row, side="right")) - 1 for row in rows})
+    sizes = [parquet.metadata.row_group(group).num_rows for group in range(parquet.metadata.num_row_groups)]
+    starts = np.concatenate([[0], np.cumsum(sizes[:-1], dtype=np.int64)]).astype(np.int64)
+    wanted = np.asarray(rows, dtype=np.int64)
+    group_of = np.searchsorted(starts, wanted, side="right") - 1  # one search for all rows: per row, it dominated
+    groups = sorted(set(group_of.tolist()))
     table = parquet.read_row_groups(groups, columns=["document_id", "payload"], use_threads=False)
-    position, offset_of = 0, {}
-    for group in groups:  # where each group's first row landed in the table read
-        offset_of[group] = position
-        position += parquet.metadata.row_group(group).num_rows
-    ids, texts = table.column("document_id"), table.column("payload")
-    found: dict[int, tuple[str, dict]] = {}
-    for row in rows:
-        group = int(np.searchsorted(starts, row, side="right")) - 1
-        at = offset_of[group] + row - starts[group]
-        found[row] = (ids[at].as_py(), json.loads(texts[at].as_py()))
-    return found
+    offset_of = np.zeros(len(sizes), dtype=np.int64)  # where each group read landed in the table
+    offset_of[groups] = np.concatenate([[0], np.cumsum([sizes[group] for group in groups][:-1], dtype=np.int64)])
+    # Whole columns to Python at once: an element at a time (as_py) cost more than the JSON decoding itself.
+    ids, texts = table.column("document_id").to_pylist(), table.column("payload").to_pylist()
+    return {row: (ids[at], json.loads(texts[at]))
+            for row, at in zip(rows, (offset_of[group_of] + wanted - starts[group_of]).tolist())}
 
 
 def _scores(matrix: np.ndarray, query: np.ndarray, metric: str, norms: np.ndarray | None) -> np.ndarray:
@@ -665,6 +735,15 @@ def _terms(payload: dict) -> set[str]:
             token = _token(key, item)
             terms.add(token if token is not None else _unknown(key))
     return terms
+
+
+def _answerable(condition) -> bool:
+    """Whether any condition of the filter is one the terms or id indexes answer (see _Lookup.decide); an empty
+    filter is too (it passes every row without decoding one)."""
+    if isinstance(condition, Filter):
+        children = (*condition.must, *condition.should, *condition.must_not)
+        return not children or any(_answerable(child) for child in children)
+    return isinstance(condition, HasIds) or (isinstance(condition, (MatchValue, MatchAny)) and "." not in condition.key)
 
 
 class _Lookup:

@@ -25,7 +25,7 @@ from openpeek.domain.conditions import Filter, MatchAny
 from openpeek.domain.events import DomainEvent
 from openpeek.domain.failures import CollectionNotFound
 from openpeek.domain.vectors import VectorPoint
-from openpeek.ports import EventBus, VectorStore
+from openpeek.ports import ColdSelection, EventBus, VectorStore
 from openpeek.services.collections.collections import CollectionService, documents_of
 
 MAX_PAGE = 1000
@@ -49,6 +49,10 @@ class TieredDocuments:
     count: Callable[[], int]
     points: Callable[..., Iterator[VectorPoint]]
     get: Callable[..., list[VectorPoint]] | None = None
+    # Where the tier can pick a filter's documents itself (the cold store's `select`): `select(filter)` gives, part by
+    # part, how many pass and a reader of only those; without it, every document is decoded and the filter evaluated
+    # here.
+    select: Callable[[Filter | None], Iterator[ColdSelection]] | None = None
 
 
 @dataclass
@@ -129,7 +133,8 @@ class CollectionDocumentService:
         order, each in its stored order), marked with their tier. Filters and search mean what they mean for the
         vector store's documents (a full-text match, which only the vector store answers, is refused naming the
         collection). Paging: the store's cursor while its documents last, then `offset:<position>` in the whole
-        order; an offset counts across it too. A sort or a search orders every match (at most MAX_SCAN) here."""
+        order; an offset counts across it too. A sort or a search orders every match (at most MAX_SCAN) here; without
+        them, a tiered page is found by counting each part's matches, decoding only the page (see _TieredWalk)."""
         if not 1 <= query.limit <= MAX_PAGE:
             raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
         wanted = filter_rules.parse_filter(query.filters)
@@ -144,28 +149,9 @@ class CollectionDocumentService:
 
         filtered = wanted is not None or bool(query.search)
 
-        def tiered_matches(skip: int = 0) -> Iterator[tuple[VectorPoint, str]]:
-            """The tiered collections' matching documents from the skip-th on; unfiltered, whole collections are
-            stepped over by their count, reading none of their documents."""
-            read = 0
-            for _, tiered in tiers:
-                if not filtered:
-                    count = tiered.count()
-                    if skip >= count:
-                        skip -= count
-                        continue
-                for point in tiered.points(with_vectors=query.return_vectors):
-                    read += 1
-                    if read > MAX_SCAN:
-                        raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with "
-                                         "filters", code="too_many_documents", details={"max_scan": MAX_SCAN})
-                    if (wanted is not None and not filter_rules.matches(wanted, point.payload, point.id)) or (
-                            query.search and not _mentions(point.payload, query.search)):
-                        continue
-                    if skip:
-                        skip -= 1
-                        continue
-                    yield point, tiered.tier
+        def walk() -> _TieredWalk:
+            return _TieredWalk([tiered for _, tiered in tiers], wanted, with_vectors=query.return_vectors,
+                               step_by_count=not filtered)
 
         def shown(point: VectorPoint, tier: str | None) -> dict[str, Any]:
             view = _present(point, query.return_vectors, query.select)
@@ -180,10 +166,9 @@ class CollectionDocumentService:
                    and (not query.search or _mentions(point.payload, query.search))]
             tier_of: dict[int, str] = {}
             matched = list(hot)
-            for point, tier in tiered_matches():
+            for point, tier in walk().everything(query.search):
                 if len(matched) >= MAX_SCAN:
-                    raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with "
-                                     "filters", code="too_many_documents", details={"max_scan": MAX_SCAN})
+                    raise _too_many()
                 tier_of[id(point)] = tier
                 matched.append(point)
             if query.sort:
@@ -199,33 +184,23 @@ class CollectionDocumentService:
             return Page(documents, next_cursor, len(matched), start, query.limit)
 
         hot_total = self._count(namespace, store_filter)
-
-        def total() -> int | None:
-            if not query.include_total:
-                return None
-            if not filtered:
-                return hot_total + sum(tiered.count() for _, tiered in tiers)
-            return hot_total + sum(1 for _ in tiered_matches())
-
         ours = bool(query.cursor and query.cursor.startswith(OFFSET_CURSOR))
         position = _tier_cursor_offset(query.cursor) if ours else (0 if query.cursor else query.offset)
-        window: list[dict[str, Any]] = []
         if (query.cursor and not ours) or position < hot_total:
             points, next_cursor, _ = self._page(namespace, store_filter, query)
             window = [shown(point, None) for point in points]
             if next_cursor is not None:
-                return Page(window, next_cursor, total(), position, query.limit)
+                total = hot_total + walk().total() if query.include_total else None
+                return Page(window, next_cursor, total, position, query.limit)
             skip = 0
         else:
-            skip = position - hot_total
-        taken, more = [], False
-        for point, tier in tiered_matches(skip):
-            if len(window) + len(taken) == query.limit:
-                more = True  # one past the page: another page follows
-                break
-            taken.append(shown(point, tier))
+            window, skip = [], position - hot_total
+        tiered = walk()
+        taken, more = tiered.page(skip, query.limit - len(window))
+        window += [shown(point, tier) for point, tier in taken]
         next_cursor = f"{OFFSET_CURSOR}{hot_total + skip + len(taken)}" if more else None
-        return Page(window + taken, next_cursor, total(), position, query.limit)
+        total = hot_total + tiered.total() if query.include_total else None
+        return Page(window, next_cursor, total, position, query.limit)
 
     def count_collection(self, namespace: Namespace, identifier: str) -> tuple[str, int]:
         collection_id = self.collection_id(namespace, identifier)
@@ -236,7 +211,8 @@ class CollectionDocumentService:
 
     def _list_tiered(self, tiered: "TieredDocuments", query: ListQuery) -> Page:
         """A cold or archived collection's page, read from where its documents are now (each marked with its tier):
-        filters, search and sort are evaluated here, over at most MAX_SCAN documents."""
+        filters, search and sort are evaluated here, decoding at most MAX_SCAN documents (a cold store counts the
+        documents its terms index proves pass without decoding them, see _TieredWalk)."""
         if not 1 <= query.limit <= MAX_PAGE:
             raise BadRequest(f"limit must be from 1 to {MAX_PAGE}", code="invalid_pagination")
         if query.cursor and not query.cursor.startswith(OFFSET_CURSOR):
@@ -244,26 +220,22 @@ class CollectionDocumentService:
                              "returned", code="invalid_pagination")
         wanted = filter_rules.parse_filter(query.filters)
         start = _cursor_offset(query.cursor) if query.cursor else query.offset
-        ordered = bool(query.sort or query.search or query.include_total)
-        matched: list[VectorPoint] = []
-        for read, point in enumerate(tiered.points(with_vectors=query.return_vectors)):
-            if read >= MAX_SCAN:
-                raise BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with filters",
-                                 code="too_many_documents", details={"max_scan": MAX_SCAN})
-            if wanted is not None and not filter_rules.matches(wanted, point.payload, point.id):
-                continue
-            if query.search and not _mentions(point.payload, query.search):
-                continue
-            matched.append(point)
-            if not ordered and len(matched) > start + query.limit:
-                break  # one past the page: enough to know another page follows
-        if query.sort:
-            matched = _sorted(matched, query.sort)
-        window = matched[start: start + query.limit]
-        next_cursor = f"{OFFSET_CURSOR}{start + query.limit}" if start + query.limit < len(matched) else None
+        # A single collection is not stepped over by its count: its page is found part by part.
+        walk = _TieredWalk([tiered], wanted, with_vectors=query.return_vectors, step_by_count=False)
+        if query.sort or query.search:
+            matched = [point for point, _ in walk.everything(query.search)]
+            if query.sort:
+                matched = _sorted(matched, query.sort)
+            window = matched[start: start + query.limit]
+            more, total = start + query.limit < len(matched), len(matched)
+        else:
+            taken, more = walk.page(start, query.limit)
+            window = [point for point, _ in taken]
+            total = walk.total() if query.include_total else None
+        next_cursor = f"{OFFSET_CURSOR}{start + query.limit}" if more else None
         documents = [{**_present(point, query.return_vectors, query.select), TIER_MARK: tiered.tier}
                      for point in window]
-        return Page(documents, next_cursor, len(matched) if ordered else None, start, query.limit)
+        return Page(documents, next_cursor, total, start, query.limit)
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -649,6 +621,130 @@ def _payload_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
         update[document_rules.INTERNAL] = internal
     update["updated_at"] = isoformat(utcnow())
     return update
+
+
+def _too_many() -> BadRequest:
+    return BadRequest(f"this request would read more than {MAX_SCAN} documents; narrow it with filters",
+                      code="too_many_documents", details={"max_scan": MAX_SCAN})
+
+
+class _TieredWalk:
+    """The documents of cold and archived collections that pass a filter, in the listing's order (each collection in
+    turn, each in its stored order), read only as far as a page needs them. A tier that selects them itself (the
+    cold store) says part by part how many pass before any is read, so a page is found by counting and only its own
+    documents (and the payloads its terms index left undecided) are decoded; any other tier is decoded whole here.
+    MAX_SCAN bounds the payloads actually decoded, not the documents a terms index ruled out without decoding.
+    With `step_by_count` (an unfiltered listing), a whole collection a page starts beyond is stepped over by its
+    count. One walk serves one page and then, if asked, its total."""
+
+    def __init__(self, tiers: list[TieredDocuments], condition: Filter | None, *, with_vectors: bool,
+                 step_by_count: bool) -> None:
+        self._tiers, self._condition, self._with_vectors = tiers, condition, with_vectors
+        self._step_by_count = step_by_count
+        self._skip = 0
+        self._counting = False
+        self._finished = 0  # payloads decoded by the selections already left behind
+        self._current: ColdSelection | None = None
+        self._seen = 0  # matches in the selections (and collections stepped over) met so far
+        self._stream = self._selections()
+
+    def _selections(self) -> Iterator[tuple[str, ColdSelection]]:
+        for tiered in self._tiers:
+            if self._step_by_count:
+                count = tiered.count()
+                if self._counting or self._skip >= count:
+                    self._skip -= min(self._skip, count)
+                    self._seen += count
+                    continue
+            chosen = (tiered.select(self._condition) if tiered.select is not None
+                      else _decoded_selections(tiered, self._condition, self._with_vectors))
+            for selection in chosen:
+                yield tiered.tier, selection
+
+    def _enter(self, selection: ColdSelection) -> None:
+        if self._current is not None:
+            self._finished += self._current.decoded
+        self._current = selection
+        self._seen += selection.count
+        self._check()
+
+    def _check(self) -> None:
+        if self._finished + (self._current.decoded if self._current is not None else 0) > MAX_SCAN:
+            raise _too_many()
+
+    def page(self, skip: int, take: int) -> tuple[list[tuple[VectorPoint, str]], bool]:
+        """(the matches from the skip-th on, at most `take`, with their tier; whether any match follows them)."""
+        self._skip = skip
+        taken: list[tuple[VectorPoint, str]] = []
+        for tier, selection in self._stream:
+            self._enter(selection)
+            if self._skip >= selection.count:
+                self._skip -= selection.count
+                continue
+            stop = min(selection.count, self._skip + take - len(taken))
+            if stop > self._skip:
+                taken += [(point, tier) for point in selection.read(self._skip, stop,
+                                                                    with_vectors=self._with_vectors)]
+                self._check()
+            self._skip = 0
+            if len(taken) == take:
+                # the page is full: another follows if this part has more, or a later one has any
+                return taken, stop < selection.count or self._another()
+        return taken, False
+
+    def _another(self) -> bool:
+        for _, selection in self._stream:
+            self._enter(selection)
+            if selection.count:
+                return True
+        return False
+
+    def total(self) -> int:
+        """Every match of the walk, those already paged over included, counted without reading the rest."""
+        self._counting = True
+        for _, selection in self._stream:
+            self._enter(selection)
+        return self._seen
+
+    def everything(self, search: str | None = None) -> list[tuple[VectorPoint, str]]:
+        """Every match (that also mentions `search`, when given), for a sort or a search to order."""
+        found: list[tuple[VectorPoint, str]] = []
+        for tier, selection in self._stream:
+            self._enter(selection)
+            for start in range(0, selection.count, SCAN_PAGE):
+                points = selection.read(start, min(selection.count, start + SCAN_PAGE),
+                                        with_vectors=self._with_vectors)
+                self._check()
+                found += [(point, tier) for point in points if not search or _mentions(point.payload, search)]
+        return found
+
+
+class _DecodedSelection:
+    """Documents already decoded here (a tier that cannot pick a filter's documents itself) that pass it."""
+
+    def __init__(self, passing: list[VectorPoint], decoded: int) -> None:
+        self._passing, self.count, self.decoded = passing, len(passing), decoded
+
+    def read(self, start: int, stop: int, *, with_vectors: bool = False) -> list[VectorPoint]:
+        return self._passing[start:stop]
+
+
+def _decoded_selections(tiered: TieredDocuments, condition: Filter | None,
+                        with_vectors: bool) -> Iterator[_DecodedSelection]:
+    """A tier's documents in chunks of SCAN_PAGE, each decoded whole and passed through the evaluator."""
+    chunk: list[VectorPoint] = []
+
+    def passing() -> _DecodedSelection:
+        return _DecodedSelection([point for point in chunk if condition is None
+                                  or filter_rules.matches(condition, point.payload, point.id)], len(chunk))
+
+    for point in tiered.points(with_vectors=with_vectors):
+        chunk.append(point)
+        if len(chunk) == SCAN_PAGE:
+            yield passing()
+            chunk = []
+    if chunk:
+        yield passing()
 
 
 def _present(point: VectorPoint, with_vectors: bool, select: list[str] | None = None) -> dict[str, Any]:

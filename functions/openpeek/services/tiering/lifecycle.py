@@ -437,7 +437,8 @@ class LifecycleService:
         def named(document_ids: list[str], with_vectors: bool = False) -> list[VectorPoint]:
             return self._cold.get(target, document_ids, with_vectors=with_vectors)
 
-        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold, named)
+        return TieredDocuments(rules.COLD, lambda: self._cold.count(target), cold, named,
+                               lambda condition: self._cold.select(target, condition))
 
     def _archive_records(self, namespace: Namespace, collection: Collection) -> Iterator[dict[str, Any]]:
         for key in sorted(self._blobs.list(archive_prefix(namespace.namespace_id, collection.collection_id))):
