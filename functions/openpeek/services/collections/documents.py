@@ -501,7 +501,9 @@ class CollectionDocumentService:
         wanted = filter_rules.parse_filter(filters)
         store_filter = filter_rules.combine(scope, filter_rules.strip_python_only(wanted) if wanted else None)
         python_side = wanted is not None and filter_rules.needs_python(wanted)
-        keys = {filter_rules.stored_key(name) for name in fields} | (_condition_keys(wanted) if python_side else set())
+        keys = {filter_rules.stored_key(name) for name in fields}
+        if python_side:
+            keys |= filter_rules.keys_read(wanted)
         points = list(self._scan(namespace, store_filter, payload_fields=sorted({k.split(".")[0] for k in keys})))
         if python_side:
             points = [p for p in points if filter_rules.matches(wanted, p.payload, p.id)]
