@@ -115,6 +115,11 @@ def test_batch_bulk_distinct_aggregate(client, headers):
     distinct = client.post("/v1/collections/books/documents/distinct", headers=headers, json={"field": "genre"}).json()
     assert distinct["values"] == [{"value": "sf", "count": 4}, {"value": "crime", "count": 2}]
     assert distinct["total_distinct"] == 2
+    # A condition only Python evaluates (starts_with): the scan reads the field it tests too.
+    crime_only = client.post("/v1/collections/books/documents/distinct", headers=headers, json={
+        "field": "year", "filters": {"AND": [{"field": "genre", "operator": "starts_with", "value": "cri"}]}})
+    assert crime_only.status_code == 200, crime_only.text
+    assert sorted(v["value"] for v in crime_only.json()["values"]) == [2001, 2004]
     aggregated = client.post("/v1/collections/books/documents/aggregate", headers=headers, json={
         "group_by": [{"field": "genre"}], "sort_by": "n", "sort_direction": "desc",
         "aggregations": [{"function": "count", "alias": "n"}, {"function": "max", "field": "year", "alias": "latest"}],
