@@ -103,18 +103,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         with support.live_server(data_dir, functions=this_tree, extra_env=ENV) as client:
-            client.post("/v1/namespaces", json={"namespace_name": NAMESPACE,
-                                                "tiering": {"enabled": False}}).raise_for_status()
-            client.headers["X-Namespace"] = NAMESPACE
-            key = client.headers["Authorization"].split()[-1]
-            client.post("/v1/buckets", json={"bucket_name": "books", "bucket_schema": {"properties": {
-                "body": {"type": "text"}, "rank": {"type": "integer"}}}}).raise_for_status()
-            created = client.post("/v1/collections", json={
-                "collection_name": "alpha", "source": {"type": "bucket", "bucket_ids": ["books"]},
-                "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
-                                      "field_passthrough": [{"source_path": "rank"}]}})
-            created.raise_for_status()
-            alpha_id = created.json()["collection_id"]
+            key = support.ranked_books_namespace(client, NAMESPACE)
+            alpha_id = support.ranked_books_collection(client, "alpha")
         results["load_s"] = round(load(data_dir, key, alpha_id), 1)
         with support.live_server(data_dir, api_key=key, functions=this_tree, extra_env=ENV) as client:
             client.headers["X-Namespace"] = NAMESPACE

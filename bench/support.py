@@ -88,3 +88,24 @@ def live_server(data_dir: Path, *, functions: str | None = None, profile: str | 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def ranked_books_namespace(client: httpx.Client, namespace: str) -> str:
+    """The tiering benchmarks' namespace (tiering off: nothing moves unless the bench moves it) with a `books` bucket
+    of a text `body` and an integer `rank`; the client now sends X-Namespace. The client's API key."""
+    client.post("/v1/namespaces", json={"namespace_name": namespace,
+                                        "tiering": {"enabled": False}}).raise_for_status()
+    client.headers["X-Namespace"] = namespace
+    client.post("/v1/buckets", json={"bucket_name": "books", "bucket_schema": {"properties": {
+        "body": {"type": "text"}, "rank": {"type": "integer"}}}}).raise_for_status()
+    return client.headers["Authorization"].split()[-1]
+
+
+def ranked_books_collection(client: httpx.Client, name: str) -> str:
+    """A collection of the `books` bucket (text_extractor, `rank` passed through); its id."""
+    created = client.post("/v1/collections", json={
+        "collection_name": name, "source": {"type": "bucket", "bucket_ids": ["books"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "field_passthrough": [{"source_path": "rank"}]}})
+    created.raise_for_status()
+    return created.json()["collection_id"]

@@ -115,15 +115,6 @@ def load_in_process(data_dir: Path, key: str, collection_id: str, data: np.ndarr
         services.close()
 
 
-def collection(client, name: str) -> str:
-    created = client.post("/v1/collections", json={
-        "collection_name": name, "source": {"type": "bucket", "bucket_ids": ["books"]},
-        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
-                              "field_passthrough": [{"source_path": "rank"}]}})
-    created.raise_for_status()
-    return created.json()["collection_id"]
-
-
 def retriever(client, name: str, collections: list[str], filters: dict | None = None) -> str:
     search = {"feature_uri": URI, "query": {"input_mode": "vector", "value": "{{INPUT.v}}"}, "top_k": 10}
     if filters is not None:
@@ -236,13 +227,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         with support.live_server(data_dir, functions=FUNCTIONS, extra_env=EXTRA_ENV) as client:
-            client.post("/v1/namespaces", json={"namespace_name": NAMESPACE,
-                                                "tiering": {"enabled": False}}).raise_for_status()
-            client.headers["X-Namespace"] = NAMESPACE
-            key = client.headers["Authorization"].split()[-1]
-            client.post("/v1/buckets", json={"bucket_name": "books", "bucket_schema": {"properties": {
-                "body": {"type": "text"}, "rank": {"type": "integer"}}}}).raise_for_status()
-            alpha_id, beta_id = collection(client, "alpha"), collection(client, "beta")
+            key = support.ranked_books_namespace(client, NAMESPACE)
+            alpha_id = support.ranked_books_collection(client, "alpha")
+            beta_id = support.ranked_books_collection(client, "beta")
             only_alpha = retriever(client, "alpha-only", ["alpha"])
             rare_alpha = retriever(client, "alpha-rare", ["alpha"], rank_filter)
             if LOAD == "http":
