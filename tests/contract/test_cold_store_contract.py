@@ -511,22 +511,9 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     from openpeek.adapters.local import parquet_cold_store
     from openpeek.domain import filters as filter_rules
 
-    if colliding:
-        real_hash = parquet_cold_store._hash
-        monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
-
     rng = np.random.default_rng(20)
-    docs = points(200)
-    for point in docs:
-        point.payload = _random_payload(rng, int(point.id[4:]))
-    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
-    store.write_part(TARGET, 0, docs[:90])
-    store.write_part(TARGET, 1, docs[90:])
+    store, docs, decoded = _random_payload_store(tmp_path, monkeypatch, rng, colliding, [0, 90])
     query = np.random.default_rng(21).standard_normal(DIM).astype(np.float32)
-    decoded: list[int] = []
-    real_rows = parquet_cold_store._rows
-    monkeypatch.setattr(parquet_cold_store, "_rows", lambda parquet, rows: decoded.append(len(rows)) or
-                        real_rows(parquet, rows))
     for _ in range(300 if not colliding else 100):
         condition = Filter(must=(_random_condition(rng),), must_not=(_random_condition(rng),))
         found = store.query(TARGET, SearchRequest("text", query.tolist(), limit=200, filter=condition))
@@ -555,6 +542,28 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     assert sum(decoded) == 190  # the hits only: the index proved which row holds n = 17 and which do not
 
 
+def _random_payload_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, colliding: bool,
+                          part_starts: list[int]) -> tuple[ParquetColdStore, list, list[int]]:
+    """200 documents with random payloads in parts starting at `part_starts`; `colliding`: term hashes of three bits.
+    Also the list that records how many payloads each decode reads."""
+    from openpeek.adapters.local import parquet_cold_store
+
+    if colliding:
+        real_hash = parquet_cold_store._hash
+        monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
+    docs = points(200)
+    for point in docs:
+        point.payload = _random_payload(rng, int(point.id[4:]))
+    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
+    for part, (start, end) in enumerate(zip(part_starts, [*part_starts[1:], len(docs)])):
+        store.write_part(TARGET, part, docs[start:end])
+    decoded: list[int] = []
+    real_rows = parquet_cold_store._rows
+    monkeypatch.setattr(parquet_cold_store, "_rows", lambda parquet, rows: decoded.append(len(rows)) or
+                        real_rows(parquet, rows))
+    return store, docs, decoded
+
+
 @pytest.mark.parametrize("colliding", [False, True])
 def test_filtered_selections_agree_with_the_evaluator_and_decode_only_what_is_read(
         tmp_path: Path, colliding: bool, monkeypatch: pytest.MonkeyPatch):
@@ -564,21 +573,8 @@ def test_filtered_selections_agree_with_the_evaluator_and_decode_only_what_is_re
     from openpeek.adapters.local import parquet_cold_store
 
     monkeypatch.setattr(parquet_cold_store, "SELECT_ROWS", 16)  # parts of 40: slices of 16, 16 and 8
-
-    if colliding:
-        real_hash = parquet_cold_store._hash
-        monkeypatch.setattr(parquet_cold_store, "_hash", lambda text: real_hash(text) % 8)
     rng = np.random.default_rng(22)
-    docs = points(200)
-    for point in docs:
-        point.payload = _random_payload(rng, int(point.id[4:]))
-    store = ParquetColdStore(FolderBlobStore(tmp_path / "blobs"))
-    for part, start in enumerate(range(0, 200, 40)):
-        store.write_part(TARGET, part, docs[start: start + 40])
-    decoded: list[int] = []
-    real_rows = parquet_cold_store._rows
-    monkeypatch.setattr(parquet_cold_store, "_rows", lambda parquet, rows: decoded.append(len(rows)) or
-                        real_rows(parquet, rows))
+    store, docs, decoded = _random_payload_store(tmp_path, monkeypatch, rng, colliding, list(range(0, 200, 40)))
     for _ in range(200 if not colliding else 80):
         condition = Filter(must=(_random_condition(rng),), must_not=(_random_condition(rng),))
         decoded.clear()
