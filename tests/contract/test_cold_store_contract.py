@@ -508,7 +508,6 @@ def test_filtered_scans_agree_with_the_evaluator_on_random_payloads_and_filters(
     the brute-force top k among the documents it lets through, whatever the indexes decided, even when every hash
     collides with others (`colliding`: a hash of three bits). And a filter the terms index decides alone decodes no
     payload."""
-    from openpeek.adapters.local import parquet_cold_store
     from openpeek.domain import filters as filter_rules
 
     rng = np.random.default_rng(20)
