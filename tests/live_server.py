@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import httpx
 
@@ -38,9 +38,12 @@ def _drain(stream, log_path: str | None) -> None:
 
 @contextlib.contextmanager
 def live_server(data_dir: Path | None = None, *, env: Mapping[str, str] | None = None,
-                startup_timeout_s: float = 120) -> Iterator[tuple[str, str, Path]]:
+                startup_timeout_s: float = 120, api_key: str | None = None,
+                started: Callable[[subprocess.Popen], None] | None = None) -> Iterator[tuple[str, str, Path]]:
     """Yields (base_url, the first-run key, data dir) once health answers; the server is stopped on exit. Without a
-    data dir it runs on a fresh temporary one. `env` adds to (or overrides) this process's environment."""
+    data dir it runs on a fresh temporary one. `env` adds to (or overrides) this process's environment. `api_key`: a
+    key of the data dir's organisation, for a restart (only the first run prints one). `started` is handed the
+    server's process (a test that kills it)."""
     with contextlib.ExitStack() as stack:
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openpeek-serve-")))
@@ -49,8 +52,10 @@ def live_server(data_dir: Path | None = None, *, env: Mapping[str, str] | None =
             [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        if started is not None:
+            started(process)
         try:
-            key, lines = None, []
+            key, lines = api_key, []
             deadline = time.monotonic() + startup_timeout_s
             while time.monotonic() < deadline and key is None:
                 line = process.stdout.readline()

@@ -262,16 +262,22 @@ def test_parquet_scan_is_exact_across_chunk_boundaries(tmp_path: Path, monkeypat
     assert [hit.id for hit in nearest] == [doc for doc, _ in exact_top(docs, image_query, 7, "euclidean", "image")]
 
 
+def _damage(blobs: FolderBlobStore, suffix: str, position: int) -> tuple[str, bytearray]:
+    """Flip every bit of one byte of the cold copy's file ending in `suffix`: its key and its damaged bytes."""
+    key = next(key for key in blobs.list("namespaces/") if key.endswith(suffix))
+    damaged = bytearray(blobs.get(key))
+    damaged[position] ^= 0xFF
+    blobs.put(key, bytes(damaged))
+    return key, damaged
+
+
 def test_parquet_vector_files_are_checked_not_trusted(tmp_path: Path):
     from openpeek.domain.failures import ColdStoreUnavailable
 
     blobs = FolderBlobStore(tmp_path / "blobs")
     store = ParquetColdStore(blobs)
     store.write_part(TARGET, 0, points(20))
-    vector_file = next(key for key in blobs.list("namespaces/") if key.endswith(".text.f32"))
-    damaged = bytearray(blobs.get(vector_file))
-    damaged[0] ^= 0xFF
-    blobs.put(vector_file, bytes(damaged))
+    vector_file, damaged = _damage(blobs, ".text.f32", 0)
     with pytest.raises(ColdStoreUnavailable, match="checksum"):
         list(store.read_parts(TARGET))  # a rehydration never copies damaged vectors back
     blobs.put(vector_file, bytes(damaged[:-4]))
@@ -397,10 +403,7 @@ def test_parquet_id_indexes_are_checked_not_trusted(tmp_path: Path):
     blobs = FolderBlobStore(tmp_path / "blobs")
     store = ParquetColdStore(blobs)
     store.write_part(TARGET, 0, points(20))
-    index = next(key for key in blobs.list("namespaces/") if key.endswith(".ids"))
-    damaged = bytearray(blobs.get(index))
-    damaged[3] ^= 0xFF
-    blobs.put(index, bytes(damaged))
+    index, damaged = _damage(blobs, ".ids", 3)
     with pytest.raises(ColdStoreUnavailable, match="checksum"):
         store.get(TARGET, ["doc_0001"])
     from openpeek.adapters.local.parquet_cold_store import _hash, _hash_index
@@ -410,10 +413,7 @@ def test_parquet_id_indexes_are_checked_not_trusted(tmp_path: Path):
     with pytest.raises(ColdStoreUnavailable, match="not the one its part recorded"):
         ParquetColdStore(blobs).get(TARGET, ["doc_0001"])
     store.write_part(TARGET, 0, points(20))
-    terms = next(key for key in blobs.list("namespaces/") if key.endswith(".terms"))
-    damaged = bytearray(blobs.get(terms))
-    damaged[5] ^= 0xFF
-    blobs.put(terms, bytes(damaged))
+    _damage(blobs, ".terms", 5)
     with pytest.raises(ColdStoreUnavailable, match="checksum"):  # a fresh process checks an index on first use
         ParquetColdStore(blobs).query(TARGET, SearchRequest("text", [1.0] * DIM, limit=3, filter=Filter(
             must=(MatchValue("genre", "sf"),))))

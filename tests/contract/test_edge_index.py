@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -40,6 +41,17 @@ def top_ids(store, vector, limit=10) -> list[str]:
     (hits,) = store.query("ns", [SearchRequest("emb", vector, limit=limit)])
     return [hit.id for hit in hits]
 
+
+
+def optimize_while(store: QdrantEdgeStore, collection: str, writer: Callable[[], None], stop: threading.Event) -> None:
+    """Build the collection's index while `writer` runs on a thread; `stop` is set for it once the build returns."""
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        store.optimize(collection)
+    finally:
+        stop.set()
+        thread.join()
 
 def test_optimize_builds_the_index_and_searches_agree_with_exact(tmp_path):
     store = make_store(tmp_path, index_threshold=None)
@@ -84,13 +96,7 @@ def test_writes_racing_the_build_and_the_swap_are_never_lost(tmp_path):
             seen_building.append(store.info("ns").status)
             start += 20
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        store.optimize("ns")
-    finally:
-        stop.set()
-        thread.join()
+    optimize_while(store, "ns", writer, stop)
     store.upsert("ns", points(500_000, 10))  # and after the swap
 
     assert len(written) > 20  # the writer ran during the build

@@ -20,6 +20,7 @@ import pytest
 from openpeek.adapters.qdrant import edge, edge_index
 from openpeek.adapters.qdrant.edge import QdrantEdgeStore
 from openpeek.domain.vectors import SearchRequest, VectorIndexSpec, VectorPoint
+from tests.contract.test_edge_index import optimize_while
 
 DIMENSION = 16
 DEADLOCK_GUARD_S = 60
@@ -171,13 +172,7 @@ def test_writes_racing_every_step_of_the_swap_are_all_kept(tmp_path, monkeypatch
 
     monkeypatch.setattr(edge_index, "_replay", replay_while_writes_arrive)
     writes_after_the_build(monkeypatch, wait_for_the_journal_to_grow)  # the catch-up has something to replay
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        store.optimize("ns")
-    finally:
-        stop.set()
-        thread.join()
+    optimize_while(store, "ns", writer, stop)
     for late in late_writers:
         late.join(DEADLOCK_GUARD_S)
         assert not late.is_alive()

@@ -5,16 +5,16 @@ behind. Each answer is compared with the same search on a store that reads Edge'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import numpy as np
@@ -28,7 +28,7 @@ from openpeek.adapters.qdrant.mapping import point_id, stored_payload
 from openpeek.domain.conditions import Filter, MatchValue
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.vectors import SearchRequest, SparseVector, VectorIndexSpec, VectorPoint
-from tests.live_server import free_port
+from tests.live_server import live_server
 
 C = "ns_sidecar"
 DIM = 12
@@ -96,6 +96,15 @@ def store(tmp_path: Path):
     opened.create_collection(C, [VectorIndexSpec("emb", DIM, "cosine")])
     yield opened
     opened.close()
+
+
+def assert_reopens_clean(tmp_path) -> None:
+    """A store opened anew on the same files uses their sidecar at once (it was marked clean) and it matches Edge."""
+    again = QdrantEdgeStore(tmp_path)
+    again.query(C, searches(count=1))
+    assert sidecar_of(again).ready
+    assert_same_as_edge(tmp_path, again)
+    again.close()
 
 
 def test_searches_read_the_sidecar_and_agree_with_edge_through_every_kind_of_write(store, tmp_path, monkeypatch):
@@ -205,11 +214,7 @@ def test_tombstones_are_compacted_away(store, tmp_path, monkeypatch):
     assert column.live() == 150
     assert_same_as_edge(tmp_path, store)
     store.close()
-    again = QdrantEdgeStore(tmp_path)
-    again.query(C, searches(count=1))
-    assert sidecar_of(again).ready  # the compacted files reopen clean
-    assert_same_as_edge(tmp_path, again)
-    again.close()
+    assert_reopens_clean(tmp_path)  # the compacted files too
 
 
 def test_an_index_build_swap_keeps_the_sidecar_in_step(store, tmp_path):
@@ -219,11 +224,7 @@ def test_an_index_build_swap_keeps_the_sidecar_in_step(store, tmp_path):
     store.upsert(C, points(vectors(50, 2), first=20))
     assert_same_as_edge(tmp_path, store)
     store.close()
-    again = QdrantEdgeStore(tmp_path)
-    again.query(C, searches(count=1))
-    assert sidecar_of(again).ready
-    assert_same_as_edge(tmp_path, again)
-    again.close()
+    assert_reopens_clean(tmp_path)
 
 
 def test_dropping_and_recreating_a_collection_never_reads_the_old_vectors(store, tmp_path):
@@ -274,40 +275,16 @@ CRASH_DIM = 16
 CRASH_DOCS = 1500
 
 
-def start_server(data_dir: Path, env: dict[str, str], key: str | None = None) -> tuple[subprocess.Popen, httpx.Client]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpeek.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OPENPEEK_EDGE_FLUSH_INTERVAL_S": "3600",
-             "OPENPEEK_EDGE_INDEX_THRESHOLD": "0", **env})
-    lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(line) for line in process.stdout], daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = key or next((match.group(1) for line in list(lines)
-                             if (match := re.search(r"\b(sk_[A-Za-z0-9_-]{20,})", line))), None)
-        try:
-            if found and httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                return process, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {found}"}, timeout=60)
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not start: " + "".join(lines))
-
-
-def stop_server(process: subprocess.Popen, client: httpx.Client) -> None:
-    client.close()
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+@contextlib.contextmanager
+def crash_server(data_dir: Path, env: dict[str, str] | None = None,
+                 key: str | None = None) -> Iterator[tuple[subprocess.Popen, httpx.Client]]:
+    """`openpeek serve` (tests/live_server.py) with segment flushes and index builds held off, its process (to kill)
+    and a client with its key."""
+    processes: list[subprocess.Popen] = []
+    with live_server(data_dir, env={"OPENPEEK_EDGE_FLUSH_INTERVAL_S": "3600", "OPENPEEK_EDGE_INDEX_THRESHOLD": "0",
+                                    **(env or {})}, api_key=key, started=processes.append) as (base, found, _):
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {found}"}, timeout=60) as client:
+            yield processes[0], client
 
 
 def upsert_body(seed: int, first: int, count: int) -> dict:
@@ -336,9 +313,8 @@ def sidecar_state(data_dir: Path) -> dict:
 
 def test_a_server_killed_mid_upsert_restarts_and_answers_mmr_like_a_store_without_a_sidecar(tmp_path):
     data_dir = tmp_path / "data"
-    process, client = start_server(data_dir, {})
-    key = client.headers["Authorization"].removeprefix("Bearer ")
-    try:
+    with crash_server(data_dir) as (process, client):
+        key = client.headers["Authorization"].removeprefix("Bearer ")
         client.post("/v1/namespaces", json={
             "namespace_name": "crash",
             "vector_configs": [{"name": "emb", "dimension": CRASH_DIM, "metric": "cosine"}]}).raise_for_status()
@@ -382,27 +358,18 @@ def test_a_server_killed_mid_upsert_restarts_and_answers_mmr_like_a_store_withou
         thread.join()
         process.wait()
         assert len(acknowledged) >= 3
-    finally:
-        if process.poll() is None:
-            stop_server(process, client)
     assert not sidecar_state(data_dir)["clean"]  # the crash left it marked as not matching the shard
 
-    process, client = start_server(data_dir, {}, key)
-    try:
+    with crash_server(data_dir, key=key) as (_, client):
         while_rebuilding = mmr_answers(client, retriever_id)
         deadline = time.monotonic() + 120
         while not sidecar_state(data_dir)["clean"] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sidecar_state(data_dir)["clean"]  # rebuilt from Edge
         from_the_sidecar = mmr_answers(client, retriever_id)
-    finally:
-        stop_server(process, client)
 
-    process, client = start_server(data_dir, {"OPENPEEK_EDGE_VECTOR_SIDECAR": "false"}, key)
-    try:
+    with crash_server(data_dir, {"OPENPEEK_EDGE_VECTOR_SIDECAR": "false"}, key) as (_, client):
         without_a_sidecar = mmr_answers(client, retriever_id)
-    finally:
-        stop_server(process, client)
     assert while_rebuilding == without_a_sidecar
     assert from_the_sidecar == without_a_sidecar
 

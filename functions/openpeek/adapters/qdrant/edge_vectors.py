@@ -215,10 +215,7 @@ class VectorSidecar:
     def reset(self) -> None:
         """Empty, not ready, dirty on disk: the state a rebuild starts from."""
         self.ready = False
-        for column in self.columns.values():
-            column.close()
-        if self._log is not None:
-            self._log.close()
+        self._close_files()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._write_state(clean=False)
         for stale in self.directory.iterdir():
@@ -356,6 +353,9 @@ class VectorSidecar:
 
     def close(self) -> None:
         self.closed = True
+        self._close_files()
+
+    def _close_files(self) -> None:
         for column in self.columns.values():
             column.close()
         if self._log is not None:

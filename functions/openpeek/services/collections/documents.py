@@ -158,12 +158,7 @@ class CollectionDocumentService:
             return view if tier is None else {**view, TIER_MARK: tier}
 
         if query.sort or query.search or python_filter is not None:
-            fields = None if query.search else sorted(
-                {key.split(".")[0] for key in filter_rules.keys_read(python_filter)}
-                | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
-            hot = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
-                   if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
-                   and (not query.search or _mentions(point.payload, query.search))]
+            hot = self._scan_matching(namespace, store_filter, python_filter, query)
             tier_of: dict[int, str] = {}
             matched = list(hot)
             for point, tier in walk().everything(query.search):
@@ -249,14 +244,7 @@ class CollectionDocumentService:
         python_filter = wanted if wanted is not None and filter_rules.needs_python(wanted) else None
         total = None
         if query.sort or query.search or python_filter is not None:
-            # Read only the fields the sort and the Python-side filter look at (a search looks at every field),
-            # then fetch the page's documents whole.
-            fields = None if query.search else sorted(
-                {key.split(".")[0] for key in filter_rules.keys_read(python_filter)}
-                | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
-            matched = [point for point in self._scan(namespace, store_filter, payload_fields=fields)
-                       if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
-                       and (not query.search or _mentions(point.payload, query.search))]
+            matched = self._scan_matching(namespace, store_filter, python_filter, query)
             if query.sort:
                 matched = _sorted(matched, query.sort)
             start = _cursor_offset(query.cursor) if query.cursor else query.offset
@@ -352,6 +340,18 @@ class CollectionDocumentService:
             return self._vectors.retrieve(namespace.collection, ids, with_vectors=with_vectors)
         except CollectionNotFound:
             return []
+
+    def _scan_matching(self, namespace: Namespace, store_filter: Filter | None, python_filter: Filter | None,
+                       query: ListQuery) -> list[VectorPoint]:
+        """The hot documents a listing that sorts, searches or filters in Python must see whole, read with only the
+        fields the sort and the Python-side filter look at (a search looks at every field); the page's documents are
+        fetched whole afterwards."""
+        fields = None if query.search else sorted(
+            {key.split(".")[0] for key in filter_rules.keys_read(python_filter)}
+            | ({filter_rules.stored_key((query.sort or {}).get("field")).split(".")[0]} if query.sort else set()))
+        return [point for point in self._scan(namespace, store_filter, payload_fields=fields)
+                if (python_filter is None or filter_rules.matches(python_filter, point.payload, point.id))
+                and (not query.search or _mentions(point.payload, query.search))]
 
     def _scan(self, namespace: Namespace, store_filter: Filter | None, *, with_vectors: bool = False,
               payload_fields: list[str] | None = None) -> Iterator[VectorPoint]:
