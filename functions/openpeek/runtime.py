@@ -40,6 +40,7 @@ from openpeek.services.clustering.results import ClusterResults
 from openpeek.services.clustering.runs import ClusterRunService
 from openpeek.services.map_points import MapPoints
 from openpeek.services.clone import NamespaceCloner, inline, thread_runner
+from openpeek.services.snapshots import NamespaceSnapshots
 from openpeek.services.clustering.steps import ClusterSteps
 from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.collections.collections import CollectionService
@@ -122,6 +123,7 @@ class Services:
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    snapshots: Any = None  # NamespaceSnapshots: point-in-time copies of a namespace in the blob store
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -244,6 +246,9 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        snapshots=NamespaceSnapshots(namespaces, table, vectors, blobs, download_urls=objects.download_signer,
+                                     # a Lambda ends with its response: there the export runs before answering
+                                     background=thread_runner if settings.runtime == "embedded" else inline),
     )
 
 

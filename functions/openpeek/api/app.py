@@ -16,6 +16,7 @@ from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
+from openpeek.api.routers import namespace_snapshots
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -36,6 +37,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(health.router)
     app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)
+    app.include_router(namespace_snapshots.router)
     app.include_router(promotion.router)
     app.include_router(extractors.router)
     app.include_router(collections.router)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import utcnow
@@ -19,6 +19,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task, TerminalTask
 from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.optimistic import retry_on_conflict
@@ -113,19 +114,10 @@ class NamespaceCloner:
         copied = 0
         self._move(target, task_id, task_rules.PROCESSING, progress={"copied": 0, "total": total})
         try:
-            offset: str | None = None
-            while total:
-                points, offset = self._vectors.scroll(source.collection, limit=COPY_PAGE, offset=offset,
-                                                      with_vectors=True)
-                for point in points:
-                    if "namespace_id" in point.payload:
-                        point.payload["namespace_id"] = target.public_id
-                if points:
-                    self._vectors.upsert(target.collection, points)
-                    copied += len(points)
-                    self._move(target, task_id, task_rules.PROCESSING, progress={"copied": copied, "total": total})
-                if offset is None:
-                    break
+            for points in points_in_pages(self._vectors, source.collection) if total else ():
+                self._vectors.upsert(target.collection, moved_to(points, target))
+                copied += len(points)
+                self._move(target, task_id, task_rules.PROCESSING, progress={"copied": copied, "total": total})
         except Exception as error:  # noqa: BLE001 - the task records any failure; the clone stays for inspection
             self._move(target, task_id, task_rules.FAILED, error=f"copying documents failed after {copied}: {error}")
             return
@@ -134,21 +126,52 @@ class NamespaceCloner:
 
     def _move(self, target: Namespace, task_id: str, status: str, *, progress: dict[str, int] | None = None,
               error: str | None = None, outputs: list[Any] | None = None) -> None:
-        def attempt() -> None:
-            task = self._tasks.get(target.namespace_id, task_id)
-            if task is None:
-                return  # the clone was deleted meanwhile
-            try:
-                moved = task.moved(status, self._clock(), error=error, outputs=outputs,
-                                   data={"progress": progress} if progress else None)
-            except TerminalTask:
-                return
-            self._table.transact_write([self._tasks.update(moved, task)])
+        move_task(self._table, self._tasks, target.namespace_id, task_id, status, self._clock(), progress=progress,
+                  error=error, outputs=outputs)
 
+
+def points_in_pages(vectors: VectorStore, collection: str, *, page: int | None = None,
+                    with_vectors: bool = True) -> Iterator[list[VectorPoint]]:
+    """Every point of a namespace's collection, a page at a time in the store's stable order, with vectors and
+    payloads: what a clone copies and a snapshot exports."""
+    offset: str | None = None
+    while True:
+        points, offset = vectors.scroll(collection, limit=page or COPY_PAGE, offset=offset, with_vectors=with_vectors)
+        if points:
+            yield points
+        if offset is None:
+            return
+
+
+def moved_to(points: list[VectorPoint], target: Namespace) -> list[VectorPoint]:
+    """The points as `target` holds them: the namespace id in their payload is the target's (ids, vectors and the
+    rest of the payload stay)."""
+    for point in points:
+        if "namespace_id" in point.payload:
+            point.payload["namespace_id"] = target.public_id
+    return points
+
+
+def move_task(table: Table, tasks: TaskRepository, namespace_id: str, task_id: str, status: str, now: datetime, *,
+              progress: dict[str, int] | None = None, error: str | None = None,
+              outputs: list[Any] | None = None) -> None:
+    """Move a copy's task to `status`, retried on a concurrent write; a task deleted or ended meanwhile stays as the
+    other writer left it."""
+    def attempt() -> None:
+        task = tasks.get(namespace_id, task_id)
+        if task is None:
+            return  # its namespace was deleted meanwhile
         try:
-            retry_on_conflict(attempt, attempts=TASK_MOVE_ATTEMPTS)
-        except ConditionFailed:
-            pass  # another writer kept moving the task (a cancel, a delete): its state is the newer one
+            moved = task.moved(status, now, error=error, outputs=outputs,
+                               data={"progress": progress} if progress else None)
+        except TerminalTask:
+            return
+        table.transact_write([tasks.update(moved, task)])
+
+    try:
+        retry_on_conflict(attempt, attempts=TASK_MOVE_ATTEMPTS)
+    except ConditionFailed:
+        pass  # another writer kept moving the task (a cancel, a delete): its state is the newer one
 
 
 def thread_runner(job: Callable[[], None]) -> bool:

@@ -510,6 +510,35 @@ class NamespaceService:
             return [spec.name for spec in wanted]
         return self._vectors.add_vector_indexes(namespace.collection, wanted)
 
+    def restore_schema(self, namespace: Namespace, snapshot: Namespace) -> Namespace:
+        """A restore in place (services/snapshots.py): the user payload indexes become the snapshot's, and the vector
+        indexes the snapshot had but the namespace lost come back (store first, record last, retried on a concurrent
+        change). Vector indexes added since stay: the store cannot drop a named vector, and the restored documents
+        simply hold none there."""
+        def attempt() -> Namespace:
+            current = self._repository.get(namespace.org_id, namespace.namespace_id)
+            if current is None:
+                raise NotFound("namespace", namespace.public_id)
+            present = {spec.name for spec in current.vector_indexes()}
+            changed = replace(
+                current.with_user_indexes(snapshot.user_payload_indexes()),
+                feature_extractors=current.feature_extractors + tuple(
+                    ref for ref in snapshot.feature_extractors if ref.definition().vector_index_name not in present),
+                vector_configs=current.vector_configs + tuple(
+                    config for config in snapshot.vector_configs if config.name not in present))
+            self._repair_vectors(changed)
+            self._sync_payload_indexes(current, changed.user_payload_indexes())
+            if changed == current:
+                return current
+            saved = self._repository.save(replace(changed, updated_at=isoformat(utcnow())), current)
+            self._publish("namespace.updated", saved, {"fields": ["payload_indexes", "vector_configs"],
+                                                       "restored_from_snapshot": True})
+            return saved
+
+        return retry_on_conflict(attempt, attempts=WRITE_ATTEMPTS, backoff=_jitter, gave_up=lambda: Conflict(
+            "The namespace changed too often while its configuration was restored; try again",
+            code="concurrent_modification"))
+
     def replace(self, principal: Principal, identifier: str, request: dict[str, Any]) -> NamespaceView:
         """PUT (the SDK's UpdateNamespaceRequest): name and the user-managed payload index set."""
         return self.patch(principal, identifier, request)

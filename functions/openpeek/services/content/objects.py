@@ -81,6 +81,11 @@ class ObjectService:
         self._events = events
         self._registered: Callable[[Namespace, str, list[str]], object] | None = None
 
+    @property
+    def download_signer(self) -> UploadUrls | None:
+        """What signs this deployment's blob download URLs (namespace snapshots sign their artifacts' with it)."""
+        return self._urls
+
     def after_registration(self, callback: Callable[[Namespace, str, list[str]], object]) -> None:
         """`callback(namespace, bucket_id, object_ids)` hears of every object registered (new or replaced, not a
         replay): a promoted namespace's automatic processing."""
