@@ -190,39 +190,42 @@ def _artifact_key(services, org_id, snapshot_id, path):
     return artifacts_prefix(namespace.namespace_id, snapshot_id) + path
 
 
-@pytest.mark.parametrize("damage", ["flipped", "truncated", "missing"])
-def test_a_damaged_snapshot_fails_verify_and_restore_and_changes_nothing(client, source, services, tenant, damage):
-    snapshot_id = take(client, source)
+def test_a_damaged_snapshot_fails_verify_and_restore_and_changes_nothing(client, source, services, tenant):
     client.delete("/v1/namespaces/prod/documents/d2", headers=source)
-    key = _artifact_key(services, tenant.org_id, snapshot_id, part_artifact(0))
-    data = services.blobs.get(key)
-    if damage == "flipped":
-        services.blobs.put(key, data[:-9] + bytes([data[-9] ^ 0xFF]) + data[-8:])
-    elif damage == "truncated":
-        services.blobs.put(key, data[: len(data) // 2])
-    else:
-        services.blobs.delete(key)
     before = documents_of(client, source)
+    for damage, code in [("flipped", "digest_mismatch"), ("truncated", "size_mismatch"),
+                         ("missing", "missing_artifact")]:
+        snapshot_id = take(client, source)
+        key = _artifact_key(services, tenant.org_id, snapshot_id, part_artifact(0))
+        data = services.blobs.get(key)
+        if damage == "flipped":  # same size, one byte changed
+            services.blobs.put(key, data[:-9] + bytes([data[-9] ^ 0xFF]) + data[-8:])
+        elif damage == "truncated":
+            services.blobs.put(key, data[: len(data) // 2])
+        else:
+            services.blobs.delete(key)
+        client.post("/v1/namespaces/prod/documents/upsert", headers=source, json={"documents": [
+            {"document_id": "added-later", "vectors": {"emb": [0.0, 1.0]}}]})
 
-    verified = SnapshotVerifyResponse.from_dict(client.get(f"{BASE}/{snapshot_id}/verify", headers=source).json())
-    assert verified.restorable is False
-    assert [issue.code for issue in verified.issues] == [{"flipped": "digest_mismatch", "truncated": "size_mismatch",
-                                                           "missing": "missing_artifact"}[damage]]
-    assert verified.issues[0].severity == "error" and part_artifact(0) in verified.issues[0].detail
+        verified = SnapshotVerifyResponse.from_dict(
+            client.get(f"{BASE}/{snapshot_id}/verify", headers=source).json())
+        assert verified.restorable is False, damage
+        assert [issue.code for issue in verified.issues] == [code]
+        assert verified.issues[0].severity == "error" and part_artifact(0) in verified.issues[0].detail
 
-    in_place = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
-    body = assert_error(in_place, 409, "snapshot_not_restorable")
-    assert part_artifact(0) in body["error"]["message"]
-    elsewhere = client.post(f"{BASE}/{snapshot_id}/restore", headers=source,
-                            json={"target_namespace_name": "from-damaged"})
-    assert_error(elsewhere, 409, "snapshot_not_restorable")
-    assert documents_of(client, source) == before and "d2" not in before
-    assert client.get("/v1/namespaces/from-damaged", headers=source).status_code == 404
+        in_place = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
+        body = assert_error(in_place, 409, "snapshot_not_restorable")
+        assert part_artifact(0) in body["error"]["message"]
+        elsewhere = client.post(f"{BASE}/{snapshot_id}/restore", headers=source,
+                                json={"target_namespace_name": "from-damaged"})
+        assert_error(elsewhere, 409, "snapshot_not_restorable")
+        assert documents_of(client, source) == {**before, "added-later": ([0.0, 1.0], None)}
+        assert client.get("/v1/namespaces/from-damaged", headers=source).status_code == 404
     assert [t for t in client.post("/v1/tasks/list", headers=source, json={}).json()["results"]
             if t["task_type"] == "api_namespaces_snapshot_restore"] == []
 
 
-def test_delete_removes_the_record_and_its_artifacts(client, source, services, tenant):
+def test_delete_removes_the_record_and_its_artifacts_and_so_does_the_namespaces_deletion(client, source, services, tenant):
     snapshot_id = take(client, source)
     key = _artifact_key(services, tenant.org_id, snapshot_id, "config.json")
     assert services.blobs.exists(key)
@@ -235,6 +238,11 @@ def test_delete_removes_the_record_and_its_artifacts(client, source, services, t
     assert_error(client.get(f"{BASE}/{snapshot_id}", headers=source), 404)
     assert_error(client.delete(f"{BASE}/{snapshot_id}", headers=source), 404)
     assert ListSnapshotsResponse.from_dict(client.post(f"{BASE}/list", headers=source).json()).total_count == 0
+
+    # a namespace's deletion takes its snapshots' artifacts with it
+    kept = _artifact_key(services, tenant.org_id, take(client, source), "config.json")
+    assert client.delete("/v1/namespaces/prod", headers=source).status_code == 200
+    assert not services.blobs.exists(kept)
 
 
 def test_download_signs_a_url_per_artifact_with_its_digest(client, source):
@@ -266,7 +274,7 @@ def test_another_organisations_snapshots_are_not_found(client, source, other_ten
     assert client.get(f"{BASE}/{snapshot_id}", headers=source).status_code == 200
 
 
-@pytest.mark.parametrize("method,path,body,status,code", [
+BAD_REQUESTS = [
     ("POST", "/v1/namespaces/missing/snapshots", {}, 404, None),
     ("POST", BASE, {"include_vectors": "yes"}, 422, None),
     ("POST", BASE, {"unknown": 1}, 422, None),
@@ -274,39 +282,41 @@ def test_another_organisations_snapshots_are_not_found(client, source, other_ten
     ("POST", BASE, {"import_from": {"bucket": "b", "prefix": "p/"}}, 400, "snapshot_import_unsupported"),
     ("POST", f"{BASE}/list", {"limit": 0}, 422, None),
     ("POST", f"{BASE}/list", {"limit": 101}, 422, None),
+    ("POST", f"{BASE}/list", {"skip": -1}, 422, None),
     ("GET", f"{BASE}/snap_missing", None, 404, None),
     ("GET", f"{BASE}/snap_missing/verify", None, 404, None),
     ("DELETE", f"{BASE}/snap_missing", None, 404, None),
     ("POST", f"{BASE}/snap_missing/restore", {"confirm_in_place": True}, 404, None),
-])
-def test_bad_requests_are_refused(client, source, method, path, body, status, code):
-    response = client.request(method, path, headers=source, json=body)
-    if status == 422:
-        assert response.status_code == 422, response.text
-    else:
-        assert_error(response, status, code)
+    ("POST", f"{BASE}/snap_missing/restore", {"confirm_in_place": "yes"}, 422, None),
+    ("POST", f"{BASE}/snap_missing/restore", {"target_namespace_name": ""}, 422, None),
+]
+
+
+def test_bad_requests_are_refused_and_change_nothing(client, source):
+    for method, path, body, status, code in BAD_REQUESTS:
+        response = client.request(method, path, headers=source, json=body)
+        if status == 422:
+            assert response.status_code == 422, (path, body, response.text)
+        else:
+            assert_error(response, status, code)
     assert client.post(f"{BASE}/list", headers=source).json()["total_count"] == 0
 
 
-@pytest.mark.parametrize("body,code", [
-    ({}, "confirm_in_place_required"),
-    ({"confirm_in_place": False}, "confirm_in_place_required"),
-    ({"target_namespace_name": "x", "restore_point": "2026-10-01T18:00:00Z"}, "restore_point_unsupported"),
-    ({"target_namespace_name": "x", "isolated": True}, "isolated_restore_unsupported"),
-])
-def test_restore_requests_that_cannot_be_honoured_change_nothing(client, source, body, code):
+def test_restore_requests_that_cannot_be_honoured_change_nothing(client, source):
     snapshot_id = take(client, source)
     client.delete("/v1/namespaces/prod/documents/d3", headers=source)
-
-    assert_error(client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json=body), 400, code)
+    for body, code in [
+        ({}, "confirm_in_place_required"),
+        ({"confirm_in_place": False}, "confirm_in_place_required"),
+        ({"target_namespace_name": "x", "restore_point": "2026-10-01T18:00:00Z"}, "restore_point_unsupported"),
+        ({"target_namespace_name": "x", "restore_point": 42}, "restore_point_unsupported"),
+        ({"target_namespace_name": "x", "isolated": True}, "isolated_restore_unsupported"),
+    ]:
+        assert_error(client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json=body), 400, code)
+    assert_error(client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"target_namespace_name": "prod"}),
+                 409)
     assert "d3" not in documents_of(client, source)
     assert client.get("/v1/namespaces/x", headers=source).status_code == 404
-
-
-def test_restore_into_a_taken_name_is_a_conflict(client, source):
-    snapshot_id = take(client, source)
-    response = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"target_namespace_name": "prod"})
-    assert_error(response, 409)
 
 
 def test_a_metadata_only_snapshot_restores_configuration_and_leaves_documents(client, source):
@@ -321,12 +331,3 @@ def test_a_metadata_only_snapshot_restores_configuration_and_leaves_documents(cl
     assert len(documents_of(client, source)) == 11
     indexes = {i["field_name"] for i in client.get("/v1/namespaces/prod", headers=source).json()["payload_indexes"]}
     assert "category" in indexes
-
-
-def test_deleting_the_namespace_removes_its_snapshots(client, source, services, tenant):
-    snapshot_id = take(client, source)
-    key = _artifact_key(services, tenant.org_id, snapshot_id, "config.json")
-
-    assert client.delete("/v1/namespaces/prod", headers=source).status_code == 200
-
-    assert not services.blobs.exists(key)

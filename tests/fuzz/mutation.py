@@ -496,6 +496,18 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/failed-documents", headers=h),
         Case("GET", "/v1/batches/{batch}", headers=h),
         Case("POST", "/v1/batches/{batch}/cancel", query={"reason": "fuzz"}, headers=h),
+        # namespace snapshots (a snapshot id no seed makes: the create case takes real ones as it runs)
+        Case("POST", "/v1/namespaces/{namespace}/snapshots", {"include_vectors": True, "copy_s3_objects": False}),
+        Case("POST", "/v1/namespaces/{namespace}/snapshots/list", {"skip": 0, "limit": 5}),
+        Case("GET", "/v1/namespaces/{namespace}/snapshots/{snapshot}", query={"download": "true"},
+             ids={"snapshot": ids.get("snapshot", "snap_missing")}),
+        Case("GET", "/v1/namespaces/{namespace}/snapshots/{snapshot}/verify", query={"deep": "true"},
+             ids={"snapshot": ids.get("snapshot", "snap_missing")}),
+        Case("POST", "/v1/namespaces/{namespace}/snapshots/{snapshot}/restore",
+             {"target_namespace_name": "fuzz-restored", "confirm_in_place": False},
+             ids={"snapshot": ids.get("snapshot", "snap_missing")}),
+        Case("DELETE", "/v1/namespaces/{namespace}/snapshots/{snapshot}",
+             ids={"snapshot": ids.get("snapshot", "snap_missing")}),
     ]
 
 
