@@ -14,6 +14,7 @@ from mixpeek.models.restore_snapshot_response import RestoreSnapshotResponse
 from mixpeek.models.snapshot_detail_response import SnapshotDetailResponse
 from mixpeek.models.snapshot_verify_response import SnapshotVerifyResponse
 
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.snapshots import artifacts_prefix, part_artifact
 from openpeek.services import clone as clone_module
 from openpeek.services.organizations import Principal
@@ -331,3 +332,58 @@ def test_a_metadata_only_snapshot_restores_configuration_and_leaves_documents(cl
     assert len(documents_of(client, source)) == 11
     indexes = {i["field_name"] for i in client.get("/v1/namespaces/prod", headers=source).json()["payload_indexes"]}
     assert "category" in indexes
+
+
+def test_an_export_the_vector_store_fails_leaves_a_failed_snapshot_and_no_artifacts(client, source, services,
+                                                                                      tenant, monkeypatch):
+    monkeypatch.setattr(clone_module, "COPY_PAGE", 5)
+    scroll = services.vectors.scroll
+    pages = []
+
+    def failing_after_one_page(*args, **kwargs):
+        if pages:
+            raise DependencyUnavailable("vector store unreachable")
+        pages.append(1)
+        return scroll(*args, **kwargs)
+
+    monkeypatch.setattr(services.vectors, "scroll", failing_after_one_page)
+    created = CreateSnapshotResponse.from_dict(client.post(BASE, headers=source, json={}).json())
+
+    task = wait_task(client, source, created.task_id)
+    assert task["status"] == "FAILED" and "after 5 documents" in task["error"]
+    snapshot = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{created.snapshot_id}", headers=source).json())
+    assert snapshot.status.value == "failed" and "vector store unreachable" in snapshot.error
+    namespace = services.namespaces.resolve(Principal(tenant.org_id, "key_test"), "prod")
+    assert services.blobs.list(artifacts_prefix(namespace.namespace_id, created.snapshot_id)) == []
+    verified = SnapshotVerifyResponse.from_dict(
+        client.get(f"{BASE}/{created.snapshot_id}/verify", headers=source).json())
+    assert not verified.restorable and verified.issues[0].code == "snapshot_not_completed"
+    assert_error(client.post(f"{BASE}/{created.snapshot_id}/restore", headers=source,
+                             json={"confirm_in_place": True}), 409, "snapshot_not_restorable")
+    assert client.delete(f"{BASE}/{created.snapshot_id}", headers=source).status_code == 200
+
+
+def test_an_in_place_restore_the_vector_store_interrupts_is_finished_by_running_it_again(client, source, services,
+                                                                                         monkeypatch):
+    snapshot_id = take(client, source)
+    before = documents_of(client, source)
+    client.delete("/v1/namespaces/prod/documents/d7", headers=source)
+    client.post("/v1/namespaces/prod/documents/upsert", headers=source, json={"documents": [
+        {"document_id": "added-later", "vectors": {"emb": [0.0, 1.0]}}]})
+    delete = services.vectors.delete
+
+    def unreachable(*args, **kwargs):
+        raise DependencyUnavailable("vector store unreachable")
+
+    monkeypatch.setattr(services.vectors, "delete", unreachable)
+    first = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
+    assert first.status_code == 200, first.text
+    task = wait_task(client, source, first.json()["task_id"])
+    assert task["status"] == "FAILED" and "vector store unreachable" in task["error"]
+    report = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{snapshot_id}", headers=source).json()).last_restore
+    assert report.complete is False and report.skipped_summary == [task["error"]]
+
+    monkeypatch.setattr(services.vectors, "delete", delete)
+    again = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
+    assert wait_task(client, source, again.json()["task_id"])["status"] == "COMPLETED"
+    assert documents_of(client, source) == before

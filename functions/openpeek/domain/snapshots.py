@@ -78,6 +78,8 @@ def decode_points(data: bytes) -> list[VectorPoint]:
     try:
         text = gzip.decompress(data).decode()
         rows = [json.loads(line) for line in text.splitlines() if line]
+        if not rows:  # the export writes no empty parts: an empty one lost its content
+            raise ValueError("the part holds no documents")
         return [VectorPoint(row["id"], {name: _vector_value(value) for name, value in row["vectors"].items()},
                             row["payload"]) for row in rows]
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
