@@ -5,8 +5,6 @@ verify and restore and changes nothing."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from mixpeek.models.create_snapshot_response import CreateSnapshotResponse
 from mixpeek.models.list_snapshots_response import ListSnapshotsResponse
@@ -18,6 +16,7 @@ from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.snapshots import artifacts_prefix, part_artifact
 from openpeek.services import clone as clone_module
 from openpeek.services.organizations import Principal
+from tests.api.test_clone_api import wait_ready
 from tests.api.test_namespaces_api import assert_error
 
 BASE = "/v1/namespaces/prod/snapshots"
@@ -39,20 +38,11 @@ def source(client, tenant):
     return tenant.headers
 
 
-def wait_task(client, headers, task_id):
-    for _ in range(300):
-        task = client.get(f"/v1/tasks/{task_id}", headers=headers).json()
-        if task["status"] in ("COMPLETED", "FAILED"):
-            return task
-        time.sleep(0.05)
-    raise AssertionError(task)
-
-
 def take(client, headers, body=None):
     response = client.post(BASE, headers=headers, json=body or {})
     assert response.status_code == 200, response.text
     created = CreateSnapshotResponse.from_dict(response.json())
-    assert wait_task(client, headers, created.task_id)["status"] == "COMPLETED"
+    assert wait_ready(client, headers, created.task_id)["status"] == "COMPLETED"
     return created.snapshot_id
 
 
@@ -78,7 +68,7 @@ def test_a_snapshot_records_its_documents_configuration_and_checksums(client, so
     assert response.status_code == 200, response.text
     created = CreateSnapshotResponse.from_dict(response.json())
     assert created.snapshot_id.startswith("snap_") and "12 documents" in created.message
-    task = wait_task(client, source, created.task_id)
+    task = wait_ready(client, source, created.task_id)
     assert task["status"] == "COMPLETED" and task["task_type"] == "api_namespaces_snapshot_create"
     assert task["outputs"] == [{"snapshot_id": created.snapshot_id, "points": 12}]
     detail = client.get(f"{BASE}/{created.snapshot_id}", headers=source)
@@ -123,7 +113,7 @@ def test_restore_in_place_brings_back_the_snapshot_content_and_configuration(cli
     assert response.status_code == 200, response.text
     restored = RestoreSnapshotResponse.from_dict(response.json())
     assert restored.target_namespace_id == "prod" and restored.isolated is False
-    task = wait_task(client, source, restored.task_id)
+    task = wait_ready(client, source, restored.task_id)
     assert task["status"] == "COMPLETED" and task["task_type"] == "api_namespaces_snapshot_restore"
     assert task["outputs"] == [{"namespace_id": "prod", "points": 12, "removed": 1}]
     assert documents_of(client, source) == before
@@ -144,7 +134,7 @@ def test_restore_into_a_new_namespace_leaves_the_source_alone(client, source):
     assert response.status_code == 200, response.text
     restored = RestoreSnapshotResponse.from_dict(response.json())
     assert restored.target_namespace_id != "prod"
-    assert wait_task(client, source, restored.task_id)["status"] == "COMPLETED"
+    assert wait_ready(client, source, restored.task_id)["status"] == "COMPLETED"
     copy = client.get(f"/v1/namespaces/{restored.target_namespace_id}", headers=source).json()
     assert copy["namespace_name"] == "prod-restored"
     assert {i["field_name"] for i in copy["payload_indexes"]} >= {"category"}
@@ -159,7 +149,7 @@ def test_large_snapshots_and_restores_run_in_the_background_with_progress(client
     monkeypatch.setattr(clone_module, "COPY_PAGE", 5)
     monkeypatch.setattr("openpeek.services.snapshots.INLINE_MAX_POINTS", 4)
     body = CreateSnapshotResponse.from_dict(client.post(BASE, headers=source, json={}).json())
-    task = wait_task(client, source, body.task_id)
+    task = wait_ready(client, source, body.task_id)
     assert task["status"] == "COMPLETED" and task["additional_data"]["progress"] == {"exported": 12, "total": 12}
     snapshot = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{body.snapshot_id}", headers=source).json())
     assert len([p for p in snapshot.manifest.frontier.digests if p.startswith("points/")]) == 3
@@ -167,7 +157,7 @@ def test_large_snapshots_and_restores_run_in_the_background_with_progress(client
     client.delete("/v1/namespaces/prod/documents/d11", headers=source)
     restored = client.post(f"{BASE}/{body.snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
     assert restored.status_code == 200, restored.text
-    assert wait_task(client, source, restored.json()["task_id"])["status"] == "COMPLETED"
+    assert wait_ready(client, source, restored.json()["task_id"])["status"] == "COMPLETED"
     assert len(documents_of(client, source)) == 12
 
 
@@ -328,7 +318,7 @@ def test_a_metadata_only_snapshot_restores_configuration_and_leaves_documents(cl
     response = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
 
     assert response.status_code == 200, response.text
-    assert wait_task(client, source, response.json()["task_id"])["status"] == "COMPLETED"
+    assert wait_ready(client, source, response.json()["task_id"])["status"] == "COMPLETED"
     assert len(documents_of(client, source)) == 11
     indexes = {i["field_name"] for i in client.get("/v1/namespaces/prod", headers=source).json()["payload_indexes"]}
     assert "category" in indexes
@@ -349,7 +339,7 @@ def test_an_export_the_vector_store_fails_leaves_a_failed_snapshot_and_no_artifa
     monkeypatch.setattr(services.vectors, "scroll", failing_after_one_page)
     created = CreateSnapshotResponse.from_dict(client.post(BASE, headers=source, json={}).json())
 
-    task = wait_task(client, source, created.task_id)
+    task = wait_ready(client, source, created.task_id)
     assert task["status"] == "FAILED" and "after 5 documents" in task["error"]
     snapshot = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{created.snapshot_id}", headers=source).json())
     assert snapshot.status.value == "failed" and "vector store unreachable" in snapshot.error
@@ -378,12 +368,12 @@ def test_an_in_place_restore_the_vector_store_interrupts_is_finished_by_running_
     monkeypatch.setattr(services.vectors, "delete", unreachable)
     first = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
     assert first.status_code == 200, first.text
-    task = wait_task(client, source, first.json()["task_id"])
+    task = wait_ready(client, source, first.json()["task_id"])
     assert task["status"] == "FAILED" and "vector store unreachable" in task["error"]
     report = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{snapshot_id}", headers=source).json()).last_restore
     assert report.complete is False and report.skipped_summary == [task["error"]]
 
     monkeypatch.setattr(services.vectors, "delete", delete)
     again = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
-    assert wait_task(client, source, again.json()["task_id"])["status"] == "COMPLETED"
+    assert wait_ready(client, source, again.json()["task_id"])["status"] == "COMPLETED"
     assert documents_of(client, source) == before
