@@ -168,7 +168,7 @@ def test_verify_rereads_every_artifact(client, source, services):
 
     assert response.status_code == 200, response.text
     verified = SnapshotVerifyResponse.from_dict(response.json())
-    assert verified.restorable and verified.issues == [] and verified.digests_verified == 2
+    assert verified.restorable and verified.issues == [] and verified.digests_verified == 3
     assert verified.collections_verified == 1 and verified.vector_capture == "measured_ok"
     assert verified.vector_source == "self" and verified.frontier.vectors.capture_mode == "scroll_bracketed"
     shallow = SnapshotVerifyResponse.from_dict(client.get(f"{BASE}/{snapshot_id}/verify", headers=source).json())
@@ -184,10 +184,13 @@ def _artifact_key(services, org_id, snapshot_id, path):
 def test_a_damaged_snapshot_fails_verify_and_restore_and_changes_nothing(client, source, services, tenant):
     client.delete("/v1/namespaces/prod/documents/d2", headers=source)
     before = documents_of(client, source)
-    for damage, code in [("flipped", "digest_mismatch"), ("truncated", "size_mismatch"),
-                         ("missing", "missing_artifact")]:
+    for path, damage, code in [(part_artifact(0), "flipped", "digest_mismatch"),
+                               (part_artifact(0), "truncated", "size_mismatch"),
+                               (part_artifact(0), "missing", "missing_artifact"),
+                               ("config.json", "flipped", "digest_mismatch"),
+                               ("manifest.json", "flipped", "digest_mismatch")]:
         snapshot_id = take(client, source)
-        key = _artifact_key(services, tenant.org_id, snapshot_id, part_artifact(0))
+        key = _artifact_key(services, tenant.org_id, snapshot_id, path)
         data = services.blobs.get(key)
         if damage == "flipped":  # same size, one byte changed
             services.blobs.put(key, data[:-9] + bytes([data[-9] ^ 0xFF]) + data[-8:])
@@ -202,16 +205,23 @@ def test_a_damaged_snapshot_fails_verify_and_restore_and_changes_nothing(client,
             client.get(f"{BASE}/{snapshot_id}/verify", headers=source).json())
         assert verified.restorable is False, damage
         assert [issue.code for issue in verified.issues] == [code]
-        assert verified.issues[0].severity == "error" and part_artifact(0) in verified.issues[0].detail
+        assert verified.issues[0].severity == "error" and path in verified.issues[0].detail
 
         in_place = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
         body = assert_error(in_place, 409, "snapshot_not_restorable")
-        assert part_artifact(0) in body["error"]["message"]
+        assert path in body["error"]["message"]
         elsewhere = client.post(f"{BASE}/{snapshot_id}/restore", headers=source,
                                 json={"target_namespace_name": "from-damaged"})
         assert_error(elsewhere, 409, "snapshot_not_restorable")
         assert documents_of(client, source) == {**before, "added-later": ([0.0, 1.0], None)}
         assert client.get("/v1/namespaces/from-damaged", headers=source).status_code == 404
+        assert client.get(f"{BASE}/{snapshot_id}", headers=source).json()["status"] == "completed"
+        if path == "manifest.json":  # the record still says what the snapshot held; its artifacts cannot be named
+            detail = client.get(f"{BASE}/{snapshot_id}", headers=source).json()
+            held = len(before) + 1  # taken after the first round wrote added-later
+            assert detail["manifest"]["vector_point_count"] == held and "digests" not in detail["manifest"]["frontier"]
+            assert_error(client.get(f"{BASE}/{snapshot_id}", headers=source, params={"download": "true"}), 409,
+                         "snapshot_damaged")
     assert [t for t in client.post("/v1/tasks/list", headers=source, json={}).json()["results"]
             if t["task_type"] == "api_namespaces_snapshot_restore"] == []
 
@@ -243,7 +253,7 @@ def test_download_signs_a_url_per_artifact_with_its_digest(client, source):
 
     assert response.status_code == 200, response.text
     download = SnapshotDetailResponse.from_dict(response.json()).download
-    assert {a.path for a in download.artifacts} == {"config.json", part_artifact(0)}
+    assert {a.path for a in download.artifacts} == {"config.json", "manifest.json", part_artifact(0)}
     config = next(a for a in download.artifacts if a.path == "config.json")
     fetched = client.get(config.url.replace("http://testserver", ""))
     assert fetched.status_code == 200 and len(fetched.content) == config.size

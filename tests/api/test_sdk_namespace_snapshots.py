@@ -39,9 +39,9 @@ def test_snapshot_verify_restore_and_delete_with_the_sdk(server):
     assert listed.total_count == 1 and listed.results[0].snapshot_id == created.snapshot_id
     detail = snapshots.get_snapshot_namespaces("sdk-snap", created.snapshot_id, download=True)
     assert detail.status.value == "completed" and detail.manifest.vector_point_count == 5
-    assert len(detail.download.artifacts) == 2
+    assert len(detail.download.artifacts) == 3
     verified = snapshots.verify_snapshot_namespaces("sdk-snap", created.snapshot_id, deep=True)
-    assert verified.restorable and verified.digests_verified == 2 and verified.vector_capture == "measured_ok"
+    assert verified.restorable and verified.digests_verified == 3 and verified.vector_capture == "measured_ok"
 
     documents.upsert_documents_byo_namespaces("sdk-snap", BYOUpsertRequest.from_dict({"documents": [
         {"document_id": "d0", "vectors": {"emb": [0.0, 1.0, 0.0]}, "payload": {"n": 100}},

@@ -5,10 +5,12 @@ Artifacts, under the snapshot's prefix:
 
     config.json                the namespace's record (mode, extractors, vector configs, payload indexes), no secrets
     points/part-000000.jsonl.gz  one page of documents per part: id, vectors and payload, one JSON object a line
-    manifest.json              the SnapshotManifest, digests included, so a copied-out snapshot explains itself
+    manifest.json              the SnapshotManifest with the sha256 and size of config.json and of every part
 
-The record is the trusted side: verify and restore recompute each artifact's digest and compare it with the record's,
-so a damaged or missing artifact is found before anything is written.
+The record is the trusted side. It keeps the manifest without its per-artifact digests (an item stays small however
+many parts there are) and the digest of manifest.json; verify and restore check manifest.json against it, then every
+artifact against the digests manifest.json names, so a damaged or missing artifact is found before anything is
+written.
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def decode_points(data: bytes) -> list[VectorPoint]:
 @dataclass(frozen=True)
 class Snapshot:
     """`namespace_id`: the storage id of the namespace it was taken of; `manifest`: the SnapshotManifest once the
-    export finished (its frontier.digests name every artifact); `last_restore`: the RestoreReport of the latest
-    restore from it."""
+    export finished, without its per-artifact digests (those are in manifest.json, whose own digest is
+    `manifest_digest`); `last_restore`: the RestoreReport of the latest restore from it."""
 
     snapshot_id: str
     namespace_id: str
@@ -107,6 +109,7 @@ class Snapshot:
     task_id: str | None = None
     completed_at: str | None = None
     manifest: dict[str, Any] | None = None
+    manifest_digest: dict[str, Any] | None = None
     error: str | None = None
     last_restore: dict[str, Any] | None = None
     version: int = 1
@@ -120,21 +123,29 @@ class Snapshot:
         return cls(**{key: value for key, value in record.items() if key in known}, version=version)
 
     @property
-    def digests(self) -> dict[str, dict[str, Any]]:
-        return ((self.manifest or {}).get("frontier") or {}).get("digests") or {}
-
-    @property
     def point_count(self) -> int:
         return int((self.manifest or {}).get("vector_point_count") or 0)
 
-    def completed(self, manifest: dict[str, Any], now: str) -> "Snapshot":
-        return replace(self, status=COMPLETED, manifest=manifest, completed_at=now, error=None)
+    def completed(self, manifest: dict[str, Any], stored: bytes, now: str) -> "Snapshot":
+        """`manifest`: the whole SnapshotManifest; `stored`: manifest.json's bytes as written."""
+        frontier = {key: value for key, value in manifest["frontier"].items() if key != "digests"}
+        return replace(self, status=COMPLETED, manifest={**manifest, "frontier": frontier},
+                       manifest_digest=digest(stored), completed_at=now, error=None)
 
     def failed(self, error: str, now: str) -> "Snapshot":
         return replace(self, status=FAILED, error=error, completed_at=now)
 
 
-def manifest(snapshot: Snapshot, *, point_count: int, parts: dict[str, dict[str, Any]],
+def digests_of(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The artifacts a stored manifest names, by path, with their digests."""
+    return (manifest.get("frontier") or {}).get("digests") or {}
+
+
+def parts_of(manifest: dict[str, Any]) -> list[str]:
+    return sorted(path for path in digests_of(manifest) if path.startswith(POINTS_DIRECTORY))
+
+
+def manifest(snapshot: Snapshot, *, point_count: int, digests: dict[str, dict[str, Any]],
              counted_before: int, counted_after: int) -> dict[str, Any]:
     """The SnapshotManifest of a finished export. The export scrolls while writes go on, so it lies between the
     counts read before and after it (the SDK's 'scroll_bracketed' capture)."""
@@ -148,7 +159,7 @@ def manifest(snapshot: Snapshot, *, point_count: int, parts: dict[str, dict[str,
         "vector_point_count": point_count, "s3_object_count": 0, "s3_total_bytes": 0, "s3_objects_copied": False,
         "include_vectors": snapshot.include_vectors,
         "frontier": {"consistency": "bracketed", "vectors": {"capture_mode": capture, "error": moved},
-                     "digests": parts, "schema_versions": {"manifest": SCHEMA_VERSION, "points": 1, "config": 1}},
+                     "digests": digests, "schema_versions": {"manifest": SCHEMA_VERSION, "points": 1, "config": 1}},
     }
 
 

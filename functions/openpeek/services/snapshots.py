@@ -87,24 +87,31 @@ class NamespaceSnapshots:
             download_base_url: str | None = None) -> dict[str, Any]:
         """SnapshotDetailResponse; with `download_base_url` (where this API answers), a signed URL per artifact."""
         _, snapshot = self._find(principal, identifier, snapshot_id)
-        detail = present(snapshot)
+        checked = Verification()
+        stored = self._stored_manifest(snapshot, checked) if snapshot.status == rules.COMPLETED else None
+        detail = present(snapshot, stored)
         if download_base_url is not None:
-            detail["download"] = self._download(snapshot, download_base_url)
+            detail["download"] = self._download(snapshot, stored, checked, download_base_url)
         return detail
 
-    def _download(self, snapshot: Snapshot, base_url: str) -> dict[str, Any]:
+    def _download(self, snapshot: Snapshot, stored: dict[str, Any] | None, checked: Verification,
+                  base_url: str) -> dict[str, Any]:
         if snapshot.status != rules.COMPLETED:
             raise Conflict(f"snapshot '{snapshot.snapshot_id}' is {snapshot.status}; only a completed snapshot can "
                            "be downloaded", code="snapshot_not_completed", details={"status": snapshot.status})
+        if stored is None:
+            raise Conflict(f"snapshot '{snapshot.snapshot_id}' cannot be downloaded: " + _errors(checked),
+                           code="snapshot_damaged", details={"issues": checked.issues})
         if self._download_urls is None:
             raise BadRequest("this deployment cannot sign download URLs", code="download_unavailable")
         prefix = rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id)
         expires_at = self._clock() + timedelta(seconds=DOWNLOAD_URL_TTL_S)
+        named = {**rules.digests_of(stored), rules.MANIFEST_ARTIFACT: snapshot.manifest_digest}
         artifacts = [{"path": path, "sha256": recorded["sha256"], "size": recorded["size"],
                       "url": self._download_urls.download_url(prefix + path, _content_type(path),
                                                               expires_at=int(expires_at.timestamp()),
                                                               base_url=base_url)}
-                     for path, recorded in sorted(snapshot.digests.items())]
+                     for path, recorded in sorted(named.items())]
         return {"expires_at": isoformat(expires_at), "artifacts": artifacts}
 
     # -- take -----------------------------------------------------------------------------------------------------
@@ -171,12 +178,13 @@ class NamespaceSnapshots:
                     exported += len(points)
                     self._move(namespace.namespace_id, snapshot.task_id, PROCESSING,
                                progress={"exported": exported, "total": total})
-            manifest = rules.manifest(snapshot, point_count=exported, parts=digests, counted_before=counted_before,
+            manifest = rules.manifest(snapshot, point_count=exported, digests=digests, counted_before=counted_before,
                                       counted_after=self._count(namespace) if snapshot.include_vectors else 0)
-            self._blobs.put(prefix + rules.MANIFEST_ARTIFACT, json.dumps(manifest, sort_keys=True).encode(),
-                            "application/json")
+            stored = json.dumps(manifest, sort_keys=True).encode()
+            self._blobs.put(prefix + rules.MANIFEST_ARTIFACT, stored, "application/json")
             now = isoformat(self._clock())
-            if self._update(namespace.namespace_id, snapshot_id, lambda s: s.completed(manifest, now)) is None:
+            if self._update(namespace.namespace_id, snapshot_id,
+                            lambda s: s.completed(manifest, stored, now)) is None:
                 self._blobs.delete_prefix(prefix)  # deleted while it was taken
                 return
         except Exception as error:  # noqa: BLE001 - the snapshot and its task record any failure
@@ -219,7 +227,7 @@ class NamespaceSnapshots:
     def verify(self, principal: Principal, identifier: str, snapshot_id: str, *, deep: bool) -> dict[str, Any]:
         """SnapshotVerifyResponse: read only."""
         _, snapshot = self._find(principal, identifier, snapshot_id)
-        verification, frontier = self._verification(snapshot, deep=deep)
+        verification, stored = self._verification(snapshot, deep=deep)
         return {
             "snapshot_id": snapshot.snapshot_id, "status": snapshot.status,
             "restorable": verification.restorable, "issues": verification.issues,
@@ -227,22 +235,33 @@ class NamespaceSnapshots:
             "vector_source": ("self" if snapshot.include_vectors and snapshot.point_count else "none")
             if snapshot.status == rules.COMPLETED else None,
             "vector_capture": verification.vector_capture,
-            "frontier": frontier, "digests_verified": verification.digests_verified,
-            "last_restore": snapshot.last_restore,
+            "frontier": stored["frontier"] if stored is not None else None,
+            "digests_verified": verification.digests_verified, "last_restore": snapshot.last_restore,
         }
 
+    def _stored_manifest(self, snapshot: Snapshot, verification: Verification) -> dict[str, Any] | None:
+        """manifest.json, when it matches the digest the record keeps of it (else None, the issue recorded)."""
+        data = self._read(rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id) + rules.MANIFEST_ARTIFACT)
+        if not rules.check_artifact(verification, rules.MANIFEST_ARTIFACT, data, snapshot.manifest_digest or {}):
+            return None
+        return json.loads(data or b"")
+
     def _verification(self, snapshot: Snapshot, *, deep: bool) -> tuple[Verification, dict[str, Any] | None]:
-        """Every recorded artifact re-read and its sha256 compared with the record (deep: each part decoded and its
-        documents counted too); and the frontier the stored manifest.json holds."""
+        """manifest.json checked against the record's digest of it, then every artifact it names re-read and its
+        sha256 compared (deep: each part decoded and its documents counted too). Returns what was found and the
+        stored manifest (None when it could not be trusted)."""
         verification = Verification()
         if snapshot.status != rules.COMPLETED:
             verification.error("snapshot_not_completed", f"the snapshot is {snapshot.status}" + (
                 f": {snapshot.error}" if snapshot.error else "") + "; only a completed snapshot can be restored")
             return verification, None
+        stored = self._stored_manifest(snapshot, verification)
+        if stored is None:
+            return verification, None
         prefix = rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id)
-        parts = [path for path in snapshot.digests if path.startswith(rules.POINTS_DIRECTORY)]
+        parts = rules.parts_of(stored)
         decoded_every_part = True
-        for path, recorded in sorted(snapshot.digests.items()):
+        for path, recorded in sorted(rules.digests_of(stored).items()):
             data = self._read(prefix + path)
             if not rules.check_artifact(verification, path, data, recorded):
                 decoded_every_part = decoded_every_part and path not in parts
@@ -264,20 +283,7 @@ class NamespaceSnapshots:
             if verification.points_read != snapshot.point_count:
                 verification.error("point_count_mismatch", f"the parts hold {verification.points_read} documents "
                                                            f"where {snapshot.point_count} were recorded")
-        frontier = None
-        stored = self._read(prefix + rules.MANIFEST_ARTIFACT)
-        try:
-            frontier = json.loads(stored)["frontier"] if stored is not None else None
-        except (ValueError, KeyError, TypeError):
-            verification.warning("unreadable_manifest", "manifest.json does not parse; the record's manifest is used")
-        if stored is None:
-            verification.warning("missing_manifest", "manifest.json is missing; the record's manifest is used")
-        elif frontier is not None and (frontier.get("digests") if isinstance(frontier, dict) else None) != \
-                snapshot.digests:
-            verification.warning("manifest_mismatch", "manifest.json names other artifacts than the record; the "
-                                                      "record's are used")
-            frontier = None
-        return verification, frontier
+        return verification, stored
 
     def _read(self, key: str) -> bytes | None:
         try:
@@ -303,11 +309,10 @@ class NamespaceSnapshots:
                              "the snapshot's: send confirm_in_place: true, or a target_namespace_name to restore into "
                              "a new namespace", code="confirm_in_place_required")
         source, snapshot = self._find(principal, identifier, snapshot_id)
-        verification, _ = self._verification(snapshot, deep=True)
-        if not verification.restorable:
-            raise Conflict(f"snapshot '{snapshot_id}' cannot be restored: " + "; ".join(
-                issue["detail"] for issue in verification.issues if issue["severity"] == "error"),
-                code="snapshot_not_restorable", details={"issues": verification.issues})
+        verification, stored = self._verification(snapshot, deep=True)
+        if not verification.restorable or stored is None:
+            raise Conflict(f"snapshot '{snapshot_id}' cannot be restored: " + _errors(verification),
+                           code="snapshot_not_restorable", details={"issues": verification.issues})
         prefix = rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id)
         configuration = Namespace.from_record({**json.loads(self._blobs.get(prefix + rules.CONFIG_ARTIFACT)),
                                                "org_id": principal.org_id}, version=1)
@@ -324,7 +329,8 @@ class NamespaceSnapshots:
                                          "in_place": in_place,
                                          "progress": {"restored": 0, "total": snapshot.point_count}})
         self._table.transact_write(self._tasks.creation(task, principal.org_id))
-        job = lambda: self._restore(snapshot, target, task.task_id, in_place=in_place)  # noqa: E731
+        parts = rules.parts_of(stored)
+        job = lambda: self._restore(snapshot, parts, target, task.task_id, in_place=in_place)  # noqa: E731
         finished = inline(job) if snapshot.point_count <= INLINE_MAX_POINTS else self._background(job)
         final = self._tasks.get(target.namespace_id, task.task_id) or task
         if not finished:
@@ -336,14 +342,15 @@ class NamespaceSnapshots:
         return {"task_id": task.task_id, "snapshot_id": snapshot_id, "target_namespace_id": target.public_id,
                 "message": message, "isolated": False}
 
-    def _restore(self, snapshot: Snapshot, target: Namespace, task_id: str, *, in_place: bool) -> None:
+    def _restore(self, snapshot: Snapshot, parts: list[str], target: Namespace, task_id: str, *,
+                 in_place: bool) -> None:
         prefix = rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id)
         total = snapshot.point_count
         self._move(target.namespace_id, task_id, PROCESSING, progress={"restored": 0, "total": total})
         restored = removed = 0
         kept: set[str] = set()
         try:
-            for path in sorted(path for path in snapshot.digests if path.startswith(rules.POINTS_DIRECTORY)):
+            for path in parts:
                 points = rules.decode_points(self._blobs.get(prefix + path))
                 if not in_place:
                     moved_to(points, target)
@@ -410,6 +417,10 @@ def _configuration(namespace: Namespace) -> dict[str, Any]:
     return {**namespace.with_secret_values({}).to_record(), "secrets": None}
 
 
+def _errors(verification: Verification) -> str:
+    return "; ".join(issue["detail"] for issue in verification.issues if issue["severity"] == "error")
+
+
 def _content_type(path: str) -> str:
     return "application/gzip" if path.endswith(".gz") else "application/json"
 
@@ -418,8 +429,8 @@ def _reason(error: Exception) -> str:
     return error.message if isinstance(error, DomainError) else (str(error) or type(error).__name__)
 
 
-def present(snapshot: Snapshot) -> dict[str, Any]:
-    """SnapshotModel."""
+def present(snapshot: Snapshot, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SnapshotModel: the record's manifest, or `stored` (manifest.json, checked) with its artifacts' digests."""
     return {
         "snapshot_id": snapshot.snapshot_id, "namespace_id": snapshot.public_namespace_id,
         "namespace_name": snapshot.namespace_name, "internal_id": snapshot.org_id,
@@ -427,7 +438,7 @@ def present(snapshot: Snapshot) -> dict[str, Any]:
         "dispatch_at": snapshot.created_at, "completed_at": snapshot.completed_at, "expires_at": None,
         "schema_version": rules.SCHEMA_VERSION,
         "s3_prefix": rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id),
-        "s3_objects_copied": False, "manifest": snapshot.manifest, "error": snapshot.error,
+        "s3_objects_copied": False, "manifest": stored or snapshot.manifest, "error": snapshot.error,
         "task_id": snapshot.task_id, "include_vectors": snapshot.include_vectors, "vector_shard_key": None,
         "copy_out": {"status": "not_configured"}, "imported_from": None, "last_restore": snapshot.last_restore,
     }
