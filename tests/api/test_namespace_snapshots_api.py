@@ -5,6 +5,8 @@ verify and restore and changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from mixpeek.models.create_snapshot_response import CreateSnapshotResponse
 from mixpeek.models.list_snapshots_response import ListSnapshotsResponse
@@ -12,10 +14,12 @@ from mixpeek.models.restore_snapshot_response import RestoreSnapshotResponse
 from mixpeek.models.snapshot_detail_response import SnapshotDetailResponse
 from mixpeek.models.snapshot_verify_response import SnapshotVerifyResponse
 
+from openpeek.domain.clock import utcnow
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.snapshots import artifacts_prefix, part_artifact
 from openpeek.services import clone as clone_module
 from openpeek.services.organizations import Principal
+from openpeek.services.snapshots import MAX_RUNTIME_S, NamespaceSnapshots
 from tests.api.test_clone_api import wait_ready
 from tests.api.test_namespaces_api import assert_error
 
@@ -387,3 +391,31 @@ def test_an_in_place_restore_the_vector_store_interrupts_is_finished_by_running_
     again = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
     assert wait_ready(client, source, again.json()["task_id"])["status"] == "COMPLETED"
     assert documents_of(client, source) == before
+
+
+def test_a_snapshot_whose_export_stopped_is_failed_at_its_deadline_keeps_nothing_and_can_be_deleted(
+        client, source, services, tenant, monkeypatch):
+    parked = []  # a background runner whose worker has not run the export (a restart lost it)
+    now = [utcnow()]
+    monkeypatch.setattr(services, "snapshots", NamespaceSnapshots(
+        services.namespaces, services.table, services.vectors, services.blobs,
+        background=lambda job: parked.append(job) or False, clock=lambda: now[0]))
+    monkeypatch.setattr("openpeek.services.snapshots.INLINE_MAX_POINTS", 4)
+    created = CreateSnapshotResponse.from_dict(client.post(BASE, headers=source, json={}).json())
+    assert "started" in created.message
+    assert client.get(f"{BASE}/{created.snapshot_id}", headers=source).json()["status"] == "pending"
+    assert_error(client.delete(f"{BASE}/{created.snapshot_id}", headers=source), 409, "snapshot_in_progress")
+
+    now[0] += timedelta(seconds=MAX_RUNTIME_S + 1)
+
+    listed = ListSnapshotsResponse.from_dict(client.post(f"{BASE}/list", headers=source).json())
+    assert listed.results[0].status.value == "failed" and "deadline" in listed.results[0].error
+    assert client.get(f"/v1/tasks/{created.task_id}", headers=source).json()["status"] == "FAILED"
+    parked[0]()  # the export runs after all: its snapshot is failed already, so it keeps nothing
+    detail = SnapshotDetailResponse.from_dict(client.get(f"{BASE}/{created.snapshot_id}", headers=source).json())
+    assert detail.status.value == "failed" and detail.manifest is None
+    namespace = services.namespaces.resolve(Principal(tenant.org_id, "key_test"), "prod")
+    assert services.blobs.list(artifacts_prefix(namespace.namespace_id, created.snapshot_id)) == []
+    assert_error(client.post(f"{BASE}/{created.snapshot_id}/restore", headers=source,
+                             json={"confirm_in_place": True}), 409, "snapshot_not_restorable")
+    assert client.delete(f"{BASE}/{created.snapshot_id}", headers=source).status_code == 200

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from openpeek.domain import snapshots as rules
+from openpeek.domain import tasks as task_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
 from openpeek.domain.failures import BlobNotFound, CollectionNotFound, ConditionFailed
@@ -75,12 +76,27 @@ class NamespaceSnapshots:
         snapshot = self._snapshots.get(namespace.namespace_id, snapshot_id)
         if snapshot is None:
             raise NotFound("snapshot", snapshot_id)
-        return namespace, snapshot
+        return namespace, self._settled(snapshot)
+
+    def _settled(self, snapshot: Snapshot) -> Snapshot:
+        """A snapshot still being taken whose task ended without completing (canceled) or passed its deadline (its
+        worker stopped: a restart) is failed, so that it can be deleted and is never restored."""
+        if snapshot.status not in (rules.PENDING, rules.IN_PROGRESS) or snapshot.task_id is None:
+            return snapshot
+        task = self._tasks.get(snapshot.namespace_id, snapshot.task_id)
+        now = self._clock()
+        if task is not None and not task.overdue(now) and (not task.terminal or task.status == COMPLETED):
+            return snapshot
+        reason = task.error if task is not None and task.error else task_rules.DEADLINE_MESSAGE
+        failed = self._update(snapshot.namespace_id, snapshot.snapshot_id, lambda s: s.failed(reason, isoformat(now))
+                              if s.status in (rules.PENDING, rules.IN_PROGRESS) else s)
+        self._move(snapshot.namespace_id, snapshot.task_id, FAILED, error=reason)
+        return failed or snapshot
 
     def list(self, principal: Principal, identifier: str, *, skip: int, limit: int) -> dict[str, Any]:
         """ListSnapshotsResponse, newest first."""
         namespace = self._namespaces.resolve(principal, identifier)
-        found = self._snapshots.list(namespace.namespace_id)
+        found = [self._settled(snapshot) for snapshot in self._snapshots.list(namespace.namespace_id)]
         return {"results": [present(snapshot) for snapshot in found[skip:skip + limit]], "total_count": len(found)}
 
     def get(self, principal: Principal, identifier: str, snapshot_id: str, *,
@@ -159,9 +175,10 @@ class NamespaceSnapshots:
     def _export(self, namespace: Namespace, snapshot_id: str, total: int) -> None:
         """Write the artifacts, then record them. A failure leaves no artifacts behind and the snapshot and its task
         FAILED with the reason."""
-        snapshot = self._update(namespace.namespace_id, snapshot_id, lambda s: replace(s, status=rules.IN_PROGRESS))
-        if snapshot is None:
-            return
+        snapshot = self._update(namespace.namespace_id, snapshot_id, lambda s: replace(s, status=rules.IN_PROGRESS)
+                                if s.status == rules.PENDING else s)
+        if snapshot is None or snapshot.status != rules.IN_PROGRESS:
+            return  # deleted, or failed at its deadline before a worker got to it
         self._move(namespace.namespace_id, snapshot.task_id, PROCESSING, progress={"exported": 0, "total": total})
         prefix = rules.artifacts_prefix(namespace.namespace_id, snapshot_id)
         exported = 0
@@ -183,9 +200,11 @@ class NamespaceSnapshots:
             stored = json.dumps(manifest, sort_keys=True).encode()
             self._blobs.put(prefix + rules.MANIFEST_ARTIFACT, stored, "application/json")
             now = isoformat(self._clock())
-            if self._update(namespace.namespace_id, snapshot_id,
-                            lambda s: s.completed(manifest, stored, now)) is None:
-                self._blobs.delete_prefix(prefix)  # deleted while it was taken
+            # completed only if still being taken: one deleted meanwhile, or failed by its task's cancel, keeps nothing
+            saved = self._update(namespace.namespace_id, snapshot_id, lambda s: s.completed(manifest, stored, now)
+                                 if s.status == rules.IN_PROGRESS else s)
+            if saved is None or saved.status != rules.COMPLETED:
+                self._discard(prefix)
                 return
         except Exception as error:  # noqa: BLE001 - the snapshot and its task record any failure
             logger.exception("snapshot %s of %s failed", snapshot_id, namespace.namespace_id)
