@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["import_time.py", "namespace_latency.py", "retrieval.py", "autoindex.py", "clustering.py",
               "clustering_engine.py", "studio_map.py", "retrieval_stages.py", "search_floor.py",
               "sidecar_upsert.py", "collection_documents.py", "content.py", "ingestion.py", "tiering.py"]
+BENCHMARKS += ["snapshots.py"]
 
 if __name__ == "__main__":
     failed = 0

@@ -31,13 +31,20 @@ def test_points_read_back_exactly_as_written():
     assert back[2].vectors == {} and back[2].payload == {"only": "payload"}
 
 
+def test_a_vector_float32_cannot_hold_is_kept_exactly_too():
+    doubles = [0.1, 1 / 3, -2.5e-300]
+    assert decode_points(encode_points([VectorPoint("x", {"emb": doubles})]))[0].vectors["emb"] == doubles
+
+
 def test_the_same_points_encode_to_the_same_bytes():
     points = [VectorPoint("a", {"emb": [0.1, 0.2]}, {"n": 1})]
     assert digest(encode_points(points)) == digest(encode_points(points))
 
 
 @pytest.mark.parametrize("damaged", [b"", b"not gzip", gzip.compress(b"{not json}\n"),
-                                     gzip.compress(b'{"id": "a"}\n'), encode_points([VectorPoint("a")])[:-4]])
+                                     gzip.compress(b'{"id": "a"}\n'),
+                                     gzip.compress(b'{"id": "a", "vectors": {"e": {"f32": "!!"}}, "payload": {}}\n'),
+                                     encode_points([VectorPoint("a")])[:-4]])
 def test_a_damaged_part_is_unreadable(damaged):
     with pytest.raises(UnreadablePart):
         decode_points(damaged)

@@ -15,12 +15,16 @@ written.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable
+
+import numpy as np
 
 from openpeek.domain.vectors import SparseVector, VectorPoint
 
@@ -52,24 +56,32 @@ def digest(data: bytes) -> dict[str, Any]:
 
 
 def _vector_json(value: Any) -> Any:
+    """A dense vector whose values are all float32 (what the vector store keeps) as the base64 of its little-endian
+    float32 bytes: a quarter of its JSON text, and read back to the same floats. Anything else as JSON numbers."""
     if isinstance(value, SparseVector):
         return {"indices": list(value.indices), "values": list(value.values)}
-    return value.tolist() if hasattr(value, "tolist") else list(value)
+    exact = np.asarray(value, dtype=np.float64)
+    narrow = exact.astype("<f4")
+    if exact.ndim == 1 and np.array_equal(narrow.astype(np.float64), exact):
+        return {"f32": base64.b64encode(narrow.tobytes()).decode("ascii")}
+    return exact.tolist()
 
 
 def _vector_value(value: Any) -> Any:
+    if isinstance(value, dict) and "f32" in value:
+        return np.frombuffer(base64.b64decode(value["f32"], validate=True), dtype="<f4").astype(np.float64).tolist()
     if isinstance(value, dict):
         return SparseVector(tuple(int(i) for i in value["indices"]), tuple(float(v) for v in value["values"]))
     return [float(v) for v in value]
 
 
 def encode_points(points: Iterable[VectorPoint]) -> bytes:
-    """A page of points as gzipped JSON lines; floats are written with repr, so they read back bit for bit."""
+    """A page of points as gzipped JSON lines (the fastest gzip level: float bytes hardly compress, payloads do)."""
     lines = "".join(json.dumps({"id": point.id, "vectors": {name: _vector_json(value)
                                                             for name, value in point.vectors.items()},
                                 "payload": point.payload}, default=str, separators=(",", ":")) + "\n"
                     for point in points)
-    return gzip.compress(lines.encode(), compresslevel=6, mtime=0)
+    return gzip.compress(lines.encode(), compresslevel=1, mtime=0)
 
 
 class UnreadablePart(ValueError):
@@ -84,7 +96,8 @@ def decode_points(data: bytes) -> list[VectorPoint]:
             raise ValueError("the part holds no documents")
         return [VectorPoint(row["id"], {name: _vector_value(value) for name, value in row["vectors"].items()},
                             row["payload"]) for row in rows]
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+    except (OSError, EOFError, zlib.error, binascii.Error, UnicodeDecodeError, ValueError, KeyError,
+            TypeError) as error:
         raise UnreadablePart(str(error) or type(error).__name__) from None
 
 
