@@ -75,6 +75,8 @@ from openpeek.services.content.objects import ObjectService
 from openpeek.services.content.uploads import UploadService
 from openpeek.services.content.copying import ContentCopier
 from openpeek.services.content.manifest_kind import BucketKind
+from openpeek.repositories.organization_secrets import OrganizationSecretRepository
+from openpeek.services.organization_secrets import OrganizationSecrets
 
 
 @dataclass
@@ -122,6 +124,13 @@ class Services:
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    # The account-level routes: organisation secrets, the features menu, the one-off feature search, the
+    # namespace's extractors and a collection's schema sync.
+    organization_secrets: Any = None  # OrganizationSecrets
+    features: Any = None  # FeatureMenu
+    feature_search: Any = None  # OneOffFeatureSearch
+    namespace_extractors: Any = None  # NamespaceExtractors
+    schema_sync: Any = None  # SchemaSync
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -174,6 +183,7 @@ def wire(
     runner = (orchestrator or _local_orchestrator(blobs, settings))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
+    organization_secrets = OrganizationSecrets(OrganizationSecretRepository(table, vault))
     stage_registry = StageRegistry(StageDependencies(
         vectors, gateway, usage=usage, llm_clients=build_clients(
             openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
@@ -184,7 +194,7 @@ def wire(
         outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
         web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
         sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None,
-        resolver=system_resolver))
+        resolver=system_resolver, org_secrets=organization_secrets.value_of))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_driver_process_id=runner.driver_process_id)
@@ -197,7 +207,7 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
-    return Services(
+    built = Services(
         settings=settings,
         table=table,
         vectors=vectors,
@@ -244,7 +254,25 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        organization_secrets=organization_secrets,
     )
+    _attach_account_routes(built)
+    return built
+
+
+def _attach_account_routes(services: Services) -> None:
+    """The features menu, the one-off feature search, the namespace's extractors and a collection's schema sync:
+    each over the collection and retrieval services already built."""
+    from openpeek.services.collections.features import FeatureMenu
+    from openpeek.services.collections.namespace_extractors import NamespaceExtractors
+    from openpeek.services.collections.schema_sync import SchemaSync
+    from openpeek.services.feature_search import OneOffFeatureSearch
+
+    services.features = FeatureMenu(services.collections)
+    services.feature_search = OneOffFeatureSearch(services.collections, services.retrieval)
+    services.namespace_extractors = NamespaceExtractors(services.namespaces, services.collections)
+    services.schema_sync = SchemaSync(services.collections, CollectionRepository(services.table), services.vectors,
+                                      services.table)
 
 
 def _content(

@@ -16,6 +16,7 @@ from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
+from openpeek.api.routers import account, collection_schema, features, namespace_extractors
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -37,6 +38,11 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(standalone.router)  # before namespaces: /v1/namespaces/standalone is not an identifier
     app.include_router(namespaces.router)
     app.include_router(promotion.router)
+    # Account-level routes; features before collections: /v1/collections/features is not a collection.
+    app.include_router(account.router)
+    app.include_router(features.router)
+    app.include_router(namespace_extractors.router)
+    app.include_router(collection_schema.router)
     app.include_router(extractors.router)
     app.include_router(collections.router)
     app.include_router(collection_documents.router)

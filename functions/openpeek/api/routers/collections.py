@@ -49,6 +49,8 @@ def collection_model(view: CollectionView) -> dict[str, Any]:
         "document_count": view.document_count,
         "vector_count": view.document_count * len(collection.vector_indexes),
         "tiering": view.tiering,
+        "schema_version": collection.schema_version,
+        "last_schema_sync": collection.last_schema_sync,
     }
 
 
