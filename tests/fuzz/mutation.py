@@ -496,6 +496,25 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/failed-documents", headers=h),
         Case("GET", "/v1/batches/{batch}", headers=h),
         Case("POST", "/v1/batches/{batch}/cancel", query={"reason": "fuzz"}, headers=h),
+        # account: who am I, organisation secrets, the features menu, the one-off feature search, the namespace's
+        # extractors and a collection's schema sync
+        Case("GET", "/v1/me"),
+        Case("GET", "/v1/account"),
+        Case("POST", "/v1/organizations/secrets", {"secret_name": "fuzz_secret", "secret_value": "s3cret"}),
+        Case("GET", "/v1/organizations/secrets"),
+        Case("PUT", "/v1/organizations/secrets/{org_secret}", {"secret_value": "rotated"},
+             ids={"org_secret": "fuzz_secret"}),
+        Case("DELETE", "/v1/organizations/secrets/{org_secret}", ids={"org_secret": "fuzz_secret"}),
+        Case("GET", "/v1/collections/features", headers=h),
+        Case("POST", "/v1/features/search", {"query": {"input_mode": "vector", "vector": [0.1, 0.2, 0.3, 0.4]},
+                                             "feature_uri": "emb", "top_k": 5,
+                                             "collection_identifiers": [ids.get("collection", "fuzz-collection")],
+                                             "filters": {"AND": [{"field": "title", "operator": "eq",
+                                                                  "value": "written"}]}}, headers=h),
+        Case("GET", "/v1/namespaces/{namespace}/extractors", query={"source": "all", "include_disabled": "true"}),
+        Case("GET", "/v1/namespaces/{namespace}/extractors/{extractor}", ids={"extractor": "text_extractor_v1"}),
+        Case("POST", "/v1/collections/{collection}/sync-schema", {"sample_size": 10, "force": True,
+                                                                  "cascade_to_downstream": True}, headers=h),
     ]
 
 

@@ -635,12 +635,12 @@ SCHEMA_SYNC_DEBOUNCE_S = 300  # a sync runs at most once per five minutes unless
 
 def discovered_properties(payloads: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The top-level fields a sample of documents carries, each typed by its first non-null value. The service's
-    own fields (ids, lineage, timestamps, the ACL) and internal `_` fields are not the collection's output."""
+    own fields (ids, lineage, timestamps, the ACL, the metadata envelope) and internal `_` fields are not the
+    collection's output."""
     found: dict[str, dict[str, Any]] = {}
     for payload in payloads:
         for name, value in payload.items():
-            if name in found or value is None or name.startswith("_") or (
-                    name in SYSTEM_FIELDS and name != "metadata"):
+            if name in found or value is None or name.startswith("_") or name in SYSTEM_FIELDS:
                 continue
             found[name] = {"type": _value_type(value)}
     return found
