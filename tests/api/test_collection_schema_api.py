@@ -12,20 +12,16 @@ from mixpeek.models.response_sync_collection_schema_v1_collections_collection_id
 from mixpeek.models.schema_sync_response import SchemaSyncResponse
 from mixpeek.models.schema_sync_skipped_response import SchemaSyncSkippedResponse
 
-from openpeek.domain.buckets import Bucket
-from openpeek.repositories.buckets import BucketRepository
-
 SCHEMA = {"properties": {"content": {"type": "text"}, "genre": {"type": "string"}}}
 URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
 
 
 @pytest.fixture
-def headers(client, services, tenant):
-    namespace = client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "shelf"}).json()
-    BucketRepository(services.table).create(Bucket(
-        bucket_id="bkt_books", bucket_name="books", namespace_id=namespace["namespace_id"], org_id=tenant.org_id,
-        bucket_schema=SCHEMA, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+def headers(client, tenant):
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "shelf"}).raise_for_status()
     headers = {**tenant.headers, "X-Namespace": "shelf"}
+    client.post("/v1/buckets", headers=headers, json={"bucket_name": "books", "bucket_schema": SCHEMA}
+                ).raise_for_status()
     client.post("/v1/collections", headers=headers, json={
         "collection_name": "books", "source": {"type": "bucket", "bucket_ids": ["books"]},
         "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",

@@ -10,9 +10,7 @@ from fastapi.testclient import TestClient
 from mixpeek.models.feature_discovery_response import FeatureDiscoveryResponse
 from mixpeek.models.feature_search_request import FeatureSearchRequest
 
-from openpeek.domain.buckets import Bucket
 from openpeek.api.app import create_app
-from openpeek.repositories.buckets import BucketRepository
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 from tests.conftest import make_tenant
@@ -32,11 +30,10 @@ def shelf(tmp_path_factory):
     services = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("features") / "data"))
     client = TestClient(create_app(services), raise_server_exceptions=False)
     tenant, other = make_tenant(services, "acme"), make_tenant(services, "globex")
-    namespace = client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "shelf"}).json()
-    BucketRepository(services.table).create(Bucket(
-        bucket_id="bkt_books", bucket_name="books", namespace_id=namespace["namespace_id"], org_id=tenant.org_id,
-        bucket_schema=SCHEMA, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+    client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "shelf"}).raise_for_status()
     headers = {**tenant.headers, "X-Namespace": "shelf"}
+    client.post("/v1/buckets", headers=headers, json={"bucket_name": "books", "bucket_schema": SCHEMA}
+                ).raise_for_status()
     for name in ("books", "other"):
         created = client.post("/v1/collections", headers=headers, json={
             "collection_name": name, "source": {"type": "bucket", "bucket_ids": ["books"]},

@@ -8,18 +8,14 @@ import pytest
 from mixpeek.models.unified_extractor_list_response import UnifiedExtractorListResponse
 from mixpeek.models.unified_extractor_response import UnifiedExtractorResponse
 
-from openpeek.domain.buckets import Bucket
-from openpeek.repositories.buckets import BucketRepository
-
 
 @pytest.fixture
-def namespace(client, services, tenant):
+def namespace(client, tenant):
     created = client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "library"}).json()
-    BucketRepository(services.table).create(Bucket(
-        bucket_id="bkt_books", bucket_name="books", namespace_id=created["namespace_id"], org_id=tenant.org_id,
-        bucket_schema={"properties": {"content": {"type": "text"}}}, created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z"))
-    client.post("/v1/collections", headers={**tenant.headers, "X-Namespace": "library"}, json={
+    headers = {**tenant.headers, "X-Namespace": "library"}
+    client.post("/v1/buckets", headers=headers, json={
+        "bucket_name": "books", "bucket_schema": {"properties": {"content": {"type": "text"}}}}).raise_for_status()
+    client.post("/v1/collections", headers=headers, json={
         "collection_name": "chunks", "source": {"type": "bucket", "bucket_ids": ["books"]},
         "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"}}).raise_for_status()
     return created
