@@ -162,3 +162,27 @@ def test_another_organisations_namespace_and_collections_are_404(shelf):
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "collection_not_found"
     assert client.post("/v1/features/search", json={"query": {"input_mode": "vector", "vector": [1.0]}}
                        ).status_code == 401
+
+
+def test_a_text_query_is_embedded_by_the_collections_model(tmp_path):
+    services = build_services(Settings(runtime="embedded", data_dir=tmp_path / "data"))
+    try:
+        client = TestClient(create_app(services), raise_server_exceptions=False)
+        tenant = make_tenant(services, "acme")
+        client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "cafe"}).raise_for_status()
+        headers = {**tenant.headers, "X-Namespace": "cafe"}
+        client.post("/v1/buckets", headers=headers, json={"bucket_name": "notes", "bucket_schema": SCHEMA}
+                    ).raise_for_status()
+        client.post("/v1/collections", headers=headers, json={
+            "collection_name": "notes", "source": {"type": "bucket", "bucket_ids": ["notes"]},
+            "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"}}).raise_for_status()
+        texts = ["espresso is brewed under pressure", "the court overturned the conviction"]
+        for text, embedded in zip(texts, services.inference.embedder("all_minilm_l6_v2").embed_texts(texts)):
+            client.post("/v1/collections/notes/documents", headers=headers, json={
+                "vectors": {URI: [float(x) for x in embedded]}, "text": text}).raise_for_status()
+        # the SDK's default query mode is text, and its default feature URI the generic text one
+        found = client.post("/v1/features/search", headers=headers, json={"query": {"text": "coffee"}, "top_k": 1})
+        assert found.status_code == 200, found.text
+        assert [d["text"] for d in found.json()["documents"]] == ["espresso is brewed under pressure"]
+    finally:
+        services.close()

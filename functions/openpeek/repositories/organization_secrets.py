@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from openpeek.domain.failures import ConditionFailed
 from openpeek.ports import Table
 from openpeek.repositories.secrets import Reference, SecretVault
 
