@@ -244,3 +244,56 @@ def test_bad_input_unknown_ids_and_other_organisations_are_refused(chain):
     unknown = chain.client.post("/v1/collections/nope/documents/schema/validate", headers=chain.headers,
                                 json={"title": "x"})
     assert unknown.status_code == 404
+
+
+@pytest.mark.slow
+def test_the_sdk_reads_lineage_media_and_diagnostics_from_a_live_server(server):
+    import time
+
+    import httpx
+    import mixpeek
+    from mixpeek.models import (BucketCreateRequest, CreateBatchRequest, CreateCollectionRequest,
+                                CreateNamespaceRequest, CreateObjectRequest, ListDocumentsRequest,
+                                SubmitBatchRequest)
+
+    base, key, _ = server
+    config = mixpeek.Configuration(host=base, access_token=key)
+    client = mixpeek.ApiClient(config)
+    mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest(namespace_name="sdk-lineage"))
+    config.api_key["NamespaceHeader"] = "sdk-lineage"
+    mixpeek.BucketsApi(client).create_bucket(BucketCreateRequest.from_dict({
+        "bucket_name": "shelf", "bucket_schema": {"properties": {"data": {"type": "text"},
+                                                                 "title": {"type": "string"}}}}))
+    collections = mixpeek.CollectionsApi(client)
+    rows = collections.create_collection(CreateCollectionRequest.from_dict(_passthrough(
+        "rows", {"type": "bucket", "bucket_ids": ["shelf"]}, extractor_type="passthrough_extractor",
+        row_format="jsonl", vector_fields=[{"field": "embedding", "name": "row_vec", "dimensions": 3}])))
+    collections.create_collection(CreateCollectionRequest.from_dict(_passthrough(
+        "copies", {"type": "collection", "collection_id": rows.collection_id},
+        extractor_type="passthrough_extractor")))
+    object_id = mixpeek.BucketObjectsApi(client).create_object_buckets("shelf", CreateObjectRequest.from_dict({
+        "blobs": [{"property": "data", "type": "text", "data": JSONL.decode()}], "title": "inventory"})).object_id
+    batches = mixpeek.BucketBatchesApi(client)
+    batch = batches.create_batch_buckets_batches("shelf", CreateBatchRequest(object_ids=[object_id]))
+    batches.submit_batch_buckets_batches("shelf", batch.batch_id, submit_batch_request=SubmitBatchRequest())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ran = batches.get_batch_buckets_batches("shelf", batch.batch_id)
+        if ran.status in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED") and ran.documents_resolvable:
+            break
+        time.sleep(0.3)
+    assert ran.status == "COMPLETED", ran.failure_reason
+
+    documents = mixpeek.CollectionDocumentsApi(client)
+    [copy, _] = sorted(documents.list_documents("copies", list_documents_request=ListDocumentsRequest()).results,
+                       key=lambda document: document.additional_properties["sku"])
+    [parent] = documents.get_document_ancestors("copies", copy.document_id)
+    assert parent.collection_id == rows.collection_id and parent.additional_properties["sku"] == "a"
+    [child] = documents.get_document_descendants("rows", parent.document_id)
+    assert child.document_id == copy.document_id
+    media = documents.download_document_media("copies", copy.document_id)
+    assert httpx.get(media.download_url).content == JSONL
+    report = documents.get_document_diagnostics("rows", parent.document_id)
+    assert report.visibility_reason.searchable is True and report.source_object_id == object_id
+    checked = documents.validate_document_schema("rows", {"title": 3})
+    assert checked["valid"] is False and checked["violations"][0]["field"] == "title"
