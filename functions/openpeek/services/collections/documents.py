@@ -576,7 +576,7 @@ class CollectionDocumentService:
             found.append({"field": _refused_field(error), "rule": error.code, "message": error.message,
                           "expected": None})
         fields = {key: value for key, value in body.items()
-                  if key not in document_rules.SYSTEM_FIELDS and key not in _NOT_PAYLOAD}
+                  if key not in _NOT_PAYLOAD and key not in document_rules.SYSTEM_FIELDS}
         schema_violations, undeclared = schema_rules.violations(collection.output_schema, fields)
         found += schema_violations
         warnings = [f"'{name}' is not in the collection's output schema; create stores it as given"
@@ -596,9 +596,7 @@ class CollectionDocumentService:
         if collection is not None:
             by_uri = {index.feature_uri: index.vector_name for index in collection.vector_indexes}
             vectors = {by_uri.get(name, name): value for name, value in vectors.items()}
-        payload = {key: value for key, value in body.items()
-                   if key not in ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
-                                  *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")}
+        payload = {key: value for key, value in body.items() if key not in _NOT_PAYLOAD}
         source = {key: body[key] for key in (*document_rules.LINEAGE_FIELDS, "metadata", "source_type")
                   if body.get(key) is not None}
         [checked] = document_rules.check_batch(namespace, [{"document_id": document_id, "vectors": vectors,
@@ -653,7 +651,9 @@ def _payload_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
 
 
 VALIDATION_DOCUMENT_ID = "doc_schema_validation"  # names the document a dry run builds; nothing is written
-_NOT_PAYLOAD = ("vectors", "features", "document_schema_version")  # keys create reads that are not payload fields
+# The keys of a written document that are not payload fields: create reads them (or, for ids, ignores them).
+_NOT_PAYLOAD = ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
+                *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")
 
 
 def _refused_field(error: BadRequest) -> str | None:
