@@ -122,6 +122,7 @@ class Services:
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -430,6 +431,7 @@ def _embedded(settings: Settings,
                                                          metrics=services.metrics)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
     return services
 
 
@@ -453,6 +455,7 @@ def _aws(settings: Settings,
                     orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
     return services
 
 
@@ -713,3 +716,16 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
 
         registry = TierStateRepository(services.table)
         subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])
+
+
+# -- document lineage ------------------------------------------------------------------------------------------------
+
+
+def attach_document_lineage(services: Services) -> None:
+    """A collection document's ancestors, descendants, source media and diagnostics, read through the documents
+    service that attach_tiering made (so cold and archived collections' documents are found too)."""
+    from openpeek.repositories.batches import BatchRepository
+    from openpeek.services.collections.lineage import DocumentLineageService
+
+    services.document_lineage = DocumentLineageService(services.collection_documents, services.collections,
+                                                       services.objects, BatchRepository(services.table))

@@ -496,6 +496,12 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/failed-documents", headers=h),
         Case("GET", "/v1/batches/{batch}", headers=h),
         Case("POST", "/v1/batches/{batch}/cancel", query={"reason": "fuzz"}, headers=h),
+        # collection documents (CollectionDocumentsApi): lineage, source media, diagnostics, dry-run schema check
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/ancestors", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/descendants", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/download", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/diagnostics", headers=h),
+        Case("POST", "/v1/collections/{collection}/documents/schema/validate", document, headers=h),
     ]
 
 

@@ -16,6 +16,7 @@ from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
+from openpeek.api.routers import document_lineage
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -49,6 +50,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.include_router(document_lineage.router)
     app.include_router(map_points.router)
     app.include_router(studio.router)
     app.include_router(buckets.router)

@@ -13,12 +13,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from openpeek.domain import document_schema as schema_rules
 from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tiering as tier_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection
-from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.errors import BadRequest, DomainError, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.conditions import Filter, MatchAny
@@ -561,6 +562,32 @@ class CollectionDocumentService:
             results = results[: request["limit"]]
         return results
 
+    # -- dry-run validation ---------------------------------------------------------------------------------------
+
+    def validate(self, namespace: Namespace, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST .../documents/schema/validate: the document `create` would write, checked without writing anything —
+        by the checks create itself runs (protected fields, vectors by index name or feature URI, sizes; create
+        stops at the first) and against the collection's output schema (types, required properties)."""
+        collection = self._collections.get(namespace, identifier)
+        found: list[dict[str, Any]] = []
+        try:
+            self._build(namespace, collection, VALIDATION_DOCUMENT_ID, body, created_at=None)
+        except BadRequest as error:
+            found.append({"field": _refused_field(error), "rule": error.code, "message": error.message,
+                          "expected": None})
+        fields = {key: value for key, value in body.items()
+                  if key not in _NOT_PAYLOAD and key not in document_rules.SYSTEM_FIELDS}
+        schema_violations, undeclared = schema_rules.violations(collection.output_schema, fields)
+        found += schema_violations
+        warnings = [f"'{name}' is not in the collection's output schema; create stores it as given"
+                    for name in undeclared]
+        try:
+            self._check_writable(namespace, collection.collection_id)
+        except DomainError as error:
+            warnings.append(f"create would be refused now, whatever the document: {error.message}")
+        return {"valid": not found, "collection_id": collection.collection_id, "violations": found,
+                "checked_fields": sorted(fields), "warnings": warnings}
+
     # -- helpers --------------------------------------------------------------------------------------------------
 
     def _build(self, namespace: Namespace, collection: Collection | None, document_id: str, body: dict[str, Any], *,
@@ -569,9 +596,7 @@ class CollectionDocumentService:
         if collection is not None:
             by_uri = {index.feature_uri: index.vector_name for index in collection.vector_indexes}
             vectors = {by_uri.get(name, name): value for name, value in vectors.items()}
-        payload = {key: value for key, value in body.items()
-                   if key not in ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
-                                  *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")}
+        payload = {key: value for key, value in body.items() if key not in _NOT_PAYLOAD}
         source = {key: body[key] for key in (*document_rules.LINEAGE_FIELDS, "metadata", "source_type")
                   if body.get(key) is not None}
         [checked] = document_rules.check_batch(namespace, [{"document_id": document_id, "vectors": vectors,
@@ -623,6 +648,20 @@ def _payload_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
         update[document_rules.INTERNAL] = internal
     update["updated_at"] = isoformat(utcnow())
     return update
+
+
+VALIDATION_DOCUMENT_ID = "doc_schema_validation"  # names the document a dry run builds; nothing is written
+# The keys of a written document that are not payload fields: create reads them (or, for ids, ignores them).
+_NOT_PAYLOAD = ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
+                *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")
+
+
+def _refused_field(error: BadRequest) -> str | None:
+    """The field a refusal of create names (a vector index, or the first protected field), when it names one."""
+    details = error.details or {}
+    if details.get("vector_index"):
+        return f"vectors.{details['vector_index']}"
+    return (details.get("fields") or [None])[0] or details.get("path")
 
 
 def _too_many() -> BadRequest:
