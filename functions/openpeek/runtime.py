@@ -122,6 +122,7 @@ class Services:
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    publications: Any = None  # PublicationService: published retrievers and their public execution
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -197,6 +198,15 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                 stages=stage_registry, executions=retriever_executions)
+    # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
+    from openpeek.repositories.publications import PublicationRepository
+    from openpeek.services.publications import PublicationService
+
+    publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
+                                      retrieval, _secret_reader(settings))
+    retrievers.on_delete(publications.forget_retriever)
     return Services(
         settings=settings,
         table=table,
@@ -210,8 +220,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
-                                   stages=stage_registry, executions=retriever_executions),
+        retrieval=retrieval,
         retrieval_history=ExecutionHistory(retriever_executions),
         retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -244,6 +253,7 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        publications=publications,
     )
 
 
