@@ -1,5 +1,5 @@
 """Wire models of published retrievers (the SDK's PublishRetrieverRequest, UpdatePublishedRetrieverRequest,
-DisplayConfigInput, RateLimitConfig) and of the public execution (RetrieverExecutionRequest)."""
+DisplayConfigInput, RateLimitConfig); the public execution takes the retrievers' ExecuteRetrieverRequest."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from openpeek.api.models.namespaces import Strict
-from openpeek.api.models.retrievers import InputSchemaField, ReadConsistency
+from openpeek.api.models.retrievers import InputSchemaField
 from openpeek.domain.publications import PUBLIC_NAME_MAX, PUBLIC_NAME_MIN, PUBLIC_NAME_PATTERN
 
 
@@ -81,21 +81,3 @@ class UpdatePublishedRetrieverRequest(Strict):
     is_active: Optional[StrictBool] = None
     tags: Optional[list[StrictStr]] = Field(default=None, max_length=64)
     category: Optional[StrictStr] = Field(default=None, max_length=50)
-
-
-class PublicExecuteRequest(Strict):
-    """The SDK's RetrieverExecutionRequest. A public caller runs the retriever as published: `filters` (which could
-    probe fields the publication does not expose), streaming, `expand` and vectors are refused."""
-
-    inputs: Optional[dict[str, Any]] = None
-    filters: Optional[dict[str, Any]] = None
-    pagination: Optional[dict[str, Any]] = None
-    limit: Optional[StrictInt] = Field(default=None, ge=1, le=500)
-    page_size: Optional[StrictInt] = Field(default=None, ge=1, le=500)
-    stream: StrictBool = False
-    expand: Optional[list[StrictStr]] = None
-    skip_cache: StrictBool = False
-    return_presigned_urls: StrictBool = False
-    return_vectors: StrictBool = False
-    write_token: Optional[StrictStr] = None
-    consistency: Optional[ReadConsistency] = None

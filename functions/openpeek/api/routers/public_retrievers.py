@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from openpeek.api.auth import services
 from openpeek.api.errors import envelope
 from openpeek.api.fast_json import OrjsonRoute
-from openpeek.api.models.publications import PublicExecuteRequest
+from openpeek.api.models.retrievers import ExecuteRetrieverRequest
 from openpeek.domain.errors import BadRequest, TooManyRequests
 from openpeek.services.publications import PublicCaller
 
@@ -20,11 +20,12 @@ router = APIRouter(route_class=OrjsonRoute, prefix="/v1/public/retrievers", tags
 
 _REFUSED = {"filters": "ad-hoc filters (they could probe fields the publication does not expose)",
             "stream": "streaming (SSE) execution", "expand": "expanding referenced documents",
-            "return_vectors": "returning vectors"}
+            "return_vectors": "returning vectors", "explain": "the execution plan",
+            "target_collection_id": "writing results to a collection"}
 
 
 @router.post("/{public_name}/execute", response_model=dict)
-def execute_public(request: Request, public_name: str, body: PublicExecuteRequest,
+def execute_public(request: Request, public_name: str, body: ExecuteRetrieverRequest,
                    return_presigned_urls: Optional[bool] = Query(None),
                    x_public_api_key: Optional[str] = Header(default=None, alias="X-Public-API-Key"),
                    x_retriever_password: Optional[str] = Header(default=None, alias="X-Retriever-Password")
