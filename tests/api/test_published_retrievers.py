@@ -172,6 +172,9 @@ def test_a_password_protected_publication_needs_its_password_or_its_public_key(c
     bad_key = execute(client, "locked-books", {"X-Public-API-Key": "prk_wrong", "X-Retriever-Password": "open sesame"})
     assert bad_key.status_code == 401 and bad_key.json()["error"]["code"] == "invalid_public_api_key"
 
+    monkeypatch.delenv("OPENPEEK_SECRET_BOOKS_PASSWORD")  # the secret removed behind the publication's back
+    unreadable = execute(client, "locked-books", {"X-Retriever-Password": "open sesame"})
+    assert unreadable.status_code == 503 and "books-password" not in unreadable.text
     assert client.patch(f"/v1/retrievers/{retriever_id}/publish", headers=ns,
                         json={"password_secret_name": ""}).json()["password_protected"] is False
     assert execute(client, "locked-books").status_code == 200
@@ -296,3 +299,15 @@ def test_a_namespace_publishes_at_most_ten_retrievers(client, module_services):
         client.get("/v1/retrievers/publish/stats", headers=headers).json())
     assert (stats.current_count, stats.remaining, stats.at_limit) == (10, 0, True)
     assert execute(client, "quota-10").status_code == 404
+
+
+def test_a_deleted_namespaces_public_names_can_be_published_again(client, module_services, ns):
+    headers = _namespace(client, make_tenant(module_services, "umbrella"), "shortlived")
+    assert publish(client, headers, retriever(client, headers), public_name="phoenix").status_code == 200
+    assert client.delete("/v1/namespaces/shortlived", headers=headers).status_code == 200
+    assert execute(client, "phoenix").status_code == 404  # its reservation outlived it, and leads nowhere
+    mine = retriever(client, ns)
+    assert client.get(f"/v1/retrievers/{mine}/publish/availability", headers=ns,
+                      params={"name": "phoenix"}).json()["available"] is True
+    assert publish(client, ns, mine, public_name="phoenix").status_code == 200
+    assert execute(client, "phoenix").status_code == 200

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from openpeek.domain import publications as rules
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
-from openpeek.domain.failures import ConditionFailed
+from openpeek.domain.errors import (BadRequest, Conflict, DependencyFailed, Forbidden, NotFound, TooManyRequests,
+                                    Unauthorized)
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.publications import Publication
@@ -175,13 +175,18 @@ class PublicationService:
         """The retriever was deleted: its publication goes too. A failure here leaves a publication whose retriever
         is gone: the public gets 404 for it, and the next publisher of the name takes the name over."""
         try:
-            current = self._repository.get(namespace.namespace_id, retriever.retriever_id)
-            if current is not None:
-                retry_on_conflict(lambda: self._repository.delete(
-                    self._repository.get(namespace.namespace_id, retriever.retriever_id) or current),
-                    attempts=ATTEMPTS)
+            self._remove(namespace.namespace_id, retriever.retriever_id)
         except Exception as error:  # the retriever is deleted already; reconcile repairs what is left
             logger.warning("publication of deleted retriever %s not removed: %s", retriever.retriever_id, error)
+
+    def _remove(self, namespace_id: str, retriever_id: str) -> None:
+        """Delete the retriever's publication, if it has one, on a fresh read each attempt."""
+        def attempt() -> None:
+            current = self._repository.get(namespace_id, retriever_id)
+            if current is not None:
+                self._repository.delete(current)
+
+        retry_on_conflict(attempt, attempts=ATTEMPTS)
 
     def name_available(self, namespace: Namespace, identifier: str, name: str) -> bool:
         """Free: nobody holds it, or its holder's publication is gone. The retriever's own name counts as taken
@@ -243,8 +248,7 @@ class PublicationService:
             state = "retriever_deleted"
             actions.append("removed the publication and freed its public name")
             if not dry_run:
-                retry_on_conflict(lambda: self._repository.delete(
-                    self._repository.get(namespace.namespace_id, retriever_id) or publication), attempts=ATTEMPTS)
+                self._remove(namespace.namespace_id, retriever_id)
         else:
             reservation = self._repository.reservation(publication.public_name)
             if reservation is not None and reservation["public_id"] == publication.public_id:
@@ -318,8 +322,11 @@ class PublicationService:
             if not caller.password:
                 raise Unauthorized("This published retriever is password protected: send X-Retriever-Password",
                                    code="password_required")
-            expected = self._password(publication.password_secret_name or "")
-            if not hmac.compare_digest(caller.password.encode(), expected.encode()):
+            expected = self._secrets(publication.password_secret_name or "")
+            if not expected:  # the secret was removed after publishing; its name is not the public's to learn
+                raise DependencyFailed("This published retriever's password cannot be read; its owner must set it "
+                                       "again", code="password_unavailable")
+            if not hmac.compare_digest(hash_key(caller.password), hash_key(expected)):
                 raise Unauthorized("Wrong password for this published retriever", code="invalid_password")
 
     def _admit(self, publication: Publication, client: str) -> None:
