@@ -6,6 +6,7 @@ Pure: no I/O. The repository stores it, services/publications.py runs it."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -33,10 +34,10 @@ class InvalidPublicName(ValueError):
 
 
 def slug_of(display_name: str) -> str:
-    """The URL-safe public name a display name gives: lower case, runs of anything else as one hyphen, trimmed to
-    the longest allowed name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:PUBLIC_NAME_MAX].strip("-")
-    return slug
+    """The URL-safe public name a display name gives: accents dropped (é → e), lower case, runs of anything else as
+    one hyphen, trimmed to the longest allowed name."""
+    plain = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:PUBLIC_NAME_MAX].strip("-")
 
 
 def check_public_name(name: str) -> str:
