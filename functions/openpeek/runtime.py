@@ -204,8 +204,13 @@ def wire(
     from openpeek.repositories.publications import PublicationRepository
     from openpeek.services.publications import PublicationService
 
+    read_secret = _secret_reader(settings)
+    # A publication's password: deployed, the organisation's own secret (openpeek/<env>/<org>/secrets/<name>, where
+    # the API function may read), so no organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
+    passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name))) if settings.runtime == "aws"
+                 else (lambda org_id, name: read_secret(name)))
     publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
-                                      retrieval, _secret_reader(settings))
+                                      retrieval, passwords)
     retrievers.on_delete(publications.forget_retriever)
     return Services(
         settings=settings,

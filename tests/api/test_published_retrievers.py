@@ -229,6 +229,7 @@ def test_public_names_are_global_and_other_organisations_see_nothing(client, ns,
     ({"public_name": "fine-name", "display_config": {**DISPLAY, "exposed_fields": []}}, 422, None),
     ({"public_name": "fine-name", "rate_limit_config": {"tier": "bogus"}}, 422, None),
     ({"public_name": "fine-name", "rate_limit_config": {"requests_per_minute": 0}}, 422, None),
+    ({"public_name": "fine-name", "password_secret_name": "openpeek/local/org_x/namespace/ns_y"}, 422, None),
     ({"display_config": DISPLAY}, 400, "public_name_required"),
     ({"display_name": "!!", "display_config": DISPLAY}, 400, "invalid_public_name"),
 ])

@@ -64,12 +64,14 @@ class PublicCaller:
 class PublicationService:
     def __init__(self, repository: PublicationRepository, retrievers: RetrieverRepository,
                  namespaces: NamespaceRepository, retrieval: RetrievalService,
-                 secrets_reader: Callable[[str], str | None], clock: Callable[[], float] = time.time) -> None:
+                 passwords: Callable[[str, str], str | None], clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
         self._retrievers = retrievers
         self._namespaces = namespaces
         self._retrieval = retrieval
-        self._secrets = secrets_reader  # name → value: Secrets Manager deployed, OPENPEEK_SECRET_<NAME> embedded
+        # (organisation, secret name) → its value: the organisation's own secret in Secrets Manager deployed,
+        # OPENPEEK_SECRET_<NAME> embedded (runtime.py)
+        self._passwords = passwords
         self.clock = clock
 
     # -- the owner's side -------------------------------------------------------------------------------------------
@@ -95,7 +97,7 @@ class PublicationService:
                              "the retriever has none stored", code="display_config_required")
         _check_display_config(display_config)
         if request.get("password_secret_name"):
-            self._password(request["password_secret_name"])
+            self._password(namespace.org_id, request["password_secret_name"])
         plain_key = PUBLIC_KEY_PREFIX + secrets.token_urlsafe(32)
         now = isoformat(utcnow())
         publication = Publication(
@@ -141,7 +143,7 @@ class PublicationService:
             updates["rate_limit_config"] = rules.resolved_rate_limits(changes["rate_limit_config"])
         if changes.get("password_secret_name") is not None:
             if changes["password_secret_name"]:
-                self._password(changes["password_secret_name"])
+                self._password(namespace.org_id, changes["password_secret_name"])
             updates["password_secret_name"] = changes["password_secret_name"] or None
         for key in ("is_active", "category"):
             if changes.get(key) is not None:
@@ -322,7 +324,7 @@ class PublicationService:
             if not caller.password:
                 raise Unauthorized("This published retriever is password protected: send X-Retriever-Password",
                                    code="password_required")
-            expected = self._secrets(publication.password_secret_name or "")
+            expected = self._passwords(publication.org_id, publication.password_secret_name or "")
             if not expected:  # the secret was removed after publishing; its name is not the public's to learn
                 raise DependencyFailed("This published retriever's password cannot be read; its owner must set it "
                                        "again", code="password_unavailable")
@@ -358,8 +360,8 @@ class PublicationService:
         except Exception as error:  # the execution happened and is answered; only its count is short by one
             logger.warning("public execution of %s not counted: %s", publication.public_name, error)
 
-    def _password(self, secret_name: str) -> str:
-        value = self._secrets(secret_name)
+    def _password(self, org_id: str, secret_name: str) -> str:
+        value = self._passwords(org_id, secret_name)
         if not value:
             raise BadRequest(f"no secret named '{secret_name}' is stored (the password is read from it)",
                              code="secret_not_found", details={"password_secret_name": secret_name})

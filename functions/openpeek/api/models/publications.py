@@ -60,6 +60,11 @@ class RateLimitConfig(Strict):
     max_requests_per_ip_hour: Optional[StrictInt] = Field(default=None, ge=1)
 
 
+# A secret's own name, never a path: the secret store's paths (openpeek/<environment>/<org>/...) hold other records'
+# secrets, which no publication may name.
+SECRET_NAME = r"^[A-Za-z0-9_.-]*$"
+
+
 class PublishRetrieverRequest(Strict):
     display_name: Optional[StrictStr] = Field(default=None, min_length=1, max_length=100)
     public_name: Optional[StrictStr] = Field(default=None, min_length=PUBLIC_NAME_MIN, max_length=PUBLIC_NAME_MAX,
@@ -68,7 +73,7 @@ class PublishRetrieverRequest(Strict):
     icon_base64: Optional[StrictStr] = Field(default=None, max_length=300_000)
     display_config: Optional[DisplayConfig] = None
     rate_limit_config: Optional[RateLimitConfig] = None
-    password_secret_name: Optional[StrictStr] = Field(default=None, max_length=512)
+    password_secret_name: Optional[StrictStr] = Field(default=None, max_length=256, pattern=SECRET_NAME)
     include_metadata: StrictBool = True
     tags: Optional[list[StrictStr]] = Field(default=None, max_length=64)
     category: Optional[StrictStr] = Field(default=None, max_length=50)
@@ -77,7 +82,7 @@ class PublishRetrieverRequest(Strict):
 class UpdatePublishedRetrieverRequest(Strict):
     display_config: Optional[DisplayConfig] = None
     rate_limit_config: Optional[RateLimitConfig] = None
-    password_secret_name: Optional[StrictStr] = Field(default=None, max_length=512)
+    password_secret_name: Optional[StrictStr] = Field(default=None, max_length=256, pattern=SECRET_NAME)
     is_active: Optional[StrictBool] = None
     tags: Optional[list[StrictStr]] = Field(default=None, max_length=64)
     category: Optional[StrictStr] = Field(default=None, max_length=50)
