@@ -5,6 +5,8 @@ public key, rate limits and exposed fields), every answer parsed as the SDK's mo
 from __future__ import annotations
 
 import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -197,10 +199,26 @@ def test_rate_limits_and_the_result_cap_hold(client, ns, module_services):
         now[0] += 60  # the next minute
         assert execute(client, "limited-books").status_code == 200
     finally:
-        module_services.publications.clock = __import__("time").time
+        module_services.publications.clock = time.time
     mine = next(p for p in client.get("/v1/retrievers/publish/stats", headers=ns).json()["publications"]
                 if p["public_name"] == "limited-books")
     assert (mine["requests"], mine["executions"], mine["rate_limited"]) == (3, 3, 1)
+
+
+def test_concurrent_public_requests_never_pass_the_limit(client, ns, module_services):
+    retriever_id = retriever(client, ns)
+    assert publish(client, ns, retriever_id, public_name="crowded-books",
+                   rate_limit_config={"requests_per_minute": 5}).status_code == 200
+    module_services.publications.clock = lambda: 1_900_000_000.0
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(pool.map(lambda _: execute(client, "crowded-books").status_code, range(12)))
+    finally:
+        module_services.publications.clock = time.time
+    assert statuses == [200] * 5 + [429] * 7
+    mine = next(p for p in client.get("/v1/retrievers/publish/stats", headers=ns).json()["publications"]
+                if p["public_name"] == "crowded-books")
+    assert (mine["requests"], mine["executions"], mine["rate_limited"]) == (5, 5, 7)
 
 
 def test_public_names_are_global_and_other_organisations_see_nothing(client, ns, other_ns):

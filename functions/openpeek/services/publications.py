@@ -297,7 +297,7 @@ class PublicationService:
         return {"execution_id": result["execution_id"], "public_name": publication.public_name,
                 "status": result["status"],
                 "documents": [rules.exposed_view(document, exposed) for document in result["documents"]],
-                "pagination": result["pagination"], "warnings": result.get("warnings")}
+                "pagination": result["pagination"]}  # warnings name internals (collections, tiers): the owner's
 
     def _published(self, public_name: str) -> tuple[Publication, Namespace, Retriever]:
         try:
