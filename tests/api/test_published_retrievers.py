@@ -205,6 +205,21 @@ def test_rate_limits_and_the_result_cap_hold(client, ns, module_services):
     assert (mine["requests"], mine["executions"], mine["rate_limited"]) == (3, 3, 1)
 
 
+def test_per_client_limits_count_each_address_apart(client, ns, module_services):
+    retriever_id = retriever(client, ns)
+    assert publish(client, ns, retriever_id, public_name="per-client-books", rate_limit_config={
+        "tier": "unlimited", "enable_ip_limits": True, "max_requests_per_ip_hour": 1}).status_code == 200
+    module_services.publications.clock = lambda: 2_000_000_000.0
+    try:
+        assert execute(client, "per-client-books").status_code == 200
+        refused = execute(client, "per-client-books")
+        assert refused.status_code == 429 and refused.json()["error"]["details"]["window"] == "ip_hour"
+        elsewhere = TestClient(client.app, client=("198.51.100.7", 5000))
+        assert execute(elsewhere, "per-client-books").status_code == 200
+    finally:
+        module_services.publications.clock = time.time
+
+
 def test_concurrent_public_requests_never_pass_the_limit(client, ns, module_services):
     retriever_id = retriever(client, ns)
     assert publish(client, ns, retriever_id, public_name="crowded-books",
