@@ -123,6 +123,7 @@ class Services:
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
     document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
+    publications: Any = None  # PublicationService: published retrievers and their public execution
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -198,6 +199,20 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                 stages=stage_registry, executions=retriever_executions)
+    # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
+    from openpeek.repositories.publications import PublicationRepository
+    from openpeek.services.publications import PublicationService
+
+    read_secret = _secret_reader(settings)
+    # A publication's password: deployed, the organisation's own secret (openpeek/<env>/<org>/secrets/<name>, where
+    # the API function may read), so no organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
+    passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name))) if settings.runtime == "aws"
+                 else (lambda org_id, name: read_secret(name)))
+    publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
+                                      retrieval, passwords)
+    retrievers.on_delete(publications.forget_retriever)
     return Services(
         settings=settings,
         table=table,
@@ -211,8 +226,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
-                                   stages=stage_registry, executions=retriever_executions),
+        retrieval=retrieval,
         retrieval_history=ExecutionHistory(retriever_executions),
         retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -245,6 +259,7 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        publications=publications,
     )
 
 

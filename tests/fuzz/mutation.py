@@ -445,6 +445,23 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/retrievers/{retriever}/executions/{execution}/profile", headers=h),
         Case("GET", "/v1/retrievers/executions/{adhoc_execution}", headers=h),
         Case("POST", "/v1/retrievers/executions/list", {"status": "completed"}, query={"limit": "5"}, headers=h),
+        # published retrievers: publish the seeded retriever, its publication, and its public execution by name
+        Case("POST", "/v1/retrievers/{retriever}/publish", {
+            "public_name": "fuzz-public", "description": "d", "tags": ["a"], "category": "demo",
+            "display_config": {"title": "Fuzz", "exposed_fields": ["title", "metadata.brand"], "inputs": [
+                {"field_name": "v", "label": "Vector", "field_schema": {"type": "array"}}]},
+            "rate_limit_config": {"tier": "elevated", "max_results_per_query": 5}}, headers=h),
+        Case("GET", "/v1/retrievers/{retriever}/publish", headers=h),
+        Case("PATCH", "/v1/retrievers/{retriever}/publish", {"is_active": True, "tags": ["b"],
+                                                             "rate_limit_config": {"requests_per_minute": 500}},
+             headers=h),
+        Case("DELETE", "/v1/retrievers/{retriever}/publish", headers=h),
+        Case("GET", "/v1/retrievers/{retriever}/publish/availability", query={"name": "fuzz-free"}, headers=h),
+        Case("POST", "/v1/retrievers/{retriever}/publish/reconcile", query={"dry_run": "true"}, headers=h),
+        Case("GET", "/v1/retrievers/publish/stats", headers=h),
+        Case("POST", "/v1/public/retrievers/{public_name}/execute", {
+            "inputs": {"v": [0.1, 0.2, 0.3, 0.4]}, "pagination": {"method": "offset", "page_size": 3}},
+             ids={"public_name": "fuzz-public"}),
         # clusters and manifests
         Case("GET", "/v1/clusters/{cluster}/visualization/points", query={"limit": "100"}, headers=h),
         Case("POST", "/v1/manifest/export", query={"format": "yaml"}, headers=h),

@@ -53,3 +53,10 @@ class DependencyFailed(DomainError):
 
     status = 503
     type = "ServiceUnavailableError"
+
+
+class TooManyRequests(DomainError):
+    """A rate limit refused the request; `details.retry_after_seconds` says when the window that refused it ends."""
+
+    status = 429
+    type = "TooManyRequestsError"
