@@ -119,6 +119,7 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
@@ -430,6 +431,7 @@ def _embedded(settings: Settings,
                                                          metrics=services.metrics)
     attach_batches(services)
     attach_tiering(services)
+    attach_health(services)
     return services
 
 
@@ -453,6 +455,7 @@ def _aws(settings: Settings,
                     orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
+    attach_health(services)
     return services
 
 
@@ -616,6 +619,29 @@ def attach_batches(services: Services) -> None:
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+def attach_health(services: Services) -> None:
+    """The scheduler's heartbeat and the deep check of the stores this deployment uses (their places, no secret)."""
+    from openpeek.repositories.heartbeats import HeartbeatRepository
+    from openpeek.services.health import HealthService
+
+    settings = services.settings
+    if settings.runtime == "aws":
+        meta: dict[str, Any] = {"table": settings.table_name, "bucket": settings.bucket_name,
+                                "bucket_prefix": settings.bucket_prefix, "vector_store": settings.qdrant_url}
+    else:
+        meta = {"table": str(settings.data_dir / "openpeek.db"), "bucket": str(settings.data_dir / "blobs"),
+                "vector_store": settings.qdrant_url or str(settings.data_dir / "vectors")}
+
+    def task_queue_problem() -> str | None:
+        if services.batch_worker is not None or settings.batch_state_machine_arn:
+            return None
+        return "batch processing is not configured here (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
+
+    services.health = HealthService(HeartbeatRepository(services.table), services.vectors, services.blobs,
+                                    services.inference, task_queue_problem, runtime=settings.runtime,
+                                    meta={"environment": settings.environment_name, **meta})
 
 
 def attach_auto_processing(services: Services, batches: Any) -> None:
