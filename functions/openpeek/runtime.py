@@ -572,6 +572,8 @@ class UnconfiguredBatchStarter:
     """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
 
     worker_id = None
+    max_concurrent_batches = 0
+    runner_name = "none (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
         raise DependencyUnavailable("batch processing is not configured here "
