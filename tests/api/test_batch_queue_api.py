@@ -24,8 +24,9 @@ def _stored_namespace_id(services, tenant, name):
 def _batch(services, tenant, namespace, batch_id, status, submitted_at):
     stamp = "2026-11-30T10:00:00Z"
     namespace_id = _stored_namespace_id(services, tenant, namespace)
-    batch = Batch(batch_id=batch_id, org_id=tenant.org_id, namespace_id=namespace_id, bucket_id="bkt_docs", status=status, object_ids=("obj_a", "obj_b"), created_at=stamp,
-                  updated_at=stamp, submitted_at=submitted_at, task_id=f"task_{batch_id}",
+    batch = Batch(batch_id=batch_id, org_id=tenant.org_id, namespace_id=namespace_id, bucket_id="bkt_docs",
+                  status=status, object_ids=("obj_a", "obj_b"), created_at=stamp, updated_at=stamp,
+                  submitted_at=submitted_at, task_id=f"task_{batch_id}",
                   started_at=submitted_at if status == "IN_PROGRESS" else None,
                   current_tier=0 if status == "IN_PROGRESS" else None, dag_tiers=(("col_text",),))
     services.table.transact_write(BatchRepository(services.table).creation(batch))
