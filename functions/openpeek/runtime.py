@@ -198,6 +198,7 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
+    cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     return Services(
         settings=settings,
         table=table,
