@@ -120,6 +120,7 @@ class Services:
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
     health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
+    manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
@@ -433,6 +434,7 @@ def _embedded(settings: Settings,
     attach_batches(services)
     attach_tiering(services)
     attach_health(services)
+    attach_manifest_generator(services)
     return services
 
 
@@ -457,6 +459,7 @@ def _aws(settings: Settings,
     attach_batches(services)
     attach_tiering(services)
     attach_health(services)
+    attach_manifest_generator(services)
     return services
 
 
@@ -645,6 +648,19 @@ def attach_health(services: Services) -> None:
     services.health = HealthService(HeartbeatRepository(services.table), services.vectors, services.blobs,
                                     services.inference, task_queue_problem, runtime=settings.runtime,
                                     meta={"environment": settings.environment_name, **meta})
+
+
+def attach_manifest_generator(services: Services) -> None:
+    """POST /v1/manifest/generate: the deployment's LLM providers, its extractor and stage catalogues."""
+    from openpeek.services.manifest_generation import ManifestGenerator
+
+    settings = services.settings
+    clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+                            anthropic_api_key=settings.anthropic_api_key,
+                            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                                       "anthropic": settings.anthropic_base_url})
+    services.manifest_generator = ManifestGenerator(services.manifests, clients, services.collections,
+                                                    services.retrieval.stages.catalogue)
 
 
 def attach_auto_processing(services: Services, batches: Any) -> None:

@@ -126,3 +126,13 @@ def _no_parameters(parameters: Optional[str]) -> None:
     if values:
         raise BadRequest(f"this deployment's manifests declare no parameters; got {', '.join(sorted(values))[:200]}",
                          code="invalid_parameters", details={"parameters": sorted(values)[:50]})
+
+
+@router.post("/generate")
+def generate_manifest(request: Request, description: str = Query(min_length=1, max_length=4000),
+                      manifest_name: Optional[str] = Query(None, min_length=1, max_length=128),
+                      caller: Principal = Depends(principal)) -> dict:
+    """A manifest written by a language model from `description` and checked as /validate checks one, repaired by
+    the model up to twice (services/manifest_generation.py); nothing is applied. 503 without an LLM key."""
+    return services(request).manifest_generator.generate(caller, description.strip(), manifest_name,
+                                                         shape=shape_errors)
