@@ -118,8 +118,11 @@ def schedule_maintenance(services):
     # transition a previous process left half-done.
     scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,
                     first_after_s=min(30.0, services.settings.tier_sweep_every_s))
-    # The heartbeat GET /v1/health/beat reads: a stopped scheduler shows as a beat grown old.
-    scheduler.every(HEARTBEAT_EVERY_S, "heartbeat", lambda: services.health.record_beat(HEARTBEAT_EVERY_S))
+    # The heartbeat GET /v1/health/beat reads: a stopped scheduler shows as a beat grown old. The first is written
+    # as the scheduler starts, so a server that just started is not reported stopped.
+    services.health.record_beat(HEARTBEAT_EVERY_S)
+    scheduler.every(HEARTBEAT_EVERY_S, "heartbeat", lambda: services.health.record_beat(HEARTBEAT_EVERY_S),
+                    first_after_s=HEARTBEAT_EVERY_S)
     # `openpeek optimize` beside the server: its requests are claimed here, the builds run on threads of their own.
     from openpeek.embedded.index_builds import BuildRequests
 

@@ -123,5 +123,5 @@ def test_a_failing_model_is_a_503_and_bad_input_is_refused(api):
 
 def test_without_a_model_key_generate_says_what_enables_it(client, tenant):
     response = generate(client, tenant.headers, description="anything")
-    assert_error(response, 503, "llm_not_configured")
+    assert_error(response, 400, "llm_not_configured")
     assert "OPENPEEK_OPENAI_API_KEY" in response.json()["error"]["message"]

@@ -4,7 +4,8 @@ checked with the rules of POST /v1/manifest/validate, and when they find errors 
 repair its answer, up to REPAIR_ROUNDS times. Nothing is applied: the caller reviews the manifest, then applies it.
 
 The model is the first provider this deployment has a key for (OpenAI, Anthropic, Google, in that order), on the
-model the LLM stages default to; without any key the route answers 503 saying which settings enable it."""
+model the LLM stages default to. Without any key the route is refused with a 400 saying which settings enable it, as
+an LLM stage without its provider's key is refused; a provider that fails or does not answer is a 503."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 from typing import Any, Callable
 
 from openpeek.domain.collections import feature_uri
-from openpeek.domain.errors import DependencyFailed
+from openpeek.domain.errors import BadRequest
 from openpeek.ports import LlmClient
 from openpeek.services.collections.collections import CollectionService
 from openpeek.services.manifests import ManifestService, render
@@ -91,7 +92,7 @@ class ManifestGenerator:
             client = self._clients.get(provider)
             if client is not None and client.usable:
                 return provider, client
-        raise DependencyFailed("generating a manifest needs a language model, and this deployment has no key for "
+        raise BadRequest("generating a manifest needs a language model, and this deployment has no key for "
                                "one: set OPENPEEK_OPENAI_API_KEY, OPENPEEK_ANTHROPIC_API_KEY or "
                                "OPENPEEK_GOOGLE_API_KEY", code="llm_not_configured")
 

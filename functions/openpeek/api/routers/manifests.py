@@ -133,6 +133,6 @@ def generate_manifest(request: Request, description: str = Query(min_length=1, m
                       manifest_name: Optional[str] = Query(None, min_length=1, max_length=128),
                       caller: Principal = Depends(principal)) -> dict:
     """A manifest written by a language model from `description` and checked as /validate checks one, repaired by
-    the model up to twice (services/manifest_generation.py); nothing is applied. 503 without an LLM key."""
+    the model up to twice (services/manifest_generation.py); nothing is applied. 400 without an LLM key."""
     return services(request).manifest_generator.generate(caller, description.strip(), manifest_name,
                                                          shape=shape_errors)
