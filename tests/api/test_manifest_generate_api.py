@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import yaml
@@ -19,6 +18,7 @@ from openpeek.settings import Settings
 from tests.api.test_manifests_api import RETRIEVER
 from tests.api.test_namespaces_api import assert_error
 from tests.conftest import make_tenant
+from tests.loopback_http import answer_json, loopback_server
 
 KEY = "sk-loopbackTESTkey0123456789"
 GOOD = {"version": 1, "namespace": {"description": "legal rulings", "vector_configs": [
@@ -41,27 +41,18 @@ class Model(BaseHTTPRequestHandler):
         prompt = body["messages"][0]["content"]
         Model.prompts.append(prompt)
         if Model.fail:
-            self.send_response(500)
-            self.end_headers()
+            answer_json(self, {"error": {"message": "the model is overloaded"}}, status=500)
             return
         repairing = "Validation found these errors" in prompt and not Model.stubborn
         answer = {"manifest": GOOD if repairing else BROKEN}
-        data = json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": {
-            "role": "assistant", "content": json.dumps(answer), "refusal": None}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer_json(self, {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+            "role": "assistant", "content": json.dumps(answer), "refusal": None}}]})
 
 
 @pytest.fixture(scope="module")
 def model_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Model)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Model) as base:
+        yield f"{base}/v1"
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from openpeek.domain.cluster_runs import ClusterRun
 from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed, DomainError, NotFound
+from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed, DomainError, NotFound, TooLarge
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import BlobNotFound
 from openpeek.ports import BlobStore, UploadUrls
@@ -209,7 +209,7 @@ class ClusterResults:
         kept = [c for c in centroids if chosen is None or c["cluster_id"] == chosen]
         total = len(members) + len(kept)
         if total > EXPORT_MAX_ROWS:
-            raise ExportTooLarge(f"this export has {total:,} rows, more than a CSV export's {EXPORT_MAX_ROWS:,}: "
+            raise TooLarge(f"this export has {total:,} rows, more than a CSV export's {EXPORT_MAX_ROWS:,}: "
                                  "ask for format=parquet, or one cluster with cluster_label",
                                  code="export_too_large", details={"rows": total, "limit": EXPORT_MAX_ROWS})
         three_d = any(value is not None for value in points.get("z") or [])
@@ -358,14 +358,11 @@ class ClusterResults:
         return body, True
 
 
-class ExportNotAvailable(DomainError):
-    status = 404
-    type = "NotFoundError"
+class ExportNotAvailable(NotFound):
+    """A 404 whose message says exactly what an export lacks (the run's state, or the file that is gone)."""
 
-
-class ExportTooLarge(DomainError):
-    status = 413
-    type = "PayloadTooLargeError"
+    def __init__(self, message: str, *, code: str, details: dict[str, Any]) -> None:
+        DomainError.__init__(self, message, code=code, details=details)
 
 
 @dataclass(frozen=True)
