@@ -62,7 +62,7 @@ def _namespace(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _descriptions(manifest: dict[str, Any]) -> Iterator[Finding]:
-    if manifest.get("namespace") is not None and not _namespace(manifest).get("description"):
+    if isinstance(manifest.get("namespace"), dict) and not _namespace(manifest).get("description"):
         yield Finding("MISSING_DESCRIPTION", INFO, "the namespace has no description", "namespace",
                       "Say what the namespace holds and who uses it", "namespace:\n  description: ...")
     for key, name_key in (("buckets", "bucket_name"), ("collections", "collection_name"),
