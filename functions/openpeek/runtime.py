@@ -119,6 +119,8 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
+    manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
@@ -213,6 +215,7 @@ def wire(
     publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
                                       retrieval, passwords)
     retrievers.on_delete(publications.forget_retriever)
+    cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     return Services(
         settings=settings,
         table=table,
@@ -447,6 +450,8 @@ def _embedded(settings: Settings,
     attach_batches(services)
     attach_tiering(services)
     attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
     return services
 
 
@@ -471,6 +476,8 @@ def _aws(settings: Settings,
     attach_batches(services)
     attach_tiering(services)
     attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
     return services
 
 
@@ -587,6 +594,8 @@ class UnconfiguredBatchStarter:
     """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
 
     worker_id = None
+    max_concurrent_batches = 0
+    runner_name = "none (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
         raise DependencyUnavailable("batch processing is not configured here "
@@ -634,6 +643,42 @@ def attach_batches(services: Services) -> None:
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+def attach_health(services: Services) -> None:
+    """The scheduler's heartbeat and the deep check of the stores this deployment uses (their places, no secret)."""
+    from openpeek.repositories.heartbeats import HeartbeatRepository
+    from openpeek.services.health import HealthService
+
+    settings = services.settings
+    if settings.runtime == "aws":
+        meta: dict[str, Any] = {"table": settings.table_name, "bucket": settings.bucket_name,
+                                "bucket_prefix": settings.bucket_prefix, "vector_store": settings.qdrant_url}
+    else:
+        meta = {"table": str(settings.data_dir / "openpeek.db"), "bucket": str(settings.data_dir / "blobs"),
+                "vector_store": settings.qdrant_url or str(settings.data_dir / "vectors")}
+
+    def task_queue_problem() -> str | None:
+        if services.batch_worker is not None or settings.batch_state_machine_arn:
+            return None
+        return "batch processing is not configured here (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
+
+    services.health = HealthService(HeartbeatRepository(services.table), services.vectors, services.blobs,
+                                    services.inference, task_queue_problem, runtime=settings.runtime,
+                                    meta={"environment": settings.environment_name, **meta})
+
+
+def attach_manifest_generator(services: Services) -> None:
+    """POST /v1/manifest/generate: the deployment's LLM providers, its extractor and stage catalogues."""
+    from openpeek.services.manifest_generation import ManifestGenerator
+
+    settings = services.settings
+    clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+                            anthropic_api_key=settings.anthropic_api_key,
+                            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                                       "anthropic": settings.anthropic_base_url})
+    services.manifest_generator = ManifestGenerator(services.manifests, clients, services.collections,
+                                                    services.retrieval.stages.catalogue)
 
 
 def attach_auto_processing(services: Services, batches: Any) -> None:

@@ -519,6 +519,22 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/collections/{collection}/documents/{collection_document}/download", headers=h),
         Case("GET", "/v1/collections/{collection}/documents/{collection_document}/diagnostics", headers=h),
         Case("POST", "/v1/collections/{collection}/documents/schema/validate", document, headers=h),
+        # SDK coverage: health, documents, namespaces, batches, manifest and cluster-execution operations
+        Case("GET", "/v1/health/beat"),
+        Case("GET", "/v1/health/deep", query={"deep": "true", "metrics": "true"}),
+        Case("POST", "/v1/documents/list/batch", {"queries": [
+            {"key": "written", "request": {"filters": {"title": "written"}, "limit": 5}},
+            {"key": "all", "request": {"include_total": True, "sort": {"field": "price", "direction": "desc"}}}]},
+             headers=h),
+        Case("POST", "/v1/namespaces/{namespace}/ensure-indexes", query={"force_rebuild": "false"}),
+        Case("POST", "/v1/namespaces/stats/batch", {"namespace_ids": [ids["namespace"], "fuzz-standalone"]}),
+        Case("GET", "/v1/batches/queue", headers=h),
+        Case("POST", "/v1/manifest/lint", {"version": 1, "namespace": {"description": "linted"},
+                                           "retrievers": [RETRIEVER]},
+             query={"skip_rules": "MISSING_DESCRIPTION"}, headers=h),
+        Case("POST", "/v1/manifest/generate", query={"description": "notes searched by meaning",
+                                                     "manifest_name": "fuzz-generated"}),
+        Case("GET", "/v1/clusters/{cluster}/executions/{run}/export", query={"format": "csv"}, headers=h),
     ]
 
 

@@ -48,6 +48,13 @@ class Conflict(DomainError):
     type = "ConflictError"
 
 
+class TooLarge(DomainError):
+    """What was asked for is more than one answer may carry (an export past its row limit)."""
+
+    status = 413
+    type = "PayloadTooLargeError"
+
+
 class DependencyFailed(DomainError):
     """A backing service (vector store, table, inference provider) failed; nothing half-written was left."""
 

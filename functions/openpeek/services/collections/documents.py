@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -24,7 +25,7 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.conditions import Filter, MatchAny
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import CollectionNotFound
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
 from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import ColdSelection, EventBus, VectorStore
 from openpeek.services.collections.collections import CollectionService, documents_of
@@ -34,6 +35,8 @@ MAX_SCAN = 100_000  # documents a sort, a search, a distinct or an aggregation m
 SCAN_PAGE = 1000
 MAX_BATCH = 1000
 MAX_EVENT_IDS = 100
+MAX_LISTINGS_TOGETHER = 10  # the SDK's BatchListDocumentsRequest: at most 10 queries in one call
+LISTING_THREADS = 4  # listings of one batch running at once: each mostly waits on its store
 OFFSET_CURSOR = "offset:"  # a cursor this service made (sorted or searched pages); any other is the store's own
 
 
@@ -112,6 +115,28 @@ class CollectionDocumentService:
         if not tiers:
             return self.list(namespace, scope_of(collection_ids), query)
         return self._list_across_tiers(namespace, collection_ids, tiers, query)
+
+    def list_namespace_many(self, namespace: Namespace, queries: list[tuple[list[str] | None, ListQuery]],
+                            ) -> list[Page | str]:
+        """Several namespace-wide listings of one namespace in one call (`POST /v1/documents/list/batch`), run
+        together on a few threads. Each answers on its own: a listing refused or left unanswered by its store gives
+        its message in its place (a str) and the others still answer, in the order asked."""
+        if not 1 <= len(queries) <= MAX_LISTINGS_TOGETHER:
+            raise BadRequest(f"a batch lists from 1 to {MAX_LISTINGS_TOGETHER} queries", code="invalid_batch")
+
+        def one(entry: tuple[list[str] | None, ListQuery]) -> Page | str:
+            try:
+                return self.list_namespace(namespace, *entry)
+            except DomainError as error:
+                return error.message
+            except DependencyUnavailable as error:
+                return f"the store did not answer: {error}"
+
+        if len(queries) == 1:
+            return [one(queries[0])]
+        with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(queries)),
+                                thread_name_prefix="openpeek-list-batch") as pool:
+            return list(pool.map(one, queries))
 
     def _tiers_in(self, namespace: Namespace, collection_ids: list[str] | None) -> list[tuple[Collection,
                                                                                                TieredDocuments]]:

@@ -352,6 +352,11 @@ class ObjectService:
         obj = self.get(namespace, bucket_identifier, object_id)
         return obj, ({} if download_base_url is None else self.download_urls([obj], base_url=download_base_url))
 
+    @property
+    def urls(self) -> UploadUrls | None:
+        """Where this deployment's upload and download URLs come from (others hand out blobs through them too)."""
+        return self._urls
+
     def download_urls(self, objects: Iterable[BucketObject], *, base_url: str) -> dict[str, str]:
         """A fresh download URL per blob (by blob_key), good for DOWNLOAD_URL_TTL_S."""
         if self._urls is None:
