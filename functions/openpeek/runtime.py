@@ -122,6 +122,8 @@ class Services:
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    collection_exchange: Any = None  # CollectionExchange: a collection's export and import
+    collection_sourcing: Any = None  # CollectionSourcing: a collection's reconciliation and trigger
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -430,6 +432,7 @@ def _embedded(settings: Settings,
                                                          metrics=services.metrics)
     attach_batches(services)
     attach_tiering(services)
+    attach_collection_io(services)
     return services
 
 
@@ -453,6 +456,7 @@ def _aws(settings: Settings,
                     orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
+    attach_collection_io(services)
     return services
 
 
@@ -713,3 +717,22 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
 
         registry = TierStateRepository(services.table)
         subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])
+
+
+# -- a collection as a whole: export, import, reconciliation, trigger ------------------------------------------------
+
+
+def attach_collection_io(services: Services) -> None:
+    """Export and import over the collection document service in force (tiering replaces it), reconciliation and
+    trigger over the batch service."""
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.collections.exchange import CollectionExchange
+    from openpeek.services.collections.sourcing import CollectionSourcing
+
+    objects = ObjectRepository(services.table)
+    services.collection_exchange = CollectionExchange(services.collections, lambda: services.collection_documents,
+                                                      services.blobs, objects, services.objects)
+    services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
+                                                      BucketRepository(services.table), objects,
+                                                      lambda: services.batches)
