@@ -183,11 +183,9 @@ def test_export_refuses_what_it_cannot_do(client, shop, other_tenant):
     refused(client.post(f"/v1/collections/{vecs_id}/export", headers={**other_tenant.headers, "X-Namespace": "shop"},
                         json={}), 404)
 
-
-def test_deleting_a_collection_removes_its_exports(client, shop):
-    add_document(client, shop, "gone", [1.0, 0.0, 0.0, 0.0])
+    # the files go with their collection
     answer = client.post("/v1/collections/vecs/export", headers=shop, json={"format": "json"}).json()
-    assert json.loads(download(client, answer["download_url"]))["title"] == "gone"
+    assert json.loads(download(client, answer["download_url"]))["title"] == "only"
     assert client.delete("/v1/collections/vecs", headers=shop).status_code == 200
     assert client.get(answer["download_url"]).status_code == 404
 
@@ -281,12 +279,12 @@ def test_import_refuses_bad_mappings_and_other_organisations(client, shop, other
     unauthenticated = client.post("/v1/collections/import/infer", json={"sample_rows": []})
     assert unauthenticated.status_code == 401
 
-
-def test_an_explode_axis_that_is_not_an_array_fails_the_whole_export(client, shop):
+    # an explode axis that is not an array of objects fails the export as a whole (row -1), writing nothing
     answer = client.post("/v1/collections/vecs/import", headers=shop, json={
         "mapping": MAPPING, "export": EXPORT, "explode": {"explode_axis": "asset"}}).json()
     assert answer["imported"] == 0 and answer["errors"] == [
         {"row": -1, "error": "explode_axis 'asset' is not an array of objects in the export"}]
+    assert count(client, shop, "vecs") == before
 
 
 # -- trigger and reconciliation ------------------------------------------------------------------------------------
