@@ -733,6 +733,7 @@ def attach_collection_io(services: Services) -> None:
     objects = ObjectRepository(services.table)
     services.collection_exchange = CollectionExchange(services.collections, lambda: services.collection_documents,
                                                       services.blobs, objects, services.objects)
+    services.collections.remove_content_with(services.collection_exchange.forget_collection)
     services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
                                                       BucketRepository(services.table), objects,
                                                       lambda: services.batches)

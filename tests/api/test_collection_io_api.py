@@ -81,6 +81,8 @@ def refused(response, status, code=None):
 
 
 def test_clone_copies_the_configuration_with_the_requested_changes(client, shop, other_tenant):
+    patched = client.patch("/v1/collections/rows", headers=shop, json={"tiering": {"idle_days": {"cold": 3}}})
+    assert patched.status_code == 200, patched.text
     source = client.get("/v1/collections/rows", headers=shop).json()
     answer = client.post("/v1/collections/rows/clone", headers=shop,
                          json={"collection_name": "rows-v2", "description": "second try"})
@@ -90,8 +92,10 @@ def test_clone_copies_the_configuration_with_the_requested_changes(client, shop,
     assert cloned.collection.collection_id != source["collection_id"]
     assert cloned.collection.collection_name == "rows-v2" and cloned.collection.description == "second try"
     copy = client.get("/v1/collections/rows-v2", headers=shop).json()
-    for field in ("source", "feature_extractor", "output_schema", "metadata", "enabled"):
+    for field in ("source", "feature_extractor", "output_schema", "metadata", "enabled", "tiering"):
         assert copy[field] == source[field], field
+    assert copy["tiering"]["idle_days"]["cold"] == 3 and copy["tiering"]["inherited_from"]["idle_days.cold"] == \
+        "collection"
     assert copy["document_count"] == 0
     assert client.get("/v1/collections/rows", headers=shop).json()["collection_name"] == "rows"
 

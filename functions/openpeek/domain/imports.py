@@ -345,7 +345,7 @@ def reconstruct(export: Mapping[str, Any], mapping: ImportMapping, explode: Expl
     if explode is None:
         elements: list[Mapping[str, Any] | None] = [None]
     else:
-        found = _lookup(export, explode.explode_axis.replace("[]", ""))
+        found = lookup(export, explode.explode_axis.replace("[]", ""))
         if not isinstance(found, list) or not all(isinstance(element, Mapping) for element in found):
             return [], [{"row": -1, "error": f"explode_axis '{explode.explode_axis}' is not an array of objects in "
                                              "the export"}]
@@ -367,7 +367,7 @@ def _export_identity(export: Mapping[str, Any], mapping: ImportMapping) -> str:
     for role in ("source_object_id", "root_object_id"):
         entry = next((e for e in mapping.fields if e.target.kind == "identity" and e.target.role == role), None)
         if entry is not None and "[]" not in entry.source_field:
-            value = _lookup(export, entry.source_field)
+            value = lookup(export, entry.source_field)
             if value is not None:
                 return str(value)
     canonical = json.dumps(export, sort_keys=True, default=str, separators=(",", ":")).encode()
@@ -378,7 +378,7 @@ def _vector_rows(export: Mapping[str, Any], explode: Explode | None) -> dict[Any
     if explode is None or explode.vector_join is None:
         return {}
     join = explode.vector_join
-    rows = _lookup(export, join.array.replace("[]", ""))
+    rows = lookup(export, join.array.replace("[]", ""))
     if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
         return f"vector_join.array '{join.array}' is not an array of objects in the export"
     return {_hashable(row.get(join.key)): row for row in rows if row.get(join.key) is not None}
@@ -394,24 +394,25 @@ def _resolve(path: str, export: Mapping[str, Any], element: Mapping[str, Any] | 
         axis = explode.explode_axis.replace("[]", "")
         for marker in (f"{axis}[].", f"{axis}."):
             if path.startswith(marker):
-                return _lookup(element, path[len(marker):])
+                return lookup(element, path[len(marker):])
     if "[]" in path:
         return _collect(export, path)
-    return _lookup(export, path)
+    return lookup(export, path)
 
 
 def _collect(value: Any, path: str) -> list[Any]:
     """Every value a path with `[]` reaches (the values of a field across an array of objects)."""
     head, _, rest = path.partition("[].")
-    items = _lookup(value, head) if head else value
+    items = lookup(value, head) if head else value
     if not isinstance(items, list):
         return []
     if "[]" in rest:
         return [found for item in items for found in _collect(item, rest)]
-    return [_lookup(item, rest) for item in items if isinstance(item, Mapping)]
+    return [lookup(item, rest) for item in items if isinstance(item, Mapping)]
 
 
-def _lookup(value: Any, path: str) -> Any:
+def lookup(value: Any, path: str) -> Any:
+    """The value at a dotted path of nested objects (None where any step is missing)."""
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
             return None

@@ -23,6 +23,7 @@ import orjson
 
 from openpeek.domain import imports as rules
 from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.collections import Collection
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.ids import new_id
@@ -65,9 +66,10 @@ class CollectionExchange:
         self._blobs = blobs
         self._objects = objects
         self._object_service = object_service
-        collections.remove_content_with(
-            lambda namespace, collection: blobs.delete_prefix(export_prefix(namespace.namespace_id,
-                                                                            collection.collection_id)))
+
+    def forget_collection(self, namespace: Namespace, collection: Collection) -> None:
+        """A deleted collection's exports go with it."""
+        self._blobs.delete_prefix(export_prefix(namespace.namespace_id, collection.collection_id))
 
     # -- export ---------------------------------------------------------------------------------------------------
 
@@ -253,7 +255,7 @@ def _row(document: dict[str, Any], select: list[str] | None, lineage: bool) -> d
     if select:
         row: dict[str, Any] = {"document_id": view.get("document_id")}
         for path in select:
-            row[path] = _lookup(view, path)
+            row[path] = rules.lookup(view, path)
     else:
         row = view
     if lineage:
@@ -261,14 +263,6 @@ def _row(document: dict[str, Any], select: list[str] | None, lineage: bool) -> d
         row["source_content_hash"] = view.get("content_hash")
         row["document_created_at"] = view.get("created_at")
     return row
-
-
-def _lookup(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:

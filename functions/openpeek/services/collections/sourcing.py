@@ -141,8 +141,15 @@ class CollectionSourcing:
         if not drafts:
             raise BadRequest("the source holds no objects that match this trigger", code="nothing_to_process",
                              details={"bucket_ids": bucket_ids})
-        tasks = [batches.submit(BatchAddress(caller, draft["batch_id"], namespace=namespace,
-                                             bucket_identifier=draft["bucket_id"]), {}) for draft in drafts]
+        tasks = []
+        for position, draft in enumerate(drafts):
+            try:
+                tasks.append(batches.submit(BatchAddress(caller, draft["batch_id"], namespace=namespace,
+                                                         bucket_identifier=draft["bucket_id"]), {}))
+            except Exception:
+                # A batch that could not start is already FAILED with the reason; the drafts after it go.
+                self._discard(caller, namespace, drafts[position + 1:])
+                raise
         submitted = [batches.get(BatchAddress(caller, draft["batch_id"], namespace=namespace,
                                               bucket_identifier=draft["bucket_id"])) for draft in drafts]
         several = len(drafts) > 1
