@@ -84,7 +84,7 @@ class ImportMapping:
                    spec.get("source_type"), spec.get("chain_template"))
 
 
-# -- inference ----------------------------------------------------------------------------------------------------------
+# -- inference ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -122,7 +122,8 @@ def infer_fields(rows: Sequence[Mapping[str, Any]], known_index_dims: Mapping[st
         if kind == "vector":
             dim = found.dims.most_common(1)[0][0]
             if len(found.dims) > 1:
-                warnings.append(f"'{path}' holds vectors of several lengths ({', '.join(map(str, sorted(found.dims)))})")
+                lengths = ", ".join(map(str, sorted(found.dims)))
+                warnings.append(f"'{path}' holds vectors of several lengths ({lengths})")
             dtype = found.dtypes.most_common(1)[0][0]
             entry.update(dim=dim, dtype=dtype)
             index = next((name for name, size in known.items() if size == dim), None)
@@ -209,7 +210,7 @@ def _suggest(path: str, kind: str) -> dict[str, Any]:
     return {"kind": "metadata", "path": f"metadata.{local}", "expected_type": kind}
 
 
-# -- validation ---------------------------------------------------------------------------------------------------------
+# -- validation --------------------------------------------------------------------------------------------------------
 
 
 def validate_mapping(mapping: ImportMapping, source_fields: Sequence[Mapping[str, Any]] | None = None,
@@ -297,7 +298,7 @@ def _vector_target_problem(target: Target, known: Mapping[str, int], source_type
     return None
 
 
-# -- reconstruction -----------------------------------------------------------------------------------------------------
+# -- reconstruction ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,7 @@ class _Written:
 
 class CollectionExchange:
     def __init__(self, collections: CollectionService, documents: Callable[[], CollectionDocumentService],
-                 blobs: BlobStore,
-                 objects: ObjectRepository, object_service: ObjectService | None) -> None:
+                 blobs: BlobStore, objects: ObjectRepository, object_service: ObjectService | None) -> None:
         self._collections = collections
         self._documents = documents  # the document service in force: the tiering wiring replaces it at start-up
         self._blobs = blobs
@@ -99,8 +98,7 @@ class CollectionExchange:
         if fmt == "webdataset":
             answer.update(self._webdataset(namespace, folder, rows, documents, request, base_url))
         else:
-            written = self._put(folder + f"{name}.{_EXTENSIONS[fmt]}", _encode(fmt, rows, nested_as_text=fmt != "json"),
-                                fmt)
+            written = self._put(folder + f"{name}.{_EXTENSIONS[fmt]}", _encode(fmt, rows), fmt)
             answer.update(download_url=self._url(written.key, fmt, base_url), s3_path=self._blobs.uri(written.key),
                           file_size_bytes=written.size)
         if include_vectors:
@@ -108,19 +106,18 @@ class CollectionExchange:
             vector_rows = [{"document_id": document["document_id"], **(document.get("vectors") or {})}
                            for document in documents]
             written = self._put(folder + f"{name}_vectors.{_EXTENSIONS[vector_format]}",
-                                _encode(vector_format, vector_rows, nested_as_text=vector_format == "csv"),
-                                vector_format)
+                                _encode(vector_format, vector_rows), vector_format)
             answer.update(vectors_download_url=self._url(written.key, vector_format, base_url),
                           vectors_s3_path=self._blobs.uri(written.key))
         return answer
 
     def _read(self, namespace: Namespace, collection_id: str, filters: dict[str, Any] | None, with_vectors: bool,
               sample_size: int | None) -> list[dict[str, Any]]:
-        cap = sample_size or MAX_EXPORT_DOCUMENTS
+        cap = min(sample_size or MAX_EXPORT_DOCUMENTS, MAX_EXPORT_DOCUMENTS)
         found = []
         for document in self._documents().each(namespace, collection_id, filters=filters, with_vectors=with_vectors):
             if len(found) == cap:
-                if sample_size is None:
+                if sample_size is None or sample_size > MAX_EXPORT_DOCUMENTS:
                     raise BadRequest(f"an export holds at most {MAX_EXPORT_DOCUMENTS:,} documents; narrow it with "
                                      "filters or set sample_size", code="export_too_large",
                                      details={"max": MAX_EXPORT_DOCUMENTS})
@@ -269,7 +266,8 @@ def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row))
 
 
-def _encode(fmt: str, rows: list[dict[str, Any]], *, nested_as_text: bool) -> bytes:
+def _encode(fmt: str, rows: list[dict[str, Any]]) -> bytes:
+    """JSON lines keep objects and lists as they are; CSV and Parquet carry them as JSON text (see _cell)."""
     if fmt == "json":
         return b"".join(orjson.dumps(row, default=str) + b"\n" for row in rows)
     columns = _columns(rows)

@@ -13,6 +13,7 @@ sources it has already materialised, so what runs is what this collection is mis
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable
 
 from openpeek.domain import batches as batch_rules
@@ -20,6 +21,7 @@ from openpeek.domain.clock import parse, utcnow
 from openpeek.domain.collections import Collection
 from openpeek.domain.errors import BadRequest, NotFound
 from openpeek.domain.namespace import Namespace
+from openpeek.domain.objects import BucketObject
 from openpeek.repositories.buckets import BucketRepository
 from openpeek.repositories.objects import ObjectRepository
 from openpeek.services.collections.collections import CollectionService
@@ -33,7 +35,8 @@ _REASONS = {"FAILED": "failed", "IN_PROGRESS": "processing", "PENDING": "no_docu
 
 class CollectionSourcing:
     def __init__(self, collections: CollectionService, documents: Callable[[], CollectionDocumentService],
-                 buckets: BucketRepository, objects: ObjectRepository, batches: Callable[[], BatchService | None]) -> None:
+                 buckets: BucketRepository, objects: ObjectRepository,
+                 batches: Callable[[], BatchService | None]) -> None:
         self._collections = collections
         self._documents = documents  # the document service in force: the tiering wiring replaces it at start-up
         self._buckets = buckets
@@ -75,14 +78,16 @@ class CollectionSourcing:
             "orphaned_document_count": len(orphans), "orphaned_documents": orphans[:limit],
         }
 
-    def _bucket_objects(self, namespace: Namespace, collection: Collection) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+    def _bucket_objects(self, namespace: Namespace, collection: Collection) -> dict[str, BucketObject | None]:
+        found: dict[str, BucketObject | None] = {}
         for bucket_id in collection.source.bucket_ids:
             for obj in self._objects.iterate_bucket(namespace.org_id, namespace.namespace_id, bucket_id):
                 found[obj.object_id] = obj
         return found
 
-    def _upstream(self, namespace: Namespace, collection: Collection) -> dict[str, Any]:
+    def _upstream(self, namespace: Namespace, collection: Collection) -> dict[str, BucketObject | None]:
+        """The upstream collection's documents, the sources of a collection-sourced collection (no object of their
+        own: None)."""
         return {document["document_id"]: None
                 for document in self._documents().each(namespace, collection.source.collection_id or "")}
 
@@ -227,7 +232,7 @@ class CollectionSourcing:
                                             bucket_identifier=draft["bucket_id"]))
 
 
-def _discrepancy(source_id: str, obj: Any, now: Any) -> dict[str, Any]:
+def _discrepancy(source_id: str, obj: BucketObject | None, now: datetime) -> dict[str, Any]:
     if obj is None:  # an upstream document
         return {"object_id": source_id, "bucket_id": None, "reason": "no_document", "status": None}
     reason = _REASONS.get(obj.status, "unknown")
