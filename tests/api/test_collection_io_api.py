@@ -325,8 +325,19 @@ def test_reconciliation_before_and_after_a_trigger(client, shop, services):
     assert (done.source_object_count, done.produced_object_count, done.document_count, done.delta) == (3, 3, 3, 0)
     assert not done.discrepancies
 
+    # a WebDataset export carries each document's source bytes beside its row
+    with_media = CollectionExportResponse.from_dict(client.post("/v1/collections/rows/export", headers=shop, json={
+        "format": "webdataset", "include_media": True}).json())
+    assert (with_media.media.samples_with_media, with_media.media.members_written) == (3, 3)
+    shard = tarfile.open(fileobj=io.BytesIO(download(client, with_media.shards[0].download_url)))
+    texts = sorted(shard.extractfile(name).read().decode() for name in shard.getnames() if name.endswith(".txt"))
+    assert texts == ["about chair", "about desk", "about lamp"]
+
     # an object removed after it was processed leaves an orphaned document, listed beyond the SDK's fields
     assert client.delete(f"/v1/buckets/items/objects/{objects[0]}", headers=shop).status_code == 200
+    gone = client.post("/v1/collections/rows/export", headers=shop, json={"format": "webdataset",
+                                                                          "include_media": True}).json()
+    assert (gone["media"]["samples_with_media"], gone["media"]["objects_not_found"]) == (2, 1)
     after = client.get("/v1/collections/rows/reconciliation", headers=shop).json()
     assert (after["source_object_count"], after["document_count"], after["delta"]) == (2, 3, 0)
     assert after["orphaned_document_count"] == 1 and after["orphaned_documents"][0]["source_id"] == objects[0]
