@@ -170,6 +170,20 @@ def test_export_writes_each_format_with_download_urls(client, shop):
     sampled = client.post("/v1/collections/vecs/export", headers=shop, json={"format": "json", "sample_size": 2})
     assert sampled.json()["document_count"] == 2
 
+    # a cold collection exports from its cold copy, vectors included
+    moved = client.patch("/v1/collections/vecs/lifecycle", headers=shop,
+                         json={"lifecycle_state": "cold", "async_transition": False})
+    assert moved.json()["lifecycle_state"] == "cold", moved.text
+    cold = client.post("/v1/collections/vecs/export", headers=shop, json={"format": "json",
+                                                                          "include_vectors": True}).json()
+    cold_rows = [json.loads(line) for line in download(client, cold["download_url"]).splitlines()]
+    assert {row["document_id"]: row["title"] for row in cold_rows} == ids
+    assert {row["_source_tier"] for row in cold_rows} == {"cold"}
+    cold_vectors = [json.loads(line) for line in download(client, cold["vectors_download_url"]).splitlines()]
+    assert len(cold_vectors) == len(by_id)
+    for row in cold_vectors:
+        assert row["emb"] == pytest.approx(by_id[row["document_id"]], abs=1e-6)
+
 
 def test_export_refuses_what_it_cannot_do(client, shop, other_tenant):
     add_document(client, shop, "only", [1.0, 0.0, 0.0, 0.0])
