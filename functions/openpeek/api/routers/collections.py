@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
 
 from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.fast_json import OrjsonRoute
@@ -200,13 +199,12 @@ def reconcile_collection(request: Request, collection_identifier: str, limit: in
     return services(request).collection_sourcing.reconcile(namespace, collection_identifier, limit)
 
 
-@router.post("/{collection_identifier}/trigger")
+@router.post("/{collection_identifier}/trigger", status_code=202)
 def trigger_collection(request: Request, collection_identifier: str,
                        body: Optional[TriggerCollectionRequest] = Body(default=None),
                        caller: Principal = Depends(principal),
-                       namespace: Namespace = Depends(current_namespace)) -> JSONResponse:
+                       namespace: Namespace = Depends(current_namespace)) -> dict:
     """Process the collection's source now: one batch per source bucket, submitted to the batch worker (a
     collection-sourced collection through the bucket its source chain starts from)."""
-    answer = services(request).collection_sourcing.trigger(
+    return services(request).collection_sourcing.trigger(
         caller, namespace, collection_identifier, (body or TriggerCollectionRequest()).model_dump(exclude_none=True))
-    return JSONResponse(answer, status_code=202)
