@@ -126,6 +126,8 @@ class Services:
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
     document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
     publications: Any = None  # PublicationService: published retrievers and their public execution
+    collection_exchange: Any = None  # CollectionExchange: a collection's export and import
+    collection_sourcing: Any = None  # CollectionSourcing: a collection's reconciliation and trigger
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -452,6 +454,7 @@ def _embedded(settings: Settings,
     attach_document_lineage(services)
     attach_health(services)
     attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -478,6 +481,7 @@ def _aws(settings: Settings,
     attach_document_lineage(services)
     attach_health(services)
     attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -789,3 +793,21 @@ def attach_document_lineage(services: Services) -> None:
 
     services.document_lineage = DocumentLineageService(services.collection_documents, services.collections,
                                                        services.objects, BatchRepository(services.table))
+# -- a collection as a whole: export, import, reconciliation, trigger ------------------------------------------------
+
+
+def attach_collection_io(services: Services) -> None:
+    """Export and import over the collection document service in force (tiering replaces it), reconciliation and
+    trigger over the batch service."""
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.collections.exchange import CollectionExchange
+    from openpeek.services.collections.sourcing import CollectionSourcing
+
+    objects = ObjectRepository(services.table)
+    services.collection_exchange = CollectionExchange(services.collections, lambda: services.collection_documents,
+                                                      services.blobs, objects, services.objects)
+    services.collections.remove_content_with(services.collection_exchange.forget_collection)
+    services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
+                                                      BucketRepository(services.table), objects,
+                                                      lambda: services.batches)

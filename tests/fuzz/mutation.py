@@ -535,6 +535,24 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("POST", "/v1/manifest/generate", query={"description": "notes searched by meaning",
                                                      "manifest_name": "fuzz-generated"}),
         Case("GET", "/v1/clusters/{cluster}/executions/{run}/export", query={"format": "csv"}, headers=h),
+        # collections as a whole: clone, export, import (infer, validate-mapping), reconciliation, trigger
+        Case("POST", "/v1/collections/{collection}/clone", {"collection_name": "fuzz-clone",
+                                                            "description": "cloned"}, headers=h),
+        Case("POST", "/v1/collections/{collection}/export", {"format": "json", "sample_size": 10,
+                                                             "select_fields": ["title"]}, headers=h),
+        Case("POST", "/v1/collections/{collection}/import", {
+            "export": {"item": {"title": "imported", "price": 2}}, "dry_run": True, "mapping": {"fields": [
+                {"source_field": "item.title", "target": {"kind": "metadata", "path": "title"}},
+                {"source_field": "item.price", "target": {"kind": "metadata", "path": "metadata.price"}}]}},
+             headers=h),
+        Case("POST", "/v1/collections/import/infer", {"sample_rows": [{"title": "a", "price": 3}],
+                                                      "known_index_dims": {"emb": DIMENSION}}, headers=h),
+        Case("POST", "/v1/collections/import/validate-mapping", {
+            "source_fields": [{"path": "title", "type": "string"}],
+            "mapping": {"fields": [{"source_field": "title", "target": {"kind": "metadata", "path": "title"}}]}},
+             headers=h),
+        Case("GET", "/v1/collections/{collection}/reconciliation", query={"limit": "10"}, headers=h),
+        Case("POST", "/v1/collections/{collection}/trigger", {"dedup_strategy": "skip"}, headers=h),
     ]
 
 

@@ -535,6 +535,41 @@ class CollectionDocumentService:
             points = [p for p in points if filter_rules.matches(wanted, p.payload, p.id)]
         return points
 
+    # -- whole-collection reads and imported writes (export, import, reconciliation) ------------------------------
+
+    def each(self, namespace: Namespace, identifier: str, *, filters: dict[str, Any] | None = None,
+             with_vectors: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document of a collection that passes the filters, as the listing presents them, page by page in
+        the listing's order, wherever its tier keeps them."""
+        query = ListQuery(filters=filters, limit=MAX_PAGE, return_vectors=with_vectors)
+        while True:
+            page = self.list_collection(namespace, identifier, query)
+            yield from page.documents
+            if page.next_cursor is None or not page.documents:
+                return
+            query = ListQuery(filters=filters, limit=MAX_PAGE, return_vectors=with_vectors, cursor=page.next_cursor)
+
+    def write_imported(self, namespace: Namespace, identifier: str, documents: list[tuple[int, str, dict[str, Any]]],
+                       *, dry_run: bool) -> tuple[int, list[dict[str, Any]]]:
+        """Documents rebuilt from an import, each (position, document_id, body) checked as a hand-written one is; a
+        document that fails is reported by position and the rest are written (none on a dry run). Returns (written,
+        errors)."""
+        collection = self._collections.get(namespace, identifier)
+        if not dry_run:
+            self._check_writable(namespace, collection.collection_id)
+        points, errors = [], []
+        for position, document_id, body in documents:
+            try:
+                points.append(self._build(namespace, collection, document_id, body, created_at=None))
+            except BadRequest as refused:
+                errors.append({"row": position, "error": refused.message})
+        if dry_run:
+            return 0, errors
+        for start in range(0, len(points), MAX_BATCH):
+            self._vectors.upsert(namespace.collection, points[start: start + MAX_BATCH])
+        self._publish(namespace, "document.created", [point.id for point in points], collection.collection_id)
+        return len(points), errors
+
     # -- distinct and aggregate -----------------------------------------------------------------------------------
 
     def distinct(self, namespace: Namespace, identifier: str, field: str, filters: dict[str, Any] | None,
