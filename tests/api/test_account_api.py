@@ -201,3 +201,43 @@ def test_an_api_call_stage_authenticates_with_its_organisations_secret(client, t
                          json=retriever_calling(echo + "/check"))
     assert theirs.status_code == 400 and theirs.json()["error"]["code"] == "secret_not_found"
     assert Echo.seen == [f"Bearer {VALUE}"]
+
+
+PUBLIC_DISPLAY = {"title": "Shop search", "inputs": [{"field_name": "v", "label": "Vector",
+                                                      "field_schema": {"type": "array"}}], "exposed_fields": ["sku"]}
+
+
+def test_a_published_retrievers_password_is_the_organisations_secret(client, tenant, other_tenant):
+    for caller in (tenant, other_tenant):
+        client.post("/v1/namespaces/standalone", headers=caller.headers, json={
+            "namespace_id": "shop", "vector_configs": [{"name": "emb", "dimension": 2}]}).raise_for_status()
+    headers = {**tenant.headers, "X-Namespace": "shop"}
+    client.post("/v1/namespaces/shop/documents/upsert", headers=tenant.headers, json={"documents": [
+        {"document_id": "d0", "vectors": {"emb": [1.0, 0.0]}, "payload": {"sku": "d0"}}]}).raise_for_status()
+    client.post("/v1/organizations/secrets", headers=tenant.headers,
+                json={"secret_name": "shop_password", "secret_value": "open sesame"}).raise_for_status()
+    stages = retriever_calling("https://unused.example")["stages"][:1]
+    stages[0]["config"]["parameters"]["searches"][0]["query"]["value"] = "{{INPUT.v}}"
+    created = client.post("/v1/retrievers", headers=headers, json={
+        "retriever_name": "shop", "input_schema": {"v": {"type": "array", "required": True}}, "stages": stages})
+    assert created.status_code == 200, created.text
+    published = client.post(f"/v1/retrievers/{created.json()['retriever_id']}/publish", headers=headers, json={
+        "display_config": PUBLIC_DISPLAY, "public_name": "locked-shop", "password_secret_name": "shop_password"})
+    assert published.status_code == 200, published.text
+    assert "open sesame" not in published.text
+
+    def execute(password=None):
+        return client.post("/v1/public/retrievers/locked-shop/execute", json={"inputs": {"v": [1.0, 0.0]}},
+                           headers={"X-Retriever-Password": password} if password else {})
+
+    assert execute().status_code == 401 and execute("guess").status_code == 401
+    assert execute("open sesame").status_code == 200
+
+    # The other organisation has no secret of that name: it cannot protect a publication with this one's.
+    theirs = client.post("/v1/retrievers", headers={**other_tenant.headers, "X-Namespace": "shop"}, json={
+        "retriever_name": "shop", "input_schema": {"v": {"type": "array", "required": True}}, "stages": stages})
+    refused = client.post(f"/v1/retrievers/{theirs.json()['retriever_id']}/publish",
+                          headers={**other_tenant.headers, "X-Namespace": "shop"}, json={
+                              "display_config": PUBLIC_DISPLAY, "public_name": "their-shop",
+                              "password_secret_name": "shop_password"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "secret_not_found"
