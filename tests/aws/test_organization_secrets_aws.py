@@ -16,6 +16,7 @@ from openpeek.repositories.organization_secrets import OrganizationSecretReposit
 from openpeek.repositories.secrets import SecretVault
 from openpeek.services.organization_secrets import OrganizationSecrets
 from openpeek.services.organizations import Principal
+from tests.aws.moto_table import create_single_table
 
 REGION = "eu-west-1"
 TABLE = "openpeek-org-secrets-test"
@@ -26,12 +27,7 @@ VALUE = "sk-live-kept-out-of-dynamodb"
 def secrets(aws_credentials, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST")
+        create_single_table(TABLE)
         vault = SecretVault(SecretsManagerStore(), environment="test")
         yield OrganizationSecrets(OrganizationSecretRepository(DynamoDbTable(TABLE), vault))
 
