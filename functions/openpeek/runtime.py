@@ -76,6 +76,8 @@ from openpeek.services.content.objects import ObjectService
 from openpeek.services.content.uploads import UploadService
 from openpeek.services.content.copying import ContentCopier
 from openpeek.services.content.manifest_kind import BucketKind
+from openpeek.repositories.organization_secrets import OrganizationSecretRepository
+from openpeek.services.organization_secrets import OrganizationSecrets
 
 
 @dataclass
@@ -120,9 +122,22 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
+    manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
+    publications: Any = None  # PublicationService: published retrievers and their public execution
+    collection_exchange: Any = None  # CollectionExchange: a collection's export and import
+    collection_sourcing: Any = None  # CollectionSourcing: a collection's reconciliation and trigger
+    # The account-level routes: organisation secrets, the features menu, the one-off feature search, the
+    # namespace's extractors and a collection's schema sync.
+    organization_secrets: Any = None  # OrganizationSecrets
+    features: Any = None  # FeatureMenu
+    feature_search: Any = None  # OneOffFeatureSearch
+    namespace_extractors: Any = None  # NamespaceExtractors
+    schema_sync: Any = None  # SchemaSync
     snapshots: Any = None  # NamespaceSnapshots: point-in-time copies of a namespace in the blob store
 
     def close(self) -> None:
@@ -176,6 +191,7 @@ def wire(
     runner = (orchestrator or _local_orchestrator(blobs, settings))(steps)
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
+    organization_secrets = OrganizationSecrets(OrganizationSecretRepository(table, vault))
     stage_registry = StageRegistry(StageDependencies(
         vectors, gateway, usage=usage, llm_clients=build_clients(
             openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
@@ -186,7 +202,7 @@ def wire(
         outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
         web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
         sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None,
-        resolver=system_resolver))
+        resolver=system_resolver, org_secrets=organization_secrets.value_of))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_driver_process_id=runner.driver_process_id)
@@ -199,7 +215,27 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
-    return Services(
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                 stages=stage_registry, executions=retriever_executions)
+    # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
+    from openpeek.repositories.publications import PublicationRepository
+    from openpeek.services.publications import PublicationService
+
+    read_secret = _secret_reader(settings)
+    # A publication's password: the organisation's secret of that name (/v1/organizations/secrets); failing that,
+    # deployed, a secret put at openpeek/<env>/<org>/secrets/<name> (where the API function may read), so no
+    # organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
+    operator_passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name)))
+                          if settings.runtime == "aws" else (lambda org_id, name: read_secret(name)))
+
+    def passwords(org_id: str, name: str) -> str | None:
+        return organization_secrets.value_of(org_id, name) or operator_passwords(org_id, name)
+
+    publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
+                                      retrieval, passwords)
+    retrievers.on_delete(publications.forget_retriever)
+    cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
+    built = Services(
         settings=settings,
         table=table,
         vectors=vectors,
@@ -212,8 +248,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
-                                   stages=stage_registry, executions=retriever_executions),
+        retrieval=retrieval,
         retrieval_history=ExecutionHistory(retriever_executions),
         retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -246,10 +281,29 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        publications=publications,
+        organization_secrets=organization_secrets,
         snapshots=NamespaceSnapshots(namespaces, table, vectors, blobs, download_urls=objects.download_signer,
                                      # a Lambda ends with its response: there the export runs before answering
                                      background=thread_runner if settings.runtime == "embedded" else inline),
     )
+    _attach_account_routes(built)
+    return built
+
+
+def _attach_account_routes(services: Services) -> None:
+    """The features menu, the one-off feature search, the namespace's extractors and a collection's schema sync:
+    each over the collection and retrieval services already built."""
+    from openpeek.services.collections.features import FeatureMenu
+    from openpeek.services.collections.namespace_extractors import NamespaceExtractors
+    from openpeek.services.collections.schema_sync import SchemaSync
+    from openpeek.services.feature_search import OneOffFeatureSearch
+
+    services.features = FeatureMenu(services.collections)
+    services.feature_search = OneOffFeatureSearch(services.collections, services.retrieval)
+    services.namespace_extractors = NamespaceExtractors(services.namespaces, services.collections)
+    services.schema_sync = SchemaSync(services.collections, CollectionRepository(services.table), services.vectors,
+                                      services.table)
 
 
 def _content(
@@ -435,6 +489,10 @@ def _embedded(settings: Settings,
                                                          metrics=services.metrics)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -458,6 +516,10 @@ def _aws(settings: Settings,
                     orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -574,6 +636,8 @@ class UnconfiguredBatchStarter:
     """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
 
     worker_id = None
+    max_concurrent_batches = 0
+    runner_name = "none (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
         raise DependencyUnavailable("batch processing is not configured here "
@@ -621,6 +685,42 @@ def attach_batches(services: Services) -> None:
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+def attach_health(services: Services) -> None:
+    """The scheduler's heartbeat and the deep check of the stores this deployment uses (their places, no secret)."""
+    from openpeek.repositories.heartbeats import HeartbeatRepository
+    from openpeek.services.health import HealthService
+
+    settings = services.settings
+    if settings.runtime == "aws":
+        meta: dict[str, Any] = {"table": settings.table_name, "bucket": settings.bucket_name,
+                                "bucket_prefix": settings.bucket_prefix, "vector_store": settings.qdrant_url}
+    else:
+        meta = {"table": str(settings.data_dir / "openpeek.db"), "bucket": str(settings.data_dir / "blobs"),
+                "vector_store": settings.qdrant_url or str(settings.data_dir / "vectors")}
+
+    def task_queue_problem() -> str | None:
+        if services.batch_worker is not None or settings.batch_state_machine_arn:
+            return None
+        return "batch processing is not configured here (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
+
+    services.health = HealthService(HeartbeatRepository(services.table), services.vectors, services.blobs,
+                                    services.inference, task_queue_problem, runtime=settings.runtime,
+                                    meta={"environment": settings.environment_name, **meta})
+
+
+def attach_manifest_generator(services: Services) -> None:
+    """POST /v1/manifest/generate: the deployment's LLM providers, its extractor and stage catalogues."""
+    from openpeek.services.manifest_generation import ManifestGenerator
+
+    settings = services.settings
+    clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+                            anthropic_api_key=settings.anthropic_api_key,
+                            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                                       "anthropic": settings.anthropic_base_url})
+    services.manifest_generator = ManifestGenerator(services.manifests, clients, services.collections,
+                                                    services.retrieval.stages.catalogue)
 
 
 def attach_auto_processing(services: Services, batches: Any) -> None:
@@ -718,3 +818,34 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
 
         registry = TierStateRepository(services.table)
         subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])
+
+
+# -- document lineage ------------------------------------------------------------------------------------------------
+
+
+def attach_document_lineage(services: Services) -> None:
+    """A collection document's ancestors, descendants, source media and diagnostics, read through the documents
+    service that attach_tiering made (so cold and archived collections' documents are found too)."""
+    from openpeek.repositories.batches import BatchRepository
+    from openpeek.services.collections.lineage import DocumentLineageService
+
+    services.document_lineage = DocumentLineageService(services.collection_documents, services.collections,
+                                                       services.objects, BatchRepository(services.table))
+# -- a collection as a whole: export, import, reconciliation, trigger ------------------------------------------------
+
+
+def attach_collection_io(services: Services) -> None:
+    """Export and import over the collection document service in force (tiering replaces it), reconciliation and
+    trigger over the batch service."""
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.collections.exchange import CollectionExchange
+    from openpeek.services.collections.sourcing import CollectionSourcing
+
+    objects = ObjectRepository(services.table)
+    services.collection_exchange = CollectionExchange(services.collections, lambda: services.collection_documents,
+                                                      services.blobs, objects, services.objects)
+    services.collections.remove_content_with(services.collection_exchange.forget_collection)
+    services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
+                                                      BucketRepository(services.table), objects,
+                                                      lambda: services.batches)

@@ -22,6 +22,7 @@ from openpeek.repositories.secrets import SecretVault
 from openpeek.services.webhooks import build_webhooks
 from openpeek.settings import Settings
 from tests.local_qdrant_servers import LocalQdrantServers
+from tests.aws.moto_table import create_single_table
 
 REGION = "eu-west-1"
 TABLE = "openpeek-secrets-test"
@@ -39,12 +40,7 @@ DEDICATED = {"compute_tier": "dedicated_cpu", "qdrant_url": "https://qdrant.inte
 def deployed(aws_credentials, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST")
+        create_single_table(TABLE)
         boto3.client("s3").create_bucket(Bucket="openpeek-secrets-test",
                                          CreateBucketConfiguration={"LocationConstraint": REGION})
         services = build_services(Settings(runtime="aws", table_name=TABLE, bucket_name="openpeek-secrets-test",

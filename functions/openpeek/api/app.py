@@ -16,6 +16,9 @@ from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
+from openpeek.api.routers import document_lineage
+from openpeek.api.routers import public_retrievers, published_retrievers
+from openpeek.api.routers import account, collection_schema, features, namespace_extractors
 from openpeek.api.routers import namespace_snapshots
 
 
@@ -39,11 +42,18 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(namespaces.router)
     app.include_router(namespace_snapshots.router)
     app.include_router(promotion.router)
+    # Account-level routes; features before collections: /v1/collections/features is not a collection.
+    app.include_router(account.router)
+    app.include_router(features.router)
+    app.include_router(namespace_extractors.router)
+    app.include_router(collection_schema.router)
     app.include_router(extractors.router)
     app.include_router(collections.router)
     app.include_router(collection_documents.router)
     app.include_router(collection_lifecycle.router)
     app.include_router(documents.router)
+    app.include_router(published_retrievers.router)  # before retrievers: its literal paths come first
+    app.include_router(public_retrievers.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)
     app.include_router(clusters.router)
@@ -51,6 +61,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.include_router(document_lineage.router)
     app.include_router(map_points.router)
     app.include_router(studio.router)
     app.include_router(buckets.router)

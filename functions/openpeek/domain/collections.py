@@ -316,6 +316,8 @@ class Collection:
     created_at: str = ""
     updated_at: str = ""
     version: int = 1
+    schema_version: int = 1  # grows each time a schema sync adds fields to output_schema
+    last_schema_sync: str | None = None
 
     def vector_index_for(self, uri: str) -> CollectionVectorIndex | None:
         return next((index for index in self.vector_indexes if index.feature_uri == uri), None)
@@ -331,6 +333,7 @@ class Collection:
             "description": self.description, "metadata": self.metadata, "enabled": self.enabled,
             "lifecycle_state": self.lifecycle_state, "document_count": self.document_count,
             "created_at": self.created_at, "updated_at": self.updated_at,
+            "schema_version": self.schema_version, "last_schema_sync": self.last_schema_sync,
         }
 
     @classmethod
@@ -349,6 +352,7 @@ class Collection:
             enabled=record.get("enabled", True), lifecycle_state=record.get("lifecycle_state") or ACTIVE,
             document_count=int(record.get("document_count") or 0), created_at=record.get("created_at") or "",
             updated_at=record.get("updated_at") or "", version=version,
+            schema_version=int(record.get("schema_version") or 1), last_schema_sync=record.get("last_schema_sync"),
         )
 
     def with_changes(self, changes: Mapping[str, Any]) -> "Collection":
@@ -622,3 +626,32 @@ def check_no_cycle(collection_id: str, upstream_id: str, upstream_of: Callable[[
             raise BadRequest(f"collection sources chain deeper than {MAX_SOURCE_DEPTH}", code="source_too_deep",
                              details={"chain": chain})
         current = upstream_of(current)
+
+
+# -- schema sync: fields the documents carry, merged into output_schema ---------------------------------------------
+
+SCHEMA_SYNC_DEBOUNCE_S = 300  # a sync runs at most once per five minutes unless forced
+
+
+def discovered_properties(payloads: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The top-level fields a sample of documents carries, each typed by its first non-null value. The service's
+    own fields (ids, lineage, timestamps, the ACL, the metadata envelope) and internal `_` fields are not the
+    collection's output."""
+    found: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        for name, value in payload.items():
+            if name in found or value is None or name.startswith("_") or name in SYSTEM_FIELDS:
+                continue
+            found[name] = {"type": _value_type(value)}
+    return found
+
+
+def merged_schema(schema: Mapping[str, Any], discovered: Mapping[str, Mapping[str, Any]]
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """`schema` with the discovered fields it lacks added (a field it has keeps its type): the new schema and the
+    names added, sorted."""
+    properties = dict(schema.get("properties") or {})
+    added = sorted(name for name in discovered if name not in properties)
+    for name in added:
+        properties[name] = dict(discovered[name])
+    return {**schema, "properties": properties}, added

@@ -58,6 +58,9 @@ class OrganizationRepository:
     def key_by_hash(self, key_hash: str) -> dict[str, Any] | None:
         return self._table.get(f"APIKEY#{key_hash}", "KEY")
 
+    def get_key(self, org_id: str, key_id: str) -> dict[str, Any] | None:
+        return self._table.get(f"ORG#{org_id}", f"KEY#{key_id}")
+
     def list_keys(self, org_id: str) -> list[dict[str, Any]]:
         return self._table.query(f"ORG#{org_id}", "KEY#")
 

@@ -14,6 +14,9 @@ from openpeek.domain.ids import new_id
 from openpeek.domain.failures import ConditionFailed
 from openpeek.repositories.organizations import OrganizationRepository
 
+# Every key of an organisation may do everything in it: keys carry no scopes here, so each holds all of the
+# permissions the SDK names.
+KEY_PERMISSIONS = ("READ", "WRITE", "DELETE", "ADMIN")
 KEY_PATTERN = re.compile(r"^sk_[A-Za-z0-9_-]{20,128}$")
 ORG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -114,6 +117,21 @@ class OrganizationService:
             {name: key.get(name) for name in ("key_id", "org_id", "name", "prefix", "created_at", "revoked_at")}
             for key in self._repository.list_keys(org_id)
         ]
+
+    def whoami(self, principal: Principal) -> dict:
+        """The caller's organisation and the key it called with (its metadata, never its hash): the SDK's
+        MeResponse. Keys here are secret keys of the whole organisation, with no expiry and no per-key limits."""
+        org = self.get_org(principal.org_id)
+        key = self._repository.get_key(principal.org_id, principal.key_id) or {}
+        return {
+            "organization_id": org["org_id"],
+            "organization_name": org.get("name"),
+            "account_type": "ENTERPRISE" if org.get("enterprise") else "STANDARD",
+            "key": {"key_id": principal.key_id, "name": key.get("name"), "prefix": key.get("prefix"),
+                    "created_at": key.get("created_at"), "key_type": "SECRET",
+                    "permissions": list(KEY_PERMISSIONS), "expires_at": None},
+            "principal_scoped": False,
+        }
 
     def revoke_key(self, org_id: str, key_id: str) -> dict:
         for key in self._repository.list_keys(org_id):

@@ -30,6 +30,7 @@ class StageDependencies:
     web_search_api_key: str | None = None  # its key (never shown)
     sql: Any = None  # sql_lookup's configured databases (adapters.sqlite_lookup.ReadOnlySqlite), or None
     resolver: Any = None  # host, port → addresses (adapters.dns_resolver): the SSRF rules check what api_call reaches
+    org_secrets: Any = None  # (org id, name) → the organisation's secret (/v1/organizations/secrets), or None
 
 
 def stage_classes() -> list[type[Stage]]:
