@@ -419,3 +419,26 @@ def test_a_snapshot_whose_export_stopped_is_failed_at_its_deadline_keeps_nothing
     assert_error(client.post(f"{BASE}/{created.snapshot_id}/restore", headers=source,
                              json={"confirm_in_place": True}), 409, "snapshot_not_restorable")
     assert client.delete(f"{BASE}/{created.snapshot_id}", headers=source).status_code == 200
+
+
+def test_a_second_restore_in_place_while_one_runs_is_a_conflict(client, source, services, monkeypatch):
+    snapshot_id = take(client, source)
+    parked = []  # a background runner that has not run the first restore yet
+    monkeypatch.setattr(services, "snapshots", NamespaceSnapshots(
+        services.namespaces, services.table, services.vectors, services.blobs,
+        background=lambda job: parked.append(job) or False))
+    monkeypatch.setattr("openpeek.services.snapshots.INLINE_MAX_POINTS", 4)
+    client.delete("/v1/namespaces/prod/documents/d9", headers=source)
+    first = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
+    assert first.status_code == 200 and "poll task" in first.json()["message"]
+
+    second = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"confirm_in_place": True})
+    assert assert_error(second, 409, "restore_in_progress")["error"]["details"]["task_id"] == first.json()["task_id"]
+    elsewhere = client.post(f"{BASE}/{snapshot_id}/restore", headers=source, json={"target_namespace_name": "side"})
+    assert elsewhere.status_code == 200, elsewhere.text  # a new namespace is no one else's to restore
+
+    parked[0]()
+    assert wait_ready(client, source, first.json()["task_id"])["status"] == "COMPLETED"
+    assert "d9" in documents_of(client, source)
+    assert client.post(f"{BASE}/{snapshot_id}/restore", headers=source,
+                       json={"confirm_in_place": True}).status_code == 200

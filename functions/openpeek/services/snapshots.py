@@ -339,6 +339,7 @@ class NamespaceSnapshots:
                                                "org_id": principal.org_id}, version=1)
         in_place = target_name is None
         if in_place:
+            self._refuse_concurrent_restore(source)
             target = self._namespaces.restore_schema(source, configuration)
         else:
             target = self._namespaces.create_copy(principal, configuration, target_name, description=None,
@@ -362,6 +363,16 @@ class NamespaceSnapshots:
             message = f"Restore failed: {final.error}"
         return {"task_id": task.task_id, "snapshot_id": snapshot_id, "target_namespace_id": target.public_id,
                 "message": message, "isolated": False}
+
+    def _refuse_concurrent_restore(self, namespace: Namespace) -> None:
+        """Two restores in place at once would each remove what the other wrote back."""
+        now = self._clock()
+        running = [task for task in self._tasks.list(namespace.namespace_id)
+                   if task.task_type == rules.RESTORE_TASK_TYPE and not task.terminal and not task.overdue(now)]
+        if running:
+            raise Conflict(f"namespace '{namespace.public_id}' is being restored already (task "
+                           f"{running[0].task_id}); restore again once it ended", code="restore_in_progress",
+                           details={"task_id": running[0].task_id})
 
     def _restore(self, snapshot: Snapshot, parts: list[str], target: Namespace, task_id: str, *,
                  in_place: bool) -> None:
