@@ -21,6 +21,10 @@ from openpeek.services import clone as clone_module
 from openpeek.services.organizations import Principal
 from openpeek.services.snapshots import MAX_RUNTIME_S, NamespaceSnapshots
 from tests.api.test_clone_api import wait_ready
+from tests.api.test_dedicated_vector_stores import URL as DEDICATED_URL
+from tests.api.test_dedicated_vector_stores import app, servers  # noqa: F401  (fixtures: a dedicated Qdrant)
+from tests.api.test_dedicated_vector_stores import create as create_dedicated
+from tests.api.test_dedicated_vector_stores import upsert as upsert_angles
 from tests.api.test_namespaces_api import assert_error
 
 BASE = "/v1/namespaces/prod/snapshots"
@@ -442,3 +446,23 @@ def test_a_second_restore_in_place_while_one_runs_is_a_conflict(client, source, 
     assert "d9" in documents_of(client, source)
     assert client.post(f"{BASE}/{snapshot_id}/restore", headers=source,
                        json={"confirm_in_place": True}).status_code == 200
+
+
+def test_a_dedicated_namespace_restores_onto_its_own_qdrant(app, servers):
+    _, client, tenant = app
+    source = create_dedicated(client, tenant).json()["namespace_id"]
+    upsert_angles(client, tenant, "prod", [0, 10, 20])
+    snapshot_id = take(client, tenant.headers)
+    client.delete("/v1/namespaces/prod/documents/d10", headers=tenant.headers)
+
+    restored = client.post(f"{BASE}/{snapshot_id}/restore", headers=tenant.headers,
+                           json={"target_namespace_name": "prod-restored"})
+    assert restored.status_code == 200, restored.text
+    copy = client.get("/v1/namespaces/prod-restored", headers=tenant.headers).json()
+    assert copy["infrastructure"]["qdrant_collection"] == copy["namespace_id"] != source
+    assert copy["infrastructure"]["qdrant_api_key_provided"] is True
+    assert servers.store(DEDICATED_URL).count(copy["namespace_id"]) == 3
+
+    in_place = client.post(f"{BASE}/{snapshot_id}/restore", headers=tenant.headers, json={"confirm_in_place": True})
+    assert wait_ready(client, tenant.headers, in_place.json()["task_id"])["status"] == "COMPLETED"
+    assert servers.store(DEDICATED_URL).count(source) == 3

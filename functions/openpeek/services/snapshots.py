@@ -342,7 +342,11 @@ class NamespaceSnapshots:
             self._refuse_concurrent_restore(source)
             target = self._namespaces.restore_schema(source, configuration)
         else:
-            target = self._namespaces.create_copy(principal, configuration, target_name, description=None,
+            # The copy lives where the namespace's vectors live now (its dedicated store with its key, as a clone's
+            # does): the snapshot keeps no secrets, and the store it named may have moved since.
+            placed = replace(configuration, infrastructure=source.infrastructure).with_secret_values(
+                source.secret_values())
+            target = self._namespaces.create_copy(principal, placed, target_name, description=None,
                                                   ttl_seconds=None).namespace
         now = self._clock()
         task = Task.new(new_id("task"), target.namespace_id, rules.RESTORE_TASK_TYPE, now, MAX_RUNTIME_S,
