@@ -21,6 +21,8 @@ from openpeek.services import clone as clone_module
 from openpeek.services.organizations import Principal
 from openpeek.services.snapshots import MAX_RUNTIME_S, NamespaceSnapshots
 from tests.api.test_clone_api import wait_ready
+from tests.api.test_collection_lifecycle_api import add, lifecycle
+from tests.api.test_collection_lifecycle_api import headers as tiered_headers  # noqa: F401  (fixture)
 from tests.api.test_dedicated_vector_stores import URL as DEDICATED_URL
 from tests.api.test_dedicated_vector_stores import app, servers  # noqa: F401  (fixtures: a dedicated Qdrant)
 from tests.api.test_dedicated_vector_stores import create as create_dedicated
@@ -466,3 +468,35 @@ def test_a_dedicated_namespace_restores_onto_its_own_qdrant(app, servers):
     in_place = client.post(f"{BASE}/{snapshot_id}/restore", headers=tenant.headers, json={"confirm_in_place": True})
     assert wait_ready(client, tenant.headers, in_place.json()["task_id"])["status"] == "COMPLETED"
     assert servers.store(DEDICATED_URL).count(source) == 3
+
+
+def test_collections_outside_the_vector_store_are_named_and_block_a_restore_in_place(client, tiered_headers):
+    add(client, tiered_headers, "hotbooks", 1)
+    cold_document = add(client, tiered_headers, "coldbooks", 2)
+    assert lifecycle(client, tiered_headers, "coldbooks", "cold").status_code == 200
+    snapshots = "/v1/namespaces/tiers/snapshots"
+    created = client.post(snapshots, headers=tiered_headers, json={})
+    assert created.status_code == 200, created.text
+    snapshot_id = created.json()["snapshot_id"]
+
+    verified = SnapshotVerifyResponse.from_dict(
+        client.get(f"{snapshots}/{snapshot_id}/verify", headers=tiered_headers).json())
+    assert verified.restorable and [(i.code, i.severity) for i in verified.issues] == [
+        ("collection_not_captured", "warning")]
+    assert "'coldbooks' was cold" in verified.issues[0].detail
+    refused = client.post(f"{snapshots}/{snapshot_id}/restore", headers=tiered_headers, json={"confirm_in_place": True})
+    assert assert_error(refused, 409, "collections_not_active")["error"]["details"]["collections"] == {
+        "coldbooks": "cold"}
+    elsewhere = client.post(f"{snapshots}/{snapshot_id}/restore", headers=tiered_headers,
+                            json={"target_namespace_name": "tiers-restored"})
+    assert elsewhere.status_code == 200, elsewhere.text
+    assert "Restored 1 documents" in elsewhere.json()["message"]
+
+    # once active again, a restore in place may run, and leaves the collection it did not capture as it is
+    hot_later = add(client, tiered_headers, "hotbooks", 3)
+    assert lifecycle(client, tiered_headers, "coldbooks", "active").status_code == 200
+    again = client.post(f"{snapshots}/{snapshot_id}/restore", headers=tiered_headers, json={"confirm_in_place": True})
+    assert again.status_code == 200, again.text
+    assert wait_ready(client, tiered_headers, again.json()["task_id"])["outputs"][0]["removed"] == 1
+    assert client.get(f"/v1/collections/coldbooks/documents/{cold_document}", headers=tiered_headers).status_code == 200
+    assert client.get(f"/v1/collections/hotbooks/documents/{hot_later}", headers=tiered_headers).status_code == 404

@@ -123,6 +123,10 @@ class Snapshot:
     completed_at: str | None = None
     manifest: dict[str, Any] | None = None
     manifest_digest: dict[str, Any] | None = None
+    # collection id -> {collection_name, lifecycle_state} of the collections whose documents were outside the vector
+    # store when the snapshot was taken (cold, archived, or moving between stores): the snapshot does not hold them,
+    # and a restore in place leaves their documents alone
+    uncaptured_collections: dict[str, dict[str, str]] = field(default_factory=dict)
     error: str | None = None
     last_restore: dict[str, Any] | None = None
     version: int = 1

@@ -17,7 +17,8 @@ idempotent.
 Not here: `import_from` (another plane's backup bucket), `copy_s3_objects` (the bucket objects' bytes), WAL
 `restore_point`s and `isolated` shards. This deployment has no cross-plane backup buckets, no WAL retention and no
 per-restore shards, so those requests are refused with a 400 naming why. Documents of collections in the cold or
-archived tier live outside the vector store and are not part of a snapshot.
+archived tier live outside the vector store and are not part of a snapshot (verify names such collections), and a
+restore in place needs every collection active (a 409 naming those that are not).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 from openpeek.domain import snapshots as rules
 from openpeek.domain import tasks as task_rules
+from openpeek.domain import tiering as tier_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
 from openpeek.domain.failures import BlobNotFound, CollectionNotFound, ConditionFailed
@@ -38,9 +40,11 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.snapshots import Snapshot, Verification
 from openpeek.domain.tasks import COMPLETED, FAILED, PROCESSING, Task
 from openpeek.ports import BlobStore, Table, UploadUrls, VectorStore
+from openpeek.repositories.collections import CollectionRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.repositories.snapshots import SnapshotRepository
 from openpeek.repositories.tasks import TaskRepository
+from openpeek.repositories.tiering import TierStateRepository
 from openpeek.services.clone import INLINE_MAX_POINTS, Runner, inline, move_task, moved_to, points_in_pages
 from openpeek.services.namespaces import NamespaceService
 from openpeek.services.organizations import Principal
@@ -63,6 +67,8 @@ class NamespaceSnapshots:
         self._vectors = vectors
         self._blobs = blobs
         self._snapshots = SnapshotRepository(table)
+        self._collections = CollectionRepository(table)
+        self._tiers = TierStateRepository(table)
         self._tasks = TaskRepository(table)
         self._background = background
         self._download_urls = download_urls
@@ -144,12 +150,15 @@ class NamespaceSnapshots:
                              "documents and vectors, not its bucket objects' bytes; leave it false",
                              code="snapshot_object_copy_unsupported")
         namespace = self._namespaces.resolve(principal, identifier)
+        elsewhere = {collection_id: found for collection_id, found in self._collections_not_active(namespace).items()
+                     if found["lifecycle_state"] != tier_rules.FROZEN}  # frozen documents are in the vector store
         include_vectors = request.get("include_vectors") is not False
         total = self._count(namespace) if include_vectors else 0
         now = self._clock()
         task_id = new_id("task")
         snapshot = Snapshot(new_id("snap"), namespace.namespace_id, namespace.public_id, namespace.namespace_name,
-                            namespace.org_id, isoformat(now), include_vectors=include_vectors, task_id=task_id)
+                            namespace.org_id, isoformat(now), include_vectors=include_vectors, task_id=task_id,
+                            uncaptured_collections=elsewhere if include_vectors else {})
         task = Task.new(task_id, namespace.namespace_id, rules.CREATE_TASK_TYPE, now, MAX_RUNTIME_S,
                         inputs=[{"namespace_id": namespace.public_id, "snapshot_id": snapshot.snapshot_id}],
                         additional_data={"snapshot_id": snapshot.snapshot_id,
@@ -165,6 +174,19 @@ class NamespaceSnapshots:
         else:
             message = f"Snapshot failed: {final.error}"
         return {"task_id": task_id, "snapshot_id": snapshot.snapshot_id, "message": message}
+
+    def _collections_not_active(self, namespace: Namespace) -> dict[str, dict[str, str]]:
+        """Collection id -> {collection_name, lifecycle_state ('moving' while a transition runs)} of every collection
+        whose documents are not simply in the vector store taking writes."""
+        tiers = self._tiers.list_in(namespace.namespace_id)
+        found = {}
+        for collection in self._collections.list_in(namespace.namespace_id):
+            tier = tiers.get(collection.collection_id)
+            moving = tier is not None and tier.transition is not None
+            if moving or collection.lifecycle_state != tier_rules.ACTIVE:
+                found[collection.collection_id] = {"collection_name": collection.collection_name,
+                                                   "lifecycle_state": "moving" if moving else collection.lifecycle_state}
+        return found
 
     def _count(self, namespace: Namespace) -> int:
         try:
@@ -297,6 +319,10 @@ class NamespaceSnapshots:
                     continue
                 verification.points_read += len(points)
                 verification.points_without_vectors += sum(1 for point in points if not point.vectors)
+        for found in sorted(snapshot.uncaptured_collections.values(), key=lambda found: found["collection_name"]):
+            verification.warning("collection_not_captured", f"collection '{found['collection_name']}' was "
+                                 f"{found['lifecycle_state']} when the snapshot was taken: its documents were outside "
+                                 "the vector store and are not in the snapshot (a restore in place leaves them alone)")
         if deep and decoded_every_part:
             verification.measured = True
             if verification.points_read != snapshot.point_count:
@@ -340,6 +366,7 @@ class NamespaceSnapshots:
         in_place = target_name is None
         if in_place:
             self._refuse_concurrent_restore(source)
+            self._refuse_tiered_collections(source)
             target = self._namespaces.restore_schema(source, configuration)
         else:
             # The copy lives where the namespace's vectors live now (its dedicated store with its key, as a clone's
@@ -368,6 +395,18 @@ class NamespaceSnapshots:
         return {"task_id": task.task_id, "snapshot_id": snapshot_id, "target_namespace_id": target.public_id,
                 "message": message, "isolated": False}
 
+    def _refuse_tiered_collections(self, namespace: Namespace) -> None:
+        """A restore in place writes the vector store and removes what the snapshot lacks: a cold or archived
+        collection's documents would come back beside their other tier's copy, a frozen one takes no writes, and a
+        moving one is between stores."""
+        outside = {found["collection_name"]: found["lifecycle_state"]
+                   for found in self._collections_not_active(namespace).values()}
+        if outside:
+            listed = ", ".join(f"'{name}' is {state}" for name, state in sorted(outside.items()))
+            raise Conflict(f"a restore in place needs every collection of the namespace active: {listed}; make them "
+                           "active first (PATCH /v1/collections/{id}/lifecycle), or restore into a "
+                           "target_namespace_name", code="collections_not_active", details={"collections": outside})
+
     def _refuse_concurrent_restore(self, namespace: Namespace) -> None:
         """Two restores in place at once would each remove what the other wrote back."""
         now = self._clock()
@@ -395,7 +434,7 @@ class NamespaceSnapshots:
                 restored += len(points)
                 self._move(target.namespace_id, task_id, PROCESSING, progress={"restored": restored, "total": total})
             if in_place and snapshot.include_vectors:
-                removed = self._remove_documents_not_in(target, kept)
+                removed = self._remove_documents_not_in(target, kept, spared=set(snapshot.uncaptured_collections))
         except Exception as error:  # noqa: BLE001 - the task and the snapshot's last_restore record any failure
             logger.exception("restoring snapshot %s into %s failed", snapshot.snapshot_id, target.namespace_id)
             reason = f"restoring failed after {restored} of {total} documents: {_reason(error)}"
@@ -406,11 +445,12 @@ class NamespaceSnapshots:
         self._move(target.namespace_id, task_id, COMPLETED, progress={"restored": restored, "total": total},
                    outputs=[{"namespace_id": target.public_id, "points": restored, "removed": removed}])
 
-    def _remove_documents_not_in(self, target: Namespace, kept: set[str]) -> int:
-        """Documents written since the snapshot go. Listed first, deleted after: the scroll never runs over points
-        deleted under it."""
+    def _remove_documents_not_in(self, target: Namespace, kept: set[str], *, spared: set[str]) -> int:
+        """Documents written since the snapshot go, except those of the collections it could not capture (`spared`
+        ids). Listed first, deleted after: the scroll never runs over points deleted under it."""
         extra = [point.id for points in points_in_pages(self._vectors, target.collection, with_vectors=False)
-                 for point in points if point.id not in kept]
+                 for point in points
+                 if point.id not in kept and point.payload.get("collection_id") not in spared]
         for start in range(0, len(extra), DELETE_PAGE):
             self._vectors.delete(target.collection, extra[start:start + DELETE_PAGE])
         return len(extra)
