@@ -360,9 +360,12 @@ class NamespaceSnapshots:
         if not verification.restorable or stored is None:
             raise Conflict(f"snapshot '{snapshot_id}' cannot be restored: " + _errors(verification),
                            code="snapshot_not_restorable", details={"issues": verification.issues})
-        prefix = rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id)
-        configuration = Namespace.from_record({**json.loads(self._blobs.get(prefix + rules.CONFIG_ARTIFACT)),
-                                               "org_id": principal.org_id}, version=1)
+        stored_configuration = self._read(rules.artifacts_prefix(snapshot.namespace_id, snapshot.snapshot_id) +
+                                          rules.CONFIG_ARTIFACT)
+        if stored_configuration is None:  # deleted since it was verified a moment ago
+            raise NotFound("snapshot", snapshot_id)
+        configuration = Namespace.from_record({**json.loads(stored_configuration), "org_id": principal.org_id},
+                                              version=1)
         in_place = target_name is None
         if in_place:
             self._refuse_concurrent_restore(source)
