@@ -2,8 +2,9 @@
 
 A snapshot here is the namespace's configuration and its documents (vectors and payloads) exported to the blob store
 (S3 deployed, the data folder embedded) with a sha256 per artifact; restore writes them back in place or into a new
-namespace. Mixpeek's Mongo dumps, bucket-object copies, cross-plane imports and WAL restore points have no
-counterpart in this deployment and are refused with a 400 that says so (services/snapshots.py)."""
+namespace. Mixpeek's bucket-object copies, cross-plane imports, WAL restore points and isolated shards have no
+counterpart in this deployment and are refused with a 400 that says so (services/snapshots.py). The SDK verifies with
+a GET, so verify is a GET here too."""
 
 from __future__ import annotations
 
