@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from openpeek.domain.cluster_jobs import ClusterJob
-from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable, SecretNotFound
 from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Metrics, Orchestrator, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.filter_usage import FilterUsageRepository
@@ -76,7 +76,7 @@ from openpeek.services.content.uploads import UploadService
 from openpeek.services.content.copying import ContentCopier
 from openpeek.services.content.manifest_kind import BucketKind
 from openpeek.repositories.organization_secrets import OrganizationSecretRepository
-from openpeek.services.organization_secrets import OrganizationSecrets
+from openpeek.services.organization_secrets import OrganizationSecrets, TenantSecrets
 
 
 @dataclass
@@ -190,6 +190,7 @@ def wire(
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     organization_secrets = OrganizationSecrets(OrganizationSecretRepository(table, vault))
+    tenant_secrets = TenantSecrets(organization_secrets, _operator_secrets(settings, vault))
     stage_registry = StageRegistry(StageDependencies(
         vectors, gateway, usage=usage, llm_clients=build_clients(
             openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
@@ -197,10 +198,10 @@ def wire(
             base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
                        "anthropic": settings.anthropic_base_url}),
         llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
-        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
+        outbound=PinnedHttpClient(), deployed=settings.runtime == "aws",
         web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
         sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None,
-        resolver=system_resolver, org_secrets=organization_secrets.value_of))
+        resolver=system_resolver, org_secrets=tenant_secrets))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_driver_process_id=runner.driver_process_id)
@@ -213,24 +214,14 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
-    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=tenant_secrets, client_factory=OpenFgaClients()),
                                  stages=stage_registry, executions=retriever_executions)
     # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
     from openpeek.repositories.publications import PublicationRepository
     from openpeek.services.publications import PublicationService
 
-    read_secret = _secret_reader(settings)
-    # A publication's password: the organisation's secret of that name (/v1/organizations/secrets); failing that,
-    # deployed, a secret put at openpeek/<env>/<org>/secrets/<name> (where the API function may read), so no
-    # organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
-    operator_passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name)))
-                          if settings.runtime == "aws" else (lambda org_id, name: read_secret(name)))
-
-    def passwords(org_id: str, name: str) -> str | None:
-        return organization_secrets.value_of(org_id, name) or operator_passwords(org_id, name)
-
     publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
-                                      retrieval, passwords)
+                                      retrieval, tenant_secrets)  # a publication's password is its org's secret
     retrievers.on_delete(publications.forget_retriever)
     cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     built = Services(
@@ -416,14 +407,21 @@ def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator
     return build
 
 
-def _secret_reader(settings: Settings) -> Callable[[str], str]:
-    """How an OpenFGA token named by api_token_secret_ref is read: Secrets Manager in AWS, OPENPEEK_SECRET_<REF>
-    embedded."""
+def _operator_secrets(settings: Settings, vault: SecretVault) -> Callable[[str, str], str | None]:
+    """(organisation id, name) → a secret the operator provides for that organisation (services/organization_secrets.py,
+    TenantSecrets): deployed, the Secrets Manager secret openpeek/<env>/<org>/secrets/<name>; embedded, the
+    environment variable OPENPEEK_SECRET_<NAME>."""
     if settings.runtime == "aws":
         from openpeek.adapters.aws.secrets import read_secret
 
-        return read_secret
-    return env_secret
+        def deployed(org_id: str, name: str) -> str | None:
+            try:
+                return read_secret(vault.name(org_id, "secrets", name))
+            except SecretNotFound:
+                return None
+
+        return deployed
+    return lambda org_id, name: env_secret(name)
 
 
 def _secret_vault(settings: Settings) -> SecretVault:
