@@ -133,7 +133,8 @@ class BatchService:
                       created_at=isoformat(now), updated_at=isoformat(now), batch_name=request.get("batch_name"),
                       collection_ids=tuple(requested), dedup_strategy=rules.check_dedup(request.get("dedup_strategy")),
                       metadata=dict(request.get("metadata") or {})).logged(now, f"created with {len(object_ids)} "
-                                                                                 "objects")
+                                                                                 "objects").recorded(
+            now, "created", None, f"{len(object_ids)} objects")
         self._table.transact_write(self._batches.creation(batch))
         submit = auto_submit if auto_submit is not None else bool(
             request.get("auto_submit") if request.get("auto_submit") is not None else request.get("trigger_processing"))
