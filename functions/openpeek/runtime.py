@@ -120,6 +120,7 @@ class Services:
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
+    batch_reports: Any = None  # BatchReports: a batch's diagnosis, audit and pre-flight estimate
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
 
@@ -613,6 +614,11 @@ def attach_batches(services: Services) -> None:
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",
                                     resolver=system_resolver)
+    from openpeek.services.ingestion.batch_reports import BatchReports
+
+    services.batch_reports = BatchReports(services.batches, ObjectRepository(table), CollectionRepository(table),
+                                          TaskRepository(table), services.vectors,
+                                          live_worker=lambda: starter().worker_id)
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()

@@ -27,6 +27,8 @@ ACTIVE = frozenset({PENDING, IN_PROGRESS})
 TERMINAL = frozenset({COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED})
 DEDUP_STRATEGIES = ("skip", "replace", "force")
 MAX_OBJECTS = 50_000  # per batch, by ids or by filters
+BULK_CHUNK_SIZE = 1000  # objects per batch of a bulk submit, unless the request says otherwise
+MAX_BULK_BATCHES = 500  # batches one bulk submit may make: each is a transaction and a start, inside one request
 MAX_FAILED_RECORDS = 200  # failed_objects kept on the batch item (under DynamoDB's 400 KB); objects keep every error
 MAX_LOG_ENTRIES = 200
 MAX_TRANSITIONS = 300  # the audit trail kept on the batch item (the oldest go first); transition_count counts them all
@@ -372,6 +374,38 @@ class Batch:
         return self.stamped(now, tiers=tiers).logged(now, f"tier {tier} canceled: {reason}", "WARNING").recorded(
             now, "tier_canceled", self, reason, tier=tier)
 
+    def synced(self, now: datetime, tier: int) -> tuple["Batch", list[str]]:
+        """The tier's recorded state made to agree with the batch's (a run that stopped between two saves leaves it
+        behind): tiers before the current one have ended, an ended batch has no tier or part still running.
+        Returns the batch and what was changed, in words."""
+        self.check_tier(tier)
+        batch, changes = self, []
+        status = self.tier_status(tier)
+        if self.terminal and status in (PENDING, IN_PROGRESS):
+            if status == PENDING:
+                outcome = SKIPPED
+            elif self.status in (FAILED, CANCELED):
+                outcome = self.status
+            else:
+                outcome = self.tier(tier).outcome(len(self.work))
+            batch = replace(batch, tiers=batch._tiers_with(tier, status=outcome, completed_at=isoformat(now)))
+            changes.append(f"tier {tier}: {status} → {outcome} (the batch is {self.status})")
+        elif not self.terminal and self.current_tier is not None and tier < self.current_tier \
+                and status in (PENDING, IN_PROGRESS):
+            outcome = self.tier(tier).outcome(len(self.work))
+            batch = replace(batch, tiers=batch._tiers_with(tier, status=outcome, completed_at=isoformat(now)))
+            changes.append(f"tier {tier}: {status} → {outcome} (the batch has moved on to tier {self.current_tier})")
+        if self.terminal:
+            for state in self.parts:
+                if state.tier == tier and state.status == RUNNING:
+                    ended_as = CANCELED if self.status == CANCELED else FAILED if self.status == FAILED else COMPLETED
+                    batch = replace(batch, parts=batch._parts_with(replace(state, status=ended_as, lease_until=None,
+                                                                           completed_at=isoformat(now))))
+                    changes.append(f"job {state.job_id}: RUNNING → {ended_as} (the batch is {self.status})")
+        if changes:
+            batch = batch.stamped(now).recorded(now, "tier_synced", self, "; ".join(changes), tier=tier)
+        return batch, changes
+
     def runs_tier(self, tier: int) -> bool:
         """Whether this attempt still runs the tier (not canceled or skipped)."""
         return self.tier_status(tier) not in (CANCELED, SKIPPED)
@@ -682,6 +716,36 @@ def check_size(count: int) -> None:
     if count > MAX_OBJECTS:
         raise BadRequest(f"A batch holds at most {MAX_OBJECTS:,} objects; this one would hold {count:,}",
                          code="batch_too_large", details={"max": MAX_OBJECTS, "got": count})
+
+
+def tier_audit(batch: Batch, tier: int) -> dict[str, Any]:
+    """The tier's completion accounting (the SDK's TierAuditInfo): every object the tier was given must be processed,
+    failed or skipped; `lost` counts those that are none of these once the tier has ended."""
+    state = batch.tier(tier)
+    status = batch.tier_status(tier)
+    submitted = None if status in (PENDING, SKIPPED) else len(batch.work)
+    succeeded = max(state.processed - state.failed - state.skipped, 0)
+    ended = status in TERMINAL
+    lost = max(0, submitted - state.processed) if ended and submitted is not None and status != CANCELED else 0
+    notes = []
+    if status == CANCELED:
+        notes.append(f"canceled with {max(0, len(batch.work) - state.processed)} object(s) not reached")
+    canceled_parts = [part.job_id for part in batch.parts if part.tier == tier and part.status == CANCELED]
+    if canceled_parts:
+        notes.append(f"canceled job(s): {', '.join(canceled_parts)} (their objects not reached count as skipped)")
+    if state.reason:
+        notes.append(state.reason)
+    return {"tier_num": tier, "submitted": submitted, "processed": succeeded, "failed": state.failed,
+            "skipped": state.skipped, "lost": lost,
+            "balanced": submitted is not None and submitted == state.processed, "notes": notes or None}
+
+
+def check_bulk(object_count: int, chunk_size: int, batch_count: int) -> None:
+    if batch_count > MAX_BULK_BATCHES:
+        raise BadRequest(f"{object_count:,} objects in batches of {chunk_size:,} would make {batch_count:,} batches; "
+                         f"one bulk submit makes at most {MAX_BULK_BATCHES}: raise chunk_size or set max_objects",
+                         code="too_many_batches", details={"total_objects": object_count, "chunk_size": chunk_size,
+                                                           "batches": batch_count, "max_batches": MAX_BULK_BATCHES})
 
 
 def check_dedup(value: str | None) -> str:
