@@ -144,6 +144,7 @@ class PartState:
     lease_until: str | None = None
     completed_at: str | None = None
     processed: int = 0
+    skipped: int = 0  # objects not reached because the part was canceled
     reason: str | None = None
 
     @property
@@ -288,9 +289,9 @@ class Batch:
         """A worker takes a part of a tier: it runs under a lease that each checkpoint renews. The tier is the
         current one from now on (the tiers before it have ended)."""
         state = self.part(tier, part)
-        if state.status == CANCELED:
-            raise Conflict(f"Job {state.job_id} was canceled", code="job_canceled",
-                           details={"job_id": state.job_id})
+        if state.status in (CANCELED, COMPLETED):  # a part runs once per attempt (a retried step finds it done)
+            raise Conflict(f"Job {state.job_id} is {state.status}", code="job_ended",
+                           details={"job_id": state.job_id, "status": state.status})
         batch = self
         if batch.tier(tier).status == PENDING:
             for earlier in range(tier):
@@ -308,11 +309,15 @@ class Batch:
         return changed.recorded(now, "job_claimed", self, f"by {worker or 'a step function task'}", tier=tier,
                                 job=state.job_id)
 
-    def part_skipped(self, now: datetime, tier: int, part: int, count: int, cursor: int | None = None) -> "Batch":
-        """The rest (`count` objects) of a canceled part, counted as deliberately not processed."""
+    def part_skipped(self, now: datetime, tier: int, part: int, size: int, cursor: int | None = None) -> "Batch":
+        """The objects a canceled part of `size` objects had not reached, counted once as deliberately not
+        processed."""
+        claim = self.part(tier, part)
+        count = max(0, size - claim.processed - claim.skipped)
         state = self.tier(tier)
         return self.stamped(now, cursor=self.cursor if cursor is None else cursor, processed=self.processed + count,
                             objects_skipped=self.objects_skipped + count,
+                            parts=self._parts_with(replace(claim, skipped=claim.skipped + count)),
                             tiers=self._tiers_with(tier, processed=state.processed + count,
                                                    skipped=state.skipped + count))
 

@@ -356,10 +356,10 @@ class BatchService:
         which read its output, are skipped); a tier still to come is canceled and the batch ends when it gets
         there."""
         namespace, batch = self.find(address)
-        batch.check_tier(tier)
         if batch.status == rules.DRAFT:
             raise Conflict(f"Batch {batch.batch_id} is a DRAFT: it has no tiers running yet",
                            code="batch_not_submitted", details={"batch_id": batch.batch_id})
+        batch.check_tier(tier)
         running = batch.current_tier if batch.current_tier is not None else 0
         if not batch.terminal and tier == running:
             self._cancel(namespace, batch, reason, tier=tier)

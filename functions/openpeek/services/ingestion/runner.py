@@ -197,12 +197,16 @@ class BatchRunner:
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         try:
             batch = self._update(batch, lambda current: current.claimed(self._clock(), tier, part, None))
-        except (BatchStopped, Conflict):
+        except BatchStopped:
+            return 0
+        except Conflict:  # canceled before it started (its objects are skipped), or done by an earlier try
+            if batch.part(tier, part).status == rules.CANCELED:
+                self._skip_rest(batch, tier, part, len(object_ids))
             return 0
         written = 0
         for first in range(0, len(object_ids), self._group_size):
             if batch.part(tier, part).status == rules.CANCELED:
-                self._skip_rest(batch, tier, part, len(object_ids) - first)
+                self._skip_rest(batch, tier, part, len(object_ids))
                 return written
             group = object_ids[first:first + self._group_size]
             with fewer_collections():
@@ -235,9 +239,12 @@ class BatchRunner:
                 batch = current
         raise ConditionFailed(f"batch {batch.batch_id} kept changing while it was updated")
 
-    def _skip_rest(self, batch: Batch, tier: int, part: int, count: int, cursor: int | None = None) -> Batch:
-        """A canceled part: the objects it had not reached are counted as deliberately not processed."""
-        return self._update(batch, lambda current: current.part_skipped(self._clock(), tier, part, count, cursor))
+    def _skip_rest(self, batch: Batch, tier: int, part: int, size: int, cursor: int | None = None) -> Batch:
+        """A canceled part of `size` objects: those it had not reached are counted as deliberately not processed."""
+        try:
+            return self._update(batch, lambda current: current.part_skipped(self._clock(), tier, part, size, cursor))
+        except BatchStopped:
+            return batch
 
     def heavy_tiers(self, batch: Batch) -> list[bool]:
         """Per tier, whether its extractors embed images (deployed, such a tier runs as a SageMaker Processing job)."""
@@ -383,13 +390,17 @@ class BatchRunner:
             end = batch.part_range(part)[1]
             claim = batch.part(tier, part)
             if claim.status == rules.CANCELED:
-                batch = self._skip_rest(batch, tier, part, end - batch.cursor, cursor=end)
+                first = batch.part_range(part)[0]
+                skipped = self._skip_rest(batch, tier, part, end - first, cursor=end)
+                if skipped is batch:
+                    raise BatchStopped()
+                batch = skipped
                 continue
             if claim.status != rules.RUNNING or claim.worker != worker:
                 try:
                     batch = self._update(batch, lambda current: current.claimed(self._clock(), tier, part, worker))
                 except Conflict:
-                    continue  # canceled just now: the next round skips it
+                    continue  # canceled just now: the next round skips it (a COMPLETED part is behind the cursor)
             group = list(batch.work[batch.cursor:min(batch.cursor + self._group_size, end)])
             with fewer_collections():  # the group's drafts and points are many short-lived lists
                 if tier == 0:
