@@ -18,10 +18,8 @@ from mixpeek.models.tier_audit_info import TierAuditInfo
 from openpeek.domain import batches as rules
 from openpeek.domain.buckets import Bucket
 from openpeek.domain.clock import utcnow
-from openpeek.domain.collections import Collection, CollectionSource, ExtractorConfig
 from openpeek.repositories.batches import BatchRepository
 from openpeek.repositories.buckets import BucketRepository
-from openpeek.repositories.collections import CollectionRepository
 from tests.api.test_batches_api import TEXTS, World
 
 BASE = "/v1/buckets/docs/batches"
@@ -30,16 +28,6 @@ BASE = "/v1/buckets/docs/batches"
 @pytest.fixture
 def world(services, tenant):
     return World(services, tenant)
-
-
-def _two_tiers(world) -> None:
-    """col_copy reads col_text's documents: a batch of the bucket runs in two tiers."""
-    CollectionRepository(world.services.table).create(Collection(
-        collection_id="col_copy", collection_name="copy", namespace_id=world.namespace_id,
-        source=CollectionSource("collection", collection_id="col_text"),
-        feature_extractor=ExtractorConfig("passthrough_extractor", "v1", {}, ({"source_path": "title"},), {},
-                                          include_all_source_fields=False),
-        input_schema={}, output_schema={}, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
 
 
 def _pending(world, object_ids: list[str], tiers: list[list[str]]):
@@ -274,7 +262,7 @@ def test_sync_status_ends_what_an_ended_batch_left_running_and_bad_heals_are_ref
 
 
 def test_a_canceled_later_tier_ends_the_batch_after_the_earlier_one_and_a_tier_retry_runs_it(world):
-    _two_tiers(world)
+    world.add_copy_collection()
     object_id = world.add_object("First sentence. Second sentence. Third one.".encode(), title="three")
     batch = _pending(world, [object_id], [["col_text"], ["col_copy"]])
     state = _steps_state(batch)
@@ -308,7 +296,7 @@ def test_a_canceled_later_tier_ends_the_batch_after_the_earlier_one_and_a_tier_r
 
 
 def test_canceling_the_running_tier_cancels_the_batch_and_skips_the_tiers_after_it(world, other_tenant):
-    _two_tiers(world)
+    world.add_copy_collection()
     batch = _pending(world, [world.add_object(b"text", title="t")], [["col_text"], ["col_copy"]])
     other = {**other_tenant.headers, "X-Namespace": world.namespace_id}
     assert _error(world.client.post(f"{BASE}/{batch.batch_id}/tiers/0/cancel", headers=other), 404)

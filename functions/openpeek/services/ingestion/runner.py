@@ -341,18 +341,9 @@ class BatchRunner:
     def _count(self, batch: Batch, count: int, result: "_GroupResult", tier: int, part: int) -> Batch:
         """Add a part's group to the batch's counts (no cursor: parts finish in any order)."""
         now = self._clock()
-        for _ in range(20):
-            changed = _advanced(batch, now, batch.cursor, count, result, tier, part)
-            try:
-                saved = self._batches.save(changed, batch)
-                self._task_progress(saved)
-                return saved
-            except ConditionFailed:
-                current = self._batches.get(batch.namespace_id, batch.batch_id)
-                if current is None or current.attempt != batch.attempt or current.terminal:
-                    raise BatchStopped() from None
-                batch = current
-        raise ConditionFailed(f"batch {batch.batch_id} kept changing while a part's counts were added")
+        saved = self._update(batch, lambda current: _advanced(current, now, current.cursor, count, result, tier, part))
+        self._task_progress(saved)
+        return saved
 
     # -- tiers -------------------------------------------------------------------------------------------------------
 
