@@ -102,8 +102,7 @@ def test_every_state_change_is_recorded_in_order():
     ended = batch.next_tier(NOW).finished(NOW, resolvable=True)
     assert [(entry["event"], entry["from_status"], entry["to_status"]) for entry in ended.transitions] == [
         ("submitted", "DRAFT", "PENDING"), ("started", "PENDING", "IN_PROGRESS"),
-        ("job_claimed", "IN_PROGRESS", "IN_PROGRESS"), ("tier_completed", "IN_PROGRESS", "IN_PROGRESS"),
-        ("finished", "IN_PROGRESS", "COMPLETED")]
-    assert ended.transition_count == 5
+        ("tier_completed", "IN_PROGRESS", "IN_PROGRESS"), ("finished", "IN_PROGRESS", "COMPLETED")]
+    assert ended.transition_count == 4
     restored = Batch.from_record(ended.to_record(), ended.version)
     assert restored.transitions == ended.transitions and restored.tiers == ended.tiers

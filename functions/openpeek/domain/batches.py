@@ -28,10 +28,10 @@ TERMINAL = frozenset({COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED})
 DEDUP_STRATEGIES = ("skip", "replace", "force")
 MAX_OBJECTS = 50_000  # per batch, by ids or by filters
 BULK_CHUNK_SIZE = 1000  # objects per batch of a bulk submit, unless the request says otherwise
-MAX_BULK_BATCHES = 500  # batches one bulk submit may make: each is a transaction and a start, inside one request
+MAX_BULK_BATCHES = 100  # batches one bulk submit may make: each is a transaction and a start, inside one request
 MAX_FAILED_RECORDS = 200  # failed_objects kept on the batch item (under DynamoDB's 400 KB); objects keep every error
 MAX_LOG_ENTRIES = 200
-MAX_TRANSITIONS = 300  # the audit trail kept on the batch item (the oldest go first); transition_count counts them all
+MAX_TRANSITIONS = 200  # the audit trail kept on the batch item (the oldest go first); transition_count counts them all
 PART_SIZE = 500  # objects per part: a part is one processing job (a Lambda, or a SageMaker job for a heavy tier)
 PART_LEASE = timedelta(minutes=15)  # a running part's claim, renewed at each checkpoint: Lambda's longest run
 SKIPPED, RUNNING = "SKIPPED", "RUNNING"
@@ -302,12 +302,8 @@ class Batch:
                                                            started_at=batch.tier(tier).started_at or isoformat(now)))
         running = replace(state, status=RUNNING, worker=worker, claimed_at=isoformat(now),
                           lease_until=isoformat(now + PART_LEASE), reason=None)
-        changed = batch.stamped(now, parts=batch._parts_with(running),
-                                current_tier=max(tier, batch.current_tier or 0))
-        if state.status == RUNNING and state.worker == worker:
-            return changed  # the same worker again (a resumed run): its claim is renewed, nothing new to record
-        return changed.recorded(now, "job_claimed", self, f"by {worker or 'a step function task'}", tier=tier,
-                                job=state.job_id)
+        # A claim is routine (one per part): it is kept on the part, not in the audit trail, which stays small.
+        return batch.stamped(now, parts=batch._parts_with(running), current_tier=max(tier, batch.current_tier or 0))
 
     def part_skipped(self, now: datetime, tier: int, part: int, size: int, cursor: int | None = None) -> "Batch":
         """The objects a canceled part of `size` objects had not reached, counted once as deliberately not

@@ -204,7 +204,8 @@ class BatchRunner:
                 self._skip_rest(batch, tier, part, len(object_ids))
             return 0
         written = 0
-        for first in range(0, len(object_ids), self._group_size):
+        # A retried step (its Lambda timed out) starts after the groups the earlier try counted already.
+        for first in range(batch.part(tier, part).processed, len(object_ids), self._group_size):
             if batch.part(tier, part).status == rules.CANCELED:
                 self._skip_rest(batch, tier, part, len(object_ids))
                 return written
@@ -262,14 +263,17 @@ class BatchRunner:
         return [collection for collection, _ in self._tier_collections(namespace, batch.dag_tiers[tier])]
 
     def stage_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int,
-                   object_ids: list[str]) -> Iterator[list[StagedDraft]]:
+                   object_ids: list[str], part: int = 0) -> Iterator[list[StagedDraft]]:
         """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection,
         a group of objects at a time (images are large: the caller writes each group out before the next is read).
-        Sources that cannot be read or drafted are left out; `run_part` meets them again and records why."""
+        Sources that cannot be read or drafted are left out; `run_part` meets them again and records why. Nothing
+        when the tier or the part was canceled or the part is done: its job has nothing to embed."""
         held = self._held(namespace_id, batch_id, attempt)
         if held is None:
             return
         namespace, batch = held
+        if not batch.runs_tier(tier) or batch.part(tier, part).status in (rules.CANCELED, rules.COMPLETED):
+            return
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         for first in range(0, len(object_ids), self._group_size):
             group = object_ids[first:first + self._group_size]

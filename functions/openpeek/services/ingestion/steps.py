@@ -84,7 +84,8 @@ class BatchSteps:
         self._blobs.put(f"{prefix}input/{extraction_job.JOB_FILE}", extraction_job.job_file(collections),
                         "application/json")
         drafts = 0
-        for number, staged in enumerate(self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids)):
+        for number, staged in enumerate(self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids,
+                                                                part)):
             self._blobs.put(f"{prefix}input/{extraction_job.drafts_file_name(number)}",
                             extraction_job.drafts_file(staged), "application/octet-stream")
             drafts += len(staged)
