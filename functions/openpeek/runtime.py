@@ -575,6 +575,8 @@ class UnconfiguredBatchStarter:
         raise DependencyUnavailable("batch processing is not configured here "
                                     "(OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)")
 
+    rerun = start
+
 
 def attach_batches(services: Services) -> None:
     """The batch service and where its batches run: embedded, a worker thread in this process that shares the

@@ -380,3 +380,28 @@ def test_job_cancel_refuses_unknown_jobs_and_batches_that_are_not_running(world,
     assert _error(world.client.post(f"{path}/job_t0_p00000/cancel", headers=world.headers),
                   409)["code"] == "batch_not_running"
     assert _stored(world, batch.batch_id).parts == ()
+
+
+def test_a_rerun_of_a_deployed_attempt_runs_only_the_parts_left_unfinished(world, monkeypatch):
+    """What heal's detect_stuck starts when deployed: a second execution of the same attempt, after the first one
+    stopped with a part claimed. The part done already is not run again and nothing is counted twice."""
+    from openpeek.services.ingestion import steps
+
+    monkeypatch.setattr(rules, "PART_SIZE", 2)
+    monkeypatch.setattr(steps, "PART_SIZE", 2)
+    ids = [world.add_object(text.encode(), title=name) for name, text in TEXTS.items()]
+    batch = _pending(world, ids, [["col_text"]])
+    state = _steps_state(batch)
+    first, second = world.services.batch_steps.prepare(state)["tiers"][0]["parts"]
+    world.services.batch_steps.extract(first)
+    repository = BatchRepository(world.services.table)
+    current = repository.get(world.namespace_id, batch.batch_id)
+    repository.save(current.claimed(utcnow() - timedelta(minutes=30), 0, 1, None), current)  # its Lambda died
+
+    rerun = world.services.batch_steps.prepare(state)["tiers"][0]["parts"]
+    assert world.services.batch_steps.extract(rerun[0]) == {"written": 0}
+    assert world.services.batch_steps.extract(rerun[1])["written"] > 0
+    assert world.services.batch_steps.finalize(state) == {"status": "COMPLETED"}
+    done = _get(world, batch.batch_id)
+    assert done.progress.processed == 3 and done.tier_tasks[0].audit.balanced
+    assert done.documents_written == sum(world.count(source_object_id=object_id) for object_id in ids)

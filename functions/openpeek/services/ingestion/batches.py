@@ -55,6 +55,9 @@ class BatchStarter(Protocol):
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None: ...
 
+    def rerun(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        """Run a started attempt again (its parts done already are not run twice)."""
+
 
 class BatchService:
     def __init__(self, table: Table, namespaces: NamespaceService, batches: BatchRepository,
@@ -421,7 +424,7 @@ class BatchService:
             if stuck and not batch.terminal:
                 requeued = self._changed(namespace, batch,
                                          lambda current: current.requeued(now, current.stuck_parts(now, tier)))
-                self._starter().start(namespace.namespace_id, requeued.batch_id, requeued.attempt)
+                self._starter().rerun(namespace.namespace_id, requeued.batch_id, requeued.attempt)
                 restarted = True
             return {"batch_id": batch.batch_id, "tier_num": tier, "action": action,
                     "stuck_jobs": [_job_view(batch, state, now) for state in stuck], "requeued": len(stuck),

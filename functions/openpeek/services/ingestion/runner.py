@@ -384,6 +384,9 @@ class BatchRunner:
             part = batch.cursor // rules.PART_SIZE
             end = batch.part_range(part)[1]
             claim = batch.part(tier, part)
+            if claim.status == rules.COMPLETED:  # run by another path of the same attempt (a step function's rerun)
+                batch = self._update(batch, lambda current: current.stamped(self._clock(), cursor=end))
+                continue
             if claim.status == rules.CANCELED:
                 first = batch.part_range(part)[0]
                 skipped = self._skip_rest(batch, tier, part, end - first, cursor=end)
