@@ -726,11 +726,13 @@ def tier_audit(batch: Batch, tier: int) -> dict[str, Any]:
     status = batch.tier_status(tier)
     submitted = None if status in (PENDING, SKIPPED) else len(batch.work)
     succeeded = max(state.processed - state.failed - state.skipped, 0)
-    ended = status in TERMINAL
-    lost = max(0, submitted - state.processed) if ended and submitted is not None and status != CANCELED else 0
+    # Lost: objects a tier that says it completed never accounted for. A tier that failed or was canceled says
+    # loudly that it stopped; the objects it did not reach are noted, not lost.
+    completed = status in (COMPLETED, COMPLETED_WITH_ERRORS)
+    lost = max(0, submitted - state.processed) if completed and submitted is not None else 0
     notes = []
-    if status == CANCELED:
-        notes.append(f"canceled with {max(0, len(batch.work) - state.processed)} object(s) not reached")
+    if status in (CANCELED, FAILED):
+        notes.append(f"{status.lower()} with {max(0, len(batch.work) - state.processed)} object(s) not reached")
     canceled_parts = [part.job_id for part in batch.parts if part.tier == tier and part.status == CANCELED]
     if canceled_parts:
         notes.append(f"canceled job(s): {', '.join(canceled_parts)} (their objects not reached count as skipped)")
