@@ -587,7 +587,7 @@ class Batch:
             now, f"{status.lower()}: {self.documents_written} documents written, {self.failed_object_count} object "
                  f"failure(s)", "ERROR" if status == FAILED else "INFO").recorded(now, "finished", self, reason)
 
-    def _later_tiers_skipped(self, now: datetime, reason: str) -> "Batch":
+    def _later_tiers_skipped(self, reason: str) -> "Batch":
         batch = self
         for number in range(len(self.dag_tiers)):
             if batch.tier(number).status == PENDING:
@@ -598,7 +598,7 @@ class Batch:
         ended = self
         if self.dag_tiers and self.current_tier is not None and self.current_tier < len(self.dag_tiers):
             ended = self._tier_ended(now, self.current_tier, FAILED, reason)
-        ended = ended._later_tiers_skipped(now, "the batch failed before this tier ran")
+        ended = ended._later_tiers_skipped("the batch failed before this tier ran")
         return ended.stamped(now, status=FAILED, failure_reason=reason, completed_at=isoformat(now),
                              documents_resolvable=self.documents_written > 0, worker=None).logged(
             now, reason, "ERROR").recorded(now, "failed", self, reason)
@@ -611,7 +611,7 @@ class Batch:
         running = tier if tier is not None else self.current_tier
         if self.dag_tiers and running is not None and running < len(self.dag_tiers):
             ended = self._tier_ended(now, running, CANCELED, reason)
-        ended = ended._later_tiers_skipped(now, "the batch was canceled before this tier ran")
+        ended = ended._later_tiers_skipped("the batch was canceled before this tier ran")
         return ended.stamped(now, status=CANCELED, failure_reason=reason, completed_at=isoformat(now), worker=None,
                              documents_resolvable=self.documents_written > 0).logged(now, reason, "WARNING").recorded(
             now, "canceled", self, reason, tier=tier)
