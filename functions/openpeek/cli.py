@@ -100,6 +100,7 @@ def serve(args: argparse.Namespace) -> int:
 
 REAP_EVERY_S = 3600  # EventBridge's rate(1 hour) in AWS (stacks/automation.py)
 AUTOINDEX_EVERY_S = 6 * 3600  # rate(6 hours)
+HEARTBEAT_EVERY_S = 60
 
 
 def schedule_maintenance(services):
@@ -117,6 +118,11 @@ def schedule_maintenance(services):
     # transition a previous process left half-done.
     scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,
                     first_after_s=min(30.0, services.settings.tier_sweep_every_s))
+    # The heartbeat GET /v1/health/beat reads: a stopped scheduler shows as a beat grown old. The first is written
+    # as the scheduler starts, so a server that just started is not reported stopped.
+    services.health.record_beat(HEARTBEAT_EVERY_S)
+    scheduler.every(HEARTBEAT_EVERY_S, "heartbeat", lambda: services.health.record_beat(HEARTBEAT_EVERY_S),
+                    first_after_s=HEARTBEAT_EVERY_S)
     # `openpeek optimize` beside the server: its requests are claimed here, the builds run on threads of their own.
     from openpeek.embedded.index_builds import BuildRequests
 

@@ -225,6 +225,9 @@ class JobFiles(Protocol):
     def read_assignments(self, data: bytes) -> dict[str, list[Any]]:
         """Columns document_id, cluster, similarity, x, y, z of the engine's assignments file."""
 
+    def cluster_documents(self, columns: dict[str, list[Any]]) -> bytes:
+        """A finished run's export file (cluster_documents.parquet) holding these columns."""
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # Orchestrator: runs a cluster job's steps (prepare → engine → finalize, mark-failed on error) somewhere else

@@ -119,10 +119,16 @@ class Services:
     batches: Any = None  # BatchService: bucket batches run through the collections' extractors
     batch_worker: Any = None  # embedded: the thread that runs submitted batches (embedded/batch_worker.py)
     batch_steps: Any = None  # BatchSteps: a batch's Step Functions steps (the deployed runtime's batch Lambdas)
+    health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
+    manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
     batch_reports: Any = None  # BatchReports: a batch's diagnosis, audit and pre-flight estimate
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
+    document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
+    publications: Any = None  # PublicationService: published retrievers and their public execution
+    collection_exchange: Any = None  # CollectionExchange: a collection's export and import
+    collection_sourcing: Any = None  # CollectionSourcing: a collection's reconciliation and trigger
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -198,6 +204,21 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+                                 stages=stage_registry, executions=retriever_executions)
+    # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
+    from openpeek.repositories.publications import PublicationRepository
+    from openpeek.services.publications import PublicationService
+
+    read_secret = _secret_reader(settings)
+    # A publication's password: deployed, the organisation's own secret (openpeek/<env>/<org>/secrets/<name>, where
+    # the API function may read), so no organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
+    passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name))) if settings.runtime == "aws"
+                 else (lambda org_id, name: read_secret(name)))
+    publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
+                                      retrieval, passwords)
+    retrievers.on_delete(publications.forget_retriever)
+    cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     return Services(
         settings=settings,
         table=table,
@@ -211,8 +232,7 @@ def wire(
         namespace_listing=NamespaceListing(namespaces),
         documents=DocumentService(namespaces, IdempotencyRepository(table), vectors, events, metrics=metrics),
         retrievers=retrievers,
-        retrieval=RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
-                                   stages=stage_registry, executions=retriever_executions),
+        retrieval=retrieval,
         retrieval_history=ExecutionHistory(retriever_executions),
         retrieval_typeahead=Typeahead(vectors, retriever_executions),
         promotion=PromotionService(namespaces, namespace_repository, vectors, gateway, events),
@@ -245,6 +265,7 @@ def wire(
         buckets=buckets,
         objects=objects,
         uploads=uploads,
+        publications=publications,
     )
 
 
@@ -431,6 +452,10 @@ def _embedded(settings: Settings,
                                                          metrics=services.metrics)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -454,6 +479,10 @@ def _aws(settings: Settings,
                     orchestrator=_step_functions(settings), dedicated_vector_stores=dedicated_vector_stores)
     attach_batches(services)
     attach_tiering(services)
+    attach_document_lineage(services)
+    attach_health(services)
+    attach_manifest_generator(services)
+    attach_collection_io(services)
     return services
 
 
@@ -570,6 +599,8 @@ class UnconfiguredBatchStarter:
     """The aws runtime without OPENPEEK_BATCH_STATE_MACHINE_ARN: batches cannot start, and say why (503)."""
 
     worker_id = None
+    max_concurrent_batches = 0
+    runner_name = "none (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
         raise DependencyUnavailable("batch processing is not configured here "
@@ -624,6 +655,42 @@ def attach_batches(services: Services) -> None:
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()
+
+
+def attach_health(services: Services) -> None:
+    """The scheduler's heartbeat and the deep check of the stores this deployment uses (their places, no secret)."""
+    from openpeek.repositories.heartbeats import HeartbeatRepository
+    from openpeek.services.health import HealthService
+
+    settings = services.settings
+    if settings.runtime == "aws":
+        meta: dict[str, Any] = {"table": settings.table_name, "bucket": settings.bucket_name,
+                                "bucket_prefix": settings.bucket_prefix, "vector_store": settings.qdrant_url}
+    else:
+        meta = {"table": str(settings.data_dir / "openpeek.db"), "bucket": str(settings.data_dir / "blobs"),
+                "vector_store": settings.qdrant_url or str(settings.data_dir / "vectors")}
+
+    def task_queue_problem() -> str | None:
+        if services.batch_worker is not None or settings.batch_state_machine_arn:
+            return None
+        return "batch processing is not configured here (OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)"
+
+    services.health = HealthService(HeartbeatRepository(services.table), services.vectors, services.blobs,
+                                    services.inference, task_queue_problem, runtime=settings.runtime,
+                                    meta={"environment": settings.environment_name, **meta})
+
+
+def attach_manifest_generator(services: Services) -> None:
+    """POST /v1/manifest/generate: the deployment's LLM providers, its extractor and stage catalogues."""
+    from openpeek.services.manifest_generation import ManifestGenerator
+
+    settings = services.settings
+    clients = build_clients(openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
+                            anthropic_api_key=settings.anthropic_api_key,
+                            base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
+                                       "anthropic": settings.anthropic_base_url})
+    services.manifest_generator = ManifestGenerator(services.manifests, clients, services.collections,
+                                                    services.retrieval.stages.catalogue)
 
 
 def attach_auto_processing(services: Services, batches: Any) -> None:
@@ -721,3 +788,34 @@ def attach_tiering(services: Services, cold_store: Any = None) -> None:
 
         registry = TierStateRepository(services.table)
         subscribe(lambda event: registry.register(event.namespace_id), ["collection.created"])
+
+
+# -- document lineage ------------------------------------------------------------------------------------------------
+
+
+def attach_document_lineage(services: Services) -> None:
+    """A collection document's ancestors, descendants, source media and diagnostics, read through the documents
+    service that attach_tiering made (so cold and archived collections' documents are found too)."""
+    from openpeek.repositories.batches import BatchRepository
+    from openpeek.services.collections.lineage import DocumentLineageService
+
+    services.document_lineage = DocumentLineageService(services.collection_documents, services.collections,
+                                                       services.objects, BatchRepository(services.table))
+# -- a collection as a whole: export, import, reconciliation, trigger ------------------------------------------------
+
+
+def attach_collection_io(services: Services) -> None:
+    """Export and import over the collection document service in force (tiering replaces it), reconciliation and
+    trigger over the batch service."""
+    from openpeek.repositories.buckets import BucketRepository
+    from openpeek.repositories.objects import ObjectRepository
+    from openpeek.services.collections.exchange import CollectionExchange
+    from openpeek.services.collections.sourcing import CollectionSourcing
+
+    objects = ObjectRepository(services.table)
+    services.collection_exchange = CollectionExchange(services.collections, lambda: services.collection_documents,
+                                                      services.blobs, objects, services.objects)
+    services.collections.remove_content_with(services.collection_exchange.forget_collection)
+    services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
+                                                      BucketRepository(services.table), objects,
+                                                      lambda: services.batches)

@@ -22,6 +22,7 @@ from mixpeek.models import (
 )
 
 from openpeek.api.app import create_app
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 from tests.conftest import make_tenant
@@ -481,3 +482,54 @@ def test_documents_come_back_whole_when_the_search_fetched_only_the_fields_stage
                                 stage("j", "json_transform", template='{"t": {{ DOC.title | tojson }}}')])
     assert [request.payload_fields for request in asked] == [None]
     assert [d["t"] for d in reshaped["documents"]] == ["Item d1", "Item d2"]
+
+
+PROJECTED = [search(), stage("cheap", "attribute_filter", filters={"AND": [{"field": "price", "operator": "lt",
+                                                                            "value": 60}]}),
+             stage("m", "mmr", top_k=3, **{"lambda": 0.5}), stage("top", "limit", limit=2)]
+
+
+def test_a_batch_completes_every_query_page_with_one_read_and_each_matches_its_single_execution(
+        client, ns, module_services, monkeypatch):
+    """The pages of a batch whose search fetched only the fields its stages read are completed together: one read
+    of the stored documents for the whole batch, and each query's documents are those its single execution returns,
+    whole."""
+    rid = create(client, ns, PROJECTED, name="batch-projected").json()["retriever_id"]
+    angles = (7, 97, 12)
+    single = [client.post(f"/v1/retrievers/{rid}/execute", headers=ns,
+                          json={"inputs": {"query_vector": vec(angle)}}).json() for angle in angles]
+    reads = []
+    store_retrieve = module_services.vectors.retrieve
+
+    def recording(collection, ids, *args, **kwargs):
+        reads.append(list(ids))
+        return store_retrieve(collection, ids, *args, **kwargs)
+
+    monkeypatch.setattr(module_services.vectors, "retrieve", recording)
+    response = client.post(f"/v1/retrievers/{rid}/execute/batch", headers=ns, json={"queries": [
+        {"inputs": {"query_vector": vec(angle)}} for angle in angles]})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(reads) == 1
+    assert sorted(reads[0]) == sorted({d["document_id"] for r in results for d in r["documents"]})
+    for batched, alone in zip(results, single):
+        assert [d["document_id"] for d in batched["documents"]] == [d["document_id"] for d in alone["documents"]]
+        for document, expected in zip(batched["documents"], alone["documents"]):
+            assert {k: v for k, v in document.items() if k != "score"} == \
+                   {k: v for k, v in expected.items() if k != "score"}
+            assert document["title"].startswith("Item ")  # a field no stage read: the page was completed
+
+
+def test_a_batch_whose_page_read_fails_answers_503_and_keeps_its_runs_as_failed(
+        client, ns, module_services, monkeypatch):
+    rid = create(client, ns, PROJECTED, name="batch-read-fails").json()["retriever_id"]
+
+    def unavailable(*args, **kwargs):
+        raise DependencyUnavailable("vector store down")
+
+    monkeypatch.setattr(module_services.vectors, "retrieve", unavailable)
+    response = client.post(f"/v1/retrievers/{rid}/execute/batch", headers=ns, json={"queries": [
+        {"inputs": {"query_vector": vec(angle)}} for angle in (7, 97)]})
+    assert response.status_code == 503, response.text
+    listing = client.post(f"/v1/retrievers/{rid}/executions/list", headers=ns, json={}).json()["results"]
+    assert len(listing) == 2 and {run["status"] for run in listing} == {"failed"}

@@ -108,12 +108,15 @@ def test_the_reaper_logs_the_eventbridge_event_id_and_counts_what_it_deleted(std
     from openpeek.handlers import reaper
 
     result = ReapResult(found=3, deleted=2, kept=1, already_gone=0, failed=0)
-    monkeypatch.setattr(reaper, "services", SimpleNamespace(expiry=SimpleNamespace(reap=lambda: result)))
+    beats = []
+    monkeypatch.setattr(reaper, "services", SimpleNamespace(expiry=SimpleNamespace(reap=lambda: result),
+                                                            health=SimpleNamespace(record_beat=beats.append)))
     event = {"version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": "Scheduled Event",
              "source": "aws.events", "account": "123456789012", "time": "2026-11-30T01:00:00Z", "region": "eu-west-1",
              "resources": ["arn:aws:events:eu-west-1:123456789012:rule/openpeek-test-reaper"], "detail": {}}
 
     assert reaper.handler(event, None) == {"found": 3, "deleted": 2, "kept": 1, "already_gone": 0, "failed": 0}
+    assert beats == [3600]  # the hourly schedule's heartbeat (GET /v1/health/beat)
 
     lines = emf_and_log_lines(stdout.readouterr().out)
     (reaped,) = [line for line in log_lines(lines) if line["message"] == "expired namespaces reaped"]

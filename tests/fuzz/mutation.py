@@ -445,6 +445,23 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/retrievers/{retriever}/executions/{execution}/profile", headers=h),
         Case("GET", "/v1/retrievers/executions/{adhoc_execution}", headers=h),
         Case("POST", "/v1/retrievers/executions/list", {"status": "completed"}, query={"limit": "5"}, headers=h),
+        # published retrievers: publish the seeded retriever, its publication, and its public execution by name
+        Case("POST", "/v1/retrievers/{retriever}/publish", {
+            "public_name": "fuzz-public", "description": "d", "tags": ["a"], "category": "demo",
+            "display_config": {"title": "Fuzz", "exposed_fields": ["title", "metadata.brand"], "inputs": [
+                {"field_name": "v", "label": "Vector", "field_schema": {"type": "array"}}]},
+            "rate_limit_config": {"tier": "elevated", "max_results_per_query": 5}}, headers=h),
+        Case("GET", "/v1/retrievers/{retriever}/publish", headers=h),
+        Case("PATCH", "/v1/retrievers/{retriever}/publish", {"is_active": True, "tags": ["b"],
+                                                             "rate_limit_config": {"requests_per_minute": 500}},
+             headers=h),
+        Case("DELETE", "/v1/retrievers/{retriever}/publish", headers=h),
+        Case("GET", "/v1/retrievers/{retriever}/publish/availability", query={"name": "fuzz-free"}, headers=h),
+        Case("POST", "/v1/retrievers/{retriever}/publish/reconcile", query={"dry_run": "true"}, headers=h),
+        Case("GET", "/v1/retrievers/publish/stats", headers=h),
+        Case("POST", "/v1/public/retrievers/{public_name}/execute", {
+            "inputs": {"v": [0.1, 0.2, 0.3, 0.4]}, "pagination": {"method": "offset", "page_size": 3}},
+             ids={"public_name": "fuzz-public"}),
         # clusters and manifests
         Case("GET", "/v1/clusters/{cluster}/visualization/points", query={"limit": "100"}, headers=h),
         Case("POST", "/v1/manifest/export", query={"format": "yaml"}, headers=h),
@@ -496,6 +513,46 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/failed-documents", headers=h),
         Case("GET", "/v1/batches/{batch}", headers=h),
         Case("POST", "/v1/batches/{batch}/cancel", query={"reason": "fuzz"}, headers=h),
+        # collection documents (CollectionDocumentsApi): lineage, source media, diagnostics, dry-run schema check
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/ancestors", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/descendants", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/download", headers=h),
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/diagnostics", headers=h),
+        Case("POST", "/v1/collections/{collection}/documents/schema/validate", document, headers=h),
+        # SDK coverage: health, documents, namespaces, batches, manifest and cluster-execution operations
+        Case("GET", "/v1/health/beat"),
+        Case("GET", "/v1/health/deep", query={"deep": "true", "metrics": "true"}),
+        Case("POST", "/v1/documents/list/batch", {"queries": [
+            {"key": "written", "request": {"filters": {"title": "written"}, "limit": 5}},
+            {"key": "all", "request": {"include_total": True, "sort": {"field": "price", "direction": "desc"}}}]},
+             headers=h),
+        Case("POST", "/v1/namespaces/{namespace}/ensure-indexes", query={"force_rebuild": "false"}),
+        Case("POST", "/v1/namespaces/stats/batch", {"namespace_ids": [ids["namespace"], "fuzz-standalone"]}),
+        Case("GET", "/v1/batches/queue", headers=h),
+        Case("POST", "/v1/manifest/lint", {"version": 1, "namespace": {"description": "linted"},
+                                           "retrievers": [RETRIEVER]},
+             query={"skip_rules": "MISSING_DESCRIPTION"}, headers=h),
+        Case("POST", "/v1/manifest/generate", query={"description": "notes searched by meaning",
+                                                     "manifest_name": "fuzz-generated"}),
+        Case("GET", "/v1/clusters/{cluster}/executions/{run}/export", query={"format": "csv"}, headers=h),
+        # collections as a whole: clone, export, import (infer, validate-mapping), reconciliation, trigger
+        Case("POST", "/v1/collections/{collection}/clone", {"collection_name": "fuzz-clone",
+                                                            "description": "cloned"}, headers=h),
+        Case("POST", "/v1/collections/{collection}/export", {"format": "json", "sample_size": 10,
+                                                             "select_fields": ["title"]}, headers=h),
+        Case("POST", "/v1/collections/{collection}/import", {
+            "export": {"item": {"title": "imported", "price": 2}}, "dry_run": True, "mapping": {"fields": [
+                {"source_field": "item.title", "target": {"kind": "metadata", "path": "title"}},
+                {"source_field": "item.price", "target": {"kind": "metadata", "path": "metadata.price"}}]}},
+             headers=h),
+        Case("POST", "/v1/collections/import/infer", {"sample_rows": [{"title": "a", "price": 3}],
+                                                      "known_index_dims": {"emb": DIMENSION}}, headers=h),
+        Case("POST", "/v1/collections/import/validate-mapping", {
+            "source_fields": [{"path": "title", "type": "string"}],
+            "mapping": {"fields": [{"source_field": "title", "target": {"kind": "metadata", "path": "title"}}]}},
+             headers=h),
+        Case("GET", "/v1/collections/{collection}/reconciliation", query={"limit": "10"}, headers=h),
+        Case("POST", "/v1/collections/{collection}/trigger", {"dedup_strategy": "skip"}, headers=h),
         # bucket batches: many at once, a batch's tiers and jobs, its reports
         Case("POST", "/v1/buckets/{bucket}/batches/bulk-submit", {"chunk_size": 100, "max_objects": 10,
                                                                   "dedup_strategy": "skip"}, headers=h),

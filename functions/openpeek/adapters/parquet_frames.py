@@ -82,6 +82,22 @@ def read_assignments(data: bytes) -> dict[str, list[Any]]:
             for name in ("document_id", "cluster", "similarity", "x", "y", "z")}
 
 
+def cluster_documents(columns: dict[str, list[Any]]) -> bytes:
+    """A run's export file (cluster_documents.parquet): the columns as given, one row per member and per centroid;
+    `keywords` a list of strings and `centroid_vector` a list of float32 (empty on member rows)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"keywords": pa.list_(pa.string()), "centroid_vector": pa.list_(pa.float32()),
+             "x": pa.float64(), "y": pa.float64(), "z": pa.float64(), "similarity": pa.float64(),
+             "num_members": pa.int64(), "mean_cosine_similarity": pa.float64(),
+             "min_cosine_similarity": pa.float64()}
+    table = pa.table({name: pa.array(values, type=types.get(name, pa.string())) for name, values in columns.items()})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
 class ParquetJobFiles:
     """ports.JobFiles in parquet: what the cluster steps hand to the engine and read back from it."""
 
@@ -90,3 +106,6 @@ class ParquetJobFiles:
 
     def read_assignments(self, data: bytes) -> dict[str, list[Any]]:
         return read_assignments(data)
+
+    def cluster_documents(self, columns: dict[str, list[Any]]) -> bytes:
+        return cluster_documents(columns)

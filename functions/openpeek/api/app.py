@@ -16,6 +16,8 @@ from openpeek.api.routers import map_points, studio
 from openpeek.api.routers import buckets, objects, uploads
 from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
+from openpeek.api.routers import document_lineage
+from openpeek.api.routers import public_retrievers, published_retrievers
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -42,6 +44,8 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(collection_documents.router)
     app.include_router(collection_lifecycle.router)
     app.include_router(documents.router)
+    app.include_router(published_retrievers.router)  # before retrievers: its literal paths come first
+    app.include_router(public_retrievers.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)
     app.include_router(clusters.router)
@@ -49,6 +53,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(manifests.router)
     app.include_router(webhooks.router)
     app.include_router(document_acl.router)
+    app.include_router(document_lineage.router)
     app.include_router(map_points.router)
     app.include_router(studio.router)
     app.include_router(buckets.router)

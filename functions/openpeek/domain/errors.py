@@ -48,8 +48,22 @@ class Conflict(DomainError):
     type = "ConflictError"
 
 
+class TooLarge(DomainError):
+    """What was asked for is more than one answer may carry (an export past its row limit)."""
+
+    status = 413
+    type = "PayloadTooLargeError"
+
+
 class DependencyFailed(DomainError):
     """A backing service (vector store, table, inference provider) failed; nothing half-written was left."""
 
     status = 503
     type = "ServiceUnavailableError"
+
+
+class TooManyRequests(DomainError):
+    """A rate limit refused the request; `details.retry_after_seconds` says when the window that refused it ends."""
+
+    status = 429
+    type = "TooManyRequestsError"

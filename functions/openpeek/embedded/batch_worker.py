@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 class LocalBatchWorker:
+    max_concurrent_batches = 1  # one thread runs the submitted batches in turn
+    runner_name = "embedded batch worker"
     def __init__(self, runner: BatchRunner, batches: BatchRepository) -> None:
         self._runner = runner
         self._batches = batches

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import yaml
 
 from openpeek.domain import clusters as cluster_rules
+from openpeek.domain import manifest_lint as lint_rules
 from openpeek.domain import retrievers as retriever_rules
 from openpeek.domain.errors import BadRequest, DomainError
 from openpeek.domain.namespace import Namespace, check_vector_configs
@@ -337,6 +338,51 @@ class ManifestService:
         errors, warnings, counts = self._check(namespace or self._draft(principal, manifest), manifest)
         return {"valid": not errors, "resources": counts, "errors": errors, "warnings": warnings,
                 "missing_secrets": [], "parameters": []}
+
+    def lint(self, principal: Principal, header: str | None, manifest: dict[str, Any], shape: list[str], *,
+             skip_rules: list[str] | None = None) -> dict[str, Any]:
+        """LintResponse: validation's errors (severity error: apply would refuse the manifest) and the best-practice
+        findings of domain/manifest_lint.py, without changing anything. `shape`: the manifest's shape errors, found
+        by the caller; with any, only they are reported. The namespace checked against: X-Namespace, else the one
+        the manifest names, else (none named, or not made yet) the one apply would create."""
+        unknown = sorted(set(skip_rules or []) - set(lint_rules.RULES))
+        if unknown:
+            raise BadRequest(f"unknown lint rules: {', '.join(unknown)}; the rules are "
+                             f"{', '.join(sorted(lint_rules.RULES))}", code="invalid_skip_rules",
+                             details={"unknown": unknown, "rules": sorted(lint_rules.RULES)})
+        if shape:
+            errors = [(message.split(":", 1)[0], message) for message in shape]
+            findings: list[lint_rules.Finding] = []
+        else:
+            section = manifest.get("namespace") if isinstance(manifest.get("namespace"), dict) else {}
+            named = header or section.get("namespace_id") or section.get("namespace_name")
+            namespace = self.target(principal, header, manifest) if named else None
+            checked, _, _ = self._check(namespace or self._draft(principal, manifest), manifest)
+            errors = [(self._location(manifest, message), message) for message in checked]
+            findings = [f for f in lint_rules.lint(manifest) if f.code not in set(skip_rules or [])]
+        results = [lint_rules.Finding("VALIDATION_ERROR", lint_rules.ERROR, message, location,
+                                      "Fix this before applying: apply refuses a manifest with errors").public()
+                   for location, message in errors] + [finding.public() for finding in findings]
+        summary = {severity: sum(1 for r in results if r["severity"] == severity)
+                   for severity in (lint_rules.ERROR, lint_rules.WARNING, lint_rules.INFO)}
+        return {"valid": not errors, "results": results, "summary": summary}
+
+    def _location(self, manifest: dict[str, Any], message: str) -> str:
+        """Where a validation error is, from the way _check words it ("retriever 'x': ...", "namespace: ...")."""
+        if message.startswith("namespace"):
+            return "namespace"
+        for kind in self._kinds:
+            prefix = f"{kind.type_name} '"
+            if message.startswith(prefix):
+                name = message[len(prefix):].split("'", 1)[0]
+                entries = manifest.get(kind.key) or []
+                for index, entry in enumerate(entries):
+                    if isinstance(entry, dict) and str(entry.get(self._name_key(kind))) == name:
+                        return f"{kind.key}[{index}]"
+                return kind.key
+            if message.startswith(f"{kind.key} "):
+                return kind.key
+        return "manifest"
 
     def _check(self, namespace: Namespace, manifest: dict[str, Any]) -> tuple[list[str], list[str], dict[str, int]]:
         errors: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ NAMESPACE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 # Fields of the SDK's request models whose features openpeek does not offer: refused when set, never ignored.
 UNSUPPORTED_WHEN_SET = ("trusted_issuers", "spend_budget", "cost_cap_override", "pinned")
 WRITE_ATTEMPTS = 16
+STATS_THREADS = 4  # namespaces whose live state one stats batch reads at once
 
 
 def _jitter(retry: int) -> None:
@@ -119,6 +121,54 @@ class NamespaceService:
     def get(self, principal: Principal, identifier: str) -> NamespaceView:
         namespace = self.resolve(principal, identifier)
         return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
+
+    def get_many(self, principal: Principal, identifiers: list[str]) -> list[NamespaceView]:
+        """The caller's namespaces among `identifiers` (ids or names), each once, in the order asked, with their live
+        state (`POST /v1/namespaces/stats/batch`); those it cannot see are left out rather than refused. The vector
+        store is asked about a few of them at once."""
+        found: dict[str, Namespace] = {}
+        for identifier in identifiers:
+            namespace = self._repository.find(principal.org_id, identifier)
+            if namespace is not None:
+                found.setdefault(namespace.namespace_id, namespace)
+        if not found:
+            return []
+
+        def view(namespace: Namespace) -> NamespaceView:
+            return NamespaceView(namespace, self._live_info(namespace), counts=self.content_counts(namespace))
+
+        with ThreadPoolExecutor(max_workers=min(STATS_THREADS, len(found)),
+                                thread_name_prefix="openpeek-namespace-stats") as pool:
+            return list(pool.map(view, found.values()))
+
+    def ensure_payload_indexes(self, principal: Principal, identifier: str, *,
+                               force_rebuild: bool = False) -> dict[str, Any]:
+        """Make the vector store hold every payload index the namespace declares (protected, user and automatic),
+        without touching a document: a missing one is created (the store indexes the stored points), one of another
+        type replaced; with `force_rebuild`, each is dropped and built again from the stored points. A namespace
+        whose collection is gone gets it back with all its indexes (and its vector indexes). What is reported:
+        `ensured` (confirmed present, whether or not this call built it), `registered` (missing or mistyped before
+        this call), `rebuilt` (force_rebuild), `created` (ensured + rebuilt, the SDK's older name)."""
+        namespace = self.resolve(principal, identifier)
+        declared = list(namespace.payload_indexes)
+        registered: list[str] = []
+        rebuilt: list[str] = []
+        if not self._vectors.collection_exists(namespace.collection):
+            self._repair_vectors(namespace)
+            registered = [index.field_name for index in declared]
+        else:
+            present = self._vectors.info(namespace.collection).payload_indexes
+            for index in declared:
+                if force_rebuild:
+                    self._vectors.drop_payload_index(namespace.collection, index.field_name)
+                    self._vectors.create_payload_index(namespace.collection, _spec(index))
+                    rebuilt.append(index.field_name)
+                elif present.get(index.field_name) != index.type:
+                    self._vectors.create_payload_index(namespace.collection, _spec(index))
+                    registered.append(index.field_name)
+        ensured = [index.field_name for index in declared if index.field_name not in rebuilt]
+        return {"namespace_id": namespace.public_id, "force_rebuild": force_rebuild, "ensured": ensured,
+                "rebuilt": rebuilt, "registered": registered, "skipped": [], "created": ensured + rebuilt}
 
     def count_content_with(self, counter: Callable[[Namespace], dict[str, int]]) -> None:
         """Register where a kind of content is counted (the content services are built after this one)."""

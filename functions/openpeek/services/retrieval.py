@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, DomainError
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import decode_cursor, encode_cursor
@@ -101,13 +102,14 @@ class RetrievalService:
         prefetched = self._prefetch_first_search(namespace, retriever, queries, shared, subject, tier_plans)
         results = []
         history: list[dict[str, Any]] = []  # the queries' runs, written together once the batch is done
+        incomplete: list[_IncompletePage] = []  # the queries' pages, completed together once every query ran
         try:
             for index, query in enumerate(queries):
                 request = {**shared, **{k: v for k, v in query.items() if v is not None}}
                 try:
                     outcome = self._run(namespace, retriever, request, subject=subject, ad_hoc=False,
                                         first_search=prefetched.pop(index, None), history=history,
-                                        tier_plan=tier_plans[index])
+                                        tier_plan=tier_plans[index], incomplete=incomplete)
                     results.append({"query_index": index, **outcome})
                 except DomainError as error:
                     if error.status >= 500:
@@ -115,6 +117,10 @@ class RetrievalService:
                     results.append({"query_index": index, "status": "failed", "documents": [],
                                     "error": {"message": error.message, "code": error.code,
                                               "details": error.details}})
+            completed = self._complete_pages(namespace, incomplete, history)
+            for result in results:
+                if result.get("execution_id") in completed:
+                    result["documents"] = completed[result["execution_id"]]
         finally:  # a dependency failing mid-batch still leaves the runs before it (and its own failure) in history
             if self._executions is not None and history:
                 self._executions.record_many(namespace.namespace_id, history)
@@ -127,20 +133,26 @@ class RetrievalService:
 
     def _run(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *, subject: str | None,
              ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None = None,
-             history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED) -> dict[str, Any]:
+             history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED,
+             incomplete: list[_IncompletePage] | None = None) -> dict[str, Any]:
         if request.get("return_vectors") or any(self._reads_vectors(stage) for stage in retriever.stages):
             # Hundreds of fetched vectors are tens of thousands of float objects: without this the collector walks
             # them several times per request (openpeek/garbage_collection.py; measured: a third of an mmr pipeline's
             # time).
             with fewer_collections():
                 return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                        first_search=first_search, history=history, tier_plan=tier_plan)
+                                        first_search=first_search, history=history, tier_plan=tier_plan,
+                                        incomplete=incomplete)
         return self._run_stages(namespace, retriever, request, subject=subject, ad_hoc=ad_hoc,
-                                first_search=first_search, history=history, tier_plan=tier_plan)
+                                first_search=first_search, history=history, tier_plan=tier_plan,
+                                incomplete=incomplete)
 
     def _run_stages(self, namespace: Namespace, retriever: Retriever, request: dict[str, Any], *,
                     subject: str | None, ad_hoc: bool, first_search: tuple[list[Candidate], bool] | None,
-                    history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED) -> dict[str, Any]:
+                    history: list[dict[str, Any]] | None = None, tier_plan: Any = _UNPLANNED,
+                    incomplete: list[_IncompletePage] | None = None) -> dict[str, Any]:
+        """`incomplete`: where a batch collects the pages whose payloads were projected, to complete them all with
+        one read (_complete_pages); a single run completes its own page."""
         started = time.perf_counter()
         created_at = isoformat(utcnow())
         execution_id = new_id("exec")
@@ -218,8 +230,8 @@ class RetrievalService:
             candidates = [c for c in candidates if filter_rules.matches(extra_filter, c.payload, c.document_id)]
 
         page, pagination = _paginate(candidates, request)
-        if projected:
-            page = self._with_whole_payloads(namespace, page)
+        if projected and incomplete is None:
+            page = self._with_whole_payloads(namespace, [page])[0]
         total_ms = round((time.perf_counter() - started) * 1000, 3)
         explain_plan = None
         if request.get("explain"):
@@ -237,17 +249,21 @@ class RetrievalService:
             "pagination": pagination, "warnings": warnings, **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
         }, ad_hoc, history)
-        return {
+        answer = {
             "retriever_id": retriever.retriever_id or None,
             "execution_id": execution_id,
             "status": "completed",
-            "documents": [_present(candidate, return_vectors) for candidate in page],
+            # A batch presents a projected page once it is completed (_complete_pages).
+            "documents": [] if projected and incomplete is not None else [_present(c, return_vectors) for c in page],
             "pagination": pagination,
             "stage_statistics": stage_statistics,
             "budget": {"credits_used": 0, "time_elapsed_ms": total_ms},
             "warnings": warnings or None,
             **({"explain_plan": explain_plan} if explain_plan else {}),
         }
+        if projected and incomplete is not None:
+            incomplete.append(_IncompletePage(execution_id, page, return_vectors))
+        return answer
 
     def _plan_tiers(self, namespace: Namespace, retriever: Retriever, queries: int = 1) -> Any:
         """The cold collections the retriever's searches also read (services/tiering), or None."""
@@ -267,15 +283,35 @@ class RetrievalService:
             after[position] = projection.union([after[position + 1], reads[position + 1]])
         return after
 
-    def _with_whole_payloads(self, namespace: Namespace, page: list[Candidate]) -> list[Candidate]:
-        """The page's documents with their whole stored payloads, under what the stages wrote (a search fetched
-        only the fields the stages read). A document deleted since the search keeps what the search read."""
-        if not page:
-            return page
-        stored = {point.id: point.payload
-                  for point in self._vectors.retrieve(namespace.collection, [c.document_id for c in page])}
-        return [Candidate(c.document_id, c.score, projection.completed(stored[c.document_id], c.payload), c.vectors)
-                if c.document_id in stored else c for c in page]
+    def _with_whole_payloads(self, namespace: Namespace, pages: list[list[Candidate]]) -> list[list[Candidate]]:
+        """The pages' documents with their whole stored payloads, under what the stages wrote (a search fetched
+        only the fields the stages read), read in one call. A document deleted since the search keeps what the
+        search read."""
+        wanted = list(dict.fromkeys(c.document_id for page in pages for c in page))
+        if not wanted:
+            return pages
+        stored = {point.id: point.payload for point in self._vectors.retrieve(namespace.collection, wanted)}
+        return [[Candidate(c.document_id, c.score, projection.completed(stored[c.document_id], c.payload), c.vectors)
+                 if c.document_id in stored else c for c in page] for page in pages]
+
+    def _complete_pages(self, namespace: Namespace, incomplete: list[_IncompletePage],
+                        history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """A batch's projected pages completed with one read and presented, by execution id. If that read fails,
+        the runs it leaves without documents are kept in the history as failed, not completed."""
+        if not incomplete:
+            return {}
+        try:
+            pages = self._with_whole_payloads(namespace, [pending.page for pending in incomplete])
+        except (DomainError, DependencyUnavailable) as error:
+            unfinished = {pending.execution_id for pending in incomplete}
+            reason = error.message if isinstance(error, DomainError) else str(error)
+            for record in history:
+                if record["execution_id"] in unfinished:
+                    record.update(status="failed", total_returned=0,
+                                  error=f"reading the documents of the page: {reason}")
+            raise
+        return {pending.execution_id: [_present(candidate, pending.with_vectors) for candidate in page]
+                for pending, page in zip(incomplete, pages)}
 
     def _reads_vectors(self, stage: dict[str, Any]) -> bool:
         definition = self._stages.get(stage["config"]["stage_id"])
@@ -348,6 +384,15 @@ class RetrievalService:
             "error": f"stage '{stage_name}': {error.message}", **_input_digest(inputs),
             "collection_ids": list(retriever.collection_identifiers),
         }, ad_hoc, history)
+
+
+@dataclass
+class _IncompletePage:
+    """A batch query's page that still has only the payload fields its stages read."""
+
+    execution_id: str
+    page: list[Candidate]
+    with_vectors: bool
 
 
 def _input_digest(inputs: dict[str, Any]) -> dict[str, Any]:

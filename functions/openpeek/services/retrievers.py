@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import retrievers as rules
@@ -31,6 +31,11 @@ class RetrieverService:
         self._repository = repository
         self._events = events
         self._stages = stages  # the stage catalogue (services/stages/registry.py) that checks stage parameters
+        self._deletion_listeners: list[Callable[[Namespace, Retriever], None]] = []
+
+    def on_delete(self, listener: Callable[[Namespace, Retriever], None]) -> None:
+        """Register what else goes with a deleted retriever (its publication): called after the delete."""
+        self._deletion_listeners.append(listener)
 
     def check_stages(self, namespace: Namespace, stages: list[dict[str, Any]],
                      input_schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,13 +118,11 @@ class RetrieverService:
         request.update({key: value for key, value in overrides.items() if value is not None})
         return self.create(namespace, request)
 
-    def published(self, namespace: Namespace) -> list[Retriever]:
-        """Retrievers whose visibility makes them public (PUBLIC or MARKETPLACE), oldest first."""
-        return [r for r in self.list(namespace) if (r.visibility or "").lower() in ("public", "marketplace")]
-
     def delete(self, namespace: Namespace, identifier: str) -> Retriever:
         retriever = self.get(namespace, identifier)
         self._repository.delete(retriever)
+        for listener in self._deletion_listeners:
+            listener(namespace, retriever)
         self._publish("retriever.deleted", namespace, retriever)
         return retriever
 

@@ -16,6 +16,8 @@ from openpeek.domain.failures import DependencyUnavailable
 
 class StepFunctionsBatchStarter:
     worker_id = None  # the state machine outlives any Lambda
+    max_concurrent_batches = None  # every batch attempt is an execution of its own: none waits for another
+    runner_name = "step functions"
 
     def __init__(self, state_machine_arn: str, client: Any = None) -> None:
         if not state_machine_arn:

@@ -111,6 +111,17 @@ class NamespaceListDocumentsRequest(ListDocumentsRequest):
     collection_ids: Optional[list[StrictStr]] = Field(default=None, max_length=256)
 
 
+class BatchListQuery(Strict):
+    """One listing of a batch: the caller's key (echoed back) and the body POST /v1/documents/list takes."""
+
+    key: StrictStr = Field(min_length=1, max_length=128)
+    request: NamespaceListDocumentsRequest
+
+
+class BatchListDocumentsRequest(Strict):
+    queries: list[BatchListQuery] = Field(min_length=1, max_length=10)
+
+
 class BatchUpdateEntry(Strict):
     document_id: StrictStr = Field(min_length=1, max_length=512)
     update_data: dict[str, Any]

@@ -162,3 +162,9 @@ class CloneNamespaceRequest(Strict):
     source_organization_id: Optional[StrictStr] = None
     mode: Optional[StrictStr] = "copy"
     ttl_seconds: Optional[StrictInt] = Field(default=None, ge=60)
+
+
+class NamespaceStatsBatchRequest(Strict):
+    """The visible page of namespaces whose counts a list view shows (ids or names)."""
+
+    namespace_ids: list[StrictStr] = Field(max_length=100)

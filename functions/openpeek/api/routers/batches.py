@@ -208,6 +208,13 @@ def list_all_batches(request: Request, body: Optional[ListBatchesRequest] = Body
     return services(request).batches.list(caller, _body(body, {}), namespace_header=x_namespace)
 
 
+@router.get("/queue")
+def batch_queue(request: Request, caller: Principal = Depends(principal),
+                x_namespace: Optional[str] = Header(default=None, alias="X-Namespace")) -> dict:
+    """The queue of submitted batches and the runner taking them (BatchService.queue)."""
+    return services(request).batches.queue(caller, x_namespace)
+
+
 @router.get("/{batch_id}")
 def get_batch_by_id(request: Request, batch: BatchAddress = Depends(by_id)) -> dict:
     return services(request).batches.get(batch)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from openpeek.api.auth import current_namespace, services
 from openpeek.api.fast_json import OrjsonRoute
@@ -27,6 +27,7 @@ from openpeek.domain.namespace import Namespace
 from openpeek.domain.paging import Window
 
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/clusters", tags=["Clusters"])
+LABEL_QUERY_MAX = 200  # a cluster id or label (labels are at most 200 characters)
 
 
 def _window(limit: int, page_size: int | None, offset: int, page: int | None, body: ListRequest | None) -> Window:
@@ -127,6 +128,26 @@ def list_executions(request: Request, cluster_id: str, body: Optional[ListExecut
 def get_execution(request: Request, cluster_id: str, run_id: str, include_vectors: bool = Query(False),
                   namespace: Namespace = Depends(current_namespace)) -> dict:
     return services(request).cluster_results.execution(namespace, cluster_id, run_id, include_vectors=include_vectors)
+
+
+@router.get("/{cluster_id}/executions/{run_id}/export")
+def export_execution(request: Request, cluster_id: str, run_id: str,
+                     format: str = Query("parquet", pattern="^(parquet|csv)$"),
+                     cluster_label: Optional[str] = Query(None, min_length=1, max_length=LABEL_QUERY_MAX),
+                     namespace: Namespace = Depends(current_namespace)) -> Any:
+    """One run's rows behind its map. parquet: a short-lived download URL of the run's cluster_documents.parquet
+    (members and centroids, centroid vectors included). csv: the rows streamed with the current labels, no vectors,
+    at most 100,000 (413 beyond: ask for parquet or one cluster), `cluster_label` keeping one cluster."""
+    results = services(request).cluster_results
+    if format == "parquet":
+        if cluster_label is not None:
+            raise BadRequest("cluster_label applies to format=csv; the parquet file is the whole run",
+                             code="invalid_export_option")
+        return results.export_parquet(namespace, cluster_id, run_id, base_url=str(request.base_url))
+    export = results.export_csv(namespace, cluster_id, run_id, cluster_label=cluster_label)
+    return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{export.filename}"',
+                                      "X-Export-Rows": str(export.rows)})
 
 
 @router.patch("/{cluster_id}/executions/{run_id}/labels")

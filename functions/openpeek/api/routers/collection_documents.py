@@ -16,6 +16,7 @@ from openpeek.api.models.collections import (
     DOCUMENT_CURSOR,
     BatchDeleteDocumentsRequest,
     BatchGetDocumentsRequest,
+    BatchListDocumentsRequest,
     BatchUpdateDocumentsRequest,
     BulkUpdateDocumentsRequest,
     DistinctValuesRequest,
@@ -238,6 +239,25 @@ def list_documents_in_namespace(request: Request, body: Optional[NamespaceListDo
                    return_vectors=None, include_total=include_total)
     return page_model(services(request).collection_documents.list_namespace(
         namespace, body.collection_ids if body else None, query))
+
+
+@router.post("/v1/documents/list/batch")
+def list_documents_batch(request: Request, body: BatchListDocumentsRequest,
+                         namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Up to 10 listings of the X-Namespace namespace in one call (BatchListDocumentsResponse), each answered as
+    POST /v1/documents/list would; one that fails carries its message in `error` and the rest still answer. Keys
+    must be unique, so each answer can be told apart."""
+    keys = [query.key for query in body.queries]
+    if len(set(keys)) != len(keys):
+        raise BadRequest("each query of a batch needs its own key", code="duplicate_key",
+                         details={"keys": sorted({key for key in keys if keys.count(key) > 1})})
+    queries = [(query.request.collection_ids, _query(query.request, limit=None, page_size=None, offset=None,
+                                                     page=None, cursor=None, return_vectors=None,
+                                                     include_total=None)) for query in body.queries]
+    answers = services(request).collection_documents.list_namespace_many(namespace, queries)
+    return {"results": [{"key": key, "response": None, "error": answer} if isinstance(answer, str)
+                        else {"key": key, "response": page_model(answer), "error": None}
+                        for key, answer in zip(keys, answers)]}
 
 
 @router.post("/v1/documents/batch-get")

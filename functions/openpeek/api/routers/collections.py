@@ -1,5 +1,6 @@
-"""Collections API (namespace from X-Namespace): create, get, list, patch, delete, features. Thin: validate, call
-CollectionService, present as the SDK's CollectionResponse."""
+"""Collections API (namespace from X-Namespace): create, get, list, patch, delete, features; clone, export, import
+(with its infer and validate-mapping helpers), reconciliation and trigger. Thin: validate, call the collection
+services, present as the SDK's models."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from openpeek.api.auth import current_namespace, services
+from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.fast_json import OrjsonRoute
+from openpeek.api.models.collection_io import (
+    CloneCollectionRequest,
+    CollectionExportRequest,
+    ImportRequest,
+    MappingValidationRequest,
+    SchemaInferenceRequest,
+    TriggerCollectionRequest,
+)
 from openpeek.api.models.collections import CreateCollectionRequest, ListCollectionsRequest, PatchCollectionRequest
 from openpeek.domain.collections import Collection
 from openpeek.domain.namespace import Namespace
 from openpeek.services.collections.collections import CollectionView
+from openpeek.services.organizations import Principal
 
 router = APIRouter(route_class=OrjsonRoute, prefix="/v1/collections", tags=["Collections"])
 
@@ -98,6 +108,22 @@ def search_collections(request: Request, body: Optional[ListCollectionsRequest] 
     return _list(request, namespace, body, limit, page_size, offset, page)
 
 
+# -- import helpers: literal paths, before the identifier routes ------------------------------------------------------
+
+
+@router.post("/import/infer")
+def infer_import_schema(request: Request, body: SchemaInferenceRequest, caller: Principal = Depends(principal)) -> dict:
+    """Fields, types and suggested targets found in sample rows of an external export (nothing is stored)."""
+    return services(request).collection_exchange.infer(body.model_dump(exclude_none=True))
+
+
+@router.post("/import/validate-mapping")
+def validate_import_mapping(request: Request, body: MappingValidationRequest,
+                            caller: Principal = Depends(principal)) -> dict:
+    """Every problem of an import mapping, without writing anything."""
+    return services(request).collection_exchange.validate(body.model_dump(exclude_none=True))
+
+
 @router.get("/{collection_identifier}")
 def get_collection(request: Request, collection_identifier: str,
                    namespace: Namespace = Depends(current_namespace)) -> dict:
@@ -135,3 +161,50 @@ def describe_collection_features(request: Request, collection_identifier: str,
                          "distance": index.metric, "inference_name": index.inference_service,
                          "inference_service_id": index.inference_service},
     } for position, index in enumerate(collection.vector_indexes)]}
+
+
+@router.post("/{collection_identifier}/clone")
+def clone_collection(request: Request, collection_identifier: str, body: CloneCollectionRequest,
+                     namespace: Namespace = Depends(current_namespace)) -> dict:
+    """A new collection with the source's configuration and the request's changes; documents are not copied."""
+    view, source_id = services(request).collections.clone(namespace, collection_identifier,
+                                                          body.model_dump(exclude_none=True))
+    return {"collection": collection_model(view), "source_collection_id": source_id}
+
+
+@router.post("/{collection_identifier}/export")
+def export_collection(request: Request, collection_identifier: str,
+                      body: Optional[CollectionExportRequest] = Body(default=None),
+                      namespace: Namespace = Depends(current_namespace)) -> dict:
+    """The documents as one JSONL, CSV or Parquet file (or WebDataset tar shards) in the blob store, with download
+    URLs good for an hour. Writing into the caller's own storage (`destination`) is refused: no storage connections
+    exist here."""
+    return services(request).collection_exchange.export(
+        namespace, collection_identifier, (body or CollectionExportRequest()).model_dump(exclude_none=True),
+        base_url=str(request.base_url))
+
+
+@router.post("/{collection_identifier}/import")
+def import_collection(request: Request, collection_identifier: str, body: ImportRequest,
+                      namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Documents rebuilt from one external export with a mapping, written like hand-written documents."""
+    return services(request).collection_exchange.import_export(namespace, collection_identifier,
+                                                               body.model_dump(exclude_none=True))
+
+
+@router.get("/{collection_identifier}/reconciliation")
+def reconcile_collection(request: Request, collection_identifier: str, limit: int = Query(100, ge=1, le=1000),
+                         namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Source objects against the documents made from them: counts, the objects that made none and why."""
+    return services(request).collection_sourcing.reconcile(namespace, collection_identifier, limit)
+
+
+@router.post("/{collection_identifier}/trigger", status_code=202)
+def trigger_collection(request: Request, collection_identifier: str,
+                       body: Optional[TriggerCollectionRequest] = Body(default=None),
+                       caller: Principal = Depends(principal),
+                       namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Process the collection's source now: one batch per source bucket, submitted to the batch worker (a
+    collection-sourced collection through the bucket its source chain starts from)."""
+    return services(request).collection_sourcing.trigger(
+        caller, namespace, collection_identifier, (body or TriggerCollectionRequest()).model_dump(exclude_none=True))

@@ -12,6 +12,7 @@ from openpeek.api.models.namespaces import (
     CloneNamespaceRequest,
     CreateNamespaceRequest,
     ListNamespacesRequest,
+    NamespaceStatsBatchRequest,
     PatchNamespaceRequest,
     UpdateNamespaceRequest,
 )
@@ -146,9 +147,32 @@ def delete_namespace(request: Request, namespace_identifier: str, caller: Princi
     }
 
 
+# A literal path: declared before any route whose first segment is a namespace.
+@router.post("/stats/batch")
+def namespace_stats_batch(request: Request, body: NamespaceStatsBatchRequest,
+                          caller: Principal = Depends(principal)) -> dict:
+    """NamespaceStatsBatchResponse: the counts of many namespaces at once, keyed by namespace id; those the caller
+    cannot see are left out."""
+    views = services(request).namespaces.get_many(caller, body.namespace_ids)
+    return {"stats": {view.namespace.public_id: _stats(view) for view in views}}
+
+
+@router.post("/{namespace_identifier}/ensure-indexes")
+def ensure_namespace_indexes(request: Request, namespace_identifier: str, force_rebuild: bool = Query(False),
+                             caller: Principal = Depends(principal)) -> dict:
+    """Recreate the namespace's declared payload indexes in its vector store, idempotently, re-extracting nothing
+    (NamespaceService.ensure_payload_indexes says what each list of the answer means)."""
+    return services(request).namespaces.ensure_payload_indexes(caller, namespace_identifier,
+                                                               force_rebuild=force_rebuild)
+
+
 @router.get("/{namespace_identifier}/stats")
 def namespace_stats(request: Request, namespace_identifier: str, caller: Principal = Depends(principal)) -> dict:
-    view: NamespaceView = services(request).namespaces.get(caller, namespace_identifier)
+    return _stats(services(request).namespaces.get(caller, namespace_identifier))
+
+
+def _stats(view: NamespaceView) -> dict[str, Any]:
+    """NamespaceStatsResponse."""
     return {
         "namespace_id": view.namespace.public_id,
         "document_count": view.document_count or 0,

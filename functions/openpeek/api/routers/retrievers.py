@@ -1,8 +1,8 @@
 """Retrievers API (namespace from X-Namespace): CRUD, list, the stage catalogue, execute (single, batch, ad-hoc),
 explain, execution history, clone, typeahead. Thin: validate, call the services, present.
 
-Literal paths (stages, typeahead, published, execute, executions) are declared before `/{retriever_id}` ones, so a
-retriever can never shadow them."""
+Literal paths (stages, typeahead, execute, executions) are declared before `/{retriever_id}` ones, so a retriever
+can never shadow them; `/published` and the publish routes live in published_retrievers.py, included first."""
 
 from __future__ import annotations
 
@@ -94,13 +94,6 @@ def typeahead(request: Request, q: str = Query(min_length=1, max_length=200), fi
               limit: int = Query(10, ge=1, le=50), namespace: Namespace = Depends(current_namespace)) -> dict:
     wanted = [field.strip() for field in (fields or "").split(",") if field.strip()]
     return services(request).retrieval_typeahead.suggest(namespace, q, wanted, limit)
-
-
-@router.get("/published")
-def list_published(request: Request, namespace: Namespace = Depends(current_namespace)) -> dict:
-    """Retrievers whose visibility is PUBLIC or MARKETPLACE."""
-    found = services(request).retrievers.published(namespace)
-    return {"results": [retriever_model(retriever) for retriever in found], "total": len(found)}
 
 
 # The execute routes answer with their response already encoded (response_model only documents it): FastAPI would

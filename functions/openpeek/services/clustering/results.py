@@ -3,23 +3,31 @@ the groups, and the per-run edits a user may make afterwards (label overrides, r
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator
 
 from openpeek.domain.cluster_runs import ClusterRun
-from openpeek.domain.errors import BadRequest, Conflict, NotFound
+from openpeek.domain.clock import isoformat, utcnow
+from openpeek.domain.errors import BadRequest, Conflict, DependencyFailed, DomainError, NotFound, TooLarge
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.failures import BlobNotFound
-from openpeek.ports import BlobStore
+from openpeek.ports import BlobStore, UploadUrls
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.optimistic import retry_on_conflict
 from openpeek.services.clustering.runs import ClusterRunService
-from openpeek.services.clustering.steps import centroids_key, points_key
+from openpeek.services.clustering.steps import centroids_key, cluster_documents_key, points_key
 from openpeek.services.clustering.clusters import ClusterService
 from openpeek.services.tasks import TaskService
 
 LABEL_MAX = 200
+EXPORT_MAX_ROWS = 100_000  # a CSV export's rows (members and centroids); the SDK's limit
+EXPORT_CHUNK_ROWS = 1000  # rows encoded per piece of the streamed CSV
+EXPORT_URL_TTL_S = 900  # a parquet export's download URL: short-lived, as the SDK says
 RUN_NAME_MAX = 120
 PATCH_ATTEMPTS = 16
 _RECONCILIATION = ("source_documents", "vectors_retrieved", "vectors_clustered", "index_gap", "pipeline_drop",
@@ -34,6 +42,7 @@ class ClusterResults:
         self._repository = repository
         self._blobs = blobs
         self._runs = runs
+        self._urls: UploadUrls | None = None
 
     # -- executions --------------------------------------------------------------------------------------------------
 
@@ -134,6 +143,106 @@ class ClusterResults:
             raise BadRequest(f"execution '{run.run_id}' is {run.status}; its results exist once it completes",
                              code="execution_not_completed", details={"run_id": run.run_id, "status": run.status})
         return run
+
+    # -- export ------------------------------------------------------------------------------------------------------
+
+    def use_download_urls(self, urls: UploadUrls | None) -> None:
+        """Where download URLs come from (S3 presigned GETs; embedded, URLs on this server signed with its key)."""
+        self._urls = urls
+
+    def export_parquet(self, namespace: Namespace, identifier: str, run_id: str, *, base_url: str) -> dict[str, Any]:
+        """A short-lived download URL of the run's cluster_documents.parquet (written when the run finished: members
+        and centroids, centroid vectors included, the labels the run gave)."""
+        run = self._run(namespace, identifier, run_id)
+        if not run.completed:
+            raise ExportNotAvailable(f"execution '{run_id}' is {run.status}: its export exists once it completes",
+                                     code="export_not_available", details={"run_id": run_id, "status": run.status})
+        key = cluster_documents_key(namespace.namespace_id, run.cluster_id, run.run_id)
+        if not self._blobs.exists(key):
+            raise ExportNotAvailable(f"execution '{run_id}' has no cluster_documents.parquet in object storage (the "
+                                     "run finished before exports were written, or the file was removed); "
+                                     "format=csv is built from the run's map data",
+                                     code="export_not_available",
+                                     details={"run_id": run_id, "missing": "cluster_documents.parquet"})
+        if self._urls is None:
+            raise DependencyFailed("download URLs are not configured in this deployment", code="downloads_unavailable")
+        expires_at = int(utcnow().timestamp()) + EXPORT_URL_TTL_S
+        return {"cluster_id": run.cluster_id, "run_id": run.run_id, "format": "parquet",
+                "filename": "cluster_documents.parquet",
+                "download_url": self._urls.download_url(key, "application/vnd.apache.parquet", expires_at=expires_at,
+                                                        base_url=base_url),
+                "expires_at": isoformat(datetime.fromtimestamp(expires_at, timezone.utc)),
+                "expires_in_seconds": EXPORT_URL_TTL_S}
+
+    def export_csv(self, namespace: Namespace, identifier: str, run_id: str, *,
+                   cluster_label: str | None = None) -> CsvExport:
+        """The rows behind a run's map as CSV: one per member (document id, cluster id, current label, x, y[, z])
+        and one per centroid (its id, current label, position, member count, similarity stats, keywords, summary and
+        custom LLM fields as `extra.<name>`), columns in a fixed order, no vectors. `cluster_label` keeps one
+        cluster (its id, like cl_3, or its current label). Refused with 413 past EXPORT_MAX_ROWS rows."""
+        run = self._run(namespace, identifier, run_id)  # exactly the run asked for: never another one
+        if not run.completed:
+            raise ExportNotAvailable(f"execution '{run_id}' is {run.status}: its rows exist once it completes",
+                                     code="export_not_available", details={"run_id": run_id, "status": run.status})
+        try:
+            points = json.loads(gzip.decompress(self._blobs.get(points_key(namespace.namespace_id, run.cluster_id,
+                                                                           run.run_id))))
+        except BlobNotFound:
+            raise ExportNotAvailable(f"execution '{run_id}' has no member rows in object storage (its "
+                                     "points.json.gz is missing: removed, or never written)",
+                                     code="export_not_available",
+                                     details={"run_id": run_id, "missing": "points.json.gz"}) from None
+        overrides = run.label_overrides or {}
+        centroids = self._centroids(namespace, run, with_vectors=False)
+        labels = {c["cluster_id"]: overrides.get(c["cluster_id"], c.get("label")) for c in centroids}
+        names = points["cluster_ids"]
+        chosen = None
+        if cluster_label is not None:
+            chosen = cluster_label if cluster_label in labels else next(
+                (cid for cid, label in labels.items() if label == cluster_label), None)
+            if chosen is None:
+                raise ExportNotAvailable(f"execution '{run_id}' has no cluster with id or label '{cluster_label}'",
+                                         code="cluster_not_in_run",
+                                         details={"run_id": run_id, "clusters": sorted(labels)[:100]})
+        members = [i for i, index in enumerate(points["cluster"])
+                   if chosen is None or (index is not None and 0 <= index < len(names) and names[index] == chosen)]
+        kept = [c for c in centroids if chosen is None or c["cluster_id"] == chosen]
+        total = len(members) + len(kept)
+        if total > EXPORT_MAX_ROWS:
+            raise TooLarge(f"this export has {total:,} rows, more than a CSV export's {EXPORT_MAX_ROWS:,}: "
+                                 "ask for format=parquet, or one cluster with cluster_label",
+                                 code="export_too_large", details={"rows": total, "limit": EXPORT_MAX_ROWS})
+        three_d = any(value is not None for value in points.get("z") or [])
+        centres = points.get("centres") or {}
+        extra_keys = sorted({key for c in kept for key in (c.get("extra") or {})})
+        header = ["row_type", "document_id", "cluster_id", "cluster_label", "x", "y", *(["z"] if three_d else []),
+                  "num_members", "mean_cosine_similarity", "min_cosine_similarity", "keywords", "summary",
+                  *(f"extra.{key}" for key in extra_keys)]
+        tail = [""] * (len(header) - (7 if three_d else 6))
+
+        def member_row(i: int) -> list[Any]:
+            index = points["cluster"][i]
+            cluster_id = names[index] if index is not None and 0 <= index < len(names) else None
+            return ["member", points["document_id"][i], _cell(cluster_id), _cell(labels.get(cluster_id)),
+                    _cell(points["x"][i]), _cell(points["y"][i]), *([_cell(points["z"][i])] if three_d else []),
+                    *tail]
+
+        def centroid_row(c: dict[str, Any]) -> list[Any]:
+            x, y, z = (list(centres.get(c["cluster_id"]) or [c.get("x"), c.get("y"), c.get("z")]) + [None] * 3)[:3]
+            extra = c.get("extra") or {}
+            return ["centroid", "", c["cluster_id"], _cell(labels.get(c["cluster_id"])), _cell(x), _cell(y),
+                    *([_cell(z)] if three_d else []), c["num_members"], _cell(c.get("mean_cosine_similarity")),
+                    _cell(c.get("min_cosine_similarity")), "; ".join(str(k) for k in c.get("keywords") or []),
+                    _cell(c.get("summary")), *(_cell(extra.get(key)) for key in extra_keys)]
+
+        def chunks() -> Iterator[str]:
+            yield _csv_text([header])
+            for start in range(0, len(members), EXPORT_CHUNK_ROWS):
+                yield _csv_text([member_row(i) for i in members[start:start + EXPORT_CHUNK_ROWS]])
+            yield _csv_text([centroid_row(c) for c in kept])
+
+        scope = f"_{chosen}" if chosen else ""
+        return CsvExport(f"{run.cluster_id}_{run.run_id}{scope}.csv", total, chunks())
 
     # -- edits -------------------------------------------------------------------------------------------------------
 
@@ -247,6 +356,34 @@ class ClusterResults:
                                "cluster_label": labels.get(cluster_of(points["cluster"][i]))} for i in positions]
         body["returned_points"] = len(positions)
         return body, True
+
+
+class ExportNotAvailable(NotFound):
+    """A 404 whose message says exactly what an export lacks (the run's state, or the file that is gone)."""
+
+    def __init__(self, message: str, *, code: str, details: dict[str, Any]) -> None:
+        DomainError.__init__(self, message, code=code, details=details)
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    filename: str
+    rows: int
+    chunks: Iterator[str]
+
+
+def _csv_text(rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def _map_centroid(centroid: dict[str, Any], label: str | None, centre: list[float | None] | None,

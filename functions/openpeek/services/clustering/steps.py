@@ -73,6 +73,11 @@ def points_key(namespace_id: str, cluster_id: str, run_id: str) -> str:
     return run_prefix(namespace_id, cluster_id, run_id) + "points.json.gz"
 
 
+def cluster_documents_key(namespace_id: str, cluster_id: str, run_id: str) -> str:
+    """A finished run's export file: its members and centroids, centroid vectors included."""
+    return run_prefix(namespace_id, cluster_id, run_id) + "cluster_documents.parquet"
+
+
 class ClusterSteps:
     def __init__(self, namespaces: NamespaceRepository, clusters: ClusterRepository, ledger: ClusterLedger,
                  vectors: VectorStore, blobs: BlobStore, files: JobFiles, *, job_prefix: str = "openpeek-",
@@ -214,7 +219,8 @@ class ClusterSteps:
         self._blobs.put(centroids_key(job.namespace_id, job.cluster_id, job.run_id), json.dumps([
             {**_centroid_summary(c), "centroid_vector": c["centroid"]} for c in clusters]).encode(), "application/json")
         stability = self._stabilise_layout(job, plan, assignments) if result.get("layout") else {}
-        self._store_points(job, clusters, assignments)
+        points = self._store_points(job, clusters, assignments)
+        self._store_export(job, [{**_centroid_summary(c), "centroid_vector": c["centroid"]} for c in clusters], points)
         summaries = [_centroid_summary(c) for c in clusters]
         clustered = sum(1 for value in assignments["cluster"] if value is not None and value >= 0)
         expects_noise = plan.mode == "assign" or result.get("method") in ("dbscan", "hdbscan", "optics")
@@ -266,13 +272,48 @@ class ClusterSteps:
             c["mean_cosine_similarity"] = sum(values) / len(values) if values else None
             c["min_cosine_similarity"] = min(values) if values else None
 
-    def _store_points(self, job: ClusterJob, clusters: list[dict[str, Any]], assignments: dict[str, list[Any]]) -> None:
+    def _store_points(self, job: ClusterJob, clusters: list[dict[str, Any]],
+                      assignments: dict[str, list[Any]]) -> dict[str, Any]:
         points = {"document_id": assignments["document_id"], "cluster": assignments["cluster"],
                   "x": assignments["x"], "y": assignments["y"], "z": assignments["z"],
                   "cluster_ids": [c["cluster_id"] for c in clusters]}
         points["centres"] = _map_centres(points)
         self._blobs.put(points_key(job.namespace_id, job.cluster_id, job.run_id),
                         gzip.compress(json.dumps(points).encode(), compresslevel=5), "application/gzip")
+        return points
+
+    def _store_export(self, job: ClusterJob, centroids: list[dict[str, Any]], points: dict[str, Any]) -> None:
+        """cluster_documents.parquet, what GET .../executions/{run_id}/export?format=parquet hands out: one row per
+        member (its cluster and map position) and one per centroid (position, stats, keywords, summary, vector),
+        with the labels the run gave. Written again when a deferred map arrives, with its positions."""
+        names = points["cluster_ids"]
+        labels = {c["cluster_id"]: c.get("label") for c in centroids}
+        centres = points.get("centres") or {}
+        columns: dict[str, list[Any]] = {name: [] for name in (
+            "row_type", "document_id", "cluster_id", "cluster_label", "x", "y", "z", "num_members",
+            "mean_cosine_similarity", "min_cosine_similarity", "keywords", "summary", "centroid_vector")}
+
+        def add(**row: Any) -> None:
+            for name, values in columns.items():
+                values.append(row.get(name))
+
+        for position, document_id in enumerate(points["document_id"]):
+            index = points["cluster"][position]
+            cluster_id = names[index] if index is not None and 0 <= index < len(names) else None
+            add(row_type="member", document_id=document_id, cluster_id=cluster_id, cluster_label=labels.get(cluster_id),
+                x=points["x"][position], y=points["y"][position], z=points["z"][position], keywords=[],
+                centroid_vector=[])
+        for centroid in centroids:
+            x, y, z = (list(centres.get(centroid["cluster_id"]) or [centroid.get("x"), centroid.get("y"),
+                                                                    centroid.get("z")]) + [None] * 3)[:3]
+            add(row_type="centroid", cluster_id=centroid["cluster_id"], cluster_label=centroid.get("label"), x=x, y=y,
+                z=z, num_members=centroid.get("num_members"),
+                mean_cosine_similarity=centroid.get("mean_cosine_similarity"),
+                min_cosine_similarity=centroid.get("min_cosine_similarity"),
+                keywords=[str(k) for k in centroid.get("keywords") or []], summary=centroid.get("summary"),
+                centroid_vector=list(centroid.get("centroid_vector") or []))
+        self._blobs.put(cluster_documents_key(job.namespace_id, job.cluster_id, job.run_id),
+                        self._files.cluster_documents(columns), "application/vnd.apache.parquet")
 
     def _source_sizes(self, job: ClusterJob, plan: ExecutionPlan) -> dict[str, int]:
         sizes: dict[str, int] = {}
@@ -330,6 +371,8 @@ class ClusterSteps:
                             for document_id in points["document_id"]]
         points["centres"] = _map_centres(points)
         self._blobs.put(key, gzip.compress(json.dumps(points).encode(), compresslevel=5), "application/gzip")
+        self._store_export(job, json.loads(self._blobs.get(centroids_key(job.namespace_id, job.cluster_id,
+                                                                         job.run_id))), points)
         self._ledger.move(job, task_rules.COMPLETED, run_changes={"layout": "ready", "layout_task_id": None,
                                                                   **stability}, update_cluster=False)
         return {"recorded": True, "layout": "ready"}

@@ -157,6 +157,29 @@ class CollectionService:
         self._publish("collection.created", namespace, collection)
         return self._view(namespace, collection, 0)
 
+    def clone(self, namespace: Namespace, identifier: str, overrides: dict[str, Any]) -> tuple[CollectionView, str]:
+        """A new collection (new id, the given name) from an existing one: every field the request leaves out is
+        copied (description, source, feature extractor, enabled, metadata, the tiering override), and the whole is
+        checked as at creation. The documents are not copied: the clone fills when its source is processed. Returns
+        the clone and the source's id."""
+        source = self.get(namespace, identifier)
+        if overrides.get("taxonomy_applications"):
+            raise BadRequest("taxonomies are not supported by this deployment", code="unsupported_field",
+                             details={"field": "taxonomy_applications"})
+        request: dict[str, Any] = {
+            "description": source.description, "source": source.source.public(),
+            "feature_extractor": source.feature_extractor.public(), "enabled": source.enabled,
+            "metadata": source.metadata,
+        }
+        request.update({key: value for key, value in overrides.items()
+                        if value is not None and key != "taxonomy_applications"})
+        view = self.create(namespace, request)
+        own = _own_tiering(self._tiering.effective(namespace, source)) if self._tiering is not None else {}
+        if own and self._tiering is not None:
+            self._tiering.set_override(namespace, view.collection, own)
+            view = self._view(namespace, view.collection, 0)
+        return view, source.collection_id
+
     def check_extractor(self, spec: dict[str, Any] | None, features: list[str] | None) -> None:
         """The extractor a request names is known and runs here (400 naming those that do)."""
         rules.parse_extractor(spec, features, self._runnable())
@@ -367,6 +390,17 @@ class CollectionService:
             data={"collection_id": collection.collection_id, "collection_name": collection.collection_name},
             occurred_at=isoformat(utcnow()),
         ))
+
+
+def _own_tiering(effective: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an effective tiering policy the collection sets itself (its override), as PATCH takes them."""
+    source = effective.get("inherited_from") or {}
+    own: dict[str, Any] = {part: effective[part] for part in ("enabled", "exempt") if source.get(part) == "collection"}
+    idle = {part: (effective.get("idle_days") or {}).get(part) for part in ("cold", "frozen")
+            if source.get(f"idle_days.{part}") == "collection"}
+    if idle:
+        own["idle_days"] = idle
+    return own
 
 
 def _name_taken(name: str) -> Conflict:

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from openpeek.domain import document_schema as schema_rules
 from openpeek.domain import documents as document_rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import tiering as tier_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection
-from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.errors import BadRequest, DomainError, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.conditions import Filter, MatchAny
 from openpeek.domain.events import DomainEvent
-from openpeek.domain.failures import CollectionNotFound
+from openpeek.domain.failures import CollectionNotFound, DependencyUnavailable
 from openpeek.domain.vectors import VectorPoint
 from openpeek.ports import ColdSelection, EventBus, VectorStore
 from openpeek.services.collections.collections import CollectionService, documents_of
@@ -33,6 +35,8 @@ MAX_SCAN = 100_000  # documents a sort, a search, a distinct or an aggregation m
 SCAN_PAGE = 1000
 MAX_BATCH = 1000
 MAX_EVENT_IDS = 100
+MAX_LISTINGS_TOGETHER = 10  # the SDK's BatchListDocumentsRequest: at most 10 queries in one call
+LISTING_THREADS = 4  # listings of one batch running at once: each mostly waits on its store
 OFFSET_CURSOR = "offset:"  # a cursor this service made (sorted or searched pages); any other is the store's own
 
 
@@ -111,6 +115,28 @@ class CollectionDocumentService:
         if not tiers:
             return self.list(namespace, scope_of(collection_ids), query)
         return self._list_across_tiers(namespace, collection_ids, tiers, query)
+
+    def list_namespace_many(self, namespace: Namespace, queries: list[tuple[list[str] | None, ListQuery]],
+                            ) -> list[Page | str]:
+        """Several namespace-wide listings of one namespace in one call (`POST /v1/documents/list/batch`), run
+        together on a few threads. Each answers on its own: a listing refused or left unanswered by its store gives
+        its message in its place (a str) and the others still answer, in the order asked."""
+        if not 1 <= len(queries) <= MAX_LISTINGS_TOGETHER:
+            raise BadRequest(f"a batch lists from 1 to {MAX_LISTINGS_TOGETHER} queries", code="invalid_batch")
+
+        def one(entry: tuple[list[str] | None, ListQuery]) -> Page | str:
+            try:
+                return self.list_namespace(namespace, *entry)
+            except DomainError as error:
+                return error.message
+            except DependencyUnavailable as error:
+                return f"the store did not answer: {error}"
+
+        if len(queries) == 1:
+            return [one(queries[0])]
+        with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(queries)),
+                                thread_name_prefix="openpeek-list-batch") as pool:
+            return list(pool.map(one, queries))
 
     def _tiers_in(self, namespace: Namespace, collection_ids: list[str] | None) -> list[tuple[Collection,
                                                                                                TieredDocuments]]:
@@ -509,6 +535,41 @@ class CollectionDocumentService:
             points = [p for p in points if filter_rules.matches(wanted, p.payload, p.id)]
         return points
 
+    # -- whole-collection reads and imported writes (export, import, reconciliation) ------------------------------
+
+    def each(self, namespace: Namespace, identifier: str, *, filters: dict[str, Any] | None = None,
+             with_vectors: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document of a collection that passes the filters, as the listing presents them, page by page in
+        the listing's order, wherever its tier keeps them."""
+        query = ListQuery(filters=filters, limit=MAX_PAGE, return_vectors=with_vectors)
+        while True:
+            page = self.list_collection(namespace, identifier, query)
+            yield from page.documents
+            if page.next_cursor is None or not page.documents:
+                return
+            query = ListQuery(filters=filters, limit=MAX_PAGE, return_vectors=with_vectors, cursor=page.next_cursor)
+
+    def write_imported(self, namespace: Namespace, identifier: str, documents: list[tuple[int, str, dict[str, Any]]],
+                       *, dry_run: bool) -> tuple[int, list[dict[str, Any]]]:
+        """Documents rebuilt from an import, each (position, document_id, body) checked as a hand-written one is; a
+        document that fails is reported by position and the rest are written (none on a dry run). Returns (written,
+        errors)."""
+        collection = self._collections.get(namespace, identifier)
+        if not dry_run:
+            self._check_writable(namespace, collection.collection_id)
+        points, errors = [], []
+        for position, document_id, body in documents:
+            try:
+                points.append(self._build(namespace, collection, document_id, body, created_at=None))
+            except BadRequest as refused:
+                errors.append({"row": position, "error": refused.message})
+        if dry_run:
+            return 0, errors
+        for start in range(0, len(points), MAX_BATCH):
+            self._vectors.upsert(namespace.collection, points[start: start + MAX_BATCH])
+        self._publish(namespace, "document.created", [point.id for point in points], collection.collection_id)
+        return len(points), errors
+
     # -- distinct and aggregate -----------------------------------------------------------------------------------
 
     def distinct(self, namespace: Namespace, identifier: str, field: str, filters: dict[str, Any] | None,
@@ -561,6 +622,32 @@ class CollectionDocumentService:
             results = results[: request["limit"]]
         return results
 
+    # -- dry-run validation ---------------------------------------------------------------------------------------
+
+    def validate(self, namespace: Namespace, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST .../documents/schema/validate: the document `create` would write, checked without writing anything —
+        by the checks create itself runs (protected fields, vectors by index name or feature URI, sizes; create
+        stops at the first) and against the collection's output schema (types, required properties)."""
+        collection = self._collections.get(namespace, identifier)
+        found: list[dict[str, Any]] = []
+        try:
+            self._build(namespace, collection, VALIDATION_DOCUMENT_ID, body, created_at=None)
+        except BadRequest as error:
+            found.append({"field": _refused_field(error), "rule": error.code, "message": error.message,
+                          "expected": None})
+        fields = {key: value for key, value in body.items()
+                  if key not in _NOT_PAYLOAD and key not in document_rules.SYSTEM_FIELDS}
+        schema_violations, undeclared = schema_rules.violations(collection.output_schema, fields)
+        found += schema_violations
+        warnings = [f"'{name}' is not in the collection's output schema; create stores it as given"
+                    for name in undeclared]
+        try:
+            self._check_writable(namespace, collection.collection_id)
+        except DomainError as error:
+            warnings.append(f"create would be refused now, whatever the document: {error.message}")
+        return {"valid": not found, "collection_id": collection.collection_id, "violations": found,
+                "checked_fields": sorted(fields), "warnings": warnings}
+
     # -- helpers --------------------------------------------------------------------------------------------------
 
     def _build(self, namespace: Namespace, collection: Collection | None, document_id: str, body: dict[str, Any], *,
@@ -569,9 +656,7 @@ class CollectionDocumentService:
         if collection is not None:
             by_uri = {index.feature_uri: index.vector_name for index in collection.vector_indexes}
             vectors = {by_uri.get(name, name): value for name, value in vectors.items()}
-        payload = {key: value for key, value in body.items()
-                   if key not in ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
-                                  *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")}
+        payload = {key: value for key, value in body.items() if key not in _NOT_PAYLOAD}
         source = {key: body[key] for key in (*document_rules.LINEAGE_FIELDS, "metadata", "source_type")
                   if body.get(key) is not None}
         [checked] = document_rules.check_batch(namespace, [{"document_id": document_id, "vectors": vectors,
@@ -623,6 +708,20 @@ def _payload_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
         update[document_rules.INTERNAL] = internal
     update["updated_at"] = isoformat(utcnow())
     return update
+
+
+VALIDATION_DOCUMENT_ID = "doc_schema_validation"  # names the document a dry run builds; nothing is written
+# The keys of a written document that are not payload fields: create reads them (or, for ids, ignores them).
+_NOT_PAYLOAD = ("vectors", "metadata", "features", "document_id", "collection_id", "acl",
+                *document_rules.LINEAGE_FIELDS, "source_type", "document_schema_version")
+
+
+def _refused_field(error: BadRequest) -> str | None:
+    """The field a refusal of create names (a vector index, or the first protected field), when it names one."""
+    details = error.details or {}
+    if details.get("vector_index"):
+        return f"vectors.{details['vector_index']}"
+    return (details.get("fields") or [None])[0] or details.get("path")
 
 
 def _too_many() -> BadRequest:

@@ -352,15 +352,26 @@ class ObjectService:
         obj = self.get(namespace, bucket_identifier, object_id)
         return obj, ({} if download_base_url is None else self.download_urls([obj], base_url=download_base_url))
 
+    @property
+    def urls(self) -> UploadUrls | None:
+        """Where this deployment's upload and download URLs come from (others hand out blobs through them too)."""
+        return self._urls
+
     def download_urls(self, objects: Iterable[BucketObject], *, base_url: str) -> dict[str, str]:
         """A fresh download URL per blob (by blob_key), good for DOWNLOAD_URL_TTL_S."""
         if self._urls is None:
             return {}
-        expires_at = int(utcnow().timestamp()) + DOWNLOAD_URL_TTL_S
-        return {blob["blob_key"]: self._urls.download_url(blob["blob_key"], blob.get("mime_type") or
-                                                          "application/octet-stream", expires_at=expires_at,
-                                                          base_url=base_url)
+        return {blob["blob_key"]: self.blob_download_url(blob["blob_key"], blob.get("mime_type") or
+                                                         "application/octet-stream", base_url=base_url)
                 for obj in objects for blob in obj.blobs}
+
+    def blob_download_url(self, blob_key: str, content_type: str, *, base_url: str) -> str | None:
+        """A fresh URL that GETs one stored blob without the API key, good for DOWNLOAD_URL_TTL_S (None where this
+        deployment hands out no download URLs)."""
+        if self._urls is None:
+            return None
+        expires_at = int(utcnow().timestamp()) + DOWNLOAD_URL_TTL_S
+        return self._urls.download_url(blob_key, content_type, expires_at=expires_at, base_url=base_url)
 
     def page(self, namespace: Namespace, bucket_identifier: str, *, limit: int, offset: int = 0,
              after: str | None = None, filters: dict[str, Any] | None = None, sort: dict[str, Any] | None = None,

@@ -533,6 +533,42 @@ class BatchService:
                 "pagination": {"offset": offset, "limit": limit, "has_more": offset + limit < len(found),
                                "next_cursor": None}}
 
+    def queue(self, principal: Principal, namespace_header: str | None = None) -> dict[str, Any]:
+        """`GET /v1/batches/queue`: where this deployment's submitted batches stand. openpeek has no Ray job queue;
+        its nearest is the queue of submitted batch records, oldest submission first (no priorities: first come,
+        first served), and the runner that takes them (embedded: one worker thread, one batch at a time; deployed:
+        one Step Functions execution per batch, no limit of its own). The counts are the deployment's; the batches
+        listed are the caller's (of the X-Namespace namespace when sent), each waiting one with its place in line."""
+        namespace = self._listed_namespace(principal, namespace_header, None)
+        runner = self._starter()
+        running_total = waiting_total = 0
+        active: list[dict[str, Any]] = []
+        waiting: list[dict[str, Any]] = []
+        for namespace_id, batch_id in self._batches.active():
+            batch = self._batches.get(namespace_id, batch_id)  # the index may lag: the record decides
+            if batch is None or batch.status not in rules.ACTIVE:
+                continue
+            if batch.status == rules.IN_PROGRESS:
+                running_total += 1
+            else:
+                waiting_total += 1
+            if batch.org_id != principal.org_id or (namespace is not None
+                                                     and batch.namespace_id != namespace.namespace_id):
+                continue
+            entry = {"batch_id": batch.batch_id, "batch_name": batch.batch_name, "bucket_id": batch.bucket_id,
+                     "namespace_id": batch.namespace_id, "status": batch.status, "task_id": batch.task_id,
+                     "submitted_at": batch.submitted_at, "object_count": len(batch.object_ids)}
+            if batch.status == rules.IN_PROGRESS:
+                active.append({**entry, "started_at": batch.started_at, "current_tier": batch.current_tier,
+                               "progress": batch.progress()})
+            else:
+                waiting.append({**entry, "position": waiting_total})
+        limit = getattr(runner, "max_concurrent_batches", None)
+        return {"active_jobs": running_total, "queued_jobs": waiting_total, "max_concurrent_jobs": limit,
+                "available_slots": None if limit is None else max(0, limit - running_total),
+                "runner": getattr(runner, "runner_name", type(runner).__name__), "ordering": "first_submitted_first",
+                "active": active, "waiting": waiting}
+
     def _listed_namespace(self, principal: Principal, namespace_header: str | None,
                           named: str | None) -> Namespace | None:
         header = (namespace_header or "").strip() or None
