@@ -124,6 +124,7 @@ class Services:
     health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
     manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
+    batch_reports: Any = None  # BatchReports: a batch's diagnosis, audit and pre-flight estimate
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
     document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
@@ -636,6 +637,8 @@ class UnconfiguredBatchStarter:
         raise DependencyUnavailable("batch processing is not configured here "
                                     "(OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)")
 
+    rerun = start
+
 
 def attach_batches(services: Services) -> None:
     """The batch service and where its batches run: embedded, a worker thread in this process that shares the
@@ -675,6 +678,11 @@ def attach_batches(services: Services) -> None:
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",
                                     resolver=system_resolver)
+    from openpeek.services.ingestion.batch_reports import BatchReports
+
+    services.batch_reports = BatchReports(services.batches, ObjectRepository(table), CollectionRepository(table),
+                                          TaskRepository(table), services.vectors,
+                                          live_worker=lambda: starter().worker_id)
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()

@@ -572,6 +572,21 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/namespaces/{namespace}/extractors/{extractor}", ids={"extractor": "text_extractor_v1"}),
         Case("POST", "/v1/collections/{collection}/sync-schema", {"sample_size": 10, "force": True,
                                                                   "cascade_to_downstream": True}, headers=h),
+        # bucket batches: many at once, a batch's tiers and jobs, its reports
+        Case("POST", "/v1/buckets/{bucket}/batches/bulk-submit", {"chunk_size": 100, "max_objects": 10,
+                                                                  "dedup_strategy": "skip"}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/submit-all", headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/{batch}/tiers/{tier}/cancel", query={"reason": "fuzz"},
+             ids={"tier": "0"}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/{batch}/tiers/{tier}/retry", {"reason": "fuzz"}, ids={"tier": "0"},
+             headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/{batch}/tiers/{tier}/heal", {"action": "sync_status"},
+             ids={"tier": "0"}, headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/{batch}/tiers/{tier}/jobs/{job}/cancel", query={"reason": "fuzz"},
+             ids={"tier": "0", "job": "job_t0_p00000"}, headers=h),
+        Case("GET", "/v1/buckets/{bucket}/batches/{batch}/diagnose", headers=h),
+        Case("GET", "/v1/buckets/{bucket}/batches/{batch}/audit", headers=h),
+        Case("POST", "/v1/buckets/{bucket}/batches/{batch}/estimate-cost", headers=h),
     ]
 
 
