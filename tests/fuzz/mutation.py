@@ -587,6 +587,11 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/diagnose", headers=h),
         Case("GET", "/v1/buckets/{bucket}/batches/{batch}/audit", headers=h),
         Case("POST", "/v1/buckets/{bucket}/batches/{batch}/estimate-cost", headers=h),
+        # document lineage (DocumentLineageApi): a document's whole lineage, an object's documents and its tree
+        Case("GET", "/v1/collections/{collection}/documents/{collection_document}/lineage", headers=h),
+        Case("GET", "/v1/objects/{object}/documents", query={"collection_ids": ids.get("collection", "fuzz"),
+                                                             "limit": "5"}, headers=h),
+        Case("GET", "/v1/objects/{object}/decomposition-tree", query={"include_document_ids": "true"}, headers=h),
     ]
 
 
