@@ -449,3 +449,14 @@ def test_the_sdk_reads_lineage_media_and_diagnostics_from_a_live_server(server):
     assert report.visibility_reason.searchable is True and report.source_object_id == object_id
     checked = documents.validate_document_schema("rows", {"title": 3})
     assert checked["valid"] is False and checked["violations"][0]["field"] == "title"
+
+    lineage_api = mixpeek.DocumentLineageApi(client)
+    traced = lineage_api.get_document_lineage("copies", copy.document_id)
+    assert traced.depth == traced.total_steps == 2 and traced.lineage.root_object_id == object_id
+    assert [step.collection_id for step in traced.lineage.lineage_chain] == [rows.collection_id,
+                                                                            copy.collection_id]
+    made = lineage_api.get_documents_by_object(object_id, collection_ids=["rows"])
+    assert made["total_documents"] == 2 and {d["collection_id"] for d in made["documents"]} == {rows.collection_id}
+    tree = lineage_api.get_decomposition_tree_objects(object_id, include_document_ids=True)
+    assert tree["total_documents"] == 4 and tree["tree"][0]["children"][0]["collection_name"] == "copies"
+    assert parent.document_id in tree["tree"][0]["document_ids"]
