@@ -128,6 +128,15 @@ def test_the_chain_is_read_across_a_cold_collection_and_stops_where_a_parent_is_
     assert ancestors[0].additional_properties["_source_tier"] == "cold"
     children = _parsed(chain.about("rows", rows[0]["document_id"], "descendants"))
     assert [d.document_id for d in children] == [copies[0]["document_id"]]
+    # The object's documents and tree count the cold collection's documents, read from the cold store.
+    listed = chain.client.get(f"/v1/objects/{chain.object_id}/documents", headers=chain.headers).json()
+    assert listed["total_documents"] == 6
+    assert {d["document_id"] for d in listed["documents"] if d.get("_source_tier") == "cold"} == {
+        d["document_id"] for d in rows}
+    tree = chain.client.get(f"/v1/objects/{chain.object_id}/decomposition-tree", headers=chain.headers).json()
+    assert tree["total_documents"] == 6 and tree["tree"][0]["document_count"] == 2
+    traced = _lineage(chain, "again", again[0]["document_id"])
+    assert [step.document_id for step in traced.lineage.lineage_chain][0] == rows[0]["document_id"]
 
     gone = chain.client.delete(f"/v1/collections/copies/documents/{copies[0]['document_id']}", headers=chain.headers)
     assert gone.status_code == 200
