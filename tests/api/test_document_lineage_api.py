@@ -18,6 +18,7 @@ from mixpeek.models.scene_download_response import SceneDownloadResponse
 
 from openpeek.api.app import create_app
 from openpeek.repositories.objects import ObjectRepository
+from openpeek.services.collections import lineage as lineage_service
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 from tests.conftest import make_tenant
@@ -405,6 +406,14 @@ def test_lineage_and_object_routes_refuse_unknown_ids_other_organisations_and_ba
     assert no_collection.status_code == 404 and "nope" in no_collection.json()["error"]["message"]
     bad_flag = _of_object(chain, chain.object_id, "decomposition-tree", include_document_ids="perhaps")
     assert 400 <= bad_flag.status_code < 500
+
+
+def test_a_tree_larger_than_a_tree_reads_is_refused_in_favour_of_paging(chain, monkeypatch):
+    monkeypatch.setattr(lineage_service, "MAX_SCAN", 5)  # the object has 6 documents
+    refused = _of_object(chain, chain.object_id, "decomposition-tree")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "too_many_documents"
+    assert f"/v1/objects/{chain.object_id}/documents" in refused.json()["error"]["message"]
+    assert _of_object(chain, chain.object_id, "documents").json()["total_documents"] == 6
 
 
 @pytest.mark.slow

@@ -175,7 +175,7 @@ class DocumentLineageService:
             page = self._documents.list_namespace(namespace, None, query)
             if page.total is not None and page.total > MAX_SCAN:
                 raise BadRequest(f"object '{object_id}' has {page.total:,} documents, more than the {MAX_SCAN:,} a "
-                                 "tree reads: page them with GET /v1/objects/{object_id}/documents",
+                                 f"tree reads: page them with GET /v1/objects/{object_id}/documents",
                                  code="too_many_documents", details={"object_id": object_id, "total": page.total})
             made += page.documents
             if page.next_cursor is None or not page.documents:
