@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from openpeek.domain.cluster_jobs import ClusterJob
-from openpeek.domain.failures import DependencyUnavailable
+from openpeek.domain.failures import DependencyUnavailable, SecretNotFound
 from openpeek.ports import BlobStore, EventBus, InferenceRegistry, Metrics, Orchestrator, Table, VectorStore
 from openpeek.repositories.clusters import ClusterRepository
 from openpeek.repositories.filter_usage import FilterUsageRepository
@@ -77,7 +77,7 @@ from openpeek.services.content.uploads import UploadService
 from openpeek.services.content.copying import ContentCopier
 from openpeek.services.content.manifest_kind import BucketKind
 from openpeek.repositories.organization_secrets import OrganizationSecretRepository
-from openpeek.services.organization_secrets import OrganizationSecrets
+from openpeek.services.organization_secrets import OrganizationSecrets, TenantSecrets
 
 
 @dataclass
@@ -125,6 +125,7 @@ class Services:
     health: Any = None  # HealthService: the scheduler's heartbeat and the dependencies' checks (/v1/health/...)
     manifest_generator: Any = None  # ManifestGenerator: manifests written by an LLM from a description
     auto_processing: Any = None  # AutoProcessing: a promoted namespace's new objects processed without a submit
+    batch_reports: Any = None  # BatchReports: a batch's diagnosis, audit and pre-flight estimate
     lifecycle: Any = None  # LifecycleService: collection storage tiers (services/tiering)
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
     document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
@@ -192,6 +193,7 @@ def wire(
     cluster_runs = ClusterRunService(table, clusters, cluster_repository, task_repository, ledger, runner,
                                      max_runtime_s=settings.cluster_max_runtime_s)
     organization_secrets = OrganizationSecrets(OrganizationSecretRepository(table, vault))
+    tenant_secrets = TenantSecrets(organization_secrets, _operator_secrets(settings, vault))
     stage_registry = StageRegistry(StageDependencies(
         vectors, gateway, usage=usage, llm_clients=build_clients(
             openai_api_key=settings.openai_api_key, google_api_key=settings.google_api_key,
@@ -199,10 +201,10 @@ def wire(
             base_urls={"openai": settings.openai_base_url, "google": settings.google_base_url,
                        "anthropic": settings.anthropic_base_url}),
         llm_cache=LlmAnswerCache(table, ttl_seconds=settings.retriever_execution_ttl_s),
-        outbound=PinnedHttpClient(), secrets=_secret_reader(settings), deployed=settings.runtime == "aws",
+        outbound=PinnedHttpClient(), deployed=settings.runtime == "aws",
         web_search_url=settings.web_search_url, web_search_api_key=settings.web_search_api_key,
         sql=ReadOnlySqlite(settings.sql_lookup_connections) if settings.sql_lookup_connections else None,
-        resolver=system_resolver, org_secrets=organization_secrets.value_of))
+        resolver=system_resolver, org_secrets=tenant_secrets))
     retrievers = RetrieverService(RetrieverRepository(table), events, stage_registry)
     retriever_executions = RetrieverExecutionRepository(table, ttl_seconds=settings.retriever_execution_ttl_s)
     tasks = TaskService(task_repository, ledger, live_driver_process_id=runner.driver_process_id)
@@ -215,24 +217,14 @@ def wire(
     namespaces.count_content_with(collections.counts)
     buckets, objects, uploads = _content(settings, table, blobs, events, namespaces, upload_urls, blob_fetcher)
     buckets.use_readers(_collections_reading(collections))
-    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=_secret_reader(settings), client_factory=OpenFgaClients()),
+    retrieval = RetrievalService(vectors, gateway, usage, access=AccessControl(secrets=tenant_secrets, client_factory=OpenFgaClients()),
                                  stages=stage_registry, executions=retriever_executions)
     # Published retrievers: executed by the public through the same retrieval; a deleted retriever is unpublished.
     from openpeek.repositories.publications import PublicationRepository
     from openpeek.services.publications import PublicationService
 
-    read_secret = _secret_reader(settings)
-    # A publication's password: the organisation's secret of that name (/v1/organizations/secrets); failing that,
-    # deployed, a secret put at openpeek/<env>/<org>/secrets/<name> (where the API function may read), so no
-    # organisation can name another's; embedded, OPENPEEK_SECRET_<NAME>.
-    operator_passwords = ((lambda org_id, name: read_secret(vault.name(org_id, "secrets", name)))
-                          if settings.runtime == "aws" else (lambda org_id, name: read_secret(name)))
-
-    def passwords(org_id: str, name: str) -> str | None:
-        return organization_secrets.value_of(org_id, name) or operator_passwords(org_id, name)
-
     publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
-                                      retrieval, passwords)
+                                      retrieval, tenant_secrets)  # a publication's password is its org's secret
     retrievers.on_delete(publications.forget_retriever)
     cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     built = Services(
@@ -421,14 +413,21 @@ def _step_functions(settings: Settings) -> Callable[[ClusterSteps], Orchestrator
     return build
 
 
-def _secret_reader(settings: Settings) -> Callable[[str], str]:
-    """How an OpenFGA token named by api_token_secret_ref is read: Secrets Manager in AWS, OPENPEEK_SECRET_<REF>
-    embedded."""
+def _operator_secrets(settings: Settings, vault: SecretVault) -> Callable[[str, str], str | None]:
+    """(organisation id, name) → a secret the operator provides for that organisation (services/organization_secrets.py,
+    TenantSecrets): deployed, the Secrets Manager secret openpeek/<env>/<org>/secrets/<name>; embedded, the
+    environment variable OPENPEEK_SECRET_<NAME>."""
     if settings.runtime == "aws":
         from openpeek.adapters.aws.secrets import read_secret
 
-        return read_secret
-    return env_secret
+        def deployed(org_id: str, name: str) -> str | None:
+            try:
+                return read_secret(vault.name(org_id, "secrets", name))
+            except SecretNotFound:
+                return None
+
+        return deployed
+    return lambda org_id, name: env_secret(name)
 
 
 def _secret_vault(settings: Settings) -> SecretVault:
@@ -643,6 +642,8 @@ class UnconfiguredBatchStarter:
         raise DependencyUnavailable("batch processing is not configured here "
                                     "(OPENPEEK_BATCH_STATE_MACHINE_ARN is unset)")
 
+    rerun = start
+
 
 def attach_batches(services: Services) -> None:
     """The batch service and where its batches run: embedded, a worker thread in this process that shares the
@@ -682,6 +683,11 @@ def attach_batches(services: Services) -> None:
                                     ObjectRepository(table), CollectionRepository(table), TaskRepository(table),
                                     services.vectors, starter, deployed=services.settings.runtime == "aws",
                                     resolver=system_resolver)
+    from openpeek.services.ingestion.batch_reports import BatchReports
+
+    services.batch_reports = BatchReports(services.batches, ObjectRepository(table), CollectionRepository(table),
+                                          TaskRepository(table), services.vectors,
+                                          live_worker=lambda: starter().worker_id)
     attach_auto_processing(services, batches)
     if services.batch_worker is not None:
         services.batch_worker.resume()

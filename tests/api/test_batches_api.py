@@ -55,6 +55,16 @@ class World:
             created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
         CollectionRepository(services.table).create(self.collection)
 
+    def add_copy_collection(self) -> None:
+        """col_copy reads col_text's documents (their titles): a batch of the bucket runs in two tiers."""
+        CollectionRepository(self.services.table).create(Collection(
+            collection_id="col_copy", collection_name="copy", namespace_id=self.namespace_id,
+            source=CollectionSource("collection", collection_id="col_text"),
+            feature_extractor=ExtractorConfig("passthrough_extractor", "v1", {}, ({"source_path": "title"},), {},
+                                              include_all_source_fields=False),
+            input_schema={}, output_schema={}, created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z"))
+
     def add_object(self, data: bytes, *, title: str, blob_type: str = "text", mime: str = "text/plain") -> str:
         object_id = new_object_id()
         key = object_blob_key(self.namespace_id, "bkt_docs", object_id, "content", f"blob_{object_id}")
@@ -403,12 +413,7 @@ def test_deleting_a_batch_task_cancels_the_batch(world):
 
 
 def test_collections_sourced_from_a_collection_run_in_the_next_tier(world):
-    CollectionRepository(world.services.table).create(Collection(
-        collection_id="col_copy", collection_name="copy", namespace_id=world.namespace_id,
-        source=CollectionSource("collection", collection_id="col_text"),
-        feature_extractor=ExtractorConfig("passthrough_extractor", "v1", {}, ({"source_path": "title"},), {},
-                                          include_all_source_fields=False),
-        input_schema={}, output_schema={}, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z"))
+    world.add_copy_collection()
     object_id = world.add_object("First sentence. Second sentence. Third one.".encode(), title="three")
     created = world.client.post("/v1/buckets/docs/batches?auto_submit=true", headers=world.headers,
                                 json={"object_ids": [object_id]})

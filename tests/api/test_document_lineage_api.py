@@ -1,4 +1,5 @@
-"""A collection document's lineage, source media and diagnostics, and the dry-run schema check, over HTTP against
+"""A collection document's lineage, source media and diagnostics, the dry-run schema check, and what was made from one
+bucket object (its documents and decomposition tree), over HTTP against
 documents a real batch wrote: a bucket object (JSONL rows with their own vectors) → `rows` (a document per row) →
 `copies` (a collection sourced from `rows`) → `again` (sourced from `copies`). Every answer is parsed with the SDK's
 models. The tests that only read share one chain; those that change it build their own."""
@@ -11,11 +12,13 @@ import urllib.parse
 import pytest
 from fastapi.testclient import TestClient
 from mixpeek.models.document_diagnostics_response import DocumentDiagnosticsResponse
+from mixpeek.models.document_lineage_response import DocumentLineageResponse
 from mixpeek.models.document_response import DocumentResponse
 from mixpeek.models.scene_download_response import SceneDownloadResponse
 
 from openpeek.api.app import create_app
 from openpeek.repositories.objects import ObjectRepository
+from openpeek.services.collections import lineage as lineage_service
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 from tests.conftest import make_tenant
@@ -126,6 +129,15 @@ def test_the_chain_is_read_across_a_cold_collection_and_stops_where_a_parent_is_
     assert ancestors[0].additional_properties["_source_tier"] == "cold"
     children = _parsed(chain.about("rows", rows[0]["document_id"], "descendants"))
     assert [d.document_id for d in children] == [copies[0]["document_id"]]
+    # The object's documents and tree count the cold collection's documents, read from the cold store.
+    listed = chain.client.get(f"/v1/objects/{chain.object_id}/documents", headers=chain.headers).json()
+    assert listed["total_documents"] == 6
+    assert {d["document_id"] for d in listed["documents"] if d.get("_source_tier") == "cold"} == {
+        d["document_id"] for d in rows}
+    tree = chain.client.get(f"/v1/objects/{chain.object_id}/decomposition-tree", headers=chain.headers).json()
+    assert tree["total_documents"] == 6 and tree["tree"][0]["document_count"] == 2
+    traced = _lineage(chain, "again", again[0]["document_id"])
+    assert [step.document_id for step in traced.lineage.lineage_chain][0] == rows[0]["document_id"]
 
     gone = chain.client.delete(f"/v1/collections/copies/documents/{copies[0]['document_id']}", headers=chain.headers)
     assert gone.status_code == 200
@@ -246,6 +258,164 @@ def test_bad_input_unknown_ids_and_other_organisations_are_refused(chain):
     assert unknown.status_code == 404
 
 
+def _lineage(chain: Chain, collection: str, document_id: str) -> DocumentLineageResponse:
+    answer = chain.about(collection, document_id, "lineage")
+    assert answer.status_code == 200, answer.text
+    return DocumentLineageResponse.from_dict(answer.json())
+
+
+def _of_object(chain: Chain, object_id: str, what: str, headers: dict | None = None, **query):
+    """GET /v1/objects/{object_id}/{what} (documents or decomposition-tree)."""
+    return chain.client.get(f"/v1/objects/{object_id}/{what}", headers=headers or chain.headers, params=query)
+
+
+def test_lineage_names_the_root_object_the_immediate_source_and_every_step(chain):
+    rows, copies, again = (chain.documents(name) for name in ("rows", "copies", "again"))
+    traced = _lineage(chain, "again", again[1]["document_id"])
+    assert (traced.document_id, traced.collection_id) == (again[1]["document_id"], chain.ids["again"])
+    assert traced.depth == traced.total_steps == 3 and traced.message is None
+    found = traced.lineage
+    assert (found.root_object_id, found.root_bucket_id) == (chain.object_id, chain.bucket_id)
+    assert (found.source_type, found.source_document_id, found.source_collection_id, found.source_object_id) == (
+        "collection", copies[1]["document_id"], chain.ids["copies"], None)
+    assert [(step.collection_id, step.document_id, step.feature_extractor_id) for step in found.lineage_chain] == [
+        (chain.ids["rows"], rows[1]["document_id"], "passthrough_extractor_v1"),
+        (chain.ids["copies"], copies[1]["document_id"], "passthrough_extractor_v1"),
+        (chain.ids["again"], again[1]["document_id"], "passthrough_extractor_v1")]
+    assert all(step.timestamp for step in found.lineage_chain)
+
+    first = _lineage(chain, "rows", rows[0]["document_id"])
+    assert first.depth == first.total_steps == 1
+    assert (first.lineage.source_type, first.lineage.source_object_id) == ("bucket", chain.object_id)
+    assert [step.document_id for step in first.lineage.lineage_chain] == [rows[0]["document_id"]]
+
+
+def test_the_objects_documents_are_listed_filtered_by_collection_and_paged(chain):
+    every = {document["document_id"] for name in ("rows", "copies", "again") for document in chain.documents(name)}
+    answer = _of_object(chain, chain.object_id, "documents")
+    assert answer.status_code == 200, answer.text
+    listed = answer.json()
+    assert (listed["object_id"], listed["bucket_id"], listed["object_exists"]) == (chain.object_id, chain.bucket_id,
+                                                                                  True)
+    assert listed["total_documents"] == 6 and {d["document_id"] for d in listed["documents"]} == every
+    for document in listed["documents"]:
+        DocumentResponse.from_dict(document)
+
+    # The SDK's filter (repeated collection_ids, ids or names) and the paging of every document listing.
+    narrowed = _of_object(chain, chain.object_id, "documents", collection_ids=["rows", chain.ids["again"]]).json()
+    assert narrowed["total_documents"] == 4
+    assert {d["collection_id"] for d in narrowed["documents"]} == {chain.ids["rows"], chain.ids["again"]}
+    first = _of_object(chain, chain.object_id, "documents", limit=4).json()
+    assert len(first["documents"]) == 4 and first["pagination"]["next_cursor"]
+    rest = _of_object(chain, chain.object_id, "documents", limit=4, cursor=first["pagination"]["next_cursor"]).json()
+    assert len(rest["documents"]) == 2 and rest["pagination"]["next_cursor"] is None
+    assert {d["document_id"] for d in first["documents"] + rest["documents"]} == every
+    second_page = _of_object(chain, chain.object_id, "documents", page_size=4, page=2).json()
+    assert len(second_page["documents"]) == 2
+
+    # An object no collection processed yet has no documents: its own record is not one.
+    fresh = chain.call("POST", "/v1/buckets/shelf/objects", {"blobs": [{"property": "data", "type": "text",
+                                                                        "data": "{}"}], "title": "unprocessed"})
+    untouched = _of_object(chain, fresh["object_id"], "documents").json()
+    assert untouched["total_documents"] == 0 and untouched["documents"] == []
+    assert untouched["bucket_id"] == chain.bucket_id and untouched["object_exists"] is True
+    empty_tree = _of_object(chain, fresh["object_id"], "decomposition-tree").json()
+    assert empty_tree["total_documents"] == 0 and empty_tree["tree"] == [] and empty_tree["max_depth"] == 0
+
+
+def test_the_decomposition_tree_runs_from_the_bucket_reading_collection_down_the_tiers(chain):
+    answer = _of_object(chain, chain.object_id, "decomposition-tree")
+    assert answer.status_code == 200, answer.text
+    tree = answer.json()
+    assert (tree["object_id"], tree["bucket_id"], tree["object_exists"]) == (chain.object_id, chain.bucket_id, True)
+    assert (tree["total_documents"], tree["total_collections"], tree["max_depth"]) == (6, 3, 3)
+    [rows] = tree["tree"]
+    [copies] = rows["children"]
+    [again] = copies["children"]
+    assert again["children"] == []
+    assert [(node["collection_id"], node["collection_name"], node["depth"], node["source_type"],
+             node["source_collection_id"], node["document_count"]) for node in (rows, copies, again)] == [
+        (chain.ids["rows"], "rows", 1, "bucket", None, 2),
+        (chain.ids["copies"], "copies", 2, "collection", chain.ids["rows"], 2),
+        (chain.ids["again"], "again", 3, "collection", chain.ids["copies"], 2)]
+    assert rows["feature_extractor_id"] == "passthrough_extractor_v1" and "document_ids" not in rows
+
+    detailed = _of_object(chain, chain.object_id, "decomposition-tree", include_document_ids="true").json()
+    [rows] = detailed["tree"]
+    [copies] = rows["children"]
+    made = {name: chain.documents(name) for name in ("rows", "copies")}
+    assert set(rows["document_ids"]) == {d["document_id"] for d in made["rows"]}
+    assert "source_document_ids" not in rows  # made from the object itself
+    assert copies["source_document_ids"] == {copy["document_id"]: row["document_id"]
+                                             for row, copy in zip(made["rows"], made["copies"])}
+
+
+def test_a_deleted_upstream_document_or_object_leaves_lineage_that_says_so(own_chain):
+    chain = own_chain
+    rows, copies, again = (chain.documents(name) for name in ("rows", "copies", "again"))
+    gone = chain.client.delete(f"/v1/collections/copies/documents/{copies[0]['document_id']}", headers=chain.headers)
+    assert gone.status_code == 200
+    traced = _lineage(chain, "again", again[0]["document_id"])
+    # The chain starts at the step naming the missing parent; depth still counts the two steps above it.
+    assert traced.total_steps == 1 and traced.depth == 3
+    assert [step.document_id for step in traced.lineage.lineage_chain] == [again[0]["document_id"]]
+    assert traced.lineage.source_document_id == copies[0]["document_id"]
+    [node] = _of_object(chain, chain.object_id, "decomposition-tree").json()["tree"]
+    assert [node["document_count"], node["children"][0]["document_count"],
+            node["children"][0]["children"][0]["document_count"]] == [2, 1, 2]
+
+    direct = chain.call("POST", "/v1/collections/copies/documents", {"title": "by hand"})
+    written = _lineage(chain, "copies", direct["document_id"])
+    assert written.lineage is None and written.depth == 0 and written.total_steps == 0
+    assert "no lineage" in written.message
+
+    deleted = chain.client.delete(f"/v1/buckets/shelf/objects/{chain.object_id}", headers=chain.headers)
+    assert deleted.status_code == 200
+    orphans = _of_object(chain, chain.object_id, "documents").json()
+    assert orphans["object_exists"] is False and orphans["bucket_id"] == chain.bucket_id
+    assert orphans["total_documents"] == 5
+    assert _of_object(chain, chain.object_id, "decomposition-tree").json()["total_documents"] == 5
+
+
+def test_lineage_and_object_routes_refuse_unknown_ids_other_organisations_and_bad_queries(chain):
+    row = chain.documents("rows")[0]["document_id"]
+    assert chain.about("rows", "doc_missing", "lineage").status_code == 404
+    assert chain.about("copies", row, "lineage").status_code == 404  # the document is in another collection
+    assert chain.about("nope", row, "lineage").status_code == 404
+    for what in ("documents", "decomposition-tree"):
+        unknown = _of_object(chain, "obj_missing", what)
+        assert unknown.status_code == 404 and unknown.json()["success"] is False, (what, unknown.text)
+        assert unknown.json()["error"]["type"] == "NotFoundError"
+    for namespace in ("lineage", chain.namespace_id):  # by name (the stranger has none) and by our id
+        headers = {**chain.stranger.headers, "X-Namespace": namespace}
+        assert chain.about("rows", row, "lineage", headers).status_code == 404
+        for what in ("documents", "decomposition-tree"):
+            assert _of_object(chain, chain.object_id, what, headers).status_code == 404, (what, namespace)
+    # The stranger's own namespace does not hold our object either.
+    theirs = chain.client.post("/v1/namespaces", headers=chain.stranger.headers, json={"namespace_name": "theirs"})
+    assert theirs.status_code == 200, theirs.text
+    for what in ("documents", "decomposition-tree"):
+        elsewhere = _of_object(chain, chain.object_id, what, {**chain.stranger.headers, "X-Namespace": "theirs"})
+        assert elsewhere.status_code == 404, what
+
+    for query in ({"limit": 0}, {"limit": 1001}, {"limit": "many"}, {"offset": -1}, {"page": 0},
+                  {"cursor": "not-a-cursor"}, {"return_vectors": "perhaps"}):
+        refused = _of_object(chain, chain.object_id, "documents", **query)
+        assert 400 <= refused.status_code < 500, (query, refused.text)
+    no_collection = _of_object(chain, chain.object_id, "documents", collection_ids="nope")
+    assert no_collection.status_code == 404 and "nope" in no_collection.json()["error"]["message"]
+    bad_flag = _of_object(chain, chain.object_id, "decomposition-tree", include_document_ids="perhaps")
+    assert 400 <= bad_flag.status_code < 500
+
+
+def test_a_tree_larger_than_a_tree_reads_is_refused_in_favour_of_paging(chain, monkeypatch):
+    monkeypatch.setattr(lineage_service, "MAX_SCAN", 5)  # the object has 6 documents
+    refused = _of_object(chain, chain.object_id, "decomposition-tree")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "too_many_documents"
+    assert f"/v1/objects/{chain.object_id}/documents" in refused.json()["error"]["message"]
+    assert _of_object(chain, chain.object_id, "documents").json()["total_documents"] == 6
+
+
 @pytest.mark.slow
 def test_the_sdk_reads_lineage_media_and_diagnostics_from_a_live_server(server):
     import time
@@ -297,3 +467,14 @@ def test_the_sdk_reads_lineage_media_and_diagnostics_from_a_live_server(server):
     assert report.visibility_reason.searchable is True and report.source_object_id == object_id
     checked = documents.validate_document_schema("rows", {"title": 3})
     assert checked["valid"] is False and checked["violations"][0]["field"] == "title"
+
+    lineage_api = mixpeek.DocumentLineageApi(client)
+    traced = lineage_api.get_document_lineage("copies", copy.document_id)
+    assert traced.depth == traced.total_steps == 2 and traced.lineage.root_object_id == object_id
+    assert [step.collection_id for step in traced.lineage.lineage_chain] == [rows.collection_id,
+                                                                            copy.collection_id]
+    made = lineage_api.get_documents_by_object(object_id, collection_ids=["rows"])
+    assert made["total_documents"] == 2 and {d["collection_id"] for d in made["documents"]} == {rows.collection_id}
+    tree = lineage_api.get_decomposition_tree_objects(object_id, include_document_ids=True)
+    assert tree["total_documents"] == 4 and tree["tree"][0]["children"][0]["collection_name"] == "copies"
+    assert parent.document_id in tree["tree"][0]["document_ids"]

@@ -120,3 +120,64 @@ def test_bucket_to_searchable_documents_through_the_sdk(server, receiver):
     assert len(delivered) == 1
     assert delivered[0]["body"]["data"]["batch_id"] == batch.batch_id
     assert "X-Openpeek-Signature" in delivered[0]["headers"]
+
+
+def test_bulk_submit_submit_all_and_a_batch_s_reports_through_the_sdk(server):
+    from mixpeek.exceptions import ApiException
+    from mixpeek.models import (
+        BatchDiagnostics,
+        BodyHealTierV1BucketsBucketIdentifierBatchesBatchIdTiersTierNumHealPost,
+        BulkSubmitBatchesRequest,
+        TierAuditInfo,
+    )
+
+    base, key, _ = server
+    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    ns = {"X-Namespace": "sdk-batch-ops"}
+    mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest.from_dict({
+        "namespace_name": "sdk-batch-ops",
+        "feature_extractors": [{"feature_extractor_name": "text_extractor", "version": "v1"}]}))
+    mixpeek.BucketsApi(client).create_bucket(BucketCreateRequest.from_dict({
+        "bucket_name": "notes", "bucket_schema": {"properties": {"content": {"type": "text"}}}}), _headers=ns)
+    mixpeek.CollectionsApi(client).create_collection(CreateCollectionRequest.from_dict({
+        "collection_name": "note-passages", "source": {"type": "bucket", "bucket_ids": ["notes"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "input_mappings": {"text": "content"}}}), _headers=ns)
+    objects = mixpeek.BucketObjectsApi(client)
+    ids = [objects.create_object_buckets("notes", CreateObjectRequest.from_dict({
+        "blobs": [{"property": "content", "type": "text", "data": text}]}), _headers=ns).object_id
+        for text in ARTICLES.values()]
+
+    batches = mixpeek.BucketBatchesApi(client)
+    bulk = batches.bulk_submit_batches_buckets("notes", BulkSubmitBatchesRequest(chunk_size=2), _headers=ns)
+    assert (bulk.total_objects, bulk.total_batches, bulk.submitted, bulk.failed) == (3, 2, 2, 0)
+    batch_id = bulk.batches[0].batch_id
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        states = [batches.get_batch_buckets_batches("notes", entry.batch_id, _headers=ns) for entry in bulk.batches]
+        if all(state.status == "COMPLETED" and state.documents_resolvable for state in states):
+            break
+        time.sleep(0.5)
+    assert [state.status for state in states] == ["COMPLETED", "COMPLETED"]
+
+    diagnosis = BatchDiagnostics.from_dict(batches.diagnose_batch_buckets_batches("notes", batch_id, _headers=ns))
+    assert (diagnosis.health, diagnosis.total_objects, diagnosis.tiers[0].status) == ("ok", 2, "COMPLETED")
+    audit = batches.get_batch_audit_buckets_batches("notes", batch_id, _headers=ns)
+    assert TierAuditInfo.from_dict(audit["tiers"][0]).balanced is True
+    estimate = batches.estimate_batch_cost_buckets_batches("notes", batch_id, _headers=ns)
+    assert (estimate.object_count, estimate.already_extracted_count, estimate.estimated_credits) == (2, 2, 0)
+    healed = batches.heal_tier_buckets_batches_batch_id_num(
+        "notes", batch_id, 0, BodyHealTierV1BucketsBucketIdentifierBatchesBatchIdTiersTierNumHealPost(
+            action="sync_status"), _headers=ns)
+    assert healed["changes"] == [] and healed["tier_status"] == "COMPLETED"
+    for call in (lambda: batches.cancel_tier_buckets_batches_batch_id_num("notes", batch_id, 0, _headers=ns),
+                 lambda: batches.retry_tier_buckets_batches_batch_id_num("notes", batch_id, 0, {}, _headers=ns),
+                 lambda: batches.cancel_job_buckets_batches_batch_id_tiers_num_ray("notes", batch_id, 0,
+                                                                                   "job_t0_p00000", _headers=ns)):
+        with pytest.raises(ApiException) as refused:
+            call()
+        assert refused.value.status == 409
+
+    draft = batches.create_batch_buckets_batches("notes", CreateBatchRequest(object_ids=ids[:1]), _headers=ns)
+    submitted = batches.submit_all_drafts_buckets_batches("notes", _headers=ns)
+    assert (submitted["submitted"], submitted["batches"][0]["batch_id"]) == (1, draft.batch_id)

@@ -418,9 +418,9 @@ def test_missing_endpoint_or_token_secret_fails_closed(fga, monkeypatch):
     assert env_secret("fga-token") == "s3cret"
     assert AccessControl(client_factory=OpenFgaClients()).plan(secret, "alice").condition == HasIds(("d1", "d3", "d5"))
     assert fga.requests[-1][2] == "Bearer s3cret"
-    reader = AccessControl(secrets=lambda ref: {"fga-token": "s3cret"}.get(ref), client_factory=OpenFgaClients())
+    reader = AccessControl(secrets=lambda org_id, ref: {"fga-token": "s3cret"}.get(ref), client_factory=OpenFgaClients())
     assert reader.plan(secret, "alice").condition == HasIds(("d1", "d3", "d5"))
-    wrong = AccessControl(secrets=lambda ref: "wrong", client_factory=OpenFgaClients())
+    wrong = AccessControl(secrets=lambda org_id, ref: "wrong", client_factory=OpenFgaClients())
     with pytest.raises(DependencyFailed):  # OpenFGA refuses the token: 401 → 503
         wrong.plan(secret, "alice")
 
@@ -467,7 +467,7 @@ def test_the_token_secret_is_read_once_per_ttl_not_per_execution(fga):
     fga.token = "s3cret"
     reads = []
     clock = Clock()
-    access = AccessControl(secrets=lambda ref: reads.append(ref) or "s3cret", clock=clock,
+    access = AccessControl(secrets=lambda org_id, ref: reads.append(ref) or "s3cret", clock=clock,
                            client_factory=OpenFgaClients())
     ns = pull(fga, "pull_list_objects", api_token_secret_ref="fga-token", cache_ttl_seconds=0)
     for _ in range(3):

@@ -61,3 +61,48 @@ def test_schema_violations_check_declared_types_and_required_properties_and_name
         ("year", "type"), ("body", "type"), ("tags[1]", "type"), ("title", "required")}
     assert undeclared == ["colour"]
     assert document_schema.violations(schema, {"title": "ok", "year": 2001}) == ([], [])
+
+
+def test_lineage_is_none_for_a_document_that_names_no_source():
+    assert lineage.lineage_of({"source_type": "direct_upsert", "title": "x"}, []) is None
+    found = lineage.lineage_of({"source_object_id": "obj_s", "source_type": "bucket"}, [{"document_id": "d"}])
+    assert found["root_object_id"] == "obj_s" and found["source_row"] is None
+    assert found["lineage_chain"] == [{"document_id": "d"}] and found["source_document_id"] is None
+
+
+def _tree_collection(collection_id: str, source: str | None) -> lineage.TreeCollection:
+    return lineage.TreeCollection(collection_id, collection_id.removeprefix("col_"), "x_v1", source)
+
+
+def test_a_tree_hangs_each_collection_under_the_one_it_reads_even_when_that_one_holds_none():
+    collections = {"col_a": _tree_collection("col_a", None), "col_b": _tree_collection("col_b", "col_a"),
+                   "col_c": _tree_collection("col_c", "col_b"), "col_d": _tree_collection("col_d", "col_a")}
+    documents = [{"document_id": "a1", "collection_id": "col_a", "created_at": "2"},
+                 {"document_id": "a0", "collection_id": "col_a", "created_at": "1"},
+                 {"document_id": "c1", "collection_id": "col_c", "source_document_id": "b1"},
+                 {"document_id": "d1", "collection_id": "col_d", "source_document_id": "a0"}]
+    tree = lineage.decomposition_tree(documents, collections, include_document_ids=True)
+    [a] = tree
+    assert (a["document_ids"], a["depth"], a["source_type"]) == (["a0", "a1"], 1, "bucket")
+    b, d = a["children"]  # by name
+    assert (b["collection_id"], b["document_count"], b["document_ids"]) == ("col_b", 0, [])  # its documents are gone
+    assert b["children"][0]["source_document_ids"] == {"c1": "b1"} and b["children"][0]["depth"] == 3
+    assert d["source_document_ids"] == {"d1": "a0"}
+    assert lineage.tree_depth(tree) == 3
+    assert "document_ids" not in lineage.decomposition_tree(documents, collections, include_document_ids=False)[0]
+
+
+def test_a_tree_of_a_collection_that_is_gone_uses_its_documents_and_a_loop_is_broken_at_the_top():
+    documents = [{"document_id": "g1", "collection_id": "col_gone", "source_collection_id": "col_a"},
+                 {"document_id": "a1", "collection_id": "col_a"}]
+    [a] = lineage.decomposition_tree(documents, {"col_a": _tree_collection("col_a", None)},
+                                     include_document_ids=False)
+    assert [(child["collection_id"], child["collection_name"]) for child in a["children"]] == [("col_gone", None)]
+
+    looped = {"col_x": _tree_collection("col_x", "col_y"), "col_y": _tree_collection("col_y", "col_x"),
+              "col_z": _tree_collection("col_z", "col_x")}
+    tree = lineage.decomposition_tree([{"document_id": "z1", "collection_id": "col_z"}], looped,
+                                      include_document_ids=False)
+    [x] = tree  # col_x hangs at the top; col_y reads it, col_z reads col_x
+    assert x["collection_id"] == "col_x"
+    assert sorted(child["collection_id"] for child in x["children"]) == ["col_y", "col_z"]

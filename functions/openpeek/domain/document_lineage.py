@@ -132,3 +132,118 @@ def visibility(facts: list[VectorFact], *, collection_writes_vectors: bool, tier
     lacking = [fact.name for fact in facts if fact.dimension is None and fact.expected_dimension is not None]
     note = f"; it has no vector for {', '.join(lacking)}" if lacking else ""
     return True, f"searchable in {where} through {held}{note}"
+
+
+# -- one document's lineage, as a whole ------------------------------------------------------------------------------
+
+LINEAGE_FIELDS = ("source_type", "root_object_id", "root_bucket_id", "source_object_id", "source_document_id",
+                  "source_collection_id")
+
+
+def lineage_of(document: Mapping[str, Any], chain: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The SDK's DocumentLineage of a document: its flat lineage fields and the chain of steps (`step` of each
+    document from the one made from the root object to this one), or None when it names no source object, bucket or
+    document (it was written directly: its `source_type` alone, e.g. direct_upsert, traces nothing). No
+    database-table imports run here, so `source_row` is never set."""
+    fields = {key: document.get(key) if isinstance(document.get(key), str) and document.get(key) else None
+              for key in LINEAGE_FIELDS}
+    if not any(value for key, value in fields.items() if key != "source_type"):
+        return None
+    return {**fields, "root_object_id": root_object_id(document), "source_row": None, "lineage_chain": chain}
+
+
+# -- everything made from one bucket object --------------------------------------------------------------------------
+
+# What a tree reads of each document (and the bucket its root object was in).
+TREE_FIELDS = ["collection_id", "source_collection_id", "source_document_id", "root_bucket_id", "created_at"]
+
+
+def made_from(object_id: str) -> dict[str, Any]:
+    """The filter (the API's filter language) of the documents made from one bucket object: those naming it as their
+    root, and tier-1 documents written naming it only as their source."""
+    return {"OR": [{"field": "root_object_id", "operator": "eq", "value": object_id},
+                   {"field": "source_object_id", "operator": "eq", "value": object_id}]}
+
+
+@dataclass(frozen=True)
+class TreeCollection:
+    """What a decomposition tree says of a collection: its name, extractor and the collection it reads from (None
+    when it reads buckets)."""
+
+    collection_id: str
+    collection_name: str | None
+    feature_extractor_id: str | None
+    source_collection_id: str | None
+
+
+def decomposition_tree(documents: list[Mapping[str, Any]], collections: Mapping[str, TreeCollection], *,
+                       include_document_ids: bool) -> list[dict[str, Any]]:
+    """The collections that made `documents` (all made from one object), as a tree: each collection node holds
+    how many of them it holds and the nodes of the collections reading from it; the roots are the collections that
+    read the object's bucket. A collection that holds none of them but sits between two that do (its documents were
+    deleted) is a node with `document_count` 0, so every node hangs under the collection it reads from.
+    With `include_document_ids`, each node lists its document ids (oldest first) and, below the first tier, the
+    upstream document each was made from."""
+    held: dict[str, list[Mapping[str, Any]]] = {}
+    for document in documents:
+        held.setdefault(str(document.get("collection_id")), []).append(document)
+
+    def upstream(collection_id: str) -> str | None:
+        known = collections.get(collection_id)
+        if known is not None:
+            return known.source_collection_id
+        named = {document.get("source_collection_id") for document in held.get(collection_id, ())} - {None, ""}
+        return min(named) if named else None  # a collection that is gone: where its documents say they came from
+
+    parent: dict[str, str | None] = {}
+    pending = list(held)
+    while pending:
+        collection_id = pending.pop()
+        if collection_id in parent:
+            continue
+        above = upstream(collection_id)
+        parent[collection_id] = above
+        if above is not None and above not in parent:
+            pending.append(above)
+    # A hand-written source can close a loop: a node whose ancestry returns to itself hangs at the top instead,
+    # which breaks the loop for the others in it.
+    for collection_id in sorted(parent):
+        seen, above = {collection_id}, parent[collection_id]
+        while above is not None and above not in seen:
+            seen.add(above)
+            above = parent.get(above)
+        if above == collection_id:
+            parent[collection_id] = None
+
+    children: dict[str | None, list[str]] = {}
+    for collection_id, above in parent.items():
+        children.setdefault(above, []).append(collection_id)
+
+    def node(collection_id: str, level: int) -> dict[str, Any]:
+        known = collections.get(collection_id)
+        mine = sorted(held.get(collection_id, ()), key=lambda document: (str(document.get("created_at") or ""),
+                                                                          str(document.get("document_id"))))
+        shown: dict[str, Any] = {
+            "collection_id": collection_id, "collection_name": known.collection_name if known else None,
+            "feature_extractor_id": known.feature_extractor_id if known else None, "depth": level,
+            "source_type": "bucket" if parent[collection_id] is None else "collection",
+            "source_collection_id": parent[collection_id], "document_count": len(mine)}
+        if include_document_ids:
+            shown["document_ids"] = [document.get("document_id") for document in mine]
+            if parent[collection_id] is not None:
+                shown["source_document_ids"] = {document.get("document_id"): parent_id(document) for document in mine}
+        shown["children"] = [node(child, level + 1) for child in _ordered(children.get(collection_id, ()),
+                                                                           collections)]
+        return shown
+
+    return [node(collection_id, 1) for collection_id in _ordered(children.get(None, ()), collections)]
+
+
+def tree_depth(nodes: list[dict[str, Any]]) -> int:
+    return max((max(node["depth"], tree_depth(node["children"])) for node in nodes), default=0)
+
+
+def _ordered(collection_ids: Any, collections: Mapping[str, TreeCollection]) -> list[str]:
+    """Collections by name, then id (a collection that is gone has no name: it comes first)."""
+    return sorted(collection_ids, key=lambda collection_id: (
+        (collections[collection_id].collection_name or "") if collection_id in collections else "", collection_id))

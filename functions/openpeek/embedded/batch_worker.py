@@ -48,6 +48,11 @@ class LocalBatchWorker:
         self._ensure_thread()
         self._queue.put((namespace_id, batch_id, attempt))
 
+    def rerun(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        """Queue a batch again whose run stopped (a stuck part was requeued): it resumes from its checkpoint, and a
+        run of it still queued finds it ended or resumes the same way."""
+        self.start(namespace_id, batch_id, attempt)
+
     def resume(self) -> int:
         """Queue every batch a previous process left PENDING or IN_PROGRESS; returns how many."""
         resumed = 0

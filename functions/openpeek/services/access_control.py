@@ -46,7 +46,7 @@ TOKEN_TTL_S = 300  # a secret read (Secrets Manager in AWS) is reused this long
 DEFAULTS: dict[str, Any] = {"mode": "auto", "object_type": "document", "relation": "viewer", "user_type": "user",
                             "list_objects_max": 1000, "over_fetch_factor": 2, "cache_ttl_seconds": 30}
 
-SecretReader = Callable[[str], "str | None"]
+SecretReader = Callable[[str, str], "str | None"]  # (organisation id, secret name) → its value
 RunQuery = Callable[[Sequence[SearchRequest]], list[list[ScoredPoint]]]
 
 
@@ -197,11 +197,12 @@ _TOO_MANY = object()  # auto mode: ListObjects reached list_objects_max, so this
 class AccessControl:
     """Builds each execution's AccessPlan from the namespace's authorization config.
 
-    `secrets` reads api_token_secret_ref (embedded: `env_secret`; AWS: Secrets Manager, wired by the runtime).
+    `secrets` reads api_token_secret_ref as a secret of the namespace's own organisation (the runtime wires its
+    organisation secret reader; by default, `env_secret`).
     `client_factory(config, token)` builds the Authorizer (the runtime passes adapters.openfga.OpenFgaClients;
     without one, the pull modes answer 503)."""
 
-    def __init__(self, secrets: SecretReader | None = env_secret, *,
+    def __init__(self, secrets: SecretReader | None = lambda org_id, name: env_secret(name), *,
                  client_factory: AuthorizerFactory | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._secrets = secrets
@@ -210,7 +211,7 @@ class AccessControl:
         self._lock = threading.Lock()
         self._listed = _TtlCache(MAX_CACHED_SUBJECTS, clock)  # (scope, subject) → frozenset of ids | _TOO_MANY
         self._decisions = _TtlCache(MAX_CACHED_DECISIONS, clock)  # (scope, subject, id) → bool
-        self._tokens = _TtlCache(256, clock)  # secret ref → token
+        self._tokens = _TtlCache(256, clock)  # (organisation, secret ref) → token
 
     def plan(self, namespace: Namespace, subject: str | None) -> AccessPlan | None:
         """None when the namespace does not enforce authorization (then nothing changes)."""
@@ -224,12 +225,13 @@ class AccessControl:
         if subject is None:
             return NothingVisible("no acting subject (X-Acting-Subject)")
         scope = _scope(namespace, config)
+        org_id = namespace.org_id
         if mode == "pull_batch_check":
-            return self._post_check(config, scope, subject)
-        listed = self._list(config, scope, subject)
+            return self._post_check(config, scope, subject, org_id)
+        listed = self._list(config, scope, subject, org_id)
         if listed is _TOO_MANY:
             if mode == "auto":
-                return self._post_check(config, scope, subject)
+                return self._post_check(config, scope, subject, org_id)
             raise AssertionError("pull_list_objects never records _TOO_MANY")
         if not listed:
             return NothingVisible("no document is granted to this subject")
@@ -241,12 +243,12 @@ class AccessControl:
 
     # -- ListObjects ------------------------------------------------------------------------------------------------
 
-    def _list(self, config: dict[str, Any], scope: tuple, subject: str) -> Any:
+    def _list(self, config: dict[str, Any], scope: tuple, subject: str, org_id: str) -> Any:
         key = (scope, subject)
         cached = self._listed.get(key) if config["cache_ttl_seconds"] > 0 else None  # 0: the cache is off
         if cached is not None:
             return cached
-        client = self._client(config)
+        client = self._client(config, org_id)
         try:
             objects = client.list_objects(user=_user(config, subject), relation=config["relation"],
                                           object_type=config["object_type"])
@@ -261,7 +263,7 @@ class AccessControl:
 
     # -- Check / BatchCheck -----------------------------------------------------------------------------------------
 
-    def _post_check(self, config: dict[str, Any], scope: tuple, subject: str) -> PostCheck:
+    def _post_check(self, config: dict[str, Any], scope: tuple, subject: str, org_id: str) -> PostCheck:
         ttl = config["cache_ttl_seconds"]
 
         def allowed(ids: list[str]) -> set[str]:
@@ -274,7 +276,7 @@ class AccessControl:
                 else:
                     decided[document_id] = cached
             if unknown:
-                client = self._client(config)
+                client = self._client(config, org_id)
                 try:
                     fresh = client.check_many(user=_user(config, subject), relation=config["relation"],
                                               object_ids=unknown, object_type=config["object_type"])
@@ -290,8 +292,8 @@ class AccessControl:
 
     # -- the client -------------------------------------------------------------------------------------------------
 
-    def _client(self, config: dict[str, Any]) -> Authorizer:
-        token = self._token(config)
+    def _client(self, config: dict[str, Any], org_id: str) -> Authorizer:
+        token = self._token(config, org_id)
         key = (config.get("api_url"), config.get("store_id"), config.get("model_id"), token)
         with self._lock:
             client = self._clients.get(key)
@@ -306,22 +308,24 @@ class AccessControl:
                 self._clients[key] = client
             return client
 
-    def _token(self, config: dict[str, Any]) -> str | None:
+    def _token(self, config: dict[str, Any], org_id: str) -> str | None:
+        """The OpenFGA token: given inline, or named by api_token_secret_ref — a secret of the namespace's own
+        organisation, never another's."""
         if config.get("api_token"):
             return config["api_token"]
         ref = config.get("api_token_secret_ref")
         if not ref:
             return None
-        token = self._tokens.get(ref)
+        token = self._tokens.get((org_id, ref))
         if token is not None:
             return token
         try:
-            token = self._secrets(ref) if self._secrets is not None else None
+            token = self._secrets(org_id, ref) if self._secrets is not None else None
         except Exception:  # noqa: BLE001 — the secret store failed: fail closed
             token = None
         if not token:
             raise _unavailable(f"the OpenFGA token secret '{ref}' could not be read")
-        self._tokens.put(ref, token, TOKEN_TTL_S)
+        self._tokens.put((org_id, ref), token, TOKEN_TTL_S)
         return token
 
     def close(self) -> None:

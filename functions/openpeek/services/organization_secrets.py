@@ -6,6 +6,7 @@ name only, and a list shows names only."""
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, NotFound
@@ -74,6 +75,25 @@ class OrganizationSecrets:
         if secret is None:
             raise NotFound("secret", name)
         return secret
+
+
+class TenantSecrets:
+    """(organisation id, name) → the value of a secret a tenant's configuration names (an api_call stage's
+    auth.secret_ref, an OpenFGA api_token_secret_ref, a published retriever's password), or None: the organisation's
+    own secret of that name, else the one its operator provides (`operator`, wired by the runtime: deployed, the
+    Secrets Manager secret openpeek/<env>/<org>/secrets/<name>; embedded, OPENPEEK_SECRET_<NAME>).
+
+    A name is one segment, never a path or an ARN: the API function may read every organisation's vault secrets
+    and the Qdrant key, and a reference read as given would hand any of them to whichever tenant named it."""
+
+    def __init__(self, own: OrganizationSecrets, operator: Callable[[str, str], str | None] | None = None) -> None:
+        self._own = own
+        self._operator = operator
+
+    def __call__(self, org_id: str, name: str) -> str | None:
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            return None
+        return self._own.value_of(org_id, name) or (self._operator(org_id, name) if self._operator else None)
 
 
 def _taken(name: str) -> Conflict:

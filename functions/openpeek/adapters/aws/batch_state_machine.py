@@ -5,6 +5,7 @@ execution is named after the batch and its attempt, so a retried start cannot ru
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from typing import Any
 
@@ -35,9 +36,17 @@ class StepFunctionsBatchStarter:
             return self._client
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        self._execute(f"{batch_id}-{attempt}", namespace_id, batch_id, attempt)
+
+    def rerun(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        """A second execution of the same attempt, for a batch whose execution stopped with parts still claimed
+        (aborted, or past its own timeout): its parts done already are not run again, the others resume."""
+        self._execute(f"{batch_id}-{attempt}-rerun-{secrets.token_hex(4)}", namespace_id, batch_id, attempt)
+
+    def _execute(self, name: str, namespace_id: str, batch_id: str, attempt: int) -> None:
         try:
             self._sfn().start_execution(
-                stateMachineArn=self._arn, name=f"{batch_id}-{attempt}",
+                stateMachineArn=self._arn, name=name,
                 input=json.dumps({"namespace_id": namespace_id, "batch_id": batch_id, "attempt": attempt}))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":

@@ -22,7 +22,11 @@ def read_secret(secret_id: str) -> str:
 
     try:
         return boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-    except (BotoCoreError, ClientError) as error:
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            raise SecretNotFound(f"no secret {secret_id}") from error
+        raise DependencyUnavailable(f"cannot read secret {secret_id}: {error}") from error
+    except BotoCoreError as error:
         raise DependencyUnavailable(f"cannot read secret {secret_id}: {error}") from error
 
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 
 from openpeek.api.auth import current_namespace, principal, services
 from openpeek.api.fast_json import OrjsonRoute
 from openpeek.api.models.batches import (
     AddObjectsToBatchRequest,
+    BulkSubmitBatchesRequest,
     CreateBatchRequest,
+    HealTierRequest,
     ListBatchesRequest,
     PatchBatchRequest,
     RetryBatchRequest,
+    RetryTierRequest,
     SubmitBatchRequest,
 )
 from openpeek.domain.namespace import Namespace
@@ -58,6 +61,23 @@ def list_bucket_batches(request: Request, bucket_identifier: str,
                         namespace: Namespace = Depends(current_namespace)) -> dict:
     return services(request).batches.list(caller, _body(body, {}), namespace=namespace,
                                           bucket_identifier=bucket_identifier)
+
+
+@bucket_router.post("/bulk-submit")
+def bulk_submit_batches(request: Request, bucket_identifier: str,
+                        body: Optional[BulkSubmitBatchesRequest] = Body(default=None),
+                        namespace: Namespace = Depends(current_namespace)) -> dict:
+    """The bucket's objects (or those the filters match) cut into batches of chunk_size, each created and submitted;
+    the batches share a batch_group_id in their metadata."""
+    return services(request).batches.bulk_submit(namespace, bucket_identifier,
+                                                 _body(body, {"chunk_size": BulkSubmitBatchesRequest().chunk_size}))
+
+
+@bucket_router.post("/submit-all")
+def submit_all_drafts(request: Request, bucket_identifier: str,
+                      namespace: Namespace = Depends(current_namespace)) -> dict:
+    """Every DRAFT batch of the bucket submitted, each one that cannot be reported with the reason."""
+    return services(request).batches.submit_all(namespace, bucket_identifier)
 
 
 @bucket_router.get("/{batch_id}")
@@ -121,6 +141,61 @@ def failed_documents(request: Request, tier_num: Optional[int] = Query(None, ge=
                      offset: int = Query(0, ge=0), batch: BatchAddress = Depends(in_bucket)) -> dict:
     return services(request).batches.failed_documents(batch, collection_id=collection_id, limit=limit,
                                                       offset=offset)
+
+
+# -- a batch's tiers and their jobs (a job is one part of a tier: PART_SIZE objects run by one Lambda, SageMaker job
+#    or, embedded, the worker thread; there is no Ray here) -------------------------------------------------------------
+
+
+@bucket_router.post("/{batch_id}/tiers/{tier_num}/cancel")
+def cancel_tier(request: Request, tier_num: int = Path(ge=0), reason: Optional[str] = Query(None, max_length=1000),
+                batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """The running tier stops with its batch (earlier tiers keep their documents, later ones are skipped); a tier
+    still to come is canceled and the batch ends CANCELED when it gets there."""
+    return services(request).batches.cancel_tier(batch, tier_num, reason)
+
+
+@bucket_router.post("/{batch_id}/tiers/{tier_num}/retry")
+def retry_tier(request: Request, tier_num: int = Path(ge=0), body: Optional[RetryTierRequest] = Body(default=None),
+               batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """An ended batch run again from this tier on (this tier and the ones after it, all the batch's objects)."""
+    return services(request).batches.retry_tier(batch, tier_num, _body(body, {}))
+
+
+@bucket_router.post("/{batch_id}/tiers/{tier_num}/heal")
+def heal_tier(request: Request, body: HealTierRequest, tier_num: int = Path(ge=0),
+              batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """detect_stuck requeues the tier's jobs whose lease ran out and hands the batch to its worker again; sync_status
+    makes the tier's and the task's recorded states agree with the batch's; kill_duplicates is refused (a job has
+    one claimant here)."""
+    return services(request).batches.heal_tier(batch, tier_num, body.action)
+
+
+@bucket_router.post("/{batch_id}/tiers/{tier_num}/jobs/{job_id}/cancel")
+def cancel_job(request: Request, job_id: str, tier_num: int = Path(ge=0),
+               reason: Optional[str] = Query(None, max_length=1000),
+               batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """One job (part) of a tier stops at its next checkpoint, or never starts; the rest of its objects are skipped.
+    Mixpeek's Ray job id is our job id (`job_t<tier>_p<part>`, listed by diagnose)."""
+    return services(request).batches.cancel_job(batch, tier_num, job_id, reason)
+
+
+@bucket_router.get("/{batch_id}/diagnose")
+def diagnose_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    return services(request).batch_reports.diagnose(batch)
+
+
+@bucket_router.get("/{batch_id}/audit")
+def audit_batch(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """Each tier's object accounting (submitted = processed + failed + skipped, else lost) and the recorded state
+    changes."""
+    return services(request).batch_reports.audit(batch)
+
+
+@bucket_router.post("/{batch_id}/estimate-cost")
+def estimate_batch_cost(request: Request, batch: BatchAddress = Depends(in_bucket)) -> dict:
+    """What submitting the batch would run (objects, bytes, tiers, jobs, models); no price: nothing is billed here."""
+    return services(request).batch_reports.estimate(batch)
 
 
 # -- /v1/batches: by id alone, and the organisation's list -------------------------------------------------------------

@@ -8,18 +8,37 @@ the batch that wrote the document.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from openpeek.domain import document_lineage as lineage
 from openpeek.domain.batches import Batch
 from openpeek.domain.collections import Collection
-from openpeek.domain.errors import DependencyFailed, NotFound
+from openpeek.domain.errors import BadRequest, DependencyFailed, NotFound
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.objects import BucketObject
 from openpeek.repositories.batches import BatchRepository
 from openpeek.services.collections.collections import CollectionService
-from openpeek.services.collections.documents import TIER_MARK, CollectionDocumentService, ListQuery
+from openpeek.services.collections.documents import (
+    MAX_PAGE,
+    MAX_SCAN,
+    TIER_MARK,
+    CollectionDocumentService,
+    ListQuery,
+    Page,
+)
 from openpeek.services.content.objects import DOWNLOAD_URL_TTL_S, ObjectService
+
+
+@dataclass(frozen=True)
+class ObjectDocuments:
+    """A page of the documents made from one bucket object, and where that object is (`bucket_id`; from the
+    documents when the object itself was deleted, `object_exists` false)."""
+
+    object_id: str
+    bucket_id: str | None
+    object_exists: bool
+    page: Page
 
 
 class DocumentLineageService:
@@ -64,6 +83,118 @@ class DocumentLineageService:
             filters={"AND": [{"field": "source_document_id", "operator": "eq", "value": document_id}]},
             sort={"field": "created_at", "direction": "asc"}, limit=lineage.MAX_DESCENDANTS))
         return sorted(page.documents, key=lambda child: (child.get("created_at") or "", child["document_id"]))
+
+    def lineage(self, namespace: Namespace, identifier: str, document_id: str) -> dict[str, Any]:
+        """The document's whole lineage (the SDK's DocumentLineageResponse): its flat lineage fields and the chain of
+        steps from the document made directly from the root object to this one. Where an upstream document no
+        longer exists the chain starts below it, and `depth` still counts the steps above (from the collection
+        chain that made it). A document written directly names no source: `lineage` null and `message` saying so."""
+        document = self._documents.get(namespace, identifier, document_id, with_vectors=False)
+        made = [*self._ancestors(namespace, document), document]
+        chain = self._steps(namespace, made)
+        found = lineage.lineage_of(document, chain)
+        answer: dict[str, Any] = {"document_id": document_id, "collection_id": document["collection_id"]}
+        if found is None:
+            return {**answer, "lineage": None, "depth": 0, "total_steps": 0,
+                    "message": f"document '{document_id}' was written directly (source_type "
+                               f"{document.get('source_type') or 'unset'}) and names no source object or document: "
+                               "it has no lineage"}
+        return {**answer, "lineage": found, "depth": len(chain) + self._unlisted_steps(namespace, made),
+                "total_steps": len(chain)}
+
+    def _steps(self, namespace: Namespace, made: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The lineage steps of a chain of documents, root first: each with its collection's extractor."""
+        steps = []
+        extractor_of: dict[str, str | None] = {}
+        for document in made:
+            collection_id = document.get("collection_id")
+            if collection_id not in extractor_of:
+                found = self._collections.find(namespace, collection_id) if collection_id else None
+                extractor_of[collection_id] = found.feature_extractor.feature_extractor_id if found else None
+            steps.append(lineage.step(document, extractor_of[collection_id]))
+        return steps
+
+    def _unlisted_steps(self, namespace: Namespace, made: list[dict[str, Any]]) -> int:
+        """How many steps above the chain's first document cannot be listed: none when it was made from the object
+        (or its parent is in the chain: a hand-written loop); where its parent is gone, the tiers above its
+        collection in the collection chain, and at least that parent's."""
+        top = made[0]
+        parent = lineage.parent_id(top)
+        if parent is None or parent in {document["document_id"] for document in made}:
+            return 0
+        collection = self._collections.find(namespace, top["collection_id"])
+        tiers = list(self._collection_chain(namespace, collection))
+        reaches_bucket = bool(tiers) and tiers[-1].source.type == "bucket"
+        return max(len(tiers) - 1, 1) if reaches_bucket else 1
+
+    # -- everything made from one object ---------------------------------------------------------------------------
+
+    def object_documents(self, namespace: Namespace, object_id: str, collection_identifiers: list[str] | None,
+                         query: ListQuery) -> ObjectDocuments:
+        """A page of the documents the namespace's collections made from one bucket object (in any tier), with their
+        total; `collection_identifiers` (ids or names) narrows it to those collections. The object's own record is
+        not a document: an object no collection has processed yet has none. An id that is neither an object of the
+        namespace nor the root of any of its documents: 404."""
+        collection_ids = ([self._documents.collection_id(namespace, identifier)
+                           for identifier in dict.fromkeys(collection_identifiers)]
+                          if collection_identifiers else None)
+        page = self._documents.list_namespace(namespace, collection_ids, replace(
+            query, filters=lineage.made_from(object_id), include_total=True))
+        obj = self._find_object(namespace, object_id, page.documents)
+        if obj is None and (page.total or 0) == 0 and (collection_ids is None or not self._made_from_any(
+                namespace, object_id)):
+            raise NotFound("object", object_id)
+        return ObjectDocuments(object_id, obj.bucket_id if obj is not None else _root_bucket(page.documents),
+                               obj is not None, page)
+
+    def decomposition_tree(self, namespace: Namespace, object_id: str, *,
+                           include_document_ids: bool) -> dict[str, Any]:
+        """Everything the namespace's collections made from one bucket object, as a tree of collections: the ones
+        that read its bucket, under each the collections reading from it, each with how many of the object's
+        documents it holds (and with `include_document_ids`, their ids and the upstream document of each). 404 as
+        object_documents. At most MAX_SCAN documents: beyond that, page them with GET /v1/objects/{id}/documents."""
+        made = self._all_made_from(namespace, object_id)
+        obj = self._find_object(namespace, object_id, made)
+        if obj is None and not made:
+            raise NotFound("object", object_id)
+        facts = {collection.collection_id: lineage.TreeCollection(
+            collection.collection_id, collection.collection_name, collection.feature_extractor.feature_extractor_id,
+            collection.source.collection_id if collection.source.type == "collection" else None)
+            for collection in self._collections.list(namespace)}
+        tree = lineage.decomposition_tree(made, facts, include_document_ids=include_document_ids)
+        return {"object_id": object_id, "bucket_id": obj.bucket_id if obj is not None else _root_bucket(made),
+                "object_exists": obj is not None, "total_documents": len(made),
+                "total_collections": _count_nodes(tree), "max_depth": lineage.tree_depth(tree), "tree": tree}
+
+    def _all_made_from(self, namespace: Namespace, object_id: str) -> list[dict[str, Any]]:
+        """Every document made from the object, only the fields a tree reads, page by page."""
+        query = ListQuery(filters=lineage.made_from(object_id), limit=MAX_PAGE, include_total=True,
+                          select=lineage.TREE_FIELDS)
+        made: list[dict[str, Any]] = []
+        while True:
+            page = self._documents.list_namespace(namespace, None, query)
+            if page.total is not None and page.total > MAX_SCAN:
+                raise BadRequest(f"object '{object_id}' has {page.total:,} documents, more than the {MAX_SCAN:,} a "
+                                 f"tree reads: page them with GET /v1/objects/{object_id}/documents",
+                                 code="too_many_documents", details={"object_id": object_id, "total": page.total})
+            made += page.documents
+            if page.next_cursor is None or not page.documents:
+                return made
+            query = replace(query, cursor=page.next_cursor, include_total=False)
+
+    def _made_from_any(self, namespace: Namespace, object_id: str) -> bool:
+        page = self._documents.list_namespace(namespace, None, ListQuery(filters=lineage.made_from(object_id),
+                                                                         limit=1, select=["document_id"]))
+        return bool(page.documents)
+
+    def _find_object(self, namespace: Namespace, object_id: str,
+                     documents: list[dict[str, Any]]) -> BucketObject | None:
+        """The object wherever it is in the namespace, looked for first in the buckets its documents name."""
+        if self._objects is None:
+            return None
+        named = [bucket for bucket in dict.fromkeys(lineage.root_bucket_id(document) for document in documents)
+                 if bucket is not None]
+        return self._objects.find(namespace, object_id, buckets_first=named)
 
     # -- the source media ------------------------------------------------------------------------------------------
 
@@ -185,14 +316,7 @@ class DocumentLineageService:
         }
 
     def _lineage_entry(self, namespace: Namespace, document: dict[str, Any]) -> dict[str, Any]:
-        steps = []
-        extractor_of: dict[str, str | None] = {}
-        for made in (*self._ancestors(namespace, document), document):
-            collection_id = made.get("collection_id")
-            if collection_id not in extractor_of:
-                found = self._collections.find(namespace, collection_id) if collection_id else None
-                extractor_of[collection_id] = found.feature_extractor.feature_extractor_id if found else None
-            steps.append(lineage.step(made, extractor_of[collection_id]))
+        steps = self._steps(namespace, [*self._ancestors(namespace, document), document])
         return {"source": "lineage.chain", "timestamp": steps[0]["timestamp"], "detail": {
             "source_type": document.get("source_type"), "root_object_id": lineage.root_object_id(document),
             "root_bucket_id": lineage.root_bucket_id(document),
@@ -215,6 +339,14 @@ class DocumentLineageService:
             "dag_tier": tier, "total_tiers": len(batch.dag_tiers) if batch else None,
             "object_status": obj.status if obj else None,
             "note": None if batch else "the batch that wrote this document has since been deleted"}}
+
+
+def _root_bucket(documents: list[dict[str, Any]]) -> str | None:
+    return next((bucket for bucket in map(lineage.root_bucket_id, documents) if bucket is not None), None)
+
+
+def _count_nodes(tree: list[dict[str, Any]]) -> int:
+    return sum(1 + _count_nodes(node["children"]) for node in tree)
 
 
 def _failures(object_id: str | None, obj: BucketObject | None, batch: Batch | None) -> dict[str, Any]:

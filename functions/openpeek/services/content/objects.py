@@ -351,6 +351,21 @@ class ObjectService:
             raise NotFound("object", object_id)
         return found
 
+    def find(self, namespace: Namespace, object_id: str, *, buckets_first: Iterable[str] = ()) -> BucketObject | None:
+        """The object with this id in whichever bucket of the namespace holds it (object ids are made unique, not
+        per bucket), or None; the buckets named in `buckets_first` (ids) are looked in before the others."""
+        first = list(dict.fromkeys(buckets_first))
+        for bucket_id in first:
+            found = self._repository.get(namespace.org_id, namespace.namespace_id, bucket_id, object_id)
+            if found is not None:
+                return found
+        for bucket in self._buckets.list(namespace):
+            if bucket.bucket_id not in first:
+                found = self._repository.get(namespace.org_id, namespace.namespace_id, bucket.bucket_id, object_id)
+                if found is not None:
+                    return found
+        return None
+
     def describe(self, namespace: Namespace, bucket_identifier: str, object_id: str, *,
                  download_base_url: str | None = None) -> tuple[BucketObject, dict[str, str]]:
         """The object, and a download URL per blob when `download_base_url` (where this API answers) is given."""

@@ -8,14 +8,14 @@ import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from openpeek.domain import batches as rules
 from openpeek.domain import filters as filter_rules
 from openpeek.domain import webhooks as webhook_rules
 from openpeek.domain.batches import Batch
-from openpeek.domain.clock import isoformat, utcnow
-from openpeek.domain.errors import BadRequest, NotFound
+from openpeek.domain.clock import isoformat, parse, utcnow
+from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.tasks import Task
@@ -54,6 +54,9 @@ class BatchStarter(Protocol):
     worker_id: str | None
 
     def start(self, namespace_id: str, batch_id: str, attempt: int) -> None: ...
+
+    def rerun(self, namespace_id: str, batch_id: str, attempt: int) -> None:
+        """Run a started attempt again (its parts done already are not run twice)."""
 
 
 class BatchService:
@@ -127,19 +130,82 @@ class BatchService:
         requested = list(request.get("collection_ids") or [])
         if requested:
             rules.dag_tiers(bucket.bucket_id, self._graph(namespace), requested)  # unknown or unrelated: a 400 now
-        now = self._clock()
-        batch = Batch(batch_id=new_id("btch", 12), org_id=namespace.org_id, namespace_id=namespace.namespace_id,
-                      bucket_id=bucket.bucket_id, status=rules.DRAFT, object_ids=tuple(object_ids),
-                      created_at=isoformat(now), updated_at=isoformat(now), batch_name=request.get("batch_name"),
-                      collection_ids=tuple(requested), dedup_strategy=rules.check_dedup(request.get("dedup_strategy")),
-                      metadata=dict(request.get("metadata") or {})).logged(now, f"created with {len(object_ids)} "
-                                                                                 "objects")
-        self._table.transact_write(self._batches.creation(batch))
+        batch = self._new_draft(namespace, bucket.bucket_id, object_ids, requested, request.get("dedup_strategy"),
+                                request.get("batch_name"), dict(request.get("metadata") or {}))
         submit = auto_submit if auto_submit is not None else bool(
             request.get("auto_submit") if request.get("auto_submit") is not None else request.get("trigger_processing"))
         if submit:
             self._submit(namespace, batch, None)
         return self.view(self._batch(namespace, batch.batch_id))
+
+    def _new_draft(self, namespace: Namespace, bucket_id: str, object_ids: list[str], requested: list[str],
+                   dedup_strategy: str | None, batch_name: str | None, metadata: dict[str, Any]) -> Batch:
+        """Store a new DRAFT batch of these objects."""
+        now = self._clock()
+        batch = Batch(batch_id=new_id("btch", 12), org_id=namespace.org_id, namespace_id=namespace.namespace_id,
+                      bucket_id=bucket_id, status=rules.DRAFT, object_ids=tuple(object_ids),
+                      created_at=isoformat(now), updated_at=isoformat(now), batch_name=batch_name,
+                      collection_ids=tuple(requested), dedup_strategy=rules.check_dedup(dedup_strategy),
+                      metadata=metadata).logged(now, f"created with {len(object_ids)} objects").recorded(
+            now, "created", None, f"{len(object_ids)} objects")
+        self._table.transact_write(self._batches.creation(batch))
+        return batch
+
+    # -- many batches at once ----------------------------------------------------------------------------------------
+
+    def bulk_submit(self, namespace: Namespace, bucket_identifier: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The bucket's objects (all, or those the filters match, up to max_objects) as batches of chunk_size
+        objects, each created and submitted. Everything the request could get wrong is refused before the first
+        batch is made; a batch whose start fails is reported (and left FAILED with the reason), the others go on."""
+        bucket = self._bucket(namespace, bucket_identifier)
+        requested = list(request.get("collection_ids") or [])
+        if not rules.dag_tiers(bucket.bucket_id, self._graph(namespace), requested or None):
+            raise BadRequest(f"No collection reads from bucket {bucket.bucket_id}: create a collection sourced from "
+                             "it before submitting batches", code="no_collections",
+                             details={"bucket_id": bucket.bucket_id})
+        dedup = rules.check_dedup(request.get("dedup_strategy"))
+        chunk_size = min(request.get("chunk_size") or rules.BULK_CHUNK_SIZE, rules.MAX_OBJECTS)
+        condition = filter_rules.parse_filter(request["filters"]) if request.get("filters") is not None else None
+        cap = request.get("max_objects")
+        object_ids: list[str] = []
+        for object_id in self._matching_objects(namespace, bucket.bucket_id, condition):
+            if cap is not None and len(object_ids) >= cap:
+                break
+            object_ids.append(object_id)
+        chunks = [object_ids[first:first + chunk_size] for first in range(0, len(object_ids), chunk_size)]
+        rules.check_bulk(len(object_ids), chunk_size, len(chunks))
+        group_id = new_id("bgrp", 12)
+        results = []
+        for number, chunk in enumerate(chunks):
+            batch = self._new_draft(namespace, bucket.bucket_id, chunk, requested, dedup,
+                                    f"bulk {group_id} {number + 1}/{len(chunks)}",
+                                    {"batch_group_id": group_id, "batch_group_part": number + 1})
+            results.append(self._submitted_or_why(namespace, batch) | {"object_count": len(chunk)})
+        submitted = sum(1 for result in results if result["error"] is None)
+        return {"batch_group_id": group_id, "total_objects": len(object_ids), "total_batches": len(chunks),
+                "submitted": submitted, "failed": len(chunks) - submitted, "chunk_size": chunk_size,
+                "batches": results}
+
+    def submit_all(self, namespace: Namespace, bucket_identifier: str) -> dict[str, Any]:
+        """Every DRAFT batch of the bucket submitted, oldest first; each one that cannot be (it holds no objects,
+        or its start failed) is reported with the reason and the others go on."""
+        bucket = self._bucket(namespace, bucket_identifier)
+        drafts = sorted((batch for batch in self._batches.list(namespace.namespace_id)
+                         if batch.bucket_id == bucket.bucket_id and batch.status == rules.DRAFT
+                         and batch.org_id == namespace.org_id), key=lambda batch: (batch.created_at, batch.batch_id))
+        results = [self._submitted_or_why(namespace, batch) for batch in drafts]
+        submitted = sum(1 for result in results if result["error"] is None)
+        return {"bucket_id": bucket.bucket_id, "total": len(drafts), "submitted": submitted,
+                "failed": len(drafts) - submitted, "batches": results}
+
+    def _submitted_or_why(self, namespace: Namespace, batch: Batch) -> dict[str, Any]:
+        try:
+            task = self._submit(namespace, batch, None)
+        except (DomainError, DependencyUnavailable, ConditionFailed) as error:
+            current = self._batches.get(namespace.namespace_id, batch.batch_id)
+            return {"batch_id": batch.batch_id, "status": current.status if current else batch.status,
+                    "task_id": None, "error": getattr(error, "message", None) or str(error)}
+        return {"batch_id": batch.batch_id, "status": rules.PENDING, "task_id": task.task_id, "error": None}
 
     def _check_objects(self, namespace: Namespace, bucket_id: str, object_ids: list[str]) -> None:
         missing = [object_id for object_id in object_ids
@@ -153,16 +219,21 @@ class BatchService:
         condition = filter_rules.parse_filter(spec)
         cap = min(limit or rules.MAX_OBJECTS, rules.MAX_OBJECTS)
         found = []
+        for object_id in self._matching_objects(namespace, bucket_id, condition):
+            found.append(object_id)
+            if len(found) > cap:
+                if limit:
+                    return found[:cap]
+                rules.check_size(len(found))
+        return found
+
+    def _matching_objects(self, namespace: Namespace, bucket_id: str, condition: Any) -> Iterator[str]:
+        """The ids of the bucket's objects the condition matches (all of them without one), in the bucket's order."""
         for obj in self._objects.iterate_bucket(namespace.org_id, namespace.namespace_id, bucket_id):
             view = {**obj.metadata, "object_id": obj.object_id, "status": obj.status, "bucket_id": obj.bucket_id,
                     "metadata": obj.metadata, "created_at": obj.created_at}
             if condition is None or filter_rules.matches(condition, view, obj.object_id):
-                found.append(obj.object_id)
-                if len(found) > cap:
-                    if limit:
-                        return found[:cap]
-                    rules.check_size(len(found))
-        return found
+                yield obj.object_id
 
     def _graph(self, namespace: Namespace) -> list[dict[str, Any]]:
         return [{"collection_id": collection.collection_id, "source": collection.source.public()}
@@ -203,6 +274,10 @@ class BatchService:
     def submit_draft(self, namespace: Namespace, batch: Batch) -> Task:
         """Submit a DRAFT the server opened itself (an automatic batch), as a submit without webhook_url would."""
         return self._submit(namespace, batch, None)
+
+    def planned_tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
+        """The tiers of collections a submit of this batch would run now."""
+        return self._tiers(namespace, batch)
 
     def _tiers(self, namespace: Namespace, batch: Batch) -> list[list[str]]:
         return rules.dag_tiers(batch.bucket_id, self._graph(namespace), list(batch.collection_ids) or None)
@@ -251,13 +326,15 @@ class BatchService:
             return task.public()
         return self._cancel(namespace, batch)
 
-    def _cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None) -> dict[str, Any]:
+    def _cancel(self, namespace: Namespace, batch: Batch, reason: str | None = None,
+                tier: int | None = None) -> dict[str, Any]:
         """Stops the batch: the worker sees it between two groups of objects (within seconds) and stops there."""
         now = self._clock()
+        what = "canceled by request" if tier is None else f"tier {tier} canceled by request"
         for _ in range(5):
             try:
-                canceled = self._batches.save(batch.canceled(now, f"canceled by request: {reason}" if reason
-                                                             else "canceled by request"), batch)
+                canceled = self._batches.save(batch.canceled(now, f"{what}: {reason}" if reason else what,
+                                                             tier=tier), batch)
                 break
             except ConditionFailed:
                 batch = self._batch(namespace, batch.batch_id)
@@ -274,6 +351,112 @@ class BatchService:
                         updated_at=canceled.updated_at, deadline_at=canceled.updated_at,
                         inputs=[canceled.batch_id], additional_data={"batch_id": canceled.batch_id})
         return task.public()
+
+    # -- tiers and their jobs ----------------------------------------------------------------------------------------
+
+    def cancel_tier(self, address: BatchAddress, tier: int, reason: str | None = None) -> dict[str, Any]:
+        """The tier running now stops with its batch (the tiers before it keep what they wrote, the ones after it,
+        which read its output, are skipped); a tier still to come is canceled and the batch ends when it gets
+        there."""
+        namespace, batch = self.find(address)
+        if batch.status == rules.DRAFT:
+            raise Conflict(f"Batch {batch.batch_id} is a DRAFT: it has no tiers running yet",
+                           code="batch_not_submitted", details={"batch_id": batch.batch_id})
+        batch.check_tier(tier)
+        running = batch.current_tier if batch.current_tier is not None else 0
+        if not batch.terminal and tier == running:
+            self._cancel(namespace, batch, reason, tier=tier)
+        else:
+            text = f"tier {tier} canceled by request: {reason}" if reason else f"tier {tier} canceled by request"
+            self._changed(namespace, batch, lambda current: current.tier_canceled(self._clock(), tier, text))
+        current = self._batch(namespace, batch.batch_id)
+        return {"batch_id": current.batch_id, "tier_num": tier, "status": current.tier_status(tier),
+                "batch_status": current.status, "collection_ids": list(current.dag_tiers[tier]),
+                "skipped_tiers": [number for number in range(len(current.dag_tiers))
+                                  if current.tier_status(number) == rules.SKIPPED],
+                "message": f"tier {tier} canceled" + ("" if current.terminal else
+                                                      "; the tiers before it run to their end")}
+
+    def retry_tier(self, address: BatchAddress, tier: int, request: dict[str, Any]) -> dict[str, Any]:
+        """A new attempt from this tier on, over all the batch's objects (dedup applies as it did at submit)."""
+        namespace, batch = self.find(address)
+        now = self._clock()
+        task = self._new_task(namespace, batch, now)
+        changed = batch.tier_retried(now, task.task_id, tier)
+        if request.get("reason"):
+            changed = changed.logged(now, f"tier {tier} retry: {request['reason']}")
+        started = self._hand_over(namespace, batch, changed, task)
+        return {"batch_id": batch.batch_id, "tier_num": tier, "status": rules.PENDING, "task_id": started.task_id,
+                "tiers_to_run": list(range(tier, len(changed.dag_tiers))), "object_count": len(changed.work),
+                "retry_count": changed.retry_count}
+
+    def cancel_job(self, address: BatchAddress, tier: int, job_id: str, reason: str | None = None) -> dict[str, Any]:
+        """One part of a tier stops (its worker at its next checkpoint; a part not started yet is never run): the
+        rest of its objects are skipped, the other parts and tiers go on."""
+        namespace, batch = self.find(address)
+        batch.check_tier(tier)
+        parsed = rules.parse_job_id(job_id)
+        if parsed is None or parsed[0] != tier:
+            raise NotFound("job", job_id, code="job_not_found")
+        text = f"canceled by request: {reason}" if reason else "canceled by request"
+        changed = self._changed(namespace, batch,
+                                lambda current: current.part_canceled(self._clock(), tier, parsed[1], text))
+        first, end = changed.part_range(parsed[1])
+        return {"batch_id": batch.batch_id, "tier_num": tier, "job_id": job_id, "status": rules.CANCELED,
+                "object_count": end - first, "processed_before_cancel": changed.part(tier, parsed[1]).processed,
+                "batch_status": changed.status}
+
+    def heal_tier(self, address: BatchAddress, tier: int, action: str) -> dict[str, Any]:
+        """detect_stuck: running jobs whose lease ran out (their worker stopped) go back to PENDING and the batch's
+        attempt is handed to its worker again, which resumes it from its last checkpoint. sync_status: the tier's
+        and the task's recorded states are made to agree with the batch's."""
+        namespace, batch = self.find(address)
+        batch.check_tier(tier)
+        now = self._clock()
+        if action == "kill_duplicates":
+            raise BadRequest("kill_duplicates has nothing to act on here: a job is claimed by one worker with a "
+                             "conditional write, and a run of an older attempt stops at its next checkpoint. "
+                             "Use detect_stuck or sync_status", code="heal_action_not_applicable",
+                             details={"action": action, "actions": ["detect_stuck", "sync_status"]})
+        if action == "detect_stuck":
+            stuck = batch.stuck_parts(now, tier)
+            restarted = False
+            if stuck and not batch.terminal:
+                requeued = self._changed(namespace, batch,
+                                         lambda current: current.requeued(now, current.stuck_parts(now, tier)))
+                self._starter().rerun(namespace.namespace_id, requeued.batch_id, requeued.attempt)
+                restarted = True
+            return {"batch_id": batch.batch_id, "tier_num": tier, "action": action,
+                    "stuck_jobs": [_job_view(batch, state, now) for state in stuck], "requeued": len(stuck),
+                    "restarted": restarted}
+        changes: list[str] = []
+
+        def sync(current: Batch) -> Batch:
+            synced, found = current.synced(now, tier)
+            changes[:] = found
+            return synced
+
+        synced = self._changed(namespace, batch, sync)
+        task = self._tasks.get(namespace.namespace_id, synced.task_id) if synced.task_id else None
+        if task is not None and synced.terminal and not task.terminal:
+            self._table.transact_write([self._tasks.update(task.moved(synced.status, now,
+                                                                      error=synced.failure_reason), task)])
+            changes.append(f"task {task.task_id}: {task.status} → {synced.status}")
+        return {"batch_id": batch.batch_id, "tier_num": tier, "action": action, "changes": changes,
+                "tier_status": synced.tier_status(tier), "batch_status": synced.status}
+
+    def jobs(self, batch: Batch, tier: int, now: datetime) -> list[dict[str, Any]]:
+        """The tier's jobs (parts) as the diagnose answer shows them."""
+        return [_job_view(batch, batch.part(tier, number), now) for number in range(batch.part_count)]
+
+    def _changed(self, namespace: Namespace, batch: Batch, change: Callable[[Batch], Batch]) -> Batch:
+        """Store `change(batch)`, again on a fresh copy when the worker saved the batch meanwhile."""
+        for _ in range(10):
+            try:
+                return self._batches.save(change(batch), batch)
+            except ConditionFailed:
+                batch = self._batch(namespace, batch.batch_id)
+        raise ConditionFailed(f"batch {batch.batch_id} kept changing while it was updated")
 
     def retry(self, address: BatchAddress, request: dict[str, Any]) -> dict[str, Any]:
         namespace, batch = self.find(address)
@@ -417,15 +600,14 @@ class BatchService:
         lifecycle, reason = batch.lifecycle()
         tier_tasks = []
         for number, tier in enumerate(batch.dag_tiers):
-            if batch.terminal:
-                status = batch.status if number <= (batch.current_tier or 0) else "SKIPPED"
-            elif batch.current_tier is None or number > batch.current_tier:
-                status = "PENDING"
-            else:
-                status = "IN_PROGRESS" if number == batch.current_tier else "COMPLETED"
-            tier_tasks.append({"tier_num": number, "task_id": batch.task_id, "status": status,
+            state = batch.tier(number)
+            recorded = number < len(batch.tiers)
+            tier_tasks.append({"tier_num": number, "task_id": batch.task_id, "status": batch.tier_status(number),
                                "collection_ids": list(tier), "source_type": "bucket" if number == 0 else "collection",
-                               "source_collection_ids": None if number == 0 else list(batch.dag_tiers[number - 1])})
+                               "source_collection_ids": None if number == 0 else list(batch.dag_tiers[number - 1]),
+                               "started_at": state.started_at, "completed_at": state.completed_at,
+                               "documents_written": state.documents_written if recorded else None,
+                               "audit": rules.tier_audit(batch, number) if recorded else None})
         return {
             "batch_id": batch.batch_id, "bucket_id": batch.bucket_id, "namespace_id": batch.namespace_id,
             "batch_name": batch.batch_name, "status": batch.status, "object_ids": list(batch.object_ids),
@@ -462,6 +644,15 @@ class BatchService:
             except ConditionFailed:
                 continue  # submitted meanwhile
         return canceled
+
+
+def _job_view(batch: Batch, state: rules.PartState, now: datetime) -> dict[str, Any]:
+    first, end = batch.part_range(state.part)
+    stuck = state.status == rules.RUNNING and state.lease_until is not None and parse(state.lease_until) < now
+    return {"job_id": state.job_id, "tier_num": state.tier, "part": state.part, "status": state.status,
+            "object_count": max(end - first, 0), "processed": state.processed, "worker": state.worker,
+            "claimed_at": state.claimed_at, "lease_until": state.lease_until, "completed_at": state.completed_at,
+            "stuck": stuck, "reason": state.reason}
 
 
 def _status_message(batch: Batch) -> str:

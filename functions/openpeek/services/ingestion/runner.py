@@ -23,7 +23,7 @@ from openpeek.domain import tiering
 from openpeek.domain.batches import Batch, FailedObject
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.collections import Collection
-from openpeek.domain.errors import DomainError
+from openpeek.domain.errors import Conflict, DomainError
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.objects import BucketObject
 from openpeek.domain.tasks import TerminalTask
@@ -59,11 +59,12 @@ class _GroupResult:
     per_collection: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _advanced(batch: Batch, now: datetime, cursor: int, count: int, result: _GroupResult) -> Batch:
-    """The batch with a group's outcome counted (and its checkpoint at `cursor`)."""
+def _advanced(batch: Batch, now: datetime, cursor: int, count: int, result: _GroupResult, tier: int | None = None,
+              part: int | None = None) -> Batch:
+    """The batch with a group's outcome counted (and its checkpoint at `cursor`), in its tier and part."""
     return batch.advanced(now, cursor=cursor, processed=count, written=result.written, replaced=result.replaced,
                           skipped_docs=result.missing_input, skipped_objects=result.skipped_objects,
-                          failures=result.failures)
+                          failures=result.failures, tier=tier, part=part)
 
 
 class BatchStopped(Exception):
@@ -140,11 +141,11 @@ class BatchRunner:
             self._move_task(batch, "PROCESSING")
             tiers = [self._tier_collections(namespace, tier) for tier in batch.dag_tiers]
             while batch.current_tier is not None and batch.current_tier < len(tiers):
-                batch = self._run_tier(namespace, batch, tiers[batch.current_tier])
-                if batch.current_tier + 1 < len(tiers):
-                    batch = self._save(batch, batch.next_tier(self._clock()))
+                batch = self._run_tier(namespace, batch, tiers[batch.current_tier], worker)
+                if batch.current_tier + 1 < len(tiers) and batch.runs_tier(batch.current_tier + 1):
+                    batch = self._update(batch, lambda current: current.next_tier(self._clock()))
                 else:
-                    break
+                    break  # the last tier, or the next one was canceled: the batch ends here
             batch = self._finish(namespace, batch)
         except BatchStopped:
             current = self._batches.get(namespace_id, batch_id)
@@ -181,17 +182,33 @@ class BatchRunner:
         return batch
 
     def run_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int, object_ids: list[str],
-                 completer: Completer = complete_here) -> int:
-        """One manifest part of one tier: its objects processed a group at a time, the counts added to the batch.
-        Parts of a tier run in parallel; returns the documents written (0 when the batch was stopped). `completer`
-        makes the vectors: the model here, or (heavy tiers) what the tier's extraction job made of `stage_part`."""
+                 completer: Completer = complete_here, part: int = 0) -> int:
+        """One manifest part (a job) of one tier: its objects processed a group at a time, the counts added to the
+        batch. Parts of a tier run in parallel, each claiming its part first; returns the documents written (0 when
+        the batch, the tier or the part was stopped: a canceled part's remaining objects are counted as skipped).
+        `completer` makes the vectors: the model here, or (heavy tiers) what the tier's extraction job made of
+        `stage_part`."""
         held = self._held(namespace_id, batch_id, attempt)
         if held is None:
             return 0
         namespace, batch = held
+        if not batch.runs_tier(tier):
+            return 0
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
+        try:
+            batch = self._update(batch, lambda current: current.claimed(self._clock(), tier, part, None))
+        except BatchStopped:
+            return 0
+        except Conflict:  # canceled before it started (its objects are skipped), or done by an earlier try
+            if batch.part(tier, part).status == rules.CANCELED:
+                self._skip_rest(batch, tier, part, len(object_ids))
+            return 0
         written = 0
-        for first in range(0, len(object_ids), self._group_size):
+        # A retried step (its Lambda timed out) starts after the groups the earlier try counted already.
+        for first in range(batch.part(tier, part).processed, len(object_ids), self._group_size):
+            if batch.part(tier, part).status == rules.CANCELED:
+                self._skip_rest(batch, tier, part, len(object_ids))
+                return written
             group = object_ids[first:first + self._group_size]
             with fewer_collections():
                 if tier == 0:
@@ -199,12 +216,36 @@ class BatchRunner:
                 else:
                     result = self._documents_group(namespace, batch, group, collections, completer)
             try:
-                batch = self._count(batch, len(group), result)
+                batch = self._count(batch, len(group), result, tier, part)
             except BatchStopped:
                 return written + result.written
             written += result.written
             self._publish_written(namespace, batch, result)
+        try:
+            self._update(batch, lambda current: current.part_finished(self._clock(), tier, part))
+        except BatchStopped:
+            pass
         return written
+
+    def _update(self, batch: Batch, change: Callable[[Batch], Batch]) -> Batch:
+        """Apply `change` to the stored batch, again on a fresher copy when someone else saved it meanwhile (parts of
+        a tier save the same item in parallel). BatchStopped when the attempt has ended or been taken over."""
+        for _ in range(20):
+            try:
+                return self._batches.save(change(batch), batch)
+            except ConditionFailed:
+                current = self._batches.get(batch.namespace_id, batch.batch_id)
+                if current is None or current.attempt != batch.attempt or current.terminal:
+                    raise BatchStopped() from None
+                batch = current
+        raise ConditionFailed(f"batch {batch.batch_id} kept changing while it was updated")
+
+    def _skip_rest(self, batch: Batch, tier: int, part: int, size: int, cursor: int | None = None) -> Batch:
+        """A canceled part of `size` objects: those it had not reached are counted as deliberately not processed."""
+        try:
+            return self._update(batch, lambda current: current.part_skipped(self._clock(), tier, part, size, cursor))
+        except BatchStopped:
+            return batch
 
     def heavy_tiers(self, batch: Batch) -> list[bool]:
         """Per tier, whether its extractors embed images (deployed, such a tier runs as a SageMaker Processing job)."""
@@ -222,14 +263,17 @@ class BatchRunner:
         return [collection for collection, _ in self._tier_collections(namespace, batch.dag_tiers[tier])]
 
     def stage_part(self, namespace_id: str, batch_id: str, attempt: int, tier: int,
-                   object_ids: list[str]) -> Iterator[list[StagedDraft]]:
+                   object_ids: list[str], part: int = 0) -> Iterator[list[StagedDraft]]:
         """What a heavy tier's extraction job must embed for a manifest part: every source's drafts, per collection,
         a group of objects at a time (images are large: the caller writes each group out before the next is read).
-        Sources that cannot be read or drafted are left out; `run_part` meets them again and records why."""
+        Sources that cannot be read or drafted are left out; `run_part` meets them again and records why. Nothing
+        when the tier or the part was canceled or the part is done: its job has nothing to embed."""
         held = self._held(namespace_id, batch_id, attempt)
         if held is None:
             return
         namespace, batch = held
+        if not batch.runs_tier(tier) or batch.part(tier, part).status in (rules.CANCELED, rules.COMPLETED):
+            return
         collections = self._tier_collections(namespace, batch.dag_tiers[tier])
         for first in range(0, len(object_ids), self._group_size):
             group = object_ids[first:first + self._group_size]
@@ -298,21 +342,12 @@ class BatchRunner:
                 self._announce(namespace, batch)
         return batch
 
-    def _count(self, batch: Batch, count: int, result: "_GroupResult") -> Batch:
+    def _count(self, batch: Batch, count: int, result: "_GroupResult", tier: int, part: int) -> Batch:
         """Add a part's group to the batch's counts (no cursor: parts finish in any order)."""
         now = self._clock()
-        for _ in range(20):
-            changed = _advanced(batch, now, batch.cursor, count, result)
-            try:
-                saved = self._batches.save(changed, batch)
-                self._task_progress(saved)
-                return saved
-            except ConditionFailed:
-                current = self._batches.get(batch.namespace_id, batch.batch_id)
-                if current is None or current.attempt != batch.attempt or current.terminal:
-                    raise BatchStopped() from None
-                batch = current
-        raise ConditionFailed(f"batch {batch.batch_id} kept changing while a part's counts were added")
+        saved = self._update(batch, lambda current: _advanced(current, now, current.cursor, count, result, tier, part))
+        self._task_progress(saved)
+        return saved
 
     # -- tiers -------------------------------------------------------------------------------------------------------
 
@@ -336,21 +371,43 @@ class BatchRunner:
             found.append((collection, extractor))
         return found
 
-    def _run_tier(self, namespace: Namespace, batch: Batch,
-                  collections: list[tuple[Collection, Extractor]]) -> Batch:
+    def _run_tier(self, namespace: Namespace, batch: Batch, collections: list[tuple[Collection, Extractor]],
+                  worker: str | None = None) -> Batch:
+        """The tier's parts in order, each claimed before its first group; a group never crosses into the next part,
+        so a part's checkpoint is its own. A part canceled meanwhile is skipped from where it had got to."""
         tier = batch.current_tier or 0
         while batch.cursor < len(batch.work):
             current = self._batches.get(batch.namespace_id, batch.batch_id)
             if current is None or current.terminal or current.attempt != batch.attempt:
                 raise BatchStopped()
             batch = current
-            group = list(batch.work[batch.cursor:batch.cursor + self._group_size])
+            part = batch.cursor // rules.PART_SIZE
+            end = batch.part_range(part)[1]
+            claim = batch.part(tier, part)
+            if claim.status == rules.COMPLETED:  # run by another path of the same attempt (a step function's rerun)
+                batch = self._update(batch, lambda current: current.stamped(self._clock(), cursor=end))
+                continue
+            if claim.status == rules.CANCELED:
+                first = batch.part_range(part)[0]
+                skipped = self._skip_rest(batch, tier, part, end - first, cursor=end)
+                if skipped is batch:
+                    raise BatchStopped()
+                batch = skipped
+                continue
+            if claim.status != rules.RUNNING or claim.worker != worker:
+                try:
+                    batch = self._update(batch, lambda current: current.claimed(self._clock(), tier, part, worker))
+                except Conflict:
+                    continue  # canceled just now: the next round skips it (a COMPLETED part is behind the cursor)
+            group = list(batch.work[batch.cursor:min(batch.cursor + self._group_size, end)])
             with fewer_collections():  # the group's drafts and points are many short-lived lists
                 if tier == 0:
                     result = self._objects_group(namespace, batch, group, collections)
                 else:
                     result = self._documents_group(namespace, batch, group, collections)
-            batch = self._checkpoint(batch, len(group), result)
+            batch = self._checkpoint(batch, len(group), result, tier, part)
+            if batch.cursor >= end:
+                batch = self._update(batch, lambda current: current.part_finished(self._clock(), tier, part))
             self._publish_written(namespace, batch, result)
         return batch
 
@@ -591,10 +648,10 @@ class BatchRunner:
                 raise BatchStopped() from None
             raise
 
-    def _checkpoint(self, batch: Batch, count: int, result: _GroupResult) -> Batch:
+    def _checkpoint(self, batch: Batch, count: int, result: _GroupResult, tier: int, part: int) -> Batch:
         now = self._clock()
         for _ in range(5):
-            changed = _advanced(batch, now, batch.cursor + count, count, result)
+            changed = _advanced(batch, now, batch.cursor + count, count, result, tier, part)
             try:
                 saved = self._batches.save(changed, batch)
                 self._task_progress(saved)
@@ -606,7 +663,7 @@ class BatchRunner:
                 if current.terminal:
                     # Canceled while this group was written: its counts still go on the batch, so they match what
                     # is in the collection.
-                    counted = _advanced(current, now, current.cursor, count, result)
+                    counted = _advanced(current, now, current.cursor, count, result, tier, part)
                     try:
                         self._batches.save(counted, current)
                     except ConditionFailed:
@@ -617,7 +674,7 @@ class BatchRunner:
 
     def _finish(self, namespace: Namespace, batch: Batch) -> Batch:
         resolvable = self._resolvable(namespace, batch)
-        return self._save(batch, batch.finished(self._clock(), resolvable=resolvable))
+        return self._update(batch, lambda current: current.finished(self._clock(), resolvable=resolvable))
 
     def _resolvable(self, namespace: Namespace, batch: Batch) -> bool:
         """True once documents this batch wrote are found by a filtered read: a confirmation, not a guess."""

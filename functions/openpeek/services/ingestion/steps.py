@@ -21,13 +21,14 @@ import re
 import secrets
 from typing import Any
 
+from openpeek.domain import batches as rules
 from openpeek.domain.errors import DomainError
 from openpeek.ports import BlobStore
 from openpeek.repositories.batches import BatchRepository, extraction_job_key, manifest_key
 from openpeek.services.ingestion import extraction_job
 from openpeek.services.ingestion.runner import BatchRunner
 
-PART_SIZE = 500  # object ids per Lambda invocation: well inside 15 minutes for text on Lambda's CPUs
+PART_SIZE = rules.PART_SIZE  # object ids per Lambda invocation: well inside 15 minutes for text on Lambda's CPUs
 
 
 class BatchSteps:
@@ -53,7 +54,8 @@ class BatchSteps:
             return {"tiers": []}
         tiers = []
         heavy = self._runner.heavy_tiers(batch)
-        for tier in range(len(batch.dag_tiers)):
+        # A tier retry starts at its tier: what the tiers before it wrote stays.
+        for tier in range(batch.current_tier or 0, len(batch.dag_tiers)):
             parts = []
             for number, first in enumerate(range(0, len(batch.work), PART_SIZE)):
                 key = manifest_key(namespace_id, batch_id, attempt, tier, number)
@@ -67,7 +69,8 @@ class BatchSteps:
     def extract(self, event: dict[str, Any]) -> dict[str, Any]:
         namespace_id, batch_id, attempt = self._ids(event)
         object_ids = json.loads(self._blobs.get(event["key"]))
-        written = self._runner.run_part(namespace_id, batch_id, attempt, int(event["tier"]), object_ids)
+        written = self._runner.run_part(namespace_id, batch_id, attempt, int(event["tier"]), object_ids,
+                                        part=_part_number(event["key"]))
         return {"written": written}
 
     def stage(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +84,8 @@ class BatchSteps:
         self._blobs.put(f"{prefix}input/{extraction_job.JOB_FILE}", extraction_job.job_file(collections),
                         "application/json")
         drafts = 0
-        for number, staged in enumerate(self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids)):
+        for number, staged in enumerate(self._runner.stage_part(namespace_id, batch_id, attempt, tier, object_ids,
+                                                                part)):
             self._blobs.put(f"{prefix}input/{extraction_job.drafts_file_name(number)}",
                             extraction_job.drafts_file(staged), "application/octet-stream")
             drafts += len(staged)
@@ -99,7 +103,7 @@ class BatchSteps:
             self._blobs.get(f"{output}{extraction_job.FAILURES_FILE}"))
         object_ids = json.loads(self._blobs.get(event["key"]))
         written = self._runner.run_part(namespace_id, batch_id, attempt, int(event["tier"]), object_ids,
-                                        completer=completer)
+                                        completer=completer, part=_part_number(event["key"]))
         return {"written": written}
 
     def _job_name(self, batch_id: str, attempt: int, tier: int, part: int) -> str:

@@ -3,8 +3,9 @@
 Outbound calls go only to hosts the stage's `allowed_domains` names (checked when the retriever is created, and again
 on every rendered URL), through the webhook SSRF rules (https only, and no private, loopback, link-local or metadata
 address when deployed), to the checked address. Credentials come from the secret store by name (`auth.secret_ref`:
-the organisation's secret of that name, else the operator's: Secrets Manager deployed, OPENPEEK_SECRET_<REF>
-embedded) and never appear in responses, warnings or errors."""
+a secret of the namespace's own organisation — one set through /v1/organizations/secrets, else one its operator put
+at openpeek/<env>/<org>/secrets/<name> deployed or OPENPEEK_SECRET_<NAME> embedded; never a Secrets Manager id as
+given) and never appear in responses, warnings or errors."""
 
 from __future__ import annotations
 
@@ -129,11 +130,9 @@ class ApiCall(Stage):
         auth = parameters.auth
         if not auth or auth.type == "none":
             return None
-        # The organisation's own secret of that name first (/v1/organizations/secrets), then the operator's.
-        own = getattr(self.dependencies, "org_secrets", None)
-        value = own(context.namespace.org_id, auth.secret_ref) if own else None
-        reader = getattr(self.dependencies, "secrets", None)
-        value = value or (reader(auth.secret_ref) if reader else None)
+        # A secret of the namespace's own organisation only (services/organization_secrets.py: TenantSecrets).
+        reader = getattr(self.dependencies, "org_secrets", None)
+        value = reader(context.namespace.org_id, auth.secret_ref) if reader else None
         if not value:
             raise invalid(context.stage_name, self.stage_id, "auth.secret_ref",
                           f"no secret named '{auth.secret_ref}' is stored", code="secret_not_found")

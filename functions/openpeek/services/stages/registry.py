@@ -24,13 +24,13 @@ class StageDependencies:
     sandbox: Any = None  # an isolated code runner for code_execution; none ships, so the stage is refused
     llm_cache: Any = None  # repositories.llm_answers.LlmAnswerCache: LLM answers by content hash
     outbound: Any = None  # adapters.outbound_http.PinnedHttpClient: api_call's HTTP calls to checked addresses
-    secrets: Any = None  # name → secret value (Secrets Manager deployed, OPENPEEK_SECRET_<REF> embedded)
     deployed: bool = False  # deployed: outbound targets must be public https hosts (the webhook SSRF rules)
     web_search_url: str | None = None  # external_web_search: an Exa-compatible search endpoint, set by the operator
     web_search_api_key: str | None = None  # its key (never shown)
     sql: Any = None  # sql_lookup's configured databases (adapters.sqlite_lookup.ReadOnlySqlite), or None
     resolver: Any = None  # host, port → addresses (adapters.dns_resolver): the SSRF rules check what api_call reaches
-    org_secrets: Any = None  # (org id, name) → the organisation's secret (/v1/organizations/secrets), or None
+    # (org id, name) → that organisation's secret, or None (services/organization_secrets.py: TenantSecrets)
+    org_secrets: Any = None
 
 
 def stage_classes() -> list[type[Stage]]:
