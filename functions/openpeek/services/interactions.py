@@ -51,22 +51,22 @@ class InteractionService:
         document is not in the namespace fails alone (its index and reason in `errors`), the others are written."""
         now, executions = utcnow(), {}
         prepared: list[tuple[int, dict[str, Any]]] = []
-        errors: list[str] = []
+        failures: list[tuple[int, str]] = []
         for index, interaction in enumerate(interactions):
             try:
                 prepared.append((index, self._prepared(namespace, interaction, now, executions)))
             except NotFound as missing:
-                errors.append(f"[{index}] {missing.message}")
+                failures.append((index, missing.message))
         absent = set(self._missing_documents(namespace, _documents_named([record for _, record in prepared])))
         records = []
         for index, record in prepared:
             if rules.names_a_document(record["interaction_type"]) and record["feature_id"] in absent:
-                errors.append(f"[{index}] {NotFound('document', record['feature_id']).message}")
+                failures.append((index, NotFound("document", record["feature_id"]).message))
             else:
                 records.append((index, record))
         self._repository.record_many(namespace.namespace_id, [record for _, record in records])
-        return {"created": len(records), "failed": len(errors),
-                "errors": sorted(errors, key=lambda error: int(error[1:error.index("]")])) or None,
+        return {"created": len(records), "failed": len(failures),
+                "errors": [f"[{index}] {message}" for index, message in sorted(failures)] or None,
                 "results": [{"index": index, "interaction_id": record["interaction_id"], "status": "created"}
                             for index, record in records]}
 
