@@ -291,6 +291,8 @@ def _attach_interactions(services: Services, executions: RetrieverExecutionRepos
         InteractionRepository(services.table, ttl_seconds=services.settings.retriever_execution_ttl_s), executions,
         RetrieverRepository(services.table), lambda: services.collection_documents)
     services.publications.use_interactions(services.interactions)
+    # A published retriever's template shows its collections' feature extractors.
+    services.publications.use_collections(CollectionRepository(services.table).find_in)
 
 
 def _attach_account_routes(services: Services) -> None:

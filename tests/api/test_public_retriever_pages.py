@@ -19,6 +19,8 @@ from mixpeek.models import (
 )
 
 from openpeek.api.app import create_app
+from openpeek.domain.buckets import Bucket
+from openpeek.repositories.buckets import BucketRepository
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
 from tests.conftest import make_tenant
@@ -179,6 +181,41 @@ def test_the_template_is_the_retrievers_definition_when_its_owner_shares_it(clie
     opened = client.get("/v1/public/retrievers/locked-films/template", headers={"X-Retriever-Password": "popcorn"})
     assert opened.status_code == 200, opened.text
     assert client.get("/v1/public/retrievers/paused-films/template").status_code == 404
+
+
+def test_a_template_shows_its_collections_feature_extractors(client, module_services):
+    tenant = make_tenant(module_services, "initech")
+    created = client.post("/v1/namespaces", headers=tenant.headers, json={"namespace_name": "library"})
+    assert created.status_code == 200, created.text
+    headers = {**tenant.headers, "X-Namespace": "library"}
+    BucketRepository(module_services.table).create(Bucket(
+        bucket_id="bkt_texts", bucket_name="texts", namespace_id=created.json()["namespace_id"], org_id=tenant.org_id,
+        bucket_schema={"properties": {"content": {"type": "text"}}}, created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z"))
+    collection = client.post("/v1/collections", headers=headers, json={
+        "collection_name": "chunks", "source": {"type": "bucket", "bucket_ids": ["texts"]},
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1",
+                              "input_mappings": {"text": "content"}}})
+    assert collection.status_code == 200, collection.text
+    made = client.post("/v1/retrievers", headers=headers, json={
+        "retriever_name": "texts", "collection_identifiers": ["chunks"],
+        "input_schema": {"q": {"type": "text", "required": True}},
+        "stages": [{"stage_name": "search", "config": {"stage_id": "feature_search", "parameters": {"searches": [
+            {"feature_uri": "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1",
+             "query": {"input_mode": "text", "value": "{{INPUT.q}}"}, "top_k": 5}]}}}]})
+    assert made.status_code == 200, made.text
+    assert client.post(f"/v1/retrievers/{made.json()['retriever_id']}/publish", headers=headers, json={
+        "public_name": "text-finder", "display_config": {
+            "title": "Texts", "exposed_fields": ["text"],
+            "inputs": [{"field_name": "q", "label": "Query", "field_schema": {"type": "text"}}]}}).status_code == 200
+    response = client.get("/v1/public/retrievers/text-finder/template")
+    assert response.status_code == 200, response.text
+    template = PublicRetrieverTemplateResponse.from_dict(response.json())
+    assert template.collection_identifiers == ["chunks"]
+    assert template.feature_extractors == [{"feature_extractor_name": "text_extractor", "version": "v1", "params": {},
+                                            "input_mappings": {"text": "content"}, "collection_identifier": "chunks",
+                                            "collection_name": "chunks"}]
+    assert collection.json()["collection_id"] not in response.text
 
 
 def test_verify_checks_a_password_or_public_key_without_executing(client, ns, published, module_services):

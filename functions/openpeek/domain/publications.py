@@ -105,17 +105,18 @@ URL, headers and body templates, a SQL lookup's connection). The template keeps 
 to fill in."""
 
 
+def withheld(value: Any) -> Any:
+    """`value` with every withheld parameter, at any depth, replaced by WITHHELD."""
+    if isinstance(value, dict):
+        return {key: WITHHELD if key in TEMPLATE_WITHHELD_PARAMETERS else withheld(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [withheld(item) for item in value]
+    return value
+
+
 def template_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A retriever's stages as a public template shows them: every withheld parameter replaced by WITHHELD."""
-    def scrub(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: WITHHELD if key in TEMPLATE_WITHHELD_PARAMETERS else scrub(item)
-                    for key, item in value.items()}
-        if isinstance(value, list):
-            return [scrub(item) for item in value]
-        return value
-
-    return [{**stage, "config": {**stage["config"], "parameters": scrub(stage["config"].get("parameters") or {})}}
+    return [{**stage, "config": {**stage["config"], "parameters": withheld(stage["config"].get("parameters") or {})}}
             for stage in stages]
 
 

@@ -74,6 +74,7 @@ class PublicationService:
         self._passwords = passwords
         self.clock = clock
         self._interactions: Any = None  # use_interactions
+        self._collections: Callable[[str, str], Any] = lambda namespace_id, identifier: None  # use_collections
 
     # -- the owner's side -------------------------------------------------------------------------------------------
 
@@ -306,6 +307,11 @@ class PublicationService:
         """The InteractionService that records the public's feedback on a publication's results."""
         self._interactions = interactions
 
+    def use_collections(self, find: Callable[[str, str], Any]) -> None:
+        """(namespace id, collection identifier) → the Collection or None: a template shows its collections'
+        feature extractors."""
+        self._collections = find
+
     def catalogue(self, search: str | None) -> list[Publication]:
         """Every organisation's active publications whose public name leads to them, oldest first; `search`: the
         text, case-folded, in the title or description (a plain substring: no pattern from the public is compiled)."""
@@ -344,7 +350,22 @@ class PublicationService:
                 "stages": rules.template_stages(list(retriever.stages)), "input_schema": retriever.input_schema,
                 "budget_limits": retriever.budget_limits or {}, "tags": list(retriever.tags) or None,
                 "display_config": publication.display_config, "source_public_name": publication.public_name,
-                "feature_extractors": None}
+                "feature_extractors": self._feature_extractors(retriever) or None}
+
+    def _feature_extractors(self, retriever: Retriever) -> list[dict[str, Any]]:
+        """Each collection's extractor as a template shows it: name, version, input mappings and parameters (withheld
+        as stage parameters are), with the collection named as the retriever names it (not by its internal id)."""
+        shown = []
+        for identifier in retriever.collection_identifiers:
+            collection = self._collections(retriever.namespace_id, identifier)
+            if collection is None:
+                continue
+            extractor = collection.feature_extractor
+            shown.append({"feature_extractor_name": extractor.feature_extractor_name, "version": extractor.version,
+                          "params": rules.withheld(dict(extractor.parameters)),
+                          "input_mappings": dict(extractor.input_mappings), "collection_identifier": identifier,
+                          "collection_name": collection.collection_name})
+        return shown
 
     def verify(self, public_name: str, caller: PublicCaller) -> bool:
         """Whether the password (or the public key) would open the publication, without executing it; within its
