@@ -130,6 +130,7 @@ class Services:
     tiering_sweeper: Any = None  # TieringSweeper: demotes idle collections, promotes busy cold ones
     document_lineage: Any = None  # DocumentLineageService: a document's ancestors, descendants, source, diagnostics
     publications: Any = None  # PublicationService: published retrievers and their public execution
+    interactions: Any = None  # InteractionService: users' feedback on retriever results
     collection_exchange: Any = None  # CollectionExchange: a collection's export and import
     collection_sourcing: Any = None  # CollectionSourcing: a collection's reconciliation and trigger
     # The account-level routes: organisation secrets, the features menu, the one-off feature search, the
@@ -280,7 +281,23 @@ def wire(
                                      background=thread_runner if settings.runtime == "embedded" else inline),
     )
     _attach_account_routes(built)
+    _attach_interactions(built, retriever_executions)
     return built
+
+
+def _attach_interactions(services: Services, executions: RetrieverExecutionRepository) -> None:
+    """Users' feedback on retriever results, kept as long as the execution history; documents are looked up through
+    the collection document service in force (tiering replaces it), so cold collections' documents count too. The
+    public records its feedback on a published retriever through the same service."""
+    from openpeek.repositories.interactions import InteractionRepository
+    from openpeek.services.interactions import InteractionService
+
+    services.interactions = InteractionService(
+        InteractionRepository(services.table, ttl_seconds=services.settings.retriever_execution_ttl_s), executions,
+        RetrieverRepository(services.table), lambda: services.collection_documents)
+    services.publications.use_interactions(services.interactions)
+    # A published retriever's template shows its collections' feature extractors.
+    services.publications.use_collections(CollectionRepository(services.table).find_in)
 
 
 def _attach_account_routes(services: Services) -> None:

@@ -604,6 +604,32 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
              ids={"snapshot": ids.get("snapshot", "snap_missing")}),
         Case("DELETE", "/v1/namespaces/{namespace}/snapshots/{snapshot}",
              ids={"snapshot": ids.get("snapshot", "snap_missing")}),
+        # retriever interactions and the public retriever pages (catalogue, config, template, verify, feedback)
+        Case("POST", "/v1/retrievers/interactions", {
+            "feature_id": ids.get("document", "doc1"), "interaction_type": ["click"], "position": 0,
+            "execution_id": ids.get("execution", "exec_missing"), "retriever_id": ids.get("retriever", "ret_missing"),
+            "metadata": {"device": "fuzz"}, "session_id": "fuzz-session"}, headers=h),
+        Case("POST", "/v1/retrievers/interactions/batch", {"interactions": [
+            {"document_id": ids.get("document", "doc1"), "interaction_type": ["view"], "position": 1,
+             "execution_id": ids.get("execution", "exec_missing"), "occurred_at": "2026-01-01T00:00:00Z"}]},
+             headers=h),
+        Case("POST", "/v1/retrievers/interactions/list", {"session_id": "fuzz-session", "interaction_type": "click",
+                                                          "sort": {"field": "position", "direction": "asc"}},
+             query={"page_size": "5", "include_total": "true"}, headers=h),
+        Case("GET", "/v1/retrievers/interactions/{interaction}", ids={"interaction": "int_missing"}, headers=h),
+        Case("DELETE", "/v1/retrievers/interactions/{interaction}", ids={"interaction": "int_missing"}, headers=h),
+        Case("GET", "/v1/public/retrievers/", query={"page": "1", "page_size": "10", "search": "fuzz"}),
+        Case("GET", "/v1/public/retrievers/{public_name}/config", ids={"public_name": "fuzz-public"}),
+        Case("GET", "/v1/public/retrievers/{public_name}/template", ids={"public_name": "fuzz-public"}),
+        Case("POST", "/v1/public/retrievers/{public_name}/verify", {"password": "guess"},
+             ids={"public_name": "fuzz-public"}),
+        Case("POST", "/v1/public/retrievers/{public_name}/interactions", {
+            "document_id": ids.get("document", "doc1"), "interaction_type": ["CLICK"], "position": 0,
+            "execution_id": ids.get("execution", "exec_missing")}, headers={"X-Session-ID": "fuzz-public-session"},
+             ids={"public_name": "fuzz-public"}),
+        Case("POST", "/v1/public/retrievers/{public_name}/interactions/batch", {"interactions": [
+            {"document_id": ids.get("document", "doc1"), "interaction_type": ["view"], "position": 0,
+             "execution_id": ids.get("execution", "exec_missing")}]}, ids={"public_name": "fuzz-public"}),
     ]
 
 

@@ -18,6 +18,7 @@ from openpeek.api.routers import collection_documents, collections
 from openpeek.api.routers import batches as batch_routes
 from openpeek.api.routers import document_lineage
 from openpeek.api.routers import public_retrievers, published_retrievers
+from openpeek.api.routers import retriever_interactions
 from openpeek.api.routers import account, collection_schema, features, namespace_extractors
 from openpeek.api.routers import namespace_snapshots
 
@@ -53,6 +54,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(collection_lifecycle.router)
     app.include_router(documents.router)
     app.include_router(published_retrievers.router)  # before retrievers: its literal paths come first
+    app.include_router(retriever_interactions.router)  # before retrievers: /interactions/... is no retriever id
     app.include_router(public_retrievers.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)

@@ -96,6 +96,30 @@ def exposed_view(document: dict[str, Any], exposed_fields: list[str]) -> dict[st
     return view
 
 
+WITHHELD = "<withheld>"
+TEMPLATE_WITHHELD_PARAMETERS = frozenset({
+    "auth", "headers", "secret_ref", "api_key", "password", "token", "connection_id", "url", "body",
+})
+"""Stage parameters a public template never shows, at any depth: credentials, or what may carry them (an api_call's
+URL, headers and body templates, a SQL lookup's connection). The template keeps the key, so the reader sees what
+to fill in."""
+
+
+def withheld(value: Any) -> Any:
+    """`value` with every withheld parameter, at any depth, replaced by WITHHELD."""
+    if isinstance(value, dict):
+        return {key: WITHHELD if key in TEMPLATE_WITHHELD_PARAMETERS else withheld(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [withheld(item) for item in value]
+    return value
+
+
+def template_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A retriever's stages as a public template shows them: every withheld parameter replaced by WITHHELD."""
+    return [{**stage, "config": {**stage["config"], "parameters": withheld(stage["config"].get("parameters") or {})}}
+            for stage in stages]
+
+
 @dataclass(frozen=True)
 class Publication:
     public_id: str

@@ -11,6 +11,9 @@
 - `NS#<namespace_id>` / `PUBUSE#<public_id>`: the public execution counts of one publication;
 - `NS#<namespace_id>` / `PUBRATE#<public_id>#<window>#<start>[#<client>]`: admitted requests in one rate-limit
   window, with `expires_at` (the table's TTL) a window after it ends.
+
+Every publication is also in the secondary index `gsi1` under `PUBLISHED`, by creation time: the public catalogue
+lists them across organisations without a scan.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from openpeek.repositories.namespaces import owned_partition
 COUNT_SK = "PUBCOUNT"
 _NO_USAGE: dict[str, Any] = {"requests": 0, "executions": 0, "rate_limited": 0, "last_execution_at": None}
 RESERVATION_SK = "PUBNAME"
+CATALOGUE_INDEX, CATALOGUE_PARTITION = "gsi1", "PUBLISHED"
 
 
 class PublicNameTaken(Exception):
@@ -64,7 +68,8 @@ class PublicationRepository:
 
     def _item(self, publication: Publication) -> dict[str, Any]:
         return {"pk": owned_partition(publication.namespace_id), "sk": _sk(publication.retriever_id),
-                "version": publication.version, **publication.to_record()}
+                "version": publication.version, **publication.to_record(), "gsi1pk": CATALOGUE_PARTITION,
+                "gsi1sk": f"{publication.created_at}#{publication.public_id}"}
 
     def _reservation_item(self, publication: Publication) -> dict[str, Any]:
         return {"pk": _reservation_pk(publication.public_name), "sk": RESERVATION_SK, "org_id": publication.org_id,
@@ -78,6 +83,12 @@ class PublicationRepository:
     def list(self, namespace_id: str) -> list[Publication]:
         return [Publication.from_record(item, item["version"])
                 for item in self._table.query(owned_partition(namespace_id), "PUB#")]
+
+    def catalogue(self) -> list[Publication]:
+        """Every organisation's publications, oldest first, as the index has them (eventually consistent: check a
+        name's reservation before serving one)."""
+        return [Publication.from_record(item, item["version"])
+                for item in self._table.query_index(CATALOGUE_INDEX, CATALOGUE_PARTITION)]
 
     def reservation(self, public_name: str) -> dict[str, Any] | None:
         """{org_id, namespace_id, retriever_id, public_id, version} of the name's holder, or None."""

@@ -73,6 +73,8 @@ class PublicationService:
         # OPENPEEK_SECRET_<NAME> embedded (runtime.py)
         self._passwords = passwords
         self.clock = clock
+        self._interactions: Any = None  # use_interactions
+        self._collections: Callable[[str, str], Any] = lambda namespace_id, identifier: None  # use_collections
 
     # -- the owner's side -------------------------------------------------------------------------------------------
 
@@ -299,6 +301,93 @@ class PublicationService:
                 "documents": [rules.exposed_view(document, exposed) for document in result["documents"]],
                 "pagination": result["pagination"]}  # warnings name internals (collections, tiers): the owner's
 
+    # -- the public page: catalogue, config, template, password check, feedback ------------------------------------
+
+    def use_interactions(self, interactions: Any) -> None:
+        """The InteractionService that records the public's feedback on a publication's results."""
+        self._interactions = interactions
+
+    def use_collections(self, find: Callable[[str, str], Any]) -> None:
+        """(namespace id, collection identifier) → the Collection or None: a template shows its collections'
+        feature extractors."""
+        self._collections = find
+
+    def catalogue(self, search: str | None) -> list[Publication]:
+        """Every organisation's active publications whose public name leads to them, oldest first; `search`: the
+        text, case-folded, in the title or description (a plain substring: no pattern from the public is compiled)."""
+        wanted = search.casefold() if search else None
+        listed = []
+        for publication in self._repository.catalogue():
+            if not publication.is_active:
+                continue
+            if wanted is not None and not any(wanted in (text or "").casefold() for text in (
+                    publication.display_config.get("title"), publication.display_config.get("description"),
+                    publication.description)):
+                continue
+            reservation = self._repository.reservation(publication.public_name)
+            if reservation is None or reservation["public_id"] != publication.public_id:
+                continue  # the name leads elsewhere (or nowhere): the publication is not reachable by it
+            listed.append(publication)
+        return listed
+
+    def public_config(self, public_name: str) -> Publication:
+        """What the public page renders: open to anyone who knows the name, password protected or not."""
+        return self._published(public_name)[0]
+
+    def public_template(self, public_name: str, caller: PublicCaller) -> dict[str, Any]:
+        """The retriever's definition for the public to adapt (the SDK's PublicRetrieverTemplateResponse, less its
+        URL): only when its owner published its metadata (include_metadata); a password-protected one needs its
+        password or public key; within its rate limits. Credentials and endpoints in stage parameters are withheld
+        (rules.template_stages)."""
+        publication, _, retriever = self._published(public_name)
+        self._admit(publication, caller.client)
+        self._authenticate(publication, caller)
+        if not publication.include_metadata:
+            raise Forbidden("The owner of this published retriever did not share its configuration",
+                            code="template_not_shared")
+        return {"retriever_name": retriever.retriever_name, "description": retriever.description,
+                "collection_identifiers": list(retriever.collection_identifiers),
+                "stages": rules.template_stages(list(retriever.stages)), "input_schema": retriever.input_schema,
+                "budget_limits": retriever.budget_limits or {}, "tags": list(retriever.tags) or None,
+                "display_config": publication.display_config, "source_public_name": publication.public_name,
+                "feature_extractors": self._feature_extractors(retriever) or None}
+
+    def _feature_extractors(self, retriever: Retriever) -> list[dict[str, Any]]:
+        """Each collection's extractor as a template shows it: name, version, input mappings and parameters (withheld
+        as stage parameters are), with the collection named as the retriever names it (not by its internal id)."""
+        shown = []
+        for identifier in retriever.collection_identifiers:
+            collection = self._collections(retriever.namespace_id, identifier)
+            if collection is None:
+                continue
+            extractor = collection.feature_extractor
+            shown.append({"feature_extractor_name": extractor.feature_extractor_name, "version": extractor.version,
+                          "params": rules.withheld(dict(extractor.parameters)),
+                          "input_mappings": dict(extractor.input_mappings), "collection_identifier": identifier,
+                          "collection_name": collection.collection_name})
+        return shown
+
+    def verify(self, public_name: str, caller: PublicCaller) -> bool:
+        """Whether the password (or the public key) would open the publication, without executing it; within its
+        rate limits, so passwords cannot be tried faster than searches."""
+        publication = self._published(public_name)[0]
+        self._admit(publication, caller.client)
+        return self._refusal(publication, caller) is None
+
+    def track_public(self, public_name: str, interactions: list[dict[str, Any]], caller: PublicCaller
+                     ) -> list[dict[str, Any]]:
+        """The public's feedback on a publication's results: within its rate limits; no password needed (Mixpeek's
+        rule: tracking works without it), but each interaction must name an execution of this retriever and a
+        document of its namespace (404 otherwise), which a caller has only after a search. A public key that is
+        sent must be the publication's."""
+        publication, namespace, _ = self._published(public_name)
+        self._admit(publication, caller.client)
+        if caller.api_key and not hmac.compare_digest(hash_key(caller.api_key), publication.api_key_hash):
+            raise Unauthorized("This public API key is not the published retriever's", code="invalid_public_api_key")
+        recorded = self._interactions.record_for_retriever(namespace, publication.retriever_id, interactions)
+        return [{"interaction_id": entry["interaction_id"], "deduplicated": entry["deduplicated"]}
+                for entry in recorded]
+
     def _published(self, public_name: str) -> tuple[Publication, Namespace, Retriever]:
         try:
             rules.check_public_name(public_name)
@@ -315,21 +404,28 @@ class PublicationService:
         return publication, namespace, retriever
 
     def _authenticate(self, publication: Publication, caller: PublicCaller) -> None:
+        refused = self._refusal(publication, caller)
+        if refused is not None:
+            raise refused
+
+    def _refusal(self, publication: Publication, caller: PublicCaller) -> Unauthorized | None:
+        """Why the caller's credentials do not open the publication, or None when they do (or none are needed)."""
         key_ok = False
         if caller.api_key:
             key_ok = hmac.compare_digest(hash_key(caller.api_key), publication.api_key_hash)
             if not key_ok:
-                raise Unauthorized("This public API key is not the published retriever's", code="invalid_public_api_key")
+                return Unauthorized("This public API key is not the published retriever's", code="invalid_public_api_key")
         if publication.password_protected and not key_ok:
             if not caller.password:
-                raise Unauthorized("This published retriever is password protected: send X-Retriever-Password",
-                                   code="password_required")
+                return Unauthorized("This published retriever is password protected: send X-Retriever-Password",
+                                    code="password_required")
             expected = self._passwords(publication.org_id, publication.password_secret_name or "")
             if not expected:  # the secret was removed after publishing; its name is not the public's to learn
                 raise DependencyFailed("This published retriever's password cannot be read; its owner must set it "
                                        "again", code="password_unavailable")
             if not hmac.compare_digest(hash_key(caller.password), hash_key(expected)):
-                raise Unauthorized("Wrong password for this published retriever", code="invalid_password")
+                return Unauthorized("Wrong password for this published retriever", code="invalid_password")
+        return None
 
     def _admit(self, publication: Publication, client: str) -> None:
         limits = rules.window_limits(publication.rate_limit_config)
