@@ -107,7 +107,9 @@ def page_model(page: Page) -> dict[str, Any]:
     }
 
 
+# One Query object per parameter: FastAPI keeps only one of two parameters that share one (page_size was dropped).
 _LIMIT = Query(None, ge=1, le=1000)
+_PAGE_SIZE = Query(None, ge=1, le=1000)
 _OFFSET = Query(None, ge=0, le=100_000)
 _PAGE = Query(None, ge=1)
 _CURSOR = Query(None, max_length=512, pattern=DOCUMENT_CURSOR)
@@ -116,7 +118,7 @@ _CURSOR = Query(None, max_length=512, pattern=DOCUMENT_CURSOR)
 @router.get(COLLECTION)
 def list_documents_get(request: Request, collection_identifier: str, filters: Optional[str] = Query(None),
                        search: Optional[str] = Query(None, max_length=256), sort: Optional[str] = Query(None),
-                       limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT,
+                       limit: Optional[int] = _LIMIT, page_size: Optional[int] = _PAGE_SIZE,
                        offset: Optional[int] = _OFFSET, page: Optional[int] = _PAGE,
                        cursor: Optional[str] = _CURSOR,
                        return_vectors: Optional[bool] = Query(None), include_total: Optional[bool] = Query(None),
@@ -130,7 +132,7 @@ def list_documents_get(request: Request, collection_identifier: str, filters: Op
 @router.post(COLLECTION + "/list")
 def list_documents(request: Request, collection_identifier: str,
                    body: Optional[ListDocumentsRequest] = Body(default=None),
-                   limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT, offset: Optional[int] = _OFFSET,
+                   limit: Optional[int] = _LIMIT, page_size: Optional[int] = _PAGE_SIZE, offset: Optional[int] = _OFFSET,
                    page: Optional[int] = _PAGE, cursor: Optional[str] = _CURSOR,
                    return_vectors: Optional[bool] = Query(None), include_total: Optional[bool] = Query(None),
                    namespace: Namespace = Depends(current_namespace)) -> dict:
@@ -230,7 +232,7 @@ def delete_document(request: Request, collection_identifier: str, document_id: s
 
 @router.post("/v1/documents/list")
 def list_documents_in_namespace(request: Request, body: Optional[NamespaceListDocumentsRequest] = Body(default=None),
-                                limit: Optional[int] = _LIMIT, page_size: Optional[int] = _LIMIT,
+                                limit: Optional[int] = _LIMIT, page_size: Optional[int] = _PAGE_SIZE,
                                 offset: Optional[int] = _OFFSET, page: Optional[int] = _PAGE,
                                 cursor: Optional[str] = _CURSOR,
                                 include_total: Optional[bool] = Query(None),

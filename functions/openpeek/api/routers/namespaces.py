@@ -74,7 +74,9 @@ def _query(
     )
 
 
+# One Query object per parameter: FastAPI keeps only one of two parameters that share one (page_size was dropped).
 PageLimit = Query(default=None, ge=1, le=1000)
+PageSize = Query(default=None, ge=1, le=1000)
 
 
 @router.post("/list")
@@ -83,7 +85,7 @@ def list_namespaces(
     body: Optional[ListNamespacesRequest] = Body(default=None),
     view: Optional[str] = Query(default=None, pattern="^(full|summary)$"),
     limit: Optional[int] = PageLimit,
-    page_size: Optional[int] = PageLimit,
+    page_size: Optional[int] = PageSize,
     offset: Optional[int] = Query(default=None, ge=0, le=10000),
     page: Optional[int] = Query(default=None, ge=1, le=100000),
     cursor: Optional[str] = Query(default=None, max_length=64),
@@ -101,7 +103,7 @@ def list_namespaces_get(
     request: Request,
     view: Optional[str] = Query(default=None, pattern="^(full|summary)$"),
     limit: Optional[int] = PageLimit,
-    page_size: Optional[int] = PageLimit,
+    page_size: Optional[int] = PageSize,
     offset: Optional[int] = Query(default=None, ge=0, le=10000),
     page: Optional[int] = Query(default=None, ge=1, le=100000),
     cursor: Optional[str] = Query(default=None, max_length=64),
