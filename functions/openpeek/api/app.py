@@ -19,6 +19,7 @@ from openpeek.api.routers import batches as batch_routes
 from openpeek.api.routers import document_lineage
 from openpeek.api.routers import public_retrievers, published_retrievers
 from openpeek.api.routers import account, collection_schema, features, namespace_extractors
+from openpeek.api.routers import cluster_triggers
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -54,6 +55,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(public_retrievers.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)
+    app.include_router(cluster_triggers.router)  # before clusters: /v1/clusters/triggers is not a cluster id
     app.include_router(clusters.router)
     app.include_router(tasks.router)
     app.include_router(manifests.router)
