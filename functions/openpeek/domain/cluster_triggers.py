@@ -246,10 +246,12 @@ class ClusterTrigger:
         return replace(self, **changes)
 
 
-def first_due(trigger_type: str, schedule: dict[str, Any], now: datetime) -> str | None:
-    """When a trigger that becomes active at `now` is first looked at."""
+def first_due(trigger_type: str, schedule: dict[str, Any], now: datetime, *, resumed: bool = False) -> str | None:
+    """When a trigger that becomes active at `now` is first looked at. `start_immediately` applies to a new schedule;
+    a resumed interval trigger counts one interval from its resumption."""
     if trigger_type == INTERVAL:
-        start = now if schedule.get("start_immediately") else now + timedelta(seconds=schedule["interval_seconds"])
+        immediately = schedule.get("start_immediately") and not resumed
+        start = now if immediately else now + timedelta(seconds=schedule["interval_seconds"])
         return isoformat(start)
     if trigger_type == CRON:
         return _next_cron(schedule, now)

@@ -152,7 +152,8 @@ class ClusterTriggerService:
             status = changes.get("status") or current.status
             update["status"] = status
             if status == rules.ACTIVE and (not current.active or "schedule_config" in update):
-                update["next_scheduled_at"] = rules.first_due(current.trigger_type, schedule, now)
+                update["next_scheduled_at"] = rules.first_due(current.trigger_type, schedule, now,
+                                                              resumed="schedule_config" not in update)
             elif status != rules.ACTIVE:
                 update["next_scheduled_at"] = None
             return self._repository.save(current.with_changes(update), current)
