@@ -92,6 +92,9 @@ def test_list_filters_sorts_and_pages(client, ns, cluster_id):
     assert [t["trigger_id"] for t in listed(client, ns, trigger_type="cron")["results"]] == [second["trigger_id"]]
     assert [t["trigger_id"] for t in listed(client, ns, status="paused")["results"]] == [third["trigger_id"]]
     assert listed(client, ns, cluster_id="clust_other")["total"] == 0
+    by_next = listed(client, ns, sort_by="next_scheduled_at", direction="asc")["results"]
+    assert by_next[0]["trigger_id"] == third["trigger_id"]  # paused: no next time, so first ascending
+    assert by_next[1]["trigger_id"] == second["trigger_id"]  # every 5 minutes comes before the hourly one
     page = listed(client, ns, offset=1, limit=1)
     assert page["total"] == 3 and [t["trigger_id"] for t in page["results"]] == [second["trigger_id"]]
     assert client.post(f"{TRIGGERS}/list", headers=ns).json()["total"] == 3  # no body: the defaults

@@ -128,8 +128,12 @@ class ClusterTriggerService:
                  if (cluster_id is None or trigger.cluster_id == cluster_id)
                  and (trigger_type is None or trigger.trigger_type == trigger_type)
                  and (status is None or trigger.status == status)]
-        return sorted(found, key=lambda trigger: (str(getattr(trigger, sort_by) or ""), trigger.trigger_id),
-                      reverse=descending)
+        def key(trigger: ClusterTrigger) -> tuple:
+            value = getattr(trigger, sort_by)
+            # never-set times sort as the earliest; counts compare as numbers, times and names as text
+            return (value is not None, value if value is not None else "", trigger.trigger_id)
+
+        return sorted(found, key=key, reverse=descending)
 
     def patch(self, namespace: Namespace, trigger_id: str, changes: dict[str, Any]) -> ClusterTrigger:
         if changes.get("status") is not None:
