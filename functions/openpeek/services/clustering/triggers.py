@@ -71,7 +71,8 @@ def execution_config_of(cluster: Cluster, namespace_id: str) -> dict[str, Any]:
     method = cluster.method
     parameters = cluster.vector_config.get(f"{method}_parameters") or {}
     return {"collection_ids": list(cluster.collection_ids) or [namespace_id],
-            "config": {"algorithm": method, **parameters}}
+            # the method last: k-means' own parameters carry an `algorithm` of their own (lloyd, elkan)
+            "config": {**parameters, "algorithm": method}}
 
 
 class ClusterTriggerService:
