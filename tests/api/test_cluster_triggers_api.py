@@ -207,3 +207,41 @@ def test_another_organisations_trigger_is_404_and_untouched(client, ns, cluster_
     assert_error(client.post(TRIGGERS, headers=theirs, json={"cluster_id": cluster_id, **INTERVAL}), 404,
                  "cluster_not_found")
     assert trigger_model(client.get(path, headers=ns)) == trigger
+
+
+def test_a_fired_trigger_runs_the_cluster_to_completion_and_its_history_shows_the_run(services, client, tenant):
+    """The embedded runtime end to end: the scheduler's job (clocks moved, never waited for) starts the real
+    execution; only the run itself is waited for, as any execution's task is."""
+    from datetime import timedelta
+
+    from openpeek.cli import CLUSTER_TRIGGERS_EVERY_S, schedule_cluster_triggers
+    from openpeek.domain.clock import utcnow
+    from openpeek.embedded.scheduler import Scheduler
+    from openpeek.runtime import attach_cluster_triggers
+    from tests.api.test_clusters_api import DIMENSION, create_cluster, upsert_topics, wait
+
+    client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
+        "namespace_id": "maps", "vector_configs": [{"name": "emb", "dimension": DIMENSION}]})
+    headers = {**tenant.headers, "X-Namespace": "maps"}
+    upsert_topics(client, headers, per_topic=10)
+    cluster_id = create_cluster(client, headers)["cluster_id"]
+    moved = [utcnow()]
+    attach_cluster_triggers(services, clock=lambda: moved[0])
+    scheduler = Scheduler(clock=lambda: moved[0].timestamp())
+    schedule_cluster_triggers(scheduler, services)
+    trigger = create(client, headers, cluster_id, schedule_config={"interval_seconds": 600})
+
+    moved[0] += timedelta(seconds=600 + CLUSTER_TRIGGERS_EVERY_S)
+    assert scheduler.run_due() == ["cluster-triggers"]
+
+    current = client.get(f"{TRIGGERS}/{trigger['trigger_id']}", headers=headers).json()
+    run_id = current["last_execution_job_id"]
+    assert run_id and current["execution_count"] == 1
+    latest = client.get(f"/v1/clusters/{cluster_id}/executions", headers=headers).json()
+    assert latest["run_id"] == run_id
+    cluster = client.get(f"/v1/clusters/{cluster_id}", headers=headers).json()
+    assert wait(client, headers, cluster["task_id"])["status"] == "COMPLETED"
+    (fired,) = client.post(f"{TRIGGERS}/{trigger['trigger_id']}/history", headers=headers, json={}).json()[
+        "executions"]
+    assert fired["job_id"] == run_id and fired["status"] == "completed"
+    assert fired["num_clusters"] == 3 and fired["num_documents"] == 30 and fired["execution_time_ms"] >= 0
