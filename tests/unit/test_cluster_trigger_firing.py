@@ -221,3 +221,17 @@ def test_two_checkers_reading_the_same_due_trigger_fire_it_once(world):
 
     assert (first.started, second.started) == (1, 0)
     assert len(services.orchestrator.started) == 1
+
+
+def test_history_entries_expire_after_their_retention(world):
+    from openpeek.repositories.cluster_triggers import HISTORY_RETENTION_S
+
+    services, client, headers, cluster_id, clocks, scheduler = world
+    trigger = create(client, headers, cluster_id=cluster_id, trigger_type="interval",
+                     schedule_config={"interval_seconds": 600, "start_immediately": True})
+    tick(clocks, scheduler, 30)
+    assert len(history(client, headers, trigger["trigger_id"])) == 1
+    client.post(f"/v1/clusters/triggers/{trigger['trigger_id']}/pause", headers=headers)
+
+    clocks.advance(seconds=HISTORY_RETENTION_S)
+    assert history(client, headers, trigger["trigger_id"]) == []

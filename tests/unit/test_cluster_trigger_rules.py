@@ -52,8 +52,11 @@ def test_invalid_cron_expressions_are_refused(expression):
     assert refused.value.code == "invalid_cron_expression"
 
 
-def test_an_expression_that_never_matches_has_no_next_time():
+def test_an_expression_that_never_matches_has_no_next_time_and_is_refused():
     assert CronSchedule.parse("0 0 31 2 *").next_after(at("2026-01-01T00:00:00"), UTC) is None
+    with pytest.raises(BadRequest) as refused:
+        rules.validate_schedule("cron", {"cron_expression": "0 0 31 2 *"})
+    assert "never matches" in refused.value.message
 
 
 def test_schedules_get_their_defaults_and_unsupported_types_are_named():

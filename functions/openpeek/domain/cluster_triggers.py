@@ -77,8 +77,10 @@ def validate_schedule(trigger_type: str, config: dict[str, Any]) -> dict[str, An
             raise _bad("schedule_config.cron_expression is required: five fields, minute hour day-of-month month "
                        "day-of-week", "invalid_schedule_config", field="cron_expression")
         zone = config.get("timezone", "UTC")
-        CronSchedule.parse(expression)
-        _zone(zone)
+        # Any date serves: a satisfiable expression matches within five years of every one.
+        if CronSchedule.parse(expression).next_after(datetime(2000, 1, 1, tzinfo=timezone.utc), _zone(zone)) is None:
+            raise _bad(f"cron_expression '{expression}' never matches (e.g. 31 February)", "invalid_cron_expression",
+                       cron_expression=expression)
         return {"cron_expression": " ".join(expression.split()), "timezone": zone}
     _allowed_keys(config, trigger_type, {"event_type", "event_threshold", "collection_id", "cooldown_seconds"})
     event_type = config.get("event_type", DOCUMENTS_ADDED)

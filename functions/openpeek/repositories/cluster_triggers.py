@@ -8,7 +8,9 @@ scheduled check finds the due ones across every organisation without a scan; a p
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
+from openpeek.domain.clock import parse
 from openpeek.domain.cluster_triggers import ClusterTrigger, Firing
 from openpeek.domain.ids import new_id
 from openpeek.domain.records import Delete
@@ -17,6 +19,7 @@ from openpeek.repositories.namespaces import owned_partition
 
 INDEX = "gsi1"
 DUE = "TRGDUE"
+HISTORY_RETENTION_S = 90 * 24 * 3600
 
 
 def _trigger_sk(trigger_id: str) -> str:
@@ -73,11 +76,15 @@ class ClusterTriggerRepository:
     # -- history -----------------------------------------------------------------------------------------------------
 
     def record(self, namespace_id: str, firing: Firing) -> None:
-        # The random suffix keeps two firings recorded in the same millisecond apart.
+        # The random suffix keeps two firings recorded in the same millisecond apart. A trigger firing every minute
+        # would pile up entries for ever: each expires (the table's TTL) HISTORY_RETENTION_S after it fired.
         sk = f"{_history_prefix(firing.trigger_id)}{firing.triggered_at}#{new_id('f', 8)}"
-        self._table.put({"pk": owned_partition(namespace_id), "sk": sk, **firing.to_record()}, if_absent=True)
+        expires_at = int(parse(firing.triggered_at).timestamp()) + HISTORY_RETENTION_S
+        self._table.put({"pk": owned_partition(namespace_id), "sk": sk, "expires_at": expires_at,
+                         **firing.to_record()}, if_absent=True)
 
-    def history(self, namespace_id: str, trigger_id: str) -> list[Firing]:
-        """Newest first."""
+    def history(self, namespace_id: str, trigger_id: str, now: datetime) -> list[Firing]:
+        """Newest first, without the entries past their retention (the TTL sweep removes them in its own time)."""
         return [Firing.from_record(item) for item in
-                self._table.query(owned_partition(namespace_id), _history_prefix(trigger_id), descending=True)]
+                self._table.query(owned_partition(namespace_id), _history_prefix(trigger_id), descending=True)
+                if int(item.get("expires_at") or 0) > now.timestamp()]

@@ -179,8 +179,8 @@ class ClusterTriggerService:
 
     def history(self, namespace: Namespace, trigger_id: str, *, status: str | None = None) -> list[HistoryEntry]:
         trigger = self.get(namespace, trigger_id)
-        entries = [self._entry(trigger, firing) for firing in self._repository.history(namespace.namespace_id,
-                                                                                       trigger_id)]
+        firings = self._repository.history(namespace.namespace_id, trigger_id, self._clock())
+        entries = [self._entry(trigger, firing) for firing in firings]
         return [entry for entry in entries if status is None or entry.status == status]
 
     def _entry(self, trigger: ClusterTrigger, firing: Firing) -> HistoryEntry:
