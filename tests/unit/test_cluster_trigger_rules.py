@@ -90,3 +90,10 @@ def test_documents_added_count_from_the_baseline_and_respect_the_cooldown():
     assert rules.check_documents_added(_event_trigger(), 110, now).fires is True
     cooling = rules.check_documents_added(_event_trigger(last_triggered_at="2026-11-30T09:55:00.000Z"), 120, now)
     assert cooling.fires is False and cooling.next_check_at == "2026-11-30T10:05:00.000Z"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Europe", "a" * 5000, "x\x00y", "/etc/passwd", "UTC/../UTC", "", 3])
+def test_time_zones_that_are_not_iana_names_are_refused(zone):
+    with pytest.raises(BadRequest) as refused:
+        rules.validate_schedule("cron", {"cron_expression": "0 2 * * *", "timezone": zone})
+    assert refused.value.code == "invalid_schedule_config"

@@ -98,12 +98,12 @@ def validate_schedule(trigger_type: str, config: dict[str, Any]) -> dict[str, An
 
 
 def _zone(name: Any) -> ZoneInfo:
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or len(name) > 64:
         raise _bad("schedule_config.timezone must be an IANA time zone name such as UTC or Europe/Paris",
                    "invalid_schedule_config", field="timezone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name that is a folder of zones ("Europe")
         raise _bad(f"schedule_config.timezone '{name}' is not a known IANA time zone", "invalid_schedule_config",
                    field="timezone", value=name) from None
 
