@@ -70,6 +70,11 @@ def test_create_each_supported_type_and_read_it_back(client, ns, cluster_id):
     assert event["schedule_config"]["cooldown_seconds"] == 0 and event["event_counter"] == 0
 
     assert trigger_model(client.get(f"{TRIGGERS}/{cron['trigger_id']}", headers=ns)) == cron
+    # A firing executes the cluster as it is then, and the trigger shows that configuration.
+    patched = client.patch(f"/v1/clusters/{cluster_id}", headers=ns, json={"algorithm_params": {"n_clusters": 5}})
+    assert patched.status_code == 200, patched.text
+    current = trigger_model(client.get(f"{TRIGGERS}/{cron['trigger_id']}", headers=ns))
+    assert current["execution_config"]["config"]["n_clusters"] == 5
 
 
 def test_an_event_trigger_counting_a_collection_needs_one_of_this_namespace(client, ns, cluster_id):

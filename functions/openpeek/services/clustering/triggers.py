@@ -69,7 +69,7 @@ def execution_config_of(cluster: Cluster, namespace_id: str) -> dict[str, Any]:
     """TriggerExecutionConfig of the cluster a trigger runs: its collections (the namespace itself when the cluster
     reads the namespace's documents directly) and its algorithm with that algorithm's parameters."""
     method = cluster.method
-    parameters = cluster.vector_config.get(f"{method}_parameters") or {}
+    parameters = cluster.vector_config.get("method_params") or {}  # what the engine is given (domain/clusters.py)
     return {"collection_ids": list(cluster.collection_ids) or [namespace_id],
             # the method last: k-means' own parameters carry an `algorithm` of their own (lloyd, elkan)
             "config": {**parameters, "algorithm": method}}
@@ -118,10 +118,23 @@ class ClusterTriggerService:
         return trigger
 
     def get(self, namespace: Namespace, trigger_id: str) -> ClusterTrigger:
+        return self._with_current_config(self._stored(namespace, trigger_id))
+
+    def _stored(self, namespace: Namespace, trigger_id: str) -> ClusterTrigger:
         found = self._repository.get(namespace.namespace_id, trigger_id)
         if found is None:
             raise NotFound("trigger", trigger_id)
         return found
+
+    def _with_current_config(self, trigger: ClusterTrigger, clusters: dict[str, Cluster] | None = None
+                             ) -> ClusterTrigger:
+        """A firing executes the cluster as it is then: the configuration shown is the cluster's current one (the
+        one recorded at creation once the cluster is gone)."""
+        cluster = (clusters.get(trigger.cluster_id) if clusters is not None
+                   else self._cluster_repository.get(trigger.namespace_id, trigger.cluster_id))
+        if cluster is None:
+            return trigger
+        return trigger.with_changes({"execution_config": execution_config_of(cluster, trigger.namespace_id)})
 
     def list(self, namespace: Namespace, *, cluster_id: str | None, trigger_type: str | None, status: str | None,
              sort_by: str, descending: bool) -> list[ClusterTrigger]:
@@ -134,14 +147,15 @@ class ClusterTriggerService:
             # never-set times sort as the earliest; counts compare as numbers, times and names as text
             return (value is not None, value if value is not None else "", trigger.trigger_id)
 
-        return sorted(found, key=key, reverse=descending)
+        clusters = {cluster.cluster_id: cluster for cluster in self._cluster_repository.list(namespace.namespace_id)}
+        return [self._with_current_config(trigger, clusters) for trigger in sorted(found, key=key, reverse=descending)]
 
     def patch(self, namespace: Namespace, trigger_id: str, changes: dict[str, Any]) -> ClusterTrigger:
         if changes.get("status") is not None:
             self._check_status(changes["status"])
 
         def attempt() -> ClusterTrigger:
-            current = self.get(namespace, trigger_id)
+            current = self._stored(namespace, trigger_id)
             now = self._clock()
             update: dict[str, Any] = {"updated_at": isoformat(now)}
             if "description" in changes:
@@ -163,10 +177,10 @@ class ClusterTriggerService:
                 update["next_scheduled_at"] = None
             return self._repository.save(current.with_changes(update), current)
 
-        return retry_on_conflict(attempt, attempts=ATTEMPTS)
+        return self._with_current_config(retry_on_conflict(attempt, attempts=ATTEMPTS))
 
     def delete(self, namespace: Namespace, trigger_id: str) -> ClusterTrigger:
-        trigger = self.get(namespace, trigger_id)
+        trigger = self._stored(namespace, trigger_id)
         self._repository.delete(trigger)
         return trigger
 
@@ -178,7 +192,7 @@ class ClusterTriggerService:
         return self.patch(namespace, trigger_id, {"status": rules.ACTIVE})
 
     def history(self, namespace: Namespace, trigger_id: str, *, status: str | None = None) -> list[HistoryEntry]:
-        trigger = self.get(namespace, trigger_id)
+        trigger = self._stored(namespace, trigger_id)
         firings = self._repository.history(namespace.namespace_id, trigger_id, self._clock())
         entries = [self._entry(trigger, firing) for firing in firings]
         return [entry for entry in entries if status is None or entry.status == status]
