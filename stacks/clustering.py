@@ -19,6 +19,7 @@ from aws_cdk import Aws, CfnOutput, Duration, IgnoreMode, Stack, Token
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -325,6 +326,33 @@ class ClusteringStack(Stack):
                     "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
                 ],
             )
+        )
+
+        # -- cluster triggers: every minute, the due ones start their cluster's execution on this state machine ---
+        # Here rather than in the automation stack: it needs the state machine, and this stack already depends on
+        # the automation stack (its bus and alarm topic), so a reference the other way would be a cycle.
+        triggers = OpenpeekFunction(
+            self,
+            "ClusterTriggers",
+            config=config,
+            shared=shared,
+            handler="openpeek.handlers.cluster_triggers.handler",
+            description="Fires due cluster triggers (cron, interval, documents added): starts their executions",
+            event_bus_name=event_bus.event_bus_name,
+            timeout=Duration.minutes(5),
+            in_vpc=True,  # event triggers count the namespace's documents in Qdrant
+            environment={"OPENPEEK_CLUSTER_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+        )
+        triggers.allow_table(shared, *TABLE_READ, *TABLE_WRITE, indexes=True)  # the due triggers' index
+        self.state_machine.grant_start_execution(triggers.function)
+        alarm_on_errors(triggers, alarm_topic, config)
+        self.functions["cluster_triggers"] = triggers
+        events.Rule(
+            self,
+            "ClusterTriggersSchedule",
+            description="Cluster triggers, every minute: fires the due ones",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(triggers.function, retry_attempts=2)],
         )
 
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)

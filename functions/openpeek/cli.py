@@ -101,6 +101,7 @@ def serve(args: argparse.Namespace) -> int:
 REAP_EVERY_S = 3600  # EventBridge's rate(1 hour) in AWS (stacks/automation.py)
 AUTOINDEX_EVERY_S = 6 * 3600  # rate(6 hours)
 HEARTBEAT_EVERY_S = 60
+CLUSTER_TRIGGERS_EVERY_S = 30
 
 
 def schedule_maintenance(services):
@@ -118,6 +119,7 @@ def schedule_maintenance(services):
     # transition a previous process left half-done.
     scheduler.every(services.settings.tier_sweep_every_s, "tiering-sweeper", services.tiering_sweeper.sweep,
                     first_after_s=min(30.0, services.settings.tier_sweep_every_s))
+    schedule_cluster_triggers(scheduler, services)
     # The heartbeat GET /v1/health/beat reads: a stopped scheduler shows as a beat grown old. The first is written
     # as the scheduler starts, so a server that just started is not reported stopped.
     services.health.record_beat(HEARTBEAT_EVERY_S)
@@ -130,6 +132,12 @@ def schedule_maintenance(services):
     scheduler.every(2, "index-build-requests", lambda: index_build_requests.serve_pending(services.vectors))
     scheduler.start()
     return scheduler
+
+
+def schedule_cluster_triggers(scheduler, services) -> None:
+    """Due cluster triggers fire every 30 s here (deployed: the rate(1 minute) rule of stacks/clustering.py)."""
+    scheduler.every(CLUSTER_TRIGGERS_EVERY_S, "cluster-triggers", services.cluster_triggers.fire_due,
+                    first_after_s=CLUSTER_TRIGGERS_EVERY_S)
 
 
 def warm_up_local_model(services) -> threading.Thread | None:

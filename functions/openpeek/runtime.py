@@ -141,6 +141,7 @@ class Services:
     namespace_extractors: Any = None  # NamespaceExtractors
     schema_sync: Any = None  # SchemaSync
     snapshots: Any = None  # NamespaceSnapshots: point-in-time copies of a namespace in the blob store
+    cluster_triggers: Any = None  # ClusterTriggerService: clusters executed on a schedule or on new documents
 
     def close(self) -> None:
         if self.batch_worker is not None:
@@ -509,6 +510,7 @@ def _embedded(settings: Settings,
     attach_health(services)
     attach_manifest_generator(services)
     attach_collection_io(services)
+    attach_cluster_triggers(services)
     return services
 
 
@@ -536,6 +538,7 @@ def _aws(settings: Settings,
     attach_health(services)
     attach_manifest_generator(services)
     attach_collection_io(services)
+    attach_cluster_triggers(services)
     return services
 
 
@@ -872,3 +875,19 @@ def attach_collection_io(services: Services) -> None:
     services.collection_sourcing = CollectionSourcing(services.collections, lambda: services.collection_documents,
                                                       BucketRepository(services.table), objects,
                                                       lambda: services.batches)
+
+
+# -- cluster triggers ------------------------------------------------------------------------------------------------
+
+
+def attach_cluster_triggers(services: Services, clock: Callable[[], Any] | None = None) -> Any:
+    """Cluster triggers over the cluster execution service; `clock` (tests) moves their time."""
+    from openpeek.repositories.cluster_triggers import ClusterTriggerRepository
+    from openpeek.services.clustering.triggers import ClusterTriggerService
+
+    table = services.table
+    services.cluster_triggers = ClusterTriggerService(
+        ClusterTriggerRepository(table), services.clusters, ClusterRepository(table), services.cluster_runs,
+        NamespaceRepository(table), CollectionRepository(table), services.vectors,
+        **({"clock": clock} if clock else {}))
+    return services.cluster_triggers

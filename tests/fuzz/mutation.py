@@ -194,9 +194,19 @@ def seed(base: str, key: str, rng: random.Random) -> dict[str, str]:
         return {"namespace": NAMESPACE, "document": "doc1", "retriever": retriever_id, "cluster": cluster_id,
                 "task": task_id, "run": run_id or "run_missing", "webhook": webhook_id, "collection": collection_id,
                 "bucket": "fuzz-bucket", "object": object_id, "batch": batch_id,
-                **_seed_more(conn, key, retriever_id, collection_id, object_id)}
+                **_seed_more(conn, key, retriever_id, collection_id, object_id),
+                **_seed_cluster_trigger(conn, key, cluster_id)}
     finally:
         conn.close()
+
+
+def _seed_cluster_trigger(conn: Connection, key: str, cluster_id: str) -> dict[str, str]:
+    """A paused interval trigger on the seeded cluster (paused: the fuzz run never fires it)."""
+    status, body = call(conn, key, "POST", "/v1/clusters/triggers", {
+        "cluster_id": cluster_id, "trigger_type": "interval", "schedule_config": {"interval_seconds": 3600},
+        "status": "paused"}, namespace=NAMESPACE)
+    assert status == 200, (status, body)
+    return {"cluster_trigger": body["trigger_id"]}
 
 
 def _token(url: str) -> str:
@@ -630,6 +640,22 @@ def _more_cases(ids: dict[str, str], h: dict[str, str]) -> list[Case]:
         Case("POST", "/v1/public/retrievers/{public_name}/interactions/batch", {"interactions": [
             {"document_id": ids.get("document", "doc1"), "interaction_type": ["view"], "position": 0,
              "execution_id": ids.get("execution", "exec_missing")}]}, ids={"public_name": "fuzz-public"}),
+        # cluster triggers: create, list, read, update, pause, resume, history, delete
+        Case("POST", "/v1/clusters/triggers", {"cluster_id": ids.get("cluster", "clust_missing"),
+                                               "trigger_type": "cron", "status": "paused",
+                                               "schedule_config": {"cron_expression": "0 2 * * 1-5",
+                                                                   "timezone": "Europe/Paris"}}, headers=h),
+        Case("POST", "/v1/clusters/triggers/list", {"trigger_type": "interval", "status": "paused", "offset": 0,
+                                                    "limit": 10, "sort_by": "created_at", "direction": "asc"},
+             headers=h),
+        Case("GET", "/v1/clusters/triggers/{cluster_trigger}", headers=h),
+        Case("PATCH", "/v1/clusters/triggers/{cluster_trigger}", {"description": "fuzzed", "schedule_config": {
+            "interval_seconds": 7200, "start_immediately": False}}, headers=h),
+        Case("POST", "/v1/clusters/triggers/{cluster_trigger}/pause", headers=h),
+        Case("POST", "/v1/clusters/triggers/{cluster_trigger}/resume", headers=h),
+        Case("POST", "/v1/clusters/triggers/{cluster_trigger}/history", {"offset": 0, "limit": 10,
+                                                                         "status_filter": "skipped"}, headers=h),
+        Case("DELETE", "/v1/clusters/triggers/{cluster_trigger}", headers=h),
     ]
 
 

@@ -21,7 +21,7 @@ def _handlers(synthesised) -> set[str]:
 def test_every_handler_named_in_the_stacks_imports_and_is_callable(synthesised) -> None:
     handlers = _handlers(synthesised)
 
-    assert len(handlers) == 14  # clustering 3, automation 3, api 1, batches 6, tiering 1
+    assert len(handlers) == 15  # clustering 3 + cluster triggers 1, automation 3, api 1, batches 6, tiering 1
     for handler in handlers:
         module_name, _, attribute = handler.rpartition(".")
         module = importlib.import_module(module_name)

@@ -144,6 +144,7 @@ def test_every_function_runs_python_3_12_with_the_aws_runtime_settings(synthesis
             "batch_finalize",
             "batch_mark_failed",
             "tiering",
+            "cluster_triggers",
         )
     )
     for function in functions.values():

@@ -21,6 +21,7 @@ from openpeek.api.routers import public_retrievers, published_retrievers
 from openpeek.api.routers import retriever_interactions
 from openpeek.api.routers import account, collection_schema, features, namespace_extractors
 from openpeek.api.routers import namespace_snapshots
+from openpeek.api.routers import cluster_triggers
 
 
 def create_app(services, runtime_name: str = "embedded") -> FastAPI:
@@ -58,6 +59,7 @@ def create_app(services, runtime_name: str = "embedded") -> FastAPI:
     app.include_router(public_retrievers.router)
     app.include_router(retrievers.router)
     app.include_router(inference.router)
+    app.include_router(cluster_triggers.router)  # before clusters: /v1/clusters/triggers is not a cluster id
     app.include_router(clusters.router)
     app.include_router(tasks.router)
     app.include_router(manifests.router)

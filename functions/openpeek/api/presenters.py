@@ -174,3 +174,30 @@ def webhook_model(webhook: Webhook, *, secret: str | None = None) -> dict[str, A
     if secret is not None:
         body["signing_secret"] = secret
     return body
+
+
+# -- cluster triggers ------------------------------------------------------------------------------------------------
+
+
+def cluster_trigger_model(trigger: Any) -> dict[str, Any]:
+    """The SDK's SharedClustersTriggersModelsTriggerModel of a domain/cluster_triggers.ClusterTrigger."""
+    return {
+        "trigger_id": trigger.trigger_id, "cluster_id": trigger.cluster_id, "namespace_id": trigger.namespace_id,
+        "internal_id": trigger.org_id, "execution_config": trigger.execution_config,
+        "trigger_type": trigger.trigger_type, "schedule_config": trigger.schedule_config, "status": trigger.status,
+        "last_triggered_at": trigger.last_triggered_at, "last_execution_job_id": trigger.last_execution_job_id,
+        "next_scheduled_at": trigger.next_scheduled_at, "execution_count": trigger.execution_count,
+        "consecutive_failures": trigger.consecutive_failures, "last_execution_status": trigger.last_execution_status,
+        "last_execution_error": trigger.last_execution_error, "event_counter": trigger.event_counter,
+        "last_cooldown_at": trigger.last_cooldown_at, "created_at": trigger.created_at,
+        "updated_at": trigger.updated_at, "created_by": trigger.created_by, "description": trigger.description,
+    }
+
+
+def trigger_history_item(entry: Any) -> dict[str, Any]:
+    """TriggerExecutionHistoryItem of a services/clustering/triggers.HistoryEntry: job_id is the started run's id, or
+    "" for a firing that started none (its error says why)."""
+    firing = entry.firing
+    return {"job_id": firing.run_id or "", "triggered_at": firing.triggered_at, "status": entry.status,
+            "execution_time_ms": entry.execution_time_ms, "error": firing.error,
+            "num_clusters": entry.num_clusters, "num_documents": entry.num_documents}
