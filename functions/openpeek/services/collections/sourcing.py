@@ -137,7 +137,7 @@ class CollectionSourcing:
                     "batch_name": f"trigger {collection.collection_name}",
                     "metadata": {"trigger": {"collection_id": collection.collection_id}}}, auto_submit=False)
                 drafts.append(draft)
-        except Exception:
+        except Exception:  # whatever stopped it, no half-made trigger stays: the drafts so far go, the error stands
             self._discard(caller, namespace, drafts)
             raise
         empty = [draft for draft in drafts if not draft["object_ids"]]
@@ -151,7 +151,7 @@ class CollectionSourcing:
             try:
                 tasks.append(batches.submit(BatchAddress(caller, draft["batch_id"], namespace=namespace,
                                                          bucket_identifier=draft["bucket_id"]), {}))
-            except Exception:
+            except Exception:  # re-raised below, after the drafts it leaves unsubmitted are gone
                 # A batch that could not start is already FAILED with the reason; the drafts after it go.
                 self._discard(caller, namespace, drafts[position + 1:])
                 raise
