@@ -12,7 +12,6 @@ from mixpeek.models import (
     BulkInteractionsRequest,
     BYOUpsertRequest,
     CreateRetrieverRequest,
-    CreateStandaloneNamespaceRequestModel,
     ListInteractionsRequest,
     PublicInteractionBatchRequest,
     PublicInteractionRequest,
@@ -21,6 +20,8 @@ from mixpeek.models import (
     SearchInteraction,
     VerifyPasswordRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +32,11 @@ DISPLAY = {"title": "Feedback catalogue", "description": "Items people like", "e
 
 @pytest.fixture(scope="module")
 def apis(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]).api_client
     documents = mixpeek.BYODocumentsApi(client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]))
     documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]}, "payload": {"title": f"Item {i}"}}
         for i in range(3)]}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
     retriever = mixpeek.RetrieversApi(client).create_retriever(CreateRetrieverRequest.from_dict({
         "retriever_name": "feedback", "input_schema": {"v": {"type": "array", "required": True}},
         "stages": [{"stage_name": "search", "stage_type": "filter", "config": {
@@ -48,7 +44,7 @@ def apis(server):
                 {"feature_uri": "emb", "query": {"input_mode": "vector", "value": "{{INPUT.v}}"}, "top_k": 3}]}}}]}))
     mixpeek.PublishedRetrieversApi(client).publish_retriever(retriever.retriever_id, PublishRetrieverRequest.from_dict(
         {"public_name": "sdk-feedback", "display_config": DISPLAY}))
-    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=base))
+    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=server[0]))
     return mixpeek.RetrieverInteractionsApi(client), mixpeek.PublicRetrieverAPIApi(anonymous), retriever.retriever_id
 
 
