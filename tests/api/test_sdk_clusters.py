@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     ClusterExecutionResult,
     ClusterGroupsResponse,
     CreateClusterRequest,
@@ -31,12 +30,10 @@ TOPICS = ["harbour", "orchard", "satellite"]
 
 @pytest.fixture(scope="module")
 def sdk(server):
-    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 12}]).api_client
-    documents = mixpeek.BYODocumentsApi(client)
     rng = np.random.default_rng(11)
     rows = [{"document_id": f"{TOPICS[t]}-{i}", "vectors": {"emb": (np.eye(12)[t] * 2 + rng.normal(0, .05, 12)).tolist()},
              "payload": {"text": f"{TOPICS[t]} report {i}"}} for t in range(3) for i in range(25)]
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": rows}))
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 12}], documents=rows).api_client
     return (mixpeek.ClustersApi(client), mixpeek.ClusterExecutionsApi(client), mixpeek.TasksApi(client), client)
 
 

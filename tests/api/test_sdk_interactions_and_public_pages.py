@@ -10,7 +10,6 @@ import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BulkInteractionsRequest,
-    BYOUpsertRequest,
     CreateRetrieverRequest,
     ListInteractionsRequest,
     PublicInteractionBatchRequest,
@@ -32,11 +31,9 @@ DISPLAY = {"title": "Feedback catalogue", "description": "Items people like", "e
 
 @pytest.fixture(scope="module")
 def apis(server):
-    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]).api_client
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]}, "payload": {"title": f"Item {i}"}}
-        for i in range(3)]}))
+        for i in range(3)]).api_client
     retriever = mixpeek.RetrieversApi(client).create_retriever(CreateRetrieverRequest.from_dict({
         "retriever_name": "feedback", "input_schema": {"v": {"type": "array", "required": True}},
         "stages": [{"stage_name": "search", "stage_type": "filter", "config": {

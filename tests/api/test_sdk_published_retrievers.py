@@ -8,7 +8,6 @@ import mixpeek
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     CreateRetrieverRequest,
     PublishRetrieverRequest,
     RetrieverExecutionRequest,
@@ -26,11 +25,9 @@ DISPLAY = {"title": "Catalogue", "exposed_fields": ["title"],
 
 @pytest.fixture(scope="module")
 def apis(server):
-    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]).api_client
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
-         "payload": {"title": f"Item {i}", "cost": i}} for i in range(4)]}))
+         "payload": {"title": f"Item {i}", "cost": i}} for i in range(4)]).api_client
     anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=server[0]))  # no key, no namespace: the public
     return mixpeek.RetrieversApi(client), mixpeek.PublishedRetrieversApi(client), mixpeek.PublicRetrieverAPIApi(
         anonymous)

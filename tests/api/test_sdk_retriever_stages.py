@@ -10,7 +10,6 @@ import mixpeek
 import pytest
 from mixpeek.models import (
     AdhocExecuteRequest,
-    BYOUpsertRequest,
     CloneRetrieverRequest,
     CreateRetrieverRequest,
     ExecuteBatchRequest,
@@ -33,13 +32,10 @@ def vec(degrees: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 def client(server):
-    api_client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]).api_client
-    documents = mixpeek.BYODocumentsApi(api_client)
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    return sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": vec(8 * i if i < 3 else 80 + 8 * i)},
          "payload": {"category": "fruit" if i < 3 else "music", "price": 10 * i, "content": WORDS[i]}}
-        for i in range(6)]}))
-    return api_client
+        for i in range(6)]).api_client
 
 
 STAGES = [

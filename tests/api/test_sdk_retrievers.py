@@ -9,7 +9,6 @@ import mixpeek
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     CreateRetrieverRequest,
     CursorPaginationParams,
     ExecuteRetrieverRequest,
@@ -35,12 +34,10 @@ def vec(degrees: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 def retrievers_api(server):
-    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]).api_client
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": vec(10 * i)},
          "payload": {"category": "audio" if i % 2 == 0 else "video", "price": 10 * i}}
-        for i in range(6)]}))
+        for i in range(6)]).api_client
     return mixpeek.RetrieversApi(client)
 
 
