@@ -21,6 +21,7 @@ from openpeek.repositories.objects import ObjectRepository
 from openpeek.services.collections import lineage as lineage_service
 from openpeek.runtime import build_services
 from openpeek.settings import Settings
+from tests.api.conftest import sdk_client
 from tests.conftest import make_tenant
 
 ROWS = [{"sku": "a", "embedding": [1.0, 0.0, 0.0]}, {"sku": "b", "embedding": [0.0, 1.0, 0.0]}]
@@ -426,11 +427,7 @@ def test_the_sdk_reads_lineage_media_and_diagnostics_from_a_live_server(server):
                                 CreateNamespaceRequest, CreateObjectRequest, ListDocumentsRequest,
                                 SubmitBatchRequest)
 
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest(namespace_name="sdk-lineage"))
-    config.api_key["NamespaceHeader"] = "sdk-lineage"
+    client = sdk_client(server, "sdk-lineage").api_client
     mixpeek.BucketsApi(client).create_bucket(BucketCreateRequest.from_dict({
         "bucket_name": "shelf", "bucket_schema": {"properties": {"data": {"type": "text"},
                                                                  "title": {"type": "string"}}}}))

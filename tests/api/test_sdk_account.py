@@ -9,13 +9,14 @@ from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BucketCreateRequest,
     CreateCollectionRequest,
-    CreateNamespaceRequest,
     CreateSecretRequest,
     DocumentCreateRequest,
     FeatureSearchRequest,
     SchemaSyncRequest,
     UpdateSecretRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +26,9 @@ URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
 
 @pytest.fixture(scope="module")
 def client(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    api_client = mixpeek.ApiClient(config)
-    namespace = mixpeek.NamespacesApi(api_client).create_namespace(CreateNamespaceRequest(namespace_name=NAMESPACE))
-    config.api_key["NamespaceHeader"] = NAMESPACE
-    api_client.namespace_id = namespace.namespace_id
+    sdk = sdk_client(server, NAMESPACE)
+    api_client = sdk.api_client
+    api_client.namespace_id = sdk.namespace.namespace_id
     mixpeek.BucketsApi(api_client).create_bucket(BucketCreateRequest.from_dict({
         "bucket_name": "notes", "bucket_schema": {"properties": {"body": {"type": "text"}}}}))
     mixpeek.CollectionsApi(api_client).create_collection(CreateCollectionRequest.from_dict({

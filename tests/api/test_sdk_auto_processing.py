@@ -21,6 +21,8 @@ from mixpeek.models import (
     RawInferenceRequest,
 )
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 NS = {"X-Namespace": "product-search"}
@@ -32,8 +34,7 @@ NEW = {
 
 
 def test_new_objects_of_a_promoted_namespace_become_documents_without_a_submit(server):
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    client = sdk_client(server).api_client
     documents = mixpeek.BYODocumentsApi(client)
 
     # Standalone, with a document of the user's own vectors; then promoted.

@@ -20,6 +20,7 @@ from mixpeek.models import (
     SubmitBatchRequest,
 )
 
+from tests.api.conftest import sdk_client
 from tests.pdf_bytes import pdf_with_pages
 from tests.webhook_receiver import receiver  # noqa: F401 - the fixture
 
@@ -34,8 +35,8 @@ ARTICLES = {
 
 
 def test_bucket_to_searchable_documents_through_the_sdk(server, receiver):
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    _, key, _ = server
+    client = sdk_client(server).api_client
     mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest.from_dict({
         "namespace_name": "sdk-ingest",
         "feature_extractors": [{"feature_extractor_name": "text_extractor", "version": "v1"}]}))
@@ -131,8 +132,7 @@ def test_bulk_submit_submit_all_and_a_batch_s_reports_through_the_sdk(server):
         TierAuditInfo,
     )
 
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    client = sdk_client(server).api_client
     ns = {"X-Namespace": "sdk-batch-ops"}
     mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest.from_dict({
         "namespace_name": "sdk-batch-ops",

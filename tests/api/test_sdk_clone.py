@@ -7,12 +7,13 @@ import pytest
 from mixpeek.models import BYOUpsertRequest, CloneNamespaceRequest, CloneNamespaceResponse, \
     CreateStandaloneNamespaceRequestModel
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 
 def test_clone_a_namespace_into_a_branch_with_the_sdk(server):
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    client = sdk_client(server).api_client
     documents = mixpeek.BYODocumentsApi(client)
     documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
         namespace_id="sdk-prod", vector_configs=[{"name": "emb", "dimension": 3}]))

@@ -8,12 +8,13 @@ import pytest
 from mixpeek.exceptions import ApiException, NotFoundException
 from mixpeek.models import (
     CreateClusterRequest,
-    CreateStandaloneNamespaceRequestModel,
     SharedClustersTriggersModelsCreateTriggerRequest as CreateTrigger,
     SharedClustersTriggersModelsListTriggersRequest as ListTriggers,
     SharedClustersTriggersModelsUpdateTriggerRequest as UpdateTrigger,
     TriggerHistoryRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +23,7 @@ NAMESPACE = "sdk-triggers"
 
 @pytest.fixture(scope="module")
 def sdk(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    mixpeek.BYODocumentsApi(client).create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 4}]))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 4}]).api_client
     cluster = mixpeek.ClustersApi(client).create_cluster(CreateClusterRequest.from_dict({
         "cluster_name": "topics", "cluster_type": "vector", "vector_config": {
             "feature_uris": ["emb"], "clustering_method": "kmeans", "kmeans_parameters": {"n_clusters": 2}}}))

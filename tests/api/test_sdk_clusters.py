@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     ClusterExecutionResult,
     ClusterGroupsResponse,
     CreateClusterRequest,
-    CreateStandaloneNamespaceRequestModel,
     ExecuteClusterByIdRequest,
     ListTasksRequest,
     PatchExecutionLabelsRequest,
     TaskResponse,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +30,10 @@ TOPICS = ["harbour", "orchard", "satellite"]
 
 @pytest.fixture(scope="module")
 def sdk(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 12}]))
     rng = np.random.default_rng(11)
     rows = [{"document_id": f"{TOPICS[t]}-{i}", "vectors": {"emb": (np.eye(12)[t] * 2 + rng.normal(0, .05, 12)).tolist()},
              "payload": {"text": f"{TOPICS[t]} report {i}"}} for t in range(3) for i in range(25)]
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": rows}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 12}], documents=rows).api_client
     return (mixpeek.ClustersApi(client), mixpeek.ClusterExecutionsApi(client), mixpeek.TasksApi(client), client)
 
 

@@ -16,13 +16,14 @@ from mixpeek.models import (
     CloneCollectionRequest,
     CollectionExportRequest,
     CreateCollectionRequest,
-    CreateNamespaceRequest,
     CreateObjectsBatchRequest,
     ImportRequest,
     MappingValidationRequest,
     SchemaInferenceRequest,
     TriggerCollectionRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +32,7 @@ NAMESPACE = "sdk-collection-io"
 
 @pytest.fixture(scope="module")
 def client(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    api_client = mixpeek.ApiClient(config)
-    mixpeek.NamespacesApi(api_client).create_namespace(CreateNamespaceRequest(namespace_name=NAMESPACE))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+    api_client = sdk_client(server, NAMESPACE).api_client
     mixpeek.BucketsApi(api_client).create_bucket(BucketCreateRequest.from_dict({
         "bucket_name": "notes", "bucket_schema": {"properties": {"body": {"type": "text"},
                                                                  "topic": {"type": "string"}}}}))

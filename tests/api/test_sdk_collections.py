@@ -13,7 +13,6 @@ from mixpeek.models import (
     BatchGetDocumentsRequest,
     BucketCreateRequest,
     CreateCollectionRequest,
-    CreateNamespaceRequest,
     DistinctValuesRequest,
     DocumentAggregationRequest,
     DocumentCreateRequest,
@@ -21,6 +20,8 @@ from mixpeek.models import (
     ListDocumentsRequest,
     NamespaceListDocumentsRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +31,7 @@ URI = "mixpeek://text_extractor@v1/all_minilm_l6_v2_v1"
 
 @pytest.fixture(scope="module")
 def client(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    api_client = mixpeek.ApiClient(config)
-    mixpeek.NamespacesApi(api_client).create_namespace(CreateNamespaceRequest(namespace_name=NAMESPACE))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+    api_client = sdk_client(server, NAMESPACE).api_client
     mixpeek.BucketsApi(api_client).create_bucket(BucketCreateRequest.from_dict({
         "bucket_name": "articles",
         "bucket_schema": {"properties": {"body": {"type": "text"}, "section": {"type": "string"},
@@ -140,8 +137,8 @@ def test_manifest_carries_the_collection_to_a_new_namespace(client, collection):
     assert exported["collections"][0]["source"] == {"type": "bucket", "bucket_ids": ["articles"]}
     exported["namespace"]["namespace_name"] = f"{NAMESPACE}-copy"
     assert manifests.apply_manifest(yaml.safe_dump(exported)).success
-    config = mixpeek.Configuration(host=client.configuration.host, access_token=client.configuration.access_token)
-    config.api_key["NamespaceHeader"] = f"{NAMESPACE}-copy"
-    copy = mixpeek.CollectionsApi(mixpeek.ApiClient(config)).get_collection("article-chunks")
+    copy_client = sdk_client((client.configuration.host, client.configuration.access_token), f"{NAMESPACE}-copy",
+                             create=False).api_client
+    copy = mixpeek.CollectionsApi(copy_client).get_collection("article-chunks")
     assert copy.collection_id != collection.collection_id and copy.document_count == 0
     assert copy.output_schema.to_dict() == collection.output_schema.to_dict()

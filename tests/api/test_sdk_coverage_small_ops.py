@@ -15,6 +15,7 @@ from mixpeek.models import (
     NamespaceStatsBatchRequest,
 )
 
+from tests.api.conftest import sdk_client
 from tests.api.test_manifests_api import RETRIEVER
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,7 @@ def client(server):
     httpx.post(f"{base}/v1/namespaces/sdk-small/documents/upsert", headers=headers, timeout=30, json={"documents": [
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, float(i), 0.5]}, "payload": {"kind": f"k{i % 2}"}}
         for i in range(4)]}).raise_for_status()
-    api_client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    api_client = sdk_client(server).api_client
     return api_client, mixpeek.NamespacesApi(api_client)
 
 

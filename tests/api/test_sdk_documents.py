@@ -9,6 +9,8 @@ import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import BYOUpsertRequest, BYOUpsertResponse, CreateStandaloneNamespaceRequestModel
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 DIM = 8
@@ -16,8 +18,7 @@ DIM = 8
 
 @pytest.fixture(scope="module")
 def api_client(server):
-    base, key, _ = server
-    return mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    return sdk_client(server).api_client
 
 
 @pytest.fixture(scope="module")

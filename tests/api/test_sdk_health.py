@@ -9,12 +9,13 @@ import mixpeek
 import pytest
 from mixpeek.exceptions import ApiException
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 
 def test_the_served_scheduler_beats_and_the_deep_check_parses(server):
-    base, key, _ = server
-    health = mixpeek.HealthApi(mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key)))
+    health = mixpeek.HealthApi(sdk_client(server).api_client)
     deadline = time.monotonic() + 60  # the scheduler's first tick comes a few seconds after start
     while True:
         try:

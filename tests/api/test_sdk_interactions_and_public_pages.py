@@ -10,9 +10,7 @@ import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BulkInteractionsRequest,
-    BYOUpsertRequest,
     CreateRetrieverRequest,
-    CreateStandaloneNamespaceRequestModel,
     ListInteractionsRequest,
     PublicInteractionBatchRequest,
     PublicInteractionRequest,
@@ -21,6 +19,8 @@ from mixpeek.models import (
     SearchInteraction,
     VerifyPasswordRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,9 @@ DISPLAY = {"title": "Feedback catalogue", "description": "Items people like", "e
 
 @pytest.fixture(scope="module")
 def apis(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]))
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]}, "payload": {"title": f"Item {i}"}}
-        for i in range(3)]}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+        for i in range(3)]).api_client
     retriever = mixpeek.RetrieversApi(client).create_retriever(CreateRetrieverRequest.from_dict({
         "retriever_name": "feedback", "input_schema": {"v": {"type": "array", "required": True}},
         "stages": [{"stage_name": "search", "stage_type": "filter", "config": {
@@ -48,7 +41,7 @@ def apis(server):
                 {"feature_uri": "emb", "query": {"input_mode": "vector", "value": "{{INPUT.v}}"}, "top_k": 3}]}}}]}))
     mixpeek.PublishedRetrieversApi(client).publish_retriever(retriever.retriever_id, PublishRetrieverRequest.from_dict(
         {"public_name": "sdk-feedback", "display_config": DISPLAY}))
-    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=base))
+    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=server[0]))
     return mixpeek.RetrieverInteractionsApi(client), mixpeek.PublicRetrieverAPIApi(anonymous), retriever.retriever_id
 
 

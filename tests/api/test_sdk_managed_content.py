@@ -28,6 +28,8 @@ from mixpeek.models import (
     UploadResponse,
 )
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 SCHEMA = {"properties": {"content": {"type": "text", "required": True}, "title": {"type": "string"},
@@ -36,12 +38,7 @@ SCHEMA = {"properties": {"content": {"type": "text", "required": True}, "title":
 
 @pytest.fixture(scope="module")
 def sdk(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    mixpeek.NamespacesApi(client).create_namespace(mixpeek.CreateNamespaceRequest(namespace_name="sdk-content"))
-    config.api_key["NamespaceHeader"] = "sdk-content"
-    return client
+    return sdk_client(server, "sdk-content").api_client
 
 
 def test_bucket_objects_upload_manifest_flow(sdk):
@@ -99,9 +96,9 @@ def test_bucket_objects_upload_manifest_flow(sdk):
     exported["namespace"]["namespace_name"] = "sdk-content-copy"
     applied = manifests.apply_manifest(yaml.safe_dump(exported))
     assert applied.success
-    copy_config = mixpeek.Configuration(host=sdk.configuration.host, access_token=sdk.configuration.access_token)
-    copy_config.api_key["NamespaceHeader"] = "sdk-content-copy"
-    copy = mixpeek.BucketsApi(mixpeek.ApiClient(copy_config)).get_bucket("articles")
+    copy_client = sdk_client((sdk.configuration.host, sdk.configuration.access_token), "sdk-content-copy",
+                             create=False).api_client
+    copy = mixpeek.BucketsApi(copy_client).get_bucket("articles")
     assert copy.bucket_schema.properties["year"].type.value == "integer" and copy.object_count == 0
 
 

@@ -10,6 +10,8 @@ import pytest
 from mixpeek.models import (BYOUpsertRequest, CreateSnapshotRequest, CreateStandaloneNamespaceRequestModel,
                             ListSnapshotsRequest, RestoreSnapshotRequest)
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 
@@ -23,8 +25,7 @@ def _finished(tasks: mixpeek.TasksApi, task_id: str) -> str:
 
 
 def test_snapshot_verify_restore_and_delete_with_the_sdk(server):
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    client = sdk_client(server).api_client
     documents = mixpeek.BYODocumentsApi(client)
     snapshots = mixpeek.NamespaceSnapshotsApi(client)
     tasks = mixpeek.TasksApi(client)

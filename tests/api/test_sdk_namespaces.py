@@ -25,6 +25,8 @@ from mixpeek.models import (
     UpdateNamespaceRequest,
 )
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 
@@ -36,8 +38,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def namespaces_api(server):
-    base, key, _ = server
-    client = mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    client = sdk_client(server).api_client
     return mixpeek.NamespacesApi(client)
 
 
@@ -153,8 +154,7 @@ def test_sdk_sees_validation_errors(namespaces_api):
 
 
 def test_feature_extractor_routes_parse(server):
-    base, key, _ = server
-    api = mixpeek.FeatureExtractorsApi(mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key)))
+    api = mixpeek.FeatureExtractorsApi(sdk_client(server).api_client)
     listed = api.list_feature_extractors()
     by_id = {extractor.feature_extractor_id: extractor for extractor in listed}
     # Listed: what this deployment can run (embedded: the bundled MiniLM and passthrough, no CLIP or Bedrock).
@@ -220,7 +220,7 @@ def test_two_organisations_recreate_a_namespace_with_the_same_known_id(server):
     second_key = subprocess.run(
         [sys.executable, "-m", "openpeek.cli", "keys", "create", "--org", "sdk-second-org", "--data-dir",
          str(data_dir)], capture_output=True, text=True, check=True).stdout.strip()
-    clients = [mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    clients = [sdk_client((base, key)).api_client
                for key in (first_key, second_key)]
     for position, client in enumerate(clients):
         created = mixpeek.NamespacesApi(client).create_namespace(

@@ -17,13 +17,14 @@ from mixpeek.models import (
     StandaloneNamespaceResponseModel,
 )
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def api_client(server):
-    base, key, _ = server
-    return mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    return sdk_client(server).api_client
 
 
 def test_standalone_validate_and_promote_parse_in_the_sdk(api_client):

@@ -8,13 +8,13 @@ import mixpeek
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     CreateRetrieverRequest,
-    CreateStandaloneNamespaceRequestModel,
     PublishRetrieverRequest,
     RetrieverExecutionRequest,
     UpdatePublishedRetrieverRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,10 @@ DISPLAY = {"title": "Catalogue", "exposed_fields": ["title"],
 
 @pytest.fixture(scope="module")
 def apis(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]))
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
-         "payload": {"title": f"Item {i}", "cost": i}} for i in range(4)]}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
-    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=base))  # no key, no namespace: the public
+         "payload": {"title": f"Item {i}", "cost": i}} for i in range(4)]).api_client
+    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=server[0]))  # no key, no namespace: the public
     return mixpeek.RetrieversApi(client), mixpeek.PublishedRetrieversApi(client), mixpeek.PublicRetrieverAPIApi(
         anonymous)
 

@@ -10,15 +10,15 @@ import mixpeek
 import pytest
 from mixpeek.models import (
     AdhocExecuteRequest,
-    BYOUpsertRequest,
     CloneRetrieverRequest,
     CreateRetrieverRequest,
-    CreateStandaloneNamespaceRequestModel,
     ExecuteBatchRequest,
     ExecuteRetrieverRequest,
     ExplainRetrieverRequest,
     ListExecutionsRequest,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -32,18 +32,10 @@ def vec(degrees: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 def client(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    api_client = mixpeek.ApiClient(config)
-    documents = mixpeek.BYODocumentsApi(api_client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]))
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    return sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": vec(8 * i if i < 3 else 80 + 8 * i)},
          "payload": {"category": "fruit" if i < 3 else "music", "price": 10 * i, "content": WORDS[i]}}
-        for i in range(6)]}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
-    return api_client
+        for i in range(6)]).api_client
 
 
 STAGES = [

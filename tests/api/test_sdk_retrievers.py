@@ -9,9 +9,7 @@ import mixpeek
 import pytest
 from mixpeek.exceptions import ApiException
 from mixpeek.models import (
-    BYOUpsertRequest,
     CreateRetrieverRequest,
-    CreateStandaloneNamespaceRequestModel,
     CursorPaginationParams,
     ExecuteRetrieverRequest,
     ExecuteRetrieverResponse,
@@ -22,6 +20,8 @@ from mixpeek.models import (
     RetrieverConfig,
     RetrieverModelOutput,
 )
+
+from tests.api.conftest import sdk_client
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +34,10 @@ def vec(degrees: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 def retrievers_api(server):
-    base, key, _ = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    documents = mixpeek.BYODocumentsApi(client)
-    documents.create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id=NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}]))
-    documents.upsert_documents_byo_namespaces(NAMESPACE, BYOUpsertRequest.from_dict({"documents": [
+    client = sdk_client(server, NAMESPACE, vector_configs=[{"name": "emb", "dimension": 3}], documents=[
         {"document_id": f"d{i}", "vectors": {"emb": vec(10 * i)},
          "payload": {"category": "audio" if i % 2 == 0 else "video", "price": 10 * i}}
-        for i in range(6)]}))
-    config.api_key["NamespaceHeader"] = NAMESPACE
+        for i in range(6)]).api_client
     return mixpeek.RetrieversApi(client)
 
 

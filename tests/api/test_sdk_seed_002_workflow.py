@@ -20,6 +20,8 @@ from mixpeek.models import (
     RawInferenceRequest,
 )
 
+from tests.api.conftest import sdk_client
+
 pytestmark = pytest.mark.slow
 
 TEXTS = {
@@ -33,8 +35,7 @@ TEXTS = {
 
 @pytest.fixture(scope="module")
 def api_client(server):
-    base, key, _ = server
-    return mixpeek.ApiClient(mixpeek.Configuration(host=base, access_token=key))
+    return sdk_client(server).api_client
 
 
 def _retriever_body(name: str, mode: str) -> dict:
@@ -161,13 +162,9 @@ def test_high_level_client_standalone_and_promote(server):
     assert [c["name"] for c in promoted["vector_configs"]] == ["text_embedding", "image_embedding"]
 
 
-def test_retriever_read_list_and_delete_parse_in_the_sdk(api_client, server):
-    base, key, _ = server
-    mixpeek.BYODocumentsApi(api_client).create_standalone_namespace(CreateStandaloneNamespaceRequestModel(
-        namespace_id="sdk-retrievers", vector_configs=[{"name": "emb", "dimension": 3}]))
-    config = mixpeek.Configuration(host=base, access_token=key)
-    config.api_key["NamespaceHeader"] = "sdk-retrievers"
-    retrievers_api = mixpeek.RetrieversApi(mixpeek.ApiClient(config))
+def test_retriever_read_list_and_delete_parse_in_the_sdk(server):
+    retrievers_api = mixpeek.RetrieversApi(sdk_client(
+        server, "sdk-retrievers", vector_configs=[{"name": "emb", "dimension": 3}]).api_client)
     body = _retriever_body("listed", "vector")
     body["stages"][0]["config"]["parameters"]["searches"][0]["feature_uri"] = "emb"
     created = retrievers_api.create_retriever(CreateRetrieverRequest.from_dict(body))

@@ -14,7 +14,6 @@ from mixpeek.exceptions import ApiException
 from mixpeek.models import (
     BucketCreateRequest,
     CreateCollectionRequest,
-    CreateNamespaceRequest,
     CreateRetrieverRequest,
     DocumentCreateRequest,
     ExecuteRetrieverRequest,
@@ -24,6 +23,7 @@ from mixpeek.models import (
     TransitionLifecycleRequest,
 )
 
+from tests.api.conftest import sdk_client
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
@@ -45,12 +45,7 @@ def vector(seed: int) -> list[float]:
 
 
 def namespace_client(server, name: str, tiering: dict | None = None) -> mixpeek.ApiClient:
-    base, key = server
-    config = mixpeek.Configuration(host=base, access_token=key)
-    client = mixpeek.ApiClient(config)
-    mixpeek.NamespacesApi(client).create_namespace(CreateNamespaceRequest.from_dict(
-        {"namespace_name": name, **({"tiering": tiering} if tiering else {})}))
-    config.api_key["NamespaceHeader"] = name
+    client = sdk_client(server, name, **({"tiering": tiering} if tiering else {})).api_client
     mixpeek.BucketsApi(client).create_bucket(BucketCreateRequest.from_dict({
         "bucket_name": "books", "bucket_schema": {"properties": {"body": {"type": "text"},
                                                                  "genre": {"type": "string"}}}}))

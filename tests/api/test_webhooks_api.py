@@ -18,6 +18,7 @@ from openpeek.api.app import create_app
 from openpeek.adapters.dns_resolver import system_resolver
 from openpeek.adapters.webhook_sender import HttpxWebhookSender
 from openpeek.services.webhooks import build_webhooks
+from tests.api.conftest import sdk_client
 from tests.conftest import make_tenant
 
 HOOK = "http://127.0.0.1:9/hook"
@@ -275,8 +276,7 @@ def live(services, tenant):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    config = mixpeek.Configuration(host=f"http://127.0.0.1:{port}", access_token=tenant.key)
-    yield mixpeek.WebhooksApi(mixpeek.ApiClient(config))
+    yield mixpeek.WebhooksApi(sdk_client((f"http://127.0.0.1:{port}", tenant.key)).api_client)
     server.should_exit = True
     thread.join(10)
     delivery.close()
