@@ -228,6 +228,7 @@ def wire(
     publications = PublicationService(PublicationRepository(table), RetrieverRepository(table), namespace_repository,
                                       retrieval, tenant_secrets)  # a publication's password is its org's secret
     retrievers.on_delete(publications.forget_retriever)
+    retrievers.use_publications(publications.published_ids)  # a retriever shows is_published
     cluster_results.use_download_urls(objects.urls)  # a run's parquet export is handed out as a download URL
     built = Services(
         settings=settings,

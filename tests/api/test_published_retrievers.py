@@ -345,3 +345,19 @@ def test_a_deleted_namespaces_public_names_can_be_published_again(client, module
                       params={"name": "phoenix"}).json()["available"] is True
     assert publish(client, ns, mine, public_name="phoenix").status_code == 200
     assert execute(client, "phoenix").status_code == 200
+
+
+def test_a_retriever_says_it_is_published_while_a_publication_of_it_exists(client, ns):
+    retriever_id = retriever(client, ns)
+
+    def shown() -> tuple[bool, bool]:
+        one = client.get(f"/v1/retrievers/{retriever_id}", headers=ns)
+        assert one.status_code == 200, one.text
+        listed = client.post("/v1/retrievers/list", headers=ns, json={}).json()["results"]
+        return one.json()["is_published"], next(r for r in listed if r["retriever_id"] == retriever_id)["is_published"]
+
+    assert shown() == (False, False)
+    assert publish(client, ns, retriever_id, public_name="shown-published").status_code == 200
+    assert shown() == (True, True)
+    assert client.delete(f"/v1/retrievers/{retriever_id}/publish", headers=ns).status_code == 200
+    assert shown() == (False, False)

@@ -146,7 +146,7 @@ def retriever_model(retriever: Retriever) -> dict[str, Any]:
         "updated_at": retriever.updated_at,
         "created_by": None,
         "updated_by": None,
-        "is_published": (retriever.visibility or "").lower() in ("public", "marketplace"),
+        "is_published": retriever.published or (retriever.visibility or "").lower() in ("public", "marketplace"),
         "marketplace_listing_id": None,
         "fusion": retriever.fusion,
     }

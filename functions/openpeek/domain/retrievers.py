@@ -53,6 +53,9 @@ class Retriever:
     created_at: str = ""
     updated_at: str = ""
     version: int = 1
+    # A publication of it exists (services/publications.py). Not stored with the retriever: set where the API shows
+    # retrievers (RetrieverService.describe and list).
+    published: bool = False
 
     @property
     def fusion(self) -> str | None:

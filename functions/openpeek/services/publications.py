@@ -84,6 +84,10 @@ class PublicationService:
             raise NotFound("retriever", identifier)
         return found
 
+    def published_ids(self, namespace: Namespace) -> set[str]:
+        """The ids of the namespace's retrievers that have a publication (active or not)."""
+        return {publication.retriever_id for publication in self._repository.list(namespace.namespace_id)}
+
     def get(self, namespace: Namespace, identifier: str) -> Publication | None:
         """The retriever's publication; None when it is not published (a normal state, the SDK says)."""
         retriever = self._retriever(namespace, identifier)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from openpeek.domain import filters as filter_rules
@@ -32,10 +33,16 @@ class RetrieverService:
         self._events = events
         self._stages = stages  # the stage catalogue (services/stages/registry.py) that checks stage parameters
         self._deletion_listeners: list[Callable[[Namespace, Retriever], None]] = []
+        self._published_ids: Callable[[Namespace], set[str]] = lambda namespace: set()
 
     def on_delete(self, listener: Callable[[Namespace, Retriever], None]) -> None:
         """Register what else goes with a deleted retriever (its publication): called after the delete."""
         self._deletion_listeners.append(listener)
+
+    def use_publications(self, published_ids: Callable[[Namespace], set[str]]) -> None:
+        """How to learn which of a namespace's retrievers are published (services/publications.py), for describe and
+        list to say so."""
+        self._published_ids = published_ids
 
     def check_stages(self, namespace: Namespace, stages: list[dict[str, Any]],
                      input_schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,6 +72,11 @@ class RetrieverService:
             raise NotFound("retriever", identifier)
         return found
 
+    def describe(self, namespace: Namespace, identifier: str) -> Retriever:
+        """The retriever as the API shows it: with whether it is published (one more read; executions use get)."""
+        found = self.get(namespace, identifier)
+        return replace(found, published=found.retriever_id in self._published_ids(namespace))
+
     def list(self, namespace: Namespace, *, search: str | None = None, case_sensitive: bool = False,
              filters: dict[str, Any] | None = None, sorts: list[dict[str, Any]] | None = None) -> list[Retriever]:
         """Oldest first unless `sorts` ({field, direction}) says otherwise; `search` looks in name, id and
@@ -80,7 +92,8 @@ class RetrieverService:
             found = [r for r in found if filter_rules.matches(wanted, _listing_view(r), r.retriever_id)]
         for order in reversed(sorts or []):  # stable sorts, last key first
             found = _sorted_by(found, order)
-        return found
+        published = self._published_ids(namespace) if found else set()
+        return [replace(r, published=True) if r.retriever_id in published else r for r in found]
 
     def patch(self, namespace: Namespace, identifier: str, changes: dict[str, Any]) -> Retriever:
         """Absent or null fields are left alone. Concurrent patches are retried on a fresh read, so none is lost."""

@@ -170,7 +170,7 @@ def list_adhoc_executions(request: Request, body: Optional[ListAdhocExecutionsRe
 
 @router.get("/{retriever_id}")
 def get_retriever(request: Request, retriever_id: str, namespace: Namespace = Depends(current_namespace)) -> dict:
-    return retriever_model(services(request).retrievers.get(namespace, retriever_id))
+    return retriever_model(services(request).retrievers.describe(namespace, retriever_id))
 
 
 @router.patch("/{retriever_id}")
