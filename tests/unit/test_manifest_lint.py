@@ -86,3 +86,43 @@ def test_missing_descriptions_and_every_finding_has_a_known_code_and_suggestion(
 
 def test_malformed_sections_are_skipped_not_raised_on():
     assert lint({"namespace": [], "retrievers": "x", "collections": [1, None], "buckets": {"a": 1}}) == []
+
+
+AWKWARD = [{"unexpected": "x"}, ["x", "y"], 7, 1.5, True, None, "", "💥"]
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _paths(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _paths(inner, (*path, index))
+
+
+def _replaced(document, path, new):
+    if not path:
+        return new
+    copy = dict(document) if isinstance(document, dict) else list(document)
+    copy[path[0]] = _replaced(document[path[0]], path[1:], new)
+    return copy
+
+
+def test_lint_reads_a_manifest_of_any_shape_without_failing():
+    """Lint runs on manifests validation has not shaped (its errors are reported beside the findings): any value of
+    any type at any place gives findings, never an exception (a dict as a stage id once was a 500)."""
+    base = manifest(
+        collections=[{"collection_name": "chunks", "description": "d", "feature_extractor": TEXT,
+                      "source": {"type": "bucket", "bucket_ids": ["files"]}},
+                     {"collection_name": "again", "feature_extractor": TEXT,
+                      "source": {"type": "collection", "collection_id": "chunks"}}],
+        retrievers=[{"retriever_name": "find", "input_schema": {"q": {"type": "string"}},
+                     "collection_identifiers": ["chunks"],
+                     "stages": [SEARCH, SEARCH, {"stage_name": "r", "config": {"stage_id": "rerank", "parameters": {}}},
+                                {"stage_name": "f", "config": {"stage_id": "attribute_filter", "parameters": {}}}]}],
+        clusters=[{"cluster_name": "themes"}])
+    assert {code for code, _ in found(base)} >= {"SUBOPTIMAL_STAGE_ORDER", "DUPLICATE_FEATURE_URI"}
+    for path in _paths(base):
+        for value in AWKWARD:
+            assert isinstance(lint(_replaced(base, path, value)), list), (path, value)

@@ -45,10 +45,23 @@ class Finding:
         return asdict(self)
 
 
-def lint(manifest: dict[str, Any]) -> list[Finding]:
-    """Every finding of every rule, in manifest order (namespace, buckets, collections, retrievers, clusters)."""
+def lint(manifest: Any) -> list[Finding]:
+    """Every finding of every rule, in manifest order (namespace, buckets, collections, retrievers, clusters). The
+    manifest may be any shape (lint runs beside validation, which reports the shape): a value of the wrong type is
+    skipped, never an error."""
+    if not isinstance(manifest, dict):
+        return []
     return [*_descriptions(manifest), *_extractors(manifest), *_buckets(manifest), *_collections(manifest),
             *_retrievers(manifest)]
+
+
+def _text(value: Any) -> str | None:
+    """A name as the rules compare it: the string, or None for any other type."""
+    return value if isinstance(value, str) else None
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _entries(manifest: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
@@ -76,7 +89,7 @@ def _descriptions(manifest: dict[str, Any]) -> Iterator[Finding]:
 
 def _extractor_name(entry: dict[str, Any]) -> str | None:
     extractor = entry.get("feature_extractor")
-    return extractor.get("feature_extractor_name") if isinstance(extractor, dict) else None
+    return _text(extractor.get("feature_extractor_name")) if isinstance(extractor, dict) else None
 
 
 def _extractors(manifest: dict[str, Any]) -> Iterator[Finding]:
@@ -85,7 +98,7 @@ def _extractors(manifest: dict[str, Any]) -> Iterator[Finding]:
     if "collections" in manifest:
         used = {_extractor_name(entry) for _, entry in _entries(manifest, "collections")}
         for index, extractor in enumerate(declared):
-            name = extractor.get("feature_extractor_name")
+            name = _text(extractor.get("feature_extractor_name"))
             if name not in used:
                 yield Finding("UNUSED_EXTRACTOR", WARNING,
                               f"feature extractor '{name}' of the namespace is not used by any collection",
@@ -94,7 +107,7 @@ def _extractors(manifest: dict[str, Any]) -> Iterator[Finding]:
                               f"collections:\n  - collection_name: ...\n    feature_extractor:\n"
                               f"      feature_extractor_name: {name}")
     if declared:
-        names = {e.get("feature_extractor_name") for e in declared}
+        names = {_text(e.get("feature_extractor_name")) for e in declared}
         for index, entry in _entries(manifest, "collections"):
             name = _extractor_name(entry)
             if name and name not in names:
@@ -112,9 +125,9 @@ def _buckets(manifest: dict[str, Any]) -> Iterator[Finding]:
     read: set[str] = set()
     for _, entry in _entries(manifest, "collections"):
         source = entry.get("source") if isinstance(entry.get("source"), dict) else {}
-        read.update(str(b) for b in source.get("bucket_ids") or [] if isinstance(source.get("bucket_ids"), list))
+        read.update(str(b) for b in _listed(source.get("bucket_ids")))
     for index, bucket in _entries(manifest, "buckets"):
-        if bucket.get("bucket_name") not in read:
+        if _text(bucket.get("bucket_name")) not in read:
             yield Finding("UNUSED_BUCKET", WARNING, f"no collection reads bucket '{bucket.get('bucket_name')}'",
                           f"buckets[{index}]", "Add a collection whose source is this bucket, or remove the bucket",
                           f"collections:\n  - collection_name: ...\n    source:\n      type: bucket\n"
@@ -126,21 +139,24 @@ def _collections(manifest: dict[str, Any]) -> Iterator[Finding]:
     # A retriever that names no collections searches the whole namespace: then every collection is read.
     if not retrievers or any(not entry.get("collection_identifiers") for entry in retrievers):
         return
-    named = {str(name) for entry in retrievers for name in entry.get("collection_identifiers") or []}
+    named = {str(name) for entry in retrievers for name in _listed(entry.get("collection_identifiers"))}
     downstream = {str((entry.get("source") or {}).get("collection_id")) for _, entry in
                   _entries(manifest, "collections") if isinstance(entry.get("source"), dict)}
     for index, collection in _entries(manifest, "collections"):
-        name = collection.get("collection_name")
+        name = _text(collection.get("collection_name"))
         if name not in named and name not in downstream:
             yield Finding("UNUSED_COLLECTION", INFO, f"no retriever reads collection '{name}'",
                           f"collections[{index}]", "Name it in a retriever's collection_identifiers, or remove it")
 
 
 def _stage_id(stage: Any) -> str | None:
+    """The stage's id where it is a string; lint reads manifests validation has not shaped, so anything else is
+    None (validation reports it)."""
     if not isinstance(stage, dict):
         return None
     config = stage.get("config")
-    return (config.get("stage_id") if isinstance(config, dict) else None) or stage.get("stage_id")
+    found = (config.get("stage_id") if isinstance(config, dict) else None) or stage.get("stage_id")
+    return found if isinstance(found, str) else None
 
 
 def _searches(stage: Any) -> list[dict[str, Any]]:
