@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from openpeek.domain.failures import DependencyUnavailable
 from openpeek.ports import Table
 from openpeek.repositories.secrets import Reference, SecretVault
 
@@ -80,7 +81,7 @@ class OrganizationSecretRepository:
         self._table.delete(_pk(secret.org_id), _sk(secret.secret_name), if_version=secret.version)
         try:
             self._vault.forget(secret.org_id, SECRET_KIND, secret.secret_id)
-        except Exception as error:  # noqa: BLE001 - the secret is gone for callers; only its sealed value stays
+        except DependencyUnavailable as error:  # the secret is gone for callers; only its sealed value stays
             logging.getLogger(__name__).warning("the value of deleted organisation secret %s stays behind: %s",
                                                 secret.secret_id, error)
 

@@ -34,7 +34,7 @@ from openpeek.domain import tasks as task_rules
 from openpeek.domain import tiering as tier_rules
 from openpeek.domain.clock import isoformat, utcnow
 from openpeek.domain.errors import BadRequest, Conflict, DomainError, NotFound
-from openpeek.domain.failures import BlobNotFound, CollectionNotFound, ConditionFailed
+from openpeek.domain.failures import BlobNotFound, CollectionNotFound, ConditionFailed, DependencyUnavailable
 from openpeek.domain.ids import new_id
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.snapshots import Snapshot, Verification
@@ -242,7 +242,7 @@ class NamespaceSnapshots:
     def _discard(self, prefix: str) -> None:
         try:
             self._blobs.delete_prefix(prefix)
-        except Exception:  # noqa: BLE001 - a failed snapshot's leftovers are never read; its deletion retries this
+        except DependencyUnavailable:  # a failed snapshot's leftovers are never read; its deletion retries this
             logger.warning("could not remove the artifacts under %s", prefix, exc_info=True)
 
     # -- delete ---------------------------------------------------------------------------------------------------
