@@ -1,4 +1,5 @@
-"""A live `openpeek serve` for the tests that drive it through the official SDK, as a user would."""
+"""A live `openpeek serve` for the tests that drive it through the official SDK, as a user would; one embedded
+runtime per test module for the API tests that share it; a bring-your-own-vectors namespace made over HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +10,30 @@ import mixpeek
 import pytest
 from mixpeek.models import BYOUpsertRequest, CreateNamespaceRequest, CreateStandaloneNamespaceRequestModel
 
+from openpeek.runtime import build_services
+from openpeek.settings import Settings
 from tests.live_server import free_port, live_server  # noqa: F401  (free_port: tests here import it from conftest)
+
+
+@pytest.fixture(scope="module")
+def module_services(tmp_path_factory):
+    """One embedded runtime for a whole test module, whose tests each name their own resources: building one per
+    test would cost more than the tests."""
+    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("module") / "data"))
+    yield built
+    built.close()
+
+
+def standalone_namespace(client: Any, headers: dict[str, str], name: str, documents: list[dict], *,
+                         dimension: int = 3) -> dict[str, str]:
+    """A bring-your-own-vectors namespace with one vector index `emb` and these documents, made over HTTP; the
+    headers that work in it (X-Namespace added)."""
+    response = client.post("/v1/namespaces/standalone", headers=headers, json={
+        "namespace_id": name, "vector_configs": [{"name": "emb", "dimension": dimension}]})
+    assert response.status_code == 200, response.text
+    response = client.post(f"/v1/namespaces/{name}/documents/upsert", headers=headers, json={"documents": documents})
+    assert response.status_code == 200, response.text
+    return {**headers, "X-Namespace": name}
 
 
 @pytest.fixture(scope="module")

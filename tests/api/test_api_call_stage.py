@@ -13,8 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openpeek.api.app import create_app
-from openpeek.runtime import build_services
-from openpeek.settings import Settings
 from tests.conftest import make_tenant
 
 SECRET = "tok-loopback-0123456789abcdef"
@@ -63,13 +61,6 @@ def secret_stored(monkeypatch):
 
 
 # One runtime and namespace for the module (retrievers are named per test).
-@pytest.fixture(scope="module")
-def module_services(tmp_path_factory):
-    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("api_call") / "data"))
-    yield built
-    built.close()
-
-
 @pytest.fixture(scope="module")
 def client(module_services) -> TestClient:
     return TestClient(create_app(module_services))

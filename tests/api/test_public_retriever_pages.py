@@ -21,16 +21,8 @@ from mixpeek.models import (
 from openpeek.api.app import create_app
 from openpeek.domain.buckets import Bucket
 from openpeek.repositories.buckets import BucketRepository
-from openpeek.runtime import build_services
-from openpeek.settings import Settings
+from tests.api.conftest import standalone_namespace
 from tests.conftest import make_tenant
-
-
-@pytest.fixture(scope="module")
-def module_services(tmp_path_factory):
-    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("public") / "data"))
-    yield built
-    built.close()
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +31,9 @@ def client(module_services) -> TestClient:
 
 
 def _namespace(client, tenant, name: str) -> dict[str, str]:
-    response = client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
-        "namespace_id": name, "vector_configs": [{"name": "emb", "dimension": 3}]})
-    assert response.status_code == 200, response.text
-    documents = [{"document_id": f"{name}-{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
-                  "payload": {"title": f"Film {i}", "budget": i * 1000}} for i in range(4)]
-    assert client.post(f"/v1/namespaces/{name}/documents/upsert", headers=tenant.headers,
-                       json={"documents": documents}).status_code == 200
-    return {**tenant.headers, "X-Namespace": name}
+    return standalone_namespace(client, tenant.headers, name, [
+        {"document_id": f"{name}-{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
+         "payload": {"title": f"Film {i}", "budget": i * 1000}} for i in range(4)])
 
 
 @pytest.fixture(scope="module")

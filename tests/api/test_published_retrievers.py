@@ -19,16 +19,8 @@ from mixpeek.models import (
 )
 
 from openpeek.api.app import create_app
-from openpeek.runtime import build_services
-from openpeek.settings import Settings
+from tests.api.conftest import standalone_namespace
 from tests.conftest import make_tenant
-
-
-@pytest.fixture(scope="module")
-def module_services(tmp_path_factory):
-    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("publish") / "data"))
-    yield built
-    built.close()
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +29,10 @@ def client(module_services) -> TestClient:
 
 
 def _namespace(client, tenant, name: str) -> dict[str, str]:
-    response = client.post("/v1/namespaces/standalone", headers=tenant.headers, json={
-        "namespace_id": name, "vector_configs": [{"name": "emb", "dimension": 3}]})
-    assert response.status_code == 200, response.text
-    documents = [{"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
-                  "payload": {"title": f"Book {i}", "price": i, "internal_note": f"cost {i}"},
-                  "metadata": {"author": f"A{i}", "supplier": "secret"}} for i in range(5)]
-    response = client.post(f"/v1/namespaces/{name}/documents/upsert", headers=tenant.headers,
-                           json={"documents": documents})
-    assert response.status_code == 200, response.text
-    return {**tenant.headers, "X-Namespace": name}
+    return standalone_namespace(client, tenant.headers, name, [
+        {"document_id": f"d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
+         "payload": {"title": f"Book {i}", "price": i, "internal_note": f"cost {i}"},
+         "metadata": {"author": f"A{i}", "supplier": "secret"}} for i in range(5)])
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,8 @@ from fastapi.testclient import TestClient
 from mixpeek.models import BulkInteractionsResponse, InteractionResponse, ListInteractionsResponse
 
 from openpeek.api.app import create_app
-from openpeek.runtime import build_services
-from openpeek.settings import Settings
+from tests.api.conftest import standalone_namespace
 from tests.conftest import make_tenant
-
-
-@pytest.fixture(scope="module")
-def module_services(tmp_path_factory):
-    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("interactions") / "data"))
-    yield built
-    built.close()
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +28,9 @@ class Space:
     """A namespace with five documents, a retriever over them and one execution of it."""
 
     def __init__(self, client: TestClient, headers: dict[str, str], name: str) -> None:
-        response = client.post("/v1/namespaces/standalone", headers=headers, json={
-            "namespace_id": name, "vector_configs": [{"name": "emb", "dimension": 3}]})
-        assert response.status_code == 200, response.text
         documents = [{"document_id": f"{name}-d{i}", "vectors": {"emb": [1.0, i / 10, 0.0]},
                       "payload": {"title": f"Item {i}"}} for i in range(5)]
-        response = client.post(f"/v1/namespaces/{name}/documents/upsert", headers=headers,
-                               json={"documents": documents})
-        assert response.status_code == 200, response.text
-        self.headers = {**headers, "X-Namespace": name}
+        self.headers = standalone_namespace(client, headers, name, documents)
         self.documents = [document["document_id"] for document in documents]
         response = client.post("/v1/retrievers", headers=self.headers, json={
             "retriever_name": f"items-{next(_names)}", "input_schema": {"v": {"type": "array", "required": True}},

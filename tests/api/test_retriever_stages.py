@@ -23,8 +23,6 @@ from mixpeek.models import (
 
 from openpeek.api.app import create_app
 from openpeek.domain.failures import DependencyUnavailable
-from openpeek.runtime import build_services
-from openpeek.settings import Settings
 from tests.conftest import make_tenant
 
 # Unit vectors at known angles: d0..d3 near 0-15°, d4..d7 near 90-105°, so two clear groups.
@@ -38,15 +36,8 @@ def vec(degrees: float) -> list[float]:
     return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees)), 0.0]
 
 
-# One runtime and namespace for the module (each test names its own retrievers): building them per test would cost
-# more than every test here together.
-@pytest.fixture(scope="module")
-def module_services(tmp_path_factory):
-    built = build_services(Settings(runtime="embedded", data_dir=tmp_path_factory.mktemp("stages") / "data"))
-    yield built
-    built.close()
-
-
+# One namespace for the module (module_services, tests/api/conftest.py: one runtime per module): each test names its
+# own retrievers.
 @pytest.fixture(scope="module")
 def client(module_services) -> TestClient:
     return TestClient(create_app(module_services))
