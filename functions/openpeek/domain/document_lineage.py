@@ -16,24 +16,9 @@ from typing import Any, Mapping
 
 from openpeek.domain import tiering
 from openpeek.domain.collections import MAX_SOURCE_DEPTH
-from openpeek.domain.errors import DomainError
 
 MAX_ANCESTORS = MAX_SOURCE_DEPTH  # a chain cannot be deeper than the collections that made it
 MAX_DESCENDANTS = 100  # direct children per answer, as Mixpeek caps them
-
-
-class SourceMediaUnavailable(DomainError):
-    """The document's source media cannot be served: it has no source object, or the object or its blob is gone."""
-
-    status = 404
-    type = "NotFoundError"
-
-
-class MediaCutUnsupported(DomainError):
-    """A time-ranged document's frame-accurate cut needs a video re-encoder, which this deployment does not run."""
-
-    status = 501
-    type = "NotImplementedError"
 
 
 def parent_id(document: Mapping[str, Any]) -> str | None:

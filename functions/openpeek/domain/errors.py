@@ -43,6 +43,21 @@ class NotFound(DomainError):
         )
 
 
+class Missing(DomainError):
+    """Something the request needs is not there, in words of its own (NotFound names one resource by its id): a
+    document's source object or blob that is gone."""
+
+    status = 404
+    type = "NotFoundError"
+
+
+class NotSupported(DomainError):
+    """This deployment has no component for what was asked (a video re-encoder), whatever the request: 501."""
+
+    status = 501
+    type = "NotImplementedError"
+
+
 class Conflict(DomainError):
     status = 409
     type = "ConflictError"

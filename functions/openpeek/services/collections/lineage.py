@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from openpeek.domain import document_lineage as lineage
 from openpeek.domain.batches import Batch
 from openpeek.domain.collections import Collection
-from openpeek.domain.errors import BadRequest, DependencyFailed, NotFound
+from openpeek.domain.errors import BadRequest, DependencyFailed, Missing, NotFound, NotSupported
 from openpeek.domain.namespace import Namespace
 from openpeek.domain.objects import BucketObject
 from openpeek.repositories.batches import BatchRepository
@@ -205,7 +205,7 @@ class DocumentLineageService:
         no range was cut) and a document that is itself a time range is answered 501."""
         document = self._documents.get(namespace, identifier, document_id, with_vectors=False)
         if lineage.time_range(document) is not None:
-            raise lineage.MediaCutUnsupported(
+            raise NotSupported(
                 f"document '{document_id}' is a time range of its source: cutting media frame-accurately needs a "
                 "video re-encoder, which this deployment does not run", code="media_cut_unsupported",
                 details={"document_id": document_id})
@@ -213,13 +213,13 @@ class DocumentLineageService:
         obj = self._source_object(namespace, collection, document)
         if obj is None:
             object_id = lineage.root_object_id(document)
-            raise lineage.SourceMediaUnavailable(
+            raise Missing(
                 f"document '{document_id}' names no source object (it was written directly)" if object_id is None
                 else f"the source object '{object_id}' of document '{document_id}' no longer exists",
                 code="source_object_not_found", details={"document_id": document_id, "object_id": object_id})
         blob = self._source_blob(namespace, obj, collection, document)
         if blob is None:
-            raise lineage.SourceMediaUnavailable(
+            raise Missing(
                 f"the source object '{obj.object_id}' of document '{document_id}' has no blob, only metadata",
                 code="source_blob_not_found", details={"document_id": document_id, "object_id": obj.object_id})
         url = (self._objects.download_urls([obj], base_url=base_url) if self._objects is not None else {}).get(
